@@ -1,0 +1,107 @@
+"""The acts agents can commit, the contexts they belong to, and how grave each is.
+
+Acts are what behaviour emits and what sources record; a record is an act as the state saw it
+(possibly about the wrong person). The context says in which sphere of life the data were
+generated (for the EU AI Act Art. 5(1)(c)(i) audit: a sanction in another context is
+"unrelated"); the gravity says how serious the behaviour is (0 = lawful, 1 minor, 2 moderate,
+3 serious; for the Art. 5(1)(c)(ii) proportionality audit). Contexts and gravities are
+[assume] labels chosen here; a scenario's sanctions say which contexts they count as related.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Act(NamedTuple):
+    name: str
+    subject: str  # "person" or "firm"
+    context: str
+    gravity: int
+
+
+CONTEXTS: tuple[str, ...] = (
+    "finance",
+    "legal",
+    "traffic",
+    "public_order",
+    "speech",
+    "consumption",
+    "work",
+    "civic",
+    "travel",
+    "regulatory",
+    "association",  # not an act's context: the trigger context of a sanction by association
+)
+CONTEXT_ID = {c: i for i, c in enumerate(CONTEXTS)}
+
+ACTS: tuple[Act, ...] = (
+    Act("missed_payment", "person", "finance", 1),
+    Act("loan_default", "person", "finance", 2),
+    Act("sued", "person", "legal", 1),
+    Act("lost_suit", "person", "legal", 2),
+    Act("judgment_unpaid_unable", "person", "legal", 2),
+    Act("judgment_unpaid_refuses", "person", "legal", 3),
+    Act("debt_paid", "person", "finance", 0),
+    Act("traffic_offence", "person", "traffic", 1),
+    Act("late_utility", "person", "finance", 1),
+    Act("littering", "person", "public_order", 1),
+    Act("major_offence", "person", "public_order", 3),
+    Act("critical_post", "person", "speech", 0),
+    Act("disfavoured_purchase", "person", "consumption", 0),
+    Act("favoured_purchase", "person", "consumption", 0),
+    Act("poor_evaluation", "person", "work", 1),
+    Act("good_evaluation", "person", "work", 0),
+    Act("volunteering", "person", "civic", 0),
+    Act("blood_donation", "person", "civic", 0),
+    Act("heroic_act", "person", "civic", 0),
+    Act("flight_taken", "person", "travel", 0),
+    Act("flight_blocked", "person", "travel", 0),
+    Act("rail_taken", "person", "travel", 0),
+    Act("rail_blocked", "person", "travel", 0),
+    Act("firm_tax_arrears", "firm", "finance", 2),
+    Act("firm_violation", "firm", "regulatory", 2),
+    Act("firm_missed_report", "firm", "regulatory", 1),
+    Act("firm_tax_paid", "firm", "finance", 0),
+)
+ACT_ID = {a.name: i for i, a in enumerate(ACTS)}
+N_ACTS = len(ACTS)
+
+# Acts that are violations (deterrence is measured on them) and lawful-but-disfavoured acts
+# (the chilling effect is measured on them). Both compared with the twin society.
+VIOLATIONS = ("traffic_offence", "late_utility", "littering", "major_offence")
+CHILLED = ("critical_post", "disfavoured_purchase")
+
+# Named ids used by the kernels (numba sees them as compile-time constants).
+MISSED_PAYMENT = ACT_ID["missed_payment"]
+LOAN_DEFAULT = ACT_ID["loan_default"]
+SUED = ACT_ID["sued"]
+LOST_SUIT = ACT_ID["lost_suit"]
+UNPAID_UNABLE = ACT_ID["judgment_unpaid_unable"]
+UNPAID_REFUSES = ACT_ID["judgment_unpaid_refuses"]
+DEBT_PAID = ACT_ID["debt_paid"]
+TRAFFIC = ACT_ID["traffic_offence"]
+LATE_UTILITY = ACT_ID["late_utility"]
+LITTERING = ACT_ID["littering"]
+MAJOR_OFFENCE = ACT_ID["major_offence"]
+CRITICAL_POST = ACT_ID["critical_post"]
+DISFAVOURED = ACT_ID["disfavoured_purchase"]
+FAVOURED = ACT_ID["favoured_purchase"]
+POOR_EVAL = ACT_ID["poor_evaluation"]
+GOOD_EVAL = ACT_ID["good_evaluation"]
+VOLUNTEERING = ACT_ID["volunteering"]
+BLOOD = ACT_ID["blood_donation"]
+HEROIC = ACT_ID["heroic_act"]
+FLIGHT_TAKEN = ACT_ID["flight_taken"]
+FLIGHT_BLOCKED = ACT_ID["flight_blocked"]
+RAIL_TAKEN = ACT_ID["rail_taken"]
+RAIL_BLOCKED = ACT_ID["rail_blocked"]
+FIRM_TAX_ARREARS = ACT_ID["firm_tax_arrears"]
+FIRM_VIOLATION = ACT_ID["firm_violation"]
+FIRM_MISSED_REPORT = ACT_ID["firm_missed_report"]
+FIRM_TAX_PAID = ACT_ID["firm_tax_paid"]
+
+
+def names(subject: str | None = None) -> list[str]:
+    """Act names, optionally only those of one subject kind."""
+    return [a.name for a in ACTS if subject is None or a.subject == subject]

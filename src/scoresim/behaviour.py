@@ -1,0 +1,283 @@
+"""What agents do each step, and how they adapt to being watched (MODEL.md §4).
+
+One fused numba pass over persons draws every behaviour and emits only the acts that happen
+(an event list of (agent, act)), so the cost of what follows — sources, scoring — follows the
+number of events. Each behaviour has its own counter-based stream keyed by (seed, step,
+agent), so the twin society sees the same random numbers: an act differs between run and twin
+only where the regime changed a probability (adaptation, sanctions) or a state (debt, job).
+
+Rates in the scenario are per year and become per-step probabilities 1 - exp(-rate * dt).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from . import acts as A
+from .rng import Stream, stream_key, uniform
+from .scenario import Behaviour
+
+# debt states (MODEL.md §4 finance path)
+NONE, LOAN, DEFAULT, SUED, JUDGMENT, UNPAID_UNABLE, UNPAID_REFUSES = range(7)
+
+
+@dataclass
+class PersonState:
+    """Dynamic per-person columns of one world (run or twin)."""
+
+    debt: np.ndarray  # uint8 debt state
+    debt_timer: np.ndarray  # int16 steps left in SUED/JUDGMENT
+    misses: np.ndarray  # uint8 missed payments on the current loan
+    employed: np.ndarray  # bool
+    income: np.ndarray  # float32 yuan per year, after sanctions and rewards
+    watched: np.ndarray  # float32 in [0, 1]: how watched the person feels
+
+    @classmethod
+    def start(cls, n: int, employed: np.ndarray, income: np.ndarray) -> "PersonState":
+        return cls(
+            debt=np.zeros(n, np.uint8), debt_timer=np.zeros(n, np.int16),
+            misses=np.zeros(n, np.uint8), employed=employed.copy(), income=income.copy(),
+            watched=np.zeros(n, np.float32),
+        )
+
+
+STATE_BYTES = 1 + 2 + 1 + 1 + 4 + 4
+
+
+def per_step(rate_per_year: float, dt_years: float) -> float:
+    return float(1.0 - np.exp(-rate_per_year * dt_years))
+
+
+# indices into the parameter vector passed to the kernel
+_P = [
+    "loan_uptake", "loan_payoff", "missed_payment", "arrears_cure", "lawsuit", "unpaid_pay",
+    "traffic_offence", "late_utility", "littering", "major_offence", "critical_post",
+    "disfavoured_purchase", "favoured_purchase", "volunteering", "blood_donation",
+    "heroic_act", "flights", "high_speed_rail",
+]
+P = {k: i for i, k in enumerate(_P)}
+N_P = len(_P) + 9
+IX_MISSES, IX_JUDGMENT, IX_DEADLINE, IX_PAYS, IX_EVAL_EVERY, IX_POOR, IX_GOOD = range(
+    len(_P), len(_P) + 7
+)
+IX_PRESSURE, IX_CREDIT_FACTOR = len(_P) + 7, len(_P) + 8
+
+
+def parameters(b: Behaviour, dt: float, pressure_pay: float, credit_factor: float) -> np.ndarray:
+    """The kernel's parameter vector: yearly rates as step probabilities, plus counts."""
+    out = np.zeros(N_P, np.float64)
+    for k, i in P.items():
+        out[i] = per_step(getattr(b, k), dt)
+    out[IX_MISSES] = b.misses_to_default
+    out[IX_JUDGMENT] = max(1, round(b.judgment_weeks * 7 / 365.25 / dt))
+    out[IX_DEADLINE] = max(1, round(b.deadline_weeks * 7 / 365.25 / dt))
+    out[IX_PAYS] = b.pays_by_deadline
+    out[IX_EVAL_EVERY] = 0 if b.evaluations_per_year == 0 else max(
+        1, round(1.0 / (b.evaluations_per_year * dt)))
+    out[IX_POOR] = b.poor_evaluation
+    out[IX_GOOD] = b.good_evaluation
+    out[IX_PRESSURE] = per_step(pressure_pay, dt)
+    out[IX_CREDIT_FACTOR] = credit_factor
+    return out
+
+
+def step_keys(seed: int, step: int) -> np.ndarray:
+    streams = (Stream.FINANCE, Stream.VIOLATION, Stream.SPEECH, Stream.SHOPPING, Stream.WORK,
+               Stream.CIVIC, Stream.TRAVEL)
+    return np.array([stream_key(seed, s, step) for s in streams], dtype=np.uint64)
+
+
+@njit(cache=True)
+def _emit(ev_agent, ev_act, k, i, act):
+    if k < len(ev_agent):
+        ev_agent[k] = i
+        ev_act[k] = act
+    return k + 1
+
+
+@njit(cache=True)
+def _persons_kernel(t, keys, p, chill_max, deter_max,
+                    internet, expressiveness, law, fragility, civic, travel_weight,
+                    debt, timer, misses, employed, watched,
+                    block_flight, block_rail, block_credit, listed,
+                    ev_agent, ev_act):
+    kf, kv, ks, kshop, kw, kc, kt = keys[0], keys[1], keys[2], keys[3], keys[4], keys[5], keys[6]
+    k = 0
+    eval_every = int(p[IX_EVAL_EVERY])
+    for i in range(len(debt)):
+        w = watched[i]
+        chill = 1.0 - chill_max * w
+        deter = 1.0 - deter_max * w
+        # --- finance: loan -> missed payments -> default -> suit -> judgment -> paid/unpaid
+        s = debt[i]
+        u0 = uniform(kf, 4 * i)
+        u1 = uniform(kf, 4 * i + 1)
+        if s == NONE:
+            if not block_credit[i] and u0 < p[0]:
+                debt[i] = LOAN
+                misses[i] = 0
+        elif s == LOAN:
+            pm = p[2] * (0.2 + 1.6 * fragility[i])
+            if not employed[i]:
+                pm *= 2.0  # [assume] no wage, twice the risk of missing
+            if block_credit[i]:
+                pm *= 1.0 + p[IX_CREDIT_FACTOR]  # credit cut: no refinancing (feedback)
+            if u0 < pm:
+                misses[i] += 1
+                k = _emit(ev_agent, ev_act, k, i, A.MISSED_PAYMENT)
+                if misses[i] >= p[IX_MISSES]:
+                    debt[i] = DEFAULT
+                    misses[i] = 0
+                    k = _emit(ev_agent, ev_act, k, i, A.LOAN_DEFAULT)
+            elif misses[i] > 0 and u1 < p[3]:
+                misses[i] = 0
+            elif misses[i] == 0 and u1 < p[1]:
+                debt[i] = NONE
+        elif s == DEFAULT:
+            if u0 < p[4]:
+                debt[i] = SUED
+                timer[i] = int(p[IX_JUDGMENT])
+                k = _emit(ev_agent, ev_act, k, i, A.SUED)
+        elif s == SUED:
+            timer[i] -= 1
+            if timer[i] <= 0:
+                debt[i] = JUDGMENT
+                timer[i] = int(p[IX_DEADLINE])
+                k = _emit(ev_agent, ev_act, k, i, A.LOST_SUIT)
+        elif s == JUDGMENT:
+            timer[i] -= 1
+            if timer[i] <= 0:
+                able = u0 < (1.0 - fragility[i]) * (1.0 if employed[i] else 0.5)
+                if able and u1 < p[IX_PAYS] * (0.5 + law[i]):
+                    debt[i] = NONE
+                    k = _emit(ev_agent, ev_act, k, i, A.DEBT_PAID)
+                elif able:
+                    debt[i] = UNPAID_REFUSES
+                    k = _emit(ev_agent, ev_act, k, i, A.UNPAID_REFUSES)
+                else:
+                    debt[i] = UNPAID_UNABLE
+                    k = _emit(ev_agent, ev_act, k, i, A.UNPAID_UNABLE)
+        else:  # unpaid: pays later, faster under the pressure of a listing
+            hazard = p[5] * (0.5 if s == UNPAID_UNABLE else 1.0)
+            if listed[i]:
+                hazard = 1.0 - (1.0 - hazard) * (1.0 - p[IX_PRESSURE])
+            if u0 < hazard:
+                debt[i] = NONE
+                k = _emit(ev_agent, ev_act, k, i, A.DEBT_PAID)
+        # --- violations, cut by deterrence
+        lawless = 1.5 - law[i]
+        if uniform(kv, 4 * i) < p[6] * lawless * deter:
+            k = _emit(ev_agent, ev_act, k, i, A.TRAFFIC)
+        if uniform(kv, 4 * i + 1) < p[7] * (0.5 + fragility[i]) * deter:
+            k = _emit(ev_agent, ev_act, k, i, A.LATE_UTILITY)
+        if uniform(kv, 4 * i + 2) < p[8] * lawless * deter:
+            k = _emit(ev_agent, ev_act, k, i, A.LITTERING)
+        if uniform(kv, 4 * i + 3) < p[9] * 2.0 * (1.0 - law[i]) * deter:
+            k = _emit(ev_agent, ev_act, k, i, A.MAJOR_OFFENCE)
+        # --- online speech (internet users), cut by the chilling effect
+        if internet[i]:
+            x = expressiveness[i]
+            if uniform(ks, i) < p[10] * x * x * chill:
+                k = _emit(ev_agent, ev_act, k, i, A.CRITICAL_POST)
+        # --- shopping
+        if uniform(kshop, 2 * i) < p[11] * (1.25 - 0.5 * law[i]) * chill:
+            k = _emit(ev_agent, ev_act, k, i, A.DISFAVOURED)
+        if uniform(kshop, 2 * i + 1) < p[12]:
+            k = _emit(ev_agent, ev_act, k, i, A.FAVOURED)
+        # --- workplace evaluation, staggered through the year
+        if employed[i] and eval_every > 0 and (t + i) % eval_every == 0:
+            q = 0.7 * uniform(kw, i) + 0.3 * (1.0 - law[i])  # noisy around performance
+            if q > 1.0 - p[IX_POOR] * 1.0:
+                k = _emit(ev_agent, ev_act, k, i, A.POOR_EVAL)
+            elif q < p[IX_GOOD]:
+                k = _emit(ev_agent, ev_act, k, i, A.GOOD_EVAL)
+        # --- civic acts
+        if uniform(kc, 3 * i) < p[13] * civic[i]:
+            k = _emit(ev_agent, ev_act, k, i, A.VOLUNTEERING)
+        if uniform(kc, 3 * i + 1) < p[14] * civic[i]:
+            k = _emit(ev_agent, ev_act, k, i, A.BLOOD)
+        if uniform(kc, 3 * i + 2) < p[15]:
+            k = _emit(ev_agent, ev_act, k, i, A.HEROIC)
+        # --- travel: an attempt is refused if the person is sanctioned (the refusal counted)
+        if uniform(kt, 2 * i) < p[16] * travel_weight[i]:
+            k = _emit(ev_agent, ev_act, k, i, A.FLIGHT_BLOCKED if block_flight[i] else A.FLIGHT_TAKEN)
+        if uniform(kt, 2 * i + 1) < p[17] * travel_weight[i]:
+            k = _emit(ev_agent, ev_act, k, i, A.RAIL_BLOCKED if block_rail[i] else A.RAIL_TAKEN)
+    return k
+
+
+@njit(cache=True)
+def _firms_kernel(t, key, p_arrears, p_violation, p_report, p_paid, year_steps,
+                  compliance, ev_agent, ev_act):
+    k = 0
+    for f in range(len(compliance)):
+        lax = 1.0 - compliance[f]
+        if uniform(key, 4 * f) < p_arrears * 2.0 * lax:
+            k = _emit(ev_agent, ev_act, k, f, A.FIRM_TAX_ARREARS)
+        if uniform(key, 4 * f + 1) < p_violation * 2.0 * lax:
+            k = _emit(ev_agent, ev_act, k, f, A.FIRM_VIOLATION)
+        if (t + f) % year_steps == 0:  # the annual report falls due once a year
+            if uniform(key, 4 * f + 2) < p_report * 2.0 * lax:
+                k = _emit(ev_agent, ev_act, k, f, A.FIRM_MISSED_REPORT)
+        if uniform(key, 4 * f + 3) < p_paid * compliance[f]:
+            k = _emit(ev_agent, ev_act, k, f, A.FIRM_TAX_PAID)
+    return k
+
+
+class Events:
+    """A preallocated event buffer (agent, act) reused every step."""
+
+    def __init__(self, capacity: int):
+        self.agent = np.empty(capacity, np.int32)
+        self.act = np.empty(capacity, np.uint8)
+        self.count = 0
+
+    def view(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.agent[: self.count], self.act[: self.count]
+
+    def fill(self, kernel, *args) -> None:
+        """Run an emitting kernel; if the buffer was too small, grow it and tell the caller
+        (the kernel mutated state, so the step cannot be silently re-run)."""
+        n = kernel(*args, self.agent, self.act)
+        if n > len(self.agent):
+            raise RuntimeError(
+                f"event buffer overflow ({n} events > capacity {len(self.agent)}); "
+                "rates this high need a larger buffer: please report this scenario"
+            )
+        self.count = n
+
+
+@njit(cache=True)
+def _adapt_kernel(watched, risk_aversion, listed_contacts, sanctioned, publicity, awareness,
+                  contact_weight, own_weight):
+    for i in range(len(watched)):
+        feel = awareness + contact_weight * listed_contacts[i] + own_weight * sanctioned[i]
+        watched[i] = risk_aversion[i] * publicity * min(1.0, feel)
+
+
+def adapt(state: PersonState, risk_aversion, listed_contacts, sanctioned, regime) -> None:
+    """How watched each person feels: their risk aversion x the regime's publicity x what they
+    see (listed contacts, their own sanctions). Zero under no system."""
+    a = regime.adaptation
+    _adapt_kernel(state.watched, risk_aversion, listed_contacts, sanctioned,
+                  regime.publicity, a.awareness, a.contact_weight, a.own_weight)
+
+
+def run_persons(t, keys, params, chill_max, deter_max, persons, travel_weight, state,
+                block_flight, block_rail, block_credit, listed, events: Events) -> None:
+    events.fill(_persons_kernel, t, keys, params, chill_max, deter_max, persons.internet,
+                persons.expressiveness, persons.law_abidance, persons.financial_fragility,
+                persons.civic_virtue, travel_weight, state.debt, state.debt_timer,
+                state.misses, state.employed, state.watched, block_flight, block_rail,
+                block_credit, listed)
+
+
+def run_firms(t, seed, b: Behaviour, dt, firms, events: Events) -> None:
+    year_steps = max(1, round(1.0 / dt))
+    events.fill(_firms_kernel, t, stream_key(seed, Stream.FIRM, t),
+                per_step(b.firm_tax_arrears, dt), per_step(b.firm_violation, dt),
+                b.firm_missed_report, per_step(b.firm_tax_paid, dt), year_steps,
+                firms.compliance)

@@ -1,0 +1,175 @@
+"""Per-step aggregates by group, attribution via components, twin differences (MODEL.md §9).
+
+Each step, one pass over persons adds every per-person quantity into a small table of
+*cells* — the cross of urban x minority x income quintile x foreigner x sex x age band (320
+cells) — and the events and records of the step are counted into the same cells. Groups
+(urban, rural, minority, income_q1 ...) are sums of cells, formed once at the end, so the
+per-step cost does not grow with the number of groups. Sums run in a fixed order, so results
+are identical whatever the thread count. Totals that have no group (ties per layer, list
+stocks, firms, records per source) are kept beside the cells.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .acts import ACTS, CHILLED, N_ACTS, VIOLATIONS
+from .population import Persons
+
+DIMENSIONS = (  # (name, values, column) in cell order
+    ("urban", ("rural", "urban")),
+    ("minority", ("majority", "minority")),
+    ("income", ("income_q1", "income_q2", "income_q3", "income_q4", "income_q5")),
+    ("foreigner", ("native", "foreigner")),
+    ("sex", ("male", "female")),
+    ("age", ("age_18_29", "age_30_44", "age_45_59", "age_60_plus")),
+)
+N_CELLS = int(np.prod([len(v) for _, v in DIMENSIONS]))
+
+PERSON_METRICS = (
+    "persons", "listed", "list_inflow", "list_outflow", "visible_listed", "sanctioned",
+    "sanctioned_own_true", "wrongly_sanctioned", "association_sanctioned",
+    "sanction_applications", "unrelated_applications", "disproportionate", "rewarded",
+    "household_spillover", "income", "employed", "isolated", "active_ties", "watched",
+    "score_sum", "score_sq_sum", "records", "false_records",
+)
+PM = {m: i for i, m in enumerate(PERSON_METRICS)}
+ACT_METRICS = tuple(a.name for a in ACTS if a.subject == "person")
+ALL_PERSON_METRICS = PERSON_METRICS + ACT_METRICS
+
+
+def cells_of(p: Persons) -> np.ndarray:
+    c = p.urban.astype(np.int32)
+    c = c * 2 + p.minority
+    c = c * 5 + p.income_quintile
+    c = c * 2 + p.foreigner
+    c = c * 2 + p.sex
+    c = c * 4 + p.age_band
+    return c.astype(np.int32)
+
+
+def group_matrix() -> tuple[list[str], np.ndarray]:
+    """Group names and a [groups, cells] 0/1 matrix; group 'all' first."""
+    idx = np.arange(N_CELLS)
+    coords = []
+    rest = idx.copy()
+    for _, values in reversed(DIMENSIONS):
+        coords.append(rest % len(values))
+        rest //= len(values)
+    coords = coords[::-1]
+    names, rows = ["all"], [np.ones(N_CELLS)]
+    for (_, values), coord in zip(DIMENSIONS, coords):
+        for v, name in enumerate(values):
+            names.append(name)
+            rows.append((coord == v).astype(np.float64))
+    return names, np.array(rows)
+
+
+@njit(cache=True)
+def _person_pass(cell, listed, joined, left, visible, status, applied, unrelated, dispro,
+                 rewarded, spill, income, employed, employer, deg_active, watched, score, acc):
+    for i in range(len(cell)):
+        c = cell[i]
+        st = status[i]
+        acc[c, 0] += 1.0
+        acc[c, 1] += listed[i]
+        acc[c, 2] += joined[i]
+        acc[c, 3] += left[i]
+        acc[c, 4] += visible[i]
+        if st > 0:
+            acc[c, 5] += 1.0
+            acc[c, 6 + st - 1] += 1.0
+        acc[c, 9] += applied[i]
+        acc[c, 10] += unrelated[i]
+        acc[c, 11] += dispro[i]
+        acc[c, 12] += rewarded[i]
+        acc[c, 13] += spill[i]
+        acc[c, 14] += income[i]
+        acc[c, 15] += employed[i] and employer[i] >= 0
+        acc[c, 16] += deg_active[i] == 0
+        acc[c, 17] += deg_active[i]
+        acc[c, 18] += watched[i]
+        acc[c, 19] += score[i]
+        acc[c, 20] += score[i] * score[i]
+
+
+class Recorder:
+    """Collects the per-step measurements of one world."""
+
+    def __init__(self, persons: Persons, steps: int, total_names: list[str]):
+        self.cell = cells_of(persons)
+        self.steps = steps
+        self.cells = np.zeros((steps, N_CELLS, len(ALL_PERSON_METRICS)), np.float64)
+        self.total_names = list(total_names)
+        self.totals = np.full((steps, len(total_names)), np.nan, np.float64)
+        self._act_cols = np.array([ALL_PERSON_METRICS.index(a.name) if a.subject == "person"
+                                   else -1 for a in ACTS])
+        self.ever = np.zeros(persons.n, np.uint8)  # bits: 1 sanctioned, 2 wrong, 4 assoc
+
+    def person_step(self, t, reg, out, spill, state, employer, deg_active, score,
+                    ev_agent, ev_act, rec_subject, rec_true) -> None:
+        acc = self.cells[t]
+        _person_pass(self.cell, reg.listed, reg.joined, reg.left, reg.visible, out.status,
+                     out.applied, out.unrelated, out.disproportionate, out.rewarded, spill,
+                     state.income, state.employed, employer, deg_active, state.watched, score,
+                     acc)
+        if len(ev_agent):
+            counts = np.bincount(self.cell[ev_agent].astype(np.int64) * N_ACTS + ev_act,
+                                 minlength=N_CELLS * N_ACTS).reshape(N_CELLS, N_ACTS)
+            person_acts = self._act_cols >= 0
+            acc[:, self._act_cols[person_acts]] += counts[:, person_acts]
+        if len(rec_subject):
+            acc[:, PM["records"]] += np.bincount(self.cell[rec_subject], minlength=N_CELLS)
+            acc[:, PM["false_records"]] += np.bincount(self.cell[rec_subject[~rec_true]],
+                                                       minlength=N_CELLS)
+        self.ever |= (out.status > 0).astype(np.uint8)
+        self.ever |= (out.status == 2).astype(np.uint8) << 1
+        self.ever |= (out.status == 3).astype(np.uint8) << 2
+
+    def total(self, t: int, name: str, value: float) -> None:
+        self.totals[t, self.total_names.index(name)] = value
+
+    def by_group(self) -> tuple[list[str], np.ndarray]:
+        """[steps, groups, metrics] sums by group."""
+        names, g = group_matrix()
+        return names, np.einsum("gc,tcm->tgm", g, self.cells)
+
+    def ever_by_group(self, bit: int) -> dict[str, float]:
+        """Share of each group that ever had ``bit`` set (1 sanctioned, 2 wrong, 4 assoc)."""
+        names, g = group_matrix()
+        hit = np.bincount(self.cell, weights=(self.ever & bit) > 0, minlength=N_CELLS)
+        pop = np.bincount(self.cell, minlength=N_CELLS).astype(np.float64)
+        num, den = g @ hit, g @ pop
+        return {n: (float(a / b) if b > 0 else float("nan")) for n, a, b in zip(names, num, den)}
+
+
+# References for disparate impact: group -> its reference group.
+DISPARITY_PAIRS = {
+    "rural": "urban", "minority": "majority", "foreigner": "native", "income_q1": "income_q5",
+    "female": "male", "age_18_29": "age_30_44", "age_60_plus": "age_30_44",
+}
+FOUR_FIFTHS = 0.8
+
+
+def disparate_impact(rates: dict[str, float]) -> dict[str, float | None]:
+    """Sanction-rate ratio of each group to its reference (None where undefined)."""
+    out: dict[str, float | None] = {}
+    for g, ref in DISPARITY_PAIRS.items():
+        a, b = rates.get(g, float("nan")), rates.get(ref, float("nan"))
+        out[g] = float(a / b) if (b > 0 and np.isfinite(a)) else None
+    return out
+
+
+def flagged(ratios: dict[str, float | None]) -> list[str]:
+    """Groups that fail the four-fifths rule either way (ratio < 0.8 or > 1/0.8)."""
+    return [g for g, r in ratios.items()
+            if r is not None and (r < FOUR_FIFTHS or r > 1 / FOUR_FIFTHS)]
+
+
+def act_columns(names) -> list[int]:
+    return [ALL_PERSON_METRICS.index(n) for n in names]
+
+
+VIOLATION_COLS = act_columns(VIOLATIONS)
+CHILLED_COLS = act_columns(CHILLED)

@@ -1,0 +1,279 @@
+"""The layered social graph in CSR form: builders, cut-tie masks, components.
+
+Persons: one CSR over all layers (household, work, community, online); each directed entry
+knows its layer. Each undirected tie is stored twice (i->j and j->i), rows sorted by
+neighbour, so the reverse entry of a tie is found by binary search (no extra index array).
+Firms: a separate CSR of business partner links. Ties are never deleted during a run: a cut
+tie is masked in a per-world ``active`` array, and stays countable (MODEL.md §3.3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components
+
+from .population import Firms, Persons
+from .rng import Stream, draws, stream_key, uniform
+from .scenario import LAYERS, Network
+
+HOUSEHOLD, WORK, COMMUNITY, ONLINE = range(4)
+BUSINESS = 4
+
+
+@dataclass
+class Graph:
+    indptr: np.ndarray  # int64, n + 1
+    nbr: np.ndarray  # int32, one entry per directed tie
+    layer: np.ndarray  # uint8
+
+    @property
+    def n(self) -> int:
+        return len(self.indptr) - 1
+
+    @property
+    def entries(self) -> int:
+        return len(self.nbr)
+
+    def degree(self, active: np.ndarray | None = None) -> np.ndarray:
+        if active is None:
+            return np.diff(self.indptr).astype(np.int32)
+        return _active_degree(self.indptr, active)
+
+    def nbytes(self) -> int:
+        return self.indptr.nbytes + self.nbr.nbytes + self.layer.nbytes
+
+
+# Bytes per directed entry: nbr 4 + layer 1 + active mask 1 per world (run, twin).
+ENTRY_BYTES = 4 + 1 + 2
+
+
+@njit(cache=True)
+def _active_degree(indptr, active):
+    n = len(indptr) - 1
+    out = np.zeros(n, dtype=np.int32)
+    for i in range(n):
+        c = 0
+        for e in range(indptr[i], indptr[i + 1]):
+            c += active[e]
+        out[i] = c
+    return out
+
+
+@njit(cache=True)
+def _csr_from_pairs(n, a, b, lay):
+    """Both directions of each pair, rows sorted by (neighbour, layer), duplicates and
+    self-loops dropped. Counting sort by row, then insertion sort inside each short row."""
+    counts = np.zeros(n + 1, dtype=np.int64)
+    for k in range(len(a)):
+        if a[k] != b[k]:
+            counts[a[k] + 1] += 1
+            counts[b[k] + 1] += 1
+    for i in range(n):
+        counts[i + 1] += counts[i]
+    fill = counts[:-1].copy()
+    m = counts[n]
+    nbr = np.empty(m, dtype=np.int32)
+    layer = np.empty(m, dtype=np.uint8)
+    for k in range(len(a)):
+        if a[k] != b[k]:
+            nbr[fill[a[k]]] = b[k]
+            layer[fill[a[k]]] = lay[k]
+            fill[a[k]] += 1
+            nbr[fill[b[k]]] = a[k]
+            layer[fill[b[k]]] = lay[k]
+            fill[b[k]] += 1
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    w = 0
+    for i in range(n):
+        lo, hi = counts[i], counts[i + 1]
+        for x in range(lo + 1, hi):  # insertion sort by (nbr, layer)
+            kv, kl = nbr[x], layer[x]
+            y = x - 1
+            while y >= lo and (nbr[y] > kv or (nbr[y] == kv and layer[y] > kl)):
+                nbr[y + 1] = nbr[y]
+                layer[y + 1] = layer[y]
+                y -= 1
+            nbr[y + 1] = kv
+            layer[y + 1] = kl
+        start = w
+        for x in range(lo, hi):
+            if w > start and nbr[w - 1] == nbr[x] and layer[w - 1] == layer[x]:
+                continue
+            nbr[w] = nbr[x]
+            layer[w] = layer[x]
+            w += 1
+        indptr[i + 1] = w
+    return indptr, nbr[:w].copy(), layer[:w].copy()
+
+
+def from_pairs(n: int, a: np.ndarray, b: np.ndarray, layer: np.ndarray) -> Graph:
+    indptr, nbr, lay = _csr_from_pairs(n, a.astype(np.int32), b.astype(np.int32),
+                                       layer.astype(np.uint8))
+    return Graph(indptr, nbr, lay)
+
+
+@njit(cache=True)
+def _clique_pairs(group_starts, cap):
+    """Pairs inside contiguous groups: all pairs if the group has <= cap + 1 members, else a
+    ring lattice of degree ``cap`` (co-workers in large firms)."""
+    total = 0
+    for g in range(len(group_starts) - 1):
+        s = group_starts[g + 1] - group_starts[g]
+        total += s * (s - 1) // 2 if s <= cap + 1 else s * (cap // 2)
+    a = np.empty(total, dtype=np.int32)
+    b = np.empty(total, dtype=np.int32)
+    k = 0
+    for g in range(len(group_starts) - 1):
+        lo, hi = group_starts[g], group_starts[g + 1]
+        s = hi - lo
+        if s <= cap + 1:
+            for x in range(lo, hi):
+                for y in range(x + 1, hi):
+                    a[k] = x
+                    b[k] = y
+                    k += 1
+        else:
+            for x in range(s):
+                for d in range(1, cap // 2 + 1):
+                    a[k] = lo + x
+                    b[k] = lo + (x + d) % s
+                    k += 1
+    return a[:k], b[:k]
+
+
+@njit(cache=True)
+def _small_world_pairs(cell_starts, half_degree, stride, rewire, key):
+    """Watts-Strogatz inside each (region, urban) cell: each person links to the persons
+    ``stride``, 2*``stride``, ... positions ahead (past their own household, which sits at
+    adjacent positions), and each link is rewired to a random cell member with prob ``rewire``."""
+    total = 0
+    for c in range(len(cell_starts) - 1):
+        s = cell_starts[c + 1] - cell_starts[c]
+        if s > 1:
+            total += s * half_degree
+    a = np.empty(total, dtype=np.int32)
+    b = np.empty(total, dtype=np.int32)
+    k = 0
+    for c in range(len(cell_starts) - 1):
+        lo, hi = cell_starts[c], cell_starts[c + 1]
+        s = hi - lo
+        if s <= 1:
+            continue
+        for x in range(s):
+            for d in range(1, half_degree + 1):
+                i = lo + x
+                j = lo + (x + d * stride) % s
+                if uniform(key, 2 * k) < rewire:
+                    j = lo + int(uniform(key, 2 * k + 1) * s)
+                a[k] = i
+                b[k] = j
+                k += 1
+    return a[:k], b[:k]
+
+
+@njit(cache=True)
+def _chung_lu_pairs(members, weights, n_edges, key):
+    """Chung-Lu: endpoints drawn proportional to weight -> expected degree ~ weight."""
+    cum = np.cumsum(weights)
+    total = cum[-1]
+    a = np.empty(n_edges, dtype=np.int32)
+    b = np.empty(n_edges, dtype=np.int32)
+    last = len(members) - 1
+    for k in range(n_edges):
+        a[k] = members[min(np.searchsorted(cum, uniform(key, 2 * k) * total, side="right"), last)]
+        b[k] = members[
+            min(np.searchsorted(cum, uniform(key, 2 * k + 1) * total, side="right"), last)
+        ]
+    return a, b
+
+
+def build_person_graph(spec: Network, persons: Persons, seed: int) -> Graph:
+    n = persons.n
+    parts_a, parts_b, parts_l = [], [], []
+
+    def add(a, b, layer):
+        parts_a.append(a)
+        parts_b.append(b)
+        parts_l.append(np.full(len(a), layer, dtype=np.uint8))
+
+    hh_starts = np.flatnonzero(np.diff(persons.household, prepend=-1, append=-2) != 0)
+    add(*_clique_pairs(hh_starts.astype(np.int64), 10_000), HOUSEHOLD)
+    workers = np.flatnonzero(persons.employer >= 0)
+    order = workers[np.argsort(persons.employer[workers], kind="stable")]
+    if len(order):
+        firm_starts = np.flatnonzero(np.diff(persons.employer[order], prepend=-1, append=-2) != 0)
+        wa, wb = _clique_pairs(firm_starts.astype(np.int64), spec.work_degree_cap)
+        add(order[wa], order[wb], WORK)
+    cell = persons.region.astype(np.int64) * 2 + (~persons.urban)
+    cell_starts = np.flatnonzero(np.diff(cell, prepend=-1, append=-2) != 0).astype(np.int64)
+    half = int(round(spec.community_degree / 2))
+    if half > 0:
+        stride = max(1, int(np.ceil(3 * 2.62)))  # [assume] beyond a typical household's span
+        add(*_small_world_pairs(cell_starts, half, stride, spec.community_rewire,
+                                stream_key(seed, Stream.NETWORK, COMMUNITY)), COMMUNITY)
+    users = np.flatnonzero(persons.internet).astype(np.int32)
+    if len(users) > 1 and spec.online_degree > 0:
+        pu = draws(seed, Stream.NETWORK, len(users), step=101)
+        # Pareto weights with tail exponent online_tail -> heavy-tailed expected degree
+        w = (1.0 - pu) ** (-1.0 / (spec.online_tail - 1.0))
+        n_edges = int(round(len(users) * spec.online_degree / 2))
+        add(*_chung_lu_pairs(users, w, n_edges, stream_key(seed, Stream.NETWORK, ONLINE)), ONLINE)
+    return from_pairs(n, np.concatenate(parts_a), np.concatenate(parts_b),
+                      np.concatenate(parts_l))
+
+
+def build_firm_graph(spec: Network, firms: Firms, seed: int) -> Graph:
+    n = firms.n
+    n_edges = int(round(n * spec.business_degree / 2))
+    if n < 2 or n_edges == 0:
+        return from_pairs(n, np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.uint8))
+    w = np.sqrt(np.maximum(firms.size, 1).astype(np.float64))  # [assume] bigger firms, more partners
+    a, b = _chung_lu_pairs(np.arange(n, dtype=np.int32), w, n_edges,
+                           stream_key(seed, Stream.NETWORK, BUSINESS))
+    return from_pairs(n, a, b, np.full(len(a), BUSINESS, np.uint8))
+
+
+@njit(cache=True)
+def reverse_entry(indptr, nbr, layer, i, e):
+    """The index of the entry j->i matching entry e = i->j (same layer); -1 if absent."""
+    j = nbr[e]
+    lo, hi = indptr[j], indptr[j + 1]
+    while lo < hi:  # first entry of row j with neighbour >= i
+        mid = (lo + hi) // 2
+        if nbr[mid] < i:
+            lo = mid + 1
+        else:
+            hi = mid
+    while lo < indptr[j + 1] and nbr[lo] == i:
+        if layer[lo] == layer[e]:
+            return lo
+        lo += 1
+    return -1
+
+
+def ties_by_layer(graph: Graph, active: np.ndarray | None = None, n_layers: int = 5) -> np.ndarray:
+    """Undirected ties per layer (active only, if a mask is given)."""
+    w = None if active is None else active.astype(np.float64)
+    return np.bincount(graph.layer, weights=w, minlength=n_layers)[:n_layers] / 2
+
+
+def components(graph: Graph, active: np.ndarray | None = None) -> tuple[int, np.ndarray]:
+    """Connected components over active ties: (count, label per node)."""
+    data = np.ones(graph.entries, dtype=np.int8) if active is None else active.astype(np.int8)
+    m = csr_matrix((data, graph.nbr, graph.indptr), shape=(graph.n, graph.n))
+    m.eliminate_zeros()
+    return connected_components(m, directed=False)
+
+
+def largest_component_share(graph: Graph, active: np.ndarray | None = None) -> float:
+    if graph.n == 0:
+        return 0.0
+    _, labels = components(graph, active)
+    return float(np.bincount(labels).max() / graph.n)
+
+
+LAYER_NAMES = LAYERS + ("business",)

@@ -1,0 +1,172 @@
+"""Lists: listing, terms, credit repair, publication (MODEL.md §6 list regimes, §7).
+
+A list is entered in one of three ways: a record of a named act (the court list: a judgment
+left unpaid while able to pay), a score below a threshold, or a grade in a set. It is left
+at the end of its term, early on a record of a repair act (paying the debt), or — for
+threshold and grade lists without a term — as soon as the condition no longer holds.
+
+Every membership carries its cause, the context and gravity of the data behind it:
+cause TRUE (own true records suffice), FALSE (only with false records), ASSOC (only with
+association). For record lists the cause is the triggering record's truth; for threshold and
+grade lists it is re-derived each step from the score components.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from . import expr
+from .acts import ACT_ID, ACTS, CONTEXT_ID
+from .scenario import FIRM_FIELDS, PERSON_FIELDS, ListSpec
+from .scoring import NO_CONTEXT, Ledger, grade_of
+
+NO_CAUSE, TRUE, FALSE, ASSOC = 0, 1, 2, 3
+ASSOC_CONTEXT = CONTEXT_ID["association"]
+_CTX = np.array([CONTEXT_ID[a.context] for a in ACTS], np.uint8)  # context of each act
+_GRAV = np.array([a.gravity for a in ACTS], np.uint8)  # gravity of each act
+
+
+class Registry:
+    """The lists of one subject kind (persons or firms) in one world."""
+
+    def __init__(self, specs: list[ListSpec], n: int, ledger: Ledger, step_years: float):
+        self.specs = specs
+        self.names = [s.name for s in specs]
+        k = len(specs)
+        self.ledger = ledger
+        self.member = np.zeros((k, n), bool)
+        self.since = np.full((k, n), -1, np.int32)
+        self.cause = np.zeros((k, n), np.uint8)
+        self.ctx = np.zeros((k, n), np.uint8)
+        self.gravity = np.zeros((k, n), np.uint8)
+        self.listed = np.zeros(n, bool)  # on any list
+        self.visible = np.zeros(n, bool)  # on a public list, past its publication lag
+        self.joined = np.zeros(n, bool)  # this step, onto any list from none
+        self.left = np.zeros(n, bool)  # this step, off every list
+        self.inflow = np.zeros(k, np.int64)  # this step, per list
+        self.outflow = np.zeros(k, np.int64)
+        self.term = [0 if s.term_years == 0 else max(1, round(s.term_years / step_years))
+                     for s in specs]
+        names = PERSON_FIELDS if (specs and specs[0].subject == "person") else FIRM_FIELDS
+        self.trees = [expr.parse(s.when, names) if s.when else None for s in specs]
+        self.enter_acts = [np.array([ACT_ID[a] for a in s.enter_on], np.uint8) for s in specs]
+        self.repair_acts = [np.array([ACT_ID[a] for a in s.repair_on], np.uint8) for s in specs]
+        self.grade_sets = [
+            np.array([ledger.grade_names.index(g) for g in s.enter_grades], np.uint8) for s in specs
+        ]
+
+    def stock(self) -> np.ndarray:
+        return self.member.sum(axis=1)
+
+    def update(self, t: int, records, fields, active: np.ndarray | None) -> None:
+        was = self.listed.copy()
+        self.inflow[:] = 0
+        self.outflow[:] = 0
+        led = self.ledger
+        g_true = g_own = None
+        for k, spec in enumerate(self.specs):
+            m = self.member[k]
+            # leave: repair, term, condition gone
+            leave = np.zeros_like(m)
+            if len(self.repair_acts[k]) and len(records):
+                r = np.isin(records.act, self.repair_acts[k])
+                leave[records.subject[r]] = True
+            if self.term[k]:
+                leave |= m & (t - self.since[k] >= self.term[k])
+            if spec.enter_below is not None and not self.term[k]:
+                leave |= led.score >= spec.enter_below
+            if len(self.grade_sets[k]) and not self.term[k]:
+                leave |= ~np.isin(led.grade, self.grade_sets[k])
+            leave &= m
+            if leave.any():
+                m[leave] = False
+                self.since[k][leave] = -1
+                self.cause[k][leave] = NO_CAUSE
+                self.outflow[k] = int(leave.sum())
+            # enter
+            if len(self.enter_acts[k]):
+                if len(records):
+                    r = np.flatnonzero(np.isin(records.act, self.enter_acts[k]))
+                    r = r[~m[records.subject[r]]]
+                    if len(r) and self.trees[k] is not None:
+                        r = r[expr.evaluate(self.trees[k], fields(records.subject[r],
+                                                                   records.true[r]), len(r))]
+                    if len(r):
+                        # one entry per subject; a true record wins over a false one
+                        order = np.lexsort((~records.true[r], records.subject[r]))
+                        r = r[order]
+                        subj = records.subject[r]
+                        first = np.concatenate([[True], subj[1:] != subj[:-1]])
+                        r, subj = r[first], subj[first]
+                        acts = records.act[r]
+                        m[subj] = True
+                        self.since[k][subj] = t
+                        self.cause[k][subj] = np.where(records.true[r], TRUE, FALSE)
+                        self.ctx[k][subj] = _CTX[acts]
+                        self.gravity[k][subj] = _GRAV[acts]
+                        self.inflow[k] = len(subj)
+                continue
+            if spec.enter_below is not None:
+                thr = spec.enter_below
+                cond = led.score < thr
+                c_true = (led.base + led.own_true) < thr
+                c_own = (led.base + led.own_true + led.own_false) < thr
+            else:
+                if g_true is None:
+                    g_true, g_own = led.hypothetical_grades()
+                cond = np.isin(led.grade, self.grade_sets[k])
+                c_true = np.isin(g_true, self.grade_sets[k])
+                c_own = np.isin(g_own, self.grade_sets[k])
+            enter = cond & ~m & ~leave
+            if enter.any() and self.trees[k] is not None:
+                idx = np.flatnonzero(enter)
+                keep = expr.evaluate(self.trees[k], fields(idx, np.ones(len(idx), bool)), len(idx))
+                enter[idx[~keep]] = False
+            if enter.any():
+                m[enter] = True
+                self.since[k][enter] = t
+                self.inflow[k] = int(enter.sum())
+            # the cause of every member is re-derived from today's components
+            members = np.flatnonzero(m)
+            cause = np.where(c_true[members], TRUE, np.where(c_own[members], FALSE, ASSOC))
+            self.cause[k][members] = cause
+            ctx = led.last_ctx[members]
+            self.ctx[k][members] = np.where((cause == ASSOC) | (ctx == NO_CONTEXT),
+                                            ASSOC_CONTEXT, ctx)
+            self.gravity[k][members] = np.where(cause == ASSOC, 0, led.last_gravity[members])
+        self.listed = self.member.any(axis=0) if len(self.specs) else self.listed
+        self.joined = self.listed & ~was
+        self.left = was & ~self.listed
+        public = np.array([s.public for s in self.specs], bool)
+        lag = np.array([s.publication_lag_steps for s in self.specs], np.int64)
+        if public.any():
+            seen = self.member[public] & (t - self.since[public] >= lag[public, None])
+            self.visible = seen.any(axis=0)
+        # contacts of the newly (de)listed: association counters
+        if active is not None:
+            g = led.graph
+            changed = np.flatnonzero(self.joined | self.left).astype(np.int32)
+            _bump_contacts(changed, self.joined, g.indptr, g.nbr, active, led.listed_contacts)
+
+
+
+
+@njit(cache=True)
+def _bump_contacts(changed, joined, indptr, nbr, active, listed_contacts):
+    for x in range(len(changed)):
+        j = changed[x]
+        d = 1 if joined[j] else -1
+        for e in range(indptr[j], indptr[j + 1]):
+            if active[e]:
+                listed_contacts[nbr[e]] += d
+
+
+def grade_cause(grade: np.ndarray, g_true: np.ndarray, g_own: np.ndarray, grades) -> np.ndarray:
+    """Cause of being in a grade set: TRUE / FALSE / ASSOC (NO_CAUSE if not in it)."""
+    inside = np.isin(grade, grades)
+    return np.where(~inside, NO_CAUSE, np.where(np.isin(g_true, grades), TRUE,
+                                                np.where(np.isin(g_own, grades), FALSE, ASSOC)))
+
+
+__all__ = ["Registry", "grade_cause", "grade_of", "TRUE", "FALSE", "ASSOC", "NO_CAUSE"]

@@ -1,0 +1,91 @@
+"""Social response (MODEL.md §8): avoidance, employers, firms dropping partners.
+
+Avoidance follows events, not people x edges: only the ties of visibly listed agents are
+visited. A contact i of a visibly listed j cuts the tie with per-step probability
+``1 - exp(-rate[layer] * dt) * publicity * risk_aversion[i]`` (``rate`` from the regime,
+per layer: online ties go first, household ties almost never). A cut masks both directions of
+the tie and updates the association sums of both ends, so nothing is rescanned.
+The same kernel serves firms dropping listed partners (business layer, weight 1).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .network import reverse_entry
+from .rng import uniform
+
+
+@njit(cache=True)
+def _cut_ties_kernel(sources, indptr, nbr, layer, active, rate, weight, key, own, listed,
+                     layer_w, track_own, sum_own, sum_w, listed_contacts, deg_active, cuts):
+    for x in range(len(sources)):
+        j = sources[x]
+        for e in range(indptr[j], indptr[j + 1]):
+            if not active[e]:
+                continue
+            i = nbr[e]
+            p = rate[layer[e]] * weight[i]
+            if p <= 0.0 or uniform(key, e) >= p:
+                continue
+            r = reverse_entry(indptr, nbr, layer, j, e)
+            active[e] = 0
+            if r >= 0:
+                active[r] = 0
+            w = layer_w[layer[e]]
+            if track_own:
+                sum_own[i] -= w * own[j]
+                sum_own[j] -= w * own[i]
+            sum_w[i] -= w
+            sum_w[j] -= w
+            if listed[j]:
+                listed_contacts[i] -= 1
+            if listed[i]:
+                listed_contacts[j] -= 1
+            deg_active[i] -= 1
+            deg_active[j] -= 1
+            cuts[layer[e]] += 1
+
+
+def cut_ties(sources: np.ndarray, graph, active, rate, weight, key, ledger, listed,
+             deg_active, cuts) -> None:
+    """Contacts of ``sources`` cut ties with them (see module doc)."""
+    if len(sources) == 0 or not (rate > 0).any():
+        return
+    _cut_ties_kernel(sources.astype(np.int32), graph.indptr, graph.nbr, graph.layer, active,
+                     rate, weight, key, ledger.own(), listed, ledger.layer_weights,
+                     ledger.associating and ledger.mean_weight > 0, ledger.sum_own,
+                     ledger.sum_w, ledger.listed_contacts, deg_active, cuts)
+
+
+@njit(cache=True)
+def _employers_kernel(key, employer, employed, listed, job_hazard, base_loss, firing, finding,
+                      screening, dt):
+    for i in range(len(employed)):
+        if employer[i] < 0:
+            continue  # outside the workforce (retired, self-employed, not working)
+        u = uniform(key, i)
+        if employed[i]:
+            h = base_loss + job_hazard[i] + (firing if listed[i] else 0.0)
+            if u < 1.0 - np.exp(-h * dt):
+                employed[i] = False
+        else:
+            h = finding * ((1.0 - screening) if listed[i] else 1.0)
+            if u < 1.0 - np.exp(-h * dt):
+                employed[i] = True
+
+
+def employers(key, employer, employed, listed, job_hazard, behaviour, response, dt) -> None:
+    """Employers let staff go (more so if listed or sanctioned) and screen applicants by list.
+    A person who finds a job again returns to the same firm's payroll [assume]."""
+    _employers_kernel(key, employer, employed, listed, job_hazard, behaviour.job_loss,
+                      response.employer_firing, behaviour.job_finding,
+                      response.employer_screening, dt)
+
+
+def income(base_income, employer, employed, unemployed_share, income_factor, out) -> None:
+    """Income after job status, sanctions and rewards."""
+    work = np.where(employer < 0, np.float32(1.0),
+                    np.where(employed, np.float32(1.0), np.float32(unemployed_share)))
+    np.multiply(base_income * work, income_factor, out=out)

@@ -1,0 +1,210 @@
+"""Results: tables in memory (pandas/Arrow), Parquet and JSON on disk, the summary.
+
+``timeseries`` is long: one row per step x group x metric with the run's value and the
+twin's. ``summary`` holds the headline metrics of MODEL.md §9 for the run and, under
+``twin``, for the twin. Definitions (docs/metrics.md says the same):
+
+- listed_share: persons on any list at the last step / persons
+- ever_sanctioned_share: persons sanctioned at some step / persons
+- wrongly_sanctioned_share: of the persons ever sanctioned, the share who at some step were
+  sanctioned only because of false records (their own true records alone would not have)
+- association_sanctioned_share: of the persons ever sanctioned, the share who at some step
+  were sanctioned only by association (their own records alone would not have)
+- chilling_effect / deterrence_effect: 1 - (run / twin) of chilled acts / violations
+- income_loss_share: 1 - (run income / twin income), summed over all steps
+- unrelated_context_share: sanction applications whose context is unrelated to the
+  triggering data / all applications; disproportionate_share: sanctioned person-steps whose
+  severity exceeds proportionality x gravity / sanctioned person-steps
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from . import __version__
+from .acts import CHILLED, VIOLATIONS
+from .metrics import ALL_PERSON_METRICS, disparate_impact, flagged
+from .scenario import Scenario, to_toml
+
+SUMMARY_KEYS = (
+    "persons", "companies", "steps", "listed_share", "listed_share_peak",
+    "ever_sanctioned_share", "wrongly_sanctioned_share", "association_sanctioned_share",
+    "ties_cut_share", "isolated_share", "largest_component_share", "chilling_effect",
+    "deterrence_effect", "income_loss_share", "disparate_impact", "disparate_impact_flagged",
+    "blocked_flights", "blocked_rail", "unrelated_context_share", "disproportionate_share",
+    "firms_listed_share", "foreign_firms_exposed_share", "records_per_person_year",
+)
+VS_TWIN = ("chilling_effect", "deterrence_effect", "income_loss_share")
+
+
+def _col(name: str) -> int:
+    return ALL_PERSON_METRICS.index(name)
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return float(a / b) if b > 0 else None
+
+
+def world_summary(w, years: float) -> dict:
+    rec = w.recorder
+    _, g = rec.by_group()
+    alls = g[:, 0, :]
+    n, m = w.s.persons.n, w.s.firms.n
+    ever = rec.ever
+    ever_s = int(((ever & 1) > 0).sum())
+    totals = dict(zip(rec.total_names, rec.totals[-1]))
+    lcc = rec.totals[:, rec.total_names.index("largest_component_share")]
+    foreign = int(w.s.firms.foreign.sum())
+    sanctioned_steps = float(alls[:, _col("sanctioned")].sum())
+    out = {
+        "persons": n,
+        "companies": m,
+        "steps": int(rec.steps),
+        "listed_share": float(alls[-1, _col("listed")] / n),
+        "listed_share_peak": float(alls[:, _col("listed")].max() / n),
+        "ever_sanctioned_share": ever_s / n,
+        "wrongly_sanctioned_share": _ratio(int(((ever & 2) > 0).sum()), ever_s),
+        "association_sanctioned_share": _ratio(int(((ever & 4) > 0).sum()), ever_s),
+        "ties_cut_share": float(w.cuts[:4].sum() / max(1.0, w.ties0[:4].sum())),
+        "isolated_share": float(alls[-1, _col("isolated")] / n),
+        "largest_component_share": float(lcc[np.isfinite(lcc)][-1]),
+        "disparate_impact": disparate_impact(rec.ever_by_group(1)) if ever_s else {},
+        "blocked_flights": int(alls[:, _col("flight_blocked")].sum()),
+        "blocked_rail": int(alls[:, _col("rail_blocked")].sum()),
+        "unrelated_context_share": _ratio(float(alls[:, _col("unrelated_applications")].sum()),
+                                          float(alls[:, _col("sanction_applications")].sum())),
+        "disproportionate_share": _ratio(float(alls[:, _col("disproportionate")].sum()),
+                                         sanctioned_steps),
+        "firms_listed_share": float(totals["firms_listed"] / max(1, m)),
+        "foreign_firms_exposed_share": _ratio(int(w.firm_exposed_ever.sum()), foreign),
+        "records_per_person_year": float(w.person_records / (n * years)),
+    }
+    out["disparate_impact_flagged"] = flagged(out["disparate_impact"])
+    return out
+
+
+def _sum(w, names) -> float:
+    _, g = w.recorder.by_group()
+    return float(sum(g[:, 0, _col(a)].sum() for a in names))
+
+
+def summarize(run, twin, sc: Scenario) -> dict:
+    years = sc.run.steps * sc.step_years
+    s = world_summary(run, years)
+    if twin is not None:
+        t = world_summary(twin, years)
+        s["chilling_effect"] = _effect(_sum(run, CHILLED), _sum(twin, CHILLED))
+        s["deterrence_effect"] = _effect(_sum(run, VIOLATIONS), _sum(twin, VIOLATIONS))
+        inc_r = _sum(run, ("income",))
+        inc_t = _sum(twin, ("income",))
+        s["income_loss_share"] = _effect(inc_r, inc_t)
+        for k in VS_TWIN:
+            t[k] = None
+        s["twin"] = {k: t[k] for k in SUMMARY_KEYS}
+    else:
+        for k in VS_TWIN:
+            s[k] = None
+        s["twin"] = None
+    s = {k: s[k] for k in SUMMARY_KEYS} | {"twin": s["twin"]}
+    s["scenario"] = sc.name
+    s["seed"] = sc.run.seed
+    s["version"] = __version__
+    return _clean(s)
+
+
+def _effect(run: float, twin: float) -> float | None:
+    return float(1.0 - run / twin) if twin > 0 else None
+
+
+def _clean(x):
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_clean(v) for v in x]
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, float):
+        return round(x, 10)
+    return x
+
+
+def timeseries(run, twin) -> pd.DataFrame:
+    names, g = run.recorder.by_group()
+    steps, n_groups, n_metrics = g.shape
+    step = np.repeat(np.arange(steps, dtype=np.int32), n_groups * n_metrics)
+    group = np.tile(np.repeat(np.arange(n_groups), n_metrics), steps)
+    metric = np.tile(np.arange(n_metrics), steps * n_groups)
+    run_v = g.reshape(-1)
+    twin_v = twin.recorder.by_group()[1].reshape(-1) if twin is not None else np.full(len(run_v), np.nan)
+    tn = run.recorder.total_names
+    t_steps = np.repeat(np.arange(steps, dtype=np.int32), len(tn))
+    t_metric = np.tile(np.arange(len(tn)), steps)
+    t_run = run.recorder.totals.reshape(-1)
+    t_twin = twin.recorder.totals.reshape(-1) if twin is not None else np.full(len(t_run), np.nan)
+    all_metrics = list(ALL_PERSON_METRICS) + tn
+    df = pd.DataFrame({
+        "step": np.concatenate([step, t_steps]),
+        "group": pd.Categorical.from_codes(np.concatenate([group, np.zeros(len(t_steps), int)]),
+                                           categories=names),
+        "metric": pd.Categorical.from_codes(
+            np.concatenate([metric, t_metric + len(ALL_PERSON_METRICS)]), categories=all_metrics),
+        "run": np.concatenate([run_v, t_run]),
+        "twin": np.concatenate([twin_v, t_twin]),
+    })
+    return df
+
+
+@dataclass
+class Results:
+    scenario: Scenario
+    summary_dict: dict
+    frame: pd.DataFrame
+    build_seconds: float = 0.0
+    loop_seconds: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_sim(cls, sim, loop_seconds: float) -> "Results":
+        run = sim.worlds[0]
+        twin = sim.worlds[1] if len(sim.worlds) > 1 else None
+        return cls(sim.scenario, summarize(run, twin, sim.scenario), timeseries(run, twin),
+                   sim.build_seconds, loop_seconds)
+
+    def summary(self) -> dict:
+        return self.summary_dict
+
+    def timeseries(self) -> pd.DataFrame:
+        return self.frame
+
+    def to_arrow(self) -> pa.Table:
+        return pa.Table.from_pandas(self.frame, preserve_index=False)
+
+    def write(self, out: str | Path) -> Path:
+        """Write scenario.toml, timeseries.parquet and summary.json into ``out``.
+        Each file is written to a temporary name and renamed, so none is ever half-written."""
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        _atomic(out / "scenario.toml", to_toml(self.scenario).encode())
+        tmp = out / ".timeseries.parquet.tmp"
+        pq.write_table(self.to_arrow(), tmp, compression="zstd")
+        os.replace(tmp, out / "timeseries.parquet")
+        _atomic(out / "summary.json", (json.dumps(self.summary_dict, indent=2) + "\n").encode())
+        return out
+
+
+def _atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name("." + path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)

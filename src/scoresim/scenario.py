@@ -1,0 +1,552 @@
+"""The scenario as typed, validated data: TOML in, one clear error out.
+
+A scenario is a population spec, a network spec, behaviour rates, data sources, a regime and
+run settings. Presets live in ``scoresim/scenarios/*.toml``; a user's file may say
+``extends = "article"`` and override any field (tables merge key by key; arrays such as
+``regime.rules`` replace the preset's array whole). Every default below that comes from the
+world cites ../shared/reference/facts.md; every other number is an [assume] that a scenario
+may override.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from . import expr
+from .acts import ACT_ID, ACTS, CONTEXTS
+from .effects import EFFECTS
+
+LAYERS = ("household", "work", "community", "online")  # person layers; "business" is firm-firm
+STEP_YEARS = {"day": 1 / 365.25, "week": 7 / 365.25, "month": 1 / 12}
+
+# Fields a rule or list condition may read: the subject's attributes at the time of the record.
+PERSON_FIELDS = frozenset(
+    {"urban", "minority", "foreigner", "age_band", "sex", "education", "income_quintile",
+     "internet", "employed", "score", "listed", "record_true", "prior_records"}
+)
+FIRM_FIELDS = frozenset(
+    {"foreign", "sector", "size", "score", "listed", "record_true", "prior_records"}
+)
+
+# 31 provinces of mainland China, population shares. [assume] approximate 2020 census
+# province populations (not yet a line of reference/facts.md); override in a scenario.
+PROVINCE_WEIGHTS = [
+    126.0, 101.5, 99.4, 84.7, 83.7, 74.6, 66.4, 64.6, 61.0, 57.8, 50.1, 47.2, 45.2, 42.6,
+    41.5, 39.5, 38.6, 34.9, 32.1, 31.9, 25.9, 25.0, 24.9, 24.1, 24.0, 21.9, 13.9, 10.1,
+    7.2, 5.9, 3.6,
+]
+
+
+class ScenarioError(Exception):
+    """A scenario problem, told as file, key, value and what is allowed."""
+
+    def __init__(self, file: str | Path | None, key: str, value: Any, allowed: str):
+        self.file, self.key, self.value, self.allowed = str(file or "<scenario>"), key, value, allowed
+        shown = repr(value)
+        if len(shown) > 120:
+            shown = shown[:117] + "..."
+        super().__init__(f"{self.file}: {key} = {shown}: {allowed}")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class Traits(Strict):
+    """Beta(a, b) shape of each latent trait in [0, 1]. [assume]"""
+
+    law_abidance: tuple[float, float] = (5.0, 2.0)
+    financial_fragility: tuple[float, float] = (2.0, 5.0)
+    expressiveness: tuple[float, float] = (1.5, 4.0)
+    civic_virtue: tuple[float, float] = (2.0, 4.0)
+    risk_aversion: tuple[float, float] = (2.0, 2.0)
+
+    @field_validator("*")
+    @classmethod
+    def _positive(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not all(0.05 <= x <= 1000 for x in v):
+            raise ValueError("both Beta shape parameters must be between 0.05 and 1000")
+        return v
+
+
+class Population(Strict):
+    persons: int = Field(100_000, ge=10, le=2_000_000_000)
+    # facts.md "Population": 60.2 M enterprises / 1,408.28 M persons.
+    firms_per_person: float = Field(60.2 / 1408.28, ge=0.0, le=1.0)
+    urban_share: float = Field(0.67, ge=0, le=1)  # facts.md "Population": urban 67 %
+    # Adult age bands 18-29, 30-44, 45-59, 60+. [assume] derived so that 60+ is 22 % of the
+    # whole population (facts.md "Population") with about 18 % of it under 18.
+    age_band_shares: list[float] = [0.19, 0.27, 0.27, 0.27]
+    minority_share: float = Field(0.0889, ge=0, le=1)  # facts.md "Seventh census": 8.89 %
+    foreigner_share: float = Field(845_697 / 1408.28e6, ge=0, le=1)  # facts.md census
+    internet_share: float = Field(0.786, ge=0, le=1)  # facts.md "Internet users": 78.6 %
+    vpn_share: float = Field(0.05, ge=0, le=1)  # [assume] VPN users among internet users
+    household_mean: float = Field(2.62, ge=1.0, le=10.0)  # facts.md census: 2.62 persons
+    region_weights: list[float] = PROVINCE_WEIGHTS
+    income_median_urban: float = Field(45_000.0, gt=0, le=1e9)  # [assume] yuan per year
+    income_median_rural: float = Field(18_000.0, gt=0, le=1e9)  # [assume]
+    income_sigma: float = Field(0.7, ge=0.0, le=5.0)  # [assume] log-normal spread
+    employment_rate: float = Field(0.75, ge=0, le=1)  # [assume] among adults under 60
+    retired_employment_rate: float = Field(0.15, ge=0, le=1)  # [assume] 60+
+    female_share: float = Field(0.49, ge=0, le=1)  # [assume]
+    education_shares: list[float] = [0.55, 0.30, 0.15]  # [assume] basic, secondary, tertiary
+    # facts.md "Population": 668,000 foreign-invested of 51 M enterprises (Aug 2022).
+    foreign_firm_share: float = Field(668_000 / 51e6, ge=0, le=1)
+    firm_size_pareto: float = Field(1.3, ge=1.01, le=10.0)  # [assume] employee-count tail
+    firm_sectors: int = Field(10, ge=1, le=255)  # [assume]
+    traits: Traits = Traits()
+
+    @field_validator("age_band_shares", "education_shares", "region_weights")
+    @classmethod
+    def _weights(cls, v: list[float]) -> list[float]:
+        if not v or any((not math.isfinite(x)) or x < 0 for x in v) or sum(v) <= 0:
+            raise ValueError("must be non-negative finite weights with a positive sum")
+        if len(v) > 255:
+            raise ValueError("at most 255 categories")
+        return v
+
+    @field_validator("age_band_shares")
+    @classmethod
+    def _four_bands(cls, v: list[float]) -> list[float]:
+        if len(v) != 4:
+            raise ValueError("needs exactly 4 shares (18-29, 30-44, 45-59, 60+)")
+        return v
+
+    @field_validator("education_shares")
+    @classmethod
+    def _three_levels(cls, v: list[float]) -> list[float]:
+        if len(v) != 3:
+            raise ValueError("needs exactly 3 shares (basic, secondary, tertiary)")
+        return v
+
+
+class Network(Strict):
+    community_degree: float = Field(8.0, ge=0, le=200)  # MODEL.md §3.3 [assume] mean 8
+    community_rewire: float = Field(0.1, ge=0, le=1)  # [assume] small-world shortcut share
+    online_degree: float = Field(10.0, ge=0, le=500)  # MODEL.md §3.3 [assume] mean 10
+    online_tail: float = Field(2.5, ge=1.5, le=10)  # [assume] degree tail exponent
+    work_degree_cap: int = Field(10, ge=0, le=500)  # [assume] co-worker ties in large firms
+    business_degree: float = Field(4.0, ge=0, le=100)  # [assume] partner links per firm
+
+
+class Behaviour(Strict):
+    """Yearly rates and probabilities of what persons and firms do. All [assume], calibrate."""
+
+    loan_uptake: float = Field(0.25, ge=0, le=1e4)
+    loan_payoff: float = Field(0.3, ge=0, le=1e4)
+    missed_payment: float = Field(0.6, ge=0, le=1e4)  # per year, scaled by fragility
+    misses_to_default: int = Field(3, ge=1, le=100)
+    arrears_cure: float = Field(4.0, ge=0, le=1e4)
+    lawsuit: float = Field(1.0, ge=0, le=1e4)  # creditors sue defaulters
+    judgment_weeks: int = Field(12, ge=0, le=520)  # suit to judgment
+    deadline_weeks: int = Field(8, ge=0, le=520)  # judgment to payment deadline
+    pays_by_deadline: float = Field(0.5, ge=0, le=1)
+    unpaid_pay: float = Field(0.3, ge=0, le=1e4)  # yearly hazard of paying later
+    traffic_offence: float = Field(0.25, ge=0, le=1e4)
+    late_utility: float = Field(0.15, ge=0, le=1e4)
+    littering: float = Field(0.1, ge=0, le=1e4)
+    major_offence: float = Field(0.003, ge=0, le=1e4)
+    critical_post: float = Field(12.0, ge=0, le=1e4)  # x expressiveness^2, internet users
+    disfavoured_purchase: float = Field(4.0, ge=0, le=1e4)
+    favoured_purchase: float = Field(4.0, ge=0, le=1e4)
+    evaluations_per_year: int = Field(2, ge=0, le=52)
+    poor_evaluation: float = Field(0.15, ge=0, le=1)  # share of evaluations that are poor
+    good_evaluation: float = Field(0.15, ge=0, le=1)
+    volunteering: float = Field(2.0, ge=0, le=1e4)  # x civic_virtue
+    blood_donation: float = Field(0.3, ge=0, le=1e4)  # x civic_virtue
+    heroic_act: float = Field(0.001, ge=0, le=1e4)
+    # facts.md "Travel (2019)": ~660 M air trips and 2.29 bn bullet-train trips / 1,408 M.
+    flights: float = Field(0.47, ge=0, le=1e4)
+    high_speed_rail: float = Field(1.63, ge=0, le=1e4)
+    job_loss: float = Field(0.05, ge=0, le=1e4)
+    job_finding: float = Field(0.5, ge=0, le=1e4)
+    unemployed_income_share: float = Field(0.3, ge=0, le=1)
+    firm_tax_arrears: float = Field(0.08, ge=0, le=1e4)  # x (1 - compliance)
+    firm_violation: float = Field(0.15, ge=0, le=1e4)
+    firm_missed_report: float = Field(0.05, ge=0, le=1)  # per year
+    firm_tax_paid: float = Field(1.0, ge=0, le=1e4)
+
+
+class Source(Strict):
+    acts: list[str]
+    coverage: float = Field(1.0, ge=0, le=1)
+    detection: float = Field(1.0, ge=0, le=1)
+    false_rate: float = Field(0.005, ge=0, le=1)  # MODEL.md §5 [assume] 0.5 % of records
+    latency_steps: int = Field(0, ge=0, le=520)
+    online: bool = False  # sees internet users only; VPN users mostly hidden
+    vpn_hidden: float = Field(0.8, ge=0, le=1)  # [assume]
+    foreign_coverage: float = Field(0.5, ge=0, le=1)  # [assume] foreigners partly covered
+    opaque: bool = False  # its records can never be seen or appealed (intelligence)
+
+    @field_validator("acts")
+    @classmethod
+    def _known_acts(cls, v: list[str]) -> list[str]:
+        for a in v:
+            if a not in ACT_ID:
+                raise ValueError(f"unknown act {a!r}; allowed: {', '.join(ACT_ID)}")
+        return v
+
+
+class Rule(Strict):
+    record: str
+    points: float = Field(ge=-1e6, le=1e6)
+    expiry_years: float = Field(2.0, ge=0, le=100)  # 0: never expires
+    when: str | None = None
+    dimension: str | None = None  # for family = "dimensions"
+
+
+class Grade(Strict):
+    name: str = Field(min_length=1, max_length=16)
+    min: float = Field(ge=-1e9, le=1e9)
+
+
+class Association(Strict):
+    """How contacts pull a score (MODEL.md §6, Association)."""
+
+    mean_weight: float = Field(0.0, ge=0, le=1)  # score moves toward contacts' mean own points
+    listed_penalty: float = Field(0.0, ge=-1e6, le=0)  # points per listed contact
+    listed_cap: int = Field(5, ge=0, le=10_000)
+    layer_weights: dict[str, float] = {"household": 1.0, "work": 0.5, "community": 0.5,
+                                       "online": 0.25}
+    partner_weight: float = Field(0.0, ge=0, le=1)  # firm pulled by partners' mean own points
+
+    @field_validator("layer_weights")
+    @classmethod
+    def _layers(cls, v: dict[str, float]) -> dict[str, float]:
+        for k, w in v.items():
+            if k not in LAYERS:
+                raise ValueError(f"unknown layer {k!r}; allowed: {', '.join(LAYERS)}")
+            if not (0 <= w <= 100):
+                raise ValueError(f"weight of {k} must be between 0 and 100")
+        return v
+
+
+class Scoring(Strict):
+    family: Literal["points", "dimensions", "none"] = "points"
+    base: float = Field(1000.0, ge=-1e9, le=1e9)
+    firm_base: float = Field(1000.0, ge=-1e9, le=1e9)
+    dimensions: dict[str, float] = {}  # name -> weight (family = "dimensions")
+    dimension_scale: float = Field(1.0, gt=0, le=1e6)
+    grades: list[Grade] = []
+    firm_grades: list[Grade] = []
+
+
+class ListSpec(Strict):
+    name: str = Field(min_length=1, max_length=40)
+    subject: Literal["person", "firm"] = "person"
+    public: bool = True
+    publication_lag_steps: int = Field(0, ge=0, le=520)
+    enter_below: float | None = None  # score threshold
+    enter_grades: list[str] = []
+    enter_on: list[str] = []  # acts whose record lists the subject
+    when: str | None = None
+    term_years: float = Field(0.0, ge=0, le=100)  # 0: while the entry condition holds
+    repair_on: list[str] = []  # acts whose record removes the subject early (credit repair)
+
+
+class Sanction(Strict):
+    name: str = Field(min_length=1, max_length=40)
+    on_list: str | None = None
+    on_grades: list[str] = []
+    subject: Literal["person", "firm", "representative"] = "person"
+    effect: str
+    strength: float = Field(1.0, ge=0, le=1e3)
+    context: str = "travel"  # where the sanction bites
+    related_contexts: list[str] = []  # data contexts for which it is in context
+    severity: int = Field(1, ge=0, le=3)
+
+    @field_validator("effect")
+    @classmethod
+    def _effect(cls, v: str) -> str:
+        if v not in EFFECTS:
+            raise ValueError(f"unknown effect {v!r}; allowed: {', '.join(EFFECTS)}")
+        return v
+
+    @field_validator("related_contexts")
+    @classmethod
+    def _contexts(cls, v: list[str]) -> list[str]:
+        for c in v:
+            if c not in CONTEXTS:
+                raise ValueError(f"unknown context {c!r}; allowed: {', '.join(CONTEXTS)}")
+        return v
+
+
+class Response(Strict):
+    """Social response (MODEL.md §8). All [assume]."""
+
+    avoidance: dict[str, float] = {"household": 0.002, "work": 0.01, "community": 0.02,
+                                   "online": 0.05}  # yearly-rate scale per layer, see response.py
+    visible_low_grades: list[str] = []  # grades that are as visible as a public listing
+    employer_firing: float = Field(0.0, ge=0, le=1e4)  # extra yearly job-loss hazard if listed
+    employer_screening: float = Field(0.0, ge=0, le=1)  # share of hiring chances lost if listed
+    partner_drop: float = Field(0.0, ge=0, le=1e4)  # yearly hazard partner drops a listed firm
+    pressure_pay: float = Field(0.0, ge=0, le=1e4)  # extra yearly hazard a listed debtor pays
+    proportionality: float = Field(1.0, ge=0, le=100)  # severity allowed per unit of gravity
+
+    @field_validator("avoidance")
+    @classmethod
+    def _layers(cls, v: dict[str, float]) -> dict[str, float]:
+        for k, w in v.items():
+            if k not in LAYERS:
+                raise ValueError(f"unknown layer {k!r}; allowed: {', '.join(LAYERS)}")
+            if not (0 <= w <= 1e4):
+                raise ValueError(f"rate of {k} must be between 0 and 10000")
+        return v
+
+
+class Adaptation(Strict):
+    """How a watched person adapts (MODEL.md §4, adapt). All [assume]."""
+
+    chill_max: float = Field(0.5, ge=0, le=1)  # most a fully watched person cuts chilled acts
+    deter_max: float = Field(0.3, ge=0, le=1)  # most a fully watched person cuts violations
+    awareness: float = Field(0.3, ge=0, le=1)  # feeling watched with no sanction in sight
+    contact_weight: float = Field(0.2, ge=0, le=10)  # per listed contact
+    own_weight: float = Field(1.0, ge=0, le=10)  # if sanctioned oneself
+
+
+class Regime(Strict):
+    name: str = Field("none", min_length=1, max_length=60)
+    description: str = ""
+    publicity: float = Field(0.0, ge=0, le=1)  # how public scores and lists are
+    sources: list[str] = []
+    scoring: Scoring = Scoring(family="none")
+    rules: list[Rule] = []
+    association: Association = Association()
+    lists: list[ListSpec] = []
+    sanctions: list[Sanction] = []
+    response: Response = Response()
+    adaptation: Adaptation = Adaptation()
+
+
+class Run(Strict):
+    seed: int = Field(1, ge=0, le=2**63 - 1)
+    years: float = Field(5.0, gt=0, le=200)
+    step: Literal["day", "week", "month"] = "week"
+    twin: bool = True
+    network_metrics_every: int = Field(13, ge=1, le=100_000)  # steps between component scans
+
+    @property
+    def steps(self) -> int:
+        return max(1, int(round(self.years / STEP_YEARS[self.step])))
+
+
+class Scenario(Strict):
+    name: str = Field("custom", min_length=1, max_length=60)
+    description: str = ""
+    extends: str | None = None
+    population: Population = Population()
+    network: Network = Network()
+    behaviour: Behaviour = Behaviour()
+    sources: dict[str, Source] = {}
+    regime: Regime = Regime()
+    run: Run = Run()
+
+    @property
+    def step_years(self) -> float:
+        return STEP_YEARS[self.run.step]
+
+
+# --------------------------------------------------------------------------- loading
+
+def presets() -> dict[str, Path]:
+    """Shipped presets, name -> path."""
+    folder = resources.files("scoresim") / "scenarios"
+    return {p.name[:-5]: Path(str(p)) for p in folder.iterdir() if p.name.endswith(".toml")}
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(path, "(file)", str(path), "file not found; give a preset name "
+                            f"({', '.join(sorted(presets()))}) or an existing TOML file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ScenarioError(path, "(file)", str(path), f"cannot be read: {e}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ScenarioError(path, "(syntax)", str(e), "must be valid TOML") from None
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def _resolve(data: dict, path: Path, depth: int = 0) -> dict:
+    parent = data.get("extends")
+    if parent is None:
+        return data
+    known = presets()
+    if not isinstance(parent, str) or parent not in known:
+        raise ScenarioError(path, "extends", parent, f"allowed presets: {', '.join(sorted(known))}")
+    if depth > 8:
+        raise ScenarioError(path, "extends", parent, "preset chain deeper than 8")
+    base = _resolve(_read_toml(known[parent]), known[parent], depth + 1)
+    merged = _merge(base, {k: v for k, v in data.items() if k != "extends"})
+    merged["extends"] = parent
+    return merged
+
+
+def _key(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _allowed_keys(loc: tuple) -> str:
+    model: Any = Scenario
+    for part in loc[:-1]:
+        if isinstance(part, int) or model is None:
+            continue
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return ""
+        ann = field.annotation
+        args = getattr(ann, "__args__", ())
+        model = next((a for a in (ann, *args) if isinstance(a, type) and issubclass(a, BaseModel)),
+                     None)
+    if model is None:
+        return ""
+    return ", ".join(model.model_fields)
+
+
+def from_dict(data: dict, file: str | Path | None = None) -> Scenario:
+    """Validate a scenario dict (already merged with its preset) and cross-check it."""
+    try:
+        sc = Scenario.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = tuple(err["loc"])
+        key = _key(loc)
+        if err["type"] == "extra_forbidden":
+            raise ScenarioError(file, key, err["input"],
+                                f"unknown key; allowed here: {_allowed_keys(loc)}") from None
+        if err["type"] == "missing":
+            raise ScenarioError(file, key, None, "required key is missing") from None
+        msg = err["msg"].removeprefix("Value error, ")
+        raise ScenarioError(file, key, err.get("input"), msg) from None
+    check(sc, file)
+    return sc
+
+
+def load(spec: str | Path, overrides: dict | None = None) -> Scenario:
+    """A preset name or a TOML path -> validated Scenario (``overrides`` merged last)."""
+    known = presets()
+    if isinstance(spec, str) and spec in known:
+        path = known[spec]
+    else:
+        path = Path(spec)
+    data = _resolve(_read_toml(path), path)
+    if overrides:
+        data = _merge(data, overrides)
+    return from_dict(data, path)
+
+
+def check(sc: Scenario, file: str | Path | None = None) -> None:
+    """Cross-field checks that pydantic cannot see: names that must refer to each other."""
+    r = sc.regime
+    for i, s in enumerate(r.sources):
+        if s not in sc.sources:
+            raise ScenarioError(file, f"regime.sources[{i}]", s,
+                                f"no such source; defined: {', '.join(sc.sources) or '(none)'}")
+    person_grades = {g.name for g in r.scoring.grades}
+    firm_grades = {g.name for g in r.scoring.firm_grades}
+    for i, rule in enumerate(r.rules):
+        at = f"regime.rules[{i}]"
+        if rule.record not in ACT_ID:
+            raise ScenarioError(file, f"{at}.record", rule.record,
+                                f"allowed acts: {', '.join(ACT_ID)}")
+        subject = ACTS[ACT_ID[rule.record]].subject
+        _check_expr(file, f"{at}.when", rule.when, subject)
+        if r.scoring.family == "dimensions" and rule.dimension not in r.scoring.dimensions:
+            raise ScenarioError(file, f"{at}.dimension", rule.dimension,
+                                f"allowed: {', '.join(r.scoring.dimensions) or '(none defined)'}")
+    names = set()
+    for i, lst in enumerate(r.lists):
+        at = f"regime.lists[{i}]"
+        if lst.name in names:
+            raise ScenarioError(file, f"{at}.name", lst.name, "list names must be unique")
+        names.add(lst.name)
+        modes = (lst.enter_below is not None) + bool(lst.enter_grades) + bool(lst.enter_on)
+        if modes != 1:
+            raise ScenarioError(file, at, lst.name,
+                                "give exactly one of enter_below, enter_grades, enter_on")
+        for key in ("enter_on", "repair_on"):
+            for j, a in enumerate(getattr(lst, key)):
+                if a not in ACT_ID or ACTS[ACT_ID[a]].subject != lst.subject:
+                    raise ScenarioError(file, f"{at}.{key}[{j}]", a,
+                                        f"allowed acts: {', '.join(_acts_of(lst.subject))}")
+        grades = person_grades if lst.subject == "person" else firm_grades
+        for j, g in enumerate(lst.enter_grades):
+            if g not in grades:
+                raise ScenarioError(file, f"{at}.enter_grades[{j}]", g,
+                                    f"allowed grades: {', '.join(sorted(grades)) or '(none)'}")
+        _check_expr(file, f"{at}.when", lst.when, lst.subject)
+    if len(r.lists) > 8:
+        raise ScenarioError(file, "regime.lists", len(r.lists), "at most 8 lists")
+    if len(r.sanctions) > 16:
+        raise ScenarioError(file, "regime.sanctions", len(r.sanctions), "at most 16 sanctions")
+    if len(sc.sources) > 16:
+        raise ScenarioError(file, "sources", len(sc.sources), "at most 16 sources")
+    list_subject = {lst.name: lst.subject for lst in r.lists}
+    for i, s in enumerate(r.sanctions):
+        at = f"regime.sanctions[{i}]"
+        if (s.on_list is None) == (not s.on_grades):
+            raise ScenarioError(file, at, s.name, "give exactly one of on_list, on_grades")
+        if s.on_list is not None and s.on_list not in list_subject:
+            raise ScenarioError(file, f"{at}.on_list", s.on_list,
+                                f"allowed lists: {', '.join(list_subject) or '(none)'}")
+        trig = list_subject.get(s.on_list, "firm" if s.subject != "person" else "person")
+        if s.on_grades:
+            grades = person_grades if s.subject == "person" else firm_grades
+            for j, g in enumerate(s.on_grades):
+                if g not in grades:
+                    raise ScenarioError(file, f"{at}.on_grades[{j}]", g,
+                                        f"allowed grades: {', '.join(sorted(grades)) or '(none)'}")
+        elif (s.subject == "person") != (trig == "person"):
+            raise ScenarioError(file, f"{at}.subject", s.subject,
+                                f"list {s.on_list!r} holds {trig}s: use "
+                                + ("'person'" if trig == "person" else "'firm' or 'representative'"))
+        sanction_contexts = ("travel", "finance", "work", "education", "business",
+                             "public_services", "consumption")
+        if s.context not in sanction_contexts:
+            raise ScenarioError(file, f"{at}.context", s.context,
+                                f"allowed: {', '.join(sanction_contexts)}")
+    for i, g in enumerate(r.response.visible_low_grades):
+        if g not in person_grades:
+            raise ScenarioError(file, f"regime.response.visible_low_grades[{i}]", g,
+                                f"allowed grades: {', '.join(sorted(person_grades)) or '(none)'}")
+
+
+def _acts_of(subject: str) -> list[str]:
+    return [a.name for a in ACTS if a.subject == subject]
+
+
+def _check_expr(file, key: str, text: str | None, subject: str) -> None:
+    if text is None:
+        return
+    try:
+        expr.parse(text, PERSON_FIELDS if subject == "person" else FIRM_FIELDS)
+    except expr.ExprError as e:
+        raise ScenarioError(file, key, text, str(e)) from None
+
+
+def to_toml(sc: Scenario) -> str:
+    """The fully resolved scenario as TOML (saved beside every run)."""
+    import tomli_w
+
+    data = sc.model_dump(mode="json", exclude_none=True)
+    return tomli_w.dumps(data)

@@ -1,0 +1,213 @@
+"""Rulebook -> score components, expiry, association, grades (MODEL.md §6).
+
+The score of an agent is kept as components — own-true records, own-false records and
+association — and ``score = base + own_true + own_false + association``. The components are
+updated incrementally (never recomputed from scratch), and the sum is kept incrementally
+too, so a test can check that the two never drift apart.
+
+Three families share one mechanism: point schemes (points per record, expiring after a
+term), weighted-dimension scores (each rule's points weighted by its dimension's weight and
+scaled: a linear weighted sum, so components stay additive) and list regimes (no points;
+registry.py lists on records). Association is computed from contacts' *own* points (not
+their association term), so penalties by association cannot cascade without bound:
+``association = mean_weight * (layer-weighted mean own points of active contacts)
++ listed_penalty * min(listed active contacts, listed_cap)``. The sums behind it are kept
+incrementally: a change in j's own points, a cut tie or a listing touches only j's contacts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+from numba import njit
+
+from . import expr
+from .acts import ACT_ID, ACTS, CONTEXT_ID
+from .network import Graph
+from .scenario import LAYERS, PERSON_FIELDS, FIRM_FIELDS, Grade, Regime
+
+NO_CONTEXT = 255
+
+
+@dataclass
+class CompiledRule:
+    act: int
+    points: float  # effective points (dimension weight applied)
+    expiry_steps: int  # 0: never
+    tree: expr.Node | None
+
+
+def compile_rules(regime: Regime, subject: str, step_years: float) -> dict[int, list[CompiledRule]]:
+    out: dict[int, list[CompiledRule]] = {}
+    sc = regime.scoring
+    if sc.family == "none":
+        return out
+    names = PERSON_FIELDS if subject == "person" else FIRM_FIELDS
+    for rule in regime.rules:
+        act = ACT_ID[rule.record]
+        if ACTS[act].subject != subject:
+            continue
+        pts = rule.points
+        if sc.family == "dimensions":
+            pts = pts * sc.dimensions[rule.dimension] * sc.dimension_scale
+        exp = 0 if rule.expiry_years == 0 else max(1, round(rule.expiry_years / step_years))
+        tree = expr.parse(rule.when, names) if rule.when else None
+        out.setdefault(act, []).append(CompiledRule(act, pts, exp, tree))
+    return out
+
+
+def grade_bands(grades: list[Grade]) -> tuple[np.ndarray, list[str]]:
+    """Grade mins sorted from best to worst, and their names."""
+    order = sorted(grades, key=lambda g: -g.min)
+    return np.array([g.min for g in order], np.float64), [g.name for g in order]
+
+
+def grade_of(score: np.ndarray, mins: np.ndarray) -> np.ndarray:
+    """Grade index (0 = best) of each score; below every band -> the worst grade."""
+    if len(mins) == 0:
+        return np.zeros(len(score), np.uint8)
+    # number of band minimums strictly above the score = index of the band it falls in
+    idx = np.searchsorted(-mins, -np.asarray(score, np.float64), side="right")
+    return np.minimum(idx, len(mins) - 1).astype(np.uint8)
+
+
+class Ledger:
+    """Score components of one kind of subject (persons or firms) in one world."""
+
+    def __init__(self, n: int, base: float, grades: list[Grade], graph: Graph,
+                 layer_weights: np.ndarray, mean_weight: float, listed_penalty: float,
+                 listed_cap: int, rules: dict[int, list[CompiledRule]]):
+        self.n, self.base = n, float(base)
+        self.own_true = np.zeros(n, np.float32)
+        self.own_false = np.zeros(n, np.float32)
+        self.assoc = np.zeros(n, np.float32)
+        self.score = np.full(n, base, np.float32)
+        self.grade_mins, self.grade_names = grade_bands(grades)
+        self.grade = grade_of(self.score, self.grade_mins)
+        self.prior = np.zeros(n, np.uint16)
+        self.last_ctx = np.full(n, NO_CONTEXT, np.uint8)  # context of the latest deduction
+        self.last_gravity = np.zeros(n, np.uint8)
+        self.graph = graph
+        self.layer_weights = layer_weights.astype(np.float64)
+        self.mean_weight, self.listed_penalty, self.listed_cap = mean_weight, listed_penalty, listed_cap
+        self.associating = mean_weight > 0 or listed_penalty != 0
+        # association accumulators over active contacts
+        self.sum_own = np.zeros(n, np.float64)  # sum of w * own points
+        self.sum_w = np.zeros(n, np.float64)  # sum of w
+        self.listed_contacts = np.zeros(n, np.int32)
+        if self.associating:
+            self.sum_w[:] = np.bincount(np.repeat(np.arange(n), np.diff(graph.indptr)),
+                                        weights=self.layer_weights[graph.layer], minlength=n)
+        self.rules = rules
+        self.expiry: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+        self._d_own = np.zeros(n, np.float64)
+
+    @property
+    def scoring(self) -> bool:
+        return bool(self.rules)
+
+    def apply(self, t: int, records, fields: Callable[[np.ndarray, np.ndarray], dict],
+              active: np.ndarray) -> None:
+        """Expire old points, add this step's records, update association and grades."""
+        changed_parts = []
+        for subj, d_true, d_false in self.expiry.pop(t, []):
+            _add_points(subj, d_true, d_false, self.own_true, self.own_false, self.score,
+                        self._d_own)
+            changed_parts.append(subj)
+        if len(records) and self.rules:
+            np.add.at(self.prior, records.subject, 1)
+            for act, rules in self.rules.items():
+                idx = np.flatnonzero(records.act == act)
+                if len(idx) == 0:
+                    continue
+                subj, tr = records.subject[idx], records.true[idx]
+                cols = None
+                for rule in rules:
+                    if rule.tree is not None:
+                        if cols is None:
+                            cols = fields(subj, tr)
+                        m = expr.evaluate(rule.tree, cols, len(subj))
+                        s, tt = subj[m], tr[m]
+                    else:
+                        s, tt = subj, tr
+                    if len(s) == 0:
+                        continue
+                    pts = np.float32(rule.points)
+                    d_true = np.where(tt, pts, np.float32(0)).astype(np.float32)
+                    d_false = np.where(tt, np.float32(0), pts).astype(np.float32)
+                    _add_points(s, d_true, d_false, self.own_true, self.own_false, self.score,
+                                self._d_own)
+                    changed_parts.append(s)
+                    if rule.expiry_steps:
+                        self.expiry.setdefault(t + rule.expiry_steps, []).append(
+                            (s, -d_true, -d_false))
+                    if rule.points < 0:
+                        self.last_ctx[s] = CONTEXT_ID[ACTS[act].context]
+                        self.last_gravity[s] = ACTS[act].gravity
+        if changed_parts:
+            changed = np.unique(np.concatenate(changed_parts))
+            if self.associating and self.mean_weight > 0:
+                _propagate_own(changed, self._d_own, self.graph.indptr, self.graph.nbr,
+                               self.graph.layer, active, self.layer_weights, self.sum_own)
+            self._d_own[changed] = 0.0
+        self.refresh_association()
+        self.grade = grade_of(self.score, self.grade_mins)
+
+    def refresh_association(self) -> None:
+        if not self.associating:
+            return
+        _refresh_assoc(self.sum_own, self.sum_w, self.listed_contacts, self.mean_weight,
+                       self.listed_penalty, self.listed_cap, self.assoc, self.score)
+
+    def own(self) -> np.ndarray:
+        return self.own_true + self.own_false
+
+    def hypothetical_grades(self) -> tuple[np.ndarray, np.ndarray]:
+        """Grades from own-true points alone and from own points alone (for attribution)."""
+        return (grade_of(self.base + self.own_true, self.grade_mins),
+                grade_of(self.base + self.own_true + self.own_false, self.grade_mins))
+
+
+@njit(cache=True)
+def _add_points(subj, d_true, d_false, own_true, own_false, score, d_own):
+    for k in range(len(subj)):
+        i = subj[k]
+        own_true[i] += d_true[k]
+        own_false[i] += d_false[k]
+        score[i] += d_true[k] + d_false[k]
+        d_own[i] += d_true[k] + d_false[k]
+
+
+@njit(cache=True)
+def _propagate_own(changed, d_own, indptr, nbr, layer, active, layer_w, sum_own):
+    for x in range(len(changed)):
+        j = changed[x]
+        d = d_own[j]
+        if d == 0.0:
+            continue
+        for e in range(indptr[j], indptr[j + 1]):
+            if active[e]:
+                sum_own[nbr[e]] += layer_w[layer[e]] * d
+
+
+@njit(cache=True)
+def _refresh_assoc(sum_own, sum_w, listed_contacts, mean_weight, penalty, cap, assoc, score):
+    for i in range(len(assoc)):
+        a = 0.0
+        if mean_weight > 0.0 and sum_w[i] > 1e-9:
+            a = mean_weight * sum_own[i] / sum_w[i]
+        if penalty != 0.0:
+            a += penalty * min(listed_contacts[i], cap)
+        a32 = np.float32(a)
+        if a32 != assoc[i]:
+            score[i] += a32 - assoc[i]
+            assoc[i] = a32
+
+
+def person_layer_weights(regime: Regime) -> np.ndarray:
+    w = np.zeros(5, np.float64)
+    for k, v in regime.association.layer_weights.items():
+        w[LAYERS.index(k)] = v
+    return w

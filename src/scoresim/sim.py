@@ -1,0 +1,369 @@
+"""Sim: build the society, run the step loop in its explicit order, beside its twin.
+
+The step, in order (written once, here — World.step):
+
+    behaviour  -> sources  -> scoring  -> registry  -> sanctions  -> response  -> metrics
+    (acts)        (records)   (components, (listing,     (effects,     (ties, jobs,  (per step,
+                               association, expiry,      audit)        partners,     per group)
+                               grades)     repair)                     income)
+
+The twin is the same society under the regime ``none``, run through the same loop with the
+same counter-based random numbers (common random numbers): every difference between run and
+twin is an effect of the regime.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from . import behaviour, metrics, response, sanctions
+from .acts import CHILLED, VIOLATIONS
+from .behaviour import Events, PersonState
+from .network import (
+    ENTRY_BYTES,
+    LAYER_NAMES,
+    build_firm_graph,
+    build_person_graph,
+    largest_component_share,
+    ties_by_layer,
+)
+from .population import FIRM_BYTES, PERSON_BYTES, build_firms, build_persons
+from .registry import Registry
+from .rng import Stream, stream_key
+from .scenario import Regime, Scenario, ScenarioError, load
+from .scoring import Ledger, compile_rules, person_layer_weights
+from .sources import SourceSet, coverage_bits
+
+
+@dataclass
+class Society:
+    """What run and twin share: the static population, firms, graphs and source coverage."""
+
+    persons: object
+    firms: object
+    graph: object
+    firm_graph: object
+    person_coverage: np.ndarray
+    firm_coverage: np.ndarray
+    travel_weight: np.ndarray  # float32: travel propensity from income [assume]
+    self_employed: np.ndarray  # bool: outside a firm's payroll
+
+
+def build_society(sc: Scenario) -> Society:
+    seed = sc.run.seed
+    persons = build_persons(sc.population, seed)
+    firms = build_firms(sc.population, persons, seed)
+    graph = build_person_graph(sc.network, persons, seed)
+    firm_graph = build_firm_graph(sc.network, firms, seed)
+    pcov, fcov = coverage_bits(sc, persons, firms, seed)
+    rel = persons.base_income / np.float32(np.mean(persons.base_income))
+    travel = np.clip(rel, 0.1, 5.0).astype(np.float32)  # [assume] travel rises with income
+    return Society(persons, firms, graph, firm_graph, pcov, fcov, travel, persons.employer < 0)
+
+
+NONE_REGIME = Regime()
+
+
+class World:
+    """One society's dynamic state under one regime (the run, or the twin)."""
+
+    def __init__(self, society: Society, sc: Scenario, regime: Regime, total_names: list[str]):
+        self.s, self.sc, self.regime = society, sc, regime
+        p, f = society.persons, society.firms
+        dt = sc.step_years
+        self.dt = dt
+        self.seed = sc.run.seed
+        self.active = np.ones(society.graph.entries, np.uint8)
+        self.firm_active = np.ones(society.firm_graph.entries, np.uint8)
+        self.deg_active = society.graph.degree()
+        self.firm_deg_active = society.firm_graph.degree()
+        self.state = PersonState.start(p.n, p.employer >= 0, p.base_income)
+        a = regime.association
+        self.ledger = Ledger(p.n, regime.scoring.base, regime.scoring.grades, society.graph,
+                             person_layer_weights(regime), a.mean_weight, a.listed_penalty,
+                             a.listed_cap, compile_rules(regime, "person", dt))
+        self.firm_ledger = Ledger(f.n, regime.scoring.firm_base, regime.scoring.firm_grades,
+                                  society.firm_graph, np.array([0, 0, 0, 0, 1.0]),
+                                  a.partner_weight, 0.0, 0, compile_rules(regime, "firm", dt))
+        self.registry = Registry([x for x in regime.lists if x.subject == "person"], p.n,
+                                 self.ledger, dt)
+        self.firm_registry = Registry([x for x in regime.lists if x.subject == "firm"], f.n,
+                                      self.firm_ledger, dt)
+        args = (self.registry.names, self.firm_registry.names, self.ledger.grade_names,
+                self.firm_ledger.grade_names)
+        self.table = sanctions.compile_table(regime, "person", *args)
+        self.firm_table = sanctions.compile_table(regime, "firm", *args)
+        self.out = sanctions.Outcome.zeros(p.n)
+        self.firm_out = sanctions.Outcome.zeros(f.n)
+        self.sources = SourceSet(sc, regime.sources)
+        self.firm_sources = SourceSet(sc, regime.sources)
+        self.boost = np.ones(f.n, np.float32)
+        r = regime.response
+        self.params = behaviour.parameters(sc.behaviour, dt, r.pressure_pay, 1.0)
+        ad = regime.adaptation
+        # people adapt only what a source could see (no speech data: no chilled speech)
+        self.chill_max = ad.chill_max if self.sources.sees_any(CHILLED) else 0.0
+        self.deter_max = ad.deter_max if self.sources.sees_any(VIOLATIONS) else 0.0
+        self.events = Events(3 * p.n + 1024)
+        self.firm_events = Events(4 * f.n + 1024)
+        self.avoid_rate = np.zeros(5)
+        for layer, rate in r.avoidance.items():
+            self.avoid_rate[LAYER_NAMES.index(layer)] = behaviour.per_step(rate, dt) * regime.publicity
+        self.drop_rate = np.array([0, 0, 0, 0, behaviour.per_step(r.partner_drop, dt)])
+        self.visible_low = np.array([self.ledger.grade_names.index(g)
+                                     for g in r.visible_low_grades], np.uint8)
+        self.cuts = np.zeros(5, np.int64)
+        self.ties0 = ties_by_layer(society.graph) + ties_by_layer(society.firm_graph)
+        self.spill = np.zeros(p.n, bool)
+        self.firm_exposed_ever = np.zeros(f.n, bool)
+        self.recorder = metrics.Recorder(p, sc.run.steps, total_names)
+        self.person_records = 0
+        self.seconds = 0.0
+
+    # ---------------------------------------------------------------- fields for conditions
+    def person_fields(self, subj: np.ndarray, true: np.ndarray) -> dict:
+        p = self.s.persons
+        return {"urban": p.urban[subj], "minority": p.minority[subj],
+                "foreigner": p.foreigner[subj], "age_band": p.age_band[subj],
+                "sex": p.sex[subj], "education": p.education[subj],
+                "income_quintile": p.income_quintile[subj], "internet": p.internet[subj],
+                "employed": self.state.employed[subj], "score": self.ledger.score[subj],
+                "listed": self.registry.listed[subj], "record_true": true,
+                "prior_records": self.ledger.prior[subj]}
+
+    def firm_fields(self, subj: np.ndarray, true: np.ndarray) -> dict:
+        f = self.s.firms
+        return {"foreign": f.foreign[subj], "sector": f.sector[subj], "size": f.size[subj],
+                "score": self.firm_ledger.score[subj], "listed": self.firm_registry.listed[subj],
+                "record_true": true, "prior_records": self.firm_ledger.prior[subj]}
+
+    # ---------------------------------------------------------------- the step
+    def step(self, t: int) -> None:
+        started = time.perf_counter()
+        s, sc, regime = self.s, self.sc, self.regime
+        p, f = s.persons, s.firms
+        st, out = self.state, self.out
+        # 1. behaviour: adapt to being watched, then act
+        behaviour.adapt(st, p.risk_aversion, self.ledger.listed_contacts, out.status > 0, regime)
+        behaviour.run_persons(t, behaviour.step_keys(self.seed, t), self.params, self.chill_max,
+                              self.deter_max, p, s.travel_weight, st, out.block_flight,
+                              out.block_rail, out.block_credit, self.registry.listed, self.events)
+        behaviour.run_firms(t, self.seed, sc.behaviour, self.dt, f, self.firm_events)
+        ev_agent, ev_act = self.events.view()
+        # 2. sources: events -> records due now
+        recs = self.sources.observe(t, self.seed, ev_agent, ev_act, p.n, s.person_coverage,
+                                    np.ones(1, np.float32), 0)
+        fev_agent, fev_act = self.firm_events.view()
+        frecs = self.firm_sources.observe(t, self.seed, fev_agent, fev_act, f.n,
+                                          s.firm_coverage, self.boost, 1)
+        self.person_records += len(recs)
+        # 3. scoring: components, expiry, association, grades
+        self.ledger.apply(t, recs, self.person_fields, self.active)
+        self.firm_ledger.apply(t, frecs, self.firm_fields, self.firm_active)
+        # 4. registry: listing, term expiry, repair, publication
+        self.registry.update(t, recs, self.person_fields, self.active)
+        self.firm_registry.update(t, frecs, self.firm_fields, self.firm_active)
+        # 5. sanctions: what lands on whom, with its effects and its audit
+        sanctions.apply(self.firm_table, self.firm_out, regime.response.proportionality,
+                        self.firm_registry, self.firm_ledger)
+        sanctions.apply(self.table, out, regime.response.proportionality, self.registry,
+                        self.ledger, self.firm_registry, self.firm_ledger, f.legal_rep,
+                        s.self_employed)
+        if len(self.firm_table):
+            self.boost = np.maximum(
+                1.0, sanctions.effect_strength(self.firm_table, self.firm_out, "raise_inspection"))
+        self.spill = _household_spillover(p.household, out.block_school)
+        # 6. response: avoidance, employers, partners, income
+        visible = self.registry.visible
+        if len(self.visible_low) and regime.publicity > 0:
+            visible = visible | np.isin(self.ledger.grade, self.visible_low)
+        response.cut_ties(np.flatnonzero(visible), s.graph, self.active, self.avoid_rate,
+                          p.risk_aversion, stream_key(self.seed, Stream.AVOIDANCE, t),
+                          self.ledger, self.registry.listed, self.deg_active, self.cuts)
+        response.cut_ties(np.flatnonzero(self.firm_registry.visible), s.firm_graph,
+                          self.firm_active, self.drop_rate, np.ones(f.n, np.float32),
+                          stream_key(self.seed, Stream.PARTNER, t), self.firm_ledger,
+                          self.firm_registry.listed, self.firm_deg_active, self.cuts)
+        response.employers(stream_key(self.seed, Stream.EMPLOYER, t), p.employer, st.employed,
+                           self.registry.listed, out.job_hazard, sc.behaviour, regime.response,
+                           self.dt)
+        response.income(p.base_income, p.employer, st.employed,
+                        sc.behaviour.unemployed_income_share, out.income_factor, st.income)
+        # 7. metrics
+        self._measure(t, ev_agent, ev_act, recs, frecs)
+        self.seconds += time.perf_counter() - started
+
+    def _measure(self, t, ev_agent, ev_act, recs, frecs) -> None:
+        rec = self.recorder
+        rec.person_step(t, self.registry, self.out, self.spill, self.state, self.s.persons.employer,
+                        self.deg_active, self.ledger.score, ev_agent, ev_act, recs.subject,
+                        recs.true)
+        for k, name in enumerate(LAYER_NAMES):
+            rec.total(t, f"ties_cut.{name}", float(self.cuts[k]))
+            rec.total(t, f"ties_active.{name}", float(self.ties0[k] - self.cuts[k]))
+        for reg, prefix in ((self.registry, "list"), (self.firm_registry, "firm_list")):
+            stock = reg.stock()
+            for k, name in enumerate(reg.names):
+                rec.total(t, f"{prefix}.{name}.stock", float(stock[k]))
+                rec.total(t, f"{prefix}.{name}.inflow", float(reg.inflow[k]))
+                rec.total(t, f"{prefix}.{name}.outflow", float(reg.outflow[k]))
+        f = self.s.firms
+        fl = self.firm_registry.listed
+        exposed = f.foreign & (
+            (self.firm_ledger.listed_contacts > 0)
+            | (self.firm_ledger.grade != self.firm_ledger.hypothetical_grades()[1])
+            | self.registry.listed[f.legal_rep]
+            | (self.out.status[f.legal_rep] == 3)
+        )
+        self.firm_exposed_ever |= exposed
+        rec.total(t, "firms_listed", float(fl.sum()))
+        rec.total(t, "firms_sanctioned", float((self.firm_out.applied > 0).sum()))
+        rec.total(t, "foreign_firms_exposed", float(exposed.sum()))
+        rec.total(t, "firm_records", float(len(frecs)))
+        rec.total(t, "firm_false_records", float((~frecs.true).sum()))
+        counts = np.bincount(recs.source, minlength=len(self.sources.names))
+        fcounts = np.bincount(frecs.source, minlength=len(self.sources.names))
+        for k, name in enumerate(self.sources.names):
+            rec.total(t, f"records.{name}", float(counts[k] + fcounts[k]))
+        every = self.sc.run.network_metrics_every
+        if t % every == 0 or t == self.sc.run.steps - 1:
+            rec.total(t, "largest_component_share",
+                      largest_component_share(self.s.graph, self.active))
+
+
+def _household_spillover(household: np.ndarray, blocked: np.ndarray) -> np.ndarray:
+    """Household members of a person whose children are barred from private schools."""
+    if not blocked.any():
+        return np.zeros(len(household), bool)
+    hit = np.zeros(int(household[-1]) + 1, bool)
+    hit[household[blocked]] = True
+    return hit[household] & ~blocked
+
+
+def total_names(sc: Scenario) -> list[str]:
+    names = []
+    for layer in LAYER_NAMES:
+        names += [f"ties_cut.{layer}", f"ties_active.{layer}"]
+    for lst in sc.regime.lists:
+        prefix = "list" if lst.subject == "person" else "firm_list"
+        names += [f"{prefix}.{lst.name}.{x}" for x in ("stock", "inflow", "outflow")]
+    names += ["firms_listed", "firms_sanctioned", "foreign_firms_exposed", "firm_records",
+              "firm_false_records"]
+    names += [f"records.{s}" for s in sc.sources]
+    names += ["largest_component_share"]
+    return names
+
+
+# ------------------------------------------------------------------------ memory guard
+
+def estimate_bytes(sc: Scenario) -> int:
+    """Peak memory of a build and run, from the per-person and per-entry budgets."""
+    n = sc.population.persons
+    m = n * sc.population.firms_per_person
+    net = sc.network
+    degree = (sc.population.household_mean - 1) + min(net.work_degree_cap, 10) * 0.6 \
+        + net.community_degree + net.online_degree * sc.population.internet_share
+    entries = n * degree
+    worlds = 2 if sc.run.twin else 1
+    per_world_person = (behaviour.STATE_BYTES + 4 * 4 + 1 + 2 + 2 + 8 + 8 + 4  # state, ledger
+                        + 9 * max(1, len(sc.regime.lists))  # registry
+                        + 2 + 3 + 4 + 4 + 6 + 4 + 4)  # sanctions outcome, spill, degree
+    build_peak = entries * 4.5 * 2 + entries * ENTRY_BYTES  # pair lists + CSR being built
+    run = (n * (PERSON_BYTES + 4 + 4 + 1 + 2 + worlds * per_world_person)
+           + entries * (4 + 1 + worlds) + n * 5 * 3 * 2  # graph + event buffers
+           + m * (FIRM_BYTES + worlds * 60))
+    return int(max(build_peak + n * PERSON_BYTES, run) * 1.3 + 200e6)
+
+
+def available_bytes() -> int:
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+
+
+def check_memory(sc: Scenario, file=None) -> None:
+    need, have = estimate_bytes(sc), available_bytes()
+    if need > have:
+        lo, hi = 10, sc.population.persons
+        while hi - lo > max(1000, lo // 100):
+            mid = (lo + hi) // 2
+            trial = sc.model_copy(deep=True)
+            trial.population.persons = mid
+            if estimate_bytes(trial) <= have:
+                lo = mid
+            else:
+                hi = mid
+        raise ScenarioError(file, "population.persons", sc.population.persons,
+                            f"needs about {need / 1e9:.1f} GB but {have / 1e9:.1f} GB is "
+                            f"available; the largest population that fits is about {lo:,}")
+
+
+# ------------------------------------------------------------------------ public face
+
+class Sim:
+    """A scenario, built and run beside its twin.
+
+    >>> import scoresim
+    >>> res = scoresim.Sim("article", n=20_000, years=1).run()   # doctest: +SKIP
+    >>> res.summary()["listed_share"]                            # doctest: +SKIP
+    """
+
+    def __init__(self, scenario: str | Scenario = "article", *, n: int | None = None,
+                 years: float | None = None, seed: int | None = None, twin: bool | None = None,
+                 overrides: dict | None = None):
+        if isinstance(scenario, Scenario):
+            sc = scenario.model_copy(deep=True)
+        else:
+            sc = load(scenario, overrides)
+        self.file = None if isinstance(scenario, Scenario) else scenario
+        extra = {}
+        if n is not None:
+            extra.setdefault("population", {})["persons"] = int(n)
+        run = {k: v for k, v in (("years", years), ("seed", seed), ("twin", twin)) if v is not None}
+        if run:
+            extra["run"] = run
+        if extra:
+            from .scenario import _merge, from_dict
+
+            sc = from_dict(_merge(sc.model_dump(mode="python"), extra), self.file)
+        self.scenario = sc
+        self.society: Society | None = None
+        self.worlds: list[World] = []
+        self.build_seconds = 0.0
+
+    def build(self) -> "Sim":
+        check_memory(self.scenario, self.file)
+        started = time.perf_counter()
+        sc = self.scenario
+        self.society = build_society(sc)
+        names = total_names(sc)
+        self.worlds = [World(self.society, sc, sc.regime, names)]
+        if sc.run.twin:
+            self.worlds.append(World(self.society, sc, NONE_REGIME, names))
+        self.build_seconds = time.perf_counter() - started
+        return self
+
+    def run(self, progress: Callable[[int, int], None] | None = None):
+        from .results import Results
+
+        if self.society is None:
+            self.build()
+        steps = self.scenario.run.steps
+        started = time.perf_counter()
+        for t in range(steps):
+            for w in self.worlds:
+                w.step(t)
+            if progress is not None:
+                progress(t + 1, steps)
+        loop = time.perf_counter() - started
+        return Results.from_sim(self, loop_seconds=loop)

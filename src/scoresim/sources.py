@@ -1,0 +1,157 @@
+"""Data sources: how the state comes to know (MODEL.md §5).
+
+A source sees some acts of the agents it covers, records each with a detection probability,
+attributes a share of its records to the wrong agent (false records: identity mix-ups,
+data-entry errors) and delivers them after a latency. Coverage is drawn once per agent and
+source: online sources see internet users only and VPN users mostly not; foreigners and
+foreign-invested firms are partly covered. Every record keeps whether it is true — the model
+knows what the system does not — so that harm can be attributed exactly (metrics.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from .acts import ACT_ID, ACTS, N_ACTS
+from .rng import Stream, draws, stream_key, uniform
+from .scenario import Scenario
+
+MAX_SOURCES_PER_ACT = 16
+
+
+@dataclass
+class Records:
+    """A batch of records, as columns."""
+
+    subject: np.ndarray  # int32
+    act: np.ndarray  # uint8
+    source: np.ndarray  # uint8
+    true: np.ndarray  # bool
+
+    @classmethod
+    def empty(cls) -> "Records":
+        return cls(np.zeros(0, np.int32), np.zeros(0, np.uint8), np.zeros(0, np.uint8),
+                   np.zeros(0, bool))
+
+    @classmethod
+    def concat(cls, parts: list["Records"]) -> "Records":
+        if not parts:
+            return cls.empty()
+        if len(parts) == 1:
+            return parts[0]
+        return cls(*(np.concatenate([getattr(p, f) for p in parts])
+                     for f in ("subject", "act", "source", "true")))
+
+    def take(self, mask: np.ndarray) -> "Records":
+        return Records(self.subject[mask], self.act[mask], self.source[mask], self.true[mask])
+
+    def __len__(self) -> int:
+        return len(self.subject)
+
+
+def coverage_bits(sc: Scenario, persons, firms, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per agent, one bit per scenario source: does the source see this agent at all?"""
+    pbits = np.zeros(persons.n, np.uint16)
+    fbits = np.zeros(firms.n, np.uint16)
+    for s, src in enumerate(sc.sources.values()):
+        u = draws(seed, Stream.COVERAGE, persons.n, step=2 * s)
+        cov = np.where(persons.foreigner, src.coverage * src.foreign_coverage, src.coverage)
+        seen = u < cov
+        if src.online:
+            hidden = persons.vpn & (draws(seed, Stream.COVERAGE, persons.n, step=2 * s + 1)
+                                    < src.vpn_hidden)
+            seen &= persons.internet & ~hidden
+        pbits |= (seen.astype(np.uint16) << s)
+        uf = draws(seed, Stream.COVERAGE, firms.n, step=1000 + s)
+        fcov = np.where(firms.foreign, src.coverage * src.foreign_coverage, src.coverage)
+        fbits |= ((uf < fcov).astype(np.uint16) << s)
+    return pbits, fbits
+
+
+class SourceSet:
+    """The sources a regime uses, compiled into arrays for the observation kernel."""
+
+    def __init__(self, sc: Scenario, active: list[str]):
+        names = list(sc.sources)
+        self.names = names
+        self.index = {n: i for i, n in enumerate(names)}
+        s_count = len(names)
+        self.detection = np.zeros(s_count, np.float64)
+        self.false_rate = np.zeros(s_count, np.float64)
+        self.latency = np.zeros(s_count, np.int64)
+        self.opaque = np.zeros(s_count, bool)
+        self.act_sources = np.full((N_ACTS, MAX_SOURCES_PER_ACT), -1, np.int16)
+        fill = np.zeros(N_ACTS, np.int64)
+        for name in active:
+            s = self.index[name]
+            src = sc.sources[name]
+            self.detection[s] = src.detection
+            self.false_rate[s] = src.false_rate
+            self.latency[s] = src.latency_steps
+            self.opaque[s] = src.opaque
+            for a in src.acts:
+                ai = ACT_ID[a]
+                self.act_sources[ai, fill[ai]] = s
+                fill[ai] += 1
+        self.observed = fill > 0  # which acts any active source sees
+        self.boostable = np.array([a.context == "regulatory" for a in ACTS])
+        self.pending: dict[int, list[Records]] = {}
+
+    def sees_any(self, act_names) -> bool:
+        return bool(any(self.observed[ACT_ID[a]] for a in act_names))
+
+    def observe(self, t: int, seed: int, ev_agent, ev_act, n_subjects: int, cov_bits,
+                boost, stream_offset: int) -> Records:
+        """Turn this step's events into records; return those due now (latency applied)."""
+        if len(ev_agent) and self.observed.any():
+            cap = len(ev_agent) * int((self.act_sources >= 0).sum(axis=1).max())
+            subj = np.empty(cap, np.int32)
+            act = np.empty(cap, np.uint8)
+            src = np.empty(cap, np.uint8)
+            tru = np.empty(cap, bool)
+            k = _observe_kernel(ev_agent, ev_act, n_subjects, self.act_sources, self.detection,
+                                self.false_rate, cov_bits, boost, self.boostable,
+                                stream_key(seed, Stream.DETECTION + stream_offset, t),
+                                stream_key(seed, Stream.FALSE_RECORD + stream_offset, t),
+                                subj, act, src, tru)
+            new = Records(subj[:k], act[:k], src[:k], tru[:k])
+            lat = self.latency[new.source]
+            for d in np.unique(lat):
+                part = new if len(np.unique(lat)) == 1 else new.take(lat == d)
+                self.pending.setdefault(t + int(d), []).append(part)
+        return Records.concat(self.pending.pop(t, []))
+
+
+@njit(cache=True)
+def _observe_kernel(ev_agent, ev_act, n_subjects, act_sources, detection, false_rate, cov,
+                    boost, boostable, kd, kf, subj, act, src, tru):
+    k = 0
+    for e in range(len(ev_agent)):
+        i = ev_agent[e]
+        a = ev_act[e]
+        for x in range(act_sources.shape[1]):
+            s = act_sources[a, x]
+            if s < 0:
+                break
+            if (cov[i] >> s) & 1 == 0:
+                continue
+            det = detection[s]
+            if boostable[a]:
+                det = min(1.0, det * boost[i])
+            c = (np.int64(i) * 64 + a) * 16 + s
+            if uniform(kd, 2 * c) >= det:
+                continue
+            who = i
+            if uniform(kf, 2 * c) < false_rate[s]:  # attributed to someone else
+                who = int(uniform(kf, 2 * c + 1) * n_subjects)
+                if who == i:
+                    who = (i + 1) % n_subjects
+            subj[k] = who
+            act[k] = a
+            src[k] = s
+            tru[k] = who == i
+            k += 1
+    return k
