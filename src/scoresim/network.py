@@ -263,9 +263,11 @@ def ties_by_layer(graph: Graph, active: np.ndarray | None = None, n_layers: int 
 
 def components(graph: Graph, active: np.ndarray | None = None) -> tuple[int, np.ndarray]:
     """Connected components over active ties: (count, label per node)."""
-    data = np.ones(graph.entries, dtype=np.int8) if active is None else active.astype(np.int8)
-    m = csr_matrix((data, graph.nbr, graph.indptr), shape=(graph.n, graph.n))
-    m.eliminate_zeros()
+    keep = slice(None) if active is None else active.astype(bool)
+    rows = np.repeat(np.arange(graph.n, dtype=np.int32), np.diff(graph.indptr))
+    # a fresh matrix of the active entries only: scipy would otherwise compact our arrays in place
+    m = csr_matrix((np.ones(graph.entries if active is None else int(keep.sum()), np.int8),
+                    (rows[keep], graph.nbr[keep])), shape=(graph.n, graph.n))
     return connected_components(m, directed=False)
 
 
