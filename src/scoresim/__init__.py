@@ -5,8 +5,8 @@ people."""
 __version__ = "0.1.0"
 
 from .results import Results  # noqa: E402
-from .scenario import Scenario, ScenarioError, load as load_scenario, presets  # noqa: E402
+from .scenario import Scenario, ScenarioError, presets  # noqa: E402
+from .scenario import load as load_scenario
 from .sim import Sim  # noqa: E402
 
-__all__ = ["Sim", "Results", "Scenario", "ScenarioError", "load_scenario", "presets",
-           "__version__"]
+__all__ = ["Sim", "Results", "Scenario", "ScenarioError", "load_scenario", "presets", "__version__"]

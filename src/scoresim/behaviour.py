@@ -36,10 +36,13 @@ class PersonState:
     watched: np.ndarray  # float32 in [0, 1]: how watched the person feels
 
     @classmethod
-    def start(cls, n: int, employed: np.ndarray, income: np.ndarray) -> "PersonState":
+    def start(cls, n: int, employed: np.ndarray, income: np.ndarray) -> PersonState:
         return cls(
-            debt=np.zeros(n, np.uint8), debt_timer=np.zeros(n, np.int16),
-            misses=np.zeros(n, np.uint8), employed=employed.copy(), income=income.copy(),
+            debt=np.zeros(n, np.uint8),
+            debt_timer=np.zeros(n, np.int16),
+            misses=np.zeros(n, np.uint8),
+            employed=employed.copy(),
+            income=income.copy(),
             watched=np.zeros(n, np.float32),
         )
 
@@ -53,10 +56,24 @@ def per_step(rate_per_year: float, dt_years: float) -> float:
 
 # indices into the parameter vector passed to the kernel
 _P = [
-    "loan_uptake", "loan_payoff", "missed_payment", "arrears_cure", "lawsuit", "unpaid_pay",
-    "traffic_offence", "late_utility", "littering", "major_offence", "critical_post",
-    "disfavoured_purchase", "favoured_purchase", "volunteering", "blood_donation",
-    "heroic_act", "flights", "high_speed_rail",
+    "loan_uptake",
+    "loan_payoff",
+    "missed_payment",
+    "arrears_cure",
+    "lawsuit",
+    "unpaid_pay",
+    "traffic_offence",
+    "late_utility",
+    "littering",
+    "major_offence",
+    "critical_post",
+    "disfavoured_purchase",
+    "favoured_purchase",
+    "volunteering",
+    "blood_donation",
+    "heroic_act",
+    "flights",
+    "high_speed_rail",
 ]
 P = {k: i for i, k in enumerate(_P)}
 N_P = len(_P) + 9
@@ -75,8 +92,9 @@ def parameters(b: Behaviour, dt: float, pressure_pay: float, credit_factor: floa
     out[IX_JUDGMENT] = max(1, round(b.judgment_weeks * 7 / 365.25 / dt))
     out[IX_DEADLINE] = max(1, round(b.deadline_weeks * 7 / 365.25 / dt))
     out[IX_PAYS] = b.pays_by_deadline
-    out[IX_EVAL_EVERY] = 0 if b.evaluations_per_year == 0 else max(
-        1, round(1.0 / (b.evaluations_per_year * dt)))
+    out[IX_EVAL_EVERY] = (
+        0 if b.evaluations_per_year == 0 else max(1, round(1.0 / (b.evaluations_per_year * dt)))
+    )
     out[IX_POOR] = b.poor_evaluation
     out[IX_GOOD] = b.good_evaluation
     out[IX_PRESSURE] = per_step(pressure_pay, dt)
@@ -85,8 +103,15 @@ def parameters(b: Behaviour, dt: float, pressure_pay: float, credit_factor: floa
 
 
 def step_keys(seed: int, step: int) -> np.ndarray:
-    streams = (Stream.FINANCE, Stream.VIOLATION, Stream.SPEECH, Stream.SHOPPING, Stream.WORK,
-               Stream.CIVIC, Stream.TRAVEL)
+    streams = (
+        Stream.FINANCE,
+        Stream.VIOLATION,
+        Stream.SPEECH,
+        Stream.SHOPPING,
+        Stream.WORK,
+        Stream.CIVIC,
+        Stream.TRAVEL,
+    )
     return np.array([stream_key(seed, s, step) for s in streams], dtype=np.uint64)
 
 
@@ -99,11 +124,30 @@ def _emit(ev_agent, ev_act, k, i, act):
 
 
 @njit(cache=True)
-def _persons_kernel(t, keys, p, chill_max, deter_max,
-                    internet, expressiveness, law, fragility, civic, travel_weight,
-                    debt, timer, misses, employed, watched,
-                    block_flight, block_rail, block_credit, listed,
-                    ev_agent, ev_act):
+def _persons_kernel(
+    t,
+    keys,
+    p,
+    chill_max,
+    deter_max,
+    internet,
+    expressiveness,
+    law,
+    fragility,
+    civic,
+    travel_weight,
+    debt,
+    timer,
+    misses,
+    employed,
+    watched,
+    block_flight,
+    block_rail,
+    block_credit,
+    listed,
+    ev_agent,
+    ev_act,
+):
     kf, kv, ks, kshop, kw, kc, kt = keys[0], keys[1], keys[2], keys[3], keys[4], keys[5], keys[6]
     k = 0
     eval_every = int(p[IX_EVAL_EVERY])
@@ -203,15 +247,18 @@ def _persons_kernel(t, keys, p, chill_max, deter_max,
             k = _emit(ev_agent, ev_act, k, i, A.HEROIC)
         # --- travel: an attempt is refused if the person is sanctioned (the refusal counted)
         if uniform(kt, 2 * i) < p[16] * travel_weight[i]:
-            k = _emit(ev_agent, ev_act, k, i, A.FLIGHT_BLOCKED if block_flight[i] else A.FLIGHT_TAKEN)
+            k = _emit(
+                ev_agent, ev_act, k, i, A.FLIGHT_BLOCKED if block_flight[i] else A.FLIGHT_TAKEN
+            )
         if uniform(kt, 2 * i + 1) < p[17] * travel_weight[i]:
             k = _emit(ev_agent, ev_act, k, i, A.RAIL_BLOCKED if block_rail[i] else A.RAIL_TAKEN)
     return k
 
 
 @njit(cache=True)
-def _firms_kernel(t, key, p_arrears, p_violation, p_report, p_paid, year_steps,
-                  compliance, ev_agent, ev_act):
+def _firms_kernel(
+    t, key, p_arrears, p_violation, p_report, p_paid, year_steps, compliance, ev_agent, ev_act
+):
     k = 0
     for f in range(len(compliance)):
         lax = 1.0 - compliance[f]
@@ -251,8 +298,16 @@ class Events:
 
 
 @njit(cache=True)
-def _adapt_kernel(watched, risk_aversion, listed_contacts, sanctioned, publicity, awareness,
-                  contact_weight, own_weight):
+def _adapt_kernel(
+    watched,
+    risk_aversion,
+    listed_contacts,
+    sanctioned,
+    publicity,
+    awareness,
+    contact_weight,
+    own_weight,
+):
     for i in range(len(watched)):
         feel = awareness + contact_weight * listed_contacts[i] + own_weight * sanctioned[i]
         watched[i] = risk_aversion[i] * publicity * min(1.0, feel)
@@ -262,22 +317,68 @@ def adapt(state: PersonState, risk_aversion, listed_contacts, sanctioned, regime
     """How watched each person feels: their risk aversion x the regime's publicity x what they
     see (listed contacts, their own sanctions). Zero under no system."""
     a = regime.adaptation
-    _adapt_kernel(state.watched, risk_aversion, listed_contacts, sanctioned,
-                  regime.publicity, a.awareness, a.contact_weight, a.own_weight)
+    _adapt_kernel(
+        state.watched,
+        risk_aversion,
+        listed_contacts,
+        sanctioned,
+        regime.publicity,
+        a.awareness,
+        a.contact_weight,
+        a.own_weight,
+    )
 
 
-def run_persons(t, keys, params, chill_max, deter_max, persons, travel_weight, state,
-                block_flight, block_rail, block_credit, listed, events: Events) -> None:
-    events.fill(_persons_kernel, t, keys, params, chill_max, deter_max, persons.internet,
-                persons.expressiveness, persons.law_abidance, persons.financial_fragility,
-                persons.civic_virtue, travel_weight, state.debt, state.debt_timer,
-                state.misses, state.employed, state.watched, block_flight, block_rail,
-                block_credit, listed)
+def run_persons(
+    t,
+    keys,
+    params,
+    chill_max,
+    deter_max,
+    persons,
+    travel_weight,
+    state,
+    block_flight,
+    block_rail,
+    block_credit,
+    listed,
+    events: Events,
+) -> None:
+    events.fill(
+        _persons_kernel,
+        t,
+        keys,
+        params,
+        chill_max,
+        deter_max,
+        persons.internet,
+        persons.expressiveness,
+        persons.law_abidance,
+        persons.financial_fragility,
+        persons.civic_virtue,
+        travel_weight,
+        state.debt,
+        state.debt_timer,
+        state.misses,
+        state.employed,
+        state.watched,
+        block_flight,
+        block_rail,
+        block_credit,
+        listed,
+    )
 
 
 def run_firms(t, seed, b: Behaviour, dt, firms, events: Events) -> None:
     year_steps = max(1, round(1.0 / dt))
-    events.fill(_firms_kernel, t, stream_key(seed, Stream.FIRM, t),
-                per_step(b.firm_tax_arrears, dt), per_step(b.firm_violation, dt),
-                b.firm_missed_report, per_step(b.firm_tax_paid, dt), year_steps,
-                firms.compliance)
+    events.fill(
+        _firms_kernel,
+        t,
+        stream_key(seed, Stream.FIRM, t),
+        per_step(b.firm_tax_arrears, dt),
+        per_step(b.firm_violation, dt),
+        b.firm_missed_report,
+        per_step(b.firm_tax_paid, dt),
+        year_steps,
+        firms.compliance,
+    )

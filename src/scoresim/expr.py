@@ -12,8 +12,8 @@ exhaust the parser. Division by zero gives NaN, and every comparison with NaN is
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 
@@ -99,41 +99,45 @@ class _Parser:
             raise ExprError(f"'{op}' needs true/false operands (a comparison), not a number")
 
     def disjunction(self, d: int) -> Node:
-        left = self.conjunction(d + 1)
+        left = self.conjunction(d)
         while self.at("or"):
             self.take()
-            right = self.conjunction(d + 1)
+            right = self.conjunction(d)
             self._need_bool(left, "or")
             self._need_bool(right, "or")
             left = self.node(d, op="or", args=(left, right), boolean=True)
         return left
 
     def conjunction(self, d: int) -> Node:
-        left = self.negation(d + 1)
+        left = self.negation(d)
         while self.at("and"):
             self.take()
-            right = self.negation(d + 1)
+            right = self.negation(d)
             self._need_bool(left, "and")
             self._need_bool(right, "and")
             left = self.node(d, op="and", args=(left, right), boolean=True)
         return left
 
     def negation(self, d: int) -> Node:
+        if d > MAX_DEPTH:
+            raise ExprError(f"expression nested too deeply (more than {MAX_DEPTH} levels)")
         if self.at("not"):
             self.take()
             inner = self.negation(d + 1)
             self._need_bool(inner, "not")
             return self.node(d, op="not", args=(inner,), boolean=True)
-        return self.comparison(d + 1)
+        return self.comparison(d)
 
     def comparison(self, d: int) -> Node:
-        left = self.sum(d + 1)
+        left = self.sum(d)
         tok = self.peek()
         if tok is not None and tok[0] == "op" and tok[1] in _CMP:
             self.take()
-            right = self.sum(d + 1)
+            right = self.sum(d)
             if left.boolean != right.boolean:
-                raise ExprError(f"'{tok[1]}' at position {tok[2]} compares true/false with a number")
+                raise ExprError(
+                    f"'{tok[1]}' at position {tok[2]} compares true/false with a number"
+                )
             nxt = self.peek()
             if nxt is not None and nxt[0] == "op" and nxt[1] in _CMP:
                 raise ExprError(f"chained comparison at position {nxt[2]}: use 'and'")
@@ -141,20 +145,20 @@ class _Parser:
         return left
 
     def sum(self, d: int) -> Node:
-        left = self.product(d + 1)
+        left = self.product(d)
         while self.at("+") or self.at("-"):
             op = self.take()[1]
-            right = self.product(d + 1)
+            right = self.product(d)
             self._need_number(left, op)
             self._need_number(right, op)
             left = self.node(d, op=op, args=(left, right))
         return left
 
     def product(self, d: int) -> Node:
-        left = self.unary(d + 1)
+        left = self.unary(d)
         while self.at("*") or self.at("/"):
             op = self.take()[1]
-            right = self.unary(d + 1)
+            right = self.unary(d)
             self._need_number(left, op)
             self._need_number(right, op)
             left = self.node(d, op=op, args=(left, right))
@@ -165,12 +169,14 @@ class _Parser:
             raise ExprError(f"'{op}' needs numbers, not true/false")
 
     def unary(self, d: int) -> Node:
+        if d > MAX_DEPTH:
+            raise ExprError(f"expression nested too deeply (more than {MAX_DEPTH} levels)")
         if self.at("-"):
             self.take()
             inner = self.unary(d + 1)
             self._need_number(inner, "-")
             return self.node(d, op="neg", args=(inner,))
-        return self.atom(d + 1)
+        return self.atom(d)
 
     def atom(self, d: int) -> Node:
         kind, text, pos = self.take()
@@ -189,6 +195,8 @@ class _Parser:
                 raise ExprError(f"unknown field {text!r} at position {pos}; allowed: {allowed}")
             return self.node(d, op="name", value=text)
         if text == "(":
+            if d + 1 > MAX_DEPTH:
+                raise ExprError(f"expression nested too deeply (more than {MAX_DEPTH} levels)")
             inner = self.disjunction(d + 1)
             if not self.at(")"):
                 raise ExprError(f"missing ')' for '(' at position {pos}")
@@ -254,8 +262,10 @@ def _eval(n: Node, cols: Mapping[str, np.ndarray]):
     if op == "==":
         return np.equal(x, y)
     if op == "!=":  # NaN compares false here too, unlike IEEE
-        return np.not_equal(x, y) & ~np.isnan(np.asarray(x, dtype=float)) & ~np.isnan(
-            np.asarray(y, dtype=float)
+        return (
+            np.not_equal(x, y)
+            & ~np.isnan(np.asarray(x, dtype=float))
+            & ~np.isnan(np.asarray(y, dtype=float))
         )
     if op == "<":
         return np.less(x, y)

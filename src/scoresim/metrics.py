@@ -28,11 +28,29 @@ DIMENSIONS = (  # (name, values, column) in cell order
 N_CELLS = int(np.prod([len(v) for _, v in DIMENSIONS]))
 
 PERSON_METRICS = (
-    "persons", "listed", "list_inflow", "list_outflow", "visible_listed", "sanctioned",
-    "sanctioned_own_true", "wrongly_sanctioned", "association_sanctioned",
-    "sanction_applications", "unrelated_applications", "disproportionate", "rewarded",
-    "household_spillover", "income", "employed", "isolated", "active_ties", "watched",
-    "score_sum", "score_sq_sum", "records", "false_records",
+    "persons",
+    "listed",
+    "list_inflow",
+    "list_outflow",
+    "visible_listed",
+    "sanctioned",
+    "sanctioned_own_true",
+    "wrongly_sanctioned",
+    "association_sanctioned",
+    "sanction_applications",
+    "unrelated_applications",
+    "disproportionate",
+    "rewarded",
+    "household_spillover",
+    "income",
+    "employed",
+    "isolated",
+    "active_ties",
+    "watched",
+    "score_sum",
+    "score_sq_sum",
+    "records",
+    "false_records",
 )
 PM = {m: i for i, m in enumerate(PERSON_METRICS)}
 ACT_METRICS = tuple(a.name for a in ACTS if a.subject == "person")
@@ -67,8 +85,26 @@ def group_matrix() -> tuple[list[str], np.ndarray]:
 
 
 @njit(cache=True)
-def _person_pass(cell, listed, joined, left, visible, status, applied, unrelated, dispro,
-                 rewarded, spill, income, employed, employer, deg_active, watched, score, acc):
+def _person_pass(
+    cell,
+    listed,
+    joined,
+    left,
+    visible,
+    status,
+    applied,
+    unrelated,
+    dispro,
+    rewarded,
+    spill,
+    income,
+    employed,
+    employer,
+    deg_active,
+    watched,
+    score,
+    acc,
+):
     for i in range(len(cell)):
         c = cell[i]
         st = status[i]
@@ -103,26 +139,58 @@ class Recorder:
         self.cells = np.zeros((steps, N_CELLS, len(ALL_PERSON_METRICS)), np.float64)
         self.total_names = list(total_names)
         self.totals = np.full((steps, len(total_names)), np.nan, np.float64)
-        self._act_cols = np.array([ALL_PERSON_METRICS.index(a.name) if a.subject == "person"
-                                   else -1 for a in ACTS])
+        self._act_cols = np.array(
+            [ALL_PERSON_METRICS.index(a.name) if a.subject == "person" else -1 for a in ACTS]
+        )
         self.ever = np.zeros(persons.n, np.uint8)  # bits: 1 sanctioned, 2 wrong, 4 assoc
 
-    def person_step(self, t, reg, out, spill, state, employer, deg_active, score,
-                    ev_agent, ev_act, rec_subject, rec_true) -> None:
+    def person_step(
+        self,
+        t,
+        reg,
+        out,
+        spill,
+        state,
+        employer,
+        deg_active,
+        score,
+        ev_agent,
+        ev_act,
+        rec_subject,
+        rec_true,
+    ) -> None:
         acc = self.cells[t]
-        _person_pass(self.cell, reg.listed, reg.joined, reg.left, reg.visible, out.status,
-                     out.applied, out.unrelated, out.disproportionate, out.rewarded, spill,
-                     state.income, state.employed, employer, deg_active, state.watched, score,
-                     acc)
+        _person_pass(
+            self.cell,
+            reg.listed,
+            reg.joined,
+            reg.left,
+            reg.visible,
+            out.status,
+            out.applied,
+            out.unrelated,
+            out.disproportionate,
+            out.rewarded,
+            spill,
+            state.income,
+            state.employed,
+            employer,
+            deg_active,
+            state.watched,
+            score,
+            acc,
+        )
         if len(ev_agent):
-            counts = np.bincount(self.cell[ev_agent].astype(np.int64) * N_ACTS + ev_act,
-                                 minlength=N_CELLS * N_ACTS).reshape(N_CELLS, N_ACTS)
+            counts = np.bincount(
+                self.cell[ev_agent].astype(np.int64) * N_ACTS + ev_act, minlength=N_CELLS * N_ACTS
+            ).reshape(N_CELLS, N_ACTS)
             person_acts = self._act_cols >= 0
             acc[:, self._act_cols[person_acts]] += counts[:, person_acts]
         if len(rec_subject):
             acc[:, PM["records"]] += np.bincount(self.cell[rec_subject], minlength=N_CELLS)
-            acc[:, PM["false_records"]] += np.bincount(self.cell[rec_subject[~rec_true]],
-                                                       minlength=N_CELLS)
+            acc[:, PM["false_records"]] += np.bincount(
+                self.cell[rec_subject[~rec_true]], minlength=N_CELLS
+            )
         self.ever |= (out.status > 0).astype(np.uint8)
         self.ever |= (out.status == 2).astype(np.uint8) << 1
         self.ever |= (out.status == 3).astype(np.uint8) << 2
@@ -146,8 +214,13 @@ class Recorder:
 
 # References for disparate impact: group -> its reference group.
 DISPARITY_PAIRS = {
-    "rural": "urban", "minority": "majority", "foreigner": "native", "income_q1": "income_q5",
-    "female": "male", "age_18_29": "age_30_44", "age_60_plus": "age_30_44",
+    "rural": "urban",
+    "minority": "majority",
+    "foreigner": "native",
+    "income_q1": "income_q5",
+    "female": "male",
+    "age_18_29": "age_30_44",
+    "age_60_plus": "age_30_44",
 }
 FOUR_FIFTHS = 0.8
 
@@ -163,8 +236,9 @@ def disparate_impact(rates: dict[str, float]) -> dict[str, float | None]:
 
 def flagged(ratios: dict[str, float | None]) -> list[str]:
     """Groups that fail the four-fifths rule either way (ratio < 0.8 or > 1/0.8)."""
-    return [g for g, r in ratios.items()
-            if r is not None and (r < FOUR_FIFTHS or r > 1 / FOUR_FIFTHS)]
+    return [
+        g for g, r in ratios.items() if r is not None and (r < FOUR_FIFTHS or r > 1 / FOUR_FIFTHS)
+    ]
 
 
 def act_columns(names) -> list[int]:

@@ -111,8 +111,9 @@ def _csr_from_pairs(n, a, b, lay):
 
 
 def from_pairs(n: int, a: np.ndarray, b: np.ndarray, layer: np.ndarray) -> Graph:
-    indptr, nbr, lay = _csr_from_pairs(n, a.astype(np.int32), b.astype(np.int32),
-                                       layer.astype(np.uint8))
+    indptr, nbr, lay = _csr_from_pairs(
+        n, a.astype(np.int32), b.astype(np.int32), layer.astype(np.uint8)
+    )
     return Graph(indptr, nbr, lay)
 
 
@@ -213,8 +214,16 @@ def build_person_graph(spec: Network, persons: Persons, seed: int) -> Graph:
     half = int(round(spec.community_degree / 2))
     if half > 0:
         stride = max(1, int(np.ceil(3 * 2.62)))  # [assume] beyond a typical household's span
-        add(*_small_world_pairs(cell_starts, half, stride, spec.community_rewire,
-                                stream_key(seed, Stream.NETWORK, COMMUNITY)), COMMUNITY)
+        add(
+            *_small_world_pairs(
+                cell_starts,
+                half,
+                stride,
+                spec.community_rewire,
+                stream_key(seed, Stream.NETWORK, COMMUNITY),
+            ),
+            COMMUNITY,
+        )
     users = np.flatnonzero(persons.internet).astype(np.int32)
     if len(users) > 1 and spec.online_degree > 0:
         pu = draws(seed, Stream.NETWORK, len(users), step=101)
@@ -222,8 +231,7 @@ def build_person_graph(spec: Network, persons: Persons, seed: int) -> Graph:
         w = (1.0 - pu) ** (-1.0 / (spec.online_tail - 1.0))
         n_edges = int(round(len(users) * spec.online_degree / 2))
         add(*_chung_lu_pairs(users, w, n_edges, stream_key(seed, Stream.NETWORK, ONLINE)), ONLINE)
-    return from_pairs(n, np.concatenate(parts_a), np.concatenate(parts_b),
-                      np.concatenate(parts_l))
+    return from_pairs(n, np.concatenate(parts_a), np.concatenate(parts_b), np.concatenate(parts_l))
 
 
 def build_firm_graph(spec: Network, firms: Firms, seed: int) -> Graph:
@@ -231,9 +239,12 @@ def build_firm_graph(spec: Network, firms: Firms, seed: int) -> Graph:
     n_edges = int(round(n * spec.business_degree / 2))
     if n < 2 or n_edges == 0:
         return from_pairs(n, np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.uint8))
-    w = np.sqrt(np.maximum(firms.size, 1).astype(np.float64))  # [assume] bigger firms, more partners
-    a, b = _chung_lu_pairs(np.arange(n, dtype=np.int32), w, n_edges,
-                           stream_key(seed, Stream.NETWORK, BUSINESS))
+    w = np.sqrt(
+        np.maximum(firms.size, 1).astype(np.float64)
+    )  # [assume] bigger firms, more partners
+    a, b = _chung_lu_pairs(
+        np.arange(n, dtype=np.int32), w, n_edges, stream_key(seed, Stream.NETWORK, BUSINESS)
+    )
     return from_pairs(n, a, b, np.full(len(a), BUSINESS, np.uint8))
 
 
@@ -266,8 +277,13 @@ def components(graph: Graph, active: np.ndarray | None = None) -> tuple[int, np.
     keep = slice(None) if active is None else active.astype(bool)
     rows = np.repeat(np.arange(graph.n, dtype=np.int32), np.diff(graph.indptr))
     # a fresh matrix of the active entries only: scipy would otherwise compact our arrays in place
-    m = csr_matrix((np.ones(graph.entries if active is None else int(keep.sum()), np.int8),
-                    (rows[keep], graph.nbr[keep])), shape=(graph.n, graph.n))
+    m = csr_matrix(
+        (
+            np.ones(graph.entries if active is None else int(keep.sum()), np.int8),
+            (rows[keep], graph.nbr[keep]),
+        ),
+        shape=(graph.n, graph.n),
+    )
     return connected_components(m, directed=False)
 
 

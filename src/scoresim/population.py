@@ -83,7 +83,9 @@ def apportion(total: int, weights) -> np.ndarray:
 
 def _categorical(u: np.ndarray, shares) -> np.ndarray:
     cum = np.cumsum(np.asarray(shares, dtype=np.float64))
-    return np.minimum(np.searchsorted(cum / cum[-1], u, side="right"), len(cum) - 1).astype(np.uint8)
+    return np.minimum(np.searchsorted(cum / cum[-1], u, side="right"), len(cum) - 1).astype(
+        np.uint8
+    )
 
 
 def _beta(u: np.ndarray, ab: tuple[float, float]) -> np.ndarray:
@@ -130,8 +132,9 @@ def build_persons(spec: Population, seed: int) -> Persons:
         a, b = int(cell_starts[c]), int(cell_starts[c + 1])
         if b <= a:
             continue
-        sizes = _household_sizes(stream_key(seed, Stream.HOUSEHOLD, c), b - a,
-                                 spec.household_mean - 1.0)
+        sizes = _household_sizes(
+            stream_key(seed, Stream.HOUSEHOLD, c), b - a, spec.household_mean - 1.0
+        )
         household[a:b] = np.repeat(np.arange(next_id, next_id + len(sizes), dtype=np.int32), sizes)
         next_id += len(sizes)
 
@@ -155,10 +158,19 @@ def build_persons(spec: Population, seed: int) -> Persons:
     working = np.where(age_band < 3, spec.employment_rate, spec.retired_employment_rate)
     employed = col(8) < working
     persons = Persons(
-        region=region, urban=urban, age_band=age_band, sex=sex, education=education,
-        minority=minority, foreigner=foreigner, internet=internet, vpn=vpn,
-        household=household, employer=np.where(employed, 0, -1).astype(np.int32),
-        base_income=base_income, income_quintile=income_quintile,
+        region=region,
+        urban=urban,
+        age_band=age_band,
+        sex=sex,
+        education=education,
+        minority=minority,
+        foreigner=foreigner,
+        internet=internet,
+        vpn=vpn,
+        household=household,
+        employer=np.where(employed, 0, -1).astype(np.int32),
+        base_income=base_income,
+        income_quintile=income_quintile,
         law_abidance=_beta(col(9), t.law_abidance),
         financial_fragility=_beta(col(10), t.financial_fragility),
         expressiveness=_beta(col(11), t.expressiveness),
@@ -209,5 +221,12 @@ def build_firms(spec: Population, persons: Persons, seed: int) -> Firms:
         legal_rep[missing] = np.where(hi > lo, pick, 0).astype(np.int32)
     actual = np.bincount(employer[has], minlength=n_firms).astype(np.int32)
     revenue = (np.maximum(actual, 1) * 1.0).astype(np.float32)
-    return Firms(region=region, sector=sector, size=actual, foreign=foreign,
-                 legal_rep=legal_rep, compliance=compliance, revenue=revenue)
+    return Firms(
+        region=region,
+        sector=sector,
+        size=actual,
+        foreign=foreign,
+        legal_rep=legal_rep,
+        compliance=compliance,
+        revenue=revenue,
+    )

@@ -46,8 +46,9 @@ class Registry:
         self.left = np.zeros(n, bool)  # this step, off every list
         self.inflow = np.zeros(k, np.int64)  # this step, per list
         self.outflow = np.zeros(k, np.int64)
-        self.term = [0 if s.term_years == 0 else max(1, round(s.term_years / step_years))
-                     for s in specs]
+        self.term = [
+            0 if s.term_years == 0 else max(1, round(s.term_years / step_years)) for s in specs
+        ]
         names = PERSON_FIELDS if (specs and specs[0].subject == "person") else FIRM_FIELDS
         self.trees = [expr.parse(s.when, names) if s.when else None for s in specs]
         self.enter_acts = [np.array([ACT_ID[a] for a in s.enter_on], np.uint8) for s in specs]
@@ -90,8 +91,11 @@ class Registry:
                     r = np.flatnonzero(np.isin(records.act, self.enter_acts[k]))
                     r = r[~m[records.subject[r]]]
                     if len(r) and self.trees[k] is not None:
-                        r = r[expr.evaluate(self.trees[k], fields(records.subject[r],
-                                                                   records.true[r]), len(r))]
+                        r = r[
+                            expr.evaluate(
+                                self.trees[k], fields(records.subject[r], records.true[r]), len(r)
+                            )
+                        ]
                     if len(r):
                         # one entry per subject; a true record wins over a false one
                         order = np.lexsort((~records.true[r], records.subject[r]))
@@ -132,8 +136,9 @@ class Registry:
             cause = np.where(c_true[members], TRUE, np.where(c_own[members], FALSE, ASSOC))
             self.cause[k][members] = cause
             ctx = led.last_ctx[members]
-            self.ctx[k][members] = np.where((cause == ASSOC) | (ctx == NO_CONTEXT),
-                                            ASSOC_CONTEXT, ctx)
+            self.ctx[k][members] = np.where(
+                (cause == ASSOC) | (ctx == NO_CONTEXT), ASSOC_CONTEXT, ctx
+            )
             self.gravity[k][members] = np.where(cause == ASSOC, 0, led.last_gravity[members])
         self.listed = self.member.any(axis=0) if len(self.specs) else self.listed
         self.joined = self.listed & ~was
@@ -150,8 +155,6 @@ class Registry:
             _bump_contacts(changed, self.joined, g.indptr, g.nbr, active, led.listed_contacts)
 
 
-
-
 @njit(cache=True)
 def _bump_contacts(changed, joined, indptr, nbr, active, listed_contacts):
     for x in range(len(changed)):
@@ -165,8 +168,11 @@ def _bump_contacts(changed, joined, indptr, nbr, active, listed_contacts):
 def grade_cause(grade: np.ndarray, g_true: np.ndarray, g_own: np.ndarray, grades) -> np.ndarray:
     """Cause of being in a grade set: TRUE / FALSE / ASSOC (NO_CAUSE if not in it)."""
     inside = np.isin(grade, grades)
-    return np.where(~inside, NO_CAUSE, np.where(np.isin(g_true, grades), TRUE,
-                                                np.where(np.isin(g_own, grades), FALSE, ASSOC)))
+    return np.where(
+        ~inside,
+        NO_CAUSE,
+        np.where(np.isin(g_true, grades), TRUE, np.where(np.isin(g_own, grades), FALSE, ASSOC)),
+    )
 
 
 __all__ = ["Registry", "grade_cause", "grade_of", "TRUE", "FALSE", "ASSOC", "NO_CAUSE"]

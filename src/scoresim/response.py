@@ -18,8 +18,25 @@ from .rng import uniform
 
 
 @njit(cache=True)
-def _cut_ties_kernel(sources, indptr, nbr, layer, active, rate, weight, key, own, listed,
-                     layer_w, track_own, sum_own, sum_w, listed_contacts, deg_active, cuts):
+def _cut_ties_kernel(
+    sources,
+    indptr,
+    nbr,
+    layer,
+    active,
+    rate,
+    weight,
+    key,
+    own,
+    listed,
+    layer_w,
+    track_own,
+    sum_own,
+    sum_w,
+    listed_contacts,
+    deg_active,
+    cuts,
+):
     for x in range(len(sources)):
         j = sources[x]
         for e in range(indptr[j], indptr[j + 1]):
@@ -48,20 +65,37 @@ def _cut_ties_kernel(sources, indptr, nbr, layer, active, rate, weight, key, own
             cuts[layer[e]] += 1
 
 
-def cut_ties(sources: np.ndarray, graph, active, rate, weight, key, ledger, listed,
-             deg_active, cuts) -> None:
+def cut_ties(
+    sources: np.ndarray, graph, active, rate, weight, key, ledger, listed, deg_active, cuts
+) -> None:
     """Contacts of ``sources`` cut ties with them (see module doc)."""
     if len(sources) == 0 or not (rate > 0).any():
         return
-    _cut_ties_kernel(sources.astype(np.int32), graph.indptr, graph.nbr, graph.layer, active,
-                     rate, weight, key, ledger.own(), listed, ledger.layer_weights,
-                     ledger.associating and ledger.mean_weight > 0, ledger.sum_own,
-                     ledger.sum_w, ledger.listed_contacts, deg_active, cuts)
+    _cut_ties_kernel(
+        sources.astype(np.int32),
+        graph.indptr,
+        graph.nbr,
+        graph.layer,
+        active,
+        rate,
+        weight,
+        key,
+        ledger.own(),
+        listed,
+        ledger.layer_weights,
+        ledger.associating and ledger.mean_weight > 0,
+        ledger.sum_own,
+        ledger.sum_w,
+        ledger.listed_contacts,
+        deg_active,
+        cuts,
+    )
 
 
 @njit(cache=True)
-def _employers_kernel(key, employer, employed, listed, job_hazard, base_loss, firing, finding,
-                      screening, dt):
+def _employers_kernel(
+    key, employer, employed, listed, job_hazard, base_loss, firing, finding, screening, dt
+):
     for i in range(len(employed)):
         if employer[i] < 0:
             continue  # outside the workforce (retired, self-employed, not working)
@@ -79,13 +113,25 @@ def _employers_kernel(key, employer, employed, listed, job_hazard, base_loss, fi
 def employers(key, employer, employed, listed, job_hazard, behaviour, response, dt) -> None:
     """Employers let staff go (more so if listed or sanctioned) and screen applicants by list.
     A person who finds a job again returns to the same firm's payroll [assume]."""
-    _employers_kernel(key, employer, employed, listed, job_hazard, behaviour.job_loss,
-                      response.employer_firing, behaviour.job_finding,
-                      response.employer_screening, dt)
+    _employers_kernel(
+        key,
+        employer,
+        employed,
+        listed,
+        job_hazard,
+        behaviour.job_loss,
+        response.employer_firing,
+        behaviour.job_finding,
+        response.employer_screening,
+        dt,
+    )
 
 
 def income(base_income, employer, employed, unemployed_share, income_factor, out) -> None:
     """Income after job status, sanctions and rewards."""
-    work = np.where(employer < 0, np.float32(1.0),
-                    np.where(employed, np.float32(1.0), np.float32(unemployed_share)))
+    work = np.where(
+        employer < 0,
+        np.float32(1.0),
+        np.where(employed, np.float32(1.0), np.float32(unemployed_share)),
+    )
     np.multiply(base_income * work, income_factor, out=out)

@@ -36,12 +36,29 @@ from .metrics import ALL_PERSON_METRICS, disparate_impact, flagged
 from .scenario import Scenario, to_toml
 
 SUMMARY_KEYS = (
-    "persons", "companies", "steps", "listed_share", "listed_share_peak",
-    "ever_sanctioned_share", "wrongly_sanctioned_share", "association_sanctioned_share",
-    "ties_cut_share", "isolated_share", "largest_component_share", "chilling_effect",
-    "deterrence_effect", "income_loss_share", "disparate_impact", "disparate_impact_flagged",
-    "blocked_flights", "blocked_rail", "unrelated_context_share", "disproportionate_share",
-    "firms_listed_share", "foreign_firms_exposed_share", "records_per_person_year",
+    "persons",
+    "companies",
+    "steps",
+    "listed_share",
+    "listed_share_peak",
+    "ever_sanctioned_share",
+    "wrongly_sanctioned_share",
+    "association_sanctioned_share",
+    "ties_cut_share",
+    "isolated_share",
+    "largest_component_share",
+    "chilling_effect",
+    "deterrence_effect",
+    "income_loss_share",
+    "disparate_impact",
+    "disparate_impact_flagged",
+    "blocked_flights",
+    "blocked_rail",
+    "unrelated_context_share",
+    "disproportionate_share",
+    "firms_listed_share",
+    "foreign_firms_exposed_share",
+    "records_per_person_year",
 )
 VS_TWIN = ("chilling_effect", "deterrence_effect", "income_loss_share")
 
@@ -80,10 +97,13 @@ def world_summary(w, years: float) -> dict:
         "disparate_impact": disparate_impact(rec.ever_by_group(1)) if ever_s else {},
         "blocked_flights": int(alls[:, _col("flight_blocked")].sum()),
         "blocked_rail": int(alls[:, _col("rail_blocked")].sum()),
-        "unrelated_context_share": _ratio(float(alls[:, _col("unrelated_applications")].sum()),
-                                          float(alls[:, _col("sanction_applications")].sum())),
-        "disproportionate_share": _ratio(float(alls[:, _col("disproportionate")].sum()),
-                                         sanctioned_steps),
+        "unrelated_context_share": _ratio(
+            float(alls[:, _col("unrelated_applications")].sum()),
+            float(alls[:, _col("sanction_applications")].sum()),
+        ),
+        "disproportionate_share": _ratio(
+            float(alls[:, _col("disproportionate")].sum()), sanctioned_steps
+        ),
         "firms_listed_share": float(totals["firms_listed"] / max(1, m)),
         "foreign_firms_exposed_share": _ratio(int(w.firm_exposed_ever.sum()), foreign),
         "records_per_person_year": float(w.person_records / (n * years)),
@@ -144,22 +164,28 @@ def timeseries(run, twin) -> pd.DataFrame:
     group = np.tile(np.repeat(np.arange(n_groups), n_metrics), steps)
     metric = np.tile(np.arange(n_metrics), steps * n_groups)
     run_v = g.reshape(-1)
-    twin_v = twin.recorder.by_group()[1].reshape(-1) if twin is not None else np.full(len(run_v), np.nan)
+    twin_v = (
+        twin.recorder.by_group()[1].reshape(-1) if twin is not None else np.full(len(run_v), np.nan)
+    )
     tn = run.recorder.total_names
     t_steps = np.repeat(np.arange(steps, dtype=np.int32), len(tn))
     t_metric = np.tile(np.arange(len(tn)), steps)
     t_run = run.recorder.totals.reshape(-1)
     t_twin = twin.recorder.totals.reshape(-1) if twin is not None else np.full(len(t_run), np.nan)
     all_metrics = list(ALL_PERSON_METRICS) + tn
-    df = pd.DataFrame({
-        "step": np.concatenate([step, t_steps]),
-        "group": pd.Categorical.from_codes(np.concatenate([group, np.zeros(len(t_steps), int)]),
-                                           categories=names),
-        "metric": pd.Categorical.from_codes(
-            np.concatenate([metric, t_metric + len(ALL_PERSON_METRICS)]), categories=all_metrics),
-        "run": np.concatenate([run_v, t_run]),
-        "twin": np.concatenate([twin_v, t_twin]),
-    })
+    df = pd.DataFrame(
+        {
+            "step": np.concatenate([step, t_steps]),
+            "group": pd.Categorical.from_codes(
+                np.concatenate([group, np.zeros(len(t_steps), int)]), categories=names
+            ),
+            "metric": pd.Categorical.from_codes(
+                np.concatenate([metric, t_metric + len(ALL_PERSON_METRICS)]), categories=all_metrics
+            ),
+            "run": np.concatenate([run_v, t_run]),
+            "twin": np.concatenate([twin_v, t_twin]),
+        }
+    )
     return df
 
 
@@ -173,11 +199,16 @@ class Results:
     extra: dict = field(default_factory=dict)
 
     @classmethod
-    def from_sim(cls, sim, loop_seconds: float) -> "Results":
+    def from_sim(cls, sim, loop_seconds: float) -> Results:
         run = sim.worlds[0]
         twin = sim.worlds[1] if len(sim.worlds) > 1 else None
-        return cls(sim.scenario, summarize(run, twin, sim.scenario), timeseries(run, twin),
-                   sim.build_seconds, loop_seconds)
+        return cls(
+            sim.scenario,
+            summarize(run, twin, sim.scenario),
+            timeseries(run, twin),
+            sim.build_seconds,
+            loop_seconds,
+        )
 
     def summary(self) -> dict:
         return self.summary_dict

@@ -24,9 +24,21 @@ from .scoring import NO_CONTEXT, Ledger
 
 ON_LIST, ON_GRADE = 0, 1
 FLIGHTS, RAIL, CREDIT, JOB, INCOME, SCHOOL, LICENCE, PROCUREMENT, INSPECTION, LEGAL_REP, REWARD = (
-    EFFECT_ID[e] for e in ("block_flights", "block_rail", "block_credit", "job_loss",
-                           "income_loss", "block_school", "deny_licence", "exclude_procurement",
-                           "raise_inspection", "bar_legal_rep", "reward"))
+    EFFECT_ID[e]
+    for e in (
+        "block_flights",
+        "block_rail",
+        "block_credit",
+        "job_loss",
+        "income_loss",
+        "block_school",
+        "deny_licence",
+        "exclude_procurement",
+        "raise_inspection",
+        "bar_legal_rep",
+        "reward",
+    )
+)
 
 
 @dataclass
@@ -47,12 +59,31 @@ class Table:
         return len(self.names)
 
 
-def compile_table(regime: Regime, subject: str, person_lists: list[str], firm_lists: list[str],
-                  person_grades: list[str], firm_grades: list[str]) -> Table:
-    rows = [s for s in regime.sanctions
-            if (s.subject == "firm") == (subject == "firm")]
-    t = Table([], *(np.zeros(len(rows), d) for d in (np.uint8, np.int64, np.uint64, bool,
-                                                     np.int64, np.float64, np.uint64, np.int64)))
+def compile_table(
+    regime: Regime,
+    subject: str,
+    person_lists: list[str],
+    firm_lists: list[str],
+    person_grades: list[str],
+    firm_grades: list[str],
+) -> Table:
+    rows = [s for s in regime.sanctions if (s.subject == "firm") == (subject == "firm")]
+    t = Table(
+        [],
+        *(
+            np.zeros(len(rows), d)
+            for d in (
+                np.uint8,
+                np.int64,
+                np.uint64,
+                bool,
+                np.int64,
+                np.float64,
+                np.uint64,
+                np.int64,
+            )
+        ),
+    )
     for k, s in enumerate(rows):
         t.names.append(s.name)
         firm_side = s.subject != "person"
@@ -89,19 +120,60 @@ class Outcome:
     income_factor: np.ndarray  # float32 multiplier on income (losses and rewards)
 
     @classmethod
-    def zeros(cls, n: int) -> "Outcome":
-        return cls(np.zeros(n, np.uint16), np.zeros(n, np.uint8), np.zeros(n, np.uint8),
-                   np.zeros(n, np.uint8), np.zeros(n, bool), np.zeros(n, bool),
-                   np.zeros(n, bool), np.zeros(n, bool), np.zeros(n, bool), np.zeros(n, bool),
-                   np.zeros(n, np.float32), np.ones(n, np.float32))
+    def zeros(cls, n: int) -> Outcome:
+        return cls(
+            np.zeros(n, np.uint16),
+            np.zeros(n, np.uint8),
+            np.zeros(n, np.uint8),
+            np.zeros(n, np.uint8),
+            np.zeros(n, bool),
+            np.zeros(n, bool),
+            np.zeros(n, bool),
+            np.zeros(n, bool),
+            np.zeros(n, bool),
+            np.zeros(n, bool),
+            np.zeros(n, np.float32),
+            np.ones(n, np.float32),
+        )
 
 
 @njit(cache=True)
-def _apply_kernel(trigger, index, grades, via_firm, effect, strength, related, severity,
-                  proportionality, member, cause, ctx, gravity, grade, g_true, g_own,
-                  last_ctx, last_gravity, rep_member, rep_ctx, rep_gravity, self_employed,
-                  bits, status, applied, unrelated, disproportionate, rewarded, block_flight,
-                  block_rail, block_credit, block_school, job_hazard, income_factor):
+def _apply_kernel(
+    trigger,
+    index,
+    grades,
+    via_firm,
+    effect,
+    strength,
+    related,
+    severity,
+    proportionality,
+    member,
+    cause,
+    ctx,
+    gravity,
+    grade,
+    g_true,
+    g_own,
+    last_ctx,
+    last_gravity,
+    rep_member,
+    rep_ctx,
+    rep_gravity,
+    self_employed,
+    bits,
+    status,
+    applied,
+    unrelated,
+    disproportionate,
+    rewarded,
+    block_flight,
+    block_rail,
+    block_credit,
+    block_school,
+    job_hazard,
+    income_factor,
+):
     n = len(bits)
     n_s = len(trigger)
     for i in range(n):
@@ -205,9 +277,17 @@ def _apply_kernel(trigger, index, grades, via_firm, effect, strength, related, s
         income_factor[i] = max(0.0, 1.0 - min(loss, 1.0) + gain)
 
 
-def apply(table: Table, out: Outcome, proportionality: float, registry: Registry,
-          ledger: Ledger, firm_registry: Registry | None = None, firm_ledger: Ledger | None = None,
-          legal_rep: np.ndarray | None = None, self_employed: np.ndarray | None = None) -> None:
+def apply(
+    table: Table,
+    out: Outcome,
+    proportionality: float,
+    registry: Registry,
+    ledger: Ledger,
+    firm_registry: Registry | None = None,
+    firm_ledger: Ledger | None = None,
+    legal_rep: np.ndarray | None = None,
+    self_employed: np.ndarray | None = None,
+) -> None:
     """Fill ``out`` with this step's sanctions for every agent of one kind."""
     n = len(out.bits)
     if len(table) == 0:
@@ -231,11 +311,16 @@ def apply(table: Table, out: Outcome, proportionality: float, registry: Registry
             fctx, fgrav = firm_registry.ctx[lst][firms], firm_registry.gravity[lst][firms]
         else:
             bitset = int(table.grades[s])
-            in_set = (np.right_shift(np.uint64(bitset), firm_ledger.grade.astype(np.uint64))
-                      & np.uint64(1)).astype(bool)
+            in_set = (
+                np.right_shift(np.uint64(bitset), firm_ledger.grade.astype(np.uint64))
+                & np.uint64(1)
+            ).astype(bool)
             firms = np.flatnonzero(in_set)
-            fctx = np.where(firm_ledger.last_ctx[firms] == NO_CONTEXT, ASSOC_CONTEXT,
-                            firm_ledger.last_ctx[firms])
+            fctx = np.where(
+                firm_ledger.last_ctx[firms] == NO_CONTEXT,
+                ASSOC_CONTEXT,
+                firm_ledger.last_ctx[firms],
+            )
             fgrav = firm_ledger.last_gravity[firms]
         reps = legal_rep[firms]
         rep_member[s, reps] = True
@@ -247,13 +332,42 @@ def apply(table: Table, out: Outcome, proportionality: float, registry: Registry
     gravity = registry.gravity if len(registry.specs) else np.zeros((1, n), np.uint8)
     if self_employed is None:
         self_employed = np.ones(n, bool)
-    _apply_kernel(table.trigger, table.index, table.grades, table.via_firm, table.effect,
-                  table.strength, table.related, table.severity, proportionality, member,
-                  cause, ctx, gravity, ledger.grade, g_true, g_own, ledger.last_ctx,
-                  ledger.last_gravity, rep_member, rep_ctx, rep_gravity, self_employed,
-                  out.bits, out.status, out.applied, out.unrelated, out.disproportionate,
-                  out.rewarded, out.block_flight, out.block_rail, out.block_credit,
-                  out.block_school, out.job_hazard, out.income_factor)
+    _apply_kernel(
+        table.trigger,
+        table.index,
+        table.grades,
+        table.via_firm,
+        table.effect,
+        table.strength,
+        table.related,
+        table.severity,
+        proportionality,
+        member,
+        cause,
+        ctx,
+        gravity,
+        ledger.grade,
+        g_true,
+        g_own,
+        ledger.last_ctx,
+        ledger.last_gravity,
+        rep_member,
+        rep_ctx,
+        rep_gravity,
+        self_employed,
+        out.bits,
+        out.status,
+        out.applied,
+        out.unrelated,
+        out.disproportionate,
+        out.rewarded,
+        out.block_flight,
+        out.block_rail,
+        out.block_credit,
+        out.block_school,
+        out.job_hazard,
+        out.income_factor,
+    )
 
 
 def effect_strength(table: Table, out: Outcome, effect: str) -> np.ndarray:

@@ -27,8 +27,21 @@ STEP_YEARS = {"day": 1 / 365.25, "week": 7 / 365.25, "month": 1 / 12}
 
 # Fields a rule or list condition may read: the subject's attributes at the time of the record.
 PERSON_FIELDS = frozenset(
-    {"urban", "minority", "foreigner", "age_band", "sex", "education", "income_quintile",
-     "internet", "employed", "score", "listed", "record_true", "prior_records"}
+    {
+        "urban",
+        "minority",
+        "foreigner",
+        "age_band",
+        "sex",
+        "education",
+        "income_quintile",
+        "internet",
+        "employed",
+        "score",
+        "listed",
+        "record_true",
+        "prior_records",
+    }
 )
 FIRM_FIELDS = frozenset(
     {"foreign", "sector", "size", "score", "listed", "record_true", "prior_records"}
@@ -37,9 +50,37 @@ FIRM_FIELDS = frozenset(
 # 31 provinces of mainland China, population shares. [assume] approximate 2020 census
 # province populations (not yet a line of reference/facts.md); override in a scenario.
 PROVINCE_WEIGHTS = [
-    126.0, 101.5, 99.4, 84.7, 83.7, 74.6, 66.4, 64.6, 61.0, 57.8, 50.1, 47.2, 45.2, 42.6,
-    41.5, 39.5, 38.6, 34.9, 32.1, 31.9, 25.9, 25.0, 24.9, 24.1, 24.0, 21.9, 13.9, 10.1,
-    7.2, 5.9, 3.6,
+    126.0,
+    101.5,
+    99.4,
+    84.7,
+    83.7,
+    74.6,
+    66.4,
+    64.6,
+    61.0,
+    57.8,
+    50.1,
+    47.2,
+    45.2,
+    42.6,
+    41.5,
+    39.5,
+    38.6,
+    34.9,
+    32.1,
+    31.9,
+    25.9,
+    25.0,
+    24.9,
+    24.1,
+    24.0,
+    21.9,
+    13.9,
+    10.1,
+    7.2,
+    5.9,
+    3.6,
 ]
 
 
@@ -47,7 +88,12 @@ class ScenarioError(Exception):
     """A scenario problem, told as file, key, value and what is allowed."""
 
     def __init__(self, file: str | Path | None, key: str, value: Any, allowed: str):
-        self.file, self.key, self.value, self.allowed = str(file or "<scenario>"), key, value, allowed
+        self.file, self.key, self.value, self.allowed = (
+            str(file or "<scenario>"),
+            key,
+            value,
+            allowed,
+        )
         shown = repr(value)
         if len(shown) > 120:
             shown = shown[:117] + "..."
@@ -55,7 +101,7 @@ class ScenarioError(Exception):
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)
 
 
 class Traits(Strict):
@@ -212,8 +258,12 @@ class Association(Strict):
     mean_weight: float = Field(0.0, ge=0, le=1)  # score moves toward contacts' mean own points
     listed_penalty: float = Field(0.0, ge=-1e6, le=0)  # points per listed contact
     listed_cap: int = Field(5, ge=0, le=10_000)
-    layer_weights: dict[str, float] = {"household": 1.0, "work": 0.5, "community": 0.5,
-                                       "online": 0.25}
+    layer_weights: dict[str, float] = {
+        "household": 1.0,
+        "work": 0.5,
+        "community": 0.5,
+        "online": 0.25,
+    }
     partner_weight: float = Field(0.0, ge=0, le=1)  # firm pulled by partners' mean own points
 
     @field_validator("layer_weights")
@@ -280,8 +330,12 @@ class Sanction(Strict):
 class Response(Strict):
     """Social response (MODEL.md §8). All [assume]."""
 
-    avoidance: dict[str, float] = {"household": 0.002, "work": 0.01, "community": 0.02,
-                                   "online": 0.05}  # yearly-rate scale per layer, see response.py
+    avoidance: dict[str, float] = {
+        "household": 0.002,
+        "work": 0.01,
+        "community": 0.02,
+        "online": 0.05,
+    }  # yearly-rate scale per layer, see response.py
     visible_low_grades: list[str] = []  # grades that are as visible as a public listing
     employer_firing: float = Field(0.0, ge=0, le=1e4)  # extra yearly job-loss hazard if listed
     employer_screening: float = Field(0.0, ge=0, le=1)  # share of hiring chances lost if listed
@@ -354,6 +408,7 @@ class Scenario(Strict):
 
 # --------------------------------------------------------------------------- loading
 
+
 def presets() -> dict[str, Path]:
     """Shipped presets, name -> path."""
     folder = resources.files("scoresim") / "scenarios"
@@ -364,8 +419,13 @@ def _read_toml(path: Path) -> dict:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ScenarioError(path, "(file)", str(path), "file not found; give a preset name "
-                            f"({', '.join(sorted(presets()))}) or an existing TOML file") from None
+        raise ScenarioError(
+            path,
+            "(file)",
+            str(path),
+            "file not found; give a preset name "
+            f"({', '.join(sorted(presets()))}) or an existing TOML file",
+        ) from None
     except (OSError, UnicodeDecodeError) as e:
         raise ScenarioError(path, "(file)", str(path), f"cannot be read: {e}") from None
     try:
@@ -416,8 +476,9 @@ def _allowed_keys(loc: tuple) -> str:
             return ""
         ann = field.annotation
         args = getattr(ann, "__args__", ())
-        model = next((a for a in (ann, *args) if isinstance(a, type) and issubclass(a, BaseModel)),
-                     None)
+        model = next(
+            (a for a in (ann, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None
+        )
     if model is None:
         return ""
     return ", ".join(model.model_fields)
@@ -432,8 +493,9 @@ def from_dict(data: dict, file: str | Path | None = None) -> Scenario:
         loc = tuple(err["loc"])
         key = _key(loc)
         if err["type"] == "extra_forbidden":
-            raise ScenarioError(file, key, err["input"],
-                                f"unknown key; allowed here: {_allowed_keys(loc)}") from None
+            raise ScenarioError(
+                file, key, err["input"], f"unknown key; allowed here: {_allowed_keys(loc)}"
+            ) from None
         if err["type"] == "missing":
             raise ScenarioError(file, key, None, "required key is missing") from None
         msg = err["msg"].removeprefix("Value error, ")
@@ -460,20 +522,29 @@ def check(sc: Scenario, file: str | Path | None = None) -> None:
     r = sc.regime
     for i, s in enumerate(r.sources):
         if s not in sc.sources:
-            raise ScenarioError(file, f"regime.sources[{i}]", s,
-                                f"no such source; defined: {', '.join(sc.sources) or '(none)'}")
+            raise ScenarioError(
+                file,
+                f"regime.sources[{i}]",
+                s,
+                f"no such source; defined: {', '.join(sc.sources) or '(none)'}",
+            )
     person_grades = {g.name for g in r.scoring.grades}
     firm_grades = {g.name for g in r.scoring.firm_grades}
     for i, rule in enumerate(r.rules):
         at = f"regime.rules[{i}]"
         if rule.record not in ACT_ID:
-            raise ScenarioError(file, f"{at}.record", rule.record,
-                                f"allowed acts: {', '.join(ACT_ID)}")
+            raise ScenarioError(
+                file, f"{at}.record", rule.record, f"allowed acts: {', '.join(ACT_ID)}"
+            )
         subject = ACTS[ACT_ID[rule.record]].subject
         _check_expr(file, f"{at}.when", rule.when, subject)
         if r.scoring.family == "dimensions" and rule.dimension not in r.scoring.dimensions:
-            raise ScenarioError(file, f"{at}.dimension", rule.dimension,
-                                f"allowed: {', '.join(r.scoring.dimensions) or '(none defined)'}")
+            raise ScenarioError(
+                file,
+                f"{at}.dimension",
+                rule.dimension,
+                f"allowed: {', '.join(r.scoring.dimensions) or '(none defined)'}",
+            )
     names = set()
     for i, lst in enumerate(r.lists):
         at = f"regime.lists[{i}]"
@@ -482,18 +553,27 @@ def check(sc: Scenario, file: str | Path | None = None) -> None:
         names.add(lst.name)
         modes = (lst.enter_below is not None) + bool(lst.enter_grades) + bool(lst.enter_on)
         if modes != 1:
-            raise ScenarioError(file, at, lst.name,
-                                "give exactly one of enter_below, enter_grades, enter_on")
+            raise ScenarioError(
+                file, at, lst.name, "give exactly one of enter_below, enter_grades, enter_on"
+            )
         for key in ("enter_on", "repair_on"):
             for j, a in enumerate(getattr(lst, key)):
                 if a not in ACT_ID or ACTS[ACT_ID[a]].subject != lst.subject:
-                    raise ScenarioError(file, f"{at}.{key}[{j}]", a,
-                                        f"allowed acts: {', '.join(_acts_of(lst.subject))}")
+                    raise ScenarioError(
+                        file,
+                        f"{at}.{key}[{j}]",
+                        a,
+                        f"allowed acts: {', '.join(_acts_of(lst.subject))}",
+                    )
         grades = person_grades if lst.subject == "person" else firm_grades
         for j, g in enumerate(lst.enter_grades):
             if g not in grades:
-                raise ScenarioError(file, f"{at}.enter_grades[{j}]", g,
-                                    f"allowed grades: {', '.join(sorted(grades)) or '(none)'}")
+                raise ScenarioError(
+                    file,
+                    f"{at}.enter_grades[{j}]",
+                    g,
+                    f"allowed grades: {', '.join(sorted(grades)) or '(none)'}",
+                )
         _check_expr(file, f"{at}.when", lst.when, lst.subject)
     if len(r.lists) > 8:
         raise ScenarioError(file, "regime.lists", len(r.lists), "at most 8 lists")
@@ -507,28 +587,52 @@ def check(sc: Scenario, file: str | Path | None = None) -> None:
         if (s.on_list is None) == (not s.on_grades):
             raise ScenarioError(file, at, s.name, "give exactly one of on_list, on_grades")
         if s.on_list is not None and s.on_list not in list_subject:
-            raise ScenarioError(file, f"{at}.on_list", s.on_list,
-                                f"allowed lists: {', '.join(list_subject) or '(none)'}")
+            raise ScenarioError(
+                file,
+                f"{at}.on_list",
+                s.on_list,
+                f"allowed lists: {', '.join(list_subject) or '(none)'}",
+            )
         trig = list_subject.get(s.on_list, "firm" if s.subject != "person" else "person")
         if s.on_grades:
             grades = person_grades if s.subject == "person" else firm_grades
             for j, g in enumerate(s.on_grades):
                 if g not in grades:
-                    raise ScenarioError(file, f"{at}.on_grades[{j}]", g,
-                                        f"allowed grades: {', '.join(sorted(grades)) or '(none)'}")
+                    raise ScenarioError(
+                        file,
+                        f"{at}.on_grades[{j}]",
+                        g,
+                        f"allowed grades: {', '.join(sorted(grades)) or '(none)'}",
+                    )
         elif (s.subject == "person") != (trig == "person"):
-            raise ScenarioError(file, f"{at}.subject", s.subject,
-                                f"list {s.on_list!r} holds {trig}s: use "
-                                + ("'person'" if trig == "person" else "'firm' or 'representative'"))
-        sanction_contexts = ("travel", "finance", "work", "education", "business",
-                             "public_services", "consumption")
+            raise ScenarioError(
+                file,
+                f"{at}.subject",
+                s.subject,
+                f"list {s.on_list!r} holds {trig}s: use "
+                + ("'person'" if trig == "person" else "'firm' or 'representative'"),
+            )
+        sanction_contexts = (
+            "travel",
+            "finance",
+            "work",
+            "education",
+            "business",
+            "public_services",
+            "consumption",
+        )
         if s.context not in sanction_contexts:
-            raise ScenarioError(file, f"{at}.context", s.context,
-                                f"allowed: {', '.join(sanction_contexts)}")
+            raise ScenarioError(
+                file, f"{at}.context", s.context, f"allowed: {', '.join(sanction_contexts)}"
+            )
     for i, g in enumerate(r.response.visible_low_grades):
         if g not in person_grades:
-            raise ScenarioError(file, f"regime.response.visible_low_grades[{i}]", g,
-                                f"allowed grades: {', '.join(sorted(person_grades)) or '(none)'}")
+            raise ScenarioError(
+                file,
+                f"regime.response.visible_low_grades[{i}]",
+                g,
+                f"allowed grades: {', '.join(sorted(person_grades)) or '(none)'}",
+            )
 
 
 def _acts_of(subject: str) -> list[str]:

@@ -17,8 +17,8 @@ incrementally: a change in j's own points, a cut tie or a listing touches only j
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from numba import njit
@@ -26,7 +26,7 @@ from numba import njit
 from . import expr
 from .acts import ACT_ID, ACTS, CONTEXT_ID
 from .network import Graph
-from .scenario import LAYERS, PERSON_FIELDS, FIRM_FIELDS, Grade, Regime
+from .scenario import FIRM_FIELDS, LAYERS, PERSON_FIELDS, Grade, Regime
 
 NO_CONTEXT = 255
 
@@ -76,9 +76,18 @@ def grade_of(score: np.ndarray, mins: np.ndarray) -> np.ndarray:
 class Ledger:
     """Score components of one kind of subject (persons or firms) in one world."""
 
-    def __init__(self, n: int, base: float, grades: list[Grade], graph: Graph,
-                 layer_weights: np.ndarray, mean_weight: float, listed_penalty: float,
-                 listed_cap: int, rules: dict[int, list[CompiledRule]]):
+    def __init__(
+        self,
+        n: int,
+        base: float,
+        grades: list[Grade],
+        graph: Graph,
+        layer_weights: np.ndarray,
+        mean_weight: float,
+        listed_penalty: float,
+        listed_cap: int,
+        rules: dict[int, list[CompiledRule]],
+    ):
         self.n, self.base = n, float(base)
         self.own_true = np.zeros(n, np.float32)
         self.own_false = np.zeros(n, np.float32)
@@ -91,15 +100,22 @@ class Ledger:
         self.last_gravity = np.zeros(n, np.uint8)
         self.graph = graph
         self.layer_weights = layer_weights.astype(np.float64)
-        self.mean_weight, self.listed_penalty, self.listed_cap = mean_weight, listed_penalty, listed_cap
+        self.mean_weight, self.listed_penalty, self.listed_cap = (
+            mean_weight,
+            listed_penalty,
+            listed_cap,
+        )
         self.associating = mean_weight > 0 or listed_penalty != 0
         # association accumulators over active contacts
         self.sum_own = np.zeros(n, np.float64)  # sum of w * own points
         self.sum_w = np.zeros(n, np.float64)  # sum of w
         self.listed_contacts = np.zeros(n, np.int32)
         if self.associating:
-            self.sum_w[:] = np.bincount(np.repeat(np.arange(n), np.diff(graph.indptr)),
-                                        weights=self.layer_weights[graph.layer], minlength=n)
+            self.sum_w[:] = np.bincount(
+                np.repeat(np.arange(n), np.diff(graph.indptr)),
+                weights=self.layer_weights[graph.layer],
+                minlength=n,
+            )
         self.rules = rules
         self.expiry: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
         self._d_own = np.zeros(n, np.float64)
@@ -108,13 +124,15 @@ class Ledger:
     def scoring(self) -> bool:
         return bool(self.rules)
 
-    def apply(self, t: int, records, fields: Callable[[np.ndarray, np.ndarray], dict],
-              active: np.ndarray) -> None:
+    def apply(
+        self, t: int, records, fields: Callable[[np.ndarray, np.ndarray], dict], active: np.ndarray
+    ) -> None:
         """Expire old points, add this step's records, update association and grades."""
         changed_parts = []
         for subj, d_true, d_false in self.expiry.pop(t, []):
-            _add_points(subj, d_true, d_false, self.own_true, self.own_false, self.score,
-                        self._d_own)
+            _add_points(
+                subj, d_true, d_false, self.own_true, self.own_false, self.score, self._d_own
+            )
             changed_parts.append(subj)
         if len(records) and self.rules:
             np.add.at(self.prior, records.subject, 1)
@@ -137,20 +155,30 @@ class Ledger:
                     pts = np.float32(rule.points)
                     d_true = np.where(tt, pts, np.float32(0)).astype(np.float32)
                     d_false = np.where(tt, np.float32(0), pts).astype(np.float32)
-                    _add_points(s, d_true, d_false, self.own_true, self.own_false, self.score,
-                                self._d_own)
+                    _add_points(
+                        s, d_true, d_false, self.own_true, self.own_false, self.score, self._d_own
+                    )
                     changed_parts.append(s)
                     if rule.expiry_steps:
                         self.expiry.setdefault(t + rule.expiry_steps, []).append(
-                            (s, -d_true, -d_false))
+                            (s, -d_true, -d_false)
+                        )
                     if rule.points < 0:
                         self.last_ctx[s] = CONTEXT_ID[ACTS[act].context]
                         self.last_gravity[s] = ACTS[act].gravity
         if changed_parts:
             changed = np.unique(np.concatenate(changed_parts))
             if self.associating and self.mean_weight > 0:
-                _propagate_own(changed, self._d_own, self.graph.indptr, self.graph.nbr,
-                               self.graph.layer, active, self.layer_weights, self.sum_own)
+                _propagate_own(
+                    changed,
+                    self._d_own,
+                    self.graph.indptr,
+                    self.graph.nbr,
+                    self.graph.layer,
+                    active,
+                    self.layer_weights,
+                    self.sum_own,
+                )
             self._d_own[changed] = 0.0
         self.refresh_association()
         self.grade = grade_of(self.score, self.grade_mins)
@@ -158,16 +186,26 @@ class Ledger:
     def refresh_association(self) -> None:
         if not self.associating:
             return
-        _refresh_assoc(self.sum_own, self.sum_w, self.listed_contacts, self.mean_weight,
-                       self.listed_penalty, self.listed_cap, self.assoc, self.score)
+        _refresh_assoc(
+            self.sum_own,
+            self.sum_w,
+            self.listed_contacts,
+            self.mean_weight,
+            self.listed_penalty,
+            self.listed_cap,
+            self.assoc,
+            self.score,
+        )
 
     def own(self) -> np.ndarray:
         return self.own_true + self.own_false
 
     def hypothetical_grades(self) -> tuple[np.ndarray, np.ndarray]:
         """Grades from own-true points alone and from own points alone (for attribution)."""
-        return (grade_of(self.base + self.own_true, self.grade_mins),
-                grade_of(self.base + self.own_true + self.own_false, self.grade_mins))
+        return (
+            grade_of(self.base + self.own_true, self.grade_mins),
+            grade_of(self.base + self.own_true + self.own_false, self.grade_mins),
+        )
 
 
 @njit(cache=True)

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -84,18 +84,40 @@ class World:
         self.firm_deg_active = society.firm_graph.degree()
         self.state = PersonState.start(p.n, p.employer >= 0, p.base_income)
         a = regime.association
-        self.ledger = Ledger(p.n, regime.scoring.base, regime.scoring.grades, society.graph,
-                             person_layer_weights(regime), a.mean_weight, a.listed_penalty,
-                             a.listed_cap, compile_rules(regime, "person", dt))
-        self.firm_ledger = Ledger(f.n, regime.scoring.firm_base, regime.scoring.firm_grades,
-                                  society.firm_graph, np.array([0, 0, 0, 0, 1.0]),
-                                  a.partner_weight, 0.0, 0, compile_rules(regime, "firm", dt))
-        self.registry = Registry([x for x in regime.lists if x.subject == "person"], p.n,
-                                 self.ledger, dt)
-        self.firm_registry = Registry([x for x in regime.lists if x.subject == "firm"], f.n,
-                                      self.firm_ledger, dt)
-        args = (self.registry.names, self.firm_registry.names, self.ledger.grade_names,
-                self.firm_ledger.grade_names)
+        self.ledger = Ledger(
+            p.n,
+            regime.scoring.base,
+            regime.scoring.grades,
+            society.graph,
+            person_layer_weights(regime),
+            a.mean_weight,
+            a.listed_penalty,
+            a.listed_cap,
+            compile_rules(regime, "person", dt),
+        )
+        self.firm_ledger = Ledger(
+            f.n,
+            regime.scoring.firm_base,
+            regime.scoring.firm_grades,
+            society.firm_graph,
+            np.array([0, 0, 0, 0, 1.0]),
+            a.partner_weight,
+            0.0,
+            0,
+            compile_rules(regime, "firm", dt),
+        )
+        self.registry = Registry(
+            [x for x in regime.lists if x.subject == "person"], p.n, self.ledger, dt
+        )
+        self.firm_registry = Registry(
+            [x for x in regime.lists if x.subject == "firm"], f.n, self.firm_ledger, dt
+        )
+        args = (
+            self.registry.names,
+            self.firm_registry.names,
+            self.ledger.grade_names,
+            self.firm_ledger.grade_names,
+        )
         self.table = sanctions.compile_table(regime, "person", *args)
         self.firm_table = sanctions.compile_table(regime, "firm", *args)
         self.out = sanctions.Outcome.zeros(p.n)
@@ -113,10 +135,13 @@ class World:
         self.firm_events = Events(4 * f.n + 1024)
         self.avoid_rate = np.zeros(5)
         for layer, rate in r.avoidance.items():
-            self.avoid_rate[LAYER_NAMES.index(layer)] = behaviour.per_step(rate, dt) * regime.publicity
+            self.avoid_rate[LAYER_NAMES.index(layer)] = (
+                behaviour.per_step(rate, dt) * regime.publicity
+            )
         self.drop_rate = np.array([0, 0, 0, 0, behaviour.per_step(r.partner_drop, dt)])
-        self.visible_low = np.array([self.ledger.grade_names.index(g)
-                                     for g in r.visible_low_grades], np.uint8)
+        self.visible_low = np.array(
+            [self.ledger.grade_names.index(g) for g in r.visible_low_grades], np.uint8
+        )
         self.cuts = np.zeros(5, np.int64)
         self.ties0 = ties_by_layer(society.graph) + ties_by_layer(society.firm_graph)
         self.spill = np.zeros(p.n, bool)
@@ -128,19 +153,33 @@ class World:
     # ---------------------------------------------------------------- fields for conditions
     def person_fields(self, subj: np.ndarray, true: np.ndarray) -> dict:
         p = self.s.persons
-        return {"urban": p.urban[subj], "minority": p.minority[subj],
-                "foreigner": p.foreigner[subj], "age_band": p.age_band[subj],
-                "sex": p.sex[subj], "education": p.education[subj],
-                "income_quintile": p.income_quintile[subj], "internet": p.internet[subj],
-                "employed": self.state.employed[subj], "score": self.ledger.score[subj],
-                "listed": self.registry.listed[subj], "record_true": true,
-                "prior_records": self.ledger.prior[subj]}
+        return {
+            "urban": p.urban[subj],
+            "minority": p.minority[subj],
+            "foreigner": p.foreigner[subj],
+            "age_band": p.age_band[subj],
+            "sex": p.sex[subj],
+            "education": p.education[subj],
+            "income_quintile": p.income_quintile[subj],
+            "internet": p.internet[subj],
+            "employed": self.state.employed[subj],
+            "score": self.ledger.score[subj],
+            "listed": self.registry.listed[subj],
+            "record_true": true,
+            "prior_records": self.ledger.prior[subj],
+        }
 
     def firm_fields(self, subj: np.ndarray, true: np.ndarray) -> dict:
         f = self.s.firms
-        return {"foreign": f.foreign[subj], "sector": f.sector[subj], "size": f.size[subj],
-                "score": self.firm_ledger.score[subj], "listed": self.firm_registry.listed[subj],
-                "record_true": true, "prior_records": self.firm_ledger.prior[subj]}
+        return {
+            "foreign": f.foreign[subj],
+            "sector": f.sector[subj],
+            "size": f.size[subj],
+            "score": self.firm_ledger.score[subj],
+            "listed": self.firm_registry.listed[subj],
+            "record_true": true,
+            "prior_records": self.firm_ledger.prior[subj],
+        }
 
     # ---------------------------------------------------------------- the step
     def step(self, t: int) -> None:
@@ -150,17 +189,31 @@ class World:
         st, out = self.state, self.out
         # 1. behaviour: adapt to being watched, then act
         behaviour.adapt(st, p.risk_aversion, self.ledger.listed_contacts, out.status > 0, regime)
-        behaviour.run_persons(t, behaviour.step_keys(self.seed, t), self.params, self.chill_max,
-                              self.deter_max, p, s.travel_weight, st, out.block_flight,
-                              out.block_rail, out.block_credit, self.registry.listed, self.events)
+        behaviour.run_persons(
+            t,
+            behaviour.step_keys(self.seed, t),
+            self.params,
+            self.chill_max,
+            self.deter_max,
+            p,
+            s.travel_weight,
+            st,
+            out.block_flight,
+            out.block_rail,
+            out.block_credit,
+            self.registry.listed,
+            self.events,
+        )
         behaviour.run_firms(t, self.seed, sc.behaviour, self.dt, f, self.firm_events)
         ev_agent, ev_act = self.events.view()
         # 2. sources: events -> records due now
-        recs = self.sources.observe(t, self.seed, ev_agent, ev_act, p.n, s.person_coverage,
-                                    np.ones(1, np.float32), 0)
+        recs = self.sources.observe(
+            t, self.seed, ev_agent, ev_act, p.n, s.person_coverage, np.ones(1, np.float32), 0
+        )
         fev_agent, fev_act = self.firm_events.view()
-        frecs = self.firm_sources.observe(t, self.seed, fev_agent, fev_act, f.n,
-                                          s.firm_coverage, self.boost, 1)
+        frecs = self.firm_sources.observe(
+            t, self.seed, fev_agent, fev_act, f.n, s.firm_coverage, self.boost, 1
+        )
         self.person_records += len(recs)
         # 3. scoring: components, expiry, association, grades
         self.ledger.apply(t, recs, self.person_fields, self.active)
@@ -169,40 +222,95 @@ class World:
         self.registry.update(t, recs, self.person_fields, self.active)
         self.firm_registry.update(t, frecs, self.firm_fields, self.firm_active)
         # 5. sanctions: what lands on whom, with its effects and its audit
-        sanctions.apply(self.firm_table, self.firm_out, regime.response.proportionality,
-                        self.firm_registry, self.firm_ledger)
-        sanctions.apply(self.table, out, regime.response.proportionality, self.registry,
-                        self.ledger, self.firm_registry, self.firm_ledger, f.legal_rep,
-                        s.self_employed)
+        sanctions.apply(
+            self.firm_table,
+            self.firm_out,
+            regime.response.proportionality,
+            self.firm_registry,
+            self.firm_ledger,
+        )
+        sanctions.apply(
+            self.table,
+            out,
+            regime.response.proportionality,
+            self.registry,
+            self.ledger,
+            self.firm_registry,
+            self.firm_ledger,
+            f.legal_rep,
+            s.self_employed,
+        )
         if len(self.firm_table):
             self.boost = np.maximum(
-                1.0, sanctions.effect_strength(self.firm_table, self.firm_out, "raise_inspection"))
+                1.0, sanctions.effect_strength(self.firm_table, self.firm_out, "raise_inspection")
+            )
         self.spill = _household_spillover(p.household, out.block_school)
         # 6. response: avoidance, employers, partners, income
         visible = self.registry.visible
         if len(self.visible_low) and regime.publicity > 0:
             visible = visible | np.isin(self.ledger.grade, self.visible_low)
-        response.cut_ties(np.flatnonzero(visible), s.graph, self.active, self.avoid_rate,
-                          p.risk_aversion, stream_key(self.seed, Stream.AVOIDANCE, t),
-                          self.ledger, self.registry.listed, self.deg_active, self.cuts)
-        response.cut_ties(np.flatnonzero(self.firm_registry.visible), s.firm_graph,
-                          self.firm_active, self.drop_rate, np.ones(f.n, np.float32),
-                          stream_key(self.seed, Stream.PARTNER, t), self.firm_ledger,
-                          self.firm_registry.listed, self.firm_deg_active, self.cuts)
-        response.employers(stream_key(self.seed, Stream.EMPLOYER, t), p.employer, st.employed,
-                           self.registry.listed, out.job_hazard, sc.behaviour, regime.response,
-                           self.dt)
-        response.income(p.base_income, p.employer, st.employed,
-                        sc.behaviour.unemployed_income_share, out.income_factor, st.income)
+        response.cut_ties(
+            np.flatnonzero(visible),
+            s.graph,
+            self.active,
+            self.avoid_rate,
+            p.risk_aversion,
+            stream_key(self.seed, Stream.AVOIDANCE, t),
+            self.ledger,
+            self.registry.listed,
+            self.deg_active,
+            self.cuts,
+        )
+        response.cut_ties(
+            np.flatnonzero(self.firm_registry.visible),
+            s.firm_graph,
+            self.firm_active,
+            self.drop_rate,
+            np.ones(f.n, np.float32),
+            stream_key(self.seed, Stream.PARTNER, t),
+            self.firm_ledger,
+            self.firm_registry.listed,
+            self.firm_deg_active,
+            self.cuts,
+        )
+        response.employers(
+            stream_key(self.seed, Stream.EMPLOYER, t),
+            p.employer,
+            st.employed,
+            self.registry.listed,
+            out.job_hazard,
+            sc.behaviour,
+            regime.response,
+            self.dt,
+        )
+        response.income(
+            p.base_income,
+            p.employer,
+            st.employed,
+            sc.behaviour.unemployed_income_share,
+            out.income_factor,
+            st.income,
+        )
         # 7. metrics
         self._measure(t, ev_agent, ev_act, recs, frecs)
         self.seconds += time.perf_counter() - started
 
     def _measure(self, t, ev_agent, ev_act, recs, frecs) -> None:
         rec = self.recorder
-        rec.person_step(t, self.registry, self.out, self.spill, self.state, self.s.persons.employer,
-                        self.deg_active, self.ledger.score, ev_agent, ev_act, recs.subject,
-                        recs.true)
+        rec.person_step(
+            t,
+            self.registry,
+            self.out,
+            self.spill,
+            self.state,
+            self.s.persons.employer,
+            self.deg_active,
+            self.ledger.score,
+            ev_agent,
+            ev_act,
+            recs.subject,
+            recs.true,
+        )
         for k, name in enumerate(LAYER_NAMES):
             rec.total(t, f"ties_cut.{name}", float(self.cuts[k]))
             rec.total(t, f"ties_active.{name}", float(self.ties0[k] - self.cuts[k]))
@@ -232,8 +340,9 @@ class World:
             rec.total(t, f"records.{name}", float(counts[k] + fcounts[k]))
         every = self.sc.run.network_metrics_every
         if t % every == 0 or t == self.sc.run.steps - 1:
-            rec.total(t, "largest_component_share",
-                      largest_component_share(self.s.graph, self.active))
+            rec.total(
+                t, "largest_component_share", largest_component_share(self.s.graph, self.active)
+            )
 
 
 def _household_spillover(household: np.ndarray, blocked: np.ndarray) -> np.ndarray:
@@ -252,8 +361,13 @@ def total_names(sc: Scenario) -> list[str]:
     for lst in sc.regime.lists:
         prefix = "list" if lst.subject == "person" else "firm_list"
         names += [f"{prefix}.{lst.name}.{x}" for x in ("stock", "inflow", "outflow")]
-    names += ["firms_listed", "firms_sanctioned", "foreign_firms_exposed", "firm_records",
-              "firm_false_records"]
+    names += [
+        "firms_listed",
+        "firms_sanctioned",
+        "foreign_firms_exposed",
+        "firm_records",
+        "firm_false_records",
+    ]
     names += [f"records.{s}" for s in sc.sources]
     names += ["largest_component_share"]
     return names
@@ -261,22 +375,45 @@ def total_names(sc: Scenario) -> list[str]:
 
 # ------------------------------------------------------------------------ memory guard
 
+
 def estimate_bytes(sc: Scenario) -> int:
     """Peak memory of a build and run, from the per-person and per-entry budgets."""
     n = sc.population.persons
     m = n * sc.population.firms_per_person
     net = sc.network
-    degree = (sc.population.household_mean - 1) + min(net.work_degree_cap, 10) * 0.6 \
-        + net.community_degree + net.online_degree * sc.population.internet_share
+    degree = (
+        (sc.population.household_mean - 1)
+        + min(net.work_degree_cap, 10) * 0.6
+        + net.community_degree
+        + net.online_degree * sc.population.internet_share
+    )
     entries = n * degree
     worlds = 2 if sc.run.twin else 1
-    per_world_person = (behaviour.STATE_BYTES + 4 * 4 + 1 + 2 + 2 + 8 + 8 + 4  # state, ledger
-                        + 9 * max(1, len(sc.regime.lists))  # registry
-                        + 2 + 3 + 4 + 4 + 6 + 4 + 4)  # sanctions outcome, spill, degree
+    per_world_person = (
+        behaviour.STATE_BYTES
+        + 4 * 4
+        + 1
+        + 2
+        + 2
+        + 8
+        + 8
+        + 4  # state, ledger
+        + 9 * max(1, len(sc.regime.lists))  # registry
+        + 2
+        + 3
+        + 4
+        + 4
+        + 6
+        + 4
+        + 4
+    )  # sanctions outcome, spill, degree
     build_peak = entries * 4.5 * 2 + entries * ENTRY_BYTES  # pair lists + CSR being built
-    run = (n * (PERSON_BYTES + 4 + 4 + 1 + 2 + worlds * per_world_person)
-           + entries * (4 + 1 + worlds) + n * 5 * 3 * 2  # graph + event buffers
-           + m * (FIRM_BYTES + worlds * 60))
+    run = (
+        n * (PERSON_BYTES + 4 + 4 + 1 + 2 + worlds * per_world_person)
+        + entries * (4 + 1 + worlds)
+        + n * 5 * 3 * 2  # graph + event buffers
+        + m * (FIRM_BYTES + worlds * 60)
+    )
     return int(max(build_peak + n * PERSON_BYTES, run) * 1.3 + 200e6)
 
 
@@ -303,12 +440,17 @@ def check_memory(sc: Scenario, file=None) -> None:
                 lo = mid
             else:
                 hi = mid
-        raise ScenarioError(file, "population.persons", sc.population.persons,
-                            f"needs about {need / 1e9:.1f} GB but {have / 1e9:.1f} GB is "
-                            f"available; the largest population that fits is about {lo:,}")
+        raise ScenarioError(
+            file,
+            "population.persons",
+            sc.population.persons,
+            f"needs about {need / 1e9:.1f} GB but {have / 1e9:.1f} GB is "
+            f"available; the largest population that fits is about {lo:,}",
+        )
 
 
 # ------------------------------------------------------------------------ public face
+
 
 class Sim:
     """A scenario, built and run beside its twin.
@@ -318,9 +460,16 @@ class Sim:
     >>> res.summary()["listed_share"]                            # doctest: +SKIP
     """
 
-    def __init__(self, scenario: str | Scenario = "article", *, n: int | None = None,
-                 years: float | None = None, seed: int | None = None, twin: bool | None = None,
-                 overrides: dict | None = None):
+    def __init__(
+        self,
+        scenario: str | Scenario = "article",
+        *,
+        n: int | None = None,
+        years: float | None = None,
+        seed: int | None = None,
+        twin: bool | None = None,
+        overrides: dict | None = None,
+    ):
         if isinstance(scenario, Scenario):
             sc = scenario.model_copy(deep=True)
         else:
@@ -341,7 +490,7 @@ class Sim:
         self.worlds: list[World] = []
         self.build_seconds = 0.0
 
-    def build(self) -> "Sim":
+    def build(self) -> Sim:
         check_memory(self.scenario, self.file)
         started = time.perf_counter()
         sc = self.scenario

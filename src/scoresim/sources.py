@@ -32,20 +32,25 @@ class Records:
     true: np.ndarray  # bool
 
     @classmethod
-    def empty(cls) -> "Records":
-        return cls(np.zeros(0, np.int32), np.zeros(0, np.uint8), np.zeros(0, np.uint8),
-                   np.zeros(0, bool))
+    def empty(cls) -> Records:
+        return cls(
+            np.zeros(0, np.int32), np.zeros(0, np.uint8), np.zeros(0, np.uint8), np.zeros(0, bool)
+        )
 
     @classmethod
-    def concat(cls, parts: list["Records"]) -> "Records":
+    def concat(cls, parts: list[Records]) -> Records:
         if not parts:
             return cls.empty()
         if len(parts) == 1:
             return parts[0]
-        return cls(*(np.concatenate([getattr(p, f) for p in parts])
-                     for f in ("subject", "act", "source", "true")))
+        return cls(
+            *(
+                np.concatenate([getattr(p, f) for p in parts])
+                for f in ("subject", "act", "source", "true")
+            )
+        )
 
-    def take(self, mask: np.ndarray) -> "Records":
+    def take(self, mask: np.ndarray) -> Records:
         return Records(self.subject[mask], self.act[mask], self.source[mask], self.true[mask])
 
     def __len__(self) -> int:
@@ -61,13 +66,14 @@ def coverage_bits(sc: Scenario, persons, firms, seed: int) -> tuple[np.ndarray, 
         cov = np.where(persons.foreigner, src.coverage * src.foreign_coverage, src.coverage)
         seen = u < cov
         if src.online:
-            hidden = persons.vpn & (draws(seed, Stream.COVERAGE, persons.n, step=2 * s + 1)
-                                    < src.vpn_hidden)
+            hidden = persons.vpn & (
+                draws(seed, Stream.COVERAGE, persons.n, step=2 * s + 1) < src.vpn_hidden
+            )
             seen &= persons.internet & ~hidden
-        pbits |= (seen.astype(np.uint16) << s)
+        pbits |= seen.astype(np.uint16) << s
         uf = draws(seed, Stream.COVERAGE, firms.n, step=1000 + s)
         fcov = np.where(firms.foreign, src.coverage * src.foreign_coverage, src.coverage)
-        fbits |= ((uf < fcov).astype(np.uint16) << s)
+        fbits |= (uf < fcov).astype(np.uint16) << s
     return pbits, fbits
 
 
@@ -103,8 +109,17 @@ class SourceSet:
     def sees_any(self, act_names) -> bool:
         return bool(any(self.observed[ACT_ID[a]] for a in act_names))
 
-    def observe(self, t: int, seed: int, ev_agent, ev_act, n_subjects: int, cov_bits,
-                boost, stream_offset: int) -> Records:
+    def observe(
+        self,
+        t: int,
+        seed: int,
+        ev_agent,
+        ev_act,
+        n_subjects: int,
+        cov_bits,
+        boost,
+        stream_offset: int,
+    ) -> Records:
         """Turn this step's events into records; return those due now (latency applied)."""
         if len(ev_agent) and self.observed.any():
             cap = len(ev_agent) * int((self.act_sources >= 0).sum(axis=1).max())
@@ -112,11 +127,23 @@ class SourceSet:
             act = np.empty(cap, np.uint8)
             src = np.empty(cap, np.uint8)
             tru = np.empty(cap, bool)
-            k = _observe_kernel(ev_agent, ev_act, n_subjects, self.act_sources, self.detection,
-                                self.false_rate, cov_bits, boost, self.boostable,
-                                stream_key(seed, Stream.DETECTION + stream_offset, t),
-                                stream_key(seed, Stream.FALSE_RECORD + stream_offset, t),
-                                subj, act, src, tru)
+            k = _observe_kernel(
+                ev_agent,
+                ev_act,
+                n_subjects,
+                self.act_sources,
+                self.detection,
+                self.false_rate,
+                cov_bits,
+                boost,
+                self.boostable,
+                stream_key(seed, Stream.DETECTION + stream_offset, t),
+                stream_key(seed, Stream.FALSE_RECORD + stream_offset, t),
+                subj,
+                act,
+                src,
+                tru,
+            )
             new = Records(subj[:k], act[:k], src[:k], tru[:k])
             lat = self.latency[new.source]
             for d in np.unique(lat):
@@ -126,8 +153,23 @@ class SourceSet:
 
 
 @njit(cache=True)
-def _observe_kernel(ev_agent, ev_act, n_subjects, act_sources, detection, false_rate, cov,
-                    boost, boostable, kd, kf, subj, act, src, tru):
+def _observe_kernel(
+    ev_agent,
+    ev_act,
+    n_subjects,
+    act_sources,
+    detection,
+    false_rate,
+    cov,
+    boost,
+    boostable,
+    kd,
+    kf,
+    subj,
+    act,
+    src,
+    tru,
+):
     k = 0
     for e in range(len(ev_agent)):
         i = ev_agent[e]

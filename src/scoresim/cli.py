@@ -1,0 +1,183 @@
+"""The ``scoresim`` command: run, scenarios, validate.
+
+Bad input (a scenario problem, a bad option) ends with one line naming the file, the key, the
+value and what is allowed, and exit code 2 — never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from .scenario import ScenarioError, load, presets
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Simulate social credit systems over a synthetic society, each run "
+    "against a twin society with no system.",
+)
+console = Console()
+err = Console(stderr=True)
+
+HEADLINE = (
+    ("listed_share", "listed (share of persons, last step)", "pct"),
+    ("ever_sanctioned_share", "ever sanctioned (share of persons)", "pct"),
+    ("wrongly_sanctioned_share", "… of them wrongly, by false records", "pct"),
+    ("association_sanctioned_share", "… of them by association", "pct"),
+    ("ties_cut_share", "social ties cut", "pct"),
+    ("isolated_share", "isolated persons", "pct"),
+    ("chilling_effect", "chilling effect (speech, shopping vs twin)", "pct"),
+    ("deterrence_effect", "deterrence (violations vs twin)", "pct"),
+    ("income_loss_share", "income lost vs twin", "pct"),
+    ("blocked_flights", "blocked flight purchases", "int"),
+    ("blocked_rail", "blocked high-speed-rail purchases", "int"),
+    ("unrelated_context_share", "sanctions in an unrelated context", "pct"),
+    ("disproportionate_share", "disproportionate sanctions", "pct"),
+    ("firms_listed_share", "firms listed", "pct"),
+    ("foreign_firms_exposed_share", "foreign-invested firms exposed", "pct"),
+    ("records_per_person_year", "records per person-year", "num"),
+)
+
+
+def _fail(e: Exception) -> None:
+    err.print(f"[bold red]error:[/] {e}", highlight=False, markup=True, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def _count(value: str, option: str) -> int:
+    try:
+        x = float(value)
+    except ValueError:
+        raise ScenarioError(
+            "(command line)", option, value, "must be a number, e.g. 100000 or 1e6"
+        ) from None
+    if not (x >= 1 and x == int(x)):
+        raise ScenarioError("(command line)", option, value, "must be a whole number >= 1")
+    return int(x)
+
+
+def _fmt(v, kind: str) -> str:
+    if v is None:
+        return "—"
+    if kind == "pct":
+        return f"{100 * v:.2f} %"
+    if kind == "int":
+        return f"{int(v):,}"
+    return f"{v:.2f}"
+
+
+def summary_table(summary: dict, title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column("metric")
+    table.add_column("run", justify="right")
+    table.add_column("twin (no system)", justify="right")
+    twin = summary.get("twin") or {}
+    for key, label, kind in HEADLINE:
+        table.add_row(label, _fmt(summary.get(key), kind), _fmt(twin.get(key), kind))
+    return table
+
+
+@app.command()
+def run(
+    scenario: str = typer.Argument("article", help="A preset name or a scenario TOML file."),
+    n: str | None = typer.Option(None, "--n", help="Persons (e.g. 100000 or 1e6)."),
+    years: float | None = typer.Option(None, "--years", help="Years to simulate."),
+    seed: int | None = typer.Option(None, "--seed", help="Random seed."),
+    out: Path | None = typer.Option(None, "--out", help="Output directory [runs/NAME]."),
+    no_twin: bool = typer.Option(False, "--no-twin", help="Skip the twin society."),
+) -> None:
+    """Run a scenario beside its twin; write DIR/scenario.toml, timeseries.parquet, summary.json."""
+    from .sim import Sim
+
+    try:
+        persons = _count(n, "--n") if n is not None else None
+        if years is not None and not (0 < years <= 200):
+            raise ScenarioError("(command line)", "--years", years, "must be > 0 and <= 200")
+        sim = Sim(scenario, n=persons, years=years, seed=seed, twin=False if no_twin else None)
+        sc = sim.scenario
+        out = out or Path("runs") / sc.name
+        if out.exists() and not out.is_dir():
+            raise ScenarioError(
+                "(command line)", "--out", str(out), "exists and is not a directory"
+            )
+        with console.status(f"building {sc.population.persons:,} persons …"):
+            sim.build()
+        console.print(
+            f"built {sc.population.persons:,} persons, {sim.society.firms.n:,} firms, "
+            f"{sim.society.graph.entries // 2:,} ties in {sim.build_seconds:.1f} s"
+        )
+    except ScenarioError as e:
+        _fail(e)
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("steps"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
+        task = bar.add_task(
+            f"{sc.name} ({'run + twin' if sc.run.twin else 'run'})", total=sc.run.steps
+        )
+        res = sim.run(progress=lambda done, total: bar.update(task, completed=done))
+    res.write(out)
+    console.print(
+        summary_table(
+            res.summary(),
+            f"{sc.name}: {sc.population.persons:,} persons, "
+            f"{sc.run.years:g} years, seed {sc.run.seed}",
+        )
+    )
+    console.print(
+        f"loop {res.loop_seconds:.1f} s · wrote {out}/ (scenario.toml, "
+        "timeseries.parquet, summary.json)"
+    )
+
+
+@app.command()
+def scenarios() -> None:
+    """List the shipped presets, one line each."""
+    table = Table(show_header=True)
+    table.add_column("preset")
+    table.add_column("what it models")
+    for name, path in sorted(presets().items()):
+        try:
+            sc = load(path)
+            table.add_row(name, sc.description)
+        except ScenarioError as e:  # a broken preset is a bug: say so, do not hide it
+            table.add_row(name, f"[red]invalid: {e}[/]")
+    console.print(table)
+
+
+@app.command()
+def validate(file: str = typer.Argument(..., help="A scenario TOML file or preset name.")) -> None:
+    """Check a scenario file; say what it would run, or exactly what is wrong."""
+    from .sim import check_memory, estimate_bytes
+
+    try:
+        sc = load(file)
+        check_memory(sc, file)
+    except ScenarioError as e:
+        _fail(e)
+    console.print(
+        f"ok: {file}: scenario {sc.name!r}, regime {sc.regime.name!r}, "
+        f"{sc.population.persons:,} persons, {sc.run.steps} steps of a {sc.run.step}, "
+        f"twin {'on' if sc.run.twin else 'off'}, about "
+        f"{estimate_bytes(sc) / 1e9:.2f} GB of memory"
+    )
+
+
+def main() -> None:  # pragma: no cover - console script entry
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,138 @@
+"""The command line end to end, and its treatment of bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pyarrow.parquet as pq
+import pytest
+
+from scoresim.results import SUMMARY_KEYS
+
+
+def scoresim(*args, env=None, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "scoresim.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        timeout=600,
+    )
+
+
+def test_run_writes_outputs_and_prints_summary(tmp_path):
+    out = tmp_path / "run"
+    r = scoresim("run", "article", "--n", "3e3", "--years", "0.5", "--seed", "3", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "blocked flight purchases" in r.stdout and "twin" in r.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    for key in SUMMARY_KEYS:
+        assert key in summary and key in summary["twin"]
+    assert summary["persons"] == 3000 and summary["steps"] == 26 and summary["seed"] == 3
+    table = pq.read_table(out / "timeseries.parquet")
+    assert set(table.column_names) == {"step", "group", "metric", "run", "twin"}
+    assert table.num_rows > 0
+    # the resolved scenario re-runs the same thing
+    again = tmp_path / "again"
+    r2 = scoresim("run", str(out / "scenario.toml"), "--out", str(again))
+    assert r2.returncode == 0, r2.stderr
+    assert (again / "summary.json").read_bytes() == (out / "summary.json").read_bytes()
+
+
+def test_no_twin(tmp_path):
+    r = scoresim("run", "--n", "2000", "--years", "0.2", "--no-twin", "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["twin"] is None and summary["chilling_effect"] is None
+
+
+def test_scenarios_lists_presets():
+    r = scoresim("scenarios")
+    assert r.returncode == 0
+    assert "article" in r.stdout and "none" in r.stdout and "invalid" not in r.stdout
+
+
+def _bad(tmp_path, text, name="bad.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    "text, key, value, allowed",
+    [
+        (
+            'extends = "article"\n[population]\npersonz = 5\n',
+            "population.personz",
+            "5",
+            "allowed here",
+        ),
+        (
+            'extends = "article"\n[population]\npersons = "many"\n',
+            "population.persons",
+            "many",
+            "integer",
+        ),
+        (
+            'extends = "article"\n[population]\npersons = -4\n',
+            "population.persons",
+            "-4",
+            "greater than or equal to 10",
+        ),
+        (
+            'extends = "article"\n[[regime.rules]]\nrecord = "traffic_offence"\npoints = -5\n'
+            'when = "urban == (1"\n',
+            "regime.rules[0].when",
+            "urban == (1",
+            "missing ')'",
+        ),
+        (
+            'extends = "article"\n[[regime.rules]]\nrecord = "jaywalk"\npoints = -5\n',
+            "regime.rules[0].record",
+            "jaywalk",
+            "allowed acts",
+        ),
+        ('extends = "nonsense"\n', "extends", "nonsense", "allowed presets"),
+        ('extends = "article"\n[run]\nyears = nan\n', "run.years", "nan", "finite"),
+        ("[population\npersons = 3\n", "(syntax)", "", "valid TOML"),
+    ],
+)
+def test_bad_input_is_one_clear_line(tmp_path, text, key, value, allowed):
+    path = _bad(tmp_path, text)
+    for cmd in (("validate", str(path)), ("run", str(path), "--out", str(tmp_path / "o"))):
+        r = scoresim(*cmd)
+        assert r.returncode == 2, r.stdout + r.stderr
+        assert "Traceback" not in r.stderr
+        msg = " ".join(r.stderr.split())
+        assert str(path) in msg and key in msg and value in msg and allowed in msg, msg
+    assert not (tmp_path / "o").exists()
+
+
+def test_missing_file(tmp_path):
+    r = scoresim("validate", str(tmp_path / "nope.toml"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "file not found" in r.stderr and "nope.toml" in r.stderr
+
+
+def test_bad_options(tmp_path):
+    for args in (("--n", "lots"), ("--n", "0"), ("--years", "-1")):
+        r = scoresim("run", *args, "--out", str(tmp_path / "o"))
+        assert r.returncode == 2, args
+        assert "Traceback" not in r.stderr and args[0] in r.stderr
+
+
+def test_memory_guard_refuses_with_estimate(tmp_path):
+    r = scoresim("run", "--n", "2e9", "--out", str(tmp_path / "o"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    msg = " ".join(r.stderr.split())
+    assert "population.persons" in msg and "GB" in msg and "largest population that fits" in msg
+    assert not (tmp_path / "o").exists()
+
+
+def test_validate_ok():
+    r = scoresim("validate", "article")
+    assert r.returncode == 0 and "ok:" in r.stdout

@@ -1,0 +1,123 @@
+"""Invariants of the engine, checked at every step of a small run."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scoresim import Sim
+from scoresim.results import Results
+
+
+def test_score_equals_base_plus_components(stepped_checks):
+    # incremental score vs its components: float32 rounding only
+    assert max(stepped_checks["score_err"]) < 0.05
+
+
+def test_association_sums_follow_active_ties_only(stepped_checks):
+    # masked (cut) ties never count: the incremental sums equal a from-scratch recount
+    assert max(stepped_checks["assoc_err"]) < 1e-6
+    assert max(stepped_checks["deg_err"]) == 0
+
+
+def test_ties_were_actually_cut(stepped_checks):
+    st = stepped_checks["stepped"]
+    assert (st.run.active == 0).sum() > 0, "the invariant above must be tested with cuts"
+    # both directions of a tie are masked together
+    g = st.sim.society.graph
+    rows = np.repeat(np.arange(g.n), np.diff(g.indptr))
+    cut = np.flatnonzero(st.run.active == 0)
+    pairs = set(zip(rows[cut].tolist(), g.nbr[cut].tolist(), g.layer[cut].tolist()))
+    assert all((b, a, lay) in pairs for a, b, lay in pairs)
+
+
+def test_list_stock_equals_inflows_minus_outflows(stepped_checks):
+    prev = None
+    moved = 0
+    for stock, inflow, outflow in stepped_checks["stock"]:
+        base = prev if prev is not None else np.zeros_like(stock)
+        np.testing.assert_array_equal(stock, base + inflow - outflow)
+        moved += int(inflow.sum() + outflow.sum())
+        prev = stock
+    assert moved > 0
+
+
+def test_twin_applies_no_sanction(stepped_checks):
+    assert max(stepped_checks["twin_sanctioned"]) == 0
+    assert max(stepped_checks["twin_cut"]) == 0
+    assert max(stepped_checks["sanctioned"]) > 0
+
+
+def test_common_random_numbers_travel_attempts_match_twin(stepped_checks):
+    """Travel attempts do not depend on the regime; only whether they are refused does."""
+    st = stepped_checks["stepped"]
+    res = Results.from_sim(st.sim, 0.0).timeseries()
+    alls = res[res.group == "all"].set_index("metric")
+    for taken, blocked in (("flight_taken", "flight_blocked"), ("rail_taken", "rail_blocked")):
+        run = alls.loc[taken, "run"].to_numpy() + alls.loc[blocked, "run"].to_numpy()
+        twin = alls.loc[taken, "twin"].to_numpy() + alls.loc[blocked, "twin"].to_numpy()
+        np.testing.assert_array_equal(run, twin)
+    assert alls.loc["flight_blocked", "run"].sum() + alls.loc["rail_blocked", "run"].sum() > 0
+
+
+def test_no_false_records_means_nobody_wrongly_sanctioned():
+    over = {
+        "sources": {
+            s: {"false_rate": 0.0}
+            for s in (
+                "bank",
+                "courts",
+                "police",
+                "intelligence",
+                "social_media",
+                "ecommerce",
+                "employers",
+                "civil_affairs",
+                "tax",
+                "regulators",
+            )
+        }
+    }
+    s = Sim("article", n=4000, years=1, seed=7, overrides=over).run().summary()
+    assert s["ever_sanctioned_share"] > 0
+    assert s["wrongly_sanctioned_share"] == 0
+
+
+def test_no_association_means_nobody_sanctioned_by_association():
+    over = {
+        "regime": {
+            "association": {"mean_weight": 0.0, "listed_penalty": 0.0, "partner_weight": 0.0},
+            "sanctions": [
+                {"name": "no_flights", "on_list": "blacklist", "effect": "block_flights"}
+            ],
+        }
+    }
+    s = Sim("article", n=4000, years=1, seed=7, overrides=over).run().summary()
+    assert s["ever_sanctioned_share"] > 0
+    assert s["association_sanctioned_share"] == 0
+
+
+def test_only_false_records_means_nobody_sanctioned_on_true_records():
+    """If every record is attributed to the wrong person, no sanction rests on true records."""
+    names = (
+        "bank",
+        "courts",
+        "police",
+        "intelligence",
+        "social_media",
+        "ecommerce",
+        "employers",
+        "civil_affairs",
+        "tax",
+        "regulators",
+    )
+    over = {
+        "sources": {s: {"false_rate": 1.0} for s in names},
+        "regime": {"association": {"mean_weight": 0.0, "listed_penalty": 0.0}},
+    }
+    sim = Sim("article", n=4000, years=1, seed=7, overrides=over)
+    res = sim.run()
+    ts = res.timeseries()
+    alls = ts[ts.group == "all"].set_index("metric")
+    assert alls.loc["sanctioned", "run"].sum() > 0
+    assert alls.loc["sanctioned_own_true", "run"].sum() == 0
+    assert res.summary()["wrongly_sanctioned_share"] > 0.5

@@ -1,0 +1,99 @@
+"""The graph against networkx on small graphs: degrees, components, masks."""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scoresim.network import (
+    build_person_graph,
+    components,
+    from_pairs,
+    largest_component_share,
+    reverse_entry,
+    ties_by_layer,
+)
+from scoresim.population import build_firms, build_persons
+from scoresim.scenario import Network, Population
+
+
+def _nx(n, graph, active=None):
+    g = nx.Graph()
+    g.add_nodes_from(range(n))
+    rows = np.repeat(np.arange(n), np.diff(graph.indptr))
+    keep = np.ones(graph.entries, bool) if active is None else active.astype(bool)
+    g.add_edges_from(zip(rows[keep].tolist(), graph.nbr[keep].tolist()))
+    return g
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(2, 40).flatmap(
+        lambda n: st.tuples(
+            st.just(n),
+            st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=120),
+            st.integers(0, 2**32 - 1),
+        )
+    )
+)
+def test_degrees_and_components_match_networkx(case):
+    n, pairs, mask_seed = case
+    a = np.array([p[0] for p in pairs], np.int32)
+    b = np.array([p[1] for p in pairs], np.int32)
+    g = from_pairs(n, a, b, np.zeros(len(a), np.uint8))
+    oracle = nx.Graph()
+    oracle.add_nodes_from(range(n))
+    oracle.add_edges_from((x, y) for x, y in pairs if x != y)
+    np.testing.assert_array_equal(g.degree(), [oracle.degree(i) for i in range(n)])
+    count, _ = components(g)
+    assert count == nx.number_connected_components(oracle)
+    # mask a random half of the ties, both directions together, and compare again
+    rng = np.random.default_rng(mask_seed)
+    active = np.ones(g.entries, np.uint8)
+    rows = np.repeat(np.arange(n), np.diff(g.indptr))
+    for e in np.flatnonzero(rng.random(g.entries) < 0.5):
+        r = reverse_entry(g.indptr, g.nbr, g.layer, rows[e], e)
+        assert r >= 0 and g.nbr[r] == rows[e] and rows[r] == g.nbr[e]
+        active[e] = active[r] = 0
+    masked = _nx(n, g, active)
+    np.testing.assert_array_equal(g.degree(active), [masked.degree(i) for i in range(n)])
+    count, _ = components(g, active)
+    assert count == nx.number_connected_components(masked)
+    assert ties_by_layer(g, active)[0] == masked.number_of_edges()
+
+
+def test_society_graph_matches_networkx_and_has_its_layers():
+    pop = Population(persons=1500)
+    persons = build_persons(pop, 3)
+    build_firms(pop, persons, 3)
+    g = build_person_graph(Network(), persons, 3)
+    oracle = _nx(persons.n, g)
+    # multi-layer ties between the same pair count once in networkx: compare distinct neighbours
+    rows = np.repeat(np.arange(g.n), np.diff(g.indptr))
+    distinct = np.bincount(
+        rows[np.concatenate([[True], (np.diff(rows) != 0) | (np.diff(g.nbr) != 0)])], minlength=g.n
+    )
+    np.testing.assert_array_equal(distinct, [oracle.degree(i) for i in range(persons.n)])
+    share = largest_component_share(g)
+    comps = max(len(c) for c in nx.connected_components(oracle)) / persons.n
+    assert share == comps
+    per_layer = ties_by_layer(g)
+    assert (per_layer[:4] > 0).all()
+    # household ties join only members of the same household; rows are sorted
+    hh = g.layer == 0
+    assert (persons.household[rows[hh]] == persons.household[g.nbr[hh]]).all()
+    for i in range(0, g.n, 97):
+        seg = g.nbr[g.indptr[i] : g.indptr[i + 1]]
+        assert (np.diff(seg) >= 0).all()
+    # mean degree over all layers is at least 20 (BENCHMARKS.md W1)
+    assert g.entries / g.n >= 20
+
+
+def test_no_self_loops_or_duplicate_ties():
+    a = np.array([0, 0, 1, 2, 2, 3], np.int32)
+    b = np.array([1, 1, 0, 2, 3, 2], np.int32)
+    g = from_pairs(4, a, b, np.zeros(6, np.uint8))
+    assert g.entries == 4  # 0-1 and 2-3, both ways
+    np.testing.assert_array_equal(g.degree(), [1, 1, 1, 1])
