@@ -51,6 +51,7 @@ PERSON_METRICS = (
     "score_sq_sum",
     "records",
     "false_records",
+    "long_listed",
 )
 PM = {m: i for i, m in enumerate(PERSON_METRICS)}
 ACT_METRICS = tuple(a.name for a in ACTS if a.subject == "person")
@@ -84,6 +85,12 @@ def group_matrix() -> tuple[list[str], np.ndarray]:
     return names, np.array(rows)
 
 
+_PERSONS, _LISTED, _INFLOW, _OUTFLOW, _VISIBLE, _SANCTIONED, _OWN_TRUE = range(7)
+_APPLIED, _UNRELATED, _DISPRO, _REWARDED, _SPILL, _INCOME = range(9, 15)
+_EMPLOYED, _ISOLATED, _TIES, _WATCHED, _SCORE, _SCORE_SQ = range(15, 21)
+_LONG = PM["long_listed"]
+
+
 @njit(cache=True)
 def _person_pass(
     cell,
@@ -91,6 +98,7 @@ def _person_pass(
     joined,
     left,
     visible,
+    long_listed,
     status,
     applied,
     unrelated,
@@ -108,37 +116,49 @@ def _person_pass(
     for i in range(len(cell)):
         c = cell[i]
         st = status[i]
-        acc[c, 0] += 1.0
-        acc[c, 1] += listed[i]
-        acc[c, 2] += joined[i]
-        acc[c, 3] += left[i]
-        acc[c, 4] += visible[i]
-        if st > 0:
-            acc[c, 5] += 1.0
-            acc[c, 6 + st - 1] += 1.0
-        acc[c, 9] += applied[i]
-        acc[c, 10] += unrelated[i]
-        acc[c, 11] += dispro[i]
-        acc[c, 12] += rewarded[i]
-        acc[c, 13] += spill[i]
-        acc[c, 14] += income[i]
-        acc[c, 15] += employed[i] and employer[i] >= 0
-        acc[c, 16] += deg_active[i] == 0
-        acc[c, 17] += deg_active[i]
-        acc[c, 18] += watched[i]
-        acc[c, 19] += score[i]
-        acc[c, 20] += score[i] * score[i]
+        acc[c, _PERSONS] += 1.0
+        acc[c, _LISTED] += listed[i]
+        acc[c, _INFLOW] += joined[i]
+        acc[c, _OUTFLOW] += left[i]
+        acc[c, _VISIBLE] += visible[i]
+        acc[c, _LONG] += long_listed[i]
+        if st > 0:  # status 1 own true, 2 false records, 3 association: three columns in a row
+            acc[c, _SANCTIONED] += 1.0
+            acc[c, _OWN_TRUE + st - 1] += 1.0
+        acc[c, _APPLIED] += applied[i]
+        acc[c, _UNRELATED] += unrelated[i]
+        acc[c, _DISPRO] += dispro[i]
+        acc[c, _REWARDED] += rewarded[i]
+        acc[c, _SPILL] += spill[i]
+        acc[c, _INCOME] += income[i]
+        acc[c, _EMPLOYED] += employed[i] and employer[i] >= 0
+        acc[c, _ISOLATED] += deg_active[i] == 0
+        acc[c, _TIES] += deg_active[i]
+        acc[c, _WATCHED] += watched[i]
+        acc[c, _SCORE] += score[i]
+        acc[c, _SCORE_SQ] += score[i] * score[i]
+
+
+SAMPLED_TOTALS = ("largest_component_share", "score_assortativity")
 
 
 class Recorder:
     """Collects the per-step measurements of one world."""
 
-    def __init__(self, persons: Persons, steps: int, total_names: list[str]):
+    def __init__(
+        self, persons: Persons, steps: int, total_names: list[str], grade_names: list[str]
+    ):
         self.cell = cells_of(persons)
         self.steps = steps
-        self.cells = np.zeros((steps, N_CELLS, len(ALL_PERSON_METRICS)), np.float64)
+        # grade counts per cell follow the fixed metrics: the score distribution by group
+        self.metric_names = list(ALL_PERSON_METRICS) + [f"grade.{g}" for g in grade_names]
+        self.n_grades = len(grade_names)
+        self.cells = np.zeros((steps, N_CELLS, len(self.metric_names)), np.float64)
         self.total_names = list(total_names)
-        self.totals = np.full((steps, len(total_names)), np.nan, np.float64)
+        self.totals = np.zeros((steps, len(total_names)), np.float64)
+        for name in SAMPLED_TOTALS:  # measured every few steps only: NaN in between
+            if name in self.total_names:
+                self.totals[:, self.total_names.index(name)] = np.nan
         self._act_cols = np.array(
             [ALL_PERSON_METRICS.index(a.name) if a.subject == "person" else -1 for a in ACTS]
         )
@@ -154,11 +174,13 @@ class Recorder:
         employer,
         deg_active,
         score,
+        grade,
         ev_agent,
         ev_act,
         rec_subject,
         rec_true,
     ) -> None:
+        """Add one step of one world; ``grade`` is None where the world has no grades."""
         acc = self.cells[t]
         _person_pass(
             self.cell,
@@ -166,6 +188,7 @@ class Recorder:
             reg.joined,
             reg.left,
             reg.visible,
+            reg.long_listed,
             out.status,
             out.applied,
             out.unrelated,
@@ -191,6 +214,10 @@ class Recorder:
             acc[:, PM["false_records"]] += np.bincount(
                 self.cell[rec_subject[~rec_true]], minlength=N_CELLS
             )
+        if grade is not None and self.n_grades:
+            g = self.n_grades
+            counts = np.bincount(self.cell.astype(np.int64) * g + grade, minlength=N_CELLS * g)
+            acc[:, len(ALL_PERSON_METRICS) :] += counts.reshape(N_CELLS, g)
         self.ever |= (out.status > 0).astype(np.uint8)
         self.ever |= (out.status == 2).astype(np.uint8) << 1
         self.ever |= (out.status == 3).astype(np.uint8) << 2

@@ -294,4 +294,17 @@ def largest_component_share(graph: Graph, active: np.ndarray | None = None) -> f
     return float(np.bincount(labels).max() / graph.n)
 
 
+def score_assortativity(graph: Graph, active: np.ndarray, score: np.ndarray) -> float:
+    """Pearson correlation of scores across active ties (NaN if undefined)."""
+    keep = active.astype(bool)
+    if not keep.any():
+        return float("nan")
+    rows = np.repeat(np.arange(graph.n, dtype=np.int32), np.diff(graph.indptr))[keep]
+    a = score[rows].astype(np.float64)
+    b = score[graph.nbr[keep]].astype(np.float64)
+    if a.std() == 0 or b.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(a, b)[0, 1])
+
+
 LAYER_NAMES = LAYERS + ("business",)

@@ -44,6 +44,8 @@ class Registry:
         self.visible = np.zeros(n, bool)  # on a public list, past its publication lag
         self.joined = np.zeros(n, bool)  # this step, onto any list from none
         self.left = np.zeros(n, bool)  # this step, off every list
+        self.long_listed = np.zeros(n, bool)  # on some list for two years or more
+        self.two_years = max(1, round(2.0 / step_years))
         self.inflow = np.zeros(k, np.int64)  # this step, per list
         self.outflow = np.zeros(k, np.int64)
         self.term = [
@@ -141,6 +143,9 @@ class Registry:
             )
             self.gravity[k][members] = np.where(cause == ASSOC, 0, led.last_gravity[members])
         self.listed = self.member.any(axis=0) if len(self.specs) else self.listed
+        if len(self.specs):
+            held = (self.since >= 0) & (t - self.since >= self.two_years)
+            self.long_listed = held.any(axis=0)
         self.joined = self.listed & ~was
         self.left = was & ~self.listed
         public = np.array([s.public for s in self.specs], bool)

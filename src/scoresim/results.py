@@ -59,6 +59,8 @@ SUMMARY_KEYS = (
     "firms_listed_share",
     "foreign_firms_exposed_share",
     "records_per_person_year",
+    "long_listed_share",
+    "score_assortativity",
 )
 VS_TWIN = ("chilling_effect", "deterrence_effect", "income_loss_share")
 
@@ -80,6 +82,7 @@ def world_summary(w, years: float) -> dict:
     ever_s = int(((ever & 1) > 0).sum())
     totals = dict(zip(rec.total_names, rec.totals[-1]))
     lcc = rec.totals[:, rec.total_names.index("largest_component_share")]
+    assort = rec.totals[:, rec.total_names.index("score_assortativity")]
     foreign = int(w.s.firms.foreign.sum())
     sanctioned_steps = float(alls[:, _col("sanctioned")].sum())
     out = {
@@ -107,6 +110,10 @@ def world_summary(w, years: float) -> dict:
         "firms_listed_share": float(totals["firms_listed"] / max(1, m)),
         "foreign_firms_exposed_share": _ratio(int(w.firm_exposed_ever.sum()), foreign),
         "records_per_person_year": float(w.person_records / (n * years)),
+        "long_listed_share": float(alls[-1, _col("long_listed")] / n),
+        "score_assortativity": float(assort[np.isfinite(assort)][-1])
+        if np.isfinite(assort).any()
+        else None,
     }
     out["disparate_impact_flagged"] = flagged(out["disparate_impact"])
     return out
@@ -172,7 +179,8 @@ def timeseries(run, twin) -> pd.DataFrame:
     t_metric = np.tile(np.arange(len(tn)), steps)
     t_run = run.recorder.totals.reshape(-1)
     t_twin = twin.recorder.totals.reshape(-1) if twin is not None else np.full(len(t_run), np.nan)
-    all_metrics = list(ALL_PERSON_METRICS) + tn
+    person_metrics = run.recorder.metric_names
+    all_metrics = person_metrics + tn
     df = pd.DataFrame(
         {
             "step": np.concatenate([step, t_steps]),
@@ -180,7 +188,7 @@ def timeseries(run, twin) -> pd.DataFrame:
                 np.concatenate([group, np.zeros(len(t_steps), int)]), categories=names
             ),
             "metric": pd.Categorical.from_codes(
-                np.concatenate([metric, t_metric + len(ALL_PERSON_METRICS)]), categories=all_metrics
+                np.concatenate([metric, t_metric + len(person_metrics)]), categories=all_metrics
             ),
             "run": np.concatenate([run_v, t_run]),
             "twin": np.concatenate([twin_v, t_twin]),

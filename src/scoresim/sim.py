@@ -30,6 +30,7 @@ from .network import (
     build_firm_graph,
     build_person_graph,
     largest_component_share,
+    score_assortativity,
     ties_by_layer,
 )
 from .population import FIRM_BYTES, PERSON_BYTES, build_firms, build_persons
@@ -72,7 +73,14 @@ NONE_REGIME = Regime()
 class World:
     """One society's dynamic state under one regime (the run, or the twin)."""
 
-    def __init__(self, society: Society, sc: Scenario, regime: Regime, total_names: list[str]):
+    def __init__(
+        self,
+        society: Society,
+        sc: Scenario,
+        regime: Regime,
+        total_names: list[str],
+        grade_names: list[str],
+    ):
         self.s, self.sc, self.regime = society, sc, regime
         p, f = society.persons, society.firms
         dt = sc.step_years
@@ -146,7 +154,7 @@ class World:
         self.ties0 = ties_by_layer(society.graph) + ties_by_layer(society.firm_graph)
         self.spill = np.zeros(p.n, bool)
         self.firm_exposed_ever = np.zeros(f.n, bool)
-        self.recorder = metrics.Recorder(p, sc.run.steps, total_names)
+        self.recorder = metrics.Recorder(p, sc.run.steps, total_names, grade_names)
         self.person_records = 0
         self.seconds = 0.0
 
@@ -306,6 +314,7 @@ class World:
             self.s.persons.employer,
             self.deg_active,
             self.ledger.score,
+            self.ledger.grade if self.ledger.grade_names else None,
             ev_agent,
             ev_act,
             recs.subject,
@@ -338,11 +347,34 @@ class World:
         fcounts = np.bincount(frecs.source, minlength=len(self.sources.names))
         for k, name in enumerate(self.sources.names):
             rec.total(t, f"records.{name}", float(counts[k] + fcounts[k]))
+        for table, outcome, prefix in (
+            (self.table, self.out, "sanction"),
+            (self.firm_table, self.firm_out, "firm_sanction"),
+        ):
+            if len(table):
+                hits = np.bincount(_bit_positions(outcome.bits), minlength=len(table))
+                for k, name in enumerate(table.names):
+                    rec.total(t, f"{prefix}.{name}", float(hits[k]))
         every = self.sc.run.network_metrics_every
         if t % every == 0 or t == self.sc.run.steps - 1:
             rec.total(
                 t, "largest_component_share", largest_component_share(self.s.graph, self.active)
             )
+            rec.total(
+                t,
+                "score_assortativity",
+                score_assortativity(self.s.graph, self.active, self.ledger.score),
+            )
+
+
+def _bit_positions(bits: np.ndarray) -> np.ndarray:
+    """Positions of the set bits of every element (one entry per set bit)."""
+    on = bits[bits != 0]
+    if len(on) == 0:
+        return np.zeros(0, np.int64)
+    width = 8 * bits.dtype.itemsize
+    flags = (on[:, None] >> np.arange(width, dtype=bits.dtype)) & 1
+    return np.nonzero(flags)[1]
 
 
 def _household_spillover(household: np.ndarray, blocked: np.ndarray) -> np.ndarray:
@@ -369,7 +401,9 @@ def total_names(sc: Scenario) -> list[str]:
         "firm_false_records",
     ]
     names += [f"records.{s}" for s in sc.sources]
-    names += ["largest_component_share"]
+    for s in sc.regime.sanctions:
+        names.append(f"{'firm_sanction' if s.subject == 'firm' else 'sanction'}.{s.name}")
+    names += ["largest_component_share", "score_assortativity"]
     return names
 
 
@@ -496,9 +530,10 @@ class Sim:
         sc = self.scenario
         self.society = build_society(sc)
         names = total_names(sc)
-        self.worlds = [World(self.society, sc, sc.regime, names)]
+        grades = [g.name for g in sorted(sc.regime.scoring.grades, key=lambda g: -g.min)]
+        self.worlds = [World(self.society, sc, sc.regime, names, grades)]
         if sc.run.twin:
-            self.worlds.append(World(self.society, sc, NONE_REGIME, names))
+            self.worlds.append(World(self.society, sc, NONE_REGIME, names, grades))
         self.build_seconds = time.perf_counter() - started
         return self
 
