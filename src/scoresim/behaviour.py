@@ -11,7 +11,7 @@ Rates in the scenario are per year and become per-step probabilities 1 - exp(-ra
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 from numba import njit
@@ -45,6 +45,9 @@ class PersonState:
             income=income.copy(),
             watched=np.zeros(n, np.float32),
         )
+
+    def copy(self) -> PersonState:
+        return PersonState(*(getattr(self, f.name).copy() for f in fields(self)))
 
 
 STATE_BYTES = 1 + 2 + 1 + 1 + 4 + 4

@@ -31,6 +31,8 @@ HEADLINE = (
     ("ever_sanctioned_share", "ever sanctioned (share of persons)", "pct"),
     ("wrongly_sanctioned_share", "… of them wrongly, by false records", "pct"),
     ("association_sanctioned_share", "… of them by association", "pct"),
+    ("wrongly_sanctioned_steps_share", "sanctioned person-steps due to false records", "pct"),
+    ("association_sanctioned_steps_share", "sanctioned person-steps due to association", "pct"),
     ("ties_cut_share", "social ties cut", "pct"),
     ("isolated_share", "isolated persons", "pct"),
     ("chilling_effect", "chilling effect (speech, shopping vs twin)", "pct"),

@@ -61,6 +61,8 @@ SUMMARY_KEYS = (
     "records_per_person_year",
     "long_listed_share",
     "score_assortativity",
+    "wrongly_sanctioned_steps_share",
+    "association_sanctioned_steps_share",
 )
 VS_TWIN = ("chilling_effect", "deterrence_effect", "income_loss_share")
 
@@ -111,6 +113,12 @@ def world_summary(w, years: float) -> dict:
         "foreign_firms_exposed_share": _ratio(int(w.firm_exposed_ever.sum()), foreign),
         "records_per_person_year": float(w.person_records / (n * years)),
         "long_listed_share": float(alls[-1, _col("long_listed")] / n),
+        "wrongly_sanctioned_steps_share": _ratio(
+            float(alls[:, _col("wrongly_sanctioned")].sum()), sanctioned_steps
+        ),
+        "association_sanctioned_steps_share": _ratio(
+            float(alls[:, _col("association_sanctioned")].sum()), sanctioned_steps
+        ),
         "score_assortativity": float(assort[np.isfinite(assort)][-1])
         if np.isfinite(assort).any()
         else None,

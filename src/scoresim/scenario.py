@@ -384,6 +384,9 @@ class Run(Strict):
     step: Literal["day", "week", "month"] = "week"
     twin: bool = True
     network_metrics_every: int = Field(13, ge=1, le=100_000)  # steps between component scans
+    # [assume] years the society lives with no system before the run starts, so that loans,
+    # defaults and lawsuits are under way at step 0 (run and twin start from the same state)
+    burn_in_years: float = Field(2.0, ge=0, le=50)
 
     @property
     def steps(self) -> int:
@@ -514,6 +517,7 @@ def load(spec: str | Path, overrides: dict | None = None) -> Scenario:
     data = _resolve(_read_toml(path), path)
     if overrides:
         data = _merge(data, overrides)
+        return from_dict(data, f"{path} (with overrides)")
     return from_dict(data, path)
 
 

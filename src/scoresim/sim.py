@@ -80,6 +80,7 @@ class World:
         regime: Regime,
         total_names: list[str],
         grade_names: list[str],
+        start: PersonState | None = None,
     ):
         self.s, self.sc, self.regime = society, sc, regime
         p, f = society.persons, society.firms
@@ -90,7 +91,11 @@ class World:
         self.firm_active = np.ones(society.firm_graph.entries, np.uint8)
         self.deg_active = society.graph.degree()
         self.firm_deg_active = society.firm_graph.degree()
-        self.state = PersonState.start(p.n, p.employer >= 0, p.base_income)
+        self.state = (
+            PersonState.start(p.n, p.employer >= 0, p.base_income)
+            if start is None
+            else start.copy()
+        )
         a = regime.association
         self.ledger = Ledger(
             p.n,
@@ -190,7 +195,7 @@ class World:
         }
 
     # ---------------------------------------------------------------- the step
-    def step(self, t: int) -> None:
+    def step(self, t: int, measure: bool = True) -> None:
         started = time.perf_counter()
         s, sc, regime = self.s, self.sc, self.regime
         p, f = s.persons, s.firms
@@ -300,7 +305,8 @@ class World:
             st.income,
         )
         # 7. metrics
-        self._measure(t, ev_agent, ev_act, recs, frecs)
+        if measure:
+            self._measure(t, ev_agent, ev_act, recs, frecs)
         self.seconds += time.perf_counter() - started
 
     def _measure(self, t, ev_agent, ev_act, recs, frecs) -> None:
@@ -365,6 +371,19 @@ class World:
                 "score_assortativity",
                 score_assortativity(self.s.graph, self.active, self.ledger.score),
             )
+
+
+def burn_in(society: Society, sc: Scenario, names, grades) -> PersonState | None:
+    """Let the society live ``run.burn_in_years`` with no system, so that the run starts with
+    loans, defaults and lawsuits under way. Steps -B .. -1 have their own random numbers."""
+    steps = round(sc.run.burn_in_years / sc.step_years)
+    if steps == 0:
+        return None
+    world = World(society, sc, NONE_REGIME, names, grades)
+    for t in range(-steps, 0):
+        world.step(t, measure=False)
+    world.state.watched[:] = 0
+    return world.state
 
 
 def _bit_positions(bits: np.ndarray) -> np.ndarray:
@@ -531,9 +550,10 @@ class Sim:
         self.society = build_society(sc)
         names = total_names(sc)
         grades = [g.name for g in sorted(sc.regime.scoring.grades, key=lambda g: -g.min)]
-        self.worlds = [World(self.society, sc, sc.regime, names, grades)]
+        start = burn_in(self.society, sc, names, grades)
+        self.worlds = [World(self.society, sc, sc.regime, names, grades, start)]
         if sc.run.twin:
-            self.worlds.append(World(self.society, sc, NONE_REGIME, names, grades))
+            self.worlds.append(World(self.society, sc, NONE_REGIME, names, grades, start))
         self.build_seconds = time.perf_counter() - started
         return self
 

@@ -1,0 +1,195 @@
+"""The three scoring families and the list mechanics, on small custom regimes."""
+
+from __future__ import annotations
+
+import numpy as np
+from conftest import Stepped
+
+from scoresim import Sim
+from scoresim.registry import FALSE, TRUE
+
+LIST_ONLY = {
+    # more debt trouble than the default, so that a small society fills the list quickly
+    "behaviour": {"missed_payment": 3.0, "pays_by_deadline": 0.1},
+    "regime": {
+        "scoring": {"family": "none", "grades": [], "firm_grades": []},
+        "rules": [],
+        "association": {"mean_weight": 0.0, "listed_penalty": 0.0, "partner_weight": 0.0},
+        "lists": [
+            {
+                "name": "defaulters",
+                "enter_on": ["judgment_unpaid_refuses"],
+                "term_years": 0.25,
+                "repair_on": ["debt_paid"],
+                "publication_lag_steps": 3,
+            },
+        ],
+        "sanctions": [
+            {
+                "name": "no_flights",
+                "on_list": "defaulters",
+                "effect": "block_flights",
+                "related_contexts": ["legal", "finance"],
+            }
+        ],
+        "response": {"visible_low_grades": [], "pressure_pay": 2.0},
+    },
+}
+
+
+def test_list_regime_without_scores():
+    st = Stepped(overrides=LIST_ONLY, n=6000, years=1.5, twin=False)
+    reg, led = st.run.registry, st.run.ledger
+    term = reg.term[0]
+    entered = left = 0
+    for t in st.steps():
+        m = reg.member[0]
+        assert np.all(led.score == led.base)  # no rules: no points
+        assert set(np.unique(reg.cause[0][m])) <= {TRUE, FALSE}
+        assert np.all(t - reg.since[0][m] < term)  # nobody outstays the term
+        # visible only once the publication lag has passed
+        assert not np.any(reg.visible & ~(m & (t - reg.since[0] >= 3)))
+        entered += int(reg.inflow[0])
+        left += int(reg.outflow[0])
+    assert entered > 0 and left > 0
+    s = Sim("article", overrides=LIST_ONLY, n=6000, years=1.5, seed=7).run().summary()
+    assert s["unrelated_context_share"] == 0  # the only sanction is in context for court data
+    assert s["association_sanctioned_share"] == 0
+
+
+def _own_true(overrides):
+    st = Stepped(overrides=overrides, n=3000, years=0.5, twin=False)
+    for _ in st.steps():
+        pass
+    return st.run.ledger.own_true
+
+
+def test_weighted_dimensions_equal_the_points_they_weigh():
+    """A dimension rule of p points, weight w and scale k scores p*w*k: the same run as a
+    point rule of p*w*k points."""
+    base = {
+        "lists": [],
+        "sanctions": [],
+        "response": {"visible_low_grades": []},
+        "association": {"mean_weight": 0.0, "listed_penalty": 0.0},
+    }
+    points = {
+        "regime": {
+            **base,
+            "scoring": {"family": "points"},
+            "rules": [
+                {"record": "traffic_offence", "points": -6.0},
+                {"record": "volunteering", "points": 3.0},
+            ],
+        }
+    }
+    dims = {
+        "regime": {
+            **base,
+            "scoring": {
+                "family": "dimensions",
+                "dimension_scale": 4.0,
+                "dimensions": {"behaviour": 0.5, "civic": 0.25},
+            },
+            "rules": [
+                {"record": "traffic_offence", "points": -3.0, "dimension": "behaviour"},
+                {"record": "volunteering", "points": 3.0, "dimension": "civic"},
+            ],
+        }
+    }
+    a, b = _own_true(points), _own_true(dims)
+    assert (a != 0).sum() > 100
+    np.testing.assert_array_equal(a, b)
+
+
+def test_rule_conditions_select_records():
+    """A rule that only applies to rural persons leaves every urban person's points at 0."""
+    over = {
+        "regime": {
+            "scoring": {"family": "points"},
+            "lists": [],
+            "sanctions": [],
+            "response": {"visible_low_grades": []},
+            "association": {"mean_weight": 0.0, "listed_penalty": 0.0},
+            "rules": [
+                {
+                    "record": "traffic_offence",
+                    "points": -5.0,
+                    "when": "urban == 0 and record_true == 1",
+                }
+            ],
+        }
+    }
+    st = Stepped(overrides=over, n=6000, years=1, twin=False)
+    for _ in st.steps():
+        pass
+    urban = st.sim.society.persons.urban
+    led = st.run.ledger
+    assert np.all(led.own_true[urban] == 0) and (led.own_true[~urban] < 0).sum() > 20
+    assert np.all(led.own_false == 0)  # record_true excludes false records
+
+
+def test_rewards_raise_income_and_are_not_sanctions():
+    over = {
+        "regime": {
+            "sanctions": [
+                {
+                    "name": "perks",
+                    "on_grades": ["A", "AA", "AAA"],
+                    "effect": "reward",
+                    "strength": 0.1,
+                }
+            ]
+        }
+    }
+    st = Stepped(overrides=over, n=3000, years=0.3)
+    for _ in st.steps():
+        pass
+    out = st.run.out
+    assert out.rewarded.sum() > 1000
+    assert np.all(out.applied == 0) and np.all(out.status == 0)
+    assert np.allclose(out.income_factor[out.rewarded], 1.1)
+
+
+def test_unrelated_context_audit_counts_what_it_should():
+    every = [
+        "finance",
+        "legal",
+        "traffic",
+        "public_order",
+        "speech",
+        "consumption",
+        "work",
+        "civic",
+        "travel",
+        "regulatory",
+        "association",
+    ]
+    related = {
+        "regime": {
+            "sanctions": [
+                {
+                    "name": "no_flights",
+                    "on_list": "blacklist",
+                    "effect": "block_flights",
+                    "related_contexts": every,
+                }
+            ]
+        }
+    }
+    unrelated = {
+        "regime": {
+            "sanctions": [
+                {
+                    "name": "no_flights",
+                    "on_list": "blacklist",
+                    "effect": "block_flights",
+                    "related_contexts": [],
+                }
+            ]
+        }
+    }
+    a = Sim("article", overrides=related, n=4000, years=1, seed=7, twin=False).run().summary()
+    b = Sim("article", overrides=unrelated, n=4000, years=1, seed=7, twin=False).run().summary()
+    assert a["ever_sanctioned_share"] > 0
+    assert a["unrelated_context_share"] == 0 and b["unrelated_context_share"] == 1
