@@ -13,8 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import connected_components
 
 from .population import Firms, Persons
 from .rng import Stream, draws, stream_key, uniform
@@ -272,19 +270,45 @@ def ties_by_layer(graph: Graph, active: np.ndarray | None = None, n_layers: int 
     return np.bincount(graph.layer, weights=w, minlength=n_layers)[:n_layers] / 2
 
 
+@njit(cache=True)
+def _find(parent, x):
+    while parent[x] != x:
+        parent[x] = parent[parent[x]]  # path halving
+        x = parent[x]
+    return x
+
+
+@njit(cache=True)
+def _components_kernel(indptr, nbr, active):
+    """Union-find over active entries; labels numbered 0.. in order of first appearance."""
+    n = len(indptr) - 1
+    parent = np.arange(n, dtype=np.int32)
+    for i in range(n):
+        for e in range(indptr[i], indptr[i + 1]):
+            if active[e]:
+                a = _find(parent, i)
+                b = _find(parent, nbr[e])
+                if a != b:
+                    if a < b:
+                        parent[b] = a
+                    else:
+                        parent[a] = b
+    labels = np.empty(n, dtype=np.int32)
+    relabel = np.full(n, -1, dtype=np.int32)
+    count = 0
+    for i in range(n):
+        r = _find(parent, i)
+        if relabel[r] < 0:
+            relabel[r] = count
+            count += 1
+        labels[i] = relabel[r]
+    return count, labels
+
+
 def components(graph: Graph, active: np.ndarray | None = None) -> tuple[int, np.ndarray]:
     """Connected components over active ties: (count, label per node)."""
-    keep = slice(None) if active is None else active.astype(bool)
-    rows = np.repeat(np.arange(graph.n, dtype=np.int32), np.diff(graph.indptr))
-    # a fresh matrix of the active entries only: scipy would otherwise compact our arrays in place
-    m = csr_matrix(
-        (
-            np.ones(graph.entries if active is None else int(keep.sum()), np.int8),
-            (rows[keep], graph.nbr[keep]),
-        ),
-        shape=(graph.n, graph.n),
-    )
-    return connected_components(m, directed=False)
+    mask = np.ones(graph.entries, np.uint8) if active is None else active
+    return _components_kernel(graph.indptr, graph.nbr, mask)
 
 
 def largest_component_share(graph: Graph, active: np.ndarray | None = None) -> float:
@@ -294,17 +318,34 @@ def largest_component_share(graph: Graph, active: np.ndarray | None = None) -> f
     return float(np.bincount(labels).max() / graph.n)
 
 
+@njit(cache=True)
+def _assortativity_kernel(indptr, nbr, active, score):
+    n_e = 0.0
+    sx = 0.0
+    for i in range(len(indptr) - 1):
+        for e in range(indptr[i], indptr[i + 1]):
+            if active[e]:
+                n_e += 1.0
+                sx += score[i]
+    if n_e == 0.0:
+        return np.nan
+    mean = sx / n_e  # each tie is stored both ways: both ends share mean and variance
+    sxx = sxy = 0.0
+    for i in range(len(indptr) - 1):
+        x = score[i] - mean
+        for e in range(indptr[i], indptr[i + 1]):
+            if active[e]:
+                sxx += x * x
+                sxy += x * (score[nbr[e]] - mean)
+    if sxx <= 1e-12 * n_e:
+        return np.nan
+    return sxy / sxx
+
+
 def score_assortativity(graph: Graph, active: np.ndarray, score: np.ndarray) -> float:
-    """Pearson correlation of scores across active ties (NaN if undefined)."""
-    keep = active.astype(bool)
-    if not keep.any():
-        return float("nan")
-    rows = np.repeat(np.arange(graph.n, dtype=np.int32), np.diff(graph.indptr))[keep]
-    a = score[rows].astype(np.float64)
-    b = score[graph.nbr[keep]].astype(np.float64)
-    if a.std() == 0 or b.std() == 0:
-        return float("nan")
-    return float(np.corrcoef(a, b)[0, 1])
+    """Pearson correlation of scores across active ties (NaN if undefined). Because every tie
+    is stored in both directions, the two ends have the same mean and variance."""
+    return float(_assortativity_kernel(graph.indptr, graph.nbr, active, score))
 
 
 LAYER_NAMES = LAYERS + ("business",)

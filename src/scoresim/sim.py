@@ -161,6 +161,7 @@ class World:
         self.firm_exposed_ever = np.zeros(f.n, bool)
         self.recorder = metrics.Recorder(p, sc.run.steps, total_names, grade_names)
         self.person_records = 0
+        self._lcc: tuple[int, float] | None = None
         self.seconds = 0.0
 
     # ---------------------------------------------------------------- fields for conditions
@@ -363,9 +364,10 @@ class World:
                     rec.total(t, f"{prefix}.{name}", float(hits[k]))
         every = self.sc.run.network_metrics_every
         if t % every == 0 or t == self.sc.run.steps - 1:
-            rec.total(
-                t, "largest_component_share", largest_component_share(self.s.graph, self.active)
-            )
+            cut = int(self.cuts[:4].sum())
+            if self._lcc is None or self._lcc[0] != cut:  # unchanged graph: reuse the scan
+                self._lcc = (cut, largest_component_share(self.s.graph, self.active))
+            rec.total(t, "largest_component_share", self._lcc[1])
             rec.total(
                 t,
                 "score_assortativity",
