@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from scoresim import Sim
+from scoresim import Sim, load_scenario
 from scoresim.results import Results
+
+ARTICLE_SOURCES = tuple(load_scenario("article").sources)
 
 
 def test_score_equals_base_plus_components(stepped_checks):
@@ -60,23 +62,7 @@ def test_common_random_numbers_travel_attempts_match_twin(stepped_checks):
 
 
 def test_no_false_records_means_nobody_wrongly_sanctioned():
-    over = {
-        "sources": {
-            s: {"false_rate": 0.0}
-            for s in (
-                "bank",
-                "courts",
-                "police",
-                "intelligence",
-                "social_media",
-                "ecommerce",
-                "employers",
-                "civil_affairs",
-                "tax",
-                "regulators",
-            )
-        }
-    }
+    over = {"sources": {s: {"false_rate": 0.0} for s in ARTICLE_SOURCES}}
     s = Sim("article", n=4000, years=1, seed=7, overrides=over).run().summary()
     assert s["ever_sanctioned_share"] > 0
     assert s["wrongly_sanctioned_share"] == 0
@@ -98,20 +84,8 @@ def test_no_association_means_nobody_sanctioned_by_association():
 
 def test_only_false_records_means_nobody_sanctioned_on_true_records():
     """If every record is attributed to the wrong person, no sanction rests on true records."""
-    names = (
-        "bank",
-        "courts",
-        "police",
-        "intelligence",
-        "social_media",
-        "ecommerce",
-        "employers",
-        "civil_affairs",
-        "tax",
-        "regulators",
-    )
     over = {
-        "sources": {s: {"false_rate": 1.0} for s in names},
+        "sources": {s: {"false_rate": 1.0} for s in ARTICLE_SOURCES},
         "regime": {"association": {"mean_weight": 0.0, "listed_penalty": 0.0}},
     }
     sim = Sim("article", n=4000, years=1, seed=7, overrides=over)

@@ -6,6 +6,7 @@ import numpy as np
 from conftest import Stepped
 
 from scoresim import Sim
+from scoresim.acts import CONTEXTS
 from scoresim.registry import FALSE, TRUE
 
 LIST_ONLY = {
@@ -152,19 +153,7 @@ def test_rewards_raise_income_and_are_not_sanctions():
 
 
 def test_unrelated_context_audit_counts_what_it_should():
-    every = [
-        "finance",
-        "legal",
-        "traffic",
-        "public_order",
-        "speech",
-        "consumption",
-        "work",
-        "civic",
-        "travel",
-        "regulatory",
-        "association",
-    ]
+    every = list(CONTEXTS)
     related = {
         "regime": {
             "sanctions": [
