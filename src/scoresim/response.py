@@ -111,7 +111,8 @@ def _employers_kernel(
 
 
 def employers(key, employer, employed, listed, job_hazard, behaviour, response, dt) -> None:
-    """Employers let staff go (more so if listed or sanctioned) and screen applicants by list.
+    """Employers let staff go (more so if listed, low-graded or sanctioned) and screen
+    applicants by list and grade (``listed`` holds both).
     A person who finds a job again returns to the same firm's payroll [assume]."""
     _employers_kernel(
         key,

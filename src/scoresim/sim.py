@@ -261,8 +261,12 @@ class World:
         self.spill = _household_spillover(p.household, out.block_school)
         # 6. response: avoidance, employers, partners, income
         visible = self.registry.visible
-        if len(self.visible_low) and regime.publicity > 0:
-            visible = visible | np.isin(self.ledger.grade, self.visible_low)
+        flagged = self.registry.listed  # what employers screen on: any list, or a low grade
+        if len(self.visible_low):
+            low = np.isin(self.ledger.grade, self.visible_low)
+            flagged = flagged | low
+            if regime.publicity > 0:
+                visible = visible | low
         response.cut_ties(
             np.flatnonzero(visible),
             s.graph,
@@ -291,7 +295,7 @@ class World:
             stream_key(self.seed, Stream.EMPLOYER, t),
             p.employer,
             st.employed,
-            self.registry.listed,
+            flagged,
             out.job_hazard,
             sc.behaviour,
             regime.response,
