@@ -63,6 +63,16 @@ ACTS: tuple[Act, ...] = (
     Act("firm_violation", "firm", "regulatory", 2),
     Act("firm_missed_report", "firm", "regulatory", 1),
     Act("firm_tax_paid", "firm", "finance", 0),
+    # the other listing grounds of the court list (facts.md "Court list": 2017 rules), committed
+    # by debtors with an unpaid judgment; and the high spending the court restricts
+    Act("obstructs_enforcement", "person", "legal", 3),
+    Act("evades_enforcement", "person", "legal", 3),
+    Act("breaks_asset_reporting", "person", "legal", 2),
+    Act("breaks_spending_restriction", "person", "legal", 2),
+    Act("refuses_settlement", "person", "legal", 2),
+    Act("luxury_taken", "person", "consumption", 0),
+    Act("luxury_blocked", "person", "consumption", 0),
+    Act("firm_judgment_unpaid", "firm", "legal", 3),
 )
 ACT_ID = {a.name: i for i, a in enumerate(ACTS)}
 N_ACTS = len(ACTS)
@@ -100,6 +110,22 @@ FIRM_TAX_ARREARS = ACT_ID["firm_tax_arrears"]
 FIRM_VIOLATION = ACT_ID["firm_violation"]
 FIRM_MISSED_REPORT = ACT_ID["firm_missed_report"]
 FIRM_TAX_PAID = ACT_ID["firm_tax_paid"]
+OBSTRUCTS = ACT_ID["obstructs_enforcement"]
+EVADES = ACT_ID["evades_enforcement"]
+ASSET_REPORTING = ACT_ID["breaks_asset_reporting"]
+SPENDING = ACT_ID["breaks_spending_restriction"]
+SETTLEMENT = ACT_ID["refuses_settlement"]
+LUXURY_TAKEN = ACT_ID["luxury_taken"]
+LUXURY_BLOCKED = ACT_ID["luxury_blocked"]
+FIRM_JUDGMENT_UNPAID = ACT_ID["firm_judgment_unpaid"]
+COURT_GROUNDS = (
+    "judgment_unpaid_refuses",
+    "obstructs_enforcement",
+    "evades_enforcement",
+    "breaks_asset_reporting",
+    "breaks_spending_restriction",
+    "refuses_settlement",
+)
 
 
 def names(subject: str | None = None) -> list[str]:

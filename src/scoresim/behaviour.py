@@ -77,13 +77,28 @@ _P = [
     "heroic_act",
     "flights",
     "high_speed_rail",
+    "obstructs_enforcement",
+    "evades_enforcement",
+    "breaks_asset_reporting",
+    "refuses_settlement",
+    "luxury_purchase",
 ]
 P = {k: i for i, k in enumerate(_P)}
-N_P = len(_P) + 9
+_OBSTRUCT, _EVADE, _ASSETS, _SETTLE, _LUXURY = (
+    P[k]
+    for k in (
+        "obstructs_enforcement",
+        "evades_enforcement",
+        "breaks_asset_reporting",
+        "refuses_settlement",
+        "luxury_purchase",
+    )
+)
+N_P = len(_P) + 10
 IX_MISSES, IX_JUDGMENT, IX_DEADLINE, IX_PAYS, IX_EVAL_EVERY, IX_POOR, IX_GOOD = range(
     len(_P), len(_P) + 7
 )
-IX_PRESSURE, IX_CREDIT_FACTOR = len(_P) + 7, len(_P) + 8
+IX_PRESSURE, IX_CREDIT_FACTOR, IX_BREACH = len(_P) + 7, len(_P) + 8, len(_P) + 9
 
 
 def parameters(b: Behaviour, dt: float, pressure_pay: float, credit_factor: float) -> np.ndarray:
@@ -102,6 +117,7 @@ def parameters(b: Behaviour, dt: float, pressure_pay: float, credit_factor: floa
     out[IX_GOOD] = b.good_evaluation
     out[IX_PRESSURE] = per_step(pressure_pay, dt)
     out[IX_CREDIT_FACTOR] = credit_factor
+    out[IX_BREACH] = b.breaks_restriction
     return out
 
 
@@ -114,6 +130,8 @@ def step_keys(seed: int, step: int) -> np.ndarray:
         Stream.WORK,
         Stream.CIVIC,
         Stream.TRAVEL,
+        Stream.COURT,
+        Stream.LUXURY,
     )
     return np.array([stream_key(seed, s, step) for s in streams], dtype=np.uint64)
 
@@ -147,11 +165,13 @@ def _persons_kernel(
     block_flight,
     block_rail,
     block_credit,
+    block_luxury,
     listed,
     ev_agent,
     ev_act,
 ):
     kf, kv, ks, kshop, kw, kc, kt = keys[0], keys[1], keys[2], keys[3], keys[4], keys[5], keys[6]
+    kcourt, klux = keys[7], keys[8]
     k = 0
     eval_every = int(p[IX_EVAL_EVERY])
     for i in range(len(debt)):
@@ -214,6 +234,16 @@ def _persons_kernel(
             if u0 < hazard:
                 debt[i] = NONE
                 k = _emit(ev_agent, ev_act, k, i, A.DEBT_PAID)
+            else:  # the court list's other grounds, more likely the less law-abiding
+                lax = 1.5 - law[i]
+                if uniform(kcourt, 4 * i) < p[_OBSTRUCT] * lax:
+                    k = _emit(ev_agent, ev_act, k, i, A.OBSTRUCTS)
+                if uniform(kcourt, 4 * i + 1) < p[_EVADE] * lax:
+                    k = _emit(ev_agent, ev_act, k, i, A.EVADES)
+                if uniform(kcourt, 4 * i + 2) < p[_ASSETS] * lax:
+                    k = _emit(ev_agent, ev_act, k, i, A.ASSET_REPORTING)
+                if uniform(kcourt, 4 * i + 3) < p[_SETTLE] * lax:
+                    k = _emit(ev_agent, ev_act, k, i, A.SETTLEMENT)
         # --- violations, cut by deterrence
         lawless = 1.5 - law[i]
         if uniform(kv, 4 * i) < p[6] * lawless * deter:
@@ -255,12 +285,33 @@ def _persons_kernel(
             )
         if uniform(kt, 2 * i + 1) < p[17] * travel_weight[i]:
             k = _emit(ev_agent, ev_act, k, i, A.RAIL_BLOCKED if block_rail[i] else A.RAIL_TAKEN)
+        # --- high spending (star hotels, property, luxury): refused under a restriction,
+        # unless the person gets round it, which is itself a listing ground
+        if uniform(klux, 2 * i) < p[_LUXURY] * travel_weight[i]:
+            if not block_luxury[i]:
+                k = _emit(ev_agent, ev_act, k, i, A.LUXURY_TAKEN)
+            elif uniform(klux, 2 * i + 1) < p[IX_BREACH]:
+                k = _emit(ev_agent, ev_act, k, i, A.LUXURY_TAKEN)
+                k = _emit(ev_agent, ev_act, k, i, A.SPENDING)
+            else:
+                k = _emit(ev_agent, ev_act, k, i, A.LUXURY_BLOCKED)
     return k
 
 
 @njit(cache=True)
 def _firms_kernel(
-    t, key, p_arrears, p_violation, p_report, p_paid, year_steps, compliance, ev_agent, ev_act
+    t,
+    key,
+    court_key,
+    p_arrears,
+    p_violation,
+    p_report,
+    p_paid,
+    p_judgment,
+    year_steps,
+    compliance,
+    ev_agent,
+    ev_act,
 ):
     k = 0
     for f in range(len(compliance)):
@@ -274,6 +325,8 @@ def _firms_kernel(
                 k = _emit(ev_agent, ev_act, k, f, A.FIRM_MISSED_REPORT)
         if uniform(key, 4 * f + 3) < p_paid * compliance[f]:
             k = _emit(ev_agent, ev_act, k, f, A.FIRM_TAX_PAID)
+        if uniform(court_key, f) < p_judgment * 2.0 * lax:  # a court judgment left unpaid
+            k = _emit(ev_agent, ev_act, k, f, A.FIRM_JUDGMENT_UNPAID)
     return k
 
 
@@ -344,6 +397,7 @@ def run_persons(
     block_flight,
     block_rail,
     block_credit,
+    block_luxury,
     listed,
     events: Events,
 ) -> None:
@@ -368,6 +422,7 @@ def run_persons(
         block_flight,
         block_rail,
         block_credit,
+        block_luxury,
         listed,
     )
 
@@ -378,10 +433,12 @@ def run_firms(t, seed, b: Behaviour, dt, firms, events: Events) -> None:
         _firms_kernel,
         t,
         stream_key(seed, Stream.FIRM, t),
+        stream_key(seed, Stream.FIRM_COURT, t),
         per_step(b.firm_tax_arrears, dt),
         per_step(b.firm_violation, dt),
         b.firm_missed_report,
         per_step(b.firm_tax_paid, dt),
+        per_step(b.firm_judgment_unpaid, dt),
         year_steps,
         firms.compliance,
     )

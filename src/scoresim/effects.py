@@ -16,8 +16,10 @@ EFFECTS: dict[str, str] = {
     "block_school": "household's children barred from private schools (household spillover)",
     "deny_licence": "business licences denied: share `strength` of a firm's revenue lost",
     "exclude_procurement": "excluded from government procurement: share `strength` of revenue",
-    "raise_inspection": "inspections x `strength`: regulators detect a firm's violations more",
+    "raise_inspection": "inspections x `strength` (below 1: fewer): regulators' detection of a "
+    "firm's violations scales with it",
     "bar_legal_rep": "barred from serving as a firm's legal representative",
+    "block_luxury": "star hotels, property, luxury purchases refused (each refusal counted)",
     "reward": "perks (deposit-free rentals, discounts): share `strength` of income gained",
 }
 EFFECT_ID = {e: i for i, e in enumerate(EFFECTS)}

@@ -18,7 +18,8 @@ from numba import njit
 
 from . import expr
 from .acts import ACT_ID, ACTS, CONTEXT_ID
-from .scenario import FIRM_FIELDS, PERSON_FIELDS, ListSpec
+from .rng import uniforms_at
+from .scenario import FIRM_FIELDS, PERSON_FIELDS, ListSpec, Safeguards
 from .scoring import NO_CONTEXT, Ledger, grade_of
 
 NO_CAUSE, TRUE, FALSE, ASSOC = 0, 1, 2, 3
@@ -30,7 +31,14 @@ _GRAV = np.array([a.gravity for a in ACTS], np.uint8)  # gravity of each act
 class Registry:
     """The lists of one subject kind (persons or firms) in one world."""
 
-    def __init__(self, specs: list[ListSpec], n: int, ledger: Ledger, step_years: float):
+    def __init__(
+        self,
+        specs: list[ListSpec],
+        n: int,
+        ledger: Ledger,
+        step_years: float,
+        safeguards: Safeguards | None = None,
+    ):
         self.specs = specs
         self.names = [s.name for s in specs]
         k = len(specs)
@@ -48,37 +56,93 @@ class Registry:
         self.two_years = max(1, round(2.0 / step_years))
         self.inflow = np.zeros(k, np.int64)  # this step, per list
         self.outflow = np.zeros(k, np.int64)
+        self.notices = np.zeros(k, np.int64)  # this step, per list: warnings given
         self.term = [
             0 if s.term_years == 0 else max(1, round(s.term_years / step_years)) for s in specs
         ]
         names = PERSON_FIELDS if (specs and specs[0].subject == "person") else FIRM_FIELDS
         self.trees = [expr.parse(s.when, names) if s.when else None for s in specs]
         self.enter_acts = [np.array([ACT_ID[a] for a in s.enter_on], np.uint8) for s in specs]
-        self.repair_acts = [np.array([ACT_ID[a] for a in s.repair_on], np.uint8) for s in specs]
+        guard = safeguards or Safeguards()
+        self.repair_acts = [
+            np.array([ACT_ID[a] for a in s.repair_on] if guard.credit_repair else [], np.uint8)
+            for s in specs
+        ]
         self.grade_sets = [
             np.array([ledger.grade_names.index(g) for g in s.enter_grades], np.uint8) for s in specs
         ]
+        # notice before listing: the step the warning was given, and (record lists) its data
+        self.notice = guard.notice_steps
+        self.pending = np.full((k, n) if self.notice else (k, 0), -1, np.int32)
+        self.pending_record = np.zeros((k, n) if self.notice else (k, 0), np.int16)
+        # appeals
+        a = guard.appeals
+        self.appeal_p = 1.0 - np.exp(-a.rate * step_years)
+        self.appeal_success = a.success
+        self.capacity = a.capacity_per_100k * n / 1e5
+        self.budget = 0.0
+        self.appeals_heard = 0
+        self.appeals_upheld = 0
 
     def stock(self) -> np.ndarray:
         return self.member.sum(axis=1)
 
-    def update(self, t: int, records, fields, active: np.ndarray | None) -> None:
+    def appeal(self, t: int, key, pool: np.ndarray, active: np.ndarray | None) -> np.ndarray:
+        """Listed or sanctioned agents (``pool``) appeal; as many as capacity allows are heard,
+        in random order; an upheld appeal strikes the agent's false records (not those of
+        opaque sources). Returns the agents whose appeal was upheld."""
+        self.appeals_heard = self.appeals_upheld = 0
+        if self.appeal_p <= 0 or not pool.any():
+            return np.zeros(0, np.int64)
+        cand = np.flatnonzero(pool)
+        ask = cand[uniforms_at(key, 3 * cand) < self.appeal_p]
+        self.budget = min(self.budget + self.capacity, self.capacity + 1.0)
+        room = int(self.budget)
+        if len(ask) > room:
+            ask = ask[np.argsort(uniforms_at(key, 3 * ask + 1), kind="stable")[:room]]
+            ask.sort()
+        self.budget -= len(ask)
+        self.appeals_heard = len(ask)
+        led = self.ledger
+        wrong = led.own_false[ask] != led.false_opaque[ask]
+        if len(self.specs):
+            wrong |= (self.cause[:, ask] == FALSE).any(axis=0)
+        upheld = ask[wrong & (uniforms_at(key, 3 * ask + 2) < self.appeal_success)]
+        self.appeals_upheld = len(upheld)
+        if len(upheld):
+            led.strike(upheld, t, active if active is not None else np.zeros(0, np.uint8))
+        return upheld
+
+    def update(
+        self,
+        t: int,
+        records,
+        fields,
+        active: np.ndarray | None,
+        upheld: np.ndarray | None = None,
+    ) -> None:
         was = self.listed.copy()
         self.inflow[:] = 0
         self.outflow[:] = 0
+        self.notices[:] = 0
         led = self.ledger
+        shown = led.shown()
         g_true = g_own = None
         for k, spec in enumerate(self.specs):
             m = self.member[k]
-            # leave: repair, term, condition gone
+            # leave: repair, appeal upheld, term, condition gone
             leave = np.zeros_like(m)
             if len(self.repair_acts[k]) and len(records):
                 r = np.isin(records.act, self.repair_acts[k])
                 leave[records.subject[r]] = True
+                if self.notice:  # paying within the notice period stops the listing
+                    self.pending[k][records.subject[r]] = -1
+            if upheld is not None and len(upheld):
+                leave[upheld[self.cause[k][upheld] == FALSE]] = True
             if self.term[k]:
                 leave |= m & (t - self.since[k] >= self.term[k])
             if spec.enter_below is not None and not self.term[k]:
-                leave |= led.score >= spec.enter_below
+                leave |= shown >= spec.enter_below
             if len(self.grade_sets[k]) and not self.term[k]:
                 leave |= ~np.isin(led.grade, self.grade_sets[k])
             leave &= m
@@ -87,61 +151,12 @@ class Registry:
                 self.since[k][leave] = -1
                 self.cause[k][leave] = NO_CAUSE
                 self.outflow[k] = int(leave.sum())
-            # enter
             if len(self.enter_acts[k]):
-                if len(records):
-                    r = np.flatnonzero(np.isin(records.act, self.enter_acts[k]))
-                    r = r[~m[records.subject[r]]]
-                    if len(r) and self.trees[k] is not None:
-                        r = r[
-                            expr.evaluate(
-                                self.trees[k], fields(records.subject[r], records.true[r]), len(r)
-                            )
-                        ]
-                    if len(r):
-                        # one entry per subject; a true record wins over a false one
-                        order = np.lexsort((~records.true[r], records.subject[r]))
-                        r = r[order]
-                        subj = records.subject[r]
-                        first = np.concatenate([[True], subj[1:] != subj[:-1]])
-                        r, subj = r[first], subj[first]
-                        acts = records.act[r]
-                        m[subj] = True
-                        self.since[k][subj] = t
-                        self.cause[k][subj] = np.where(records.true[r], TRUE, FALSE)
-                        self.ctx[k][subj] = _CTX[acts]
-                        self.gravity[k][subj] = _GRAV[acts]
-                        self.inflow[k] = len(subj)
-                continue
-            if spec.enter_below is not None:
-                thr = spec.enter_below
-                cond = led.score < thr
-                c_true = (led.base + led.own_true) < thr
-                c_own = (led.base + led.own_true + led.own_false) < thr
+                self._enter_on_records(k, t, records, fields)
             else:
-                if g_true is None:
+                if g_true is None and len(self.grade_sets[k]):
                     g_true, g_own = led.hypothetical_grades()
-                cond = np.isin(led.grade, self.grade_sets[k])
-                c_true = np.isin(g_true, self.grade_sets[k])
-                c_own = np.isin(g_own, self.grade_sets[k])
-            enter = cond & ~m & ~leave
-            if enter.any() and self.trees[k] is not None:
-                idx = np.flatnonzero(enter)
-                keep = expr.evaluate(self.trees[k], fields(idx, np.ones(len(idx), bool)), len(idx))
-                enter[idx[~keep]] = False
-            if enter.any():
-                m[enter] = True
-                self.since[k][enter] = t
-                self.inflow[k] = int(enter.sum())
-            # the cause of every member is re-derived from today's components
-            members = np.flatnonzero(m)
-            cause = np.where(c_true[members], TRUE, np.where(c_own[members], FALSE, ASSOC))
-            self.cause[k][members] = cause
-            ctx = led.last_ctx[members]
-            self.ctx[k][members] = np.where(
-                (cause == ASSOC) | (ctx == NO_CONTEXT), ASSOC_CONTEXT, ctx
-            )
-            self.gravity[k][members] = np.where(cause == ASSOC, 0, led.last_gravity[members])
+                self._enter_on_condition(k, t, shown, g_true, g_own, leave, fields)
         self.listed = self.member.any(axis=0) if len(self.specs) else self.listed
         if len(self.specs):
             held = (self.since >= 0) & (t - self.since >= self.two_years)
@@ -158,6 +173,82 @@ class Registry:
             g = led.graph
             changed = np.flatnonzero(self.joined | self.left).astype(np.int32)
             _bump_contacts(changed, self.joined, g.indptr, g.nbr, active, led.listed_contacts)
+
+    def _join(self, k, t, subj, cause, acts) -> None:
+        self.member[k][subj] = True
+        self.since[k][subj] = t
+        self.cause[k][subj] = cause
+        self.ctx[k][subj] = _CTX[acts]
+        self.gravity[k][subj] = _GRAV[acts]
+        self.inflow[k] += len(subj)
+
+    def _enter_on_records(self, k, t, records, fields) -> None:
+        """A record of a listing act lists its subject (after the notice period, if any)."""
+        m = self.member[k]
+        if len(records):
+            r = np.flatnonzero(np.isin(records.act, self.enter_acts[k]))
+            r = r[~m[records.subject[r]]]
+            if self.notice:
+                r = r[self.pending[k][records.subject[r]] < 0]
+            if len(r) and self.trees[k] is not None:
+                cols = fields(records.subject[r], records.true[r])
+                r = r[expr.evaluate(self.trees[k], cols, len(r))]
+            if len(r):
+                # one entry per subject; a true record wins over a false one
+                r = r[np.lexsort((~records.true[r], records.subject[r]))]
+                subj = records.subject[r]
+                first = np.concatenate([[True], subj[1:] != subj[:-1]])
+                r, subj = r[first], subj[first]
+                cause = np.where(records.true[r], TRUE, FALSE)
+                if self.notice:  # warn now, list later; remember the record behind it
+                    self.pending[k][subj] = t
+                    self.pending_record[k][subj] = records.act[r].astype(np.int16) * 4 + cause
+                    self.notices[k] += len(subj)
+                else:
+                    self._join(k, t, subj, cause, records.act[r])
+        if self.notice:
+            due = np.flatnonzero((self.pending[k] >= 0) & (t - self.pending[k] >= self.notice))
+            if len(due):
+                code = self.pending_record[k][due]
+                self.pending[k][due] = -1
+                self._join(k, t, due, (code % 4).astype(np.uint8), (code // 4).astype(np.intp))
+
+    def _enter_on_condition(self, k, t, shown, g_true, g_own, leave, fields) -> None:
+        """A score below a threshold, or a grade in a set, lists the subject; the cause of
+        every member is re-derived from today's components."""
+        spec, led, m = self.specs[k], self.ledger, self.member[k]
+        if spec.enter_below is not None:
+            thr = spec.enter_below
+            cond = shown < thr
+            c_true = led.shown(led.base + led.own_true) < thr
+            c_own = led.shown(led.base + led.own_true + led.own_false) < thr
+        else:
+            cond = np.isin(led.grade, self.grade_sets[k])
+            c_true = np.isin(g_true, self.grade_sets[k])
+            c_own = np.isin(g_own, self.grade_sets[k])
+        enter = cond & ~m & ~leave
+        if enter.any() and self.trees[k] is not None:
+            idx = np.flatnonzero(enter)
+            keep = expr.evaluate(self.trees[k], fields(idx, np.ones(len(idx), bool)), len(idx))
+            enter[idx[~keep]] = False
+        if self.notice:  # a warning first; listed only if the condition still holds after it
+            pend = self.pending[k]
+            pend[~cond] = -1
+            fresh = enter & (pend < 0)
+            pend[fresh] = t
+            self.notices[k] += int(fresh.sum())
+            enter &= t - pend >= self.notice
+            pend[enter] = -1
+        if enter.any():
+            m[enter] = True
+            self.since[k][enter] = t
+            self.inflow[k] += int(enter.sum())
+        members = np.flatnonzero(m)
+        cause = np.where(c_true[members], TRUE, np.where(c_own[members], FALSE, ASSOC))
+        self.cause[k][members] = cause
+        ctx = led.last_ctx[members]
+        self.ctx[k][members] = np.where((cause == ASSOC) | (ctx == NO_CONTEXT), ASSOC_CONTEXT, ctx)
+        self.gravity[k][members] = np.where(cause == ASSOC, 0, led.last_gravity[members])
 
 
 @njit(cache=True)

@@ -38,8 +38,12 @@ class Stream(IntEnum):
     CIVIC = 15
     TRAVEL = 16
     FIRM = 17
+    COURT = 18
+    LUXURY = 19
+    FIRM_COURT = 24
     DETECTION = 20
     FALSE_RECORD = 21
+    FIRM_OFFSET = 100  # firm-side streams: the person stream + 100
     AVOIDANCE = 30
     EMPLOYER = 31
     PARTNER = 32
@@ -80,6 +84,15 @@ def uniforms(key: uint64, start: int, count: int) -> np.ndarray:
     out = np.empty(count, dtype=np.float64)
     for i in range(count):
         out[i] = uniform(key, start + i)
+    return out
+
+
+@njit(cache=True)
+def uniforms_at(key: uint64, counters: np.ndarray) -> np.ndarray:
+    """One uniform per given counter (for a scattered set of agents)."""
+    out = np.empty(len(counters), dtype=np.float64)
+    for k in range(len(counters)):
+        out[k] = uniform(key, counters[k])
     return out
 
 

@@ -11,7 +11,7 @@ and whether its severity exceeds the gravity of the behaviour (Art. 5(1)(c)(ii))
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 from numba import njit
@@ -23,6 +23,7 @@ from .scenario import Regime
 from .scoring import NO_CONTEXT, Ledger
 
 ON_LIST, ON_GRADE = 0, 1
+LUXURY = EFFECT_ID["block_luxury"]
 FLIGHTS, RAIL, CREDIT, JOB, INCOME, SCHOOL, LICENCE, PROCUREMENT, INSPECTION, LEGAL_REP, REWARD = (
     EFFECT_ID[e]
     for e in (
@@ -67,7 +68,13 @@ def compile_table(
     person_grades: list[str],
     firm_grades: list[str],
 ) -> Table:
-    rows = [s for s in regime.sanctions if (s.subject == "firm") == (subject == "firm")]
+    rows = [
+        s
+        for s in regime.sanctions
+        if (s.subject == "firm") == (subject == "firm")
+        # a firm's sanctions reaching its representative are association: off with it
+        and (regime.safeguards.association or s.subject != "representative")
+    ]
     t = Table(
         [],
         *(
@@ -116,24 +123,30 @@ class Outcome:
     block_rail: np.ndarray
     block_credit: np.ndarray
     block_school: np.ndarray
+    block_luxury: np.ndarray
     job_hazard: np.ndarray  # float32 extra yearly job-loss hazard
     income_factor: np.ndarray  # float32 multiplier on income (losses and rewards)
+    inspection: np.ndarray  # float32 multiplier on regulators' detection (firms)
 
     @classmethod
     def zeros(cls, n: int) -> Outcome:
+        dtypes = {
+            "bits": np.uint16,
+            "status": np.uint8,
+            "applied": np.uint8,
+            "unrelated": np.uint8,
+            "job_hazard": np.float32,
+        }
+        ones = ("income_factor", "inspection")
         return cls(
-            np.zeros(n, np.uint16),
-            np.zeros(n, np.uint8),
-            np.zeros(n, np.uint8),
-            np.zeros(n, np.uint8),
-            np.zeros(n, bool),
-            np.zeros(n, bool),
-            np.zeros(n, bool),
-            np.zeros(n, bool),
-            np.zeros(n, bool),
-            np.zeros(n, bool),
-            np.zeros(n, np.float32),
-            np.ones(n, np.float32),
+            **{
+                f.name: (
+                    np.ones(n, np.float32)
+                    if f.name in ones
+                    else np.zeros(n, dtypes.get(f.name, bool))
+                )
+                for f in fields(cls)
+            }
         )
 
 
@@ -148,6 +161,7 @@ def _apply_kernel(
     related,
     severity,
     proportionality,
+    context_bound,
     member,
     cause,
     ctx,
@@ -171,14 +185,15 @@ def _apply_kernel(
     block_rail,
     block_credit,
     block_school,
+    block_luxury,
     job_hazard,
     income_factor,
+    inspection,
 ):
     n = len(bits)
     n_s = len(trigger)
     for i in range(n):
         b = 0
-        best = 0  # strongest cause among sanctions applied: 1 true < 2 false < 3 assoc
         any_true = False
         any_own = False
         n_app = 0
@@ -192,7 +207,9 @@ def _apply_kernel(
         rl = False
         cr = False
         sc = False
+        lx = False
         rw = False
+        insp = 1.0
         for s in range(n_s):
             hit = False
             c = 0
@@ -224,8 +241,11 @@ def _apply_kernel(
                     gv = 0 if c == ASSOC else last_gravity[i]
             if not hit:
                 continue
-            b |= 1 << s
             e = effect[s]
+            off_context = (related[s] >> np.uint64(cx)) & np.uint64(1) == 0
+            if context_bound and off_context and e != REWARD:
+                continue  # safeguard: a sanction may only use data of its own context
+            b |= 1 << s
             if e == REWARD:
                 rw = True
                 gain += strength[s]
@@ -235,9 +255,7 @@ def _apply_kernel(
                 any_true = True
             if c == 1 or c == 2:
                 any_own = True
-            if c > best:
-                best = c
-            if (related[s] >> np.uint64(cx)) & np.uint64(1) == 0:
+            if off_context:
                 n_unrel += 1
             sev += severity[s]
             if gv > grav:
@@ -250,6 +268,10 @@ def _apply_kernel(
                 cr = True
             elif e == SCHOOL:
                 sc = True
+            elif e == LUXURY:
+                lx = True
+            elif e == INSPECTION:
+                insp *= strength[s]
             elif e == JOB:
                 hazard += strength[s]
             elif e == INCOME:
@@ -273,6 +295,8 @@ def _apply_kernel(
         block_rail[i] = rl
         block_credit[i] = cr
         block_school[i] = sc
+        block_luxury[i] = lx
+        inspection[i] = insp
         job_hazard[i] = hazard
         income_factor[i] = max(0.0, 1.0 - min(loss, 1.0) + gain)
 
@@ -281,6 +305,7 @@ def apply(
     table: Table,
     out: Outcome,
     proportionality: float,
+    context_bound: bool,
     registry: Registry,
     ledger: Ledger,
     firm_registry: Registry | None = None,
@@ -342,6 +367,7 @@ def apply(
         table.related,
         table.severity,
         proportionality,
+        context_bound,
         member,
         cause,
         ctx,
@@ -365,18 +391,11 @@ def apply(
         out.block_rail,
         out.block_credit,
         out.block_school,
+        out.block_luxury,
         out.job_hazard,
         out.income_factor,
+        out.inspection,
     )
 
 
-def effect_strength(table: Table, out: Outcome, effect: str) -> np.ndarray:
-    """Per agent, the summed strength of active sanctions with one effect (e.g. inspection)."""
-    total = np.zeros(len(out.bits), np.float32)
-    for s in np.flatnonzero(table.effect == EFFECT_ID[effect]):
-        on = (out.bits >> np.uint16(s)) & np.uint16(1)
-        total += on.astype(np.float32) * np.float32(table.strength[s])
-    return total
-
-
-__all__ = ["Table", "Outcome", "compile_table", "apply", "effect_strength", "NO_CAUSE"]
+__all__ = ["Table", "Outcome", "compile_table", "apply", "NO_CAUSE"]

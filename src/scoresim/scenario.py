@@ -217,6 +217,14 @@ class Behaviour(Strict):
     firm_violation: float = Field(0.15, ge=0, le=1e4)
     firm_missed_report: float = Field(0.05, ge=0, le=1)  # per year
     firm_tax_paid: float = Field(1.0, ge=0, le=1e4)
+    firm_judgment_unpaid: float = Field(0.01, ge=0, le=1e4)  # x (1 - compliance)
+    # the court list's other grounds, yearly, for a debtor with an unpaid judgment
+    obstructs_enforcement: float = Field(0.05, ge=0, le=1e4)
+    evades_enforcement: float = Field(0.05, ge=0, le=1e4)
+    breaks_asset_reporting: float = Field(0.1, ge=0, le=1e4)
+    refuses_settlement: float = Field(0.05, ge=0, le=1e4)
+    luxury_purchase: float = Field(1.0, ge=0, le=1e4)  # star hotels, property, ... x income
+    breaks_restriction: float = Field(0.05, ge=0, le=1)  # a refused purchase made anyway
 
 
 class Source(Strict):
@@ -285,6 +293,10 @@ class Scoring(Strict):
     dimension_scale: float = Field(1.0, gt=0, le=1e6)
     grades: list[Grade] = []
     firm_grades: list[Grade] = []
+    # the range the shown score is clamped to (e.g. Sesame 350-950); grades and thresholds
+    # read the clamped score, the components stay unclamped and additive
+    range: tuple[float, float] | None = None
+    firm_range: tuple[float, float] | None = None
 
 
 class ListSpec(Strict):
@@ -364,6 +376,28 @@ class Adaptation(Strict):
     own_weight: float = Field(1.0, ge=0, le=10)  # if sanctioned oneself
 
 
+class Appeals(Strict):
+    """Who appeals, how often an erroneous record is struck, how many appeals are heard."""
+
+    rate: float = Field(
+        0.0, ge=0, le=1e4
+    )  # yearly rate at which a listed/sanctioned person appeals
+    success: float = Field(0.0, ge=0, le=1)  # chance an appeal strikes the false records
+    capacity_per_100k: float = Field(1e9, ge=0, le=1e9)  # appeals heard per step per 100,000
+
+
+class Safeguards(Strict):
+    """Switches any regime can turn (MODEL.md §11 eu-safeguards; issue: safeguards)."""
+
+    max_record_age_years: float = Field(0.0, ge=0, le=100)  # 0: each rule's own expiry
+    notice_steps: int = Field(0, ge=0, le=520)  # warning before listing; paying in time stops it
+    appeals: Appeals = Appeals()
+    credit_repair: bool = True  # lists' repair_on acts remove early
+    excluded_sources: list[str] = []
+    association: bool = True  # False: no association term, no representative spillover
+    context_bound: bool = False  # True: a sanction needs data of a related context
+
+
 class Regime(Strict):
     name: str = Field("none", min_length=1, max_length=60)
     description: str = ""
@@ -376,6 +410,7 @@ class Regime(Strict):
     sanctions: list[Sanction] = []
     response: Response = Response()
     adaptation: Adaptation = Adaptation()
+    safeguards: Safeguards = Safeguards()
 
 
 class Run(Strict):
@@ -524,6 +559,14 @@ def load(spec: str | Path, overrides: dict | None = None) -> Scenario:
 def check(sc: Scenario, file: str | Path | None = None) -> None:
     """Cross-field checks that pydantic cannot see: names that must refer to each other."""
     r = sc.regime
+    for i, s in enumerate(r.safeguards.excluded_sources):
+        if s not in sc.sources:
+            raise ScenarioError(
+                file,
+                f"regime.safeguards.excluded_sources[{i}]",
+                s,
+                f"no such source; defined: {', '.join(sc.sources) or '(none)'}",
+            )
     for i, s in enumerate(r.sources):
         if s not in sc.sources:
             raise ScenarioError(

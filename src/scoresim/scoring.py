@@ -40,6 +40,7 @@ class CompiledRule:
 
 
 def compile_rules(regime: Regime, subject: str, step_years: float) -> dict[int, list[CompiledRule]]:
+    """Rules of one subject kind by act; expiry capped by the max-record-age safeguard."""
     out: dict[int, list[CompiledRule]] = {}
     sc = regime.scoring
     if sc.family == "none":
@@ -53,6 +54,10 @@ def compile_rules(regime: Regime, subject: str, step_years: float) -> dict[int, 
         if sc.family == "dimensions":
             pts = pts * sc.dimensions[rule.dimension] * sc.dimension_scale
         exp = 0 if rule.expiry_years == 0 else max(1, round(rule.expiry_years / step_years))
+        cap_years = regime.safeguards.max_record_age_years
+        if cap_years > 0:
+            cap = max(1, round(cap_years / step_years))
+            exp = cap if exp == 0 else min(exp, cap)
         tree = expr.parse(rule.when, names) if rule.when else None
         out.setdefault(act, []).append(CompiledRule(act, pts, exp, tree))
     return out
@@ -87,14 +92,18 @@ class Ledger:
         listed_penalty: float,
         listed_cap: int,
         rules: dict[int, list[CompiledRule]],
+        score_range: tuple[float, float] | None = None,
     ):
         self.n, self.base = n, float(base)
+        self.range = score_range
         self.own_true = np.zeros(n, np.float32)
         self.own_false = np.zeros(n, np.float32)
+        self.false_opaque = np.zeros(n, np.float32)  # the part of own_false no appeal can strike
+        self.struck_at = np.full(n, -(2**31), np.int32)  # step of the last successful appeal
         self.assoc = np.zeros(n, np.float32)
         self.score = np.full(n, base, np.float32)
         self.grade_mins, self.grade_names = grade_bands(grades)
-        self.grade = grade_of(self.score, self.grade_mins)
+        self.grade = grade_of(self.shown(), self.grade_mins)
         self.prior = np.zeros(n, np.uint16)
         self.last_ctx = np.full(n, NO_CONTEXT, np.uint8)  # context of the latest deduction
         self.last_gravity = np.zeros(n, np.uint8)
@@ -117,7 +126,7 @@ class Ledger:
                 minlength=n,
             )
         self.rules = rules
-        self.expiry: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+        self.expiry: dict[int, list[tuple]] = {}  # step -> (subj, -d_true, -d_false, -d_opaque, t)
         self._d_own = np.zeros(n, np.float64)
 
     @property
@@ -125,14 +134,17 @@ class Ledger:
         return bool(self.rules)
 
     def apply(
-        self, t: int, records, fields: Callable[[np.ndarray, np.ndarray], dict], active: np.ndarray
+        self,
+        t: int,
+        records,
+        fields: Callable[[np.ndarray, np.ndarray], dict],
+        active: np.ndarray,
+        opaque_source: np.ndarray,
     ) -> None:
         """Expire old points, add this step's records, update association and grades."""
         changed_parts = []
-        for subj, d_true, d_false in self.expiry.pop(t, []):
-            _add_points(
-                subj, d_true, d_false, self.own_true, self.own_false, self.score, self._d_own
-            )
+        for subj, d_true, d_false, d_opaque, t_rec in self.expiry.pop(t, []):
+            self._add(subj, d_true, d_false, d_opaque, t_rec, True)
             changed_parts.append(subj)
         if len(records) and self.rules:
             np.add.at(self.prior, records.subject, 1)
@@ -141,47 +153,85 @@ class Ledger:
                 if len(idx) == 0:
                     continue
                 subj, tr = records.subject[idx], records.true[idx]
+                opq = opaque_source[records.source[idx]]
                 cols = None
                 for rule in rules:
                     if rule.tree is not None:
                         if cols is None:
                             cols = fields(subj, tr)
                         m = expr.evaluate(rule.tree, cols, len(subj))
-                        s, tt = subj[m], tr[m]
+                        s, tt, oo = subj[m], tr[m], opq[m]
                     else:
-                        s, tt = subj, tr
+                        s, tt, oo = subj, tr, opq
                     if len(s) == 0:
                         continue
                     pts = np.float32(rule.points)
-                    d_true = np.where(tt, pts, np.float32(0)).astype(np.float32)
-                    d_false = np.where(tt, np.float32(0), pts).astype(np.float32)
-                    _add_points(
-                        s, d_true, d_false, self.own_true, self.own_false, self.score, self._d_own
-                    )
+                    zero = np.float32(0)
+                    d_true = np.where(tt, pts, zero).astype(np.float32)
+                    d_false = np.where(tt, zero, pts).astype(np.float32)
+                    d_opaque = np.where(oo, d_false, zero).astype(np.float32)
+                    self._add(s, d_true, d_false, d_opaque, t, False)
                     changed_parts.append(s)
                     if rule.expiry_steps:
                         self.expiry.setdefault(t + rule.expiry_steps, []).append(
-                            (s, -d_true, -d_false)
+                            (s, -d_true, -d_false, -d_opaque, t)
                         )
                     if rule.points < 0:
                         self.last_ctx[s] = CONTEXT_ID[ACTS[act].context]
                         self.last_gravity[s] = ACTS[act].gravity
         if changed_parts:
-            changed = np.unique(np.concatenate(changed_parts))
-            if self.associating and self.mean_weight > 0:
-                _propagate_own(
-                    changed,
-                    self._d_own,
-                    self.graph.indptr,
-                    self.graph.nbr,
-                    self.graph.layer,
-                    active,
-                    self.layer_weights,
-                    self.sum_own,
-                )
-            self._d_own[changed] = 0.0
+            self._propagate(np.unique(np.concatenate(changed_parts)), active)
         self.refresh_association()
-        self.grade = grade_of(self.score, self.grade_mins)
+        self.grade = grade_of(self.shown(), self.grade_mins)
+
+    def _add(self, subj, d_true, d_false, d_opaque, t_rec: int, expiring: bool) -> None:
+        _add_points(
+            subj,
+            d_true,
+            d_false,
+            d_opaque,
+            t_rec,
+            expiring,
+            self.struck_at,
+            self.own_true,
+            self.own_false,
+            self.false_opaque,
+            self.score,
+            self._d_own,
+        )
+
+    def _propagate(self, changed: np.ndarray, active: np.ndarray) -> None:
+        """Tell the contacts of ``changed`` agents how their own points moved."""
+        if self.associating and self.mean_weight > 0:
+            _propagate_own(
+                changed,
+                self._d_own,
+                self.graph.indptr,
+                self.graph.nbr,
+                self.graph.layer,
+                active,
+                self.layer_weights,
+                self.sum_own,
+            )
+        self._d_own[changed] = 0.0
+
+    def strike(self, agents: np.ndarray, t: int, active: np.ndarray) -> None:
+        """A successful appeal strikes the agents' false records, except those of opaque
+        sources; records of theirs that expire later are not taken back twice."""
+        agents = np.unique(agents)
+        open_part = (self.own_false[agents] - self.false_opaque[agents]).astype(np.float32)
+        self.own_false[agents] = self.false_opaque[agents]
+        self.score[agents] -= open_part
+        self._d_own[agents] -= open_part
+        self.struck_at[agents] = t
+        self._propagate(agents, active)
+        self.refresh_association()
+        self.grade = grade_of(self.shown(), self.grade_mins)
+
+    def shown(self, score: np.ndarray | None = None) -> np.ndarray:
+        """The score as the regime shows it: clamped to its range, if it has one."""
+        x = self.score if score is None else score
+        return x if self.range is None else np.clip(x, self.range[0], self.range[1])
 
     def refresh_association(self) -> None:
         if not self.associating:
@@ -203,19 +253,36 @@ class Ledger:
     def hypothetical_grades(self) -> tuple[np.ndarray, np.ndarray]:
         """Grades from own-true points alone and from own points alone (for attribution)."""
         return (
-            grade_of(self.base + self.own_true, self.grade_mins),
-            grade_of(self.base + self.own_true + self.own_false, self.grade_mins),
+            grade_of(self.shown(self.base + self.own_true), self.grade_mins),
+            grade_of(self.shown(self.base + self.own_true + self.own_false), self.grade_mins),
         )
 
 
 @njit(cache=True)
-def _add_points(subj, d_true, d_false, own_true, own_false, score, d_own):
+def _add_points(
+    subj,
+    d_true,
+    d_false,
+    d_opaque,
+    t_rec,
+    expiring,
+    struck_at,
+    own_true,
+    own_false,
+    false_opaque,
+    score,
+    d_own,
+):
     for k in range(len(subj)):
         i = subj[k]
+        df = d_false[k]
+        if expiring and t_rec <= struck_at[i]:
+            df = d_opaque[k]  # its open part was struck on appeal already
         own_true[i] += d_true[k]
-        own_false[i] += d_false[k]
-        score[i] += d_true[k] + d_false[k]
-        d_own[i] += d_true[k] + d_false[k]
+        own_false[i] += df
+        false_opaque[i] += d_opaque[k]
+        score[i] += d_true[k] + df
+        d_own[i] += d_true[k] + df
 
 
 @njit(cache=True)

@@ -96,17 +96,19 @@ class World:
             if start is None
             else start.copy()
         )
-        a = regime.association
+        a, guard = regime.association, regime.safeguards
+        on = 1.0 if guard.association else 0.0  # safeguard: association switched off
         self.ledger = Ledger(
             p.n,
             regime.scoring.base,
             regime.scoring.grades,
             society.graph,
             person_layer_weights(regime),
-            a.mean_weight,
-            a.listed_penalty,
+            on * a.mean_weight,
+            on * a.listed_penalty,
             a.listed_cap,
             compile_rules(regime, "person", dt),
+            regime.scoring.range,
         )
         self.firm_ledger = Ledger(
             f.n,
@@ -114,16 +116,17 @@ class World:
             regime.scoring.firm_grades,
             society.firm_graph,
             np.array([0, 0, 0, 0, 1.0]),
-            a.partner_weight,
+            on * a.partner_weight,
             0.0,
             0,
             compile_rules(regime, "firm", dt),
+            regime.scoring.firm_range,
         )
         self.registry = Registry(
-            [x for x in regime.lists if x.subject == "person"], p.n, self.ledger, dt
+            [x for x in regime.lists if x.subject == "person"], p.n, self.ledger, dt, guard
         )
         self.firm_registry = Registry(
-            [x for x in regime.lists if x.subject == "firm"], f.n, self.firm_ledger, dt
+            [x for x in regime.lists if x.subject == "firm"], f.n, self.firm_ledger, dt, guard
         )
         args = (
             self.registry.names,
@@ -135,8 +138,9 @@ class World:
         self.firm_table = sanctions.compile_table(regime, "firm", *args)
         self.out = sanctions.Outcome.zeros(p.n)
         self.firm_out = sanctions.Outcome.zeros(f.n)
-        self.sources = SourceSet(sc, regime.sources)
-        self.firm_sources = SourceSet(sc, regime.sources)
+        used = [x for x in regime.sources if x not in guard.excluded_sources]
+        self.sources = SourceSet(sc, used)
+        self.firm_sources = SourceSet(sc, used)
         self.boost = np.ones(f.n, np.float32)
         r = regime.response
         self.params = behaviour.parameters(sc.behaviour, dt, r.pressure_pay, 1.0)
@@ -215,6 +219,7 @@ class World:
             out.block_flight,
             out.block_rail,
             out.block_credit,
+            out.block_luxury,
             self.registry.listed,
             self.events,
         )
@@ -226,20 +231,36 @@ class World:
         )
         fev_agent, fev_act = self.firm_events.view()
         frecs = self.firm_sources.observe(
-            t, self.seed, fev_agent, fev_act, f.n, s.firm_coverage, self.boost, 1
+            t, self.seed, fev_agent, fev_act, f.n, s.firm_coverage, self.boost, Stream.FIRM_OFFSET
         )
         self.person_records += len(recs)
         # 3. scoring: components, expiry, association, grades
-        self.ledger.apply(t, recs, self.person_fields, self.active)
-        self.firm_ledger.apply(t, frecs, self.firm_fields, self.firm_active)
-        # 4. registry: listing, term expiry, repair, publication
-        self.registry.update(t, recs, self.person_fields, self.active)
-        self.firm_registry.update(t, frecs, self.firm_fields, self.firm_active)
+        self.ledger.apply(t, recs, self.person_fields, self.active, self.sources.opaque)
+        self.firm_ledger.apply(
+            t, frecs, self.firm_fields, self.firm_active, self.firm_sources.opaque
+        )
+        # 4. registry: appeals, listing, notice, term expiry, repair, publication
+        upheld = self.registry.appeal(
+            t,
+            stream_key(self.seed, Stream.APPEAL, t),
+            self.registry.listed | (out.status > 0),
+            self.active,
+        )
+        firm_upheld = self.firm_registry.appeal(
+            t,
+            stream_key(self.seed, Stream.APPEAL + Stream.FIRM_OFFSET, t),
+            self.firm_registry.listed | (self.firm_out.applied > 0),
+            self.firm_active,
+        )
+        self.registry.update(t, recs, self.person_fields, self.active, upheld)
+        self.firm_registry.update(t, frecs, self.firm_fields, self.firm_active, firm_upheld)
         # 5. sanctions: what lands on whom, with its effects and its audit
+        bound = regime.safeguards.context_bound
         sanctions.apply(
             self.firm_table,
             self.firm_out,
             regime.response.proportionality,
+            bound,
             self.firm_registry,
             self.firm_ledger,
         )
@@ -247,6 +268,7 @@ class World:
             self.table,
             out,
             regime.response.proportionality,
+            bound,
             self.registry,
             self.ledger,
             self.firm_registry,
@@ -254,10 +276,7 @@ class World:
             f.legal_rep,
             s.self_employed,
         )
-        if len(self.firm_table):
-            self.boost = np.maximum(
-                1.0, sanctions.effect_strength(self.firm_table, self.firm_out, "raise_inspection")
-            )
+        self.boost = self.firm_out.inspection
         self.spill = _household_spillover(p.household, out.block_school)
         # 6. response: avoidance, employers, partners, income
         visible = self.registry.visible
@@ -336,7 +355,10 @@ class World:
             rec.total(t, f"ties_active.{name}", float(self.ties0[k] - self.cuts[k]))
         for reg, prefix in ((self.registry, "list"), (self.firm_registry, "firm_list")):
             stock = reg.stock()
+            rec.total(t, f"{prefix}_appeals_heard", float(reg.appeals_heard))
+            rec.total(t, f"{prefix}_appeals_upheld", float(reg.appeals_upheld))
             for k, name in enumerate(reg.names):
+                rec.total(t, f"{prefix}.{name}.notices", float(reg.notices[k]))
                 rec.total(t, f"{prefix}.{name}.stock", float(stock[k]))
                 rec.total(t, f"{prefix}.{name}.inflow", float(reg.inflow[k]))
                 rec.total(t, f"{prefix}.{name}.outflow", float(reg.outflow[k]))
@@ -417,7 +439,9 @@ def total_names(sc: Scenario) -> list[str]:
         names += [f"ties_cut.{layer}", f"ties_active.{layer}"]
     for lst in sc.regime.lists:
         prefix = "list" if lst.subject == "person" else "firm_list"
-        names += [f"{prefix}.{lst.name}.{x}" for x in ("stock", "inflow", "outflow")]
+        names += [f"{prefix}.{lst.name}.{x}" for x in ("stock", "inflow", "outflow", "notices")]
+    names += ["list_appeals_heard", "list_appeals_upheld"]
+    names += ["firm_list_appeals_heard", "firm_list_appeals_upheld"]
     names += [
         "firms_listed",
         "firms_sanctioned",
