@@ -69,7 +69,7 @@ def _fmt(v, kind: str) -> str:
     if v is None:
         return "—"
     if kind == "pct":
-        return f"{100 * v:.2f} %"
+        return f"{100 * v:.2f} %" if abs(v) >= 5e-5 else "0.00 %"
     if kind == "int":
         return f"{int(v):,}"
     return f"{v:.2f}"
@@ -142,6 +142,66 @@ def run(
         f"loop {res.loop_seconds:.1f} s · wrote {out}/ (scenario.toml, "
         "timeseries.parquet, summary.json)"
     )
+
+
+@app.command("compare")
+def compare_cmd(
+    presets: list[str] = typer.Argument(..., help="Presets or scenario files to compare."),
+    n: str | None = typer.Option(None, "--n", help="Persons (e.g. 200000 or 2e5)."),
+    years: float | None = typer.Option(None, "--years", help="Years to simulate."),
+    seed: int | None = typer.Option(None, "--seed", help="Random seed."),
+    out: Path = typer.Option(Path("runs/compare"), "--out", help="Output directory."),
+) -> None:
+    """Run several regimes on one society with one shared twin; print them side by side and
+    write DIR/comparison.parquet, comparison.csv and comparison.md."""
+    from .compare import compare
+
+    try:
+        persons = _count(n, "--n") if n is not None else None
+        if years is not None and not (0 < years <= 200):
+            raise ScenarioError("(command line)", "--years", years, "must be > 0 and <= 200")
+        if out.exists() and not out.is_dir():
+            raise ScenarioError(
+                "(command line)", "--out", str(out), "exists and is not a directory"
+            )
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("steps"),
+            TimeRemainingColumn(),
+            console=console,
+        ) as bar:
+            tasks: dict[str, int] = {}
+
+            def progress(name: str, done: int, total: int) -> None:
+                if name not in tasks:
+                    tasks[name] = bar.add_task(name, total=total)
+                bar.update(tasks[name], completed=done)
+
+            result = compare(presets, n=persons, years=years, seed=seed, progress=progress)
+    except ScenarioError as e:
+        _fail(e)
+    result.write(out, HEADLINE)
+    sc = result.scenario
+    table = Table(
+        title=f"{sc.population.persons:,} persons, {sc.run.years:g} years, seed "
+        f"{sc.run.seed}: each regime vs the shared twin",
+        title_justify="left",
+    )
+    table.add_column("metric")
+    table.add_column("twin (no system)", justify="right")
+    for p in result.presets:
+        table.add_column(p, justify="right")
+    twin = result.summaries[result.presets[0]].get("twin") or {}
+    for key, label, kind in HEADLINE:
+        table.add_row(
+            label,
+            _fmt(twin.get(key), kind),
+            *(_fmt(result.summaries[p].get(key), kind) for p in result.presets),
+        )
+    console.print(table)
+    console.print(f"wrote {out}/ (comparison.parquet, comparison.csv, comparison.md)")
 
 
 @app.command()

@@ -53,6 +53,8 @@ class Registry:
         self.joined = np.zeros(n, bool)  # this step, onto any list from none
         self.left = np.zeros(n, bool)  # this step, off every list
         self.long_listed = np.zeros(n, bool)  # on some list for two years or more
+        self.ever = np.zeros(n, bool)  # ever on a list
+        self.repaired = np.zeros(n, bool)  # ever taken off a list early by a repair act
         self.two_years = max(1, round(2.0 / step_years))
         self.inflow = np.zeros(k, np.int64)  # this step, per list
         self.outflow = np.zeros(k, np.int64)
@@ -135,6 +137,7 @@ class Registry:
             if len(self.repair_acts[k]) and len(records):
                 r = np.isin(records.act, self.repair_acts[k])
                 leave[records.subject[r]] = True
+                self.repaired[records.subject[r][m[records.subject[r]]]] = True
                 if self.notice:  # paying within the notice period stops the listing
                     self.pending[k][records.subject[r]] = -1
             if upheld is not None and len(upheld):
@@ -161,6 +164,7 @@ class Registry:
         if len(self.specs):
             held = (self.since >= 0) & (t - self.since >= self.two_years)
             self.long_listed = held.any(axis=0)
+        self.ever |= self.listed
         self.joined = self.listed & ~was
         self.left = was & ~self.listed
         public = np.array([s.public for s in self.specs], bool)

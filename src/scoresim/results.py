@@ -63,6 +63,10 @@ SUMMARY_KEYS = (
     "score_assortativity",
     "wrongly_sanctioned_steps_share",
     "association_sanctioned_steps_share",
+    "repaid_share",
+    "grade_shares",
+    "firm_grade_shares",
+    "inspection_ratio",
 )
 VS_TWIN = ("chilling_effect", "deterrence_effect", "income_loss_share")
 
@@ -124,7 +128,30 @@ def world_summary(w, years: float) -> dict:
         else None,
     }
     out["disparate_impact_flagged"] = flagged(out["disparate_impact"])
+    reg = w.registry
+    out["repaid_share"] = _ratio(int(reg.repaired.sum()), int(reg.ever.sum()))
+    out["grade_shares"] = _shares(w.ledger)
+    out["firm_grade_shares"] = _shares(w.firm_ledger)
+    out["inspection_ratio"] = _inspection_ratio(w)
     return out
+
+
+def _shares(ledger) -> dict[str, float]:
+    """Share of agents in each grade at the end (empty without grades)."""
+    names = ledger.grade_names
+    counts = np.bincount(ledger.grade, minlength=len(names))[: len(names)]
+    return {g: float(c / max(1, ledger.n)) for g, c in zip(names, counts)}
+
+
+def _inspection_ratio(w) -> float | None:
+    """Mean inspection multiplier of the worst-graded firms over that of the best-graded."""
+    led, insp = w.firm_ledger, w.firm_out.inspection
+    if len(led.grade_names) < 2:
+        return None
+    best, worst = led.grade == 0, led.grade == len(led.grade_names) - 1
+    if not best.any() or not worst.any():
+        return None
+    return float(insp[worst].mean() / insp[best].mean())
 
 
 def _sum(w, names) -> float:

@@ -1,0 +1,166 @@
+"""Several regimes over one society, against one shared twin.
+
+A fair comparison holds everything but the regime fixed: the same persons, firms, ties, source
+coverage, burn-in state and random numbers (common random numbers), and a single twin under
+no system. Each regime's world is built, run and summarised in turn, so memory holds the
+society, the twin and one regime at a time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .results import SUMMARY_KEYS, _atomic, summarize
+from .scenario import Scenario, ScenarioError, load
+from .sim import NONE_REGIME, World, build_society, burn_in, check_memory, total_names
+
+# what must be equal for two presets to share one society
+SHARED = ("population", "network", "behaviour")
+COVERAGE = ("coverage", "online", "vpn_hidden", "foreign_coverage")
+
+
+def _same_society(base: Scenario, other: Scenario, name: str) -> None:
+    for part in SHARED:
+        a, b = getattr(base, part).model_dump(), getattr(other, part).model_dump()
+        for key in a:
+            if a[key] != b[key]:
+                raise ScenarioError(
+                    name,
+                    f"{part}.{key}",
+                    b[key],
+                    f"must equal {a[key]!r} as in {base.name!r}: "
+                    "compared regimes share one society",
+                )
+    for src, spec in other.sources.items():
+        mine = base.sources.get(src)
+        for key in COVERAGE:
+            if mine is not None and getattr(mine, key) != getattr(spec, key):
+                raise ScenarioError(
+                    name,
+                    f"sources.{src}.{key}",
+                    getattr(spec, key),
+                    f"must equal {getattr(mine, key)!r} as in {base.name!r}: coverage is part "
+                    "of the shared society",
+                )
+        if mine is None:
+            raise ScenarioError(
+                name,
+                f"sources.{src}",
+                src,
+                f"not defined in {base.name!r}: compared regimes share the sources' coverage",
+            )
+
+
+@dataclass
+class Comparison:
+    presets: list[str]
+    summaries: dict[str, dict]
+    scenario: Scenario  # the shared society's scenario (n, years, seed resolved)
+
+    def frame(self) -> pd.DataFrame:
+        """Long table: preset, metric, run, twin (disparate impact flattened per group)."""
+        rows = []
+        for preset, s in self.summaries.items():
+            twin = s.get("twin") or {}
+            for key in SUMMARY_KEYS:
+                if key == "disparate_impact_flagged":
+                    continue
+                if isinstance(s[key], dict) or isinstance(twin.get(key), dict):
+                    mine, theirs = s[key] or {}, twin.get(key) or {}
+                    for sub in dict.fromkeys([*mine, *theirs]):
+                        rows.append((preset, f"{key}.{sub}", mine.get(sub), theirs.get(sub)))
+                    continue
+                rows.append((preset, key, s[key], twin.get(key)))
+        df = pd.DataFrame(rows, columns=["preset", "metric", "run", "twin"])
+        df["run"] = pd.to_numeric(df["run"], errors="coerce")
+        df["twin"] = pd.to_numeric(df["twin"], errors="coerce")
+        return df
+
+    def markdown(self, headline: tuple) -> str:
+        sc = self.scenario
+        head = (
+            f"Regimes compared on one society: {sc.population.persons:,} persons, "
+            f"{sc.run.years:g} years ({sc.run.steps} weekly steps), seed {sc.run.seed}; "
+            "each value is the regime's, the twin (no system) in its own column.\n\n"
+        )
+        cols = ["metric", "twin (no system)"] + self.presets
+        lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+        first = self.summaries[self.presets[0]].get("twin") or {}
+        for key, label, kind in headline:
+            cells = [label, _fmt(first.get(key), kind)]
+            cells += [_fmt(self.summaries[p].get(key), kind) for p in self.presets]
+            lines.append("| " + " | ".join(cells) + " |")
+        return head + "\n".join(lines) + "\n"
+
+    def write(self, out: str | Path, headline: tuple) -> Path:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        df = self.frame()
+        tmp = out / ".comparison.parquet.tmp"
+        df.to_parquet(tmp, index=False)
+        tmp.replace(out / "comparison.parquet")
+        _atomic(out / "comparison.csv", df.to_csv(index=False).encode())
+        _atomic(out / "comparison.md", self.markdown(headline).encode())
+        return out
+
+
+def _fmt(v, kind: str) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "—"
+    if kind == "pct":
+        return f"{100 * v + 0.0:.2f} %" if abs(v) >= 5e-5 else "0.00 %"
+    if kind == "int":
+        return f"{int(v):,}"
+    return f"{v:.2f}"
+
+
+def compare(
+    presets: list[str],
+    n: int | None = None,
+    years: float | None = None,
+    seed: int | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> Comparison:
+    """Run each preset (name or TOML path) on one shared society and one shared twin."""
+    if not presets:
+        raise ScenarioError("(command line)", "PRESET", "", "name at least one preset")
+    if len(set(presets)) != len(presets):
+        raise ScenarioError("(command line)", "PRESET", " ".join(presets), "each preset once")
+    over: dict = {}
+    if n is not None:
+        over["population"] = {"persons": int(n)}
+    run = {k: v for k, v in (("years", years), ("seed", seed)) if v is not None}
+    run["twin"] = True
+    over["run"] = run
+    scenarios = [load(p, over) for p in presets]
+    base = scenarios[0]
+    for name, sc in zip(presets[1:], scenarios[1:]):
+        _same_society(base, sc, name)
+        if sc.run.model_dump() != base.run.model_dump():
+            raise ScenarioError(
+                name, "run", sc.run.model_dump(), f"must equal {base.name!r}'s run settings"
+            )
+    check_memory(base)
+    society = build_society(base)
+    start = burn_in(society, base, total_names(base), [])
+    steps = base.run.steps
+    summaries: dict[str, dict] = {}
+    twin = None
+    for name, sc in zip(["(twin)"] + presets, [base] + scenarios):
+        regime = NONE_REGIME if twin is None else sc.regime
+        grades = [g.name for g in sorted(regime.scoring.grades, key=lambda g: -g.min)]
+        world = World(society, sc, regime, total_names(sc), grades, start)
+        for t in range(steps):
+            world.step(t)
+            if progress is not None:
+                progress(name, t + 1, steps)
+        if twin is None:
+            twin = world
+        else:
+            summaries[name] = summarize(world, twin, sc)
+    return Comparison(list(presets), summaries, base)
