@@ -204,6 +204,73 @@ def compare_cmd(
     console.print(f"wrote {out}/ (comparison.parquet, comparison.csv, comparison.md)")
 
 
+@app.command("calibrate")
+def calibrate_cmd(
+    preset: str = typer.Argument(..., help="The preset to fit."),
+    targets: Path = typer.Option(..., "--targets", help="Targets file (TOML)."),
+    out: Path = typer.Option(Path("runs/calibrate"), "--out", help="Output directory."),
+) -> None:
+    """Fit a preset's free parameters to published figures; print target vs simulated; write
+    DIR/fitted.toml (values, command, date), scenario.toml, trials.csv, check.csv."""
+    from . import calibrate as cal
+
+    try:
+        spec, base = cal.load_targets(targets, preset)
+        if out.exists() and not out.is_dir():
+            raise ScenarioError(
+                "(command line)", "--out", str(out), "exists and is not a directory"
+            )
+    except ScenarioError as e:
+        _fail(e)
+    console.print(
+        f"fitting {', '.join(p.key for p in spec.parameters)} of {spec.preset!r}: "
+        f"{spec.trials} trials at {spec.search_persons or spec.persons:,} persons x "
+        f"{len(spec.search_seeds or spec.seeds[:2])} seeds, then a check at "
+        f"{spec.persons:,} persons x {len(spec.seeds)} seeds"
+    )
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    ) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(name: str, done: int, total: int) -> None:
+            if name not in tasks:
+                tasks[name] = bar.add_task(name, total=total)
+            bar.update(tasks[name], completed=done)
+
+        fit = cal.calibrate(spec, base, progress)
+    command = " ".join(
+        ["scoresim", "calibrate", preset, "--targets", str(targets), "--out", str(out)]
+    )
+    cal.write(fit, base, out, command)
+    table = Table(
+        title=f"{spec.preset}: target vs simulated (mean ± sd over {len(spec.seeds)} "
+        f"seeds at {spec.persons:,} persons, {spec.years:g} years)",
+        title_justify="left",
+    )
+    for col in ("metric", "target", "simulated", "error", "tolerance", ""):
+        table.add_column(col, justify="left" if col == "metric" else "right", no_wrap=True)
+    for r in fit.rows():
+        table.add_row(
+            r["metric"],
+            f"{r['target']:.4g}",
+            f"{r['simulated']:.4g} ± {r['sd']:.2g}",
+            f"{100 * r['relative_error']:+.1f} %",
+            f"± {100 * r['tolerance']:.0f} %",
+            "[green]ok[/]" if r["within"] else "[red]outside[/]",
+        )
+    console.print(table)
+    for key, v in fit.values.items():
+        console.print(f"  {key} = {v:.6g}")
+    console.print(f"wrote {out}/ (fitted.toml, scenario.toml, trials.csv, check.csv)")
+    if not fit.ok:
+        raise typer.Exit(1)
+
+
 @app.command()
 def scenarios() -> None:
     """List the shipped presets, one line each."""

@@ -504,8 +504,8 @@ def _key(loc: tuple) -> str:
     return out
 
 
-def _allowed_keys(loc: tuple) -> str:
-    model: Any = Scenario
+def _allowed_keys(loc: tuple, root: type[BaseModel] | None = None) -> str:
+    model: Any = root or Scenario
     for part in loc[:-1]:
         if isinstance(part, int) or model is None:
             continue
@@ -522,24 +522,34 @@ def _allowed_keys(loc: tuple) -> str:
     return ", ".join(model.model_fields)
 
 
-def from_dict(data: dict, file: str | Path | None = None) -> Scenario:
-    """Validate a scenario dict (already merged with its preset) and cross-check it."""
+def validate_model(model: type[BaseModel], data: Any, file: str | Path | None = None):
+    """Validate ``data`` as ``model``; the first problem becomes one ScenarioError."""
     try:
-        sc = Scenario.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as e:
         err = e.errors()[0]
         loc = tuple(err["loc"])
         key = _key(loc)
         if err["type"] == "extra_forbidden":
             raise ScenarioError(
-                file, key, err["input"], f"unknown key; allowed here: {_allowed_keys(loc)}"
+                file, key, err["input"], f"unknown key; allowed here: {_allowed_keys(loc, model)}"
             ) from None
         if err["type"] == "missing":
             raise ScenarioError(file, key, None, "required key is missing") from None
         msg = err["msg"].removeprefix("Value error, ")
         raise ScenarioError(file, key, err.get("input"), msg) from None
+
+
+def from_dict(data: dict, file: str | Path | None = None) -> Scenario:
+    """Validate a scenario dict (already merged with its preset) and cross-check it."""
+    sc = validate_model(Scenario, data, file)
     check(sc, file)
     return sc
+
+
+def read_toml(path: Path) -> dict:
+    """A TOML file as a dict; a missing or broken file is one ScenarioError."""
+    return _read_toml(path)
 
 
 def load(spec: str | Path, overrides: dict | None = None) -> Scenario:
