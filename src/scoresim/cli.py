@@ -7,6 +7,7 @@ value and what is allowed, and exit code 2 — never a traceback.
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -14,6 +15,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from .results import HEADLINE
+from .results import format_value as _fmt
 from .scenario import ScenarioError, load, presets
 
 app = typer.Typer(
@@ -25,27 +28,6 @@ app = typer.Typer(
 )
 console = Console()
 err = Console(stderr=True)
-
-HEADLINE = (
-    ("listed_share", "listed (share of persons, last step)", "pct"),
-    ("ever_sanctioned_share", "ever sanctioned (share of persons)", "pct"),
-    ("wrongly_sanctioned_share", "… of them wrongly, by false records", "pct"),
-    ("association_sanctioned_share", "… of them by association", "pct"),
-    ("wrongly_sanctioned_steps_share", "sanctioned person-steps due to false records", "pct"),
-    ("association_sanctioned_steps_share", "sanctioned person-steps due to association", "pct"),
-    ("ties_cut_share", "social ties cut", "pct"),
-    ("isolated_share", "isolated persons", "pct"),
-    ("chilling_effect", "chilling effect (speech, shopping vs twin)", "pct"),
-    ("deterrence_effect", "deterrence (violations vs twin)", "pct"),
-    ("income_loss_share", "income lost vs twin", "pct"),
-    ("blocked_flights", "blocked flight purchases", "int"),
-    ("blocked_rail", "blocked high-speed-rail purchases", "int"),
-    ("unrelated_context_share", "sanctions in an unrelated context", "pct"),
-    ("disproportionate_share", "disproportionate sanctions", "pct"),
-    ("firms_listed_share", "firms listed", "pct"),
-    ("foreign_firms_exposed_share", "foreign-invested firms exposed", "pct"),
-    ("records_per_person_year", "records per person-year", "num"),
-)
 
 
 def _fail(e: Exception) -> None:
@@ -65,14 +47,34 @@ def _count(value: str, option: str) -> int:
     return int(x)
 
 
-def _fmt(v, kind: str) -> str:
-    if v is None:
-        return "—"
-    if kind == "pct":
-        return f"{100 * v:.2f} %" if abs(v) >= 5e-5 else "0.00 %"
-    if kind == "int":
-        return f"{int(v):,}"
-    return f"{v:.2f}"
+@contextmanager
+def _bars():
+    """A Rich progress display with one bar per named task; yields progress(name, done, total)."""
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    ) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(name: str, done: int, total: int) -> None:
+            if name not in tasks:
+                tasks[name] = bar.add_task(name, total=total)
+            bar.update(tasks[name], completed=done)
+
+        yield progress
+
+
+def _options(n: str | None, years: float | None, out: Path | None) -> int | None:
+    """Check the options `run` and `compare` share; returns the population (or None)."""
+    persons = _count(n, "--n") if n is not None else None
+    if years is not None and not (0 < years <= 200):
+        raise ScenarioError("(command line)", "--years", years, "must be > 0 and <= 200")
+    if out is not None and out.exists() and not out.is_dir():
+        raise ScenarioError("(command line)", "--out", str(out), "exists and is not a directory")
+    return persons
 
 
 def summary_table(summary: dict, title: str) -> Table:
@@ -99,16 +101,11 @@ def run(
     from .sim import Sim
 
     try:
-        persons = _count(n, "--n") if n is not None else None
-        if years is not None and not (0 < years <= 200):
-            raise ScenarioError("(command line)", "--years", years, "must be > 0 and <= 200")
+        persons = _options(n, years, out)
         sim = Sim(scenario, n=persons, years=years, seed=seed, twin=False if no_twin else None)
         sc = sim.scenario
         out = out or Path("runs") / sc.name
-        if out.exists() and not out.is_dir():
-            raise ScenarioError(
-                "(command line)", "--out", str(out), "exists and is not a directory"
-            )
+        _options(None, None, out)
         with console.status(f"building {sc.population.persons:,} persons …"):
             sim.build()
         console.print(
@@ -157,28 +154,8 @@ def compare_cmd(
     from .compare import compare
 
     try:
-        persons = _count(n, "--n") if n is not None else None
-        if years is not None and not (0 < years <= 200):
-            raise ScenarioError("(command line)", "--years", years, "must be > 0 and <= 200")
-        if out.exists() and not out.is_dir():
-            raise ScenarioError(
-                "(command line)", "--out", str(out), "exists and is not a directory"
-            )
-        with Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("steps"),
-            TimeRemainingColumn(),
-            console=console,
-        ) as bar:
-            tasks: dict[str, int] = {}
-
-            def progress(name: str, done: int, total: int) -> None:
-                if name not in tasks:
-                    tasks[name] = bar.add_task(name, total=total)
-                bar.update(tasks[name], completed=done)
-
+        persons = _options(n, years, out)
+        with _bars() as progress:
             result = compare(presets, n=persons, years=years, seed=seed, progress=progress)
     except ScenarioError as e:
         _fail(e)
@@ -216,10 +193,7 @@ def calibrate_cmd(
 
     try:
         spec, base = cal.load_targets(targets, preset)
-        if out.exists() and not out.is_dir():
-            raise ScenarioError(
-                "(command line)", "--out", str(out), "exists and is not a directory"
-            )
+        _options(None, None, out)
     except ScenarioError as e:
         _fail(e)
     console.print(
@@ -228,20 +202,7 @@ def calibrate_cmd(
         f"{len(spec.search_seeds or spec.seeds[:2])} seeds, then a check at "
         f"{spec.persons:,} persons x {len(spec.seeds)} seeds"
     )
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-    ) as bar:
-        tasks: dict[str, int] = {}
-
-        def progress(name: str, done: int, total: int) -> None:
-            if name not in tasks:
-                tasks[name] = bar.add_task(name, total=total)
-            bar.update(tasks[name], completed=done)
-
+    with _bars() as progress:
         fit = cal.calibrate(spec, base, progress)
     command = " ".join(
         ["scoresim", "calibrate", preset, "--targets", str(targets), "--out", str(out)]

@@ -8,7 +8,6 @@ society, the twin and one regime at a time.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from .results import SUMMARY_KEYS, _atomic, summarize
+from .results import format_value as _fmt
 from .scenario import Scenario, ScenarioError, load
 from .sim import NONE_REGIME, World, build_society, burn_in, check_memory, total_names
 
@@ -107,16 +107,6 @@ class Comparison:
         _atomic(out / "comparison.csv", df.to_csv(index=False).encode())
         _atomic(out / "comparison.md", self.markdown(headline).encode())
         return out
-
-
-def _fmt(v, kind: str) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "—"
-    if kind == "pct":
-        return f"{100 * v + 0.0:.2f} %" if abs(v) >= 5e-5 else "0.00 %"
-    if kind == "int":
-        return f"{int(v):,}"
-    return f"{v:.2f}"
 
 
 def compare(

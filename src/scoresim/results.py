@@ -70,6 +70,39 @@ SUMMARY_KEYS = (
 )
 VS_TWIN = ("chilling_effect", "deterrence_effect", "income_loss_share")
 
+# the headline metrics shown by `run` and `compare`: key, label, format
+HEADLINE = (
+    ("listed_share", "listed (share of persons, last step)", "pct"),
+    ("ever_sanctioned_share", "ever sanctioned (share of persons)", "pct"),
+    ("wrongly_sanctioned_share", "… of them wrongly, by false records", "pct"),
+    ("association_sanctioned_share", "… of them by association", "pct"),
+    ("wrongly_sanctioned_steps_share", "sanctioned person-steps due to false records", "pct"),
+    ("association_sanctioned_steps_share", "sanctioned person-steps due to association", "pct"),
+    ("ties_cut_share", "social ties cut", "pct"),
+    ("isolated_share", "isolated persons", "pct"),
+    ("chilling_effect", "chilling effect (speech, shopping vs twin)", "pct"),
+    ("deterrence_effect", "deterrence (violations vs twin)", "pct"),
+    ("income_loss_share", "income lost vs twin", "pct"),
+    ("blocked_flights", "blocked flight purchases", "int"),
+    ("blocked_rail", "blocked high-speed-rail purchases", "int"),
+    ("unrelated_context_share", "sanctions in an unrelated context", "pct"),
+    ("disproportionate_share", "disproportionate sanctions", "pct"),
+    ("firms_listed_share", "firms listed", "pct"),
+    ("foreign_firms_exposed_share", "foreign-invested firms exposed", "pct"),
+    ("records_per_person_year", "records per person-year", "num"),
+)
+
+
+def format_value(v, kind: str) -> str:
+    """A headline value for people: percentages, counts or plain numbers; None as a dash."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "—"
+    if kind == "pct":
+        return f"{100 * v:.2f} %" if abs(v) >= 5e-5 else "0.00 %"
+    if kind == "int":
+        return f"{int(v):,}"
+    return f"{v:.2f}"
+
 
 def _col(name: str) -> int:
     return ALL_PERSON_METRICS.index(name)
