@@ -159,7 +159,11 @@ def compare_cmd(
             result = compare(presets, n=persons, years=years, seed=seed, progress=progress)
     except ScenarioError as e:
         _fail(e)
-    result.write(out, HEADLINE)
+    command = ["scoresim", "compare", *presets]
+    for flag, value in (("--n", n), ("--years", years), ("--seed", seed)):
+        if value is not None:
+            command += [flag, str(value)]
+    result.write(out, HEADLINE, " ".join([*command, "--out", str(out)]))
     sc = result.scenario
     table = Table(
         title=f"{sc.population.persons:,} persons, {sc.run.years:g} years, seed "

@@ -81,9 +81,10 @@ class Comparison:
         df["twin"] = pd.to_numeric(df["twin"], errors="coerce")
         return df
 
-    def markdown(self, headline: tuple) -> str:
+    def markdown(self, headline: tuple, command: str = "") -> str:
         sc = self.scenario
-        head = (
+        again = f"Regenerate with `{command}`.\n\n" if command else ""
+        head = again + (
             f"Regimes compared on one society: {sc.population.persons:,} persons, "
             f"{sc.run.years:g} years ({sc.run.steps} weekly steps), seed {sc.run.seed}; "
             "each value is the regime's, the twin (no system) in its own column.\n\n"
@@ -97,7 +98,7 @@ class Comparison:
             lines.append("| " + " | ".join(cells) + " |")
         return head + "\n".join(lines) + "\n"
 
-    def write(self, out: str | Path, headline: tuple) -> Path:
+    def write(self, out: str | Path, headline: tuple, command: str = "") -> Path:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         df = self.frame()
@@ -105,7 +106,7 @@ class Comparison:
         df.to_parquet(tmp, index=False)
         tmp.replace(out / "comparison.parquet")
         _atomic(out / "comparison.csv", df.to_csv(index=False).encode())
-        _atomic(out / "comparison.md", self.markdown(headline).encode())
+        _atomic(out / "comparison.md", self.markdown(headline, command).encode())
         return out
 
 

@@ -186,14 +186,15 @@ class Behaviour(Strict):
 
     loan_uptake: float = Field(0.25, ge=0, le=1e4)
     loan_payoff: float = Field(0.3, ge=0, le=1e4)
-    missed_payment: float = Field(0.6, ge=0, le=1e4)  # per year, scaled by fragility
+    # calibrated: calibration/court-defaulters.toml (docs/calibration/court-defaulters)
+    missed_payment: float = Field(1.63802, ge=0, le=1e4)  # per year, scaled by fragility
     misses_to_default: int = Field(3, ge=1, le=100)
     arrears_cure: float = Field(4.0, ge=0, le=1e4)
     lawsuit: float = Field(1.0, ge=0, le=1e4)  # creditors sue defaulters
     judgment_weeks: int = Field(12, ge=0, le=520)  # suit to judgment
     deadline_weeks: int = Field(8, ge=0, le=520)  # judgment to payment deadline
     pays_by_deadline: float = Field(0.5, ge=0, le=1)
-    unpaid_pay: float = Field(0.3, ge=0, le=1e4)  # yearly hazard of paying later
+    unpaid_pay: float = Field(0.0918353, ge=0, le=1e4)  # yearly hazard of paying later; calibrated
     traffic_offence: float = Field(0.25, ge=0, le=1e4)
     late_utility: float = Field(0.15, ge=0, le=1e4)
     littering: float = Field(0.1, ge=0, le=1e4)
@@ -213,10 +214,10 @@ class Behaviour(Strict):
     job_loss: float = Field(0.05, ge=0, le=1e4)
     job_finding: float = Field(0.5, ge=0, le=1e4)
     unemployed_income_share: float = Field(0.3, ge=0, le=1)
-    firm_tax_arrears: float = Field(0.08, ge=0, le=1e4)  # x (1 - compliance)
+    firm_tax_arrears: float = Field(0.15, ge=0, le=1e4)  # x (1 - compliance)
     firm_violation: float = Field(0.15, ge=0, le=1e4)
     firm_missed_report: float = Field(0.05, ge=0, le=1)  # per year
-    firm_tax_paid: float = Field(1.0, ge=0, le=1e4)
+    firm_tax_paid: float = Field(12.0, ge=0, le=1e4)  # monthly filings, x compliance
     firm_judgment_unpaid: float = Field(0.01, ge=0, le=1e4)  # x (1 - compliance)
     # the court list's other grounds, yearly, for a debtor with an unpaid judgment
     obstructs_enforcement: float = Field(0.05, ge=0, le=1e4)
