@@ -6,8 +6,11 @@ value and what is allowed, and exit code 2 — never a traceback.
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -96,38 +99,110 @@ def run(
     seed: int | None = typer.Option(None, "--seed", help="Random seed."),
     out: Path | None = typer.Option(None, "--out", help="Output directory [runs/NAME]."),
     no_twin: bool = typer.Option(False, "--no-twin", help="Skip the twin society."),
+    checkpoint_every: int = typer.Option(
+        52, "--checkpoint-every", min=0, help="Steps between checkpoints (0: none)."
+    ),
+    resume: Path | None = typer.Option(
+        None, "--resume", help="Continue the run in this directory from its last checkpoint."
+    ),
+    force: bool = typer.Option(False, "--force", help="Overwrite a finished run directory."),
 ) -> None:
-    """Run a scenario beside its twin; write DIR/scenario.toml, timeseries.parquet, summary.json."""
-    from .sim import Sim
+    """Run a scenario beside its twin; write DIR/scenario.toml, timeseries.parquet, summary.json.
+
+    The run checkpoints into DIR/checkpoint/ every --checkpoint-every steps; after a crash or
+    Ctrl-C, `scoresim run --resume DIR` continues it, with the same results as an
+    uninterrupted run. DIR/status says running, interrupted, failed or complete."""
+    from . import checkpoint as ckpt
+    from .scenario import to_toml
+    from .sim import Interrupted, Sim
 
     try:
-        persons = _options(n, years, out)
-        sim = Sim(scenario, n=persons, years=years, seed=seed, twin=False if no_twin else None)
+        if resume is not None:
+            out = resume
+            if not (out / "scenario.toml").exists() or not ckpt.has_checkpoint(out):
+                raise ScenarioError(
+                    "(command line)",
+                    "--resume",
+                    str(out),
+                    "needs a run directory with scenario.toml and a checkpoint",
+                )
+            if ckpt.read_status(out).get("status") == "complete":
+                raise ScenarioError(
+                    "(command line)", "--resume", str(out), "this run is complete already"
+                )
+            sim = Sim(str(out / "scenario.toml"))
+        else:
+            persons = _options(n, years, out)
+            sim = Sim(scenario, n=persons, years=years, seed=seed, twin=False if no_twin else None)
+            out = out or Path("runs") / sim.scenario.name
+            _options(None, None, out)
+            _check_out(out, force)
         sc = sim.scenario
-        out = out or Path("runs") / sc.name
-        _options(None, None, out)
         with console.status(f"building {sc.population.persons:,} persons …"):
-            sim.build()
+            sim.build(worlds=resume is None)
         console.print(
             f"built {sc.population.persons:,} persons, {sim.society.firms.n:,} firms, "
             f"{sim.society.graph.entries // 2:,} ties in {sim.build_seconds:.1f} s"
         )
     except ScenarioError as e:
         _fail(e)
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("steps"),
-        TimeRemainingColumn(),
-        console=console,
-        transient=False,
-    ) as bar:
-        task = bar.add_task(
-            f"{sc.name} ({'run + twin' if sc.run.twin else 'run'})", total=sc.run.steps
+    out.mkdir(parents=True, exist_ok=True)
+    start = 0
+    if resume is not None:
+        start = ckpt.load(sim, out)
+        console.print(f"resuming at step {start} of {sc.run.steps}")
+    else:
+        ckpt.write_atomic(out / "scenario.toml", to_toml(sc).encode())
+    ckpt.set_status(out, "running", pid=os.getpid(), step=start)
+    stop = {"asked": False}
+
+    def ask_stop(signum, frame) -> None:
+        stop["asked"] = True
+
+    def after_step(t: int) -> None:
+        if checkpoint_every and (t + 1) % checkpoint_every == 0 and t + 1 < sc.run.steps:
+            ckpt.save(sim, out, t)
+            ckpt.set_status(out, "running", pid=os.getpid(), step=t + 1)
+
+    old = {sig: signal.signal(sig, ask_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("steps"),
+            TimeRemainingColumn(),
+            console=console,
+        ) as bar:
+            task = bar.add_task(
+                f"{sc.name} ({'run + twin' if sc.run.twin else 'run'})",
+                total=sc.run.steps,
+                completed=start,
+            )
+            res = sim.run(
+                progress=lambda done, total: bar.update(task, completed=done),
+                start=start,
+                after_step=after_step,
+                stop=lambda: stop["asked"],
+            )
+        # a Ctrl-C from here on is answered once the outputs are whole
+        res.write(out)
+        ckpt.set_status(out, "complete", steps=sc.run.steps)
+        ckpt.remove(out)
+    except Interrupted as e:
+        ckpt.save(sim, out, e.step)
+        ckpt.set_status(out, "interrupted", step=e.step + 1)
+        err.print(
+            f"interrupted after step {e.step + 1} of {sc.run.steps}; state saved. "
+            f"Continue with: scoresim run --resume {out}"
         )
-        res = sim.run(progress=lambda done, total: bar.update(task, completed=done))
-    res.write(out)
+        raise typer.Exit(130) from None
+    except BaseException as e:
+        ckpt.set_status(out, "failed", error=repr(e)[:500])
+        raise
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
     console.print(
         summary_table(
             res.summary(),
@@ -139,6 +214,87 @@ def run(
         f"loop {res.loop_seconds:.1f} s · wrote {out}/ (scenario.toml, "
         "timeseries.parquet, summary.json)"
     )
+
+
+def _check_out(out: Path, force: bool) -> None:
+    """Refuse to overwrite a run directory (or someone's folder) without --force. With
+    --force only scoresim's own files are replaced; nothing else is deleted."""
+    from . import checkpoint as ckpt
+
+    if not out.exists() or force:
+        return
+    state = ckpt.read_status(out).get("status")
+    if state == "complete":
+        raise ScenarioError(
+            "(command line)",
+            "--out",
+            str(out),
+            "holds a complete run; choose another --out or add --force",
+        )
+    if state in ("running", "interrupted", "failed"):
+        raise ScenarioError(
+            "(command line)",
+            "--out",
+            str(out),
+            f"holds a {state} run; continue it with --resume {out}, or add --force to start over",
+        )
+    if any(out.iterdir()):
+        raise ScenarioError(
+            "(command line)",
+            "--out",
+            str(out),
+            "is a folder with other files in it; choose an empty or new "
+            "folder, or add --force (only scoresim's own files are replaced)",
+        )
+
+
+@app.command()
+def runs(root: Path = typer.Argument(Path("runs"), help="Folder holding run directories.")) -> None:
+    """List run directories under ROOT with their status, preset, size and date."""
+    import tomllib
+
+    from . import checkpoint as ckpt
+
+    if not root.is_dir():
+        _fail(ScenarioError("(command line)", "ROOT", str(root), "is not a folder"))
+    table = Table(show_header=True)
+    for col in ("run", "status", "preset", "persons", "size", "updated"):
+        table.add_column(col, justify="right" if col in ("size", "persons") else "left")
+    found = 0
+    dirs = {p.parent for p in root.glob("**/status")}
+    dirs |= {
+        p.parent for p in root.glob("**/summary.json") if (p.parent / "scenario.toml").exists()
+    }
+    for d in sorted(dirs):
+        found += 1
+        st = ckpt.read_status(d)
+        name, persons = "?", "?"
+        try:
+            data = tomllib.loads((d / "scenario.toml").read_text())
+            name, persons = data.get("name", "?"), f"{data['population']['persons']:,}"
+        except (OSError, ValueError, KeyError):
+            pass
+        size = sum(f.stat().st_size for f in d.rglob("*") if f.is_file())
+        state = st.get("status", "no status file (older run)")
+        if state == "running" and st.get("pid") and not _alive(int(st["pid"])):
+            state = "running (process gone: resume it)"
+        if state == "running" and "step" in st:
+            state += f" (step {st['step']})"
+        updated = st.get("updated") or datetime.fromtimestamp(d.stat().st_mtime, UTC).isoformat(
+            timespec="seconds"
+        )
+        table.add_row(str(d), state, name, persons, f"{size / 1e6:.1f} MB", updated)
+    console.print(table if found else f"no run directories under {root}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @app.command("compare")

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +31,8 @@ import pyarrow.parquet as pq
 
 from . import __version__
 from .acts import CHILLED, VIOLATIONS
+from .checkpoint import fault_point
+from .checkpoint import write_atomic as _atomic
 from .metrics import ALL_PERSON_METRICS, disparate_impact, flagged
 from .scenario import Scenario, to_toml
 
@@ -301,17 +302,9 @@ class Results:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         _atomic(out / "scenario.toml", to_toml(self.scenario).encode())
-        tmp = out / ".timeseries.parquet.tmp"
-        pq.write_table(self.to_arrow(), tmp, compression="zstd")
-        os.replace(tmp, out / "timeseries.parquet")
+        buf = pa.BufferOutputStream()
+        pq.write_table(self.to_arrow(), buf, compression="zstd")
+        _atomic(out / "timeseries.parquet", buf.getvalue().to_pybytes())
+        fault_point("after-timeseries")
         _atomic(out / "summary.json", (json.dumps(self.summary_dict, indent=2) + "\n").encode())
         return out
-
-
-def _atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name("." + path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)

@@ -573,11 +573,16 @@ class Sim:
         self.worlds: list[World] = []
         self.build_seconds = 0.0
 
-    def build(self) -> Sim:
+    def build(self, worlds: bool = True) -> Sim:
+        """Build the society and (unless ``worlds`` is False, as when resuming from a
+        checkpoint that holds them) the burnt-in worlds."""
         check_memory(self.scenario, self.file)
         started = time.perf_counter()
         sc = self.scenario
         self.society = build_society(sc)
+        if not worlds:
+            self.build_seconds = time.perf_counter() - started
+            return self
         names = total_names(sc)
         grades = [g.name for g in sorted(sc.regime.scoring.grades, key=lambda g: -g.min)]
         start = burn_in(self.society, sc, names, grades)
@@ -587,17 +592,38 @@ class Sim:
         self.build_seconds = time.perf_counter() - started
         return self
 
-    def run(self, progress: Callable[[int, int], None] | None = None):
+    def run(
+        self,
+        progress: Callable[[int, int], None] | None = None,
+        start: int = 0,
+        after_step: Callable[[int], None] | None = None,
+        stop: Callable[[], bool] | None = None,
+    ):
+        """Run steps ``start`` .. end; ``after_step(t)`` is called after each (checkpoints),
+        and ``stop()`` is asked after each: if true, :class:`Interrupted` is raised with the
+        last step done, at a step boundary where the state is whole."""
         from .results import Results
 
         if self.society is None:
             self.build()
         steps = self.scenario.run.steps
         started = time.perf_counter()
-        for t in range(steps):
+        for t in range(start, steps):
             for w in self.worlds:
                 w.step(t)
+            if after_step is not None:
+                after_step(t)
             if progress is not None:
                 progress(t + 1, steps)
+            if stop is not None and stop() and t + 1 < steps:
+                raise Interrupted(t)
         loop = time.perf_counter() - started
         return Results.from_sim(self, loop_seconds=loop)
+
+
+class Interrupted(Exception):
+    """The run was asked to stop; ``step`` is the last step done."""
+
+    def __init__(self, step: int):
+        super().__init__(step)
+        self.step = step

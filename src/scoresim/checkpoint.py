@@ -1,0 +1,154 @@
+"""Checkpoints, run status and crash-safe run directories.
+
+A checkpoint holds the dynamic state of every world after a step. The society (persons,
+firms, graphs, coverage) is not stored: it is rebuilt from the saved scenario and seed, which
+gives the same arrays bit for bit, and the pickled worlds refer to it by name (pickle's
+persistent ids). A resumed run therefore continues exactly where the checkpoint left it, and
+its outputs are byte-identical to those of an uninterrupted run.
+
+Every file is written to a temporary name, flushed, fsynced and renamed; ``DIR/status`` says
+running, interrupted, failed or complete, and is set to complete only after every output is
+in place.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+from datetime import UTC, datetime
+from pathlib import Path
+
+CHECKPOINT = "checkpoint"
+STATE = "state.pkl"
+STATUS = "status"
+STATES = ("running", "interrupted", "failed", "complete")
+OUTPUTS = ("scenario.toml", "timeseries.parquet", "summary.json")
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a reader sees the old file or the new, never half."""
+    tmp = path.with_name("." + path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        half = len(data) // 2
+        fh.write(data[:half])
+        fault_point(f"mid-write:{path.name}")  # a crash with the new file half written
+        fh.write(data[half:])
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def fault_point(name: str) -> None:
+    """Fault injection for the crash-safety tests: SCORESIM_FAULT=NAME kills the process here,
+    as a power cut would (no clean-up, no exception handlers). Inert otherwise."""
+    if os.environ.get("SCORESIM_FAULT") == name:
+        os._exit(137)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def set_status(out: Path, state: str, **extra) -> None:
+    assert state in STATES
+    doc = {"status": state, "updated": datetime.now(UTC).isoformat(timespec="seconds")}
+    doc.update(extra)
+    write_atomic(out / STATUS, (json.dumps(doc, indent=2) + "\n").encode())
+
+
+def read_status(out: Path) -> dict:
+    try:
+        return json.loads((out / STATUS).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+class _Pickler(pickle.Pickler):
+    def __init__(self, fh, shared: dict[int, str]):
+        super().__init__(fh, protocol=pickle.HIGHEST_PROTOCOL)
+        self.shared = shared
+
+    def persistent_id(self, obj):
+        return self.shared.get(id(obj))
+
+
+class _Unpickler(pickle.Unpickler):
+    def __init__(self, fh, shared: dict[str, object]):
+        super().__init__(fh)
+        self.shared = shared
+
+    def persistent_load(self, pid):
+        return self.shared[pid]
+
+
+def _shared(sim) -> dict[str, object]:
+    """What a checkpoint refers to by name instead of storing: the society and scenario."""
+    from .sim import NONE_REGIME
+
+    s = sim.society
+    out: dict[str, object] = {
+        "society": s,
+        "scenario": sim.scenario,
+        "regime": sim.scenario.regime,
+        "none": NONE_REGIME,
+    }
+    for name in (
+        "persons",
+        "firms",
+        "graph",
+        "firm_graph",
+        "person_coverage",
+        "firm_coverage",
+        "travel_weight",
+        "self_employed",
+    ):
+        out[name] = getattr(s, name)
+    return out
+
+
+def save(sim, out: Path, step: int) -> None:
+    """Write the state after ``step`` (0-based) atomically into DIR/checkpoint/."""
+    folder = out / CHECKPOINT
+    folder.mkdir(parents=True, exist_ok=True)
+    shared = {id(v): k for k, v in _shared(sim).items()}
+    buf = io.BytesIO()
+    _Pickler(buf, shared).dump({"step": step, "worlds": sim.worlds})
+    write_atomic(folder / STATE, buf.getvalue())
+
+
+def load(sim, out: Path) -> int:
+    """Restore the worlds of a built ``sim`` from DIR/checkpoint/; returns the next step."""
+    with open(out / CHECKPOINT / STATE, "rb") as fh:
+        state = _Unpickler(fh, _shared(sim)).load()
+    sim.worlds = state["worlds"]
+    return int(state["step"]) + 1
+
+
+def has_checkpoint(out: Path) -> bool:
+    return (out / CHECKPOINT / STATE).exists()
+
+
+def remove(out: Path) -> None:
+    """Remove our own checkpoint files (and the folder, if nothing else is in it)."""
+    folder = out / CHECKPOINT
+    for name in (STATE, "." + STATE + ".tmp"):
+        try:
+            (folder / name).unlink()
+        except FileNotFoundError:
+            pass
+    try:
+        folder.rmdir()
+    except OSError:
+        pass

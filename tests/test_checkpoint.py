@@ -1,0 +1,173 @@
+"""Runs that survive: kill -9 at random steps and resume, a crash in the middle of writing,
+Ctrl-C, and the refusal to overwrite a finished run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from test_cli import scoresim
+
+ARGS = ("run", "article", "--n", "3000", "--years", "2", "--seed", "4")
+FILES = ("scenario.toml", "timeseries.parquet", "summary.json")
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ref") / "run"
+    r = scoresim(*ARGS, "--out", str(out), "--checkpoint-every", "0")
+    assert r.returncode == 0, r.stderr
+    return {f: (out / f).read_bytes() for f in FILES}
+
+
+def _status(out: Path) -> dict:
+    try:
+        return json.loads((out / "status").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _start(out: Path, env=None, every="3"):
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "scoresim.cli",
+            *ARGS,
+            "--out",
+            str(out),
+            "--checkpoint-every",
+            every,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def _wait_for_step(proc, out: Path, step: int) -> int:
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        st = _status(out)
+        if st.get("status") == "running" and st.get("step", 0) >= step:
+            return st["step"]
+        if proc.poll() is not None:
+            pytest.fail(f"run ended before step {step}: {proc.stderr.read()}")
+        time.sleep(0.005)
+    pytest.fail("timed out")
+
+
+@pytest.mark.parametrize("kill_at", [4, 37, 80])
+def test_sigkill_then_resume_gives_identical_outputs(tmp_path, reference, kill_at):
+    out = tmp_path / "run"
+    proc = _start(out, env={"NUMBA_NUM_THREADS": "2"})
+    reached = _wait_for_step(proc, out, kill_at)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert _status(out)["status"] == "running"  # never claims complete
+    assert not (out / "summary.json").exists()
+    r = scoresim("run", "--resume", str(out), env={"NUMBA_NUM_THREADS": "1"})
+    assert r.returncode == 0, r.stderr
+    assert _status(out)["status"] == "complete"
+    for f in FILES:
+        assert (out / f).read_bytes() == reference[f], (f, reached)
+    assert not (out / "checkpoint").exists()
+
+
+def test_ctrl_c_checkpoints_and_says_how_to_resume(tmp_path, reference):
+    out = tmp_path / "run"
+    proc = _start(out, every="10")
+    _wait_for_step(proc, out, 10)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    if proc.returncode == 0:  # finished before the signal landed: nothing to test
+        pytest.skip("run finished before Ctrl-C")
+    assert proc.returncode == 130, stderr
+    assert "--resume" in stderr and "Traceback" not in stderr
+    assert _status(out)["status"] == "interrupted"
+    r = scoresim("run", "--resume", str(out))
+    assert r.returncode == 0, r.stderr
+    for f in FILES:
+        assert (out / f).read_bytes() == reference[f]
+
+
+def test_crash_while_writing_outputs_leaves_no_complete_run_and_no_torn_file(tmp_path):
+    out = tmp_path / "run"
+    first = scoresim("run", "--n", "2000", "--years", "0.5", "--seed", "1", "--out", str(out))
+    assert first.returncode == 0
+    old_summary = (out / "summary.json").read_bytes()
+    r = scoresim(
+        "run",
+        "--n",
+        "2000",
+        "--years",
+        "0.5",
+        "--seed",
+        "2",
+        "--out",
+        str(out),
+        "--force",
+        env={"SCORESIM_FAULT": "after-timeseries"},
+    )
+    assert r.returncode == 137
+    assert _status(out)["status"] != "complete"
+    # every file is whole: the old summary untouched, the new time series complete
+    assert (out / "summary.json").read_bytes() == old_summary
+    json.loads(old_summary)
+    assert pq.read_table(out / "timeseries.parquet").num_rows > 0
+    assert not list(out.glob(".*.tmp"))
+
+
+def test_crash_in_the_middle_of_writing_a_file(tmp_path):
+    """Killed with the new summary half written: the old one stays whole, nothing is
+    complete, and the half-written bytes never took the real file's name."""
+    out = tmp_path / "run"
+    assert scoresim("run", "--n", "2000", "--years", "0.5", "--out", str(out)).returncode == 0
+    old = {f: (out / f).read_bytes() for f in FILES}
+    r = scoresim(
+        "run",
+        "--n",
+        "2000",
+        "--years",
+        "0.5",
+        "--seed",
+        "9",
+        "--out",
+        str(out),
+        "--force",
+        env={"SCORESIM_FAULT": "mid-write:summary.json"},
+    )
+    assert r.returncode == 137
+    assert _status(out)["status"] != "complete"
+    assert (out / "summary.json").read_bytes() == old["summary.json"]
+    json.loads((out / "summary.json").read_text())
+    pq.read_table(out / "timeseries.parquet")  # the new one, whole
+
+
+def test_refuses_to_overwrite_without_force(tmp_path):
+    out = tmp_path / "run"
+    assert scoresim("run", "--n", "2000", "--years", "0.2", "--out", str(out)).returncode == 0
+    r = scoresim("run", "--n", "2000", "--years", "0.2", "--out", str(out))
+    assert r.returncode == 2 and "--force" in r.stderr and "Traceback" not in r.stderr
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    r = scoresim("run", "--n", "2000", "--years", "0.2", "--out", str(mine))
+    assert r.returncode == 2
+    r = scoresim("run", "--n", "2000", "--years", "0.2", "--out", str(mine), "--force")
+    assert r.returncode == 0 and (mine / "notes.txt").read_text() == "keep me"
+
+
+def test_runs_lists_run_directories(tmp_path):
+    out = tmp_path / "a"
+    assert scoresim("run", "--n", "2000", "--years", "0.2", "--out", str(out)).returncode == 0
+    r = scoresim("runs", str(tmp_path))
+    assert r.returncode == 0 and "complete" in r.stdout and "article" in r.stdout
