@@ -106,6 +106,7 @@ def run(
         None, "--resume", help="Continue the run in this directory from its last checkpoint."
     ),
     force: bool = typer.Option(False, "--force", help="Overwrite a finished run directory."),
+    no_report: bool = typer.Option(False, "--no-report", help="Skip DIR/report.html."),
 ) -> None:
     """Run a scenario beside its twin; write DIR/scenario.toml, timeseries.parquet, summary.json.
 
@@ -187,6 +188,10 @@ def run(
             )
         # a Ctrl-C from here on is answered once the outputs are whole
         res.write(out)
+        if not no_report:
+            from .report import write_report
+
+            write_report(out)
         ckpt.set_status(out, "complete", steps=sc.run.steps)
         ckpt.remove(out)
     except Interrupted as e:
@@ -212,7 +217,7 @@ def run(
     )
     console.print(
         f"loop {res.loop_seconds:.1f} s · wrote {out}/ (scenario.toml, "
-        "timeseries.parquet, summary.json)"
+        "timeseries.parquet, summary.json" + ("" if no_report else ", report.html, figures/") + ")"
     )
 
 
@@ -246,6 +251,29 @@ def _check_out(out: Path, force: bool) -> None:
             "is a folder with other files in it; choose an empty or new "
             "folder, or add --force (only scoresim's own files are replaced)",
         )
+
+
+@app.command()
+def report(run_dir: Path = typer.Argument(..., help="A finished run directory.")) -> None:
+    """Write RUN_DIR/report.html (self-contained) and RUN_DIR/figures/*.png|svg."""
+    from .report import write_report
+
+    missing = [
+        f
+        for f in ("scenario.toml", "timeseries.parquet", "summary.json")
+        if not (run_dir / f).exists()
+    ]
+    if missing:
+        _fail(
+            ScenarioError(
+                "(command line)",
+                "RUN_DIR",
+                str(run_dir),
+                f"needs a finished run directory; missing: {', '.join(missing)}",
+            )
+        )
+    path = write_report(run_dir)
+    console.print(f"wrote {path} and {run_dir / 'figures'}/")
 
 
 @app.command()
@@ -304,6 +332,7 @@ def compare_cmd(
     years: float | None = typer.Option(None, "--years", help="Years to simulate."),
     seed: int | None = typer.Option(None, "--seed", help="Random seed."),
     out: Path = typer.Option(Path("runs/compare"), "--out", help="Output directory."),
+    no_report: bool = typer.Option(False, "--no-report", help="Skip DIR/report.html."),
 ) -> None:
     """Run several regimes on one society with one shared twin; print them side by side and
     write DIR/comparison.parquet, comparison.csv and comparison.md."""
@@ -338,7 +367,15 @@ def compare_cmd(
             *(_fmt(result.summaries[p].get(key), kind) for p in result.presets),
         )
     console.print(table)
-    console.print(f"wrote {out}/ (comparison.parquet, comparison.csv, comparison.md)")
+    if not no_report:
+        from .report import write_comparison_report
+
+        write_comparison_report(out, result, HEADLINE)
+    console.print(
+        f"wrote {out}/ (comparison.parquet, comparison.csv, comparison.md"
+        + ("" if no_report else ", report.html, figures/")
+        + ")"
+    )
 
 
 @app.command("calibrate")

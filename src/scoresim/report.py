@@ -1,0 +1,509 @@
+"""Figures and a self-contained HTML report of a run (or of a comparison).
+
+The report reads only what a run directory holds (scenario.toml, timeseries.parquet,
+summary.json), so ``scoresim report DIR`` works on any finished run. Every figure is drawn
+headless with matplotlib in one style — a colour-blind-safe palette (Okabe–Ito), labelled
+axes with units, A4-width sizes — saved as PNG and SVG in DIR/figures/, and embedded in
+DIR/report.html as data URIs, so the page needs no network and no other file. The page checks
+itself when opened: every figure must load, and any script error is recorded in
+``#selfcheck`` (what the browser test reads).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import tomllib
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from . import __version__  # noqa: E402
+from .checkpoint import write_atomic  # noqa: E402
+from .results import HEADLINE, format_value  # noqa: E402
+
+PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
+RUN, TWIN = PALETTE[0], "#7f7f7f"
+WIDTH = 7.0  # inches: A4 text width at a readable size
+
+STYLE = {
+    "figure.figsize": (WIDTH, 3.2),
+    "figure.dpi": 110,
+    "savefig.dpi": 150,
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.titleweight": "bold",
+    "axes.titlelocation": "left",
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.prop_cycle": matplotlib.cycler(color=PALETTE),
+    "legend.frameon": False,
+    "legend.fontsize": 8,
+    "svg.hashsalt": "scoresim",  # reproducible SVG ids
+}
+
+
+class RunData:
+    """The time series of a run directory, by metric and group."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.summary = json.loads((folder / "summary.json").read_text())
+        self.scenario_text = (folder / "scenario.toml").read_text()
+        self.scenario = tomllib.loads(self.scenario_text)
+        ts = pd.read_parquet(folder / "timeseries.parquet")
+        ts["metric"] = ts["metric"].astype(str)
+        ts["group"] = ts["group"].astype(str)
+        self.ts = ts.set_index(["metric", "group", "step"]).sort_index()
+        self.steps = int(ts["step"].max()) + 1
+        step = {"day": 1 / 365.25, "week": 7 / 365.25, "month": 1 / 12}
+        self.years = np.arange(self.steps) * step[self.scenario["run"]["step"]]
+        self.has_twin = self.summary.get("twin") is not None
+        self.metrics = set(ts["metric"].unique())
+
+    def get(self, metric: str, group: str = "all", world: str = "run") -> np.ndarray:
+        if metric not in self.metrics:
+            return np.zeros(self.steps)
+        return self.ts.loc[(metric, group), world].to_numpy(dtype=float)
+
+    def share(self, metric: str, group: str = "all", world: str = "run") -> np.ndarray:
+        persons = self.get("persons", group, world)
+        return np.divide(
+            self.get(metric, group, world), persons, out=np.zeros(self.steps), where=persons > 0
+        )
+
+
+def _vs_twin(ax, d: RunData, y_run, y_twin, label: str) -> None:
+    ax.plot(d.years, y_run, color=RUN, lw=1.6, label=f"{label}: run")
+    if d.has_twin:
+        ax.plot(d.years, y_twin, color=TWIN, lw=1.2, ls="--", label=f"{label}: twin (no system)")
+
+
+def _pct(ax) -> None:
+    ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=1))
+
+
+def fig_lists(d: RunData):
+    fig, (a, b) = plt.subplots(1, 2)
+    _vs_twin(a, d, d.share("listed"), d.share("listed", world="twin"), "listed")
+    a.set(title="Persons on a list", xlabel="years", ylabel="share of persons")
+    _pct(a)
+    b.plot(d.years, d.get("list_inflow"), color=PALETTE[1], lw=1.2, label="inflow")
+    b.plot(d.years, d.get("list_outflow"), color=PALETTE[2], lw=1.2, label="outflow")
+    b.set(title="Listings and delistings per step", xlabel="years", ylabel="persons per step")
+    for ax in (a, b):
+        ax.legend()
+    return fig
+
+
+SCORE_GROUPS = ("urban", "rural", "minority", "income_q1", "income_q5", "foreigner")
+
+
+def fig_scores(d: RunData):
+    fig, ax = plt.subplots()
+    for k, g in enumerate(SCORE_GROUPS):
+        persons = d.get("persons", g)
+        if persons.max() == 0:
+            continue
+        mean = d.get("score_sum", g) / np.maximum(persons, 1)
+        sd = np.sqrt(np.maximum(d.get("score_sq_sum", g) / np.maximum(persons, 1) - mean**2, 0))
+        ax.plot(d.years, mean, color=PALETTE[k], lw=1.4, label=g)
+        ax.fill_between(d.years, mean - sd, mean + sd, color=PALETTE[k], alpha=0.04)
+    ax.set(
+        title="Score distribution by group (mean ± 1 sd)", xlabel="years", ylabel="score (points)"
+    )
+    ax.legend(ncol=3)
+    return fig
+
+
+def fig_causes(d: RunData):
+    fig, ax = plt.subplots()
+    parts = [
+        ("sanctioned_own_true", "own true records"),
+        ("wrongly_sanctioned", "false records"),
+        ("association_sanctioned", "association"),
+    ]
+    ax.stackplot(
+        d.years,
+        *[d.share(m) for m, _ in parts],
+        labels=[lbl for _, lbl in parts],
+        colors=PALETTE[:3],
+        alpha=0.85,
+    )
+    ax.set(title="Who is sanctioned, and why", xlabel="years", ylabel="share of persons")
+    _pct(ax)
+    ax.legend(loc="upper left")
+    return fig
+
+
+def fig_disparate(d: RunData):
+    fig, ax = plt.subplots()
+    ratios = {g: r for g, r in (d.summary.get("disparate_impact") or {}).items() if r is not None}
+    if ratios:
+        names = list(ratios)
+        vals = [ratios[g] for g in names]
+        colors = [PALETTE[1] if (v < 0.8 or v > 1.25) else PALETTE[0] for v in vals]
+        ax.barh(names, vals, color=colors)
+        ax.axvline(1.0, color="black", lw=0.8)
+        ax.axvline(0.8, color=PALETTE[1], ls="--", lw=1, label="four-fifths rule (0.8 and 1.25)")
+        ax.axvline(1.25, color=PALETTE[1], ls="--", lw=1)
+        ax.legend(loc="lower right")
+    else:
+        ax.text(0.5, 0.5, "nobody sanctioned: no ratios", ha="center", transform=ax.transAxes)
+    ax.set(
+        title="Disparate impact: sanction rate vs reference group",
+        xlabel="ratio of ever-sanctioned rates (group / reference)",
+    )
+    return fig
+
+
+def fig_network(d: RunData):
+    fig, (a, b) = plt.subplots(1, 2)
+    for k, layer in enumerate(("household", "work", "community", "online")):
+        cut, act = d.get(f"ties_cut.{layer}"), d.get(f"ties_active.{layer}")
+        total = cut + act
+        a.plot(
+            d.years,
+            np.divide(cut, total, out=np.zeros(d.steps), where=total > 0),
+            color=PALETTE[k],
+            lw=1.4,
+            label=layer,
+        )
+    a.set(title="Ties cut, by layer", xlabel="years", ylabel="share of the layer's ties")
+    _pct(a)
+    a.legend()
+    _vs_twin(b, d, d.share("isolated"), d.share("isolated", world="twin"), "isolated")
+    lcc = d.get("largest_component_share")
+    ok = np.isfinite(lcc)
+    b.plot(d.years[ok], lcc[ok], color=PALETTE[2], lw=1.4, marker=".", label="largest component")
+    b.set(title="Isolation and fragmentation", xlabel="years", ylabel="share of persons")
+    _pct(b)
+    b.legend()
+    return fig
+
+
+def fig_chilling(d: RunData):
+    fig, (a, b) = plt.subplots(1, 2)
+    chilled_run = d.get("critical_post") + d.get("disfavoured_purchase")
+    chilled_twin = d.get("critical_post", world="twin") + d.get(
+        "disfavoured_purchase", world="twin"
+    )
+    _vs_twin(a, d, chilled_run, chilled_twin, "acts")
+    a.set(
+        title="Chilling: critical posts and disfavoured purchases",
+        xlabel="years",
+        ylabel="acts per step",
+    )
+    viol = ("traffic_offence", "late_utility", "littering", "major_offence")
+    _vs_twin(
+        b, d, sum(d.get(m) for m in viol), sum(d.get(m, world="twin") for m in viol), "violations"
+    )
+    b.set(title="Deterrence: violations", xlabel="years", ylabel="violations per step")
+    for ax in (a, b):
+        ax.legend()
+        ax.set_ylim(bottom=0)
+    return fig
+
+
+INCOME_GROUPS = (
+    "all",
+    "urban",
+    "rural",
+    "minority",
+    "majority",
+    "foreigner",
+    "native",
+    "income_q1",
+    "income_q3",
+    "income_q5",
+    "female",
+    "male",
+)
+
+
+def fig_income(d: RunData):
+    fig, ax = plt.subplots()
+    if d.has_twin:
+        loss = []
+        for g in INCOME_GROUPS:
+            twin = d.get("income", g, "twin").sum()
+            loss.append(1 - d.get("income", g).sum() / twin if twin > 0 else 0.0)
+        ax.bar(INCOME_GROUPS, loss, color=PALETTE[0])
+        ax.axhline(0, color="black", lw=0.8)
+        _pct(ax)
+        ax.tick_params(axis="x", rotation=45)
+    else:
+        ax.text(
+            0.5, 0.5, "no twin: income loss needs the twin", ha="center", transform=ax.transAxes
+        )
+    ax.set(title="Income lost against the twin, by group", ylabel="share of the twin's income")
+    return fig
+
+
+def fig_firms(d: RunData):
+    fig, ax = plt.subplots()
+    ax.plot(d.years, d.get("firms_listed"), color=PALETTE[0], lw=1.4, label="firms listed")
+    ax.plot(
+        d.years,
+        d.get("foreign_firms_exposed"),
+        color=PALETTE[1],
+        lw=1.4,
+        label="foreign-invested firms exposed",
+    )
+    ax.plot(
+        d.years,
+        d.get("ties_cut.business"),
+        color=PALETTE[2],
+        lw=1.4,
+        label="partnerships cut (cumulative)",
+    )
+    ax.set(title="Firms listed, exposed and dropped", xlabel="years", ylabel="firms / ties")
+    ax.legend()
+    return fig
+
+
+def fig_travel(d: RunData):
+    fig, ax = plt.subplots()
+    ax.plot(
+        d.years,
+        np.cumsum(d.get("flight_blocked")),
+        color=PALETTE[0],
+        lw=1.6,
+        label="flight purchases refused",
+    )
+    ax.plot(
+        d.years,
+        np.cumsum(d.get("rail_blocked")),
+        color=PALETTE[1],
+        lw=1.6,
+        label="high-speed-rail purchases refused",
+    )
+    ax.set(title="Blocked travel purchases (cumulative)", xlabel="years", ylabel="purchases")
+    ax.legend()
+    return fig
+
+
+def fig_audit(d: RunData):
+    fig, ax = plt.subplots()
+    apps, sanctioned = d.get("sanction_applications"), d.get("sanctioned")
+    ax.plot(
+        d.years,
+        np.divide(d.get("unrelated_applications"), apps, out=np.zeros(d.steps), where=apps > 0),
+        color=PALETTE[0],
+        lw=1.6,
+        label="in a context unrelated to the data — Art. 5(1)(c)(i)",
+    )
+    ax.plot(
+        d.years,
+        np.divide(
+            d.get("disproportionate"), sanctioned, out=np.zeros(d.steps), where=sanctioned > 0
+        ),
+        color=PALETTE[1],
+        lw=1.6,
+        label="disproportionate to the behaviour — Art. 5(1)(c)(ii)",
+    )
+    ax.set(
+        title="EU AI Act audit of sanctions",
+        xlabel="years",
+        ylabel="share of sanctions",
+        ylim=(0, 1.05),
+    )
+    _pct(ax)
+    ax.legend(loc="lower right")
+    return fig
+
+
+FIGURES = (
+    ("lists", fig_lists, "List stock, inflow and outflow"),
+    ("scores", fig_scores, "Score distribution over time by group"),
+    ("causes", fig_causes, "Sanctions by cause: own true records, false records, association"),
+    ("disparate_impact", fig_disparate, "Disparate impact with the four-fifths lines"),
+    ("network", fig_network, "Ties cut per layer, isolated persons, largest component"),
+    ("chilling_deterrence", fig_chilling, "Chilling effect and deterrence against the twin"),
+    ("income", fig_income, "Income lost by group"),
+    ("firms", fig_firms, "Firms listed and foreign-invested firms exposed"),
+    ("travel", fig_travel, "Blocked flight and rail purchases"),
+    ("audit", fig_audit, "EU AI Act Art. 5(1)(c) audit"),
+)
+
+
+def _save(fig, folder: Path, name: str) -> str:
+    """PNG and SVG into folder; returns the PNG as a data URI."""
+    fig.tight_layout()
+    png = io.BytesIO()
+    fig.savefig(png, format="png")
+    svg = io.BytesIO()
+    fig.savefig(svg, format="svg", metadata={"Date": None})
+    plt.close(fig)
+    write_atomic(folder / f"{name}.png", png.getvalue())
+    write_atomic(folder / f"{name}.svg", svg.getvalue())
+    return "data:image/png;base64," + base64.b64encode(png.getvalue()).decode()
+
+
+PAGE_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:60rem;
+margin:2rem auto;padding:0 1rem;color:#222;line-height:1.45}
+h1{font-size:1.6rem;margin-bottom:.2rem} h2{font-size:1.15rem;margin-top:2rem}
+table{border-collapse:collapse;font-size:.9rem}
+td,th{padding:.25rem .6rem;border-bottom:1px solid #ddd}
+td.num{text-align:right;font-variant-numeric:tabular-nums} figure{margin:1.2rem 0}
+figure img{max-width:100%;height:auto} figcaption{font-size:.85rem;color:#555}
+pre{background:#f6f6f6;padding:.8rem;overflow:auto;font-size:.8rem} .muted{color:#666}
+"""
+
+SELFCHECK_JS = """
+<script>
+(function(){
+  var errors=[];
+  window.addEventListener('error',function(e){errors.push(String(e.message||e));});
+  window.addEventListener('load',function(){
+    var imgs=document.querySelectorAll('img.figure'), ok=0, bad=[];
+    imgs.forEach(function(i){ if(i.complete&&i.naturalWidth>0){ok++;} else {bad.push(i.alt);} });
+    var out=document.getElementById('selfcheck');
+    out.setAttribute('data-figures', String(imgs.length));
+    out.setAttribute('data-loaded', String(ok));
+    out.setAttribute('data-broken', bad.join('|'));
+    out.setAttribute('data-errors', errors.join('|'));
+    out.textContent='figures '+ok+'/'+imgs.length+
+      (errors.length?', script errors '+errors.length:'');
+  });
+})();
+</script>
+"""
+
+
+def _headline_rows(summary: dict) -> str:
+    twin = summary.get("twin") or {}
+    rows = []
+    for key, label, kind in HEADLINE:
+        v, t = summary.get(key), twin.get(key)
+        rows.append(
+            f'<tr data-key="{key}" data-value="{html.escape(json.dumps(v))}">'
+            f"<td>{html.escape(label)}</td><td class=num>{format_value(v, kind)}</td>"
+            f"<td class=num>{format_value(t, kind)}</td></tr>"
+        )
+    return (
+        "<table><thead><tr><th>metric</th><th>run</th><th>twin (no system)</th></tr>"
+        "</thead><tbody>" + "".join(rows) + "</tbody></table>"
+    )
+
+
+def write_report(folder: str | Path) -> Path:
+    """DIR/report.html and DIR/figures/*.png|svg for a finished run directory."""
+    folder = Path(folder)
+    d = RunData(folder)
+    figs = folder / "figures"
+    figs.mkdir(exist_ok=True)
+    sc, s = d.scenario, d.summary
+    blocks = []
+    with plt.rc_context(STYLE):
+        for name, draw, caption in FIGURES:
+            uri = _save(draw(d), figs, name)
+            blocks.append(
+                f'<figure id="fig-{name}"><img class="figure" alt="{html.escape(caption)}" '
+                f'src="{uri}" width="1050"><figcaption>{html.escape(caption)} · '
+                f'<a href="figures/{name}.svg">SVG</a> · <a href="figures/{name}.png">PNG'
+                f"</a></figcaption></figure>"
+            )
+    persons = sc["population"]["persons"]
+    flagged = ", ".join(s.get("disparate_impact_flagged") or []) or "none"
+    page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>scoresim report: {html.escape(sc["name"])}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"><style>{PAGE_CSS}</style>
+{SELFCHECK_JS}</head><body>
+<h1>{html.escape(sc["name"])}: what the regime does</h1>
+<p class=muted>{html.escape(sc.get("description", ""))}</p>
+<p>{persons:,} synthetic persons and {s["companies"]:,} firms, {s["steps"]} steps
+({sc["run"]["years"]:g} years), seed {sc["run"]["seed"]}; every number is compared with a
+<b>twin</b>: the same society and random numbers with no system. scoresim {__version__}.
+The society is synthetic: no real person's data went in or comes out.</p>
+<h2>Headline</h2>{_headline_rows(s)}
+<p>Groups failing the four-fifths rule: {html.escape(flagged)}.</p>
+<h2>Figures</h2>{"".join(blocks)}
+<h2>Reproduce</h2>
+<p>Run <code>scoresim run scenario.toml</code> with the resolved scenario below (it is also
+saved as <code>scenario.toml</code> in this folder); the same scenario and seed give the
+same numbers.</p>
+<details><summary>scenario.toml</summary><pre>{html.escape(d.scenario_text)}</pre></details>
+<p id="selfcheck" class=muted></p>
+</body></html>
+"""
+    write_atomic(folder / "report.html", page.encode())
+    return folder / "report.html"
+
+
+def write_comparison_report(folder: str | Path, comparison, headline=HEADLINE) -> Path:
+    """DIR/report.html for a comparison: one small bar chart per headline metric, one colour
+    per regime, shared axes where the unit is shared."""
+    folder = Path(folder)
+    figs = folder / "figures"
+    figs.mkdir(parents=True, exist_ok=True)
+    presets = comparison.presets
+    colors = {p: PALETTE[i % len(PALETTE)] for i, p in enumerate(presets)}
+    pct = [(k, lbl) for k, lbl, kind in headline if kind == "pct"]
+    other = [(k, lbl, kind) for k, lbl, kind in headline if kind != "pct"]
+    with plt.rc_context(STYLE):
+        cols = 4
+        rows = -(-len(pct) // cols)
+        fig, axes = plt.subplots(
+            rows, cols, figsize=(WIDTH, 1.9 * rows), sharey=True, squeeze=False
+        )
+        for ax, (key, label) in zip(axes.flat, pct):
+            vals = [comparison.summaries[p].get(key) or 0.0 for p in presets]
+            ax.bar(range(len(presets)), vals, color=[colors[p] for p in presets])
+            ax.set_title(label, fontsize=7, fontweight="normal", wrap=True)
+            ax.set_xticks([])
+            _pct(ax)
+            ax.set_ylim(0, 1)
+        for ax in list(axes.flat)[len(pct) :]:
+            ax.axis("off")
+        handles = [matplotlib.patches.Patch(color=colors[p], label=p) for p in presets]
+        fig.legend(handles=handles, loc="lower center", ncol=min(len(presets), 4))
+        fig.subplots_adjust(bottom=0.12)
+        uri_a = _save(fig, figs, "compare_shares")
+        fig, axes = plt.subplots(1, len(other), figsize=(WIDTH, 2.4), squeeze=False)
+        for ax, (key, label, _kind) in zip(axes.flat, other):
+            vals = [comparison.summaries[p].get(key) or 0.0 for p in presets]
+            ax.bar(range(len(presets)), vals, color=[colors[p] for p in presets])
+            ax.set_title(label, fontsize=8, fontweight="normal")
+            ax.set_xticks([])
+        fig.legend(handles=handles, loc="lower center", ncol=min(len(presets), 4))
+        fig.subplots_adjust(bottom=0.25)
+        uri_b = _save(fig, figs, "compare_counts")
+    sc = comparison.scenario
+    table = comparison.markdown(headline)
+    rows = [line for line in table.splitlines() if line.startswith("|")]
+    head = [c.strip() for c in rows[0].strip("|").split("|")]
+    body = "".join(
+        "<tr>"
+        + "".join(f"<td class=num>{html.escape(c.strip())}</td>" for c in r.strip("|").split("|"))
+        + "</tr>"
+        for r in rows[2:]
+    )
+    page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>scoresim comparison</title><style>{PAGE_CSS}</style>{SELFCHECK_JS}</head><body>
+<h1>Regimes side by side</h1>
+<p>{", ".join(html.escape(p) for p in presets)} on one synthetic society of
+{sc.population.persons:,} persons, {sc.run.years:g} years, seed {sc.run.seed}, each against
+the same twin with no system. scoresim {__version__}.</p>
+<h2>Shares</h2><figure><img class="figure" alt="headline shares by regime" src="{uri_a}"
+width="1050"><figcaption>Headline shares, one colour per regime, shared axes ·
+<a href="figures/compare_shares.svg">SVG</a></figcaption></figure>
+<h2>Counts</h2><figure><img class="figure" alt="counts by regime" src="{uri_b}" width="1050">
+<figcaption>Blocked purchases and records per person-year ·
+<a href="figures/compare_counts.svg">SVG</a></figcaption></figure>
+<h2>Table</h2><table><thead><tr>{"".join(f"<th>{html.escape(h)}</th>" for h in head)}</tr>
+</thead><tbody>{body}</tbody></table>
+<p id="selfcheck" class=muted></p></body></html>
+"""
+    write_atomic(folder / "report.html", page.encode())
+    return folder / "report.html"
