@@ -9,26 +9,12 @@ Run by hand; results go into BENCHMARKS.md with the date and the command.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import resource
 import statistics
 import time
 
+from _machine import machine, peak_rss_gb
+
 import scoresim
-
-
-def machine() -> str:
-    cpu = platform.processor() or "?"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            cpu = next(
-                line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")
-            )
-    except (OSError, StopIteration):
-        pass
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{os.cpu_count()} cores, {mem:.0f} GiB, {cpu}, Python {platform.python_version()}"
 
 
 def main() -> None:
@@ -54,7 +40,7 @@ def main() -> None:
         f"median build {statistics.median(builds):.2f} s, median loop {loop:.2f} s "
         f"({args.n * steps / loop / 1e6:.2f} M person-steps/s per world pair, run + twin)"
     )
-    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.2f} GB")
+    print(f"peak RSS {peak_rss_gb():.2f} GB")
     print(f"machine: {machine()}")
 
 
