@@ -15,6 +15,7 @@ import base64
 import html
 import io
 import json
+import textwrap
 import tomllib
 from pathlib import Path
 
@@ -199,7 +200,7 @@ def fig_chilling(d: RunData):
     )
     _vs_twin(a, d, chilled_run, chilled_twin, "acts")
     a.set(
-        title="Chilling: critical posts and disfavoured purchases",
+        title="Chilling: critical posts, disfavoured buys",
         xlabel="years",
         ylabel="acts per step",
     )
@@ -338,7 +339,8 @@ FIGURES = (
 
 def _save(fig, folder: Path, name: str) -> str:
     """PNG and SVG into folder; returns the PNG as a data URI."""
-    fig.tight_layout()
+    if fig.get_layout_engine() is None:
+        fig.tight_layout()
     png = io.BytesIO()
     fig.savefig(png, format="png")
     svg = io.BytesIO()
@@ -452,32 +454,37 @@ def write_comparison_report(folder: str | Path, comparison, headline=HEADLINE) -
     pct = [(k, lbl) for k, lbl, kind in headline if kind == "pct"]
     other = [(k, lbl, kind) for k, lbl, kind in headline if kind != "pct"]
     with plt.rc_context(STYLE):
-        cols = 4
+        cols = 3
         rows = -(-len(pct) // cols)
+        handles = [matplotlib.patches.Patch(color=colors[p], label=p) for p in presets]
         fig, axes = plt.subplots(
-            rows, cols, figsize=(WIDTH, 1.9 * rows), sharey=True, squeeze=False
+            rows,
+            cols,
+            figsize=(WIDTH, 1.7 * rows + 0.6),
+            sharey=True,
+            squeeze=False,
+            layout="constrained",
         )
         for ax, (key, label) in zip(axes.flat, pct):
             vals = [comparison.summaries[p].get(key) or 0.0 for p in presets]
             ax.bar(range(len(presets)), vals, color=[colors[p] for p in presets])
-            ax.set_title(label, fontsize=7, fontweight="normal", wrap=True)
+            ax.set_title(textwrap.fill(label, 34), fontsize=7.5, fontweight="normal")
             ax.set_xticks([])
             _pct(ax)
             ax.set_ylim(0, 1)
         for ax in list(axes.flat)[len(pct) :]:
             ax.axis("off")
-        handles = [matplotlib.patches.Patch(color=colors[p], label=p) for p in presets]
-        fig.legend(handles=handles, loc="lower center", ncol=min(len(presets), 4))
-        fig.subplots_adjust(bottom=0.12)
+        fig.legend(handles=handles, loc="outside upper center", ncol=min(len(presets), 4))
         uri_a = _save(fig, figs, "compare_shares")
-        fig, axes = plt.subplots(1, len(other), figsize=(WIDTH, 2.4), squeeze=False)
+        fig, axes = plt.subplots(
+            1, len(other), figsize=(WIDTH, 2.6), squeeze=False, layout="constrained"
+        )
         for ax, (key, label, _kind) in zip(axes.flat, other):
             vals = [comparison.summaries[p].get(key) or 0.0 for p in presets]
             ax.bar(range(len(presets)), vals, color=[colors[p] for p in presets])
-            ax.set_title(label, fontsize=8, fontweight="normal")
+            ax.set_title(textwrap.fill(label, 30), fontsize=8, fontweight="normal")
             ax.set_xticks([])
-        fig.legend(handles=handles, loc="lower center", ncol=min(len(presets), 4))
-        fig.subplots_adjust(bottom=0.25)
+        fig.legend(handles=handles, loc="outside upper center", ncol=min(len(presets), 4))
         uri_b = _save(fig, figs, "compare_counts")
     sc = comparison.scenario
     table = comparison.markdown(headline)
@@ -485,7 +492,10 @@ def write_comparison_report(folder: str | Path, comparison, headline=HEADLINE) -
     head = [c.strip() for c in rows[0].strip("|").split("|")]
     body = "".join(
         "<tr>"
-        + "".join(f"<td class=num>{html.escape(c.strip())}</td>" for c in r.strip("|").split("|"))
+        + "".join(
+            f"<td{'' if i == 0 else ' class=num'}>{html.escape(c.strip())}</td>"
+            for i, c in enumerate(r.strip("|").split("|"))
+        )
         + "</tr>"
         for r in rows[2:]
     )

@@ -187,14 +187,16 @@ class Behaviour(Strict):
     loan_uptake: float = Field(0.25, ge=0, le=1e4)
     loan_payoff: float = Field(0.3, ge=0, le=1e4)
     # calibrated: calibration/court-defaulters.toml (docs/calibration/court-defaulters)
-    missed_payment: float = Field(1.63802, ge=0, le=1e4)  # per year, scaled by fragility
+    missed_payment: float = Field(0.921689416019793, ge=0, le=1e4)  # per year, scaled by fragility
     misses_to_default: int = Field(3, ge=1, le=100)
     arrears_cure: float = Field(4.0, ge=0, le=1e4)
     lawsuit: float = Field(1.0, ge=0, le=1e4)  # creditors sue defaulters
     judgment_weeks: int = Field(12, ge=0, le=520)  # suit to judgment
     deadline_weeks: int = Field(8, ge=0, le=520)  # judgment to payment deadline
     pays_by_deadline: float = Field(0.5, ge=0, le=1)
-    unpaid_pay: float = Field(0.0918353, ge=0, le=1e4)  # yearly hazard of paying later; calibrated
+    unpaid_pay: float = Field(
+        0.014195870183312259, ge=0, le=1e4
+    )  # yearly hazard of paying later; calibrated
     traffic_offence: float = Field(0.25, ge=0, le=1e4)
     late_utility: float = Field(0.15, ge=0, le=1e4)
     littering: float = Field(0.1, ge=0, le=1e4)
