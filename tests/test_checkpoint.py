@@ -99,57 +99,21 @@ def test_ctrl_c_checkpoints_and_says_how_to_resume(tmp_path, reference):
         assert (out / f).read_bytes() == reference[f]
 
 
-def test_crash_while_writing_outputs_leaves_no_complete_run_and_no_torn_file(tmp_path):
+@pytest.mark.parametrize("fault", ["after-timeseries", "mid-write:summary.json"])
+def test_crash_while_writing_outputs_leaves_no_complete_run_and_no_torn_file(tmp_path, fault):
+    """Killed between two output files, or with the new summary half written: nothing is
+    marked complete, the old summary stays whole, no half-written bytes took a real name."""
     out = tmp_path / "run"
     first = scoresim("run", "--n", "2000", "--years", "0.5", "--seed", "1", "--out", str(out))
     assert first.returncode == 0
     old_summary = (out / "summary.json").read_bytes()
-    r = scoresim(
-        "run",
-        "--n",
-        "2000",
-        "--years",
-        "0.5",
-        "--seed",
-        "2",
-        "--out",
-        str(out),
-        "--force",
-        env={"SCORESIM_FAULT": "after-timeseries"},
-    )
+    again = ("run", "--n", "2000", "--years", "0.5", "--seed", "2", "--out", str(out), "--force")
+    r = scoresim(*again, env={"SCORESIM_FAULT": fault})
     assert r.returncode == 137
     assert _status(out)["status"] != "complete"
-    # every file is whole: the old summary untouched, the new time series complete
     assert (out / "summary.json").read_bytes() == old_summary
     json.loads(old_summary)
-    assert pq.read_table(out / "timeseries.parquet").num_rows > 0
-    assert not list(out.glob(".*.tmp"))
-
-
-def test_crash_in_the_middle_of_writing_a_file(tmp_path):
-    """Killed with the new summary half written: the old one stays whole, nothing is
-    complete, and the half-written bytes never took the real file's name."""
-    out = tmp_path / "run"
-    assert scoresim("run", "--n", "2000", "--years", "0.5", "--out", str(out)).returncode == 0
-    old = {f: (out / f).read_bytes() for f in FILES}
-    r = scoresim(
-        "run",
-        "--n",
-        "2000",
-        "--years",
-        "0.5",
-        "--seed",
-        "9",
-        "--out",
-        str(out),
-        "--force",
-        env={"SCORESIM_FAULT": "mid-write:summary.json"},
-    )
-    assert r.returncode == 137
-    assert _status(out)["status"] != "complete"
-    assert (out / "summary.json").read_bytes() == old["summary.json"]
-    json.loads((out / "summary.json").read_text())
-    pq.read_table(out / "timeseries.parquet")  # the new one, whole
+    assert pq.read_table(out / "timeseries.parquet").num_rows > 0  # whole, old or new
 
 
 def test_refuses_to_overwrite_without_force(tmp_path):

@@ -12,13 +12,22 @@ from html import unescape
 from pathlib import Path
 
 import pytest
-
 from test_cli import scoresim
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-quic", "--enable-logging=stderr", "--v=0", "--virtual-time-budget=10000"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--enable-logging=stderr",
+    "--v=0",
+    "--virtual-time-budget=10000",
+]
 
 
 def _chromium() -> str:
@@ -34,7 +43,9 @@ def _chromium() -> str:
 def _browse(page: Path, tmp: Path, *extra: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [_chromium(), *FLAGS, f"--user-data-dir={tmp / 'profile'}", *extra, page.as_uri()],
-        capture_output=True, text=True, timeout=180,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
 
 
@@ -85,8 +96,9 @@ def test_report_in_headless_chromium(run_dir, tmp_path):
         assert json.loads(unescape(value)) == summary[key], key
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "report.png"
-    r = _browse(run_dir / "report.html", tmp_path, "--window-size=1100,3000",
-                f"--screenshot={shot}")
+    r = _browse(
+        run_dir / "report.html", tmp_path, "--window-size=1100,3000", f"--screenshot={shot}"
+    )
     assert r.returncode == 0 and shot.stat().st_size > 50_000
 
 
@@ -96,7 +108,8 @@ def test_report_command_and_comparison_report(run_dir, tmp_path):
     bad = scoresim("report", str(tmp_path))
     assert bad.returncode == 2 and "missing" in bad.stderr and "Traceback" not in bad.stderr
     out = tmp_path / "cmp"
-    r = scoresim("compare", "article", "eu-safeguards", "--n", "3000", "--years", "0.5",
-                 "--out", str(out))
+    r = scoresim(
+        "compare", "article", "eu-safeguards", "--n", "3000", "--years", "0.5", "--out", str(out)
+    )
     assert r.returncode == 0, r.stderr
     _check_page(out / "report.html", tmp_path, 2)

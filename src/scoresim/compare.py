@@ -8,6 +8,7 @@ society, the twin and one regime at a time.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,9 +103,9 @@ class Comparison:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         df = self.frame()
-        tmp = out / ".comparison.parquet.tmp"
-        df.to_parquet(tmp, index=False)
-        tmp.replace(out / "comparison.parquet")
+        buf = io.BytesIO()
+        df.to_parquet(buf, index=False)
+        _atomic(out / "comparison.parquet", buf.getvalue())
         _atomic(out / "comparison.csv", df.to_csv(index=False).encode())
         _atomic(out / "comparison.md", self.markdown(headline, command).encode())
         return out
