@@ -182,3 +182,14 @@ def test_unrelated_context_audit_counts_what_it_should():
     b = Sim("article", overrides=unrelated, n=4000, years=1, seed=7, twin=False).run().summary()
     assert a["ever_sanctioned_share"] > 0
     assert a["unrelated_context_share"] == 0 and b["unrelated_context_share"] == 1
+
+
+def test_grade_bands_include_their_minimum():
+    from scoresim.scenario import Grade
+    from scoresim.scoring import grade_bands, grade_of
+
+    mins, names = grade_bands([Grade(name="B", min=850), Grade(name="A", min=960),
+                               Grade(name="D", min=-1e9)])
+    assert names == ["A", "B", "D"]
+    score = np.array([960.0, 959.99, 850.0, 849.0, 2000.0, -5e9], np.float32)
+    assert [names[g] for g in grade_of(score, mins)] == ["A", "B", "B", "D", "A", "D"]

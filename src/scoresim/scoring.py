@@ -70,12 +70,23 @@ def grade_bands(grades: list[Grade]) -> tuple[np.ndarray, list[str]]:
 
 
 def grade_of(score: np.ndarray, mins: np.ndarray) -> np.ndarray:
-    """Grade index (0 = best) of each score; below every band -> the worst grade."""
-    if len(mins) == 0:
-        return np.zeros(len(score), np.uint8)
-    # number of band minimums strictly above the score = index of the band it falls in
-    idx = np.searchsorted(-mins, -np.asarray(score, np.float64), side="right")
-    return np.minimum(idx, len(mins) - 1).astype(np.uint8)
+    """Grade index (0 = best) of each score: the first band whose minimum the score reaches
+    (a score equal to a band's minimum is in that band); below every band, the worst."""
+    out = np.zeros(len(score), np.uint8)
+    if len(mins):
+        _grade_kernel(score, mins, out)
+    return out
+
+
+@njit(cache=True)
+def _grade_kernel(score, mins, out):
+    last = len(mins) - 1
+    for i in range(len(score)):
+        x = np.float64(score[i])
+        g = 0
+        while g < last and x < mins[g]:
+            g += 1
+        out[i] = g
 
 
 class Ledger:
