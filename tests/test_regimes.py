@@ -188,8 +188,9 @@ def test_grade_bands_include_their_minimum():
     from scoresim.scenario import Grade
     from scoresim.scoring import grade_bands, grade_of
 
-    mins, names = grade_bands([Grade(name="B", min=850), Grade(name="A", min=960),
-                               Grade(name="D", min=-1e9)])
+    mins, names = grade_bands(
+        [Grade(name="B", min=850), Grade(name="A", min=960), Grade(name="D", min=-1e9)]
+    )
     assert names == ["A", "B", "D"]
     score = np.array([960.0, 959.99, 850.0, 849.0, 2000.0, -5e9], np.float32)
     assert [names[g] for g in grade_of(score, mins)] == ["A", "B", "B", "D", "A", "D"]

@@ -118,16 +118,3 @@ SETTLEMENT = ACT_ID["refuses_settlement"]
 LUXURY_TAKEN = ACT_ID["luxury_taken"]
 LUXURY_BLOCKED = ACT_ID["luxury_blocked"]
 FIRM_JUDGMENT_UNPAID = ACT_ID["firm_judgment_unpaid"]
-COURT_GROUNDS = (
-    "judgment_unpaid_refuses",
-    "obstructs_enforcement",
-    "evades_enforcement",
-    "breaks_asset_reporting",
-    "breaks_spending_restriction",
-    "refuses_settlement",
-)
-
-
-def names(subject: str | None = None) -> list[str]:
-    """Act names, optionally only those of one subject kind."""
-    return [a.name for a in ACTS if subject is None or a.subject == subject]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .acts import ACTS, CHILLED, N_ACTS, VIOLATIONS
+from .acts import ACTS, N_ACTS
 from .population import Persons
 
 DIMENSIONS = (  # (name, values, column) in cell order
@@ -266,11 +266,3 @@ def flagged(ratios: dict[str, float | None]) -> list[str]:
     return [
         g for g, r in ratios.items() if r is not None and (r < FOUR_FIFTHS or r > 1 / FOUR_FIFTHS)
     ]
-
-
-def act_columns(names) -> list[int]:
-    return [ALL_PERSON_METRICS.index(n) for n in names]
-
-
-VIOLATION_COLS = act_columns(VIOLATIONS)
-CHILLED_COLS = act_columns(CHILLED)

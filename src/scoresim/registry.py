@@ -20,7 +20,7 @@ from . import expr
 from .acts import ACT_ID, ACTS, CONTEXT_ID
 from .rng import uniforms_at
 from .scenario import FIRM_FIELDS, PERSON_FIELDS, ListSpec, Safeguards
-from .scoring import NO_CONTEXT, Ledger, grade_of
+from .scoring import NO_CONTEXT, Ledger
 
 NO_CAUSE, TRUE, FALSE, ASSOC = 0, 1, 2, 3
 ASSOC_CONTEXT = CONTEXT_ID["association"]
@@ -265,14 +265,4 @@ def _bump_contacts(changed, joined, indptr, nbr, active, listed_contacts):
                 listed_contacts[nbr[e]] += d
 
 
-def grade_cause(grade: np.ndarray, g_true: np.ndarray, g_own: np.ndarray, grades) -> np.ndarray:
-    """Cause of being in a grade set: TRUE / FALSE / ASSOC (NO_CAUSE if not in it)."""
-    inside = np.isin(grade, grades)
-    return np.where(
-        ~inside,
-        NO_CAUSE,
-        np.where(np.isin(g_true, grades), TRUE, np.where(np.isin(g_own, grades), FALSE, ASSOC)),
-    )
-
-
-__all__ = ["Registry", "grade_cause", "grade_of", "TRUE", "FALSE", "ASSOC", "NO_CAUSE"]
+__all__ = ["Registry", "TRUE", "FALSE", "ASSOC", "NO_CAUSE"]

@@ -140,10 +140,6 @@ class Ledger:
         self.expiry: dict[int, list[tuple]] = {}  # step -> (subj, -d_true, -d_false, -d_opaque, t)
         self._d_own = np.zeros(n, np.float64)
 
-    @property
-    def scoring(self) -> bool:
-        return bool(self.rules)
-
     def apply(
         self,
         t: int,
