@@ -135,3 +135,11 @@ def test_runs_lists_run_directories(tmp_path):
     assert scoresim("run", "--n", "2000", "--years", "0.2", "--out", str(out)).returncode == 0
     r = scoresim("runs", str(tmp_path))
     assert r.returncode == 0 and "complete" in r.stdout and "article" in r.stdout
+
+
+def test_default_out_never_overwrites(tmp_path):
+    for _ in range(2):
+        r = scoresim("run", "--n", "2000", "--years", "0.2", "--no-report", cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+    assert (tmp_path / "runs" / "article" / "summary.json").exists()
+    assert (tmp_path / "runs" / "article-2" / "summary.json").exists()

@@ -97,7 +97,9 @@ def run(
     n: str | None = typer.Option(None, "--n", help="Persons (e.g. 100000 or 1e6)."),
     years: float | None = typer.Option(None, "--years", help="Years to simulate."),
     seed: int | None = typer.Option(None, "--seed", help="Random seed."),
-    out: Path | None = typer.Option(None, "--out", help="Output directory [runs/NAME]."),
+    out: Path | None = typer.Option(
+        None, "--out", help="Output directory [runs/NAME, or runs/NAME-2 ... if taken]."
+    ),
     no_twin: bool = typer.Option(False, "--no-twin", help="Skip the twin society."),
     checkpoint_every: int = typer.Option(
         52, "--checkpoint-every", min=0, help="Steps between checkpoints (0: none)."
@@ -135,7 +137,7 @@ def run(
         else:
             persons = _options(n, years, out)
             sim = Sim(scenario, n=persons, years=years, seed=seed, twin=False if no_twin else None)
-            out = out or Path("runs") / sim.scenario.name
+            out = out or _fresh(Path("runs") / sim.scenario.name)
             _options(None, None, out)
             _check_out(out, force)
         sc = sim.scenario
@@ -221,6 +223,15 @@ def run(
     )
 
 
+def _fresh(base: Path) -> Path:
+    """Without --out: runs/NAME, or runs/NAME-2, -3, ... if taken (nothing is overwritten)."""
+    out, k = base, 1
+    while out.exists():
+        k += 1
+        out = base.with_name(f"{base.name}-{k}")
+    return out
+
+
 def _check_out(out: Path, force: bool) -> None:
     """Refuse to overwrite a run directory (or someone's folder) without --force. With
     --force only scoresim's own files are replaced; nothing else is deleted."""
@@ -234,7 +245,7 @@ def _check_out(out: Path, force: bool) -> None:
             "(command line)",
             "--out",
             str(out),
-            "holds a complete run; choose another --out or add --force",
+            "holds a complete run; choose another --out (or none: a fresh runs/NAME-k is picked) or add --force",
         )
     if state in ("running", "interrupted", "failed"):
         raise ScenarioError(
