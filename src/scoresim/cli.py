@@ -245,7 +245,8 @@ def _check_out(out: Path, force: bool) -> None:
             "(command line)",
             "--out",
             str(out),
-            "holds a complete run; choose another --out (or none: a fresh runs/NAME-k is picked) or add --force",
+            "holds a complete run; choose another --out (or none: a fresh runs/NAME-k is "
+            "picked) or add --force",
         )
     if state in ("running", "interrupted", "failed"):
         raise ScenarioError(
