@@ -143,3 +143,20 @@ def test_default_out_never_overwrites(tmp_path):
         assert r.returncode == 0, r.stderr
     assert (tmp_path / "runs" / "article" / "summary.json").exists()
     assert (tmp_path / "runs" / "article-2" / "summary.json").exists()
+
+
+def test_resume_and_runs_refuse_bad_input_clearly(tmp_path):
+    r = scoresim("run", "--resume", str(tmp_path / "nothing"))
+    assert r.returncode == 2 and "needs a run directory" in r.stderr
+    assert "Traceback" not in r.stderr
+    done = tmp_path / "done"
+    assert (
+        scoresim(
+            "run", "--n", "2000", "--years", "0.2", "--no-report", "--out", str(done)
+        ).returncode
+        == 0
+    )
+    r = scoresim("run", "--resume", str(done))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    r = scoresim("runs", str(tmp_path / "absent"))
+    assert r.returncode == 2 and "is not a folder" in r.stderr
