@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from . import acts as A
 from .rng import Stream, stream_key, uniform
@@ -353,7 +353,7 @@ class Events:
         self.count = n
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def _adapt_kernel(
     watched,
     risk_aversion,
@@ -364,7 +364,7 @@ def _adapt_kernel(
     contact_weight,
     own_weight,
 ):
-    for i in range(len(watched)):
+    for i in prange(len(watched)):
         feel = awareness + contact_weight * listed_contacts[i] + own_weight * sanctioned[i]
         watched[i] = risk_aversion[i] * publicity * min(1.0, feel)
 

@@ -11,7 +11,7 @@ The same kernel serves firms dropping listed partners (business layer, weight 1)
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from .network import reverse_entry
 from .rng import uniform
@@ -92,11 +92,11 @@ def cut_ties(
     )
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def _employers_kernel(
     key, employer, employed, listed, job_hazard, base_loss, firing, finding, screening, dt
 ):
-    for i in range(len(employed)):
+    for i in prange(len(employed)):
         if employer[i] < 0:
             continue  # outside the workforce (retired, self-employed, not working)
         u = uniform(key, i)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from .acts import CONTEXT_ID
 from .effects import EFFECT_ID
@@ -150,7 +150,7 @@ class Outcome:
         )
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def _apply_kernel(
     trigger,
     index,
@@ -192,7 +192,7 @@ def _apply_kernel(
 ):
     n = len(bits)
     n_s = len(trigger)
-    for i in range(n):
+    for i in prange(n):
         b = 0
         any_true = False
         any_own = False

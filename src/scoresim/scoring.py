@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from . import expr
 from .acts import ACT_ID, ACTS, CONTEXT_ID
@@ -78,10 +78,10 @@ def grade_of(score: np.ndarray, mins: np.ndarray) -> np.ndarray:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def _grade_kernel(score, mins, out):
     last = len(mins) - 1
-    for i in range(len(score)):
+    for i in prange(len(score)):
         x = np.float64(score[i])
         g = 0
         while g < last and x < mins[g]:
@@ -304,9 +304,9 @@ def _propagate_own(changed, d_own, indptr, nbr, layer, active, layer_w, sum_own)
                 sum_own[nbr[e]] += layer_w[layer[e]] * d
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def _refresh_assoc(sum_own, sum_w, listed_contacts, mean_weight, penalty, cap, assoc, score):
-    for i in range(len(assoc)):
+    for i in prange(len(assoc)):
         a = 0.0
         if mean_weight > 0.0 and sum_w[i] > 1e-9:
             a = mean_weight * sum_own[i] / sum_w[i]
