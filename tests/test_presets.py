@@ -14,6 +14,7 @@ ALL = sorted(presets())
 
 
 def test_all_seven_presets_ship():
+    """The seven regimes of MODEL.md §11, and the benchmark's reference model (W3)."""
     assert set(ALL) == {
         "article",
         "court-defaulters",
@@ -22,6 +23,7 @@ def test_all_seven_presets_ship():
         "corporate",
         "eu-safeguards",
         "none",
+        "reference",
     }
 
 
