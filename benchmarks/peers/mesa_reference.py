@@ -110,8 +110,11 @@ class ReferenceModel(mesa.Model):
                 for b in range(a + 1, i + size):
                     self.graph.add_edge(a, b, layer="household")
             i += size
-        ws = nx.watts_strogatz_graph(n, 6, 0.1, seed=seed)  # community: small world
-        for a, b in ws.edges():
+        # community: a small world over people in random order (a ring over the household
+        # order would mostly re-link household members)
+        ws = nx.watts_strogatz_graph(n, 6, 0.1, seed=seed)
+        order = rng.permutation(n)
+        for a, b in ((order[x], order[y]) for x, y in ws.edges()):
             if not self.graph.has_edge(a, b):
                 self.graph.add_edge(a, b, layer="community")
         self.ties = self.graph.number_of_edges()
