@@ -136,3 +136,13 @@ def test_memory_guard_refuses_with_estimate(tmp_path):
 def test_validate_ok():
     r = scoresim("validate", "article")
     assert r.returncode == 0 and "ok:" in r.stdout
+
+
+def test_compare_bad_input(tmp_path):
+    r = scoresim("compare", "article", "utopia", "--n", "2000", "--out", str(tmp_path / "c"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "utopia" in r.stderr and "give a preset name" in " ".join(r.stderr.split())
+    r = scoresim("compare", "article", "article", "--n", "2000", "--out", str(tmp_path / "c"))
+    assert r.returncode == 2 and "each preset once" in r.stderr
+    r = scoresim("compare", "article", "reference", "--n", "2000", "--out", str(tmp_path / "c"))
+    assert r.returncode == 2 and "share one society" in " ".join(r.stderr.split())
