@@ -95,3 +95,20 @@ def test_only_false_records_means_nobody_sanctioned_on_true_records():
     assert alls.loc["sanctioned", "run"].sum() > 0
     assert alls.loc["sanctioned_own_true", "run"].sum() == 0
     assert res.summary()["wrongly_sanctioned_share"] > 0.5
+
+
+def test_distinct_sorted_is_np_unique():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from scoresim.scoring import _distinct_sorted
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(st.integers(0, 299), max_size=400))
+    def check(values):
+        v = np.array(values, np.int32)
+        mark = np.zeros(300, np.uint8)
+        assert np.array_equal(_distinct_sorted(v, mark), np.unique(v))
+        assert mark.sum() == 0
+
+    check()

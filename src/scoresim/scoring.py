@@ -139,6 +139,7 @@ class Ledger:
         self.rules = rules
         self.expiry: dict[int, list[tuple]] = {}  # step -> (subj, -d_true, -d_false, -d_opaque, t)
         self._d_own = np.zeros(n, np.float64)
+        self._mark = np.zeros(n, np.uint8)  # scratch for _distinct_sorted, all zero between uses
 
     def apply(
         self,
@@ -187,7 +188,7 @@ class Ledger:
                         self.last_ctx[s] = CONTEXT_ID[ACTS[act].context]
                         self.last_gravity[s] = ACTS[act].gravity
         if changed_parts:
-            self._propagate(np.unique(np.concatenate(changed_parts)), active)
+            self._propagate(_distinct_sorted(np.concatenate(changed_parts), self._mark), active)
         self.refresh_association()
         self.grade = grade_of(self.shown(), self.grade_mins)
 
@@ -263,6 +264,24 @@ class Ledger:
             grade_of(self.shown(self.base + self.own_true), self.grade_mins),
             grade_of(self.shown(self.base + self.own_true + self.own_false), self.grade_mins),
         )
+
+
+@njit(cache=True)
+def _distinct_sorted(values, mark):
+    """The distinct values, ascending (what np.unique gives), in time linear in the input
+    plus a sort of the distinct ones; ``mark`` is an all-zero scratch array, left all zero."""
+    out = np.empty(len(values), np.int32)
+    k = 0
+    for v in values:
+        if mark[v] == 0:
+            mark[v] = 1
+            out[k] = v
+            k += 1
+    for j in range(k):
+        mark[out[j]] = 0
+    res = out[:k].copy()
+    res.sort()
+    return res
 
 
 @njit(cache=True)
