@@ -169,21 +169,11 @@ def run(
 
     old = {sig: signal.signal(sig, ask_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("steps"),
-            TimeRemainingColumn(),
-            console=console,
-        ) as bar:
-            task = bar.add_task(
-                f"{sc.name} ({'run + twin' if sc.run.twin else 'run'})",
-                total=sc.run.steps,
-                completed=start,
-            )
+        label = f"{sc.name} ({'run + twin' if sc.run.twin else 'run'}) steps"
+        with _bars() as progress:
+            progress(label, start, sc.run.steps)
             res = sim.run(
-                progress=lambda done, total: bar.update(task, completed=done),
+                progress=lambda done, total: progress(label, done, total),
                 start=start,
                 after_step=after_step,
                 stop=lambda: stop["asked"],

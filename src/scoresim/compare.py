@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .results import SUMMARY_KEYS, _atomic, summarize
+from .checkpoint import write_atomic as _atomic
+from .results import SUMMARY_KEYS, summarize
 from .results import format_value as _fmt
 from .scenario import Scenario, ScenarioError, load
 from .sim import NONE_REGIME, World, build_society, burn_in, check_memory, total_names

@@ -225,6 +225,10 @@ class Recorder:
     def total(self, t: int, name: str, value: float) -> None:
         self.totals[t, self.total_names.index(name)] = value
 
+    def over_all(self) -> np.ndarray:
+        """[steps, metrics] sums over every person (the group 'all'), without forming groups."""
+        return self.cells.sum(axis=1)
+
     def by_group(self) -> tuple[list[str], np.ndarray]:
         """[steps, groups, metrics] sums by group."""
         names, g = group_matrix()

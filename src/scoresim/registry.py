@@ -70,6 +70,8 @@ class Registry:
             np.array([ACT_ID[a] for a in s.repair_on] if guard.credit_repair else [], np.uint8)
             for s in specs
         ]
+        self.public = np.array([s.public for s in specs], bool)
+        self.lag = np.array([s.publication_lag_steps for s in specs], np.int64)
         self.grade_sets = [
             np.array([ledger.grade_names.index(g) for g in s.enter_grades], np.uint8) for s in specs
         ]
@@ -167,8 +169,7 @@ class Registry:
         self.ever |= self.listed
         self.joined = self.listed & ~was
         self.left = was & ~self.listed
-        public = np.array([s.public for s in self.specs], bool)
-        lag = np.array([s.publication_lag_steps for s in self.specs], np.int64)
+        public, lag = self.public, self.lag
         if public.any():
             seen = self.member[public] & (t - self.since[public] >= lag[public, None])
             self.visible = seen.any(axis=0)

@@ -115,8 +115,7 @@ def _ratio(a: float, b: float) -> float | None:
 
 def world_summary(w, years: float) -> dict:
     rec = w.recorder
-    _, g = rec.by_group()
-    alls = g[:, 0, :]
+    alls = rec.over_all()
     n, m = w.s.persons.n, w.s.firms.n
     ever = rec.ever
     ever_s = int(((ever & 1) > 0).sum())
@@ -189,8 +188,8 @@ def _inspection_ratio(w) -> float | None:
 
 
 def _sum(w, names) -> float:
-    _, g = w.recorder.by_group()
-    return float(sum(g[:, 0, _col(a)].sum() for a in names))
+    alls = w.recorder.over_all()
+    return float(sum(alls[:, _col(a)].sum() for a in names))
 
 
 def summarize(run, twin, sc: Scenario) -> dict:

@@ -146,8 +146,9 @@ class SourceSet:
             )
             new = Records(subj[:k], act[:k], src[:k], tru[:k])
             lat = self.latency[new.source]
-            for d in np.unique(lat):
-                part = new if len(np.unique(lat)) == 1 else new.take(lat == d)
+            delays = np.unique(lat)
+            for d in delays:
+                part = new if len(delays) == 1 else new.take(lat == d)
                 self.pending.setdefault(t + int(d), []).append(part)
         return Records.concat(self.pending.pop(t, []))
 
