@@ -15,7 +15,7 @@ def _digest(d):
 
 
 def test_same_seed_same_bytes_across_runs_and_threads(tmp_path):
-    args = ("run", "article", "--n", "4000", "--years", "1", "--seed", "11")
+    args = ("run", "article", "--n", "20000", "--years", "1", "--seed", "11")  # > 1 chunk
     outs = []
     for k, threads in enumerate(("1", "2", "2")):
         d = tmp_path / f"r{k}"

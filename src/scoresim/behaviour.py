@@ -136,16 +136,48 @@ def step_keys(seed: int, step: int) -> np.ndarray:
     return np.array([stream_key(seed, s, step) for s in streams], dtype=np.uint64)
 
 
-@njit(cache=True)
-def _emit(ev_agent, ev_act, k, i, act):
-    if k < len(ev_agent):
+@njit(cache=True, inline="always")
+def _emit(ev_agent, ev_act, k, limit, i, act):
+    if k < limit:
         ev_agent[k] = i
         ev_act[k] = act
     return k + 1
 
 
+CHUNK = 1 << 14  # persons per parallel chunk: fixed, so the event order never depends on threads
+
+
+@njit(cache=True, parallel=True)
+def _persons_kernel(*args):
+    """Persons in fixed chunks, in parallel: each chunk writes its events into its own slice of
+    the buffer, then the slices are closed up in chunk order — the same events in the same
+    order as one serial pass, whatever the number of threads."""
+    ev_agent, ev_act = args[-2], args[-1]
+    n = len(args[11])  # debt
+    chunks = (n + CHUNK - 1) // CHUNK
+    cap = len(ev_agent) // max(chunks, 1)
+    counts = np.zeros(chunks, np.int64)
+    for c in prange(chunks):
+        lo = c * CHUNK
+        counts[c] = _persons_range(lo, min(n, lo + CHUNK), c * cap, (c + 1) * cap, *args) - c * cap
+    k = 0
+    for c in range(chunks):
+        if counts[c] > cap:
+            return len(ev_agent) + counts[c]  # overflow: the caller raises
+        src = c * cap
+        for j in range(counts[c]):
+            ev_agent[k + j] = ev_agent[src + j]
+            ev_act[k + j] = ev_act[src + j]
+        k += counts[c]
+    return k
+
+
 @njit(cache=True)
-def _persons_kernel(
+def _persons_range(
+    lo,
+    hi,
+    k,
+    limit,
     t,
     keys,
     p,
@@ -172,9 +204,8 @@ def _persons_kernel(
 ):
     kf, kv, ks, kshop, kw, kc, kt = keys[0], keys[1], keys[2], keys[3], keys[4], keys[5], keys[6]
     kcourt, klux = keys[7], keys[8]
-    k = 0
     eval_every = int(p[IX_EVAL_EVERY])
-    for i in range(len(debt)):
+    for i in range(lo, hi):
         w = watched[i]
         chill = 1.0 - chill_max * w
         deter = 1.0 - deter_max * w
@@ -194,11 +225,11 @@ def _persons_kernel(
                 pm *= 1.0 + p[IX_CREDIT_FACTOR]  # credit cut: no refinancing (feedback)
             if u0 < pm:
                 misses[i] += 1
-                k = _emit(ev_agent, ev_act, k, i, A.MISSED_PAYMENT)
+                k = _emit(ev_agent, ev_act, k, limit, i, A.MISSED_PAYMENT)
                 if misses[i] >= p[IX_MISSES]:
                     debt[i] = DEFAULT
                     misses[i] = 0
-                    k = _emit(ev_agent, ev_act, k, i, A.LOAN_DEFAULT)
+                    k = _emit(ev_agent, ev_act, k, limit, i, A.LOAN_DEFAULT)
             elif misses[i] > 0 and u1 < p[3]:
                 misses[i] = 0
             elif misses[i] == 0 and u1 < p[1]:
@@ -207,94 +238,101 @@ def _persons_kernel(
             if u0 < p[4]:
                 debt[i] = SUED
                 timer[i] = int(p[IX_JUDGMENT])
-                k = _emit(ev_agent, ev_act, k, i, A.SUED)
+                k = _emit(ev_agent, ev_act, k, limit, i, A.SUED)
         elif s == SUED:
             timer[i] -= 1
             if timer[i] <= 0:
                 debt[i] = JUDGMENT
                 timer[i] = int(p[IX_DEADLINE])
-                k = _emit(ev_agent, ev_act, k, i, A.LOST_SUIT)
+                k = _emit(ev_agent, ev_act, k, limit, i, A.LOST_SUIT)
         elif s == JUDGMENT:
             timer[i] -= 1
             if timer[i] <= 0:
                 able = u0 < (1.0 - fragility[i]) * (1.0 if employed[i] else 0.5)
                 if able and u1 < p[IX_PAYS] * (0.5 + law[i]):
                     debt[i] = NONE
-                    k = _emit(ev_agent, ev_act, k, i, A.DEBT_PAID)
+                    k = _emit(ev_agent, ev_act, k, limit, i, A.DEBT_PAID)
                 elif able:
                     debt[i] = UNPAID_REFUSES
-                    k = _emit(ev_agent, ev_act, k, i, A.UNPAID_REFUSES)
+                    k = _emit(ev_agent, ev_act, k, limit, i, A.UNPAID_REFUSES)
                 else:
                     debt[i] = UNPAID_UNABLE
-                    k = _emit(ev_agent, ev_act, k, i, A.UNPAID_UNABLE)
+                    k = _emit(ev_agent, ev_act, k, limit, i, A.UNPAID_UNABLE)
         else:  # unpaid: pays later, faster under the pressure of a listing
             hazard = p[5] * (0.5 if s == UNPAID_UNABLE else 1.0)
             if listed[i]:
                 hazard = 1.0 - (1.0 - hazard) * (1.0 - p[IX_PRESSURE])
             if u0 < hazard:
                 debt[i] = NONE
-                k = _emit(ev_agent, ev_act, k, i, A.DEBT_PAID)
+                k = _emit(ev_agent, ev_act, k, limit, i, A.DEBT_PAID)
             else:  # the court list's other grounds, more likely the less law-abiding
                 lax = 1.5 - law[i]
                 if uniform(kcourt, 4 * i) < p[_OBSTRUCT] * lax:
-                    k = _emit(ev_agent, ev_act, k, i, A.OBSTRUCTS)
+                    k = _emit(ev_agent, ev_act, k, limit, i, A.OBSTRUCTS)
                 if uniform(kcourt, 4 * i + 1) < p[_EVADE] * lax:
-                    k = _emit(ev_agent, ev_act, k, i, A.EVADES)
+                    k = _emit(ev_agent, ev_act, k, limit, i, A.EVADES)
                 if uniform(kcourt, 4 * i + 2) < p[_ASSETS] * lax:
-                    k = _emit(ev_agent, ev_act, k, i, A.ASSET_REPORTING)
+                    k = _emit(ev_agent, ev_act, k, limit, i, A.ASSET_REPORTING)
                 if uniform(kcourt, 4 * i + 3) < p[_SETTLE] * lax:
-                    k = _emit(ev_agent, ev_act, k, i, A.SETTLEMENT)
+                    k = _emit(ev_agent, ev_act, k, limit, i, A.SETTLEMENT)
         # --- violations, cut by deterrence
         lawless = 1.5 - law[i]
         if uniform(kv, 4 * i) < p[6] * lawless * deter:
-            k = _emit(ev_agent, ev_act, k, i, A.TRAFFIC)
+            k = _emit(ev_agent, ev_act, k, limit, i, A.TRAFFIC)
         if uniform(kv, 4 * i + 1) < p[7] * (0.5 + fragility[i]) * deter:
-            k = _emit(ev_agent, ev_act, k, i, A.LATE_UTILITY)
+            k = _emit(ev_agent, ev_act, k, limit, i, A.LATE_UTILITY)
         if uniform(kv, 4 * i + 2) < p[8] * lawless * deter:
-            k = _emit(ev_agent, ev_act, k, i, A.LITTERING)
+            k = _emit(ev_agent, ev_act, k, limit, i, A.LITTERING)
         if uniform(kv, 4 * i + 3) < p[9] * 2.0 * (1.0 - law[i]) * deter:
-            k = _emit(ev_agent, ev_act, k, i, A.MAJOR_OFFENCE)
+            k = _emit(ev_agent, ev_act, k, limit, i, A.MAJOR_OFFENCE)
         # --- online speech (internet users), cut by the chilling effect
         if internet[i]:
             x = expressiveness[i]
             if uniform(ks, i) < p[10] * x * x * chill:
-                k = _emit(ev_agent, ev_act, k, i, A.CRITICAL_POST)
+                k = _emit(ev_agent, ev_act, k, limit, i, A.CRITICAL_POST)
         # --- shopping
         if uniform(kshop, 2 * i) < p[11] * (1.25 - 0.5 * law[i]) * chill:
-            k = _emit(ev_agent, ev_act, k, i, A.DISFAVOURED)
+            k = _emit(ev_agent, ev_act, k, limit, i, A.DISFAVOURED)
         if uniform(kshop, 2 * i + 1) < p[12]:
-            k = _emit(ev_agent, ev_act, k, i, A.FAVOURED)
+            k = _emit(ev_agent, ev_act, k, limit, i, A.FAVOURED)
         # --- workplace evaluation, staggered through the year
         if employed[i] and eval_every > 0 and (t + i) % eval_every == 0:
             q = 0.7 * uniform(kw, i) + 0.3 * (1.0 - law[i])  # noisy around performance
             if q > 1.0 - p[IX_POOR] * 1.0:
-                k = _emit(ev_agent, ev_act, k, i, A.POOR_EVAL)
+                k = _emit(ev_agent, ev_act, k, limit, i, A.POOR_EVAL)
             elif q < p[IX_GOOD]:
-                k = _emit(ev_agent, ev_act, k, i, A.GOOD_EVAL)
+                k = _emit(ev_agent, ev_act, k, limit, i, A.GOOD_EVAL)
         # --- civic acts
         if uniform(kc, 3 * i) < p[13] * civic[i]:
-            k = _emit(ev_agent, ev_act, k, i, A.VOLUNTEERING)
+            k = _emit(ev_agent, ev_act, k, limit, i, A.VOLUNTEERING)
         if uniform(kc, 3 * i + 1) < p[14] * civic[i]:
-            k = _emit(ev_agent, ev_act, k, i, A.BLOOD)
+            k = _emit(ev_agent, ev_act, k, limit, i, A.BLOOD)
         if uniform(kc, 3 * i + 2) < p[15]:
-            k = _emit(ev_agent, ev_act, k, i, A.HEROIC)
+            k = _emit(ev_agent, ev_act, k, limit, i, A.HEROIC)
         # --- travel: an attempt is refused if the person is sanctioned (the refusal counted)
         if uniform(kt, 2 * i) < p[16] * travel_weight[i]:
             k = _emit(
-                ev_agent, ev_act, k, i, A.FLIGHT_BLOCKED if block_flight[i] else A.FLIGHT_TAKEN
+                ev_agent,
+                ev_act,
+                k,
+                limit,
+                i,
+                A.FLIGHT_BLOCKED if block_flight[i] else A.FLIGHT_TAKEN,
             )
         if uniform(kt, 2 * i + 1) < p[17] * travel_weight[i]:
-            k = _emit(ev_agent, ev_act, k, i, A.RAIL_BLOCKED if block_rail[i] else A.RAIL_TAKEN)
+            k = _emit(
+                ev_agent, ev_act, k, limit, i, A.RAIL_BLOCKED if block_rail[i] else A.RAIL_TAKEN
+            )
         # --- high spending (star hotels, property, luxury): refused under a restriction,
         # unless the person gets round it, which is itself a listing ground
         if uniform(klux, 2 * i) < p[_LUXURY] * travel_weight[i]:
             if not block_luxury[i]:
-                k = _emit(ev_agent, ev_act, k, i, A.LUXURY_TAKEN)
+                k = _emit(ev_agent, ev_act, k, limit, i, A.LUXURY_TAKEN)
             elif uniform(klux, 2 * i + 1) < p[IX_BREACH]:
-                k = _emit(ev_agent, ev_act, k, i, A.LUXURY_TAKEN)
-                k = _emit(ev_agent, ev_act, k, i, A.SPENDING)
+                k = _emit(ev_agent, ev_act, k, limit, i, A.LUXURY_TAKEN)
+                k = _emit(ev_agent, ev_act, k, limit, i, A.SPENDING)
             else:
-                k = _emit(ev_agent, ev_act, k, i, A.LUXURY_BLOCKED)
+                k = _emit(ev_agent, ev_act, k, limit, i, A.LUXURY_BLOCKED)
     return k
 
 
@@ -313,20 +351,20 @@ def _firms_kernel(
     ev_agent,
     ev_act,
 ):
-    k = 0
+    k, limit = 0, len(ev_agent)
     for f in range(len(compliance)):
         lax = 1.0 - compliance[f]
         if uniform(key, 4 * f) < p_arrears * 2.0 * lax:
-            k = _emit(ev_agent, ev_act, k, f, A.FIRM_TAX_ARREARS)
+            k = _emit(ev_agent, ev_act, k, limit, f, A.FIRM_TAX_ARREARS)
         if uniform(key, 4 * f + 1) < p_violation * 2.0 * lax:
-            k = _emit(ev_agent, ev_act, k, f, A.FIRM_VIOLATION)
+            k = _emit(ev_agent, ev_act, k, limit, f, A.FIRM_VIOLATION)
         if (t + f) % year_steps == 0:  # the annual report falls due once a year
             if uniform(key, 4 * f + 2) < p_report * 2.0 * lax:
-                k = _emit(ev_agent, ev_act, k, f, A.FIRM_MISSED_REPORT)
+                k = _emit(ev_agent, ev_act, k, limit, f, A.FIRM_MISSED_REPORT)
         if uniform(key, 4 * f + 3) < p_paid * compliance[f]:
-            k = _emit(ev_agent, ev_act, k, f, A.FIRM_TAX_PAID)
+            k = _emit(ev_agent, ev_act, k, limit, f, A.FIRM_TAX_PAID)
         if uniform(court_key, f) < p_judgment * 2.0 * lax:  # a court judgment left unpaid
-            k = _emit(ev_agent, ev_act, k, f, A.FIRM_JUDGMENT_UNPAID)
+            k = _emit(ev_agent, ev_act, k, limit, f, A.FIRM_JUDGMENT_UNPAID)
     return k
 
 

@@ -12,7 +12,7 @@ stocks, firms, records per source) are kept beside the cells.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from .acts import ACTS, N_ACTS
 from .population import Persons
@@ -91,7 +91,12 @@ _EMPLOYED, _ISOLATED, _TIES, _WATCHED, _SCORE, _SCORE_SQ = range(15, 21)
 _LONG = PM["long_listed"]
 
 
-@njit(cache=True)
+_EVER_BITS = np.array([0, 1, 3, 5], np.uint8)  # by status: sanctioned, +wrong, +assoc
+PASS_SLICE = 1 << 16  # persons per slice of the parallel pass
+PASS_SLICES = 16  # at most this many slices, each with its own table, added in slice order
+
+
+@njit(cache=True, parallel=True)
 def _person_pass(
     cell,
     listed,
@@ -111,32 +116,49 @@ def _person_pass(
     deg_active,
     watched,
     score,
+    grade,
+    grade_col,
+    ever,
     acc,
 ):
-    for i in range(len(cell)):
-        c = cell[i]
-        st = status[i]
-        acc[c, _PERSONS] += 1.0
-        acc[c, _LISTED] += listed[i]
-        acc[c, _INFLOW] += joined[i]
-        acc[c, _OUTFLOW] += left[i]
-        acc[c, _VISIBLE] += visible[i]
-        acc[c, _LONG] += long_listed[i]
-        if st > 0:  # status 1 own true, 2 false records, 3 association: three columns in a row
-            acc[c, _SANCTIONED] += 1.0
-            acc[c, _OWN_TRUE + st - 1] += 1.0
-        acc[c, _APPLIED] += applied[i]
-        acc[c, _UNRELATED] += unrelated[i]
-        acc[c, _DISPRO] += dispro[i]
-        acc[c, _REWARDED] += rewarded[i]
-        acc[c, _SPILL] += spill[i]
-        acc[c, _INCOME] += income[i]
-        acc[c, _EMPLOYED] += employed[i] and employer[i] >= 0
-        acc[c, _ISOLATED] += deg_active[i] == 0
-        acc[c, _TIES] += deg_active[i]
-        acc[c, _WATCHED] += watched[i]
-        acc[c, _SCORE] += score[i]
-        acc[c, _SCORE_SQ] += score[i] * score[i]
+    """Add every person into its cell. The persons are cut into slices whose number depends
+    on N only (never on threads); each slice sums into its own table and the tables are
+    added in slice order, so the float sums are the same at any thread count."""
+    n = len(cell)
+    slices = min(PASS_SLICES, (n + PASS_SLICE - 1) // PASS_SLICE)
+    span = (n + slices - 1) // max(slices, 1)
+    tables = np.zeros((slices, acc.shape[0], acc.shape[1]), np.float64)
+    for part in prange(slices):
+        a = tables[part]
+        for i in range(part * span, min(n, (part + 1) * span)):
+            c = cell[i]
+            st = status[i]
+            a[c, _PERSONS] += 1.0
+            a[c, _LISTED] += listed[i]
+            a[c, _INFLOW] += joined[i]
+            a[c, _OUTFLOW] += left[i]
+            a[c, _VISIBLE] += visible[i]
+            a[c, _LONG] += long_listed[i]
+            if st > 0:  # status 1 own true, 2 false records, 3 association: adjacent columns
+                a[c, _SANCTIONED] += 1.0
+                a[c, _OWN_TRUE + st - 1] += 1.0
+                ever[i] |= _EVER_BITS[st]
+            a[c, _APPLIED] += applied[i]
+            a[c, _UNRELATED] += unrelated[i]
+            a[c, _DISPRO] += dispro[i]
+            a[c, _REWARDED] += rewarded[i]
+            a[c, _SPILL] += spill[i]
+            a[c, _INCOME] += income[i]
+            a[c, _EMPLOYED] += employed[i] and employer[i] >= 0
+            a[c, _ISOLATED] += deg_active[i] == 0
+            a[c, _TIES] += deg_active[i]
+            a[c, _WATCHED] += watched[i]
+            a[c, _SCORE] += score[i]
+            a[c, _SCORE_SQ] += score[i] * score[i]
+            if len(grade):
+                a[c, grade_col + grade[i]] += 1.0
+    for part in range(slices):
+        acc += tables[part]
 
 
 SAMPLED_TOTALS = ("largest_component_share", "score_assortativity")
@@ -201,6 +223,9 @@ class Recorder:
             deg_active,
             state.watched,
             score,
+            grade if grade is not None and self.n_grades else np.empty(0, np.uint8),
+            len(ALL_PERSON_METRICS),
+            self.ever,
             acc,
         )
         if len(ev_agent):
@@ -214,13 +239,6 @@ class Recorder:
             acc[:, PM["false_records"]] += np.bincount(
                 self.cell[rec_subject[~rec_true]], minlength=N_CELLS
             )
-        if grade is not None and self.n_grades:
-            g = self.n_grades
-            counts = np.bincount(self.cell.astype(np.int64) * g + grade, minlength=N_CELLS * g)
-            acc[:, len(ALL_PERSON_METRICS) :] += counts.reshape(N_CELLS, g)
-        self.ever |= (out.status > 0).astype(np.uint8)
-        self.ever |= (out.status == 2).astype(np.uint8) << 1
-        self.ever |= (out.status == 3).astype(np.uint8) << 2
 
     def total(self, t: int, name: str, value: float) -> None:
         self.totals[t, self.total_names.index(name)] = value

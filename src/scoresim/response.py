@@ -130,9 +130,13 @@ def employers(key, employer, employed, listed, job_hazard, behaviour, response, 
 
 def income(base_income, employer, employed, unemployed_share, income_factor, out) -> None:
     """Income after job status, sanctions and rewards."""
-    work = np.where(
-        employer < 0,
-        np.float32(1.0),
-        np.where(employed, np.float32(1.0), np.float32(unemployed_share)),
+    _income_kernel(
+        base_income, employer, employed, np.float32(unemployed_share), income_factor, out
     )
-    np.multiply(base_income * work, income_factor, out=out)
+
+
+@njit(cache=True, parallel=True)
+def _income_kernel(base_income, employer, employed, unemployed_share, income_factor, out):
+    for i in prange(len(out)):
+        work = np.float32(1.0) if employer[i] < 0 or employed[i] else unemployed_share
+        out[i] = base_income[i] * work * income_factor[i]
