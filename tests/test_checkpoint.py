@@ -160,3 +160,22 @@ def test_resume_and_runs_refuse_bad_input_clearly(tmp_path):
     assert r.returncode == 2 and "Traceback" not in r.stderr
     r = scoresim("runs", str(tmp_path / "absent"))
     assert r.returncode == 2 and "is not a folder" in r.stderr
+
+
+def test_checkpoint_of_another_format_is_refused_clearly_and_kept(tmp_path):
+    out = tmp_path / "run"
+    proc = _start(out)
+    _wait_for_step(proc, out, 6)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    state = out / "checkpoint" / "state.pkl"
+    for damage in (b"not a pickle", None):
+        if damage is None:  # a whole pickle, but of an older format
+            import pickle
+
+            damage = pickle.dumps({"step": 3, "worlds": []})
+        state.write_bytes(damage)
+        r = scoresim("run", "--resume", str(out))
+        assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+        assert "state.pkl" in r.stderr and "without --resume" in r.stderr
+        assert state.read_bytes() == damage  # nothing written over

@@ -20,11 +20,14 @@ import pickle
 from datetime import UTC, datetime
 from pathlib import Path
 
+from .scenario import ScenarioError
+
 CHECKPOINT = "checkpoint"
 STATE = "state.pkl"
 STATUS = "status"
 STATES = ("running", "interrupted", "failed", "complete")
 OUTPUTS = ("scenario.toml", "timeseries.parquet", "summary.json")
+FORMAT = 2  # raise when the pickled worlds change shape (2: compact pending expiries)
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -124,16 +127,29 @@ def save(sim, out: Path, step: int) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     shared = {id(v): k for k, v in _shared(sim).items()}
     buf = io.BytesIO()
-    _Pickler(buf, shared).dump({"step": step, "worlds": sim.worlds})
+    _Pickler(buf, shared).dump({"format": FORMAT, "step": step, "worlds": sim.worlds})
     write_atomic(folder / STATE, buf.getvalue())
 
 
 def load(sim, out: Path) -> int:
     """Restore the worlds of a built ``sim`` from DIR/checkpoint/; returns the next step."""
-    with open(out / CHECKPOINT / STATE, "rb") as fh:
-        state = _Unpickler(fh, _shared(sim)).load()
+    path = out / CHECKPOINT / STATE
+    with open(path, "rb") as fh:
+        try:
+            state = _Unpickler(fh, _shared(sim)).load()
+        except Exception as e:  # torn by hand, or from another version's classes
+            raise ScenarioError(path, "checkpoint", type(e).__name__, _UNREADABLE) from None
+    found = state.get("format") if isinstance(state, dict) else None
+    if found != FORMAT:
+        raise ScenarioError(path, "format", found, _UNREADABLE)
     sim.worlds = state["worlds"]
     return int(state["step"]) + 1
+
+
+_UNREADABLE = (
+    f"this scoresim reads checkpoints of format {FORMAT} only (written by this version); "
+    "run again without --resume (with --force to replace the folder's outputs)"
+)
 
 
 def has_checkpoint(out: Path) -> bool:

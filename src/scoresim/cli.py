@@ -152,7 +152,10 @@ def run(
     out.mkdir(parents=True, exist_ok=True)
     start = 0
     if resume is not None:
-        start = ckpt.load(sim, out)
+        try:
+            start = ckpt.load(sim, out)
+        except ScenarioError as e:
+            _fail(e)
         console.print(f"resuming at step {start} of {sc.run.steps}")
     else:
         ckpt.write_atomic(out / "scenario.toml", to_toml(sc).encode())

@@ -62,33 +62,36 @@ def _active_degree(indptr, active):
 
 
 @njit(cache=True)
-def _csr_from_pairs(n, a, b, lay):
-    """Both directions of each pair, rows sorted by (neighbour, layer), duplicates and
-    self-loops dropped. Counting sort by row, then insertion sort inside each short row."""
-    counts = np.zeros(n + 1, dtype=np.int64)
+def _count_pairs(a, b, counts):
+    """counts[i + 1] += entries row i gets from these pairs (both directions, no self-loops)."""
     for k in range(len(a)):
         if a[k] != b[k]:
             counts[a[k] + 1] += 1
             counts[b[k] + 1] += 1
-    for i in range(n):
-        counts[i + 1] += counts[i]
-    fill = counts[:-1].copy()
-    m = counts[n]
-    nbr = np.empty(m, dtype=np.int32)
-    layer = np.empty(m, dtype=np.uint8)
+
+
+@njit(cache=True)
+def _fill_pairs(a, b, lay, fill, nbr, layer):
     for k in range(len(a)):
         if a[k] != b[k]:
             nbr[fill[a[k]]] = b[k]
-            layer[fill[a[k]]] = lay[k]
+            layer[fill[a[k]]] = lay
             fill[a[k]] += 1
             nbr[fill[b[k]]] = a[k]
-            layer[fill[b[k]]] = lay[k]
+            layer[fill[b[k]]] = lay
             fill[b[k]] += 1
+
+
+@njit(cache=True)
+def _sort_rows(counts, nbr, layer):
+    """Sort each row by (neighbour, layer) — insertion sort, rows are short — and drop
+    duplicate entries, closing up in place; return indptr."""
+    n = len(counts) - 1
     indptr = np.zeros(n + 1, dtype=np.int64)
     w = 0
     for i in range(n):
         lo, hi = counts[i], counts[i + 1]
-        for x in range(lo + 1, hi):  # insertion sort by (nbr, layer)
+        for x in range(lo + 1, hi):
             kv, kl = nbr[x], layer[x]
             y = x - 1
             while y >= lo and (nbr[y] > kv or (nbr[y] == kv and layer[y] > kl)):
@@ -105,14 +108,35 @@ def _csr_from_pairs(n, a, b, lay):
             layer[w] = layer[x]
             w += 1
         indptr[i + 1] = w
-    return indptr, nbr[:w].copy(), layer[:w].copy()
+    return indptr
+
+
+def from_parts(n: int, parts: list[tuple[np.ndarray, np.ndarray, int]]) -> Graph:
+    """CSR from pair lists, one (a, b, layer) per layer, without ever joining them: rows are
+    counted and filled part by part, the parts are let go (the list is emptied), then rows
+    are sorted and de-duplicated in place. Peak memory: the pairs plus the final arrays."""
+    counts = np.zeros(n + 1, dtype=np.int64)
+    for a, b, _ in parts:
+        _count_pairs(a, b, counts)
+    np.cumsum(counts, out=counts)
+    nbr = np.empty(counts[n], dtype=np.int32)  # owned by numpy, so it can shrink in place
+    layer = np.empty(counts[n], dtype=np.uint8)
+    fill = counts[:-1].copy()
+    for a, b, lay in parts:
+        _fill_pairs(a, b, np.uint8(lay), fill, nbr, layer)
+    parts.clear()
+    del fill
+    indptr = _sort_rows(counts, nbr, layer)
+    kept = int(indptr[n])
+    nbr.resize(kept, refcheck=False)
+    layer.resize(kept, refcheck=False)
+    return Graph(indptr, nbr, layer)
 
 
 def from_pairs(n: int, a: np.ndarray, b: np.ndarray, layer: np.ndarray) -> Graph:
-    indptr, nbr, lay = _csr_from_pairs(
-        n, a.astype(np.int32), b.astype(np.int32), layer.astype(np.uint8)
-    )
-    return Graph(indptr, nbr, lay)
+    """CSR from one list of pairs with a layer each (small graphs, tests)."""
+    a, b, layer = a.astype(np.int32), b.astype(np.int32), layer.astype(np.uint8)
+    return from_parts(n, [(a[layer == x], b[layer == x], int(x)) for x in np.unique(layer)])
 
 
 @njit(cache=True)
@@ -192,58 +216,54 @@ def _chung_lu_pairs(members, weights, n_edges, key):
 
 def build_person_graph(spec: Network, persons: Persons, seed: int) -> Graph:
     n = persons.n
-    parts_a, parts_b, parts_l = [], [], []
-
-    def add(a, b, layer):
-        parts_a.append(a)
-        parts_b.append(b)
-        parts_l.append(np.full(len(a), layer, dtype=np.uint8))
-
+    parts: list[tuple[np.ndarray, np.ndarray, int]] = []  # (a, b, layer), int32 pairs
     hh_starts = np.flatnonzero(np.diff(persons.household, prepend=-1, append=-2) != 0)
-    add(*_clique_pairs(hh_starts.astype(np.int64), 10_000), HOUSEHOLD)
+    parts.append((*_clique_pairs(hh_starts.astype(np.int64), 10_000), HOUSEHOLD))
     workers = np.flatnonzero(persons.employer >= 0)
-    order = workers[np.argsort(persons.employer[workers], kind="stable")]
+    order = workers[np.argsort(persons.employer[workers], kind="stable")].astype(np.int32)
+    del workers
     if len(order):
         firm_starts = np.flatnonzero(np.diff(persons.employer[order], prepend=-1, append=-2) != 0)
         wa, wb = _clique_pairs(firm_starts.astype(np.int64), spec.work_degree_cap)
-        add(order[wa], order[wb], WORK)
+        parts.append((order[wa], order[wb], WORK))
+        del wa, wb
+    del order
     cell = persons.region.astype(np.int64) * 2 + (~persons.urban)
     cell_starts = np.flatnonzero(np.diff(cell, prepend=-1, append=-2) != 0).astype(np.int64)
+    del cell
     half = int(round(spec.community_degree / 2))
     if half > 0:
         stride = max(1, int(np.ceil(3 * 2.62)))  # [assume] beyond a typical household's span
-        add(
-            *_small_world_pairs(
-                cell_starts,
-                half,
-                stride,
-                spec.community_rewire,
-                stream_key(seed, Stream.NETWORK, COMMUNITY),
-            ),
-            COMMUNITY,
-        )
+        key = stream_key(seed, Stream.NETWORK, COMMUNITY)
+        pairs = _small_world_pairs(cell_starts, half, stride, spec.community_rewire, key)
+        parts.append((*pairs, COMMUNITY))
+        del pairs
     users = np.flatnonzero(persons.internet).astype(np.int32)
     if len(users) > 1 and spec.online_degree > 0:
         pu = draws(seed, Stream.NETWORK, len(users), step=101)
         # Pareto weights with tail exponent online_tail -> heavy-tailed expected degree
         w = (1.0 - pu) ** (-1.0 / (spec.online_tail - 1.0))
+        del pu
         n_edges = int(round(len(users) * spec.online_degree / 2))
-        add(*_chung_lu_pairs(users, w, n_edges, stream_key(seed, Stream.NETWORK, ONLINE)), ONLINE)
-    return from_pairs(n, np.concatenate(parts_a), np.concatenate(parts_b), np.concatenate(parts_l))
+        key = stream_key(seed, Stream.NETWORK, ONLINE)
+        parts.append((*_chung_lu_pairs(users, w, n_edges, key), ONLINE))
+        del w
+    del users
+    return from_parts(n, parts)
 
 
 def build_firm_graph(spec: Network, firms: Firms, seed: int) -> Graph:
     n = firms.n
     n_edges = int(round(n * spec.business_degree / 2))
     if n < 2 or n_edges == 0:
-        return from_pairs(n, np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.uint8))
+        return from_parts(n, [])
     w = np.sqrt(
         np.maximum(firms.size, 1).astype(np.float64)
     )  # [assume] bigger firms, more partners
     a, b = _chung_lu_pairs(
         np.arange(n, dtype=np.int32), w, n_edges, stream_key(seed, Stream.NETWORK, BUSINESS)
     )
-    return from_pairs(n, a, b, np.full(len(a), BUSINESS, np.uint8))
+    return from_parts(n, [(a, b, BUSINESS)])
 
 
 @njit(cache=True)
@@ -266,8 +286,31 @@ def reverse_entry(indptr, nbr, layer, i, e):
 
 def ties_by_layer(graph: Graph, active: np.ndarray | None = None, n_layers: int = 5) -> np.ndarray:
     """Undirected ties per layer (active only, if a mask is given)."""
-    w = None if active is None else active.astype(np.float64)
-    return np.bincount(graph.layer, weights=w, minlength=n_layers)[:n_layers] / 2
+    mask = np.ones(1, np.uint8) if active is None else active
+    return _layer_entries(graph.layer, mask, active is None, n_layers) / 2
+
+
+@njit(cache=True)
+def _layer_entries(layer, active, all_active, n_layers):
+    out = np.zeros(n_layers, np.float64)
+    for e in range(len(layer)):
+        if all_active or active[e]:
+            out[layer[e]] += 1.0
+    return out
+
+
+@njit(cache=True)
+def row_weight_sums(indptr, layer, layer_w):
+    """Sum over each row's entries of its layer's weight (in entry order), without the
+    per-entry temporaries np.repeat + np.bincount would need."""
+    n = len(indptr) - 1
+    out = np.zeros(n, np.float64)
+    for i in range(n):
+        acc = 0.0
+        for e in range(indptr[i], indptr[i + 1]):
+            acc += layer_w[layer[e]]
+        out[i] = acc
+    return out
 
 
 @njit(cache=True)

@@ -25,7 +25,7 @@ from numba import get_num_threads, njit, prange
 
 from . import expr
 from .acts import ACT_ID, ACTS, CONTEXT_ID
-from .network import Graph
+from .network import Graph, row_weight_sums
 from .scenario import FIRM_FIELDS, LAYERS, PERSON_FIELDS, Grade, Regime
 
 NO_CONTEXT = 255
@@ -131,13 +131,12 @@ class Ledger:
         self.sum_w = np.zeros(n, np.float64)  # sum of w
         self.listed_contacts = np.zeros(n, np.int32)
         if self.associating:
-            self.sum_w[:] = np.bincount(
-                np.repeat(np.arange(n), np.diff(graph.indptr)),
-                weights=self.layer_weights[graph.layer],
-                minlength=n,
-            )
+            self.sum_w[:] = row_weight_sums(graph.indptr, graph.layer, self.layer_weights)
         self.rules = rules
-        self.expiry: dict[int, list[tuple]] = {}  # step -> (subj, -d_true, -d_false, -d_opaque, t)
+        # step -> records expiring then: (subj, true, opaque, -points, step recorded); flags
+        # and one number per rule, not three float columns: pending records are the part of
+        # memory that grows with the run
+        self.expiry: dict[int, list[tuple]] = {}
         self._d_own = np.zeros(n, np.float64)
         self._mark = np.zeros(n, np.uint8)  # scratch for _distinct_sorted, all zero between uses
 
@@ -151,8 +150,8 @@ class Ledger:
     ) -> None:
         """Expire old points, add this step's records, update association and grades."""
         changed_parts = []
-        for subj, d_true, d_false, d_opaque, t_rec in self.expiry.pop(t, []):
-            self._add(subj, d_true, d_false, d_opaque, t_rec, True)
+        for subj, true, opaque, pts, t_rec in self.expiry.pop(t, []):
+            self._add(subj, true, opaque, pts, t_rec, True)
             changed_parts.append(subj)
         if len(records) and self.rules:
             _count_into(self.prior, records.subject)
@@ -174,15 +173,11 @@ class Ledger:
                     if len(s) == 0:
                         continue
                     pts = np.float32(rule.points)
-                    zero = np.float32(0)
-                    d_true = np.where(tt, pts, zero).astype(np.float32)
-                    d_false = np.where(tt, zero, pts).astype(np.float32)
-                    d_opaque = np.where(oo, d_false, zero).astype(np.float32)
-                    self._add(s, d_true, d_false, d_opaque, t, False)
+                    self._add(s, tt, oo, pts, t, False)
                     changed_parts.append(s)
                     if rule.expiry_steps:
                         self.expiry.setdefault(t + rule.expiry_steps, []).append(
-                            (s, -d_true, -d_false, -d_opaque, t)
+                            (s, tt, oo, -pts, t)
                         )
                     if rule.points < 0:
                         self.last_ctx[s] = CONTEXT_ID[ACTS[act].context]
@@ -192,12 +187,12 @@ class Ledger:
         self.refresh_association()
         self.grade = grade_of(self.shown(), self.grade_mins)
 
-    def _add(self, subj, d_true, d_false, d_opaque, t_rec: int, expiring: bool) -> None:
+    def _add(self, subj, true, opaque, pts, t_rec: int, expiring: bool) -> None:
         _add_points(
             subj,
-            d_true,
-            d_false,
-            d_opaque,
+            true,
+            opaque,
+            pts,
             t_rec,
             expiring,
             self.struck_at,
@@ -296,9 +291,9 @@ def _count_into(counts, agents):
 @njit(cache=True)
 def _add_points(
     subj,
-    d_true,
-    d_false,
-    d_opaque,
+    true,
+    opaque,
+    pts,
     t_rec,
     expiring,
     struck_at,
@@ -308,16 +303,23 @@ def _add_points(
     score,
     d_own,
 ):
+    """Add ``pts`` for each record: to own_true if true, else to own_false (and to its opaque
+    part if an opaque source made it). An expiring false record whose open part was struck
+    on appeal since takes back only its opaque part."""
+    zero = np.float32(0.0)
     for k in range(len(subj)):
         i = subj[k]
-        df = d_false[k]
+        d_true = pts if true[k] else zero
+        d_false = zero if true[k] else pts
+        d_opaque = d_false if opaque[k] else zero
+        df = d_false
         if expiring and t_rec <= struck_at[i]:
-            df = d_opaque[k]  # its open part was struck on appeal already
-        own_true[i] += d_true[k]
+            df = d_opaque  # its open part was struck on appeal already
+        own_true[i] += d_true
         own_false[i] += df
-        false_opaque[i] += d_opaque[k]
-        score[i] += d_true[k] + df
-        d_own[i] += d_true[k] + df
+        false_opaque[i] += d_opaque
+        score[i] += d_true + df
+        d_own[i] += d_true + df
 
 
 @njit(cache=True, parallel=True)
