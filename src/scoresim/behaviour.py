@@ -50,9 +50,6 @@ class PersonState:
         return PersonState(*(getattr(self, f.name).copy() for f in fields(self)))
 
 
-STATE_BYTES = 1 + 2 + 1 + 1 + 4 + 4
-
-
 def per_step(rate_per_year: float, dt_years: float) -> float:
     return float(1.0 - np.exp(-rate_per_year * dt_years))
 

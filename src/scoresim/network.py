@@ -45,8 +45,8 @@ class Graph:
         return self.indptr.nbytes + self.nbr.nbytes + self.layer.nbytes
 
 
-# Bytes per directed entry: nbr 4 + layer 1 + active mask 1 per world (run, twin).
-ENTRY_BYTES = 4 + 1 + 2
+# Bytes per directed entry: nbr 4 + layer 1 (each world adds its 1-byte active mask).
+ENTRY_BYTES = 4 + 1
 
 
 @njit(cache=True)

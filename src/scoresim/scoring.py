@@ -133,9 +133,9 @@ class Ledger:
         if self.associating:
             self.sum_w[:] = row_weight_sums(graph.indptr, graph.layer, self.layer_weights)
         self.rules = rules
-        # step -> records expiring then: (subj, true, opaque, -points, step recorded); flags
-        # and one number per rule, not three float columns: pending records are the part of
-        # memory that grows with the run
+        # step -> records expiring then: (subj, true, opaque, -points, step recorded), with
+        # true None if all are, opaque None if none is: pending records are the part of
+        # memory that grows with the run, so they keep ids and one number per rule only
         self.expiry: dict[int, list[tuple]] = {}
         self._d_own = np.zeros(n, np.float64)
         self._mark = np.zeros(n, np.uint8)  # scratch for _distinct_sorted, all zero between uses
@@ -151,6 +151,8 @@ class Ledger:
         """Expire old points, add this step's records, update association and grades."""
         changed_parts = []
         for subj, true, opaque, pts, t_rec in self.expiry.pop(t, []):
+            true = np.ones(len(subj), bool) if true is None else true  # all true
+            opaque = np.zeros(len(subj), bool) if opaque is None else opaque  # none opaque
             self._add(subj, true, opaque, pts, t_rec, True)
             changed_parts.append(subj)
         if len(records) and self.rules:
@@ -177,7 +179,7 @@ class Ledger:
                     changed_parts.append(s)
                     if rule.expiry_steps:
                         self.expiry.setdefault(t + rule.expiry_steps, []).append(
-                            (s, tt, oo, -pts, t)
+                            (s, None if tt.all() else tt, oo if oo.any() else None, -pts, t)
                         )
                     if rule.points < 0:
                         self.last_ctx[s] = CONTEXT_ID[ACTS[act].context]

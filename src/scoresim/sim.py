@@ -459,8 +459,23 @@ def total_names(sc: Scenario) -> list[str]:
 # ------------------------------------------------------------------------ memory guard
 
 
+# The memory budget (bytes), checked against the arrays by tests/test_memory.py and against
+# peak RSS by benchmarks/memory.py (BENCHMARKS.md):
+STATIC_PERSON_BYTES = PERSON_BYTES + 8 + 4 + 2 + 1  # traits etc., CSR row start, travel,
+#                                                    coverage bits, self-employed
+WORLD_PERSON_BYTES = 127  # one world's columns: ledger 58, registry 7 + 8 a list, sanctions
+#                           24, state 13, event buffer 15, degree 4, spill 1, metrics 5
+LIST_PERSON_BYTES = 8  # one list's columns in one world (since, member, gravity, ctx, cause)
+WORLD_FIRM_BYTES = 60
+RECORD_BYTES = 5  # a pending expiry: agent id + its true flag
+RECORDS_PER_PERSON_STEP = 0.12  # [measured] article, the busiest preset (benchmarks/memory.py)
+BASE_BYTES = 280e6  # interpreter, numba, libraries, per-step tables [measured]
+
+
 def estimate_bytes(sc: Scenario) -> int:
-    """Peak memory of a build and run, from the per-person and per-entry budgets."""
+    """Peak memory of a build and run, from the per-person and per-entry budgets above: the
+    larger of the build (society + pair lists) and the run (society + worlds + pending
+    record expiries, which grow until the longest rule's expiry)."""
     n = sc.population.persons
     m = n * sc.population.firms_per_person
     net = sc.network
@@ -471,35 +486,24 @@ def estimate_bytes(sc: Scenario) -> int:
         + net.online_degree * sc.population.internet_share
     )
     entries = n * degree
-    worlds = 2 if sc.run.twin else 1
-    per_world_person = (
-        behaviour.STATE_BYTES
-        + 4 * 4
-        + 1
-        + 2
-        + 2
-        + 8
-        + 8
-        + 4  # state, ledger
-        + 9 * max(1, len(sc.regime.lists))  # registry
-        + 2
-        + 3
-        + 4
-        + 4
-        + 6
-        + 4
-        + 4
-    )  # sanctions outcome, spill, degree
-    build_peak = entries * 4.5 * 2 + entries * ENTRY_BYTES  # pair lists + CSR being built
-    run = (
-        n * (PERSON_BYTES + 4 + 4 + 1 + 2 + worlds * per_world_person)
-        + entries * (4 + 1 + worlds)
-        + n * 5 * 3 * 2  # graph + event buffers
-        + m * (FIRM_BYTES + worlds * 60)
-    )
-    # measured (benchmarks/memory.py): about 745 bytes a person at 23 tie entries a person over
-    # a base of about 280 MB (interpreter, numba, libraries, per-step tables)
-    return int(max(build_peak + n * PERSON_BYTES, run) * 1.6 + 280e6)
+    society = n * STATIC_PERSON_BYTES + entries * ENTRY_BYTES + m * FIRM_BYTES
+    build = society + entries * 4 + n * 16  # pair lists (int32 a, b per 2 entries), counts
+    regimes = [sc.regime] + ([NONE_REGIME] if sc.run.twin else [])
+    run = society
+    for regime in regimes:
+        person_lists = sum(x.subject == "person" for x in regime.lists)
+        run += n * (WORLD_PERSON_BYTES + LIST_PERSON_BYTES * person_lists) + entries
+        run += m * WORLD_FIRM_BYTES
+        metrics_per_cell = len(metrics.ALL_PERSON_METRICS) + len(regime.scoring.grades)
+        run += sc.run.steps * metrics.N_CELLS * metrics_per_cell * 8  # the recorder's cells
+        expiries = [r.expiry_years for r in regime.rules]
+        cap = regime.safeguards.max_record_age_years
+        if cap > 0:
+            expiries = [cap if x == 0 else min(x, cap) for x in expiries]
+        if expiries:
+            held = sc.run.steps if 0 in expiries else round(max(expiries) / sc.step_years)
+            run += n * RECORDS_PER_PERSON_STEP * min(sc.run.steps, held) * RECORD_BYTES
+    return int(max(build, run) + BASE_BYTES)
 
 
 def available_bytes() -> int:
@@ -513,24 +517,30 @@ def available_bytes() -> int:
     return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
 
 
+def largest_fitting(sc: Scenario, budget: float) -> int:
+    """The largest population (to within 1 %) whose estimate stays within ``budget`` bytes."""
+    lo, hi = 10, max(11, sc.population.persons)
+    while hi - lo > max(1000, lo // 100):
+        mid = (lo + hi) // 2
+        trial = sc.model_copy(deep=True)
+        trial.population.persons = mid
+        if estimate_bytes(trial) <= budget:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
 def check_memory(sc: Scenario, file=None) -> None:
     need, have = estimate_bytes(sc), available_bytes()
     if need > have:
-        lo, hi = 10, sc.population.persons
-        while hi - lo > max(1000, lo // 100):
-            mid = (lo + hi) // 2
-            trial = sc.model_copy(deep=True)
-            trial.population.persons = mid
-            if estimate_bytes(trial) <= have:
-                lo = mid
-            else:
-                hi = mid
         raise ScenarioError(
             file,
             "population.persons",
             sc.population.persons,
             f"needs about {need / 1e9:.1f} GB but {have / 1e9:.1f} GB is "
-            f"available; the largest population that fits is about {lo:,}",
+            f"available; the largest population that fits is about "
+            f"{largest_fitting(sc, have):,}",
         )
 
 

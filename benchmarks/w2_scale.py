@@ -1,0 +1,73 @@
+"""W2: scale. The article preset at N persons (10^8 by default) for 52 weekly steps, twin
+off: peak RSS against a budget (20 GB), build and loop seconds.
+
+    python benchmarks/w2_scale.py [--n 1e8] [--years 1] [--budget-gb 20] [--twin] [--largest]
+
+The memory guard's estimate comes first. If it is over the budget (or over what the machine
+has free) the script says so, with the largest N that fits the budget, and stops — unless
+``--largest`` is given, in which case it runs that N instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from _machine import machine, peak_rss_gb
+
+import scoresim
+from scoresim.sim import available_bytes, estimate_bytes, largest_fitting
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=float, default=1e8)
+    ap.add_argument("--years", type=float, default=1.0)
+    ap.add_argument("--budget-gb", type=float, default=20.0)
+    ap.add_argument("--twin", action="store_true")
+    ap.add_argument("--largest", action="store_true", help="run the largest N within budget")
+    args = ap.parse_args()
+    n = int(args.n)
+    sim = scoresim.Sim("article", n=n, years=args.years, twin=args.twin)
+    budget = min(args.budget_gb * 1e9, available_bytes())
+    est = estimate_bytes(sim.scenario)
+    print(
+        f"N={n:,}: estimated peak {est / 1e9:.1f} GB; budget {budget / 1e9:.1f} GB "
+        f"({est / n:.0f} B a person)",
+        flush=True,
+    )
+    if est > budget:
+        fit = largest_fitting(sim.scenario, budget)
+        print(f"does not fit: the largest N within the budget is about {fit:,}", flush=True)
+        if not args.largest:
+            print(f"machine: {machine()}")
+            return
+        n = fit
+        sim = scoresim.Sim("article", n=n, years=args.years, twin=args.twin)
+        est = estimate_bytes(sim.scenario)
+        print(f"running N={n:,} instead (estimated peak {est / 1e9:.1f} GB)", flush=True)
+    t0 = time.perf_counter()
+    sim.build()
+    t1 = time.perf_counter()
+    print(
+        f"built in {t1 - t0:.0f} s ({sim.society.graph.entries // 2:,} ties), "
+        f"peak RSS so far {peak_rss_gb():.2f} GB",
+        flush=True,
+    )
+    steps = sim.scenario.run.steps
+    sim.run(
+        progress=lambda k, total: (
+            print(f"  step {k}/{total}", flush=True) if k % 13 == 0 or k == total else None
+        )
+    )
+    t2 = time.perf_counter()
+    print(
+        f"W2: N={n:,}, {steps} steps, twin {'on' if args.twin else 'off'}: build "
+        f"{t1 - t0:.0f} s, loop {t2 - t1:.0f} s ({n * steps / (t2 - t1) / 1e6:.2f} M "
+        f"person-steps/s), peak RSS {peak_rss_gb():.2f} GB (estimate {est / 1e9:.2f} GB)"
+    )
+    print(f"machine: {machine()}")
+
+
+if __name__ == "__main__":
+    main()

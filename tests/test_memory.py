@@ -1,0 +1,75 @@
+"""The memory budget the guard uses must describe the arrays the engine really allocates:
+a column added without its bytes in the budget fails here (peak RSS against the estimate is
+measured by benchmarks/memory.py, not in tests)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import scoresim
+from scoresim import sim as S
+
+N = 20_000
+
+
+def _bytes_by_length(obj, n: int, skip: set[int]) -> tuple[int, int]:
+    """Bytes of the arrays reachable from ``obj`` with one row per agent (or a multiple,
+    like the event buffer) and bytes of arrays with one row per graph entry."""
+    seen, per_agent, per_entry = set(skip), 0, 0
+    entries = None
+
+    def walk(o, depth=0):
+        nonlocal per_agent, per_entry
+        if id(o) in seen or depth > 5:
+            return
+        seen.add(id(o))
+        if isinstance(o, np.ndarray):
+            if entries is not None and o.ndim == 1 and len(o) == entries:
+                per_entry += o.nbytes
+            elif o.ndim >= 1 and (o.shape[-1] == n or len(o) in (n, n + 1) or len(o) >= 3 * n):
+                per_agent += o.nbytes
+            return
+        if isinstance(o, (list, tuple)):
+            for v in o:
+                walk(v, depth + 1)
+        elif isinstance(o, dict):
+            for v in o.values():
+                walk(v, depth + 1)
+        elif hasattr(o, "__dict__"):
+            for v in vars(o).values():
+                walk(v, depth + 1)
+
+    entries = getattr(getattr(obj, "s", None), "graph", None)
+    entries = entries.entries if entries is not None else None
+    walk(obj)
+    return per_agent, per_entry
+
+
+@pytest.mark.parametrize("preset", ["article", "court-defaulters", "sesame"])
+def test_world_budget_matches_its_arrays(preset):
+    sim = scoresim.Sim(preset, n=N, years=0.1, twin=False).build()
+    world = sim.worlds[0]
+    society = sim.society
+    shared = {id(x) for x in vars(society).values()} | {id(society), id(sim.scenario)}
+    shared |= {id(v) for x in (society.persons, society.graph) for v in vars(x).values()}
+    per_agent, per_entry = _bytes_by_length(world, N, shared)
+    lists = sum(x.subject == "person" for x in sim.scenario.regime.lists)
+    budget = S.WORLD_PERSON_BYTES + S.LIST_PERSON_BYTES * lists
+    assert abs(per_agent / N - budget) < 1.0, (per_agent / N, budget)
+    assert per_entry == society.graph.entries  # the active mask, one byte an entry
+
+
+def test_society_budget_matches_its_arrays():
+    sim = scoresim.Sim("article", n=N, years=0.1, twin=False)
+    society = S.build_society(sim.scenario)
+    static = (
+        society.persons.nbytes()
+        + society.graph.indptr.nbytes
+        + society.travel_weight.nbytes
+        + society.person_coverage.nbytes
+        + society.self_employed.nbytes
+    )
+    assert static == S.STATIC_PERSON_BYTES * N + 8  # indptr has N + 1 rows
+    graph = society.graph
+    assert graph.nbr.nbytes + graph.layer.nbytes == graph.entries * S.ENTRY_BYTES
