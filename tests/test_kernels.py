@@ -70,3 +70,51 @@ def test_behaviour_buffer_overflow_is_an_error_not_a_loss():
     events = behaviour.Events(64)  # far too small
     with pytest.raises(RuntimeError, match="event buffer overflow"):
         events.fill(behaviour._persons_kernel, *args)
+
+
+def test_two_pass_tie_cutting_equals_one_serial_pass():
+    """Draw-then-apply must cut exactly the ties a serial draw-and-cut pass cuts, including
+    ties between two listed sources (drawn from both ends, cut once)."""
+    from scoresim.network import from_pairs, reverse_entry
+    from scoresim.response import _apply_cuts, _draw_cuts
+    from scoresim.rng import uniform
+
+    rng = np.random.default_rng(3)
+    n = 400
+    a, b = rng.integers(0, n, 3000), rng.integers(0, n, 3000)
+    g = from_pairs(n, a, b, rng.integers(0, 4, 3000).astype(np.uint8))
+    sources = np.sort(rng.choice(n, 120, replace=False)).astype(np.int32)  # many adjacent
+    rate = np.array([0.3, 0.5, 0.7, 0.9, 0.0])
+    weight = rng.random(n).astype(np.float32)
+    key = np.uint64(12345)
+    start = (rng.random(g.entries) < 0.9).astype(np.uint8)
+    for e in range(g.entries):  # a consistent mask: both directions alike
+        r = reverse_entry(g.indptr, g.nbr, g.layer, np.searchsorted(g.indptr, e, "right") - 1, e)
+        start[r] = start[e]
+
+    # the oracle: one serial pass, drawing and cutting as it goes
+    want = start.copy()
+    want_deg = np.zeros(n, np.int64)
+    for j in sources:
+        for e in range(g.indptr[j], g.indptr[j + 1]):
+            if not want[e]:
+                continue
+            p = rate[g.layer[e]] * weight[g.nbr[e]]
+            if p > 0 and uniform(key, e) < p:
+                want[e] = 0
+                want[reverse_entry(g.indptr, g.nbr, g.layer, j, e)] = 0
+                want_deg[j] -= 1
+                want_deg[g.nbr[e]] -= 1
+
+    got = start.copy()
+    deg = np.zeros(n, np.int32)
+    cuts = np.zeros(5, np.int64)
+    z = np.zeros(n)
+    drawn = _draw_cuts(sources, g.indptr, g.nbr, g.layer, got, rate, weight, key)
+    _apply_cuts(
+        sources[drawn], g.indptr, g.nbr, g.layer, got, np.zeros(n, np.float32), np.zeros(n, bool),
+        np.ones(5), False, z, z.copy(), np.zeros(n, np.int32), deg, cuts,
+    )  # fmt: skip
+    assert np.array_equal(got, want)
+    assert np.array_equal(deg, want_deg)
+    assert cuts.sum() == (start.sum() - want.sum()) // 2 > 50

@@ -116,6 +116,7 @@ def _shared(sim) -> dict[str, object]:
         "firm_coverage",
         "travel_weight",
         "self_employed",
+        "household_starts",
     ):
         out[name] = getattr(s, name)
     return out

@@ -15,6 +15,7 @@ import numpy as np
 from numba import njit, prange
 
 from .acts import ACTS, N_ACTS
+from .parallel import slicing
 from .population import Persons
 
 DIMENSIONS = (  # (name, values, column) in cell order
@@ -92,8 +93,6 @@ _LONG = PM["long_listed"]
 
 
 _EVER_BITS = np.array([0, 1, 3, 5], np.uint8)  # by status: sanctioned, +wrong, +assoc
-PASS_SLICE = 1 << 16  # persons per slice of the parallel pass
-PASS_SLICES = 16  # at most this many slices, each with its own table, added in slice order
 
 
 @njit(cache=True, parallel=True)
@@ -121,12 +120,10 @@ def _person_pass(
     ever,
     acc,
 ):
-    """Add every person into its cell. The persons are cut into slices whose number depends
-    on N only (never on threads); each slice sums into its own table and the tables are
-    added in slice order, so the float sums are the same at any thread count."""
+    """Add every person into its cell; each slice (parallel.py) sums into its own table and
+    the tables are added in slice order."""
     n = len(cell)
-    slices = min(PASS_SLICES, (n + PASS_SLICE - 1) // PASS_SLICE)
-    span = (n + slices - 1) // max(slices, 1)
+    slices, span = slicing(n)
     tables = np.zeros((slices, acc.shape[0], acc.shape[1]), np.float64)
     for part in prange(slices):
         a = tables[part]

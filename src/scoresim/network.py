@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
+from .parallel import slicing
 from .population import Firms, Persons
 from .rng import Stream, draws, stream_key, uniform
 from .scenario import LAYERS, Network
@@ -361,25 +362,42 @@ def largest_component_share(graph: Graph, active: np.ndarray | None = None) -> f
     return float(np.bincount(labels).max() / graph.n)
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def _assortativity_kernel(indptr, nbr, active, score):
-    n_e = 0.0
-    sx = 0.0
-    for i in range(len(indptr) - 1):
-        for e in range(indptr[i], indptr[i + 1]):
-            if active[e]:
-                n_e += 1.0
-                sx += score[i]
+    """Two passes over the active entries, each in slices whose partial sums are added in
+    slice order (the same float sums at any thread count)."""
+    n = len(indptr) - 1
+    slices, span = slicing(n)
+    first = np.zeros((slices, 2), np.float64)  # entries, sum of scores
+    for s in prange(slices):
+        c = sx = 0.0  # local sums: slices share cache lines, so add to memory once
+        for i in range(s * span, min(n, (s + 1) * span)):
+            for e in range(indptr[i], indptr[i + 1]):
+                if active[e]:
+                    c += 1.0
+                    sx += score[i]
+        first[s, 0], first[s, 1] = c, sx
+    n_e = sx = 0.0
+    for s in range(slices):
+        n_e += first[s, 0]
+        sx += first[s, 1]
     if n_e == 0.0:
         return np.nan
     mean = sx / n_e  # each tie is stored both ways: both ends share mean and variance
+    second = np.zeros((slices, 2), np.float64)  # sum of x^2, sum of x * y
+    for s in prange(slices):
+        xx = xy = 0.0
+        for i in range(s * span, min(n, (s + 1) * span)):
+            x = score[i] - mean
+            for e in range(indptr[i], indptr[i + 1]):
+                if active[e]:
+                    xx += x * x
+                    xy += x * (score[nbr[e]] - mean)
+        second[s, 0], second[s, 1] = xx, xy
     sxx = sxy = 0.0
-    for i in range(len(indptr) - 1):
-        x = score[i] - mean
-        for e in range(indptr[i], indptr[i + 1]):
-            if active[e]:
-                sxx += x * x
-                sxy += x * (score[nbr[e]] - mean)
+    for s in range(slices):
+        sxx += second[s, 0]
+        sxy += second[s, 1]
     if sxx <= 1e-12 * n_e:
         return np.nan
     return sxy / sxx

@@ -16,17 +16,33 @@ from numba import njit, prange
 from .network import reverse_entry
 from .rng import uniform
 
+CANDIDATE = 2  # in ``active`` between the two passes: still active, drawn to be cut
+
+
+@njit(cache=True, parallel=True)
+def _draw_cuts(sources, indptr, nbr, layer, active, rate, weight, key):
+    """Pass 1, in parallel (each source owns its row): mark the active entries whose contact
+    draws to cut the tie; return the positions of the sources with a mark. The draw of
+    entry e is a pure function of (key, e)."""
+    drawn = np.zeros(len(sources), np.uint8)
+    for x in prange(len(sources)):
+        j = sources[x]
+        for e in range(indptr[j], indptr[j + 1]):
+            if active[e]:
+                p = rate[layer[e]] * weight[nbr[e]]
+                if p > 0.0 and uniform(key, e) < p:
+                    active[e] = CANDIDATE
+                    drawn[x] = 1
+    return np.flatnonzero(drawn)
+
 
 @njit(cache=True)
-def _cut_ties_kernel(
+def _apply_cuts(
     sources,
     indptr,
     nbr,
     layer,
     active,
-    rate,
-    weight,
-    key,
     own,
     listed,
     layer_w,
@@ -37,15 +53,15 @@ def _cut_ties_kernel(
     deg_active,
     cuts,
 ):
+    """Pass 2, serial in source order: cut the marked ties. A mark whose tie was cut from the
+    other end earlier in the order is gone by then (both entries are set to 0), so the
+    outcome is that of one serial pass that draws and cuts as it goes."""
     for x in range(len(sources)):
         j = sources[x]
         for e in range(indptr[j], indptr[j + 1]):
-            if not active[e]:
+            if active[e] != CANDIDATE:
                 continue
             i = nbr[e]
-            p = rate[layer[e]] * weight[i]
-            if p <= 0.0 or uniform(key, e) >= p:
-                continue
             r = reverse_entry(indptr, nbr, layer, j, e)
             active[e] = 0
             if r >= 0:
@@ -71,15 +87,15 @@ def cut_ties(
     """Contacts of ``sources`` cut ties with them (see module doc)."""
     if len(sources) == 0 or not (rate > 0).any():
         return
-    _cut_ties_kernel(
-        sources.astype(np.int32),
-        graph.indptr,
-        graph.nbr,
-        graph.layer,
+    sources = sources.astype(np.int32)
+    g = graph
+    drawn = _draw_cuts(sources, g.indptr, g.nbr, g.layer, active, rate, weight, key)
+    _apply_cuts(
+        sources[drawn],
+        g.indptr,
+        g.nbr,
+        g.layer,
         active,
-        rate,
-        weight,
-        key,
         ledger.own(),
         listed,
         ledger.layer_weights,

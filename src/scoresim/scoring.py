@@ -267,8 +267,9 @@ class Ledger:
 
 @njit(cache=True)
 def _distinct_sorted(values, mark):
-    """The distinct values, ascending (what np.unique gives), in time linear in the input
-    plus a sort of the distinct ones; ``mark`` is an all-zero scratch array, left all zero."""
+    """The distinct values, ascending (what np.unique gives), in time linear in the input:
+    mark them, then either sort the few distinct ones or, when there are many, read them off
+    the marks in order. ``mark`` is an all-zero scratch array, left all zero."""
     out = np.empty(len(values), np.int32)
     k = 0
     for v in values:
@@ -276,10 +277,19 @@ def _distinct_sorted(values, mark):
             mark[v] = 1
             out[k] = v
             k += 1
-    for j in range(k):
-        mark[out[j]] = 0
-    res = out[:k].copy()
-    res.sort()
+    if k * 32 < len(mark):
+        for j in range(k):
+            mark[out[j]] = 0
+        res = out[:k].copy()
+        res.sort()
+        return res
+    res = np.empty(k, np.int32)
+    q = 0
+    for v in range(len(mark)):
+        if mark[v]:
+            mark[v] = 0
+            res[q] = v
+            q += 1
     return res
 
 

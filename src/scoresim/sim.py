@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from . import behaviour, metrics, response, sanctions
 from .acts import CHILLED, VIOLATIONS
@@ -53,6 +54,7 @@ class Society:
     firm_coverage: np.ndarray
     travel_weight: np.ndarray  # float32: travel propensity from income [assume]
     self_employed: np.ndarray  # bool: outside a firm's payroll
+    household_starts: np.ndarray  # int32: first person of each household, then N
 
 
 def build_society(sc: Scenario) -> Society:
@@ -64,7 +66,18 @@ def build_society(sc: Scenario) -> Society:
     pcov, fcov = coverage_bits(sc, persons, firms, seed)
     rel = persons.base_income / np.float32(np.mean(persons.base_income))
     travel = np.clip(rel, 0.1, 5.0).astype(np.float32)  # [assume] travel rises with income
-    return Society(persons, firms, graph, firm_graph, pcov, fcov, travel, persons.employer < 0)
+    starts = np.flatnonzero(np.diff(persons.household, prepend=-1, append=-2) != 0)
+    return Society(
+        persons,
+        firms,
+        graph,
+        firm_graph,
+        pcov,
+        fcov,
+        travel,
+        persons.employer < 0,
+        starts.astype(np.int32),
+    )
 
 
 NONE_REGIME = Regime()
@@ -277,7 +290,13 @@ class World:
             s.self_employed,
         )
         self.boost = self.firm_out.inspection
-        self.spill = _household_spillover(p.household, out.block_school)
+        _household_spillover(
+            s.household_starts,
+            p.household,
+            np.flatnonzero(out.block_school),
+            out.block_school,
+            self.spill,
+        )
         # 6. response: avoidance, employers, partners, income
         visible = self.registry.visible
         flagged = self.registry.listed  # what employers screen on: any list, or a low grade
@@ -424,13 +443,17 @@ def _bit_positions(bits: np.ndarray) -> np.ndarray:
     return np.nonzero(flags)[1]
 
 
-def _household_spillover(household: np.ndarray, blocked: np.ndarray) -> np.ndarray:
-    """Household members of a person whose children are barred from private schools."""
-    if not blocked.any():
-        return np.zeros(len(household), bool)
-    hit = np.zeros(int(household[-1]) + 1, bool)
-    hit[household[blocked]] = True
-    return hit[household] & ~blocked
+@njit(cache=True)
+def _household_spillover(starts, household, blocked_at, blocked, spill):
+    """Household members of a person whose children are barred from private schools (into
+    ``spill``), visiting only the households of the barred (``blocked_at``). Households are
+    contiguous: ``starts`` are their first persons, then N."""
+    spill[:] = False
+    for i in blocked_at:
+        h = household[i]
+        for m in range(starts[h], starts[h + 1]):
+            if not blocked[m]:
+                spill[m] = True
 
 
 def total_names(sc: Scenario) -> list[str]:
@@ -463,6 +486,7 @@ def total_names(sc: Scenario) -> list[str]:
 # peak RSS by benchmarks/memory.py (BENCHMARKS.md):
 STATIC_PERSON_BYTES = PERSON_BYTES + 8 + 4 + 2 + 1  # traits etc., CSR row start, travel,
 #                                                    coverage bits, self-employed
+HOUSEHOLD_BYTES = 4  # the first person of each household
 WORLD_PERSON_BYTES = 127  # one world's columns: ledger 58, registry 7 + 8 a list, sanctions
 #                           24, state 13, event buffer 15, degree 4, spill 1, metrics 5
 LIST_PERSON_BYTES = 8  # one list's columns in one world (since, member, gravity, ctx, cause)
@@ -487,6 +511,7 @@ def estimate_bytes(sc: Scenario) -> int:
     )
     entries = n * degree
     society = n * STATIC_PERSON_BYTES + entries * ENTRY_BYTES + m * FIRM_BYTES
+    society += n / sc.population.household_mean * HOUSEHOLD_BYTES
     build = society + entries * 4 + n * 16  # pair lists (int32 a, b per 2 entries), counts
     regimes = [sc.regime] + ([NONE_REGIME] if sc.run.twin else [])
     run = society
