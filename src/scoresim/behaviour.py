@@ -264,33 +264,33 @@ def _persons_range(
                 k = _emit(ev_agent, ev_act, k, limit, i, A.DEBT_PAID)
             else:  # the court list's other grounds, more likely the less law-abiding
                 lax = 1.5 - law[i]
-                if uniform(kcourt, 4 * i) < p[_OBSTRUCT] * lax:
+                if p[_OBSTRUCT] > 0.0 and uniform(kcourt, 4 * i) < p[_OBSTRUCT] * lax:
                     k = _emit(ev_agent, ev_act, k, limit, i, A.OBSTRUCTS)
-                if uniform(kcourt, 4 * i + 1) < p[_EVADE] * lax:
+                if p[_EVADE] > 0.0 and uniform(kcourt, 4 * i + 1) < p[_EVADE] * lax:
                     k = _emit(ev_agent, ev_act, k, limit, i, A.EVADES)
-                if uniform(kcourt, 4 * i + 2) < p[_ASSETS] * lax:
+                if p[_ASSETS] > 0.0 and uniform(kcourt, 4 * i + 2) < p[_ASSETS] * lax:
                     k = _emit(ev_agent, ev_act, k, limit, i, A.ASSET_REPORTING)
-                if uniform(kcourt, 4 * i + 3) < p[_SETTLE] * lax:
+                if p[_SETTLE] > 0.0 and uniform(kcourt, 4 * i + 3) < p[_SETTLE] * lax:
                     k = _emit(ev_agent, ev_act, k, limit, i, A.SETTLEMENT)
         # --- violations, cut by deterrence
         lawless = 1.5 - law[i]
-        if uniform(kv, 4 * i) < p[6] * lawless * deter:
+        if p[6] > 0.0 and uniform(kv, 4 * i) < p[6] * lawless * deter:
             k = _emit(ev_agent, ev_act, k, limit, i, A.TRAFFIC)
-        if uniform(kv, 4 * i + 1) < p[7] * (0.5 + fragility[i]) * deter:
+        if p[7] > 0.0 and uniform(kv, 4 * i + 1) < p[7] * (0.5 + fragility[i]) * deter:
             k = _emit(ev_agent, ev_act, k, limit, i, A.LATE_UTILITY)
-        if uniform(kv, 4 * i + 2) < p[8] * lawless * deter:
+        if p[8] > 0.0 and uniform(kv, 4 * i + 2) < p[8] * lawless * deter:
             k = _emit(ev_agent, ev_act, k, limit, i, A.LITTERING)
-        if uniform(kv, 4 * i + 3) < p[9] * 2.0 * (1.0 - law[i]) * deter:
+        if p[9] > 0.0 and uniform(kv, 4 * i + 3) < p[9] * 2.0 * (1.0 - law[i]) * deter:
             k = _emit(ev_agent, ev_act, k, limit, i, A.MAJOR_OFFENCE)
         # --- online speech (internet users), cut by the chilling effect
         if internet[i]:
             x = expressiveness[i]
-            if uniform(ks, i) < p[10] * x * x * chill:
+            if p[10] > 0.0 and uniform(ks, i) < p[10] * x * x * chill:
                 k = _emit(ev_agent, ev_act, k, limit, i, A.CRITICAL_POST)
         # --- shopping
-        if uniform(kshop, 2 * i) < p[11] * (1.25 - 0.5 * law[i]) * chill:
+        if p[11] > 0.0 and uniform(kshop, 2 * i) < p[11] * (1.25 - 0.5 * law[i]) * chill:
             k = _emit(ev_agent, ev_act, k, limit, i, A.DISFAVOURED)
-        if uniform(kshop, 2 * i + 1) < p[12]:
+        if p[12] > 0.0 and uniform(kshop, 2 * i + 1) < p[12]:
             k = _emit(ev_agent, ev_act, k, limit, i, A.FAVOURED)
         # --- workplace evaluation, staggered through the year
         if employed[i] and eval_every > 0 and (t + i) % eval_every == 0:
@@ -300,14 +300,14 @@ def _persons_range(
             elif q < p[IX_GOOD]:
                 k = _emit(ev_agent, ev_act, k, limit, i, A.GOOD_EVAL)
         # --- civic acts
-        if uniform(kc, 3 * i) < p[13] * civic[i]:
+        if p[13] > 0.0 and uniform(kc, 3 * i) < p[13] * civic[i]:
             k = _emit(ev_agent, ev_act, k, limit, i, A.VOLUNTEERING)
-        if uniform(kc, 3 * i + 1) < p[14] * civic[i]:
+        if p[14] > 0.0 and uniform(kc, 3 * i + 1) < p[14] * civic[i]:
             k = _emit(ev_agent, ev_act, k, limit, i, A.BLOOD)
-        if uniform(kc, 3 * i + 2) < p[15]:
+        if p[15] > 0.0 and uniform(kc, 3 * i + 2) < p[15]:
             k = _emit(ev_agent, ev_act, k, limit, i, A.HEROIC)
         # --- travel: an attempt is refused if the person is sanctioned (the refusal counted)
-        if uniform(kt, 2 * i) < p[16] * travel_weight[i]:
+        if p[16] > 0.0 and uniform(kt, 2 * i) < p[16] * travel_weight[i]:
             k = _emit(
                 ev_agent,
                 ev_act,
@@ -316,13 +316,13 @@ def _persons_range(
                 i,
                 A.FLIGHT_BLOCKED if block_flight[i] else A.FLIGHT_TAKEN,
             )
-        if uniform(kt, 2 * i + 1) < p[17] * travel_weight[i]:
+        if p[17] > 0.0 and uniform(kt, 2 * i + 1) < p[17] * travel_weight[i]:
             k = _emit(
                 ev_agent, ev_act, k, limit, i, A.RAIL_BLOCKED if block_rail[i] else A.RAIL_TAKEN
             )
         # --- high spending (star hotels, property, luxury): refused under a restriction,
         # unless the person gets round it, which is itself a listing ground
-        if uniform(klux, 2 * i) < p[_LUXURY] * travel_weight[i]:
+        if p[_LUXURY] > 0.0 and uniform(klux, 2 * i) < p[_LUXURY] * travel_weight[i]:
             if not block_luxury[i]:
                 k = _emit(ev_agent, ev_act, k, limit, i, A.LUXURY_TAKEN)
             elif uniform(klux, 2 * i + 1) < p[IX_BREACH]:

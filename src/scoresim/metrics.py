@@ -174,6 +174,7 @@ class Recorder:
         self.n_grades = len(grade_names)
         self.cells = np.zeros((steps, N_CELLS, len(self.metric_names)), np.float64)
         self.total_names = list(total_names)
+        self._total_col = {name: k for k, name in enumerate(self.total_names)}
         self.totals = np.zeros((steps, len(total_names)), np.float64)
         for name in SAMPLED_TOTALS:  # measured every few steps only: NaN in between
             if name in self.total_names:
@@ -238,7 +239,7 @@ class Recorder:
             )
 
     def total(self, t: int, name: str, value: float) -> None:
-        self.totals[t, self.total_names.index(name)] = value
+        self.totals[t, self._total_col[name]] = value
 
     def over_all(self) -> np.ndarray:
         """[steps, metrics] sums over every person (the group 'all'), without forming groups."""
