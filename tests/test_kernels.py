@@ -88,8 +88,9 @@ def test_two_pass_tie_cutting_equals_one_serial_pass():
     weight = rng.random(n).astype(np.float32)
     key = np.uint64(12345)
     start = (rng.random(g.entries) < 0.9).astype(np.uint8)
+    nbr_, layer_ = g.nbr, g.layer  # decoded once (each access decodes the whole array)
     for e in range(g.entries):  # a consistent mask: both directions alike
-        r = reverse_entry(g.indptr, g.nbr, g.layer, np.searchsorted(g.indptr, e, "right") - 1, e)
+        r = reverse_entry(g.indptr, g.adj, np.searchsorted(g.indptr, e, "right") - 1, e)
         start[r] = start[e]
 
     # the oracle: one serial pass, drawing and cutting as it goes
@@ -99,20 +100,20 @@ def test_two_pass_tie_cutting_equals_one_serial_pass():
         for e in range(g.indptr[j], g.indptr[j + 1]):
             if not want[e]:
                 continue
-            p = rate[g.layer[e]] * weight[g.nbr[e]]
+            p = rate[layer_[e]] * weight[nbr_[e]]
             if p > 0 and uniform(key, e) < p:
                 want[e] = 0
-                want[reverse_entry(g.indptr, g.nbr, g.layer, j, e)] = 0
+                want[reverse_entry(g.indptr, g.adj, j, e)] = 0
                 want_deg[j] -= 1
-                want_deg[g.nbr[e]] -= 1
+                want_deg[nbr_[e]] -= 1
 
     got = start.copy()
     deg = np.zeros(n, np.int32)
     cuts = np.zeros(5, np.int64)
     z = np.zeros(n)
-    drawn = _draw_cuts(sources, g.indptr, g.nbr, g.layer, got, rate, weight, key)
+    drawn = _draw_cuts(sources, g.indptr, g.adj, got, rate, weight, key)
     _apply_cuts(
-        sources[drawn], g.indptr, g.nbr, g.layer, got, np.zeros(n, np.float32), np.zeros(n, bool),
+        sources[drawn], g.indptr, g.adj, got, np.zeros(n, np.float32), np.zeros(n, bool),
         np.ones(5), False, z, z.copy(), np.zeros(n, np.int32), deg, cuts,
     )  # fmt: skip
     assert np.array_equal(got, want)

@@ -74,4 +74,4 @@ def test_society_budget_matches_its_arrays():
     households = N / sim.scenario.population.household_mean
     assert abs(static - S.STATIC_PERSON_BYTES * N - S.HOUSEHOLD_BYTES * households) < 0.05 * N
     graph = society.graph
-    assert graph.nbr.nbytes + graph.layer.nbytes == graph.entries * S.ENTRY_BYTES
+    assert graph.adj.nbytes == graph.entries * S.ENTRY_BYTES

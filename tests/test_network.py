@@ -54,9 +54,10 @@ def test_degrees_and_components_match_networkx(case):
     rng = np.random.default_rng(mask_seed)
     active = np.ones(g.entries, np.uint8)
     rows = np.repeat(np.arange(n), np.diff(g.indptr))
+    nbr, layer = g.nbr, g.layer
     for e in np.flatnonzero(rng.random(g.entries) < 0.5):
-        r = reverse_entry(g.indptr, g.nbr, g.layer, rows[e], e)
-        assert r >= 0 and g.nbr[r] == rows[e] and rows[r] == g.nbr[e]
+        r = reverse_entry(g.indptr, g.adj, rows[e], e)
+        assert r >= 0 and nbr[r] == rows[e] and rows[r] == nbr[e] and layer[r] == layer[e]
         active[e] = active[r] = 0
     masked = _nx(n, g, active)
     np.testing.assert_array_equal(g.degree(active), [masked.degree(i) for i in range(n)])
@@ -85,8 +86,9 @@ def test_society_graph_matches_networkx_and_has_its_layers():
     # household ties join only members of the same household; rows are sorted
     hh = g.layer == 0
     assert (persons.household[rows[hh]] == persons.household[g.nbr[hh]]).all()
+    nbr = g.nbr
     for i in range(0, g.n, 97):
-        seg = g.nbr[g.indptr[i] : g.indptr[i + 1]]
+        seg = nbr[g.indptr[i] : g.indptr[i + 1]]
         assert (np.diff(seg) >= 0).all()
     # mean degree over all layers is at least 20 (BENCHMARKS.md W1)
     assert g.entries / g.n >= 20
@@ -110,9 +112,33 @@ def test_score_assortativity_matches_numpy_and_ignores_cut_ties():
     active = np.ones(g.entries, np.uint8)
     rows = np.repeat(np.arange(g.n), np.diff(g.indptr))
     for e in np.flatnonzero(rng.random(g.entries) < 0.3):
-        r = reverse_entry(g.indptr, g.nbr, g.layer, rows[e], e)
+        r = reverse_entry(g.indptr, g.adj, rows[e], e)
         active[e] = active[r] = 0
     keep = active.astype(bool)
     want = np.corrcoef(score[rows[keep]].astype(float), score[g.nbr[keep]].astype(float))[0, 1]
     assert abs(score_assortativity(g, active, score) - want) < 1e-9
     assert want > 0.05  # households share a score level here: the test has signal
+
+
+def test_wide_entries_for_huge_populations_behave_alike():
+    """Beyond 2**29 agents entries are uint64: the same graph, masks, reverse entries,
+    components and assortativity as the uint32 form (forced here on a small graph)."""
+    rng = np.random.default_rng(11)
+    n = 300
+    a, b, lay = rng.integers(0, n, 900), rng.integers(0, n, 900), rng.integers(0, 5, 900)
+    narrow = from_pairs(n, a, b, lay.astype(np.uint8))
+    wide = from_pairs(n, a, b, lay.astype(np.uint8), wide=True)
+    assert narrow.adj.dtype == np.uint32 and wide.adj.dtype == np.uint64
+    np.testing.assert_array_equal(narrow.indptr, wide.indptr)
+    np.testing.assert_array_equal(narrow.nbr, wide.nbr)
+    np.testing.assert_array_equal(narrow.layer, wide.layer)
+    rows = np.repeat(np.arange(n), np.diff(narrow.indptr))
+    active = (rng.random(narrow.entries) < 0.6).astype(np.uint8)
+    for e in range(0, narrow.entries, 7):
+        assert reverse_entry(narrow.indptr, narrow.adj, rows[e], e) == reverse_entry(
+            wide.indptr, wide.adj, rows[e], e
+        )
+    assert components(narrow, active)[0] == components(wide, active)[0]
+    np.testing.assert_array_equal(ties_by_layer(narrow, active), ties_by_layer(wide, active))
+    score = rng.random(n).astype(np.float32)
+    assert score_assortativity(narrow, active, score) == score_assortativity(wide, active, score)

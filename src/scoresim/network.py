@@ -1,8 +1,10 @@
 """The layered social graph in CSR form: builders, cut-tie masks, components.
 
-Persons: one CSR over all layers (household, work, community, online); each directed entry
-knows its layer. Each undirected tie is stored twice (i->j and j->i), rows sorted by
-neighbour, so the reverse entry of a tie is found by binary search (no extra index array).
+Persons: one CSR over all layers (household, work, community, online). Each directed entry is
+one integer, ``adj = neighbour << 3 | layer``: one memory stream for the kernels that walk
+ties, 4 bytes an entry (uint32 up to 2**29 agents, uint64 beyond). Each undirected tie is
+stored twice (i->j and j->i), rows sorted by adj (= by neighbour, then layer), so the reverse
+entry of a tie is found by binary search (no extra index array).
 Firms: a separate CSR of business partner links. Ties are never deleted during a run: a cut
 tie is masked in a per-world ``active`` array, and stays countable (MODEL.md §3.3).
 """
@@ -23,11 +25,27 @@ HOUSEHOLD, WORK, COMMUNITY, ONLINE = range(4)
 BUSINESS = 4
 
 
+LAYER_BITS = 3
+LAYER_MASK = 7
+PACK32_LIMIT = 1 << (32 - LAYER_BITS)  # agents a uint32 entry can address
+
+
+@njit(inline="always", cache=True)
+def nbr_of(v):
+    """The neighbour of a packed entry."""
+    return np.int64(v >> LAYER_BITS)
+
+
+@njit(inline="always", cache=True)
+def layer_of(v):
+    """The layer of a packed entry."""
+    return np.int64(v & LAYER_MASK)
+
+
 @dataclass
 class Graph:
     indptr: np.ndarray  # int64, n + 1
-    nbr: np.ndarray  # int32, one entry per directed tie
-    layer: np.ndarray  # uint8
+    adj: np.ndarray  # uint32 (uint64 for 2**29 agents and more): neighbour << 3 | layer
 
     @property
     def n(self) -> int:
@@ -35,7 +53,17 @@ class Graph:
 
     @property
     def entries(self) -> int:
-        return len(self.nbr)
+        return len(self.adj)
+
+    @property
+    def nbr(self) -> np.ndarray:
+        """Neighbour of each entry (a new array: for Python-side use and tests)."""
+        return (self.adj >> LAYER_BITS).astype(np.int64)
+
+    @property
+    def layer(self) -> np.ndarray:
+        """Layer of each entry (a new array: for Python-side use and tests)."""
+        return (self.adj & LAYER_MASK).astype(np.uint8)
 
     def degree(self, active: np.ndarray | None = None) -> np.ndarray:
         if active is None:
@@ -43,11 +71,11 @@ class Graph:
         return _active_degree(self.indptr, active)
 
     def nbytes(self) -> int:
-        return self.indptr.nbytes + self.nbr.nbytes + self.layer.nbytes
+        return self.indptr.nbytes + self.adj.nbytes
 
 
-# Bytes per directed entry: nbr 4 + layer 1 (each world adds its 1-byte active mask).
-ENTRY_BYTES = 4 + 1
+# Bytes per directed entry (up to 2**29 agents; each world adds its 1-byte active mask).
+ENTRY_BYTES = 4
 
 
 @njit(cache=True)
@@ -72,47 +100,44 @@ def _count_pairs(a, b, counts):
 
 
 @njit(cache=True)
-def _fill_pairs(a, b, lay, fill, nbr, layer):
+def _fill_pairs(a, b, lay, fill, adj):
     for k in range(len(a)):
         if a[k] != b[k]:
-            nbr[fill[a[k]]] = b[k]
-            layer[fill[a[k]]] = lay
+            adj[fill[a[k]]] = (b[k] << LAYER_BITS) | lay
             fill[a[k]] += 1
-            nbr[fill[b[k]]] = a[k]
-            layer[fill[b[k]]] = lay
+            adj[fill[b[k]]] = (a[k] << LAYER_BITS) | lay
             fill[b[k]] += 1
 
 
 @njit(cache=True)
-def _sort_rows(counts, nbr, layer):
-    """Sort each row by (neighbour, layer) — insertion sort, rows are short — and drop
-    duplicate entries, closing up in place; return indptr."""
+def _sort_rows(counts, adj):
+    """Sort each row by adj (neighbour, then layer) — insertion sort, rows are short — and
+    drop duplicate entries, closing up in place; return indptr."""
     n = len(counts) - 1
     indptr = np.zeros(n + 1, dtype=np.int64)
     w = 0
     for i in range(n):
         lo, hi = counts[i], counts[i + 1]
         for x in range(lo + 1, hi):
-            kv, kl = nbr[x], layer[x]
+            v = adj[x]
             y = x - 1
-            while y >= lo and (nbr[y] > kv or (nbr[y] == kv and layer[y] > kl)):
-                nbr[y + 1] = nbr[y]
-                layer[y + 1] = layer[y]
+            while y >= lo and adj[y] > v:
+                adj[y + 1] = adj[y]
                 y -= 1
-            nbr[y + 1] = kv
-            layer[y + 1] = kl
+            adj[y + 1] = v
         start = w
         for x in range(lo, hi):
-            if w > start and nbr[w - 1] == nbr[x] and layer[w - 1] == layer[x]:
+            if w > start and adj[w - 1] == adj[x]:
                 continue
-            nbr[w] = nbr[x]
-            layer[w] = layer[x]
+            adj[w] = adj[x]
             w += 1
         indptr[i + 1] = w
     return indptr
 
 
-def from_parts(n: int, parts: list[tuple[np.ndarray, np.ndarray, int]]) -> Graph:
+def from_parts(
+    n: int, parts: list[tuple[np.ndarray, np.ndarray, int]], wide: bool | None = None
+) -> Graph:
     """CSR from pair lists, one (a, b, layer) per layer, without ever joining them: rows are
     counted and filled part by part, the parts are let go (the list is emptied), then rows
     are sorted and de-duplicated in place. Peak memory: the pairs plus the final arrays."""
@@ -120,24 +145,29 @@ def from_parts(n: int, parts: list[tuple[np.ndarray, np.ndarray, int]]) -> Graph
     for a, b, _ in parts:
         _count_pairs(a, b, counts)
     np.cumsum(counts, out=counts)
-    nbr = np.empty(counts[n], dtype=np.int32)  # owned by numpy, so it can shrink in place
-    layer = np.empty(counts[n], dtype=np.uint8)
+    wide = n >= PACK32_LIMIT if wide is None else wide  # (tests force the wide form)
+    adj = np.empty(counts[n], dtype=np.uint64 if wide else np.uint32)  # numpy-owned: can shrink
     fill = counts[:-1].copy()
     for a, b, lay in parts:
-        _fill_pairs(a, b, np.uint8(lay), fill, nbr, layer)
+        if wide:
+            a, b = a.astype(np.uint64), b.astype(np.uint64)
+        else:
+            a, b = a.astype(np.uint32, copy=False), b.astype(np.uint32, copy=False)
+        _fill_pairs(a, b, adj.dtype.type(lay), fill, adj)
     parts.clear()
     del fill
-    indptr = _sort_rows(counts, nbr, layer)
-    kept = int(indptr[n])
-    nbr.resize(kept, refcheck=False)
-    layer.resize(kept, refcheck=False)
-    return Graph(indptr, nbr, layer)
+    indptr = _sort_rows(counts, adj)
+    adj.resize(int(indptr[n]), refcheck=False)
+    return Graph(indptr, adj)
 
 
-def from_pairs(n: int, a: np.ndarray, b: np.ndarray, layer: np.ndarray) -> Graph:
+def from_pairs(
+    n: int, a: np.ndarray, b: np.ndarray, layer: np.ndarray, wide: bool | None = None
+) -> Graph:
     """CSR from one list of pairs with a layer each (small graphs, tests)."""
-    a, b, layer = a.astype(np.int32), b.astype(np.int32), layer.astype(np.uint8)
-    return from_parts(n, [(a[layer == x], b[layer == x], int(x)) for x in np.unique(layer)])
+    a, b, layer = a.astype(np.int64), b.astype(np.int64), layer.astype(np.uint8)
+    parts = [(a[layer == x], b[layer == x], int(x)) for x in np.unique(layer)]
+    return from_parts(n, parts, wide)
 
 
 @njit(cache=True)
@@ -268,40 +298,39 @@ def build_firm_graph(spec: Network, firms: Firms, seed: int) -> Graph:
 
 
 @njit(cache=True)
-def reverse_entry(indptr, nbr, layer, i, e):
+def reverse_entry(indptr, adj, i, e):
     """The index of the entry j->i matching entry e = i->j (same layer); -1 if absent."""
-    j = nbr[e]
+    j = nbr_of(adj[e])
+    want = (np.int64(i) << LAYER_BITS) | layer_of(adj[e])
     lo, hi = indptr[j], indptr[j + 1]
-    while lo < hi:  # first entry of row j with neighbour >= i
+    while lo < hi:  # first entry of row j >= want
         mid = (lo + hi) // 2
-        if nbr[mid] < i:
+        if adj[mid] < want:
             lo = mid + 1
         else:
             hi = mid
-    while lo < indptr[j + 1] and nbr[lo] == i:
-        if layer[lo] == layer[e]:
-            return lo
-        lo += 1
+    if lo < indptr[j + 1] and adj[lo] == want:
+        return lo
     return -1
 
 
 def ties_by_layer(graph: Graph, active: np.ndarray | None = None, n_layers: int = 5) -> np.ndarray:
     """Undirected ties per layer (active only, if a mask is given)."""
     mask = np.ones(1, np.uint8) if active is None else active
-    return _layer_entries(graph.layer, mask, active is None, n_layers) / 2
+    return _layer_entries(graph.adj, mask, active is None, n_layers) / 2
 
 
 @njit(cache=True)
-def _layer_entries(layer, active, all_active, n_layers):
+def _layer_entries(adj, active, all_active, n_layers):
     out = np.zeros(n_layers, np.float64)
-    for e in range(len(layer)):
+    for e in range(len(adj)):
         if all_active or active[e]:
-            out[layer[e]] += 1.0
+            out[layer_of(adj[e])] += 1.0
     return out
 
 
 @njit(cache=True)
-def row_weight_sums(indptr, layer, layer_w):
+def row_weight_sums(indptr, adj, layer_w):
     """Sum over each row's entries of its layer's weight (in entry order), without the
     per-entry temporaries np.repeat + np.bincount would need."""
     n = len(indptr) - 1
@@ -309,7 +338,7 @@ def row_weight_sums(indptr, layer, layer_w):
     for i in range(n):
         acc = 0.0
         for e in range(indptr[i], indptr[i + 1]):
-            acc += layer_w[layer[e]]
+            acc += layer_w[layer_of(adj[e])]
         out[i] = acc
     return out
 
@@ -323,7 +352,7 @@ def _find(parent, x):
 
 
 @njit(cache=True)
-def _components_kernel(indptr, nbr, active):
+def _components_kernel(indptr, adj, active):
     """Union-find over active entries; labels numbered 0.. in order of first appearance."""
     n = len(indptr) - 1
     parent = np.arange(n, dtype=np.int32)
@@ -331,7 +360,7 @@ def _components_kernel(indptr, nbr, active):
         for e in range(indptr[i], indptr[i + 1]):
             if active[e]:
                 a = _find(parent, i)
-                b = _find(parent, nbr[e])
+                b = _find(parent, nbr_of(adj[e]))
                 if a != b:
                     if a < b:
                         parent[b] = a
@@ -352,7 +381,7 @@ def _components_kernel(indptr, nbr, active):
 def components(graph: Graph, active: np.ndarray | None = None) -> tuple[int, np.ndarray]:
     """Connected components over active ties: (count, label per node)."""
     mask = np.ones(graph.entries, np.uint8) if active is None else active
-    return _components_kernel(graph.indptr, graph.nbr, mask)
+    return _components_kernel(graph.indptr, graph.adj, mask)
 
 
 def largest_component_share(graph: Graph, active: np.ndarray | None = None) -> float:
@@ -363,7 +392,7 @@ def largest_component_share(graph: Graph, active: np.ndarray | None = None) -> f
 
 
 @njit(cache=True, parallel=True)
-def _assortativity_kernel(indptr, nbr, active, score):
+def _assortativity_kernel(indptr, adj, active, score):
     """Two passes over the active entries, each in slices whose partial sums are added in
     slice order (the same float sums at any thread count)."""
     n = len(indptr) - 1
@@ -392,7 +421,7 @@ def _assortativity_kernel(indptr, nbr, active, score):
             for e in range(indptr[i], indptr[i + 1]):
                 if active[e]:
                     xx += x * x
-                    xy += x * (score[nbr[e]] - mean)
+                    xy += x * (score[nbr_of(adj[e])] - mean)
         second[s, 0], second[s, 1] = xx, xy
     sxx = sxy = 0.0
     for s in range(slices):
@@ -406,7 +435,7 @@ def _assortativity_kernel(indptr, nbr, active, score):
 def score_assortativity(graph: Graph, active: np.ndarray, score: np.ndarray) -> float:
     """Pearson correlation of scores across active ties (NaN if undefined). Because every tie
     is stored in both directions, the two ends have the same mean and variance."""
-    return float(_assortativity_kernel(graph.indptr, graph.nbr, active, score))
+    return float(_assortativity_kernel(graph.indptr, graph.adj, active, score))
 
 
 LAYER_NAMES = LAYERS + ("business",)

@@ -18,6 +18,7 @@ from numba import njit
 
 from . import expr
 from .acts import ACT_ID, ACTS, CONTEXT_ID
+from .network import nbr_of
 from .rng import uniforms_at
 from .scenario import FIRM_FIELDS, PERSON_FIELDS, ListSpec, Safeguards
 from .scoring import NO_CONTEXT, Ledger
@@ -177,7 +178,7 @@ class Registry:
         if active is not None:
             g = led.graph
             changed = np.flatnonzero(self.joined | self.left).astype(np.int32)
-            _bump_contacts(changed, self.joined, g.indptr, g.nbr, active, led.listed_contacts)
+            _bump_contacts(changed, self.joined, g.indptr, g.adj, active, led.listed_contacts)
 
     def _join(self, k, t, subj, cause, acts) -> None:
         self.member[k][subj] = True
@@ -257,13 +258,13 @@ class Registry:
 
 
 @njit(cache=True)
-def _bump_contacts(changed, joined, indptr, nbr, active, listed_contacts):
+def _bump_contacts(changed, joined, indptr, adj, active, listed_contacts):
     for x in range(len(changed)):
         j = changed[x]
         d = 1 if joined[j] else -1
         for e in range(indptr[j], indptr[j + 1]):
             if active[e]:
-                listed_contacts[nbr[e]] += d
+                listed_contacts[nbr_of(adj[e])] += d
 
 
 __all__ = ["Registry", "TRUE", "FALSE", "ASSOC", "NO_CAUSE"]

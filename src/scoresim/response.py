@@ -13,14 +13,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .network import reverse_entry
+from .network import layer_of, nbr_of, reverse_entry
 from .rng import uniform
 
 CANDIDATE = 2  # in ``active`` between the two passes: still active, drawn to be cut
 
 
 @njit(cache=True, parallel=True)
-def _draw_cuts(sources, indptr, nbr, layer, active, rate, weight, key):
+def _draw_cuts(sources, indptr, adj, active, rate, weight, key):
     """Pass 1, in parallel (each source owns its row): mark the active entries whose contact
     draws to cut the tie; return the positions of the sources with a mark. The draw of
     entry e is a pure function of (key, e)."""
@@ -29,7 +29,7 @@ def _draw_cuts(sources, indptr, nbr, layer, active, rate, weight, key):
         j = sources[x]
         for e in range(indptr[j], indptr[j + 1]):
             if active[e]:
-                p = rate[layer[e]] * weight[nbr[e]]
+                p = rate[layer_of(adj[e])] * weight[nbr_of(adj[e])]
                 if p > 0.0 and uniform(key, e) < p:
                     active[e] = CANDIDATE
                     drawn[x] = 1
@@ -40,8 +40,7 @@ def _draw_cuts(sources, indptr, nbr, layer, active, rate, weight, key):
 def _apply_cuts(
     sources,
     indptr,
-    nbr,
-    layer,
+    adj,
     active,
     own,
     listed,
@@ -61,12 +60,13 @@ def _apply_cuts(
         for e in range(indptr[j], indptr[j + 1]):
             if active[e] != CANDIDATE:
                 continue
-            i = nbr[e]
-            r = reverse_entry(indptr, nbr, layer, j, e)
+            i = nbr_of(adj[e])
+            lay = layer_of(adj[e])
+            r = reverse_entry(indptr, adj, j, e)
             active[e] = 0
             if r >= 0:
                 active[r] = 0
-            w = layer_w[layer[e]]
+            w = layer_w[lay]
             if track_own:
                 sum_own[i] -= w * own[j]
                 sum_own[j] -= w * own[i]
@@ -78,7 +78,7 @@ def _apply_cuts(
                 listed_contacts[j] -= 1
             deg_active[i] -= 1
             deg_active[j] -= 1
-            cuts[layer[e]] += 1
+            cuts[lay] += 1
 
 
 def cut_ties(
@@ -89,12 +89,11 @@ def cut_ties(
         return
     sources = sources.astype(np.int32)
     g = graph
-    drawn = _draw_cuts(sources, g.indptr, g.nbr, g.layer, active, rate, weight, key)
+    drawn = _draw_cuts(sources, g.indptr, g.adj, active, rate, weight, key)
     _apply_cuts(
         sources[drawn],
         g.indptr,
-        g.nbr,
-        g.layer,
+        g.adj,
         active,
         ledger.own(),
         listed,

@@ -25,7 +25,7 @@ from numba import get_num_threads, njit, prange
 
 from . import expr
 from .acts import ACT_ID, ACTS, CONTEXT_ID
-from .network import Graph, row_weight_sums
+from .network import Graph, layer_of, nbr_of, row_weight_sums
 from .scenario import FIRM_FIELDS, LAYERS, PERSON_FIELDS, Grade, Regime
 
 NO_CONTEXT = 255
@@ -131,7 +131,7 @@ class Ledger:
         self.sum_w = np.zeros(n, np.float64)  # sum of w
         self.listed_contacts = np.zeros(n, np.int32)
         if self.associating:
-            self.sum_w[:] = row_weight_sums(graph.indptr, graph.layer, self.layer_weights)
+            self.sum_w[:] = row_weight_sums(graph.indptr, graph.adj, self.layer_weights)
         self.rules = rules
         # step -> records expiring then: (subj, true, opaque, -points, step recorded), with
         # true None if all are, opaque None if none is: pending records are the part of
@@ -213,8 +213,7 @@ class Ledger:
                 changed,
                 self._d_own,
                 g.indptr,
-                g.nbr,
-                g.layer,
+                g.adj,
                 active,
                 self.layer_weights,
                 self.sum_own,
@@ -335,7 +334,7 @@ def _add_points(
 
 
 @njit(cache=True, parallel=True)
-def _propagate_own(changed, d_own, indptr, nbr, layer, active, layer_w, sum_own, parts):
+def _propagate_own(changed, d_own, indptr, adj, active, layer_w, sum_own, parts):
     """Scatter own-point changes to contacts. Each thread owns a range of receivers and walks
     every change in order, so each receiver's sum gets its additions in the order of one
     serial pass (the same float rounding at any thread count). The cost is reading the
@@ -350,9 +349,9 @@ def _propagate_own(changed, d_own, indptr, nbr, layer, active, layer_w, sum_own,
             if d == 0.0:
                 continue
             for e in range(indptr[j], indptr[j + 1]):
-                i = nbr[e]
+                i = nbr_of(adj[e])
                 if lo <= i < hi and active[e]:
-                    sum_own[i] += layer_w[layer[e]] * d
+                    sum_own[i] += layer_w[layer_of(adj[e])] * d
 
 
 @njit(cache=True, parallel=True)

@@ -28,6 +28,7 @@ from .behaviour import Events, PersonState
 from .network import (
     ENTRY_BYTES,
     LAYER_NAMES,
+    PACK32_LIMIT,
     build_firm_graph,
     build_person_graph,
     largest_component_share,
@@ -510,7 +511,8 @@ def estimate_bytes(sc: Scenario) -> int:
         + net.online_degree * sc.population.internet_share
     )
     entries = n * degree
-    society = n * STATIC_PERSON_BYTES + entries * ENTRY_BYTES + m * FIRM_BYTES
+    entry_bytes = ENTRY_BYTES if n < PACK32_LIMIT else 8  # wide entries beyond 2**29
+    society = n * STATIC_PERSON_BYTES + entries * entry_bytes + m * FIRM_BYTES
     society += n / sc.population.household_mean * HOUSEHOLD_BYTES
     build = society + entries * 4 + n * 16  # pair lists (int32 a, b per 2 entries), counts
     regimes = [sc.regime] + ([NONE_REGIME] if sc.run.twin else [])
