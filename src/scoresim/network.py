@@ -230,18 +230,56 @@ def _small_world_pairs(cell_starts, half_degree, stride, rewire, key):
 
 
 @njit(cache=True)
+def _guide_table(cum, buckets):
+    """guide[b] = searchsorted(cum, b / buckets * total, 'right'): where a draw in bucket b
+    starts looking, so a draw touches a few neighbouring entries of ``cum`` instead of
+    binary-searching all of it (a cache miss per step once ``cum`` outgrows the cache)."""
+    total = cum[-1]
+    guide = np.empty(buckets + 1, np.int64)
+    for b in range(buckets + 1):
+        guide[b] = np.searchsorted(cum, b / buckets * total, side="right")
+    return guide
+
+
+@njit(inline="always", cache=True)
+def _inverse_cdf(u, cum, guide):
+    """searchsorted(cum, u * total, 'right'), exactly, using the guide table."""
+    x = u * cum[-1]
+    buckets = len(guide) - 1
+    b = min(int(u * buckets), buckets - 1)
+    lo = max(guide[b] - 1, 0)  # one entry of slack each side for rounding at bucket edges
+    hi = min(guide[b + 1] + 1, len(cum))
+    while lo < hi:  # first index in the window with cum > x
+        mid = (lo + hi) // 2
+        if cum[mid] > x:
+            hi = mid
+        else:
+            lo = mid + 1
+    if (lo > 0 and cum[lo - 1] > x) or (lo < len(cum) and cum[lo] <= x):
+        return np.searchsorted(cum, x, side="right")  # outside the window: never in practice
+    return lo
+
+
+@njit(cache=True)
+def _inverse_cdf_many(u, cum, guide):
+    """_inverse_cdf for an array of uniforms (tests)."""
+    out = np.empty(len(u), np.int64)
+    for k in range(len(u)):
+        out[k] = _inverse_cdf(u[k], cum, guide)
+    return out
+
+
+@njit(cache=True)
 def _chung_lu_pairs(members, weights, n_edges, key):
     """Chung-Lu: endpoints drawn proportional to weight -> expected degree ~ weight."""
     cum = np.cumsum(weights)
-    total = cum[-1]
+    guide = _guide_table(cum, max(1, len(cum) // 4))
     a = np.empty(n_edges, dtype=np.int32)
     b = np.empty(n_edges, dtype=np.int32)
     last = len(members) - 1
     for k in range(n_edges):
-        a[k] = members[min(np.searchsorted(cum, uniform(key, 2 * k) * total, side="right"), last)]
-        b[k] = members[
-            min(np.searchsorted(cum, uniform(key, 2 * k + 1) * total, side="right"), last)
-        ]
+        a[k] = members[min(_inverse_cdf(uniform(key, 2 * k), cum, guide), last)]
+        b[k] = members[min(_inverse_cdf(uniform(key, 2 * k + 1), cum, guide), last)]
     return a, b
 
 

@@ -139,6 +139,7 @@ class Ledger:
         self.expiry: dict[int, list[tuple]] = {}
         self._d_own = np.zeros(n, np.float64)
         self._mark = np.zeros(n, np.uint8)  # scratch for _distinct_sorted, all zero between uses
+        self._hypothetical: tuple | None = None  # this step's hypothetical grades, once asked
 
     def apply(
         self,
@@ -149,6 +150,7 @@ class Ledger:
         opaque_source: np.ndarray,
     ) -> None:
         """Expire old points, add this step's records, update association and grades."""
+        self._hypothetical = None
         changed_parts = []
         for subj, true, opaque, pts, t_rec in self.expiry.pop(t, []):
             true = np.ones(len(subj), bool) if true is None else true  # all true
@@ -225,6 +227,7 @@ class Ledger:
         """A successful appeal strikes the agents' false records, except those of opaque
         sources; records of theirs that expire later are not taken back twice."""
         agents = np.unique(agents)
+        self._hypothetical = None
         open_part = (self.own_false[agents] - self.false_opaque[agents]).astype(np.float32)
         self.own_false[agents] = self.false_opaque[agents]
         self.score[agents] -= open_part
@@ -257,11 +260,19 @@ class Ledger:
         return self.own_true + self.own_false
 
     def hypothetical_grades(self) -> tuple[np.ndarray, np.ndarray]:
-        """Grades from own-true points alone and from own points alone (for attribution)."""
-        return (
-            grade_of(self.shown(self.base + self.own_true), self.grade_mins),
-            grade_of(self.shown(self.base + self.own_true + self.own_false), self.grade_mins),
-        )
+        """Grades from own-true points alone and from own points alone (for attribution),
+        formed once per change of the own points (lists, sanctions and metrics all ask);
+        read-only. ``forget()`` drops them at the end of a step."""
+        if self._hypothetical is None:
+            self._hypothetical = (
+                grade_of(self.shown(self.base + self.own_true), self.grade_mins),
+                grade_of(self.shown(self.base + self.own_true + self.own_false), self.grade_mins),
+            )
+        return self._hypothetical
+
+    def forget(self) -> None:
+        """Drop what was formed for this step only (kept out of memory between steps)."""
+        self._hypothetical = None
 
 
 @njit(cache=True)

@@ -351,6 +351,8 @@ class World:
         # 7. metrics
         if measure:
             self._measure(t, ev_agent, ev_act, recs, frecs)
+        self.ledger.forget()
+        self.firm_ledger.forget()
         self.seconds += time.perf_counter() - started
 
     def _measure(self, t, ev_agent, ev_act, recs, frecs) -> None:
