@@ -152,16 +152,19 @@ def _persons_kernel(*args):
     ev_agent, ev_act = args[-2], args[-1]
     n = len(args[11])  # debt
     chunks = (n + CHUNK - 1) // CHUNK
-    cap = len(ev_agent) // max(chunks, 1)
+    room = len(ev_agent) // max(n, 1)  # slots a person: each chunk gets room x its persons
     counts = np.zeros(chunks, np.int64)
     for c in prange(chunks):
-        lo = c * CHUNK
-        counts[c] = _persons_range(lo, min(n, lo + CHUNK), c * cap, (c + 1) * cap, *args) - c * cap
+        lo, hi = c * CHUNK, min(n, (c + 1) * CHUNK)
+        end = len(ev_agent) if c == chunks - 1 else hi * room
+        counts[c] = _persons_range(lo, hi, lo * room, end, *args) - lo * room
     k = 0
     for c in range(chunks):
-        if counts[c] > cap:
+        lo, hi = c * CHUNK, min(n, (c + 1) * CHUNK)
+        end = len(ev_agent) if c == chunks - 1 else hi * room
+        if counts[c] > end - lo * room:
             return len(ev_agent) + counts[c]  # overflow: the caller raises
-        src = c * cap
+        src = lo * room
         for j in range(counts[c]):
             ev_agent[k + j] = ev_agent[src + j]
             ev_act[k + j] = ev_act[src + j]

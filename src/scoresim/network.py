@@ -17,7 +17,7 @@ import numpy as np
 from numba import njit, prange
 
 from .parallel import slicing
-from .population import Firms, Persons
+from .population import Firms, Persons, group_starts
 from .rng import Stream, draws, stream_key, uniform
 from .scenario import LAYERS, Network
 
@@ -286,19 +286,17 @@ def _chung_lu_pairs(members, weights, n_edges, key):
 def build_person_graph(spec: Network, persons: Persons, seed: int) -> Graph:
     n = persons.n
     parts: list[tuple[np.ndarray, np.ndarray, int]] = []  # (a, b, layer), int32 pairs
-    hh_starts = np.flatnonzero(np.diff(persons.household, prepend=-1, append=-2) != 0)
-    parts.append((*_clique_pairs(hh_starts.astype(np.int64), 10_000), HOUSEHOLD))
+    parts.append((*_clique_pairs(group_starts(persons.household), 10_000), HOUSEHOLD))
     workers = np.flatnonzero(persons.employer >= 0)
     order = workers[np.argsort(persons.employer[workers], kind="stable")].astype(np.int32)
     del workers
     if len(order):
-        firm_starts = np.flatnonzero(np.diff(persons.employer[order], prepend=-1, append=-2) != 0)
-        wa, wb = _clique_pairs(firm_starts.astype(np.int64), spec.work_degree_cap)
+        wa, wb = _clique_pairs(group_starts(persons.employer[order]), spec.work_degree_cap)
         parts.append((order[wa], order[wb], WORK))
         del wa, wb
     del order
     cell = persons.region.astype(np.int64) * 2 + (~persons.urban)
-    cell_starts = np.flatnonzero(np.diff(cell, prepend=-1, append=-2) != 0).astype(np.int64)
+    cell_starts = group_starts(cell)
     del cell
     half = int(round(spec.community_degree / 2))
     if half > 0:

@@ -82,6 +82,12 @@ def apportion(total: int, weights) -> np.ndarray:
     return out
 
 
+def group_starts(ids: np.ndarray) -> np.ndarray:
+    """First position of each run of equal values in ``ids`` (contiguous groups: households,
+    a firm's staff in employer order, a region's cells), then len(ids); int64."""
+    return np.flatnonzero(np.diff(ids, prepend=-1, append=-2) != 0)
+
+
 def _categorical(u: np.ndarray, shares) -> np.ndarray:
     cum = np.cumsum(np.asarray(shares, dtype=np.float64))
     return np.minimum(np.searchsorted(cum / cum[-1], u, side="right"), len(cum) - 1).astype(

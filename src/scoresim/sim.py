@@ -35,7 +35,7 @@ from .network import (
     score_assortativity,
     ties_by_layer,
 )
-from .population import FIRM_BYTES, PERSON_BYTES, build_firms, build_persons
+from .population import FIRM_BYTES, PERSON_BYTES, build_firms, build_persons, group_starts
 from .registry import Registry
 from .rng import Stream, stream_key
 from .scenario import Regime, Scenario, ScenarioError, load
@@ -67,7 +67,6 @@ def build_society(sc: Scenario) -> Society:
     pcov, fcov = coverage_bits(sc, persons, firms, seed)
     rel = persons.base_income / np.float32(np.mean(persons.base_income))
     travel = np.clip(rel, 0.1, 5.0).astype(np.float32)  # [assume] travel rises with income
-    starts = np.flatnonzero(np.diff(persons.household, prepend=-1, append=-2) != 0)
     return Society(
         persons,
         firms,
@@ -77,7 +76,7 @@ def build_society(sc: Scenario) -> Society:
         fcov,
         travel,
         persons.employer < 0,
-        starts.astype(np.int32),
+        group_starts(persons.household).astype(np.int32),
     )
 
 
