@@ -161,3 +161,25 @@ def test_guided_inverse_cdf_is_searchsorted_exactly():
             u = np.r_[rng.random(20000), np.arange(buckets) / buckets, 0.0, 1 - 1e-16]
             got = _inverse_cdf_many(u, cum, guide)
             np.testing.assert_array_equal(got, np.searchsorted(cum, u * cum[-1], side="right"))
+
+
+def test_csr_rows_sorted_and_deduplicated_with_hubs_and_repeats():
+    """Rows long enough for the library sort (hubs) and short ones, many repeated pairs,
+    several layers: the CSR holds each (row, neighbour, layer) once, rows sorted."""
+    rng = np.random.default_rng(8)
+    n = 200
+    hub = rng.random(4000) < 0.3  # a third of the pairs touch node 0 or 1
+    a = np.where(hub, rng.integers(0, 2, 4000), rng.integers(0, n, 4000))
+    b = rng.integers(0, n, 4000)
+    lay = rng.integers(0, 3, 4000).astype(np.uint8)
+    a, b, lay = np.r_[a, a[:500]], np.r_[b, b[:500]], np.r_[lay, lay[:500]]  # exact repeats
+    g = from_pairs(n, a, b, lay)
+    keep = a != b
+    rows = np.r_[a[keep], b[keep]]
+    cols = np.r_[b[keep], a[keep]]
+    lays = np.r_[lay[keep], lay[keep]]
+    want = np.unique(rows * (n << 3) + (cols << 3) + lays)  # sorted by (row, neighbour, layer)
+    got_rows = np.repeat(np.arange(n), np.diff(g.indptr))
+    got = got_rows * (n << 3) + g.adj.astype(np.int64)
+    np.testing.assert_array_equal(got, want)
+    assert np.diff(g.indptr).max() > 32  # the hub rows took the library sort

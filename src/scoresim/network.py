@@ -109,29 +109,47 @@ def _fill_pairs(a, b, lay, fill, adj):
             fill[b[k]] += 1
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def _sort_rows(counts, adj):
-    """Sort each row by adj (neighbour, then layer) — insertion sort, rows are short — and
-    drop duplicate entries, closing up in place; return indptr."""
+    """Sort each row by adj (neighbour, then layer) and drop duplicate entries: rows are
+    sorted in parallel (insertion sort for short rows, a library sort for hubs), then closed
+    up in place in one serial sweep; return indptr."""
     n = len(counts) - 1
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    w = 0
-    for i in range(n):
+    kept = np.zeros(n + 1, dtype=np.int64)
+    for i in prange(n):
         lo, hi = counts[i], counts[i + 1]
+        if hi - lo > 32:
+            adj[lo:hi].sort()
+        else:
+            for x in range(lo + 1, hi):
+                v = adj[x]
+                y = x - 1
+                while y >= lo and adj[y] > v:
+                    adj[y + 1] = adj[y]
+                    y -= 1
+                adj[y + 1] = v
+        k = 0
+        for x in range(lo, hi):
+            if x == lo or adj[x] != adj[x - 1]:
+                k += 1
+        kept[i + 1] = k
+    indptr = np.cumsum(kept)
+    for i in range(n):  # close up: each row moves left (never past a row not yet moved)
+        lo, hi = counts[i], counts[i + 1]
+        w = indptr[i]
+        if w == lo and indptr[i + 1] - w == hi - lo:
+            continue  # in place and nothing dropped
+        if hi == lo:
+            continue
+        prev = adj[lo]  # the original value: adj[x - 1] may be overwritten by then
+        adj[w] = prev
+        w += 1
         for x in range(lo + 1, hi):
             v = adj[x]
-            y = x - 1
-            while y >= lo and adj[y] > v:
-                adj[y + 1] = adj[y]
-                y -= 1
-            adj[y + 1] = v
-        start = w
-        for x in range(lo, hi):
-            if w > start and adj[w - 1] == adj[x]:
-                continue
-            adj[w] = adj[x]
-            w += 1
-        indptr[i + 1] = w
+            if v != prev:
+                adj[w] = v
+                w += 1
+            prev = v
     return indptr
 
 
@@ -269,15 +287,16 @@ def _inverse_cdf_many(u, cum, guide):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def _chung_lu_pairs(members, weights, n_edges, key):
-    """Chung-Lu: endpoints drawn proportional to weight -> expected degree ~ weight."""
+    """Chung-Lu: endpoints drawn proportional to weight -> expected degree ~ weight. Pair k
+    depends only on its own two draws, so the pairs are drawn in parallel."""
     cum = np.cumsum(weights)
     guide = _guide_table(cum, max(1, len(cum) // 4))
     a = np.empty(n_edges, dtype=np.int32)
     b = np.empty(n_edges, dtype=np.int32)
     last = len(members) - 1
-    for k in range(n_edges):
+    for k in prange(n_edges):
         a[k] = members[min(_inverse_cdf(uniform(key, 2 * k), cum, guide), last)]
         b[k] = members[min(_inverse_cdf(uniform(key, 2 * k + 1), cum, guide), last)]
     return a, b
