@@ -27,7 +27,7 @@ def _bytes_by_length(obj, n: int, skip: set[int]) -> tuple[int, int]:
         if isinstance(o, np.ndarray):
             if entries is not None and o.ndim == 1 and len(o) == entries:
                 per_entry += o.nbytes
-            elif o.ndim >= 1 and (o.shape[-1] == n or len(o) in (n, n + 1) or len(o) >= 3 * n):
+            elif o.ndim >= 1 and (o.shape[-1] == n or len(o) in (n, n + 1) or len(o) >= 2 * n):
                 per_agent += o.nbytes
             return
         if isinstance(o, (list, tuple)):

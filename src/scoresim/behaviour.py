@@ -142,34 +142,83 @@ def _emit(ev_agent, ev_act, k, limit, i, act):
 
 
 CHUNK = 1 << 14  # persons per parallel chunk: fixed, so the event order never depends on threads
+EVENT_ROOM = 2  # event slots a person in the buffer; a chunk that needs more is redone
+MAX_EVENTS = 32  # more than one person can emit in a step (19 emitting sites)
+
+
+@njit(cache=True)
+def _chunk_span(c, chunks, n, room, capacity):
+    """Persons lo..hi of chunk c and its slice start..end of the event buffer."""
+    lo, hi = c * CHUNK, min(n, (c + 1) * CHUNK)
+    return lo, hi, lo * room, capacity if c == chunks - 1 else hi * room
 
 
 @njit(cache=True, parallel=True)
-def _persons_kernel(*args):
-    """Persons in fixed chunks, in parallel: each chunk writes its events into its own slice of
-    the buffer, then the slices are closed up in chunk order — the same events in the same
-    order as one serial pass, whatever the number of threads."""
-    ev_agent, ev_act = args[-2], args[-1]
-    n = len(args[11])  # debt
+def _persons_chunks(*args):
+    """Persons in fixed chunks, in parallel, each writing its events into its own slice of the
+    buffer. A chunk whose slice is too small puts its persons' state back as it was and
+    reports -1, to be redone (``run_persons``). Returns each chunk's event count."""
+    ev_agent = args[-2]
+    debt, timer, misses = args[11], args[12], args[13]
+    n = len(debt)
     chunks = (n + CHUNK - 1) // CHUNK
-    room = len(ev_agent) // max(n, 1)  # slots a person: each chunk gets room x its persons
+    room = len(ev_agent) // max(n, 1)
     counts = np.zeros(chunks, np.int64)
     for c in prange(chunks):
-        lo, hi = c * CHUNK, min(n, (c + 1) * CHUNK)
-        end = len(ev_agent) if c == chunks - 1 else hi * room
-        counts[c] = _persons_range(lo, hi, lo * room, end, *args) - lo * room
+        lo, hi, start, end = _chunk_span(c, chunks, n, room, len(ev_agent))
+        debt0, timer0, misses0 = debt[lo:hi].copy(), timer[lo:hi].copy(), misses[lo:hi].copy()
+        k = _persons_range(lo, hi, start, end, *args)
+        if k > end:
+            debt[lo:hi], timer[lo:hi], misses[lo:hi] = debt0, timer0, misses0
+            counts[c] = -1
+        else:
+            counts[c] = k - start
+    return counts
+
+
+@njit(cache=True)
+def _close_up(counts, n, ev_agent, ev_act):
+    """Move the chunks' slices together, in chunk order; return the number of events."""
+    chunks = len(counts)
+    room = len(ev_agent) // max(n, 1)
     k = 0
     for c in range(chunks):
-        lo, hi = c * CHUNK, min(n, (c + 1) * CHUNK)
-        end = len(ev_agent) if c == chunks - 1 else hi * room
-        if counts[c] > end - lo * room:
-            return len(ev_agent) + counts[c]  # overflow: the caller raises
-        src = lo * room
+        start = _chunk_span(c, chunks, n, room, len(ev_agent))[2]
         for j in range(counts[c]):
-            ev_agent[k + j] = ev_agent[src + j]
-            ev_act[k + j] = ev_act[src + j]
+            ev_agent[k + j] = ev_agent[start + j]
+            ev_act[k + j] = ev_act[start + j]
         k += counts[c]
     return k
+
+
+def _persons_kernel(*args) -> tuple[np.ndarray, np.ndarray]:
+    """One step of every person: the events in person order — the same events in the same
+    order as one serial pass, whatever the number of threads and however full the buffer.
+    ``args`` end with the event buffer (agent, act); returns the events (agent, act), in
+    the buffer when they fit, else in new arrays."""
+    ev_agent, ev_act = args[-2], args[-1]
+    counts = _persons_chunks(*args)
+    n = len(args[11])
+    if (counts >= 0).all():
+        k = _close_up(counts, n, ev_agent, ev_act)
+        return ev_agent[:k], ev_act[:k]
+    # rare (rates far above the weekly scale): redo the full chunks with room for every act
+    room = len(ev_agent) // max(n, 1)
+    agents, acts = [], []
+    for c, count in enumerate(counts):
+        lo, hi, start, _ = _chunk_span(c, len(counts), n, room, len(ev_agent))
+        if count >= 0:
+            agents.append(ev_agent[start : start + count].copy())
+            acts.append(ev_act[start : start + count].copy())
+            continue
+        a = np.empty(MAX_EVENTS * (hi - lo), np.int32)
+        b = np.empty(len(a), np.uint8)
+        k = _persons_range(lo, hi, 0, len(a), *args[:-2], a, b)
+        if k > len(a):
+            raise RuntimeError(f"a person emitted more than {MAX_EVENTS} events in one step")
+        agents.append(a[:k])
+        acts.append(b[:k])
+    return np.concatenate(agents), np.concatenate(acts)
 
 
 @njit(cache=True)
@@ -375,13 +424,18 @@ class Events:
         self.agent = np.empty(capacity, np.int32)
         self.act = np.empty(capacity, np.uint8)
         self.count = 0
+        self._spill: tuple[np.ndarray, np.ndarray] | None = None  # a step that did not fit
 
     def view(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._spill is not None:
+            return self._spill
         return self.agent[: self.count], self.act[: self.count]
 
     def fill(self, kernel, *args) -> None:
-        """Run an emitting kernel; if the buffer was too small, grow it and tell the caller
-        (the kernel mutated state, so the step cannot be silently re-run)."""
+        """Run an emitting kernel that returns its event count (a serial kernel: it stops
+        writing at the end of the buffer, so a count beyond it is an error: the kernel has
+        mutated state and the step cannot be re-run)."""
+        self._spill = None
         n = kernel(*args, self.agent, self.act)
         if n > len(self.agent):
             raise RuntimeError(
@@ -389,6 +443,11 @@ class Events:
                 "rates this high need a larger buffer: please report this scenario"
             )
         self.count = n
+
+    def take(self, agents: np.ndarray, acts: np.ndarray) -> None:
+        """Hold events a parallel kernel returned (views of the buffer, or new arrays)."""
+        self.count = len(agents)
+        self._spill = None if agents.base is self.agent else (agents, acts)
 
 
 @njit(cache=True, parallel=True)
@@ -439,29 +498,32 @@ def run_persons(
     listed,
     events: Events,
 ) -> None:
-    events.fill(
-        _persons_kernel,
-        t,
-        keys,
-        params,
-        chill_max,
-        deter_max,
-        persons.internet,
-        persons.expressiveness,
-        persons.law_abidance,
-        persons.financial_fragility,
-        persons.civic_virtue,
-        travel_weight,
-        state.debt,
-        state.debt_timer,
-        state.misses,
-        state.employed,
-        state.watched,
-        block_flight,
-        block_rail,
-        block_credit,
-        block_luxury,
-        listed,
+    events.take(
+        *_persons_kernel(
+            t,
+            keys,
+            params,
+            chill_max,
+            deter_max,
+            persons.internet,
+            persons.expressiveness,
+            persons.law_abidance,
+            persons.financial_fragility,
+            persons.civic_virtue,
+            travel_weight,
+            state.debt,
+            state.debt_timer,
+            state.misses,
+            state.employed,
+            state.watched,
+            block_flight,
+            block_rail,
+            block_credit,
+            block_luxury,
+            listed,
+            events.agent,
+            events.act,
+        )
     )
 
 

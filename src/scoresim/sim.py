@@ -161,7 +161,7 @@ class World:
         # people adapt only what a source could see (no speech data: no chilled speech)
         self.chill_max = ad.chill_max if self.sources.sees_any(CHILLED) else 0.0
         self.deter_max = ad.deter_max if self.sources.sees_any(VIOLATIONS) else 0.0
-        self.events = Events(3 * p.n + 1024)
+        self.events = Events(behaviour.EVENT_ROOM * p.n + 1024)
         self.firm_events = Events(4 * f.n + 1024)
         self.avoid_rate = np.zeros(5)
         for layer, rate in r.avoidance.items():
@@ -489,8 +489,8 @@ def total_names(sc: Scenario) -> list[str]:
 STATIC_PERSON_BYTES = PERSON_BYTES + 8 + 4 + 2 + 1  # traits etc., CSR row start, travel,
 #                                                    coverage bits, self-employed
 HOUSEHOLD_BYTES = 4  # the first person of each household
-WORLD_PERSON_BYTES = 127  # one world's columns: ledger 58, registry 7 + 8 a list, sanctions
-#                           24, state 13, event buffer 15, degree 4, spill 1, metrics 5
+WORLD_PERSON_BYTES = 122  # one world's columns: ledger 58, registry 7 + 8 a list, sanctions
+#                           24, state 13, event buffer 10, degree 4, spill 1, metrics 5
 LIST_PERSON_BYTES = 8  # one list's columns in one world (since, member, gravity, ctx, cause)
 WORLD_FIRM_BYTES = 60
 RECORD_BYTES = 5  # a pending expiry: agent id + its true flag
