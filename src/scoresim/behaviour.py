@@ -143,7 +143,7 @@ def _emit(ev_agent, ev_act, k, limit, i, act):
 
 CHUNK = 1 << 14  # persons per parallel chunk: fixed, so the event order never depends on threads
 EVENT_ROOM = 2  # event slots a person in the buffer; a chunk that needs more is redone
-MAX_EVENTS = 32  # more than one person can emit in a step (19 emitting sites)
+MAX_EVENTS = 32  # more than any person can emit in one step (19 emitting sites)
 
 
 @njit(cache=True)
@@ -157,7 +157,7 @@ def _chunk_span(c, chunks, n, room, capacity):
 def _persons_chunks(*args):
     """Persons in fixed chunks, in parallel, each writing its events into its own slice of the
     buffer. A chunk whose slice is too small puts its persons' state back as it was and
-    reports -1, to be redone (``run_persons``). Returns each chunk's event count."""
+    reports -1, to be redone (``_persons_kernel``). Returns each chunk's event count."""
     ev_agent = args[-2]
     debt, timer, misses = args[11], args[12], args[13]
     n = len(debt)
