@@ -77,10 +77,18 @@ class RunData:
         return self.ts.loc[(metric, group), world].to_numpy(dtype=float)
 
     def share(self, metric: str, group: str = "all", world: str = "run") -> np.ndarray:
-        persons = self.get("persons", group, world)
-        return np.divide(
-            self.get(metric, group, world), persons, out=np.zeros(self.steps), where=persons > 0
-        )
+        return _ratio(self.get(metric, group, world), self.get("persons", group, world))
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """num / den per step, 0 where den is 0."""
+    return np.divide(num, den, out=np.zeros(len(den)), where=den > 0)
+
+
+def _lines(ax, years, series, lw: float, first: int = 0) -> None:
+    """One line per (values, label), coloured in palette order from ``first``."""
+    for k, (y, label) in enumerate(series):
+        ax.plot(years, y, color=PALETTE[first + k], lw=lw, label=label)
 
 
 def _vs_twin(ax, d: RunData, y_run, y_twin, label: str) -> None:
@@ -98,8 +106,8 @@ def fig_lists(d: RunData):
     _vs_twin(a, d, d.share("listed"), d.share("listed", world="twin"), "listed")
     a.set(title="Persons on a list", xlabel="years", ylabel="share of persons")
     _pct(a)
-    b.plot(d.years, d.get("list_inflow"), color=PALETTE[1], lw=1.2, label="inflow")
-    b.plot(d.years, d.get("list_outflow"), color=PALETTE[2], lw=1.2, label="outflow")
+    flows = [(d.get("list_inflow"), "inflow"), (d.get("list_outflow"), "outflow")]
+    _lines(b, d.years, flows, lw=1.2, first=1)
     b.set(title="Listings and delistings per step", xlabel="years", ylabel="persons per step")
     for ax in (a, b):
         ax.legend()
@@ -174,7 +182,7 @@ def fig_network(d: RunData):
         total = cut + act
         a.plot(
             d.years,
-            np.divide(cut, total, out=np.zeros(d.steps), where=total > 0),
+            _ratio(cut, total),
             color=PALETTE[k],
             lw=1.4,
             label=layer,
@@ -252,21 +260,12 @@ def fig_income(d: RunData):
 
 def fig_firms(d: RunData):
     fig, ax = plt.subplots()
-    ax.plot(d.years, d.get("firms_listed"), color=PALETTE[0], lw=1.4, label="firms listed")
-    ax.plot(
-        d.years,
-        d.get("foreign_firms_exposed"),
-        color=PALETTE[1],
-        lw=1.4,
-        label="foreign-invested firms exposed",
-    )
-    ax.plot(
-        d.years,
-        d.get("ties_cut.business"),
-        color=PALETTE[2],
-        lw=1.4,
-        label="partnerships cut (cumulative)",
-    )
+    series = [
+        (d.get("firms_listed"), "firms listed"),
+        (d.get("foreign_firms_exposed"), "foreign-invested firms exposed"),
+        (d.get("ties_cut.business"), "partnerships cut (cumulative)"),
+    ]
+    _lines(ax, d.years, series, lw=1.4)
     ax.set(title="Firms listed, exposed and dropped", xlabel="years", ylabel="firms / ties")
     ax.legend()
     return fig
@@ -274,20 +273,11 @@ def fig_firms(d: RunData):
 
 def fig_travel(d: RunData):
     fig, ax = plt.subplots()
-    ax.plot(
-        d.years,
-        np.cumsum(d.get("flight_blocked")),
-        color=PALETTE[0],
-        lw=1.6,
-        label="flight purchases refused",
-    )
-    ax.plot(
-        d.years,
-        np.cumsum(d.get("rail_blocked")),
-        color=PALETTE[1],
-        lw=1.6,
-        label="high-speed-rail purchases refused",
-    )
+    series = [
+        (np.cumsum(d.get("flight_blocked")), "flight purchases refused"),
+        (np.cumsum(d.get("rail_blocked")), "high-speed-rail purchases refused"),
+    ]
+    _lines(ax, d.years, series, lw=1.6)
     ax.set(title="Blocked travel purchases (cumulative)", xlabel="years", ylabel="purchases")
     ax.legend()
     return fig
@@ -296,22 +286,17 @@ def fig_travel(d: RunData):
 def fig_audit(d: RunData):
     fig, ax = plt.subplots()
     apps, sanctioned = d.get("sanction_applications"), d.get("sanctioned")
-    ax.plot(
-        d.years,
-        np.divide(d.get("unrelated_applications"), apps, out=np.zeros(d.steps), where=apps > 0),
-        color=PALETTE[0],
-        lw=1.6,
-        label="in a context unrelated to the data — Art. 5(1)(c)(i)",
-    )
-    ax.plot(
-        d.years,
-        np.divide(
-            d.get("disproportionate"), sanctioned, out=np.zeros(d.steps), where=sanctioned > 0
+    series = [
+        (
+            _ratio(d.get("unrelated_applications"), apps),
+            "in a context unrelated to the data — Art. 5(1)(c)(i)",
         ),
-        color=PALETTE[1],
-        lw=1.6,
-        label="disproportionate to the behaviour — Art. 5(1)(c)(ii)",
-    )
+        (
+            _ratio(d.get("disproportionate"), sanctioned),
+            "disproportionate to the behaviour — Art. 5(1)(c)(ii)",
+        ),
+    ]
+    _lines(ax, d.years, series, lw=1.6)
     ax.set(
         title="EU AI Act audit of sanctions",
         xlabel="years",
