@@ -117,3 +117,16 @@ def test_two_pass_tie_cutting_equals_one_serial_pass():
     assert np.array_equal(got, want)
     assert np.array_equal(deg, want_deg)
     assert cuts.sum() == (start.sum() - want.sum()) // 2 > 50
+
+
+def test_firm_events_grow_a_full_buffer_and_match():
+    """The firms' kernel changes no state: a buffer too small is grown and the step redrawn,
+    giving what an ample buffer gives."""
+    sim = scoresim.Sim("article", n=40_000, years=0.2, seed=5, twin=False).build()
+    firms, b = sim.society.firms, sim.scenario.behaviour
+    ample, tiny = behaviour.Events(10 * firms.n), behaviour.Events(8)
+    for events in (ample, tiny):
+        behaviour.run_firms(5, 9, b, sim.scenario.step_years, firms, events)
+    want, got = ample.view(), tiny.view()
+    assert len(want[0]) > 8
+    assert np.array_equal(want[0], got[0]) and np.array_equal(want[1], got[1])

@@ -432,16 +432,15 @@ class Events:
         return self.agent[: self.count], self.act[: self.count]
 
     def fill(self, kernel, *args) -> None:
-        """Run an emitting kernel that returns its event count (a serial kernel: it stops
-        writing at the end of the buffer, so a count beyond it is an error: the kernel has
-        mutated state and the step cannot be re-run)."""
+        """Run an emitting kernel that changes no state and returns its event count (it stops
+        writing at the end of the buffer); if the buffer was too small, grow it to fit and
+        run the kernel again (its draws are the same)."""
         self._spill = None
         n = kernel(*args, self.agent, self.act)
         if n > len(self.agent):
-            raise RuntimeError(
-                f"event buffer overflow ({n} events > capacity {len(self.agent)}); "
-                "rates this high need a larger buffer: please report this scenario"
-            )
+            self.agent = np.empty(n, np.int32)
+            self.act = np.empty(n, np.uint8)
+            n = kernel(*args, self.agent, self.act)
         self.count = n
 
     def take(self, agents: np.ndarray, acts: np.ndarray) -> None:
