@@ -408,14 +408,16 @@ def _find(parent, x):
 
 @njit(cache=True)
 def _components_kernel(indptr, adj, active):
-    """Union-find over active entries; labels numbered 0.. in order of first appearance."""
+    """Union-find over active entries; labels numbered 0.. in order of first appearance.
+    Every tie is stored (and cut) both ways, so each is joined once, from its lower end."""
     n = len(indptr) - 1
     parent = np.arange(n, dtype=np.int32)
     for i in range(n):
         for e in range(indptr[i], indptr[i + 1]):
-            if active[e]:
+            j = nbr_of(adj[e])
+            if j > i and active[e]:
                 a = _find(parent, i)
-                b = _find(parent, nbr_of(adj[e]))
+                b = _find(parent, j)
                 if a != b:
                     if a < b:
                         parent[b] = a

@@ -406,7 +406,7 @@ class World:
             (self.firm_table, self.firm_out, "firm_sanction"),
         ):
             if len(table):
-                hits = np.bincount(_bit_positions(outcome.bits), minlength=len(table))
+                hits = _bit_counts(outcome.bits, len(table))
                 for k, name in enumerate(table.names):
                     rec.total(t, f"{prefix}.{name}", float(hits[k]))
         every = self.sc.run.network_metrics_every
@@ -435,14 +435,15 @@ def burn_in(society: Society, sc: Scenario, names, grades) -> PersonState | None
     return world.state
 
 
-def _bit_positions(bits: np.ndarray) -> np.ndarray:
-    """Positions of the set bits of every element (one entry per set bit)."""
-    on = bits[bits != 0]
-    if len(on) == 0:
-        return np.zeros(0, np.int64)
-    width = 8 * bits.dtype.itemsize
-    flags = (on[:, None] >> np.arange(width, dtype=bits.dtype)) & 1
-    return np.nonzero(flags)[1]
+@njit(cache=True)
+def _bit_counts(bits: np.ndarray, width: int) -> np.ndarray:
+    """How many elements have each of the low ``width`` bits set."""
+    counts = np.zeros(width, np.int64)
+    for b in bits:
+        if b:
+            for k in range(width):
+                counts[k] += (b >> k) & 1
+    return counts
 
 
 @njit(cache=True)
