@@ -19,6 +19,7 @@ from numba import njit
 from . import expr
 from .acts import ACT_ID, ACTS, CONTEXT_ID
 from .network import nbr_of
+from .prefetch import prefetch_row
 from .rng import uniforms_at
 from .scenario import FIRM_FIELDS, PERSON_FIELDS, ListSpec, Safeguards
 from .scoring import NO_CONTEXT, Ledger
@@ -260,6 +261,7 @@ class Registry:
 @njit(cache=True)
 def _bump_contacts(changed, joined, indptr, adj, active, listed_contacts):
     for x in range(len(changed)):
+        prefetch_row(indptr, adj, active, changed, x)
         j = changed[x]
         d = 1 if joined[j] else -1
         for e in range(indptr[j], indptr[j + 1]):

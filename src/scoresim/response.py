@@ -14,6 +14,7 @@ import numpy as np
 from numba import njit, prange
 
 from .network import layer_of, nbr_of, reverse_entry
+from .prefetch import prefetch_row
 from .rng import uniform
 
 CANDIDATE = 2  # in ``active`` between the two passes: still active, drawn to be cut
@@ -26,6 +27,7 @@ def _draw_cuts(sources, indptr, adj, active, rate, weight, key):
     entry e is a pure function of (key, e)."""
     drawn = np.zeros(len(sources), np.uint8)
     for x in prange(len(sources)):
+        prefetch_row(indptr, adj, active, sources, x)
         j = sources[x]
         for e in range(indptr[j], indptr[j + 1]):
             if active[e]:
@@ -56,6 +58,7 @@ def _apply_cuts(
     other end earlier in the order is gone by then (both entries are set to 0), so the
     outcome is that of one serial pass that draws and cuts as it goes."""
     for x in range(len(sources)):
+        prefetch_row(indptr, adj, active, sources, x)
         j = sources[x]
         for e in range(indptr[j], indptr[j + 1]):
             if active[e] != CANDIDATE:
@@ -90,6 +93,8 @@ def cut_ties(
     sources = sources.astype(np.int32)
     g = graph
     drawn = _draw_cuts(sources, g.indptr, g.adj, active, rate, weight, key)
+    if len(drawn) == 0:
+        return
     _apply_cuts(
         sources[drawn],
         g.indptr,

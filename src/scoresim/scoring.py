@@ -26,6 +26,7 @@ from numba import get_num_threads, njit, prange
 from . import expr
 from .acts import ACT_ID, ACTS, CONTEXT_ID
 from .network import Graph, layer_of, nbr_of, row_weight_sums
+from .prefetch import prefetch_row
 from .scenario import FIRM_FIELDS, LAYERS, PERSON_FIELDS, Grade, Regime
 
 NO_CONTEXT = 255
@@ -349,12 +350,13 @@ def _propagate_own(changed, d_own, indptr, adj, active, layer_w, sum_own, parts)
     """Scatter own-point changes to contacts. Each thread owns a range of receivers and walks
     every change in order, so each receiver's sum gets its additions in the order of one
     serial pass (the same float rounding at any thread count). The cost is reading the
-    changed agents' adjacency from memory; laying the updates out by receiver first was
-    measured and did not help."""
+    changed agents' rows from memory, hence the prefetch; laying the updates out by receiver
+    first, or the graph out for locality, was measured and did not help."""
     span = (len(sum_own) + parts - 1) // parts
     for part in prange(parts):
         lo, hi = part * span, (part + 1) * span
         for x in range(len(changed)):
+            prefetch_row(indptr, adj, active, changed, x)
             j = changed[x]
             d = d_own[j]
             if d == 0.0:

@@ -1,0 +1,60 @@
+"""Software prefetch for kernels that walk the rows of scattered agents.
+
+Walking the ties of a list of agents (those whose points moved, those newly listed) starts
+each row at a random place in memory. The loop over one row is long enough that the CPU
+does not reach the next row's loads before it stalls on them, so every row pays the full
+memory latency in turn. Asking for the rows a few agents ahead overlaps those waits (W1: the
+own-point scatter took half the time; BENCHMARKS.md). A prefetch is only a hint: it changes
+no value, so results stay identical.
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+AHEAD = 8  # agents ahead whose rows are asked for (4-32 measured alike on W1)
+
+
+@intrinsic
+def prefetch(typingctx, array, index):
+    """Ask for the cache line of ``array[index]`` (for reading, kept in all cache levels).
+    ``index`` must be in bounds; nothing is read or checked."""
+    if not isinstance(array, types.Array) or not isinstance(index, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        array_type = signature.args[0]
+        arr = context.make_array(array_type)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(
+            context, builder, array_type, arr, [args[1]], wraparound=False
+        )
+        byte_ptr = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fn = builder.module.declare_intrinsic(
+            "llvm.prefetch",
+            [byte_ptr],
+            ir.FunctionType(ir.VoidType(), [byte_ptr, i32, i32, i32]),
+        )
+        # read (0), highest temporal locality (3), data cache (1)
+        builder.call(fn, [builder.bitcast(ptr, byte_ptr), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return types.void(array, index), codegen
+
+
+@njit(cache=True, inline="always")
+def prefetch_row(indptr, adj, active, agents, x):
+    """Ask for the row of ``agents[x + AHEAD]`` (its ties and their active flags) and for
+    the row start of ``agents[x + 2 * AHEAD]``, while the row of ``agents[x]`` is walked."""
+    if x + 2 * AHEAD < len(agents):
+        prefetch(indptr, agents[x + 2 * AHEAD])
+    if x + AHEAD < len(agents):
+        j = agents[x + AHEAD]
+        start, end = indptr[j], indptr[j + 1]
+        if end > start:
+            prefetch(adj, start)
+            prefetch(adj, end - 1)  # a row of up to two cache lines
+            prefetch(active, start)
