@@ -278,6 +278,8 @@ def _apply_kernel(
                 loss += strength[s]
             elif e == LICENCE and self_employed[i]:
                 loss += strength[s]
+        if b == 0 and bits[i] == 0:
+            continue  # nothing now, nothing last step: every output is at its default already
         bits[i] = b
         applied[i] = min(n_app, 255)
         unrelated[i] = min(n_unrel, 255)
