@@ -409,20 +409,24 @@ def _find(parent, x):
 @njit(cache=True)
 def _components_kernel(indptr, adj, active):
     """Union-find over active entries; labels numbered 0.. in order of first appearance.
-    Every tie is stored (and cut) both ways, so each is joined once, from its lower end."""
+    Every tie is stored (and cut) both ways, so each is joined once, from its lower end;
+    the root of i is found once per row and kept up to date through the row's joins."""
     n = len(indptr) - 1
     parent = np.arange(n, dtype=np.int32)
     for i in range(n):
+        a = -1
         for e in range(indptr[i], indptr[i + 1]):
             j = nbr_of(adj[e])
             if j > i and active[e]:
-                a = _find(parent, i)
+                if a < 0:
+                    a = _find(parent, i)
                 b = _find(parent, j)
                 if a != b:
                     if a < b:
                         parent[b] = a
                     else:
                         parent[a] = b
+                        a = b
     labels = np.empty(n, dtype=np.int32)
     relabel = np.full(n, -1, dtype=np.int32)
     count = 0
