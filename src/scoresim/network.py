@@ -353,19 +353,26 @@ def build_firm_graph(spec: Network, firms: Firms, seed: int) -> Graph:
 
 
 @njit(cache=True)
-def reverse_entry(indptr, adj, i, e):
-    """The index of the entry j->i matching entry e = i->j (same layer); -1 if absent."""
-    j = nbr_of(adj[e])
-    want = (np.int64(i) << LAYER_BITS) | layer_of(adj[e])
-    lo, hi = indptr[j], indptr[j + 1]
-    while lo < hi:  # first entry of row j >= want
+def lower_bound(adj, lo, hi, want):
+    """The first entry in lo..hi-1 (part of one sorted row) that is >= ``want`` (hi if none);
+    ``want = node << LAYER_BITS`` finds the row's first tie to a node >= node."""
+    while lo < hi:
         mid = (lo + hi) // 2
         if adj[mid] < want:
             lo = mid + 1
         else:
             hi = mid
-    if lo < indptr[j + 1] and adj[lo] == want:
-        return lo
+    return lo
+
+
+@njit(cache=True)
+def reverse_entry(indptr, adj, i, e):
+    """The index of the entry j->i matching entry e = i->j (same layer); -1 if absent."""
+    j = nbr_of(adj[e])
+    want = (np.int64(i) << LAYER_BITS) | layer_of(adj[e])
+    r = lower_bound(adj, indptr[j], indptr[j + 1], want)
+    if r < indptr[j + 1] and adj[r] == want:
+        return r
     return -1
 
 
