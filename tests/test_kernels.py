@@ -158,3 +158,27 @@ def test_own_point_scatter_equals_one_serial_pass(parts):
     got = start.copy()
     _propagate_own(changed, d_own, g.indptr, g.adj, active, weights, got, parts)
     np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("score_range", [None, (950.0, 1060.0)])
+def test_hypothetical_grades_equal_the_numpy_expressions(score_range):
+    """The fused pass gives the grades of shown(base + own_true) and shown(base + own)."""
+    from scoresim.scenario import Grade
+    from scoresim.scoring import Ledger, grade_of
+
+    rng = np.random.default_rng(4)
+    n = 50_000
+    grades = [Grade(name=f"g{k}", min=m) for k, m in enumerate([1050, 1000, 970.5, 900, 0])]
+    graph = scoresim.network.from_parts(n, [])
+    led = Ledger(n, 1000.0, grades, graph, np.zeros(5), 0.0, 0.0, 0, {}, score_range)
+    led.own_true[:] = rng.normal(0, 150, n).astype(np.float32)
+    led.own_false[:] = rng.normal(0, 80, n).astype(np.float32)
+    led.own_true[::7] = np.float32(-29.5)  # exactly on a band's minimum: 970.5
+    led.own_false[::11] = np.float32(0.0)
+    mins = led.grade_mins
+    g_true, g_own = led.hypothetical_grades()
+    np.testing.assert_array_equal(g_true, grade_of(led.shown(led.base + led.own_true), mins))
+    np.testing.assert_array_equal(
+        g_own, grade_of(led.shown(led.base + led.own_true + led.own_false), mins)
+    )
+    assert len(np.unique(g_own)) >= 4  # the data span the bands (clamped or not)

@@ -79,15 +79,33 @@ def grade_of(score: np.ndarray, mins: np.ndarray) -> np.ndarray:
     return out
 
 
+@njit(cache=True, inline="always")
+def _band(score, mins):
+    x = np.float64(score)
+    g, last = 0, len(mins) - 1
+    while g < last and x < mins[g]:
+        g += 1
+    return g
+
+
 @njit(cache=True, parallel=True)
 def _grade_kernel(score, mins, out):
-    last = len(mins) - 1
     for i in prange(len(score)):
-        x = np.float64(score[i])
-        g = 0
-        while g < last and x < mins[g]:
-            g += 1
-        out[i] = g
+        out[i] = _band(score[i], mins)
+
+
+@njit(cache=True, parallel=True)
+def _hypothetical_kernel(base, own_true, own_false, clamp, lo, hi, mins, g_true, g_own):
+    """Grades of base + own-true points and of base + own points, shown as the regime shows
+    them, in one pass: the float32 sums and clamps of the numpy expressions they replace."""
+    for i in prange(len(own_true)):
+        x_true = base + own_true[i]
+        x_own = x_true + own_false[i]
+        if clamp:
+            x_true = min(max(x_true, lo), hi)
+            x_own = min(max(x_own, lo), hi)
+        g_true[i] = _band(x_true, mins)
+        g_own[i] = _band(x_own, mins)
 
 
 class Ledger:
@@ -265,10 +283,21 @@ class Ledger:
         formed once per change of the own points (lists, sanctions and metrics all ask);
         read-only. ``forget()`` drops them at the end of a step."""
         if self._hypothetical is None:
-            self._hypothetical = (
-                grade_of(self.shown(self.base + self.own_true), self.grade_mins),
-                grade_of(self.shown(self.base + self.own_true + self.own_false), self.grade_mins),
-            )
+            g_true, g_own = np.zeros(self.n, np.uint8), np.zeros(self.n, np.uint8)
+            if len(self.grade_mins):
+                lo, hi = self.range if self.range is not None else (0.0, 0.0)
+                _hypothetical_kernel(
+                    np.float32(self.base),
+                    self.own_true,
+                    self.own_false,
+                    self.range is not None,
+                    np.float32(lo),
+                    np.float32(hi),
+                    self.grade_mins,
+                    g_true,
+                    g_own,
+                )
+            self._hypothetical = (g_true, g_own)
         return self._hypothetical
 
     def forget(self) -> None:
