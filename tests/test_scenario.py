@@ -54,3 +54,14 @@ def test_no_identity_fields_anywhere():
     text = to_toml(load_scenario("article")).lower()
     for word in ("name_of", "id_number", "passport", "phone", "address", "hukou_id"):
         assert word not in text
+
+
+def test_more_than_64_grades_is_a_clear_error(tmp_path):
+    path = tmp_path / "grades.toml"
+    bands = "".join(
+        f'[[regime.scoring.grades]]\nname = "g{k}"\nmin = {1000 - k}\n' for k in range(65)
+    )
+    path.write_text(f'extends = "article"\nname = "grades"\n{bands}')
+    with pytest.raises(ScenarioError, match="at most 64 grades") as e:
+        load_scenario(path)
+    assert "regime.scoring.grades" in str(e.value) and "65" in str(e.value)

@@ -14,7 +14,7 @@ grade lists it is re-derived each step from the score components.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from . import expr
 from .acts import ACT_ID, ACTS, CONTEXT_ID
@@ -146,39 +146,44 @@ class Registry:
                     self.pending[k][records.subject[r]] = -1
             if upheld is not None and len(upheld):
                 leave[upheld[self.cause[k][upheld] == FALSE]] = True
-            if self.term[k]:
-                leave |= m & (t - self.since[k] >= self.term[k])
-            if spec.enter_below is not None and not self.term[k]:
-                leave |= shown >= spec.enter_below
-            if len(self.grade_sets[k]) and not self.term[k]:
-                leave |= ~np.isin(led.grade, self.grade_sets[k])
-            leave &= m
-            if leave.any():
-                m[leave] = False
-                self.since[k][leave] = -1
-                self.cause[k][leave] = NO_CAUSE
-                self.outflow[k] = int(leave.sum())
+            self.outflow[k] = _leave(
+                leave,
+                m,
+                self.since[k],
+                self.cause[k],
+                t,
+                self.term[k],
+                spec.enter_below is not None,
+                np.float32(spec.enter_below or 0.0),
+                shown,
+                led.grade,
+                self._grade_set(k),
+            )
             if len(self.enter_acts[k]):
                 self._enter_on_records(k, t, records, fields)
             else:
                 if g_true is None and len(self.grade_sets[k]):
                     g_true, g_own = led.hypothetical_grades()
                 self._enter_on_condition(k, t, shown, g_true, g_own, leave, fields)
-        self.listed = self.member.any(axis=0) if len(self.specs) else self.listed
-        if len(self.specs):
-            held = (self.since >= 0) & (t - self.since >= self.two_years)
-            self.long_listed = held.any(axis=0)
-        self.ever |= self.listed
-        self.joined = self.listed & ~was
-        self.left = was & ~self.listed
-        public, lag = self.public, self.lag
-        if public.any():
-            seen = self.member[public] & (t - self.since[public] >= lag[public, None])
-            self.visible = seen.any(axis=0)
+        flips = _summarise(  # in place: nothing keeps these columns from one step to the next
+            self.member,
+            self.since,
+            t,
+            self.two_years,
+            self.public,
+            self.lag,
+            was,
+            self.listed,
+            self.long_listed,
+            self.ever,
+            self.joined,
+            self.left,
+            self.visible,
+        )
         # contacts of the newly (de)listed: association counters
-        if active is not None:
+        if active is not None and flips:
             g = led.graph
-            changed = np.flatnonzero(self.joined | self.left).astype(np.int32)
+            changed = np.flatnonzero(self.listed != was).astype(np.int32)
             _bump_contacts(changed, self.joined, g.indptr, g.adj, active, led.listed_contacts)
 
     def _join(self, k, t, subj, cause, acts) -> None:
@@ -224,15 +229,11 @@ class Registry:
         """A score below a threshold, or a grade in a set, lists the subject; the cause of
         every member is re-derived from today's components."""
         spec, led, m = self.specs[k], self.ledger, self.member[k]
-        if spec.enter_below is not None:
-            thr = spec.enter_below
-            cond = shown < thr
-            c_true = led.shown(led.base + led.own_true) < thr
-            c_own = led.shown(led.base + led.own_true + led.own_false) < thr
+        by_score = spec.enter_below is not None
+        if by_score:
+            cond = shown < np.float32(spec.enter_below)
         else:
-            cond = np.isin(led.grade, self.grade_sets[k])
-            c_true = np.isin(g_true, self.grade_sets[k])
-            c_own = np.isin(g_own, self.grade_sets[k])
+            cond = self._grade_set(k)[led.grade]
         enter = cond & ~m & ~leave
         if enter.any() and self.trees[k] is not None:
             idx = np.flatnonzero(enter)
@@ -250,12 +251,131 @@ class Registry:
             m[enter] = True
             self.since[k][enter] = t
             self.inflow[k] += int(enter.sum())
-        members = np.flatnonzero(m)
-        cause = np.where(c_true[members], TRUE, np.where(c_own[members], FALSE, ASSOC))
-        self.cause[k][members] = cause
-        ctx = led.last_ctx[members]
-        self.ctx[k][members] = np.where((cause == ASSOC) | (ctx == NO_CONTEXT), ASSOC_CONTEXT, ctx)
-        self.gravity[k][members] = np.where(cause == ASSOC, 0, led.last_gravity[members])
+        lo, hi = led.range if led.range is not None else (0.0, 0.0)
+        _rederive_causes(
+            m,
+            self.cause[k],
+            by_score,
+            np.float32(spec.enter_below or 0.0),
+            np.float32(led.base),
+            led.own_true,
+            led.own_false,
+            led.range is not None,
+            np.float32(lo),
+            np.float32(hi),
+            self._grade_set(k),
+            g_true if g_true is not None else led.grade,
+            g_own if g_own is not None else led.grade,
+            led.last_ctx,
+            led.last_gravity,
+            self.ctx[k],
+            self.gravity[k],
+        )
+
+    def _grade_set(self, k: int) -> np.ndarray:
+        """Whether each grade index (0..255) is in list k's grade set."""
+        in_set = np.zeros(256, bool)
+        in_set[self.grade_sets[k]] = True
+        return in_set
+
+
+@njit(cache=True, parallel=True)
+def _leave(leave, member, since, cause, t, term, by_score, threshold, shown, grade, grade_set):
+    """Members that leave list k now: those marked already (repair, upheld appeal), those at
+    the end of the term, and — lists without a term — those whose condition no longer holds
+    (score back at the threshold, grade out of the set). Takes them off; returns how many."""
+    out = 0
+    by_grade = grade_set.any()
+    for i in prange(len(member)):
+        go = False
+        if member[i]:
+            go = leave[i]
+            if term > 0:
+                go = go or t - since[i] >= term
+            else:
+                if by_score:
+                    go = go or shown[i] >= threshold
+                if by_grade:
+                    go = go or not grade_set[grade[i]]
+        leave[i] = go
+        if go:
+            member[i] = False
+            since[i] = -1
+            cause[i] = NO_CAUSE
+            out += 1
+    return out
+
+
+@njit(cache=True, parallel=True)
+def _summarise(
+    member, since, t, two_years, public, lag, was, listed, long_listed, ever, joined, left, visible
+):
+    """Across all lists: on any list, on one for two years or more, ever listed, joined or
+    left this step, visible (on a public list past its lag; left as it is without public
+    lists). Returns how many agents joined or left."""
+    k_lists, n = member.shape
+    any_public = public.any()
+    flips = 0
+    for i in prange(n):
+        on = held = seen = False
+        for k in range(k_lists):
+            s = since[k, i]
+            on = on or member[k, i]
+            held = held or (s >= 0 and t - s >= two_years)
+            seen = seen or (public[k] and member[k, i] and t - s >= lag[k])
+        listed[i] = on
+        long_listed[i] = held
+        ever[i] = ever[i] or on
+        joined[i] = on and not was[i]
+        left[i] = was[i] and not on
+        if any_public:
+            visible[i] = seen
+        if on != was[i]:
+            flips += 1
+    return flips
+
+
+@njit(cache=True, parallel=True)
+def _rederive_causes(
+    member,
+    cause,
+    by_score,
+    threshold,
+    base,
+    own_true,
+    own_false,
+    clamp,
+    lo,
+    hi,
+    grade_set,
+    g_true,
+    g_own,
+    last_ctx,
+    last_gravity,
+    ctx,
+    gravity,
+):
+    """The cause of every member of a condition list from today's components: TRUE if its
+    own true records alone meet the condition, FALSE if its own records do, else ASSOC (the
+    float32 sums and clamps of the score as shown); with it, the context and gravity of the
+    data behind the membership (association's own context, and no gravity, for ASSOC)."""
+    for i in prange(len(member)):
+        if not member[i]:
+            continue
+        if by_score:
+            x_true = base + own_true[i]
+            x_own = x_true + own_false[i]
+            if clamp:
+                x_true = min(max(x_true, lo), hi)
+                x_own = min(max(x_own, lo), hi)
+            c_true, c_own = x_true < threshold, x_own < threshold
+        else:
+            c_true, c_own = grade_set[g_true[i]], grade_set[g_own[i]]
+        c = TRUE if c_true else (FALSE if c_own else ASSOC)
+        cause[i] = c
+        assoc = c == ASSOC
+        ctx[i] = ASSOC_CONTEXT if (assoc or last_ctx[i] == NO_CONTEXT) else last_ctx[i]
+        gravity[i] = 0 if assoc else last_gravity[i]
 
 
 @njit(cache=True)

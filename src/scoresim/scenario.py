@@ -588,6 +588,10 @@ def check(sc: Scenario, file: str | Path | None = None) -> None:
                 s,
                 f"no such source; defined: {', '.join(sc.sources) or '(none)'}",
             )
+    for key in ("grades", "firm_grades"):
+        if len(getattr(r.scoring, key)) > 64:  # sanctions hold a grade set as 64 bits
+            n_grades = len(getattr(r.scoring, key))
+            raise ScenarioError(file, f"regime.scoring.{key}", n_grades, "at most 64 grades")
     person_grades = {g.name for g in r.scoring.grades}
     firm_grades = {g.name for g in r.scoring.firm_grades}
     for i, rule in enumerate(r.rules):
