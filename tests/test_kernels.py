@@ -8,7 +8,7 @@ import pytest
 
 import scoresim
 from scoresim import behaviour
-from scoresim.behaviour import CHUNK
+from scoresim.behaviour import CHUNK, chunk_size
 
 
 def _behaviour_args(n: int, t: int = 3):
@@ -56,8 +56,9 @@ def _serial(args, st):
 
 
 @pytest.mark.parametrize("room", [3.0, 0.05])  # ample, and far too small for most chunks
-def test_chunked_behaviour_equals_one_serial_pass(room):
-    n = 2 * CHUNK + 777  # three chunks, the last one short
+@pytest.mark.parametrize("n", [3000, 8 * CHUNK + 777])  # small chunks; full ones, one short
+def test_chunked_behaviour_equals_one_serial_pass(room, n):
+    assert (n + chunk_size(n) - 1) // chunk_size(n) >= 3
     args, st = _behaviour_args(n)
     want_agent, want_act, want_state = _serial(args, st)
     events = behaviour.Events(int(room * n))

@@ -141,15 +141,25 @@ def _emit(ev_agent, ev_act, k, limit, i, act):
     return k + 1
 
 
-CHUNK = 1 << 14  # persons per parallel chunk: fixed, so the event order never depends on threads
+CHUNK = 1 << 14  # persons per parallel chunk at most; fewer in small runs, so both cores work
+MIN_CHUNK = 1 << 10
+CHUNKS_SMALL_RUN = 8  # a run of fewer than 8 * CHUNK persons is cut into this many chunks
 EVENT_ROOM = 2  # event slots a person in the buffer; a chunk that needs more is redone
 MAX_EVENTS = 32  # more than any person can emit in one step (19 emitting sites)
 
 
 @njit(cache=True)
+def chunk_size(n):
+    """Persons per chunk: a function of N only (never of the thread count). The events come
+    out in person order whatever the chunks, so the size changes no result."""
+    return max(MIN_CHUNK, min(CHUNK, (n + CHUNKS_SMALL_RUN - 1) // CHUNKS_SMALL_RUN))
+
+
+@njit(cache=True)
 def _chunk_span(c, chunks, n, room, capacity):
     """Persons lo..hi of chunk c and its slice start..end of the event buffer."""
-    lo, hi = c * CHUNK, min(n, (c + 1) * CHUNK)
+    size = chunk_size(n)
+    lo, hi = c * size, min(n, (c + 1) * size)
     return lo, hi, lo * room, capacity if c == chunks - 1 else hi * room
 
 
@@ -161,7 +171,7 @@ def _persons_chunks(*args):
     ev_agent = args[-2]
     debt, timer, misses = args[11], args[12], args[13]
     n = len(debt)
-    chunks = (n + CHUNK - 1) // CHUNK
+    chunks = (n + chunk_size(n) - 1) // chunk_size(n)
     room = len(ev_agent) // max(n, 1)
     counts = np.zeros(chunks, np.int64)
     for c in prange(chunks):
