@@ -4,9 +4,12 @@ people."""
 
 __version__ = "0.1.0"
 
-from .results import Results  # noqa: E402
-from .scenario import Scenario, ScenarioError, presets  # noqa: E402
-from .scenario import load as load_scenario
-from .sim import Sim  # noqa: E402
+from .kernel_cache import keyed_by_sources  # noqa: E402
+
+with keyed_by_sources():  # every module with kernels is imported from here
+    from .results import Results
+    from .scenario import Scenario, ScenarioError, presets
+    from .scenario import load as load_scenario
+    from .sim import Sim
 
 __all__ = ["Sim", "Results", "Scenario", "ScenarioError", "load_scenario", "presets", "__version__"]
