@@ -22,7 +22,7 @@ from .network import nbr_of
 from .prefetch import prefetch_row
 from .rng import uniforms_at
 from .scenario import FIRM_FIELDS, PERSON_FIELDS, ListSpec, Safeguards
-from .scoring import NO_CONTEXT, Ledger
+from .scoring import NO_CONTEXT, Ledger, hypothetical_scores
 
 NO_CAUSE, TRUE, FALSE, ASSOC = 0, 1, 2, 3
 ASSOC_CONTEXT = CONTEXT_ID["association"]
@@ -77,6 +77,12 @@ class Registry:
         self.grade_sets = [
             np.array([ledger.grade_names.index(g) for g in s.enter_grades], np.uint8) for s in specs
         ]
+        # for the kernels: whether each grade index (0..255) is in a list's set, and a list's
+        # score threshold in float32 (what numpy compares a float32 score with)
+        self.grade_masks = [np.zeros(256, bool) for _ in specs]
+        for mask, grades in zip(self.grade_masks, self.grade_sets):
+            mask[grades] = True
+        self.thresholds = [np.float32(s.enter_below or 0.0) for s in specs]
         # notice before listing: the step the warning was given, and (record lists) its data
         self.notice = guard.notice_steps
         self.pending = np.full((k, n) if self.notice else (k, 0), -1, np.int32)
@@ -154,10 +160,10 @@ class Registry:
                 t,
                 self.term[k],
                 spec.enter_below is not None,
-                np.float32(spec.enter_below or 0.0),
+                self.thresholds[k],
                 shown,
                 led.grade,
-                self._grade_set(k),
+                self.grade_masks[k],
             )
             if len(self.enter_acts[k]):
                 self._enter_on_records(k, t, records, fields)
@@ -231,9 +237,9 @@ class Registry:
         spec, led, m = self.specs[k], self.ledger, self.member[k]
         by_score = spec.enter_below is not None
         if by_score:
-            cond = shown < np.float32(spec.enter_below)
+            cond = shown < self.thresholds[k]
         else:
-            cond = self._grade_set(k)[led.grade]
+            cond = self.grade_masks[k][led.grade]
         enter = cond & ~m & ~leave
         if enter.any() and self.trees[k] is not None:
             idx = np.flatnonzero(enter)
@@ -251,19 +257,19 @@ class Registry:
             m[enter] = True
             self.since[k][enter] = t
             self.inflow[k] += int(enter.sum())
-        lo, hi = led.range if led.range is not None else (0.0, 0.0)
+        base, clamp, lo, hi = led.shown_args()
         _rederive_causes(
             m,
             self.cause[k],
             by_score,
-            np.float32(spec.enter_below or 0.0),
-            np.float32(led.base),
+            self.thresholds[k],
+            base,
             led.own_true,
             led.own_false,
-            led.range is not None,
-            np.float32(lo),
-            np.float32(hi),
-            self._grade_set(k),
+            clamp,
+            lo,
+            hi,
+            self.grade_masks[k],
             g_true if g_true is not None else led.grade,
             g_own if g_own is not None else led.grade,
             led.last_ctx,
@@ -271,12 +277,6 @@ class Registry:
             self.ctx[k],
             self.gravity[k],
         )
-
-    def _grade_set(self, k: int) -> np.ndarray:
-        """Whether each grade index (0..255) is in list k's grade set."""
-        in_set = np.zeros(256, bool)
-        in_set[self.grade_sets[k]] = True
-        return in_set
 
 
 @njit(cache=True, parallel=True)
@@ -357,17 +357,13 @@ def _rederive_causes(
 ):
     """The cause of every member of a condition list from today's components: TRUE if its
     own true records alone meet the condition, FALSE if its own records do, else ASSOC (the
-    float32 sums and clamps of the score as shown); with it, the context and gravity of the
+    scores of ``hypothetical_scores``); with it, the context and gravity of the
     data behind the membership (association's own context, and no gravity, for ASSOC)."""
     for i in prange(len(member)):
         if not member[i]:
             continue
         if by_score:
-            x_true = base + own_true[i]
-            x_own = x_true + own_false[i]
-            if clamp:
-                x_true = min(max(x_true, lo), hi)
-                x_own = min(max(x_own, lo), hi)
+            x_true, x_own = hypothetical_scores(base, own_true[i], own_false[i], clamp, lo, hi)
             c_true, c_own = x_true < threshold, x_own < threshold
         else:
             c_true, c_own = grade_set[g_true[i]], grade_set[g_own[i]]

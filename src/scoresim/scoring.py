@@ -94,16 +94,24 @@ def _grade_kernel(score, mins, out):
         out[i] = _band(score[i], mins)
 
 
+@njit(cache=True, inline="always")
+def hypothetical_scores(base, own_true, own_false, clamp, lo, hi):
+    """One agent's score from its own-true points alone and from its own points alone, as
+    the regime shows it: the float32 sums (and clamp) of ``shown(base + own_true)`` and
+    ``shown(base + own_true + own_false)``. ``base, clamp, lo, hi``: ``Ledger.shown_args``."""
+    x_true = base + own_true
+    x_own = x_true + own_false
+    if clamp:
+        x_true = min(max(x_true, lo), hi)
+        x_own = min(max(x_own, lo), hi)
+    return x_true, x_own
+
+
 @njit(cache=True, parallel=True)
 def _hypothetical_kernel(base, own_true, own_false, clamp, lo, hi, mins, g_true, g_own):
-    """Grades of base + own-true points and of base + own points, shown as the regime shows
-    them, in one pass: the float32 sums and clamps of the numpy expressions they replace."""
+    """Grades of the hypothetical scores (``hypothetical_scores``) in one pass."""
     for i in prange(len(own_true)):
-        x_true = base + own_true[i]
-        x_own = x_true + own_false[i]
-        if clamp:
-            x_true = min(max(x_true, lo), hi)
-            x_own = min(max(x_own, lo), hi)
+        x_true, x_own = hypothetical_scores(base, own_true[i], own_false[i], clamp, lo, hi)
         g_true[i] = _band(x_true, mins)
         g_own[i] = _band(x_own, mins)
 
@@ -275,6 +283,11 @@ class Ledger:
             self.score,
         )
 
+    def shown_args(self) -> tuple[np.float32, bool, np.float32, np.float32]:
+        """(base, clamped?, low, high) in float32, for kernels that form shown scores."""
+        lo, hi = self.range if self.range is not None else (0.0, 0.0)
+        return np.float32(self.base), self.range is not None, np.float32(lo), np.float32(hi)
+
     def own(self) -> np.ndarray:
         return self.own_true + self.own_false
 
@@ -285,14 +298,14 @@ class Ledger:
         if self._hypothetical is None:
             g_true, g_own = np.zeros(self.n, np.uint8), np.zeros(self.n, np.uint8)
             if len(self.grade_mins):
-                lo, hi = self.range if self.range is not None else (0.0, 0.0)
+                base, clamp, lo, hi = self.shown_args()
                 _hypothetical_kernel(
-                    np.float32(self.base),
+                    base,
                     self.own_true,
                     self.own_false,
-                    self.range is not None,
-                    np.float32(lo),
-                    np.float32(hi),
+                    clamp,
+                    lo,
+                    hi,
                     self.grade_mins,
                     g_true,
                     g_own,
