@@ -78,7 +78,7 @@ def test_notice_comes_before_listing():
     and a debtor who pays in the meantime is never listed."""
     over = {
         "behaviour": {"missed_payment": 3.0, "pays_by_deadline": 0.1},
-        "regime": {"safeguards": {"notice_steps": 6}},
+        "regime": {"safeguards": {"notice_days": 42}},
     }
     st = Stepped("court-defaulters", overrides=over, n=8000, years=1.5, twin=False)
     reg = st.run.registry
@@ -103,7 +103,7 @@ def test_appeals_strike_false_records_within_capacity():
             "sanctions": [
                 {"name": "no_flights", "on_list": "blacklist", "effect": "block_flights"}
             ],
-            "safeguards": {"appeals": {"rate": 12.0, "success": 1.0, "capacity_per_100k": 400.0}},
+            "safeguards": {"appeals": {"rate": 12.0, "success": 1.0, "capacity_per_100k_per_year": 400.0 * 365.25 / 7}},
         },
     }
     no_appeals = {"sources": over["sources"], "regime": {**over["regime"], "safeguards": {}}}

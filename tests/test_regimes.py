@@ -22,7 +22,7 @@ LIST_ONLY = {
                 "enter_on": ["judgment_unpaid_refuses"],
                 "term_years": 0.25,
                 "repair_on": ["debt_paid"],
-                "publication_lag_steps": 3,
+                "publication_lag_days": 21,  # 3 weekly steps
             },
         ],
         "sanctions": [

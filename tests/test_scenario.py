@@ -65,3 +65,18 @@ def test_more_than_64_grades_is_a_clear_error(tmp_path):
     with pytest.raises(ScenarioError, match="at most 64 grades") as e:
         load_scenario(path)
     assert "regime.scoring.grades" in str(e.value) and "65" in str(e.value)
+
+
+def test_durations_are_days_and_old_step_keys_say_what_replaced_them(tmp_path):
+    """A duration means the same at any step length; an old step-counted key is refused with
+    the key that replaced it."""
+    week = load_scenario("article")
+    month = load_scenario("article").model_copy(deep=True)
+    month.run.step = "month"
+    assert week.steps_of(28) == 4 and month.steps_of(28) == 1
+    assert week.steps_of(3, at_least=1) == 1 and month.steps_of(365.25) == 12
+    path = tmp_path / "old.toml"
+    path.write_text('extends = "article"\n[sources.bank]\nlatency_steps = 4\n')
+    with pytest.raises(ScenarioError, match="latency_days") as e:
+        load_scenario(path)
+    assert e.value.key == "sources.bank.latency_steps"

@@ -104,8 +104,8 @@ def parameters(b: Behaviour, dt: float, pressure_pay: float, credit_factor: floa
     for k, i in P.items():
         out[i] = per_step(getattr(b, k), dt)
     out[IX_MISSES] = b.misses_to_default
-    out[IX_JUDGMENT] = max(1, round(b.judgment_weeks * 7 / 365.25 / dt))
-    out[IX_DEADLINE] = max(1, round(b.deadline_weeks * 7 / 365.25 / dt))
+    out[IX_JUDGMENT] = max(1, round(b.judgment_days / 365.25 / dt))
+    out[IX_DEADLINE] = max(1, round(b.deadline_days / 365.25 / dt))
     out[IX_PAYS] = b.pays_by_deadline
     out[IX_EVAL_EVERY] = (
         0 if b.evaluations_per_year == 0 else max(1, round(1.0 / (b.evaluations_per_year * dt)))

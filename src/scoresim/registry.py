@@ -30,6 +30,11 @@ _CTX = np.array([CONTEXT_ID[a.context] for a in ACTS], np.uint8)  # context of e
 _GRAV = np.array([a.gravity for a in ACTS], np.uint8)  # gravity of each act
 
 
+def _steps(days: float, step_years: float) -> int:
+    """Days as the nearest whole number of steps (Scenario.steps_of, for a registry)."""
+    return int(round(days / (365.25 * step_years)))
+
+
 class Registry:
     """The lists of one subject kind (persons or firms) in one world."""
 
@@ -73,7 +78,7 @@ class Registry:
             for s in specs
         ]
         self.public = np.array([s.public for s in specs], bool)
-        self.lag = np.array([s.publication_lag_steps for s in specs], np.int64)
+        self.lag = np.array([_steps(s.publication_lag_days, step_years) for s in specs], np.int64)
         self.grade_sets = [
             np.array([ledger.grade_names.index(g) for g in s.enter_grades], np.uint8) for s in specs
         ]
@@ -84,14 +89,14 @@ class Registry:
             mask[grades] = True
         self.thresholds = [np.float32(s.enter_below or 0.0) for s in specs]
         # notice before listing: the step the warning was given, and (record lists) its data
-        self.notice = guard.notice_steps
+        self.notice = _steps(guard.notice_days, step_years)
         self.pending = np.full((k, n) if self.notice else (k, 0), -1, np.int32)
         self.pending_record = np.zeros((k, n) if self.notice else (k, 0), np.int16)
         # appeals
         a = guard.appeals
         self.appeal_p = 1.0 - np.exp(-a.rate * step_years)
         self.appeal_success = a.success
-        self.capacity = a.capacity_per_100k * n / 1e5
+        self.capacity = a.capacity_per_100k_per_year * step_years * n / 1e5  # per step
         self.budget = 0.0
         self.appeals_heard = 0
         self.appeals_upheld = 0

@@ -25,6 +25,18 @@ from .effects import EFFECTS
 LAYERS = ("household", "work", "community", "online")  # person layers; "business" is firm-firm
 STEP_YEARS = {"day": 1 / 365.25, "week": 7 / 365.25, "month": 1 / 12}
 
+# Keys that were counted in steps (or weeks) and are now durations in days: an old scenario
+# gets told what to write instead.
+RENAMED = {
+    "latency_steps": "latency_days (days from the act to the record; 1 week = 7)",
+    "publication_lag_steps": "publication_lag_days (days)",
+    "notice_steps": "notice_days (days)",
+    "judgment_weeks": "judgment_days (days)",
+    "deadline_weeks": "deadline_days (days)",
+    "capacity_per_100k": "capacity_per_100k_per_year (appeals heard a year per 100,000)",
+    "network_metrics_every": "network_metrics_every_days (days)",
+}
+
 # Fields a rule or list condition may read: the subject's attributes at the time of the record.
 PERSON_FIELDS = frozenset(
     {
@@ -191,8 +203,8 @@ class Behaviour(Strict):
     misses_to_default: int = Field(3, ge=1, le=100)
     arrears_cure: float = Field(4.0, ge=0, le=1e4)
     lawsuit: float = Field(1.0, ge=0, le=1e4)  # creditors sue defaulters
-    judgment_weeks: int = Field(12, ge=0, le=520)  # suit to judgment
-    deadline_weeks: int = Field(8, ge=0, le=520)  # judgment to payment deadline
+    judgment_days: float = Field(84.0, ge=0, le=3650)  # suit to judgment (12 weeks)
+    deadline_days: float = Field(56.0, ge=0, le=3650)  # judgment to payment deadline (8 weeks)
     pays_by_deadline: float = Field(0.5, ge=0, le=1)
     unpaid_pay: float = Field(
         0.014195870183312259, ge=0, le=1e4
@@ -235,7 +247,7 @@ class Source(Strict):
     coverage: float = Field(1.0, ge=0, le=1)
     detection: float = Field(1.0, ge=0, le=1)
     false_rate: float = Field(0.005, ge=0, le=1)  # MODEL.md §5 [assume] 0.5 % of records
-    latency_steps: int = Field(0, ge=0, le=520)
+    latency_days: float = Field(0.0, ge=0, le=3650)  # from the act to the record
     online: bool = False  # sees internet users only; VPN users mostly hidden
     vpn_hidden: float = Field(0.8, ge=0, le=1)  # [assume]
     foreign_coverage: float = Field(0.5, ge=0, le=1)  # [assume] foreigners partly covered
@@ -306,7 +318,7 @@ class ListSpec(Strict):
     name: str = Field(min_length=1, max_length=40)
     subject: Literal["person", "firm"] = "person"
     public: bool = True
-    publication_lag_steps: int = Field(0, ge=0, le=520)
+    publication_lag_days: float = Field(0.0, ge=0, le=3650)  # listing to publication
     enter_below: float | None = None  # score threshold
     enter_grades: list[str] = []
     enter_on: list[str] = []  # acts whose record lists the subject
@@ -386,14 +398,15 @@ class Appeals(Strict):
         0.0, ge=0, le=1e4
     )  # yearly rate at which a listed/sanctioned person appeals
     success: float = Field(0.0, ge=0, le=1)  # chance an appeal strikes the false records
-    capacity_per_100k: float = Field(1e9, ge=0, le=1e9)  # appeals heard per step per 100,000
+    # appeals heard per year per 100,000 persons (the default: no limit)
+    capacity_per_100k_per_year: float = Field(1e12, ge=0, le=1e12)
 
 
 class Safeguards(Strict):
     """Switches any regime can turn (MODEL.md §11 eu-safeguards; issue: safeguards)."""
 
     max_record_age_years: float = Field(0.0, ge=0, le=100)  # 0: each rule's own expiry
-    notice_steps: int = Field(0, ge=0, le=520)  # warning before listing; paying in time stops it
+    notice_days: float = Field(0.0, ge=0, le=3650)  # warning before listing; paying stops it
     appeals: Appeals = Appeals()
     credit_repair: bool = True  # lists' repair_on acts remove early
     excluded_sources: list[str] = []
@@ -421,7 +434,7 @@ class Run(Strict):
     years: float = Field(5.0, gt=0, le=200)
     step: Literal["day", "week", "month"] = "week"
     twin: bool = True
-    network_metrics_every: int = Field(13, ge=1, le=100_000)  # steps between component scans
+    network_metrics_every_days: float = Field(91.0, gt=0, le=36_500)  # between component scans
     # [assume] years the society lives with no system before the run starts, so that loans,
     # defaults and lawsuits are under way at step 0 (run and twin start from the same state)
     burn_in_years: float = Field(2.0, ge=0, le=50)
@@ -445,6 +458,12 @@ class Scenario(Strict):
     @property
     def step_years(self) -> float:
         return STEP_YEARS[self.run.step]
+
+    def steps_of(self, days: float, at_least: int = 0) -> int:
+        """A duration in days as a whole number of this scenario's steps (nearest, and at
+        least ``at_least``): every duration in a scenario is in days or years, so a weekly and
+        a monthly run of the same scenario mean the same thing."""
+        return max(at_least, int(round(days / (365.25 * self.step_years))))
 
 
 # --------------------------------------------------------------------------- loading
@@ -533,6 +552,10 @@ def validate_model(model: type[BaseModel], data: Any, file: str | Path | None = 
         err = e.errors()[0]
         loc = tuple(err["loc"])
         key = _key(loc)
+        if err["type"] == "extra_forbidden" and str(loc[-1]) in RENAMED:
+            raise ScenarioError(
+                file, key, err["input"], f"renamed: durations are in days; use {RENAMED[loc[-1]]}"
+            ) from None
         if err["type"] == "extra_forbidden":
             raise ScenarioError(
                 file, key, err["input"], f"unknown key; allowed here: {_allowed_keys(loc, model)}"

@@ -409,7 +409,7 @@ class World:
                 hits = _bit_counts(outcome.bits, len(table))
                 for k, name in enumerate(table.names):
                     rec.total(t, f"{prefix}.{name}", float(hits[k]))
-        every = self.sc.run.network_metrics_every
+        every = self.sc.steps_of(self.sc.run.network_metrics_every_days, at_least=1)
         if t % every == 0 or t == self.sc.run.steps - 1:
             cut = int(self.cuts[:4].sum())
             if self._lcc is None or self._lcc[0] != cut:  # unchanged graph: reuse the scan

@@ -96,7 +96,7 @@ class SourceSet:
             src = sc.sources[name]
             self.detection[s] = src.detection
             self.false_rate[s] = src.false_rate
-            self.latency[s] = src.latency_steps
+            self.latency[s] = sc.steps_of(src.latency_days)
             self.opaque[s] = src.opaque
             for a in src.acts:
                 ai = ACT_ID[a]
