@@ -46,7 +46,7 @@ def _bytes_by_length(obj, n: int, skip: set[int]) -> tuple[int, int]:
     return per_agent, per_entry
 
 
-@pytest.mark.parametrize("preset", ["article", "court-defaulters", "sesame"])
+@pytest.mark.parametrize("preset", ["article", "court-defaulters", "sesame", "rongcheng"])
 def test_world_budget_matches_its_arrays(preset):
     sim = scoresim.Sim(preset, n=N, years=0.1, twin=False).build()
     world = sim.worlds[0]
@@ -54,8 +54,7 @@ def test_world_budget_matches_its_arrays(preset):
     shared = {id(x) for x in vars(society).values()} | {id(society), id(sim.scenario)}
     shared |= {id(v) for x in (society.persons, society.graph) for v in vars(x).values()}
     per_agent, per_entry = _bytes_by_length(world, N, shared)
-    lists = sum(x.subject == "person" for x in sim.scenario.regime.lists)
-    budget = S.WORLD_PERSON_BYTES + S.LIST_PERSON_BYTES * lists
+    budget = S.world_person_bytes(sim.scenario.regime)
     assert abs(per_agent / N - budget) < 1.0, (per_agent / N, budget)
     assert per_entry == society.graph.entries  # the active mask, one byte an entry
 

@@ -34,6 +34,18 @@ CONTEXTS: tuple[str, ...] = (
     "association",  # not an act's context: the trigger context of a sanction by association
 )
 CONTEXT_ID = {c: i for i, c in enumerate(CONTEXTS)}
+# Where a sanction bites (a scenario's `Sanction.context`): the columns of the audit matrix,
+# whose rows are the data contexts above.
+SANCTION_CONTEXTS: tuple[str, ...] = (
+    "travel",
+    "finance",
+    "work",
+    "education",
+    "business",
+    "public_services",
+    "consumption",
+)
+SANCTION_CONTEXT_ID = {c: i for i, c in enumerate(SANCTION_CONTEXTS)}
 
 ACTS: tuple[Act, ...] = (
     Act("missed_payment", "person", "finance", 1),
@@ -73,6 +85,7 @@ ACTS: tuple[Act, ...] = (
     Act("luxury_taken", "person", "consumption", 0),
     Act("luxury_blocked", "person", "consumption", 0),
     Act("firm_judgment_unpaid", "firm", "legal", 3),
+    Act("loan_refused", "person", "finance", 0),  # a credit sanction refused an application
 )
 ACT_ID = {a.name: i for i, a in enumerate(ACTS)}
 N_ACTS = len(ACTS)
@@ -118,3 +131,4 @@ SETTLEMENT = ACT_ID["refuses_settlement"]
 LUXURY_TAKEN = ACT_ID["luxury_taken"]
 LUXURY_BLOCKED = ACT_ID["luxury_blocked"]
 FIRM_JUDGMENT_UNPAID = ACT_ID["firm_judgment_unpaid"]
+LOAN_REFUSED = ACT_ID["loan_refused"]

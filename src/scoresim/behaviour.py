@@ -6,7 +6,11 @@ number of events. Each behaviour has its own counter-based stream keyed by (seed
 agent), so the twin society sees the same random numbers: an act differs between run and twin
 only where the regime changed a probability (adaptation, sanctions) or a state (debt, job).
 
-Rates in the scenario are per year and become per-step probabilities 1 - exp(-rate * dt).
+Rates in the scenario are per year. A state change (taking a loan, missing a payment,
+paying a debt) happens at most once a step, with probability 1 - exp(-rate * dt). An act that
+can recur (a post, a purchase, a trip, an offence) happens a Poisson(rate * dt) number of
+times a step, drawn from the one uniform that used to decide "once or not" (``_count``): so
+a weekly and a monthly run of the same scenario make the same number of acts a year.
 """
 
 from __future__ import annotations
@@ -54,6 +58,27 @@ def per_step(rate_per_year: float, dt_years: float) -> float:
     return float(1.0 - np.exp(-rate_per_year * dt_years))
 
 
+MAX_REPEAT = 8  # most times one act recurs in one step (a truncation of the Poisson tail)
+
+
+@njit(cache=True, inline="always")
+def _count(u, lam):
+    """How many times an act with expected count ``lam`` this step happens, from one uniform:
+    the inverse of the Poisson tail, so it happens at least once iff u < 1 - exp(-lam), at
+    least twice iff u < 1 - exp(-lam) (1 + lam), ... As 1 - exp(-lam) <= lam, the common
+    case (nothing happens) costs one comparison and no exp."""
+    if u >= lam:
+        return 0
+    q = np.exp(-lam)
+    below = q
+    k = 0
+    while u < 1.0 - below and k < MAX_REPEAT:
+        k += 1
+        q *= lam / k
+        below += q
+    return k
+
+
 # indices into the parameter vector passed to the kernel
 _P = [
     "loan_uptake",
@@ -91,18 +116,24 @@ _OBSTRUCT, _EVADE, _ASSETS, _SETTLE, _LUXURY = (
         "luxury_purchase",
     )
 )
-N_P = len(_P) + 10
+N_P = len(_P) + 9
 IX_MISSES, IX_JUDGMENT, IX_DEADLINE, IX_PAYS, IX_EVAL_EVERY, IX_POOR, IX_GOOD = range(
     len(_P), len(_P) + 7
 )
-IX_PRESSURE, IX_CREDIT_FACTOR, IX_BREACH = len(_P) + 7, len(_P) + 8, len(_P) + 9
+IX_PRESSURE, IX_BREACH = len(_P) + 7, len(_P) + 8
 
 
-def parameters(b: Behaviour, dt: float, pressure_pay: float, credit_factor: float) -> np.ndarray:
-    """The kernel's parameter vector: yearly rates as step probabilities, plus counts."""
+# state changes (at most one a step); every other rate is of an act that can recur
+TRANSITIONS = ("loan_uptake", "loan_payoff", "missed_payment", "arrears_cure", "lawsuit", "unpaid_pay")
+
+
+def parameters(b: Behaviour, dt: float, pressure_pay: float) -> np.ndarray:
+    """The kernel's parameter vector: yearly rates of state changes as step probabilities,
+    of recurring acts as expected counts a step; plus counts."""
     out = np.zeros(N_P, np.float64)
     for k, i in P.items():
-        out[i] = per_step(getattr(b, k), dt)
+        rate = getattr(b, k)
+        out[i] = per_step(rate, dt) if k in TRANSITIONS else rate * dt
     out[IX_MISSES] = b.misses_to_default
     out[IX_JUDGMENT] = max(1, round(b.judgment_days / 365.25 / dt))
     out[IX_DEADLINE] = max(1, round(b.deadline_days / 365.25 / dt))
@@ -113,7 +144,6 @@ def parameters(b: Behaviour, dt: float, pressure_pay: float, credit_factor: floa
     out[IX_POOR] = b.poor_evaluation
     out[IX_GOOD] = b.good_evaluation
     out[IX_PRESSURE] = per_step(pressure_pay, dt)
-    out[IX_CREDIT_FACTOR] = credit_factor
     out[IX_BREACH] = b.breaks_restriction
     return out
 
@@ -141,11 +171,18 @@ def _emit(ev_agent, ev_act, k, limit, i, act):
     return k + 1
 
 
+@njit(cache=True, inline="always")
+def _emit_n(ev_agent, ev_act, k, limit, i, act, times):
+    for _ in range(times):
+        k = _emit(ev_agent, ev_act, k, limit, i, act)
+    return k
+
+
 CHUNK = 1 << 14  # persons per parallel chunk at most; fewer in small runs, so both cores work
 MIN_CHUNK = 1 << 10
 CHUNKS_SMALL_RUN = 8  # a run of fewer than 8 * CHUNK persons is cut into this many chunks
 EVENT_ROOM = 2  # event slots a person in the buffer; a chunk that needs more is redone
-MAX_EVENTS = 32  # more than any person can emit in one step (19 emitting sites)
+MAX_EVENTS = 24 * MAX_REPEAT  # more than any person can emit in one step (< 24 sites)
 
 
 @njit(cache=True)
@@ -273,15 +310,18 @@ def _persons_range(
         u0 = uniform(kf, 4 * i)
         u1 = uniform(kf, 4 * i + 1)
         if s == NONE:
-            if not block_credit[i] and u0 < p[0]:
-                debt[i] = LOAN
-                misses[i] = 0
+            if u0 < p[0]:  # applies for a loan; a credit sanction refuses it with its strength
+                if block_credit[i] > 0.0 and u1 < block_credit[i]:
+                    k = _emit(ev_agent, ev_act, k, limit, i, A.LOAN_REFUSED)
+                else:
+                    debt[i] = LOAN
+                    misses[i] = 0
         elif s == LOAN:
             pm = p[2] * (0.2 + 1.6 * fragility[i])
             if not employed[i]:
                 pm *= 2.0  # [assume] no wage, twice the risk of missing
-            if block_credit[i]:
-                pm *= 1.0 + p[IX_CREDIT_FACTOR]  # credit cut: no refinancing (feedback)
+            if block_credit[i] > 0.0:
+                pm *= 1.0 + block_credit[i]  # credit cut: no refinancing (feedback)
             if u0 < pm:
                 misses[i] += 1
                 k = _emit(ev_agent, ev_act, k, limit, i, A.MISSED_PAYMENT)
@@ -326,34 +366,45 @@ def _persons_range(
                 k = _emit(ev_agent, ev_act, k, limit, i, A.DEBT_PAID)
             else:  # the court list's other grounds, more likely the less law-abiding
                 lax = 1.5 - law[i]
-                if p[_OBSTRUCT] > 0.0 and uniform(kcourt, 4 * i) < p[_OBSTRUCT] * lax:
-                    k = _emit(ev_agent, ev_act, k, limit, i, A.OBSTRUCTS)
-                if p[_EVADE] > 0.0 and uniform(kcourt, 4 * i + 1) < p[_EVADE] * lax:
-                    k = _emit(ev_agent, ev_act, k, limit, i, A.EVADES)
-                if p[_ASSETS] > 0.0 and uniform(kcourt, 4 * i + 2) < p[_ASSETS] * lax:
-                    k = _emit(ev_agent, ev_act, k, limit, i, A.ASSET_REPORTING)
-                if p[_SETTLE] > 0.0 and uniform(kcourt, 4 * i + 3) < p[_SETTLE] * lax:
-                    k = _emit(ev_agent, ev_act, k, limit, i, A.SETTLEMENT)
+                if p[_OBSTRUCT] > 0.0:
+                    n_acts = _count(uniform(kcourt, 4 * i), p[_OBSTRUCT] * lax)
+                    k = _emit_n(ev_agent, ev_act, k, limit, i, A.OBSTRUCTS, n_acts)
+                if p[_EVADE] > 0.0:
+                    n_acts = _count(uniform(kcourt, 4 * i + 1), p[_EVADE] * lax)
+                    k = _emit_n(ev_agent, ev_act, k, limit, i, A.EVADES, n_acts)
+                if p[_ASSETS] > 0.0:
+                    n_acts = _count(uniform(kcourt, 4 * i + 2), p[_ASSETS] * lax)
+                    k = _emit_n(ev_agent, ev_act, k, limit, i, A.ASSET_REPORTING, n_acts)
+                if p[_SETTLE] > 0.0:
+                    n_acts = _count(uniform(kcourt, 4 * i + 3), p[_SETTLE] * lax)
+                    k = _emit_n(ev_agent, ev_act, k, limit, i, A.SETTLEMENT, n_acts)
         # --- violations, cut by deterrence
         lawless = 1.5 - law[i]
-        if p[6] > 0.0 and uniform(kv, 4 * i) < p[6] * lawless * deter:
-            k = _emit(ev_agent, ev_act, k, limit, i, A.TRAFFIC)
-        if p[7] > 0.0 and uniform(kv, 4 * i + 1) < p[7] * (0.5 + fragility[i]) * deter:
-            k = _emit(ev_agent, ev_act, k, limit, i, A.LATE_UTILITY)
-        if p[8] > 0.0 and uniform(kv, 4 * i + 2) < p[8] * lawless * deter:
-            k = _emit(ev_agent, ev_act, k, limit, i, A.LITTERING)
-        if p[9] > 0.0 and uniform(kv, 4 * i + 3) < p[9] * 2.0 * (1.0 - law[i]) * deter:
-            k = _emit(ev_agent, ev_act, k, limit, i, A.MAJOR_OFFENCE)
+        if p[6] > 0.0:
+            n_acts = _count(uniform(kv, 4 * i), p[6] * lawless * deter)
+            k = _emit_n(ev_agent, ev_act, k, limit, i, A.TRAFFIC, n_acts)
+        if p[7] > 0.0:
+            n_acts = _count(uniform(kv, 4 * i + 1), p[7] * (0.5 + fragility[i]) * deter)
+            k = _emit_n(ev_agent, ev_act, k, limit, i, A.LATE_UTILITY, n_acts)
+        if p[8] > 0.0:
+            n_acts = _count(uniform(kv, 4 * i + 2), p[8] * lawless * deter)
+            k = _emit_n(ev_agent, ev_act, k, limit, i, A.LITTERING, n_acts)
+        if p[9] > 0.0:
+            n_acts = _count(uniform(kv, 4 * i + 3), p[9] * 2.0 * (1.0 - law[i]) * deter)
+            k = _emit_n(ev_agent, ev_act, k, limit, i, A.MAJOR_OFFENCE, n_acts)
         # --- online speech (internet users), cut by the chilling effect
         if internet[i]:
             x = expressiveness[i]
-            if p[10] > 0.0 and uniform(ks, i) < p[10] * x * x * chill:
-                k = _emit(ev_agent, ev_act, k, limit, i, A.CRITICAL_POST)
+            if p[10] > 0.0:
+                n_acts = _count(uniform(ks, i), p[10] * x * x * chill)
+                k = _emit_n(ev_agent, ev_act, k, limit, i, A.CRITICAL_POST, n_acts)
         # --- shopping
-        if p[11] > 0.0 and uniform(kshop, 2 * i) < p[11] * (1.25 - 0.5 * law[i]) * chill:
-            k = _emit(ev_agent, ev_act, k, limit, i, A.DISFAVOURED)
-        if p[12] > 0.0 and uniform(kshop, 2 * i + 1) < p[12]:
-            k = _emit(ev_agent, ev_act, k, limit, i, A.FAVOURED)
+        if p[11] > 0.0:
+            n_acts = _count(uniform(kshop, 2 * i), p[11] * (1.25 - 0.5 * law[i]) * chill)
+            k = _emit_n(ev_agent, ev_act, k, limit, i, A.DISFAVOURED, n_acts)
+        if p[12] > 0.0:
+            n_acts = _count(uniform(kshop, 2 * i + 1), p[12])
+            k = _emit_n(ev_agent, ev_act, k, limit, i, A.FAVOURED, n_acts)
         # --- workplace evaluation, staggered through the year
         if employed[i] and eval_every > 0 and (t + i) % eval_every == 0:
             q = 0.7 * uniform(kw, i) + 0.3 * (1.0 - law[i])  # noisy around performance
@@ -362,36 +413,35 @@ def _persons_range(
             elif q < p[IX_GOOD]:
                 k = _emit(ev_agent, ev_act, k, limit, i, A.GOOD_EVAL)
         # --- civic acts
-        if p[13] > 0.0 and uniform(kc, 3 * i) < p[13] * civic[i]:
-            k = _emit(ev_agent, ev_act, k, limit, i, A.VOLUNTEERING)
-        if p[14] > 0.0 and uniform(kc, 3 * i + 1) < p[14] * civic[i]:
-            k = _emit(ev_agent, ev_act, k, limit, i, A.BLOOD)
-        if p[15] > 0.0 and uniform(kc, 3 * i + 2) < p[15]:
-            k = _emit(ev_agent, ev_act, k, limit, i, A.HEROIC)
+        if p[13] > 0.0:
+            n_acts = _count(uniform(kc, 3 * i), p[13] * civic[i])
+            k = _emit_n(ev_agent, ev_act, k, limit, i, A.VOLUNTEERING, n_acts)
+        if p[14] > 0.0:
+            n_acts = _count(uniform(kc, 3 * i + 1), p[14] * civic[i])
+            k = _emit_n(ev_agent, ev_act, k, limit, i, A.BLOOD, n_acts)
+        if p[15] > 0.0:
+            n_acts = _count(uniform(kc, 3 * i + 2), p[15])
+            k = _emit_n(ev_agent, ev_act, k, limit, i, A.HEROIC, n_acts)
         # --- travel: an attempt is refused if the person is sanctioned (the refusal counted)
-        if p[16] > 0.0 and uniform(kt, 2 * i) < p[16] * travel_weight[i]:
-            k = _emit(
-                ev_agent,
-                ev_act,
-                k,
-                limit,
-                i,
-                A.FLIGHT_BLOCKED if block_flight[i] else A.FLIGHT_TAKEN,
-            )
-        if p[17] > 0.0 and uniform(kt, 2 * i + 1) < p[17] * travel_weight[i]:
-            k = _emit(
-                ev_agent, ev_act, k, limit, i, A.RAIL_BLOCKED if block_rail[i] else A.RAIL_TAKEN
-            )
+        if p[16] > 0.0:
+            n_acts = _count(uniform(kt, 2 * i), p[16] * travel_weight[i])
+            act = A.FLIGHT_BLOCKED if block_flight[i] else A.FLIGHT_TAKEN
+            k = _emit_n(ev_agent, ev_act, k, limit, i, act, n_acts)
+        if p[17] > 0.0:
+            n_acts = _count(uniform(kt, 2 * i + 1), p[17] * travel_weight[i])
+            act = A.RAIL_BLOCKED if block_rail[i] else A.RAIL_TAKEN
+            k = _emit_n(ev_agent, ev_act, k, limit, i, act, n_acts)
         # --- high spending (star hotels, property, luxury): refused under a restriction,
         # unless the person gets round it, which is itself a listing ground
-        if p[_LUXURY] > 0.0 and uniform(klux, 2 * i) < p[_LUXURY] * travel_weight[i]:
-            if not block_luxury[i]:
-                k = _emit(ev_agent, ev_act, k, limit, i, A.LUXURY_TAKEN)
-            elif uniform(klux, 2 * i + 1) < p[IX_BREACH]:
-                k = _emit(ev_agent, ev_act, k, limit, i, A.LUXURY_TAKEN)
+        if p[_LUXURY] > 0.0:
+            n_acts = _count(uniform(klux, 2 * i), p[_LUXURY] * travel_weight[i])
+            if n_acts > 0 and not block_luxury[i]:
+                k = _emit_n(ev_agent, ev_act, k, limit, i, A.LUXURY_TAKEN, n_acts)
+            elif n_acts > 0 and uniform(klux, 2 * i + 1) < p[IX_BREACH]:
+                k = _emit_n(ev_agent, ev_act, k, limit, i, A.LUXURY_TAKEN, n_acts)
                 k = _emit(ev_agent, ev_act, k, limit, i, A.SPENDING)
-            else:
-                k = _emit(ev_agent, ev_act, k, limit, i, A.LUXURY_BLOCKED)
+            elif n_acts > 0:
+                k = _emit_n(ev_agent, ev_act, k, limit, i, A.LUXURY_BLOCKED, n_acts)
     return k
 
 
@@ -413,17 +463,17 @@ def _firms_kernel(
     k, limit = 0, len(ev_agent)
     for f in range(len(compliance)):
         lax = 1.0 - compliance[f]
-        if uniform(key, 4 * f) < p_arrears * 2.0 * lax:
-            k = _emit(ev_agent, ev_act, k, limit, f, A.FIRM_TAX_ARREARS)
-        if uniform(key, 4 * f + 1) < p_violation * 2.0 * lax:
-            k = _emit(ev_agent, ev_act, k, limit, f, A.FIRM_VIOLATION)
+        n_acts = _count(uniform(key, 4 * f), p_arrears * 2.0 * lax)
+        k = _emit_n(ev_agent, ev_act, k, limit, f, A.FIRM_TAX_ARREARS, n_acts)
+        n_acts = _count(uniform(key, 4 * f + 1), p_violation * 2.0 * lax)
+        k = _emit_n(ev_agent, ev_act, k, limit, f, A.FIRM_VIOLATION, n_acts)
         if (t + f) % year_steps == 0:  # the annual report falls due once a year
             if uniform(key, 4 * f + 2) < p_report * 2.0 * lax:
                 k = _emit(ev_agent, ev_act, k, limit, f, A.FIRM_MISSED_REPORT)
-        if uniform(key, 4 * f + 3) < p_paid * compliance[f]:
-            k = _emit(ev_agent, ev_act, k, limit, f, A.FIRM_TAX_PAID)
-        if uniform(court_key, f) < p_judgment * 2.0 * lax:  # a court judgment left unpaid
-            k = _emit(ev_agent, ev_act, k, limit, f, A.FIRM_JUDGMENT_UNPAID)
+        n_acts = _count(uniform(key, 4 * f + 3), p_paid * compliance[f])
+        k = _emit_n(ev_agent, ev_act, k, limit, f, A.FIRM_TAX_PAID, n_acts)
+        n_acts = _count(uniform(court_key, f), p_judgment * 2.0 * lax)  # judgments left unpaid
+        k = _emit_n(ev_agent, ev_act, k, limit, f, A.FIRM_JUDGMENT_UNPAID, n_acts)
     return k
 
 
@@ -543,11 +593,11 @@ def run_firms(t, seed, b: Behaviour, dt, firms, events: Events) -> None:
         t,
         stream_key(seed, Stream.FIRM, t),
         stream_key(seed, Stream.FIRM_COURT, t),
-        per_step(b.firm_tax_arrears, dt),
-        per_step(b.firm_violation, dt),
+        b.firm_tax_arrears * dt,  # expected counts a step: these acts recur
+        b.firm_violation * dt,
         b.firm_missed_report,
-        per_step(b.firm_tax_paid, dt),
-        per_step(b.firm_judgment_unpaid, dt),
+        b.firm_tax_paid * dt,
+        b.firm_judgment_unpaid * dt,
         year_steps,
         firms.compliance,
     )

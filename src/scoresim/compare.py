@@ -67,17 +67,20 @@ class Comparison:
     def frame(self) -> pd.DataFrame:
         """Long table: preset, metric, run, twin (disparate impact flattened per group)."""
         rows = []
+
+        def add(preset, key, mine, theirs):
+            if isinstance(mine, dict) or isinstance(theirs, dict):  # nested: dotted keys
+                mine, theirs = mine or {}, theirs or {}
+                for sub in dict.fromkeys([*mine, *theirs]):
+                    add(preset, f"{key}.{sub}", mine.get(sub), theirs.get(sub))
+            else:
+                rows.append((preset, key, mine, theirs))
+
         for preset, s in self.summaries.items():
             twin = s.get("twin") or {}
             for key in SUMMARY_KEYS:
-                if key == "disparate_impact_flagged":
-                    continue
-                if isinstance(s[key], dict) or isinstance(twin.get(key), dict):
-                    mine, theirs = s[key] or {}, twin.get(key) or {}
-                    for sub in dict.fromkeys([*mine, *theirs]):
-                        rows.append((preset, f"{key}.{sub}", mine.get(sub), theirs.get(sub)))
-                    continue
-                rows.append((preset, key, s[key], twin.get(key)))
+                if key != "disparate_impact_flagged":
+                    add(preset, key, s[key], twin.get(key))
         df = pd.DataFrame(rows, columns=["preset", "metric", "run", "twin"])
         df["run"] = pd.to_numeric(df["run"], errors="coerce")
         df["twin"] = pd.to_numeric(df["twin"], errors="coerce")

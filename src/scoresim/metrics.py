@@ -278,6 +278,17 @@ class Recorder:
         return {n: (float(a / b) if b > 0 else float("nan")) for n, a, b in zip(names, num, den)}
 
 
+# Firm size classes by employees (the EU's SME thresholds: micro < 10, small < 50, medium
+# < 250, large): firm revenue lost is reported by class and for foreign-invested firms.
+FIRM_SIZES = ("micro", "small", "medium", "large")
+FIRM_SIZE_EDGES = np.array([10, 50, 250])
+
+
+def firm_size_class(size: np.ndarray) -> np.ndarray:
+    """Index into FIRM_SIZES of each firm, by its employees."""
+    return np.searchsorted(FIRM_SIZE_EDGES, size, side="right").astype(np.uint8)
+
+
 # References for disparate impact: group -> its reference group.
 DISPARITY_PAIRS = {
     "rural": "urban",

@@ -277,11 +277,12 @@ class Registry:
             self.grade_masks[k],
             g_true if g_true is not None else led.grade,
             g_own if g_own is not None else led.grade,
-            led.last_ctx,
-            led.last_gravity,
-            self.ctx[k],
-            self.gravity[k],
         )
+        if enter.any():  # the data behind a membership are named once, when it starts
+            idx = np.flatnonzero(enter)
+            self.ctx[k][idx], self.gravity[k][idx] = named_cause(
+                self.cause[k][idx], led.last_ctx[idx], led.last_gravity[idx]
+            )
 
 
 @njit(cache=True, parallel=True)
@@ -355,15 +356,11 @@ def _rederive_causes(
     grade_set,
     g_true,
     g_own,
-    last_ctx,
-    last_gravity,
-    ctx,
-    gravity,
 ):
     """The cause of every member of a condition list from today's components: TRUE if its
     own true records alone meet the condition, FALSE if its own records do, else ASSOC (the
-    scores of ``hypothetical_scores``); with it, the context and gravity of the
-    data behind the membership (association's own context, and no gravity, for ASSOC)."""
+    scores of ``hypothetical_scores``). The context of the data behind a membership is not
+    re-derived: it is named once, at entry (``named_cause``)."""
     for i in prange(len(member)):
         if not member[i]:
             continue
@@ -372,11 +369,18 @@ def _rederive_causes(
             c_true, c_own = x_true < threshold, x_own < threshold
         else:
             c_true, c_own = grade_set[g_true[i]], grade_set[g_own[i]]
-        c = TRUE if c_true else (FALSE if c_own else ASSOC)
-        cause[i] = c
-        assoc = c == ASSOC
-        ctx[i] = ASSOC_CONTEXT if (assoc or last_ctx[i] == NO_CONTEXT) else last_ctx[i]
-        gravity[i] = 0 if assoc else last_gravity[i]
+        cause[i] = TRUE if c_true else (FALSE if c_own else ASSOC)
+
+
+def named_cause(cause, last_ctx, last_gravity) -> tuple[np.ndarray, np.ndarray]:
+    """The context and gravity of the data that made a score or grade condition hold, for
+    memberships and sanctions that start now: the largest deduction of the subject's latest
+    step with deductions (``Ledger.last_ctx``); association (with no gravity) when its own
+    records alone would not meet the condition, or when it has no deduction at all."""
+    assoc = (cause == ASSOC) | (last_ctx == NO_CONTEXT)
+    ctx = np.where(assoc, ASSOC_CONTEXT, last_ctx).astype(np.uint8)
+    gravity = np.where(assoc, 0, last_gravity).astype(np.uint8)
+    return ctx, gravity
 
 
 @njit(cache=True)

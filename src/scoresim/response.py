@@ -160,3 +160,46 @@ def _income_kernel(base_income, employer, employed, unemployed_share, income_fac
     for i in prange(len(out)):
         work = np.float32(1.0) if employer[i] < 0 or employed[i] else unemployed_share
         out[i] = base_income[i] * work * income_factor[i]
+
+
+@njit(cache=True)
+def _representatives_kernel(key, barred, listed, legal_rep, firm_region, region_starts, p_name):
+    """Serial over firms (few, and the draws are keyed by firm): a firm whose representative
+    is barred loses them; a firm without one names, with per-step probability ``p_name``, an
+    adult of its region who is neither barred nor listed (up to 8 tries). Returns (firms that
+    lost their representative, firms that named a new one)."""
+    lost = 0
+    named = 0
+    for f in range(len(legal_rep)):
+        rep = legal_rep[f]
+        if rep >= 0:
+            if barred[rep]:
+                legal_rep[f] = -1
+                lost += 1
+            continue
+        if uniform(key, 16 * f) >= p_name:
+            continue
+        lo, hi = region_starts[firm_region[f]], region_starts[firm_region[f] + 1]
+        if hi <= lo:
+            continue
+        for attempt in range(1, 9):
+            cand = lo + min(hi - lo - 1, int(uniform(key, 16 * f + attempt) * (hi - lo)))
+            if not barred[cand] and not listed[cand]:
+                legal_rep[f] = cand
+                named += 1
+                break
+    return lost, named
+
+
+def representatives(
+    key, barred, listed, legal_rep, firm_region, region_starts, p_name
+) -> tuple[int, int]:
+    """Firms replace representatives barred from serving (MODEL.md §7, bar from being a legal
+    representative): a barred person stops representing every firm they represent at once;
+    each such firm names another adult of its region, neither barred nor listed, at a yearly
+    rate (``response.representative_replacement``, per step ``p_name``), and has nobody to
+    represent it until then — the firm is exposed (metrics count it). The person is not
+    restored when the bar ends. [assume] the new representative is any adult of the region."""
+    return _representatives_kernel(
+        key, barred, listed, legal_rep, firm_region, region_starts, p_name
+    )

@@ -30,10 +30,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import __version__
-from .acts import CHILLED, VIOLATIONS
+from .acts import CHILLED, CONTEXTS, SANCTION_CONTEXTS, VIOLATIONS
 from .checkpoint import fault_point
 from .checkpoint import write_atomic as _atomic
-from .metrics import ALL_PERSON_METRICS, disparate_impact, flagged
+from .metrics import ALL_PERSON_METRICS, FIRM_SIZES, disparate_impact, flagged
 from .scenario import Scenario, to_toml
 
 SUMMARY_KEYS = (
@@ -68,8 +68,19 @@ SUMMARY_KEYS = (
     "grade_shares",
     "firm_grade_shares",
     "inspection_ratio",
+    "loans_refused",
+    "firm_revenue_loss_share",
+    "firm_revenue_loss_by_size",
+    "representatives_lost",
+    "audit_matrix",
 )
-VS_TWIN = ("chilling_effect", "deterrence_effect", "income_loss_share")
+VS_TWIN = (
+    "chilling_effect",
+    "deterrence_effect",
+    "income_loss_share",
+    "firm_revenue_loss_share",
+    "firm_revenue_loss_by_size",
+)
 
 # the headline metrics shown by `run` and `compare`: key, label, format
 HEADLINE = (
@@ -166,7 +177,20 @@ def world_summary(w, years: float) -> dict:
     out["grade_shares"] = _shares(w.ledger)
     out["firm_grade_shares"] = _shares(w.firm_ledger)
     out["inspection_ratio"] = _inspection_ratio(w)
+    out["loans_refused"] = int(alls[:, _col("loan_refused")].sum())
+    out["representatives_lost"] = int(w.reps_lost)
+    out["audit_matrix"] = {
+        data: {where: int(w.audit[i, j]) for j, where in enumerate(SANCTION_CONTEXTS)}
+        for i, data in enumerate(CONTEXTS)
+    }
     return out
+
+
+def _firm_revenue(w) -> dict[str, float]:
+    """Firm revenue summed over the run: all firms, by size class, foreign-invested."""
+    rec = w.recorder
+    names = ["firm_revenue", *(f"firm_revenue.{k}" for k in FIRM_SIZES), "firm_revenue.foreign"]
+    return {n: float(rec.totals[:, rec.total_names.index(n)].sum()) for n in names}
 
 
 def _shares(ledger) -> dict[str, float]:
@@ -202,6 +226,12 @@ def summarize(run, twin, sc: Scenario) -> dict:
         inc_r = _sum(run, ("income",))
         inc_t = _sum(twin, ("income",))
         s["income_loss_share"] = _effect(inc_r, inc_t)
+        rev_r, rev_t = _firm_revenue(run), _firm_revenue(twin)
+        s["firm_revenue_loss_share"] = _effect(rev_r["firm_revenue"], rev_t["firm_revenue"])
+        s["firm_revenue_loss_by_size"] = {
+            k: _effect(rev_r[f"firm_revenue.{k}"], rev_t[f"firm_revenue.{k}"])
+            for k in (*FIRM_SIZES, "foreign")
+        }
         for k in VS_TWIN:
             t[k] = None
         s["twin"] = {k: t[k] for k in SUMMARY_KEYS}

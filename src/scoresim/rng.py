@@ -43,11 +43,13 @@ class Stream(IntEnum):
     FIRM_COURT = 24
     DETECTION = 20
     FALSE_RECORD = 21
+    REPEATED_ACT = 22  # the draws of an act done more than once in a step
     FIRM_OFFSET = 100  # firm-side streams: the person stream + 100
     AVOIDANCE = 30
     EMPLOYER = 31
     PARTNER = 32
     APPEAL = 33
+    REPRESENTATIVE = 34
 
 
 def _mix(z: int) -> int:

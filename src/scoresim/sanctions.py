@@ -7,6 +7,14 @@ triggered it, so the audit can say — per person and step — whether the perso
 because of their own true records, only because of false records, or only by association;
 whether the sanction lands in a context unrelated to the data (EU AI Act Art. 5(1)(c)(i));
 and whether its severity exceeds the gravity of the behaviour (Art. 5(1)(c)(ii)).
+
+The data named as a sanction's cause are fixed when it starts and kept while it lasts: for
+a list, the membership's (registry.py names them at entry: the listing ground of a record
+list, the largest recent deduction for a score or grade list); for a set of grades, those of
+the step the agent entered the set (``Onsets``). So the same sanction never flips between
+related and unrelated from one week to the next, and the ``context_bound`` safeguard reads the
+same cause as the audit. The audit matrix counts applications by the data's context (rows)
+and the sanction's own context (columns: where it bites).
 """
 
 from __future__ import annotations
@@ -16,8 +24,9 @@ from dataclasses import dataclass, fields
 import numpy as np
 from numba import njit, prange
 
-from .acts import CONTEXT_ID
+from .acts import CONTEXT_ID, CONTEXTS, SANCTION_CONTEXT_ID, SANCTION_CONTEXTS
 from .effects import EFFECT_ID
+from .parallel import slicing
 from .registry import ASSOC, ASSOC_CONTEXT, NO_CAUSE, Registry
 from .scenario import Regime
 from .scoring import NO_CONTEXT, Ledger
@@ -40,6 +49,8 @@ FLIGHTS, RAIL, CREDIT, JOB, INCOME, SCHOOL, LICENCE, PROCUREMENT, INSPECTION, LE
         "reward",
     )
 )
+N_DATA_CONTEXTS = len(CONTEXTS)
+N_SANCTION_CONTEXTS = len(SANCTION_CONTEXTS)
 
 
 @dataclass
@@ -55,6 +66,10 @@ class Table:
     strength: np.ndarray  # float64
     related: np.ndarray  # uint64 bitmask of related data contexts
     severity: np.ndarray  # int64
+    context: np.ndarray  # int64: where the sanction bites (SANCTION_CONTEXTS)
+    grade_set: np.ndarray  # int64: a grade row's set in own_sets / firm_sets (else -1)
+    own_sets: np.ndarray  # uint64: distinct grade sets over the subject's own grades
+    firm_sets: np.ndarray  # uint64: distinct grade sets over firms' grades (representatives)
 
     def __len__(self) -> int:
         return len(self.names)
@@ -75,22 +90,24 @@ def compile_table(
         # a firm's sanctions reaching its representative are association: off with it
         and (regime.safeguards.association or s.subject != "representative")
     ]
+    k = len(rows)
     t = Table(
         [],
-        *(
-            np.zeros(len(rows), d)
-            for d in (
-                np.uint8,
-                np.int64,
-                np.uint64,
-                bool,
-                np.int64,
-                np.float64,
-                np.uint64,
-                np.int64,
-            )
-        ),
+        np.zeros(k, np.uint8),
+        np.zeros(k, np.int64),
+        np.zeros(k, np.uint64),
+        np.zeros(k, bool),
+        np.zeros(k, np.int64),
+        np.zeros(k, np.float64),
+        np.zeros(k, np.uint64),
+        np.zeros(k, np.int64),
+        np.zeros(k, np.int64),
+        np.full(k, -1, np.int64),
+        np.zeros(0, np.uint64),
+        np.zeros(0, np.uint64),
     )
+    own_sets: list[int] = []
+    firm_sets: list[int] = []
     for k, s in enumerate(rows):
         t.names.append(s.name)
         firm_side = s.subject != "person"
@@ -101,12 +118,73 @@ def compile_table(
         else:
             t.trigger[k] = ON_GRADE
             names = firm_grades if firm_side else person_grades
-            t.grades[k] = sum(1 << names.index(g) for g in s.on_grades)
+            bits = sum(1 << names.index(g) for g in s.on_grades)
+            t.grades[k] = bits
+            sets = firm_sets if t.via_firm[k] else own_sets
+            if bits not in sets:
+                sets.append(bits)
+            t.grade_set[k] = sets.index(bits)
         t.effect[k] = EFFECT_ID[s.effect]
         t.strength[k] = s.strength
         t.related[k] = sum(1 << CONTEXT_ID[c] for c in s.related_contexts)
         t.severity[k] = s.severity
+        t.context[k] = SANCTION_CONTEXT_ID[s.context]
+    t.own_sets = np.array(own_sets, np.uint64)
+    t.firm_sets = np.array(firm_sets, np.uint64)
     return t
+
+
+@dataclass
+class Onsets:
+    """For sanctions on a set of grades, per set and agent: whether the agent is in the set,
+    and the data named as the cause when it entered (kept while it stays)."""
+
+    sets: np.ndarray  # uint64 grade bitmasks
+    inside: np.ndarray  # bool [sets, n]
+    ctx: np.ndarray  # uint8 [sets, n] data context
+    gravity: np.ndarray  # uint8 [sets, n]
+
+    @classmethod
+    def of(cls, sets: np.ndarray, n: int) -> Onsets:
+        shape = (len(sets), n if len(sets) else 0)
+        return cls(
+            sets, np.zeros(shape, bool), np.zeros(shape, np.uint8), np.zeros(shape, np.uint8)
+        )
+
+    def update(self, ledger: Ledger) -> None:
+        """Name the cause of every agent that entered a set this step."""
+        if len(self.sets) == 0:
+            return
+        g_true, g_own = ledger.hypothetical_grades()
+        _onset_kernel(
+            self.sets,
+            ledger.grade,
+            g_true,
+            g_own,
+            ledger.last_ctx,
+            ledger.last_gravity,
+            self.inside,
+            self.ctx,
+            self.gravity,
+        )
+
+
+@njit(cache=True, parallel=True)
+def _onset_kernel(sets, grade, g_true, g_own, last_ctx, last_gravity, inside, ctx, gravity):
+    one = np.uint64(1)
+    for i in prange(len(grade)):
+        for k in range(len(sets)):
+            now = (sets[k] >> np.uint64(grade[i])) & one == one
+            if now and not inside[k, i]:
+                own = (sets[k] >> np.uint64(g_true[i])) & one == one
+                own = own or (sets[k] >> np.uint64(g_own[i])) & one == one
+                if own and last_ctx[i] != NO_CONTEXT:
+                    ctx[k, i] = last_ctx[i]
+                    gravity[k, i] = last_gravity[i]
+                else:  # only association puts it in the set (or no data at all)
+                    ctx[k, i] = ASSOC_CONTEXT
+                    gravity[k, i] = 0
+            inside[k, i] = now
 
 
 @dataclass
@@ -121,12 +199,14 @@ class Outcome:
     rewarded: np.ndarray  # bool
     block_flight: np.ndarray  # bool
     block_rail: np.ndarray
-    block_credit: np.ndarray
     block_school: np.ndarray
     block_luxury: np.ndarray
+    barred: np.ndarray  # bool: may not serve as a firm's legal representative
+    block_credit: np.ndarray  # float32: chance a loan application is refused (and more)
     job_hazard: np.ndarray  # float32 extra yearly job-loss hazard
-    income_factor: np.ndarray  # float32 multiplier on income (losses and rewards)
+    income_factor: np.ndarray  # float32 multiplier on income (a firm's revenue)
     inspection: np.ndarray  # float32 multiplier on regulators' detection (firms)
+    audit: np.ndarray  # int64 [data context, sanction context]: applications this step
 
     @classmethod
     def zeros(cls, n: int) -> Outcome:
@@ -136,18 +216,18 @@ class Outcome:
             "applied": np.uint8,
             "unrelated": np.uint8,
             "job_hazard": np.float32,
+            "block_credit": np.float32,
         }
         ones = ("income_factor", "inspection")
-        return cls(
-            **{
-                f.name: (
-                    np.ones(n, np.float32)
-                    if f.name in ones
-                    else np.zeros(n, dtypes.get(f.name, bool))
-                )
-                for f in fields(cls)
-            }
-        )
+        made = {}
+        for f in fields(cls):
+            if f.name == "audit":
+                made[f.name] = np.zeros((N_DATA_CONTEXTS, N_SANCTION_CONTEXTS), np.int64)
+            elif f.name in ones:
+                made[f.name] = np.ones(n, np.float32)
+            else:
+                made[f.name] = np.zeros(n, dtypes.get(f.name, bool))
+        return cls(**made)
 
 
 @njit(cache=True, parallel=True)
@@ -160,6 +240,8 @@ def _apply_kernel(
     strength,
     related,
     severity,
+    sanction_ctx,
+    grade_set,
     proportionality,
     context_bound,
     member,
@@ -169,8 +251,8 @@ def _apply_kernel(
     grade,
     g_true,
     g_own,
-    last_ctx,
-    last_gravity,
+    onset_ctx,
+    onset_gravity,
     rep_member,
     rep_ctx,
     rep_gravity,
@@ -183,124 +265,140 @@ def _apply_kernel(
     rewarded,
     block_flight,
     block_rail,
-    block_credit,
     block_school,
     block_luxury,
+    barred,
+    block_credit,
     job_hazard,
     income_factor,
     inspection,
+    audit_parts,
 ):
+    """Every agent's sanctions this step, in slices (parallel.py); each slice counts its
+    applications into its own audit matrix (integer counts: the sum is the same in any
+    order)."""
     n = len(bits)
     n_s = len(trigger)
-    for i in prange(n):
-        b = 0
-        any_true = False
-        any_own = False
-        n_app = 0
-        n_unrel = 0
-        sev = 0
-        grav = 0
-        loss = 0.0
-        gain = 0.0
-        hazard = 0.0
-        fl = False
-        rl = False
-        cr = False
-        sc = False
-        lx = False
-        rw = False
-        insp = 1.0
-        for s in range(n_s):
-            hit = False
-            c = 0
-            cx = NO_CONTEXT
-            gv = 0
-            if via_firm[s]:
-                if rep_member[s, i]:
-                    hit = True
-                    c = ASSOC
-                    cx = rep_ctx[s, i]
-                    gv = rep_gravity[s, i]
-            elif trigger[s] == ON_LIST:
-                k = index[s]
-                if member[k, i]:
-                    hit = True
-                    c = cause[k, i]
-                    cx = ctx[k, i]
-                    gv = gravity[k, i]
-            else:
-                if (grades[s] >> np.uint64(grade[i])) & np.uint64(1):
-                    hit = True
-                    if (grades[s] >> np.uint64(g_true[i])) & np.uint64(1):
-                        c = 1
-                    elif (grades[s] >> np.uint64(g_own[i])) & np.uint64(1):
-                        c = 2
-                    else:
+    slices, span = slicing(n)
+    for part in prange(slices):
+        audit = audit_parts[part]
+        audit[:, :] = 0
+        for i in range(part * span, min(n, (part + 1) * span)):
+            b = 0
+            any_true = False
+            any_own = False
+            n_app = 0
+            n_unrel = 0
+            sev = 0
+            grav = 0
+            loss = 0.0
+            gain = 0.0
+            hazard = 0.0
+            credit = 0.0
+            fl = False
+            rl = False
+            sc = False
+            lx = False
+            bar = False
+            rw = False
+            insp = 1.0
+            for s in range(n_s):
+                hit = False
+                c = 0
+                cx = NO_CONTEXT
+                gv = 0
+                if via_firm[s]:
+                    if rep_member[s, i]:
+                        hit = True
                         c = ASSOC
-                    cx = ASSOC_CONTEXT if (c == ASSOC or last_ctx[i] == NO_CONTEXT) else last_ctx[i]
-                    gv = 0 if c == ASSOC else last_gravity[i]
-            if not hit:
-                continue
-            e = effect[s]
-            off_context = (related[s] >> np.uint64(cx)) & np.uint64(1) == 0
-            if context_bound and off_context and e != REWARD:
-                continue  # safeguard: a sanction may only use data of its own context
-            b |= 1 << s
-            if e == REWARD:
-                rw = True
-                gain += strength[s]
-                continue
-            n_app += 1
-            if c == 1:
-                any_true = True
-            if c == 1 or c == 2:
-                any_own = True
-            if off_context:
-                n_unrel += 1
-            sev += severity[s]
-            if gv > grav:
-                grav = gv
-            if e == FLIGHTS:
-                fl = True
-            elif e == RAIL:
-                rl = True
-            elif e == CREDIT:
-                cr = True
-            elif e == SCHOOL:
-                sc = True
-            elif e == LUXURY:
-                lx = True
-            elif e == INSPECTION:
-                insp *= strength[s]
-            elif e == JOB:
-                hazard += strength[s]
-            elif e == INCOME:
-                loss += strength[s]
-            elif e == LICENCE and self_employed[i]:
-                loss += strength[s]
-        if b == 0 and bits[i] == 0:
-            continue  # nothing now, nothing last step: every output is at its default already
-        bits[i] = b
-        applied[i] = min(n_app, 255)
-        unrelated[i] = min(n_unrel, 255)
-        if n_app == 0:
-            status[i] = 0
-        elif any_true:
-            status[i] = 1
-        elif any_own:
-            status[i] = 2
-        else:
-            status[i] = 3
-        disproportionate[i] = n_app > 0 and sev > proportionality * grav
-        rewarded[i] = rw
-        block_flight[i] = fl
-        block_rail[i] = rl
-        block_credit[i] = cr
-        block_school[i] = sc
-        block_luxury[i] = lx
-        inspection[i] = insp
-        job_hazard[i] = hazard
-        income_factor[i] = max(0.0, 1.0 - min(loss, 1.0) + gain)
+                        cx = rep_ctx[s, i]
+                        gv = rep_gravity[s, i]
+                elif trigger[s] == ON_LIST:
+                    k = index[s]
+                    if member[k, i]:
+                        hit = True
+                        c = cause[k, i]
+                        cx = ctx[k, i]
+                        gv = gravity[k, i]
+                else:
+                    if (grades[s] >> np.uint64(grade[i])) & np.uint64(1):
+                        hit = True
+                        if (grades[s] >> np.uint64(g_true[i])) & np.uint64(1):
+                            c = 1
+                        elif (grades[s] >> np.uint64(g_own[i])) & np.uint64(1):
+                            c = 2
+                        else:
+                            c = ASSOC
+                        cx = onset_ctx[grade_set[s], i]
+                        gv = onset_gravity[grade_set[s], i]
+                if not hit:
+                    continue
+                if cx >= N_DATA_CONTEXTS:
+                    cx = ASSOC_CONTEXT  # no data named: it can only be association
+                e = effect[s]
+                off_context = (related[s] >> np.uint64(cx)) & np.uint64(1) == 0
+                if context_bound and off_context and e != REWARD:
+                    continue  # safeguard: a sanction may only use data of its own context
+                b |= 1 << s
+                if e == REWARD:
+                    rw = True
+                    gain += strength[s]
+                    continue
+                n_app += 1
+                audit[cx, sanction_ctx[s]] += 1
+                if c == 1:
+                    any_true = True
+                if c == 1 or c == 2:
+                    any_own = True
+                if off_context:
+                    n_unrel += 1
+                sev += severity[s]
+                if gv > grav:
+                    grav = gv
+                if e == FLIGHTS:
+                    fl = True
+                elif e == RAIL:
+                    rl = True
+                elif e == CREDIT:
+                    credit = max(credit, strength[s])
+                elif e == SCHOOL:
+                    sc = True
+                elif e == LUXURY:
+                    lx = True
+                elif e == LEGAL_REP:
+                    bar = True
+                elif e == INSPECTION:
+                    insp *= strength[s]
+                elif e == JOB:
+                    hazard += strength[s]
+                elif e == INCOME or e == PROCUREMENT:
+                    loss += strength[s]
+                elif e == LICENCE and self_employed[i]:
+                    loss += strength[s]
+            if b == 0 and bits[i] == 0:
+                continue  # nothing now, nothing last step: every output is at its default
+            bits[i] = b
+            applied[i] = min(n_app, 255)
+            unrelated[i] = min(n_unrel, 255)
+            if n_app == 0:
+                status[i] = 0
+            elif any_true:
+                status[i] = 1
+            elif any_own:
+                status[i] = 2
+            else:
+                status[i] = 3
+            disproportionate[i] = n_app > 0 and sev > proportionality * grav
+            rewarded[i] = rw
+            block_flight[i] = fl
+            block_rail[i] = rl
+            block_school[i] = sc
+            block_luxury[i] = lx
+            barred[i] = bar
+            block_credit[i] = credit
+            inspection[i] = insp
+            job_hazard[i] = hazard
+            income_factor[i] = max(0.0, 1.0 - min(loss, 1.0) + gain)
 
 
 def apply(
@@ -310,18 +408,27 @@ def apply(
     context_bound: bool,
     registry: Registry,
     ledger: Ledger,
+    onsets: Onsets,
     firm_registry: Registry | None = None,
     firm_ledger: Ledger | None = None,
+    firm_onsets: Onsets | None = None,
     legal_rep: np.ndarray | None = None,
     self_employed: np.ndarray | None = None,
 ) -> None:
-    """Fill ``out`` with this step's sanctions for every agent of one kind."""
+    """Fill ``out`` with this step's sanctions for every agent of one kind. ``self_employed``
+    says whose income a denied licence cuts (every agent's, for firms: their revenue);
+    ``legal_rep`` (-1: none) says on whom a firm's sanctions reaching its representative
+    land; ``onsets`` and ``firm_onsets`` hold the causes of grade sanctions."""
     n = len(out.bits)
     if len(table) == 0:
         out.bits[:] = 0
         out.status[:] = 0
         out.applied[:] = 0
+        out.audit[:] = 0
         return
+    onsets.update(ledger)
+    if firm_onsets is not None:
+        firm_onsets.update(firm_ledger)
     needs_grade = bool((table.trigger == ON_GRADE).any())
     if needs_grade:
         g_true, g_own = ledger.hypothetical_grades()
@@ -337,19 +444,12 @@ def apply(
             firms = np.flatnonzero(firm_registry.member[lst])
             fctx, fgrav = firm_registry.ctx[lst][firms], firm_registry.gravity[lst][firms]
         else:
-            bitset = int(table.grades[s])
-            in_set = (
-                np.right_shift(np.uint64(bitset), firm_ledger.grade.astype(np.uint64))
-                & np.uint64(1)
-            ).astype(bool)
-            firms = np.flatnonzero(in_set)
-            fctx = np.where(
-                firm_ledger.last_ctx[firms] == NO_CONTEXT,
-                ASSOC_CONTEXT,
-                firm_ledger.last_ctx[firms],
-            )
-            fgrav = firm_ledger.last_gravity[firms]
+            at = table.grade_set[s]
+            firms = np.flatnonzero(firm_onsets.inside[at])
+            fctx, fgrav = firm_onsets.ctx[at][firms], firm_onsets.gravity[at][firms]
         reps = legal_rep[firms]
+        has = reps >= 0  # a firm without a representative reaches nobody
+        reps, fctx, fgrav = reps[has], fctx[has], fgrav[has]
         rep_member[s, reps] = True
         rep_ctx[s, reps] = fctx
         rep_gravity[s, reps] = fgrav
@@ -359,6 +459,9 @@ def apply(
     gravity = registry.gravity if len(registry.specs) else np.zeros((1, n), np.uint8)
     if self_employed is None:
         self_employed = np.ones(n, bool)
+    onset_ctx = onsets.ctx if len(onsets.sets) else np.zeros((1, 0), np.uint8)
+    onset_gravity = onsets.gravity if len(onsets.sets) else np.zeros((1, 0), np.uint8)
+    parts = np.zeros((slicing(n)[0], N_DATA_CONTEXTS, N_SANCTION_CONTEXTS), np.int64)
     _apply_kernel(
         table.trigger,
         table.index,
@@ -368,6 +471,8 @@ def apply(
         table.strength,
         table.related,
         table.severity,
+        table.context,
+        table.grade_set,
         proportionality,
         context_bound,
         member,
@@ -377,8 +482,8 @@ def apply(
         ledger.grade,
         g_true,
         g_own,
-        ledger.last_ctx,
-        ledger.last_gravity,
+        onset_ctx,
+        onset_gravity,
         rep_member,
         rep_ctx,
         rep_gravity,
@@ -391,13 +496,16 @@ def apply(
         out.rewarded,
         out.block_flight,
         out.block_rail,
-        out.block_credit,
         out.block_school,
         out.block_luxury,
+        out.barred,
+        out.block_credit,
         out.job_hazard,
         out.income_factor,
         out.inspection,
+        parts,
     )
+    out.audit[:] = parts.sum(axis=0)
 
 
-__all__ = ["Table", "Outcome", "compile_table", "apply", "NO_CAUSE"]
+__all__ = ["Table", "Outcome", "Onsets", "compile_table", "apply", "NO_CAUSE"]

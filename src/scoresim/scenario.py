@@ -19,8 +19,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from . import expr
-from .acts import ACT_ID, ACTS, CONTEXTS
-from .effects import EFFECTS
+from .acts import ACT_ID, ACTS, CONTEXTS, SANCTION_CONTEXTS
+from .effects import EFFECTS, FIRM_EFFECTS, PERSON_EFFECTS
 
 LAYERS = ("household", "work", "community", "online")  # person layers; "business" is firm-firm
 STEP_YEARS = {"day": 1 / 365.25, "week": 7 / 365.25, "month": 1 / 12}
@@ -368,6 +368,9 @@ class Response(Strict):
     employer_screening: float = Field(0.0, ge=0, le=1)  # share of hiring chances lost if listed
     partner_drop: float = Field(0.0, ge=0, le=1e4)  # yearly hazard partner drops a listed firm
     pressure_pay: float = Field(0.0, ge=0, le=1e4)  # extra yearly hazard a listed debtor pays
+    # [assume] yearly rate at which a firm whose representative was barred names another
+    # (about a month on average)
+    representative_replacement: float = Field(12.0, ge=0, le=1e4)
     proportionality: float = Field(1.0, ge=0, le=100)  # severity allowed per unit of gravity
 
     @field_validator("avoidance")
@@ -699,18 +702,19 @@ def check(sc: Scenario, file: str | Path | None = None) -> None:
                 f"list {s.on_list!r} holds {trig}s: use "
                 + ("'person'" if trig == "person" else "'firm' or 'representative'"),
             )
-        sanction_contexts = (
-            "travel",
-            "finance",
-            "work",
-            "education",
-            "business",
-            "public_services",
-            "consumption",
-        )
-        if s.context not in sanction_contexts:
+        can = FIRM_EFFECTS if s.subject == "firm" else PERSON_EFFECTS
+        if s.effect not in can:
+            kind = "firm" if s.subject == "firm" else "person"
             raise ScenarioError(
-                file, f"{at}.context", s.context, f"allowed: {', '.join(sanction_contexts)}"
+                file,
+                f"{at}.effect",
+                s.effect,
+                f"the engine cannot apply it to a {kind}; allowed for a {kind} "
+                f"(subject = {s.subject!r}): {', '.join(sorted(can))}",
+            )
+        if s.context not in SANCTION_CONTEXTS:
+            raise ScenarioError(
+                file, f"{at}.context", s.context, f"allowed: {', '.join(SANCTION_CONTEXTS)}"
             )
     for i, g in enumerate(r.response.visible_low_grades):
         if g not in person_grades:

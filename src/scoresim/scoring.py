@@ -30,6 +30,8 @@ from .prefetch import prefetch_row
 from .scenario import FIRM_FIELDS, LAYERS, PERSON_FIELDS, Grade, Regime
 
 NO_CONTEXT = 255
+_CONTEXT = np.array([CONTEXT_ID[a.context] for a in ACTS], np.uint8)  # data context of each act
+_GRAVITY = np.array([a.gravity for a in ACTS], np.uint8)
 
 
 @dataclass
@@ -143,7 +145,10 @@ class Ledger:
         self.grade_mins, self.grade_names = grade_bands(grades)
         self.grade = grade_of(self.shown(), self.grade_mins)
         self.prior = np.zeros(n, np.uint16)
-        self.last_ctx = np.full(n, NO_CONTEXT, np.uint8)  # context of the latest deduction
+        # the data behind the latest fall in the score: the context and gravity of the
+        # largest deduction in the latest step with deductions (what a sanction that starts
+        # now names as its cause; registry.py and sanctions.py freeze it at the start)
+        self.last_ctx = np.full(n, NO_CONTEXT, np.uint8)
         self.last_gravity = np.zeros(n, np.uint8)
         self.graph = graph
         self.layer_weights = layer_weights.astype(np.float64)
@@ -184,6 +189,7 @@ class Ledger:
             opaque = np.zeros(len(subj), bool) if opaque is None else opaque  # none opaque
             self._add(subj, true, opaque, pts, t_rec, True)
             changed_parts.append(subj)
+        deductions: list[tuple] = []  # (subjects, points, act) of this step's negative rules
         if len(records) and self.rules:
             _count_into(self.prior, records.subject)
             for act, rules in self.rules.items():
@@ -211,12 +217,26 @@ class Ledger:
                             (s, None if tt.all() else tt, oo if oo.any() else None, -pts, t)
                         )
                     if rule.points < 0:
-                        self.last_ctx[s] = CONTEXT_ID[ACTS[act].context]
-                        self.last_gravity[s] = ACTS[act].gravity
+                        deductions.append((s, rule.points, act))
+        if deductions:
+            self._name_deductions(deductions)
         if changed_parts:
             self._propagate(_distinct_sorted(np.concatenate(changed_parts), self._mark), active)
         self.refresh_association()
         self.grade = grade_of(self.shown(), self.grade_mins)
+
+    def _name_deductions(self, deductions: list[tuple]) -> None:
+        """Each subject with deductions this step: the context and gravity of its largest
+        deduction (ties: the graver act, then the earlier rule) become ``last_ctx`` and
+        ``last_gravity``."""
+        subj = np.concatenate([d[0] for d in deductions])
+        pts = np.concatenate([np.full(len(d[0]), d[1]) for d in deductions])
+        act = np.concatenate([np.full(len(d[0]), d[2], np.intp) for d in deductions])
+        order = np.lexsort((-_GRAVITY[act].astype(np.int16), pts, subj))  # largest first
+        subj, act = subj[order], act[order]
+        first = np.concatenate([[True], subj[1:] != subj[:-1]])
+        self.last_ctx[subj[first]] = _CONTEXT[act[first]]
+        self.last_gravity[subj[first]] = _GRAVITY[act[first]]
 
     def _add(self, subj, true, opaque, pts, t_rec: int, expiring: bool) -> None:
         _add_points(

@@ -56,6 +56,7 @@ class Society:
     travel_weight: np.ndarray  # float32: travel propensity from income [assume]
     self_employed: np.ndarray  # bool: outside a firm's payroll
     household_starts: np.ndarray  # int32: first person of each household, then N
+    region_starts: np.ndarray  # int64: first person of each region, then N (persons are by region)
 
 
 def build_society(sc: Scenario) -> Society:
@@ -77,6 +78,7 @@ def build_society(sc: Scenario) -> Society:
         travel,
         persons.employer < 0,
         group_starts(persons.household).astype(np.int32),
+        np.searchsorted(persons.region, np.arange(len(sc.population.region_weights) + 1)),
     )
 
 
@@ -151,12 +153,23 @@ class World:
         self.firm_table = sanctions.compile_table(regime, "firm", *args)
         self.out = sanctions.Outcome.zeros(p.n)
         self.firm_out = sanctions.Outcome.zeros(f.n)
+        # the data named as the cause of grade sanctions, from the step they start
+        self.onsets = sanctions.Onsets.of(self.table.own_sets, p.n)
+        self.rep_onsets = sanctions.Onsets.of(self.table.firm_sets, f.n)
+        self.firm_onsets = sanctions.Onsets.of(self.firm_table.own_sets, f.n)
+        self.audit = np.zeros_like(self.out.audit)  # applications over the run
+        # who represents each firm (-1: nobody, after a bar, until the firm names another)
+        self.legal_rep = f.legal_rep.copy()
+        self.barring = bool((self.table.effect == sanctions.LEGAL_REP).any())
+        self.p_name_rep = behaviour.per_step(regime.response.representative_replacement, dt)
+        self.reps_lost = 0
+        self.firm_class = metrics.firm_size_class(f.size)
         used = [x for x in regime.sources if x not in guard.excluded_sources]
         self.sources = SourceSet(sc, used)
         self.firm_sources = SourceSet(sc, used)
         self.boost = np.ones(f.n, np.float32)
         r = regime.response
-        self.params = behaviour.parameters(sc.behaviour, dt, r.pressure_pay, 1.0)
+        self.params = behaviour.parameters(sc.behaviour, dt, r.pressure_pay)
         ad = regime.adaptation
         # people adapt only what a source could see (no speech data: no chilled speech)
         self.chill_max = ad.chill_max if self.sources.sees_any(CHILLED) else 0.0
@@ -276,6 +289,7 @@ class World:
             bound,
             self.firm_registry,
             self.firm_ledger,
+            self.firm_onsets,
         )
         sanctions.apply(
             self.table,
@@ -284,9 +298,11 @@ class World:
             bound,
             self.registry,
             self.ledger,
+            self.onsets,
             self.firm_registry,
             self.firm_ledger,
-            f.legal_rep,
+            self.rep_onsets,
+            self.legal_rep,
             s.self_employed,
         )
         self.boost = self.firm_out.inspection
@@ -297,7 +313,18 @@ class World:
             out.block_school,
             self.spill,
         )
-        # 6. response: avoidance, employers, partners, income
+        # 6. response: avoidance, employers, partners, representatives, income
+        if self.barring:
+            lost, _ = response.representatives(
+                stream_key(self.seed, Stream.REPRESENTATIVE, t),
+                out.barred,
+                self.registry.listed,
+                self.legal_rep,
+                f.region,
+                s.region_starts,
+                self.p_name_rep,
+            )
+            self.reps_lost += lost
         visible = self.registry.visible
         flagged = self.registry.listed  # what employers screen on: any list, or a low grade
         if len(self.visible_low):
@@ -385,12 +412,24 @@ class World:
                 rec.total(t, f"{prefix}.{name}.outflow", float(reg.outflow[k]))
         f = self.s.firms
         fl = self.firm_registry.listed
+        rep = self.legal_rep
+        vacant = rep < 0
         exposed = f.foreign & (
             (self.firm_ledger.listed_contacts > 0)
             | (self.firm_ledger.grade != self.firm_ledger.hypothetical_grades()[1])
-            | self.registry.listed[f.legal_rep]
-            | (self.out.status[f.legal_rep] == 3)
+            | (self.registry.listed[rep] & ~vacant)
+            | ((self.out.status[rep] == 3) & ~vacant)
+            | vacant
         )
+        self.audit += self.out.audit
+        revenue = f.revenue * self.firm_out.income_factor
+        by_class = np.bincount(self.firm_class, weights=revenue, minlength=len(metrics.FIRM_SIZES))
+        rec.total(t, "firm_revenue", float(revenue.sum(dtype=np.float64)))
+        rec.total(t, "firm_revenue.foreign", float(revenue[f.foreign].sum(dtype=np.float64)))
+        for k, name in enumerate(metrics.FIRM_SIZES):
+            rec.total(t, f"firm_revenue.{name}", float(by_class[k]))
+        rec.total(t, "firms_without_representative", float(vacant.sum()))
+        rec.total(t, "representatives_lost", float(self.reps_lost))
         self.firm_exposed_ever |= exposed
         rec.total(t, "firms_listed", float(fl.sum()))
         rec.total(t, "firms_sanctioned", float((self.firm_out.applied > 0).sum()))
@@ -474,6 +513,11 @@ def total_names(sc: Scenario) -> list[str]:
         "foreign_firms_exposed",
         "firm_records",
         "firm_false_records",
+        "firm_revenue",
+        "firm_revenue.foreign",
+        *(f"firm_revenue.{size}" for size in metrics.FIRM_SIZES),
+        "firms_without_representative",
+        "representatives_lost",
     ]
     names += [f"records.{s}" for s in sc.sources]
     for s in sc.regime.sanctions:
@@ -490,10 +534,30 @@ def total_names(sc: Scenario) -> list[str]:
 STATIC_PERSON_BYTES = PERSON_BYTES + 8 + 4 + 2 + 1  # traits etc., CSR row start, travel,
 #                                                    coverage bits, self-employed
 HOUSEHOLD_BYTES = 4  # the first person of each household
-WORLD_PERSON_BYTES = 122  # one world's columns: ledger 58, registry 7 + 8 a list, sanctions
-#                           24, state 13, event buffer 10, degree 4, spill 1, metrics 5
+WORLD_PERSON_BYTES = 126  # one world's columns: ledger 58, registry 7 + 8 a list, sanctions
+#                           28, state 13, event buffer 10, degree 4, spill 1, metrics 5
 LIST_PERSON_BYTES = 8  # one list's columns in one world (since, member, gravity, ctx, cause)
-WORLD_FIRM_BYTES = 60
+NOTICE_LIST_BYTES = 6  # one list's notice columns, under a notice period (step, record)
+GRADE_SET_BYTES = 3  # per agent, for each set of grades a sanction is on (in, context, gravity)
+WORLD_FIRM_BYTES = 65  # incl. the representative (4) and size class (1)
+
+
+def _grade_sets(regime: Regime, side: str) -> int:
+    """Distinct sets of grades that sanctions of one side are on ("person": on persons' own
+    grades; "firm": on firms' grades, for firms and their representatives)."""
+    sets = {
+        frozenset(s.on_grades)
+        for s in regime.sanctions
+        if s.on_grades and (s.subject == "person") == (side == "person")
+    }
+    return len(sets)
+
+
+def world_person_bytes(regime: Regime) -> float:
+    """Bytes per person of one world under ``regime`` (its columns, lists and grade sets)."""
+    lists = sum(x.subject == "person" for x in regime.lists)
+    per_list = LIST_PERSON_BYTES + (NOTICE_LIST_BYTES if regime.safeguards.notice_days else 0)
+    return WORLD_PERSON_BYTES + per_list * lists + GRADE_SET_BYTES * _grade_sets(regime, "person")
 RECORD_BYTES = 5  # a pending expiry: agent id + its true flag
 RECORDS_PER_PERSON_STEP = 0.12  # [measured] article, the busiest preset (benchmarks/memory.py)
 BASE_BYTES = 280e6  # interpreter, numba, libraries, per-step tables [measured]
@@ -520,9 +584,9 @@ def estimate_bytes(sc: Scenario) -> int:
     regimes = [sc.regime] + ([NONE_REGIME] if sc.run.twin else [])
     run = society
     for regime in regimes:
-        person_lists = sum(x.subject == "person" for x in regime.lists)
-        run += n * (WORLD_PERSON_BYTES + LIST_PERSON_BYTES * person_lists) + entries
-        run += m * WORLD_FIRM_BYTES
+        run += n * world_person_bytes(regime) + entries
+        # firm grade sets: held for the firms' own sanctions and for their representatives'
+        run += m * (WORLD_FIRM_BYTES + 2 * GRADE_SET_BYTES * _grade_sets(regime, "firm"))
         metrics_per_cell = len(metrics.ALL_PERSON_METRICS) + len(regime.scoring.grades)
         run += sc.run.steps * metrics.N_CELLS * metrics_per_cell * 8  # the recorder's cells
         expiries = [r.expiry_years for r in regime.rules]

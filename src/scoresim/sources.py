@@ -139,6 +139,7 @@ class SourceSet:
                 self.boostable,
                 stream_key(seed, Stream.DETECTION + stream_offset, t),
                 stream_key(seed, Stream.FALSE_RECORD + stream_offset, t),
+                stream_key(seed, Stream.REPEATED_ACT + stream_offset, t),
                 subj,
                 act,
                 src,
@@ -166,15 +167,21 @@ def _observe_kernel(
     boostable,
     kd,
     kf,
+    kr,
     subj,
     act,
     src,
     tru,
 ):
+    """Each event is offered to the sources that observe its act. The draws of an event are
+    keyed by (agent, act, source) and, for the second and later time the agent did the same
+    act in the step (adjacent events), by that repetition too (key ``kr``)."""
     k = 0
+    rep = 0
     for e in range(len(ev_agent)):
         i = ev_agent[e]
         a = ev_act[e]
+        rep = rep + 1 if e > 0 and ev_agent[e - 1] == i and ev_act[e - 1] == a else 0
         for x in range(act_sources.shape[1]):
             s = act_sources[a, x]
             if s < 0:
@@ -185,11 +192,14 @@ def _observe_kernel(
             if boostable[a]:
                 det = min(1.0, det * boost[i])
             c = (np.int64(i) * 64 + a) * 16 + s
-            if uniform(kd, 2 * c) >= det:
+            r = 4 * (c * 64 + rep)
+            u_detect = uniform(kd, 2 * c) if rep == 0 else uniform(kr, r)
+            if u_detect >= det:
                 continue
             who = i
-            if uniform(kf, 2 * c) < false_rate[s]:  # attributed to someone else
-                who = int(uniform(kf, 2 * c + 1) * n_subjects)
+            u_false = uniform(kf, 2 * c) if rep == 0 else uniform(kr, r + 1)
+            if u_false < false_rate[s]:  # attributed to someone else
+                who = int((uniform(kf, 2 * c + 1) if rep == 0 else uniform(kr, r + 2)) * n_subjects)
                 if who == i:
                     who = (i + 1) % n_subjects
             subj[k] = who

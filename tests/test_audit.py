@@ -1,0 +1,114 @@
+"""The EU AI Act audit names the data that caused each sanction, keeps that cause while the
+sanction lasts, and counts applications by data context x sanction context."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from scoresim import Sim, sanctions
+from scoresim.acts import ACT_ID, CONTEXT_ID, SANCTION_CONTEXT_ID
+from scoresim.sources import Records
+
+PERSON = 5
+
+
+def _world(context_bound: bool):
+    """A threshold list and a grade set, each with a sanction counted related to finance data
+    only; a finance record moves a score by 200 points, a traffic record by 5."""
+    over = {
+        "regime": {
+            "publicity": 0.0,
+            "rules": [
+                {"record": "missed_payment", "points": -200.0},
+                {"record": "traffic_offence", "points": -5.0},
+            ],
+            "association": {"mean_weight": 0.0, "listed_penalty": 0.0, "partner_weight": 0.0},
+            "lists": [{"name": "low", "enter_below": 880.0}],
+            "sanctions": [
+                {
+                    "name": "no_flights",
+                    "on_list": "low",
+                    "effect": "block_flights",
+                    "context": "travel",
+                    "related_contexts": ["finance"],
+                },
+                {
+                    "name": "no_credit_in_c",
+                    "on_grades": ["C", "D"],
+                    "effect": "block_credit",
+                    "context": "finance",
+                    "related_contexts": ["finance"],
+                },
+            ],
+            "safeguards": {"context_bound": context_bound},
+        }
+    }
+    return Sim("article", overrides=over, n=2000, years=1, twin=False).build().worlds[0]
+
+
+def _step(w, t: int, acts: list[str]) -> None:
+    """Scoring, listing and sanctions of one step (as World.step runs them) on the given
+    records of one person."""
+    recs = Records(
+        np.full(len(acts), PERSON, np.int32),
+        np.array([ACT_ID[a] for a in acts], np.uint8),
+        np.zeros(len(acts), np.uint8),
+        np.ones(len(acts), bool),
+    )
+    w.ledger.apply(t, recs, w.person_fields, w.active, w.sources.opaque)
+    w.registry.update(t, recs, w.person_fields, w.active)
+    bound = w.regime.safeguards.context_bound
+    sanctions.apply(w.table, w.out, 1.0, bound, w.registry, w.ledger, w.onsets)
+
+
+@pytest.mark.parametrize("context_bound", [False, True])
+def test_a_sanction_keeps_the_cause_it_started_with(context_bound):
+    """A score that crosses the threshold on a finance record and later receives a traffic
+    record: the audit still says finance, so the sanctions stay in context (and, under the
+    context-bound safeguard, stay applied)."""
+    w = _world(context_bound)
+    finance, traffic = CONTEXT_ID["finance"], CONTEXT_ID["traffic"]
+    _step(w, 0, ["traffic_offence", "missed_payment"])  # the largest deduction names it
+    assert w.registry.member[0, PERSON] and w.ledger.last_ctx[PERSON] == finance
+    assert w.out.applied[PERSON] == 2 and w.out.unrelated[PERSON] == 0
+    for t in range(1, 4):
+        _step(w, t, ["traffic_offence"])
+        assert w.ledger.last_ctx[PERSON] == traffic  # the latest data are traffic data ...
+        assert w.registry.ctx[0, PERSON] == finance  # ... the listing's cause is not
+        assert w.out.applied[PERSON] == 2, t  # both sanctions still apply
+        assert w.out.unrelated[PERSON] == 0, t
+        row = w.out.audit[finance]
+        assert row[SANCTION_CONTEXT_ID["travel"]] == 1 and row[SANCTION_CONTEXT_ID["finance"]] == 1
+        assert w.out.audit[traffic].sum() == 0
+
+
+def test_a_sanction_started_by_other_data_is_unrelated_and_the_safeguard_stops_it():
+    """The same regime, but the crossing record is a traffic one: unrelated to finance, so
+    the audit says so, and the context-bound safeguard withholds both sanctions."""
+    for bound in (False, True):
+        w = _world(bound)
+        w.ledger.own_true[PERSON] = -118.0  # 882 points: one traffic record crosses 880
+        w.ledger.score[PERSON] = 882.0
+        _step(w, 0, ["traffic_offence"])
+        assert w.registry.member[0, PERSON]
+        assert w.registry.ctx[0, PERSON] == CONTEXT_ID["traffic"]
+        if bound:
+            assert w.out.applied[PERSON] == 0
+        else:
+            assert w.out.applied[PERSON] == 1 and w.out.unrelated[PERSON] == 1
+            audit = w.out.audit[CONTEXT_ID["traffic"]]
+            assert audit[SANCTION_CONTEXT_ID["travel"]] == 1
+
+
+def test_the_audit_matrix_adds_up_to_the_applications():
+    res = Sim("article", n=8000, years=1, seed=3, twin=False).run()
+    s = res.summary()
+    matrix = s["audit_matrix"]
+    total = sum(v for row in matrix.values() for v in row.values())
+    ts = res.timeseries()
+    apps = ts[(ts.group == "all") & (ts.metric == "sanction_applications")]["run"].sum()
+    assert total == apps > 0
+    # unrelated applications are a part of the matrix: rows the sanctions do not count related
+    assert 0 < s["unrelated_context_share"] < 1
+    assert matrix["association"]["travel"] > 0  # article sanctions by association

@@ -1,0 +1,194 @@
+"""Every sanction effect is real: switched on alone, exactly the outcome it names leaves the
+twin's; switched off (no sanction, or a neutral strength), nothing does. And the effects
+the engine cannot apply to an agent are refused when the scenario is read."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from scoresim import Sim
+from scoresim.scenario import ScenarioError
+
+# The outcomes compared with the twin: summed over the run (group "all").
+OUTCOMES = (
+    "flight_blocked",
+    "rail_blocked",
+    "luxury_blocked",
+    "loan_refused",
+    "income",
+    "employed",
+    "household_spillover",
+    "firm_revenue",
+    "firm_records",
+    "firms_without_representative",
+)
+
+
+def _regime(subject: str, sanctions: list[dict]) -> dict:
+    """A list that nothing else reacts to (not public, no publicity, no pressure), entered
+    on a traffic record (persons) or a regulatory violation (firms), with the sanctions."""
+    enter = "traffic_offence" if subject == "person" else "firm_violation"
+    return {
+        "behaviour": {"firm_violation": 2.0},  # enough listed firms in a small society
+        "regime": {
+            "name": "one-effect",
+            "publicity": 0.0,
+            "sources": ["police", "regulators"],
+            "lists": [
+                {
+                    "name": "watch",
+                    "subject": subject,
+                    "public": False,
+                    "enter_on": [enter],
+                    "term_years": 0.5,
+                }
+            ],
+            "sanctions": sanctions,
+        },
+    }
+
+
+def _sanction(effect: str, subject: str, strength: float = 0.5) -> dict:
+    return {
+        "name": "only",
+        "on_list": "watch",
+        "subject": subject,
+        "effect": effect,
+        "strength": strength,
+        "related_contexts": ["traffic", "regulatory"],
+    }
+
+
+def _sums(overrides: dict):
+    res = Sim("none", overrides=overrides, n=10_000, years=1, seed=4).run()
+    ts = res.timeseries()
+    return ts[ts.group == "all"].groupby("metric", observed=True)[["run", "twin"]].sum()
+
+
+_NO_EFFECT: dict = {}
+
+
+def _outcomes(overrides: dict, listed: str) -> dict[str, tuple[float, float]]:
+    """Each outcome, (run, reference): the reference is the twin, except for records, which
+    the twin (no system) never makes: those are compared with the same regime without the
+    sanction."""
+    sums = _sums(overrides)
+    if listed not in _NO_EFFECT:
+        _NO_EFFECT[listed] = _sums(_regime(listed, []))
+    out = {k: (float(sums.loc[k, "run"]), float(sums.loc[k, "twin"])) for k in OUTCOMES}
+    out["firm_records"] = (out["firm_records"][0], float(_NO_EFFECT[listed].loc["firm_records", "run"]))
+    return out
+
+
+# effect, who the list holds and who the sanction lands on, what must move, what may move
+# with it (a feedback of the effect itself)
+CASES = [
+    ("block_flights", "person", "person", {"flight_blocked"}, set()),
+    ("block_rail", "person", "person", {"rail_blocked"}, set()),
+    ("block_luxury", "person", "person", {"luxury_blocked"}, set()),
+    ("block_credit", "person", "person", {"loan_refused"}, set()),
+    ("job_loss", "person", "person", {"employed", "income"}, set()),
+    ("income_loss", "person", "person", {"income"}, set()),
+    ("block_school", "person", "person", {"household_spillover"}, set()),
+    ("deny_licence", "person", "person", {"income"}, set()),
+    ("reward", "person", "person", {"income"}, set()),
+    ("bar_legal_rep", "person", "person", {"firms_without_representative"}, set()),
+    ("block_flights", "firm", "representative", {"flight_blocked"}, set()),
+    ("bar_legal_rep", "firm", "representative", {"firms_without_representative"}, set()),
+    ("deny_licence", "firm", "firm", {"firm_revenue"}, set()),
+    ("exclude_procurement", "firm", "firm", {"firm_revenue"}, set()),
+    ("reward", "firm", "firm", {"firm_revenue"}, set()),
+    # more inspections find more violations, which list more firms: firm records move
+    ("raise_inspection", "firm", "firm", {"firm_records"}, set()),
+]
+
+
+@pytest.mark.parametrize(
+    "effect, listed, subject, moves, may_move", CASES, ids=[f"{c[0]}-{c[2]}" for c in CASES]
+)
+def test_an_effect_alone_moves_exactly_its_outcome(effect, listed, subject, moves, may_move):
+    strength = 3.0 if effect == "raise_inspection" else 0.5
+    got = _outcomes(_regime(listed, [_sanction(effect, subject, strength)]), listed)
+    for key, (run, twin) in got.items():
+        if key in moves:
+            assert run != twin, f"{effect}: {key} should move ({run} vs twin {twin})"
+        elif key not in may_move:
+            assert run == twin, f"{effect}: {key} moved ({run} vs twin {twin})"
+
+
+# strengths at which an effect does nothing
+NEUTRAL = [
+    ("block_credit", "person", 0.0),
+    ("job_loss", "person", 0.0),
+    ("income_loss", "person", 0.0),
+    ("deny_licence", "person", 0.0),
+    ("reward", "person", 0.0),
+    ("deny_licence", "firm", 0.0),
+    ("exclude_procurement", "firm", 0.0),
+    ("raise_inspection", "firm", 1.0),
+]
+
+
+@pytest.mark.parametrize("effect, subject, strength", [*NEUTRAL, (None, "person", 0.0)])
+def test_an_effect_switched_off_moves_nothing(effect, subject, strength):
+    sanctions = [] if effect is None else [_sanction(effect, subject, strength)]
+    got = _outcomes(_regime(subject, sanctions), subject)
+    for key, (run, twin) in got.items():
+        assert run == twin, f"{effect} at {strength}: {key} moved ({run} vs {twin})"
+    # and the list itself was busy: the test would have seen an effect
+    if effect is None:
+        res = Sim("none", overrides=_regime(subject, []), n=10_000, years=1, seed=4).run()
+        assert res.summary()["listed_share_peak"] > 0.005
+
+
+def test_credit_block_refuses_in_proportion_to_its_strength():
+    """A credit sanction of strength s refuses a share s of loan applications and multiplies
+    the missed-payment hazard of current loans by 1 + s (the kernel on a known state)."""
+    from test_kernels import _behaviour_args
+
+    from scoresim import acts, behaviour
+    from scoresim.behaviour import LOAN, NONE
+
+    n = 40_000
+    args, st = _behaviour_args(n)
+    args = list(args)
+    args[2] = args[2].copy()
+    args[2][behaviour.P["loan_uptake"]] = 0.3  # many applications in one step
+    counts = {}
+    for s in (0.0, 0.5, 1.0):
+        state = st.copy()
+        half = n // 2
+        state.debt[:half] = NONE  # first half may apply for a loan
+        state.debt[half:] = LOAN  # second half repays one
+        state.misses[:] = 0
+        state.watched[:] = 0.0
+        credit = np.full(n, s, np.float32)
+        call = args[:11] + [state.debt, state.debt_timer, state.misses, state.employed]
+        call += [state.watched, args[16], args[17], credit, args[19], args[20]]
+        agents, kinds = behaviour._persons_kernel(
+            *call, np.empty(4 * n, np.int32), np.empty(4 * n, np.uint8)
+        )
+        refused = int((kinds == acts.LOAN_REFUSED).sum())
+        taken = int(((state.debt[:half] == LOAN)).sum())
+        missed = int((kinds == acts.MISSED_PAYMENT).sum())
+        counts[s] = (refused, taken, missed)
+    r0, t0, m0 = counts[0.0]
+    assert r0 == 0 and t0 > 200
+    for s in (0.5, 1.0):
+        refused, taken, missed = counts[s]
+        assert refused + taken == t0  # the same applications, by common random numbers
+        share = refused / t0
+        assert abs(share - s) < 4 * np.sqrt(s * (1 - s) / t0) + 1e-9, (s, share)
+        assert abs(missed / m0 - (1 + s)) < 0.25, (s, missed / m0)
+
+
+@pytest.mark.parametrize(
+    "subject, effect",
+    [("firm", "block_flights"), ("person", "raise_inspection"), ("person", "exclude_procurement")],
+)
+def test_an_effect_the_engine_cannot_apply_is_refused(subject, effect):
+    over = _regime("firm" if subject == "firm" else "person", [_sanction(effect, subject)])
+    with pytest.raises(ScenarioError, match="cannot apply it to a") as e:
+        Sim("none", overrides=over, n=100)
+    assert e.value.key == "regime.sanctions[0].effect"
