@@ -77,7 +77,10 @@ def _outcomes(overrides: dict, listed: str) -> dict[str, tuple[float, float]]:
     if listed not in _NO_EFFECT:
         _NO_EFFECT[listed] = _sums(_regime(listed, []))
     out = {k: (float(sums.loc[k, "run"]), float(sums.loc[k, "twin"])) for k in OUTCOMES}
-    out["firm_records"] = (out["firm_records"][0], float(_NO_EFFECT[listed].loc["firm_records", "run"]))
+    out["firm_records"] = (
+        out["firm_records"][0],
+        float(_NO_EFFECT[listed].loc["firm_records", "run"]),
+    )
     return out
 
 
@@ -170,7 +173,7 @@ def test_credit_block_refuses_in_proportion_to_its_strength():
             *call, np.empty(4 * n, np.int32), np.empty(4 * n, np.uint8)
         )
         refused = int((kinds == acts.LOAN_REFUSED).sum())
-        taken = int(((state.debt[:half] == LOAN)).sum())
+        taken = int((state.debt[:half] == LOAN).sum())
         missed = int((kinds == acts.MISSED_PAYMENT).sum())
         counts[s] = (refused, taken, missed)
     r0, t0, m0 = counts[0.0]

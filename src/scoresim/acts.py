@@ -86,13 +86,40 @@ ACTS: tuple[Act, ...] = (
     Act("luxury_blocked", "person", "consumption", 0),
     Act("firm_judgment_unpaid", "firm", "legal", 3),
     Act("loan_refused", "person", "finance", 0),  # a credit sanction refused an application
+    # the rest of a local point table (facts.md "Local point schemes": Rongcheng): a loan
+    # still overdue at each monthly cycle after default; breaches, frauds and offences
+    Act("loan_overdue", "person", "finance", 1),
+    Act("contract_breach", "person", "finance", 1),
+    Act("breach_judgment", "person", "legal", 2),  # sued and found in breach
+    Act("private_lending_breach", "person", "finance", 1),
+    Act("illegal_fundraising", "person", "finance", 3),
+    Act("fraud", "person", "legal", 3),  # pyramid selling or fraud
+    Act("counterfeit_goods", "person", "legal", 2),
+    Act("utility_arrears_found", "person", "legal", 2),  # a court finds utility arrears
+    Act("heating_tampering", "person", "public_order", 2),
+    Act("utility_theft", "person", "public_order", 2),
+    Act("public_property_damage", "person", "public_order", 3),
+    Act("drunk_driving", "person", "traffic", 3),
+    Act("commendation", "person", "civic", 0),  # a public honour: model worker, award
 )
 ACT_ID = {a.name: i for i, a in enumerate(ACTS)}
 N_ACTS = len(ACTS)
 
 # Acts that are violations (deterrence is measured on them) and lawful-but-disfavoured acts
 # (the chilling effect is measured on them). Both compared with the twin society.
-VIOLATIONS = ("traffic_offence", "late_utility", "littering", "major_offence")
+# the misconduct of a point table, drawn together (one draw a person, then which act)
+MISCONDUCT = (
+    "contract_breach",
+    "private_lending_breach",
+    "illegal_fundraising",
+    "fraud",
+    "counterfeit_goods",
+    "heating_tampering",
+    "utility_theft",
+    "public_property_damage",
+    "drunk_driving",
+)
+VIOLATIONS = ("traffic_offence", "late_utility", "littering", "major_offence") + MISCONDUCT
 CHILLED = ("critical_post", "disfavoured_purchase")
 
 # Named ids used by the kernels (numba sees them as compile-time constants).
@@ -132,3 +159,8 @@ LUXURY_TAKEN = ACT_ID["luxury_taken"]
 LUXURY_BLOCKED = ACT_ID["luxury_blocked"]
 FIRM_JUDGMENT_UNPAID = ACT_ID["firm_judgment_unpaid"]
 LOAN_REFUSED = ACT_ID["loan_refused"]
+LOAN_OVERDUE = ACT_ID["loan_overdue"]
+CONTRACT_BREACH = ACT_ID["contract_breach"]
+BREACH_JUDGMENT = ACT_ID["breach_judgment"]
+ARREARS_FOUND = ACT_ID["utility_arrears_found"]
+COMMENDATION = ACT_ID["commendation"]

@@ -79,14 +79,18 @@ def _count(u, lam):
     return k
 
 
-# indices into the parameter vector passed to the kernel
-_P = [
+# state changes (at most one a step); every other rate is of an act that can recur
+TRANSITIONS = (
     "loan_uptake",
     "loan_payoff",
     "missed_payment",
     "arrears_cure",
     "lawsuit",
     "unpaid_pay",
+)
+# indices into the parameter vector passed to the kernel
+_P = [
+    *TRANSITIONS,
     "traffic_offence",
     "late_utility",
     "littering",
@@ -104,8 +108,14 @@ _P = [
     "breaks_asset_reporting",
     "refuses_settlement",
     "luxury_purchase",
+    "overdue_cycles",
+    "commendation",
+    *A.MISCONDUCT,
 ]
 P = {k: i for i, k in enumerate(_P)}
+_OVERDUE, _COMMEND, _MIS = P["overdue_cycles"], P["commendation"], P[A.MISCONDUCT[0]]
+N_MIS = len(A.MISCONDUCT)
+MIS_ACTS = np.array([A.ACT_ID[a] for a in A.MISCONDUCT], np.uint8)
 _OBSTRUCT, _EVADE, _ASSETS, _SETTLE, _LUXURY = (
     P[k]
     for k in (
@@ -116,15 +126,12 @@ _OBSTRUCT, _EVADE, _ASSETS, _SETTLE, _LUXURY = (
         "luxury_purchase",
     )
 )
-N_P = len(_P) + 9
+N_P = len(_P) + 12
 IX_MISSES, IX_JUDGMENT, IX_DEADLINE, IX_PAYS, IX_EVAL_EVERY, IX_POOR, IX_GOOD = range(
     len(_P), len(_P) + 7
 )
 IX_PRESSURE, IX_BREACH = len(_P) + 7, len(_P) + 8
-
-
-# state changes (at most one a step); every other rate is of an act that can recur
-TRANSITIONS = ("loan_uptake", "loan_payoff", "missed_payment", "arrears_cure", "lawsuit", "unpaid_pay")
+IX_BREACH_SUED, IX_ARREARS_FOUND, IX_MIS_SUM = len(_P) + 9, len(_P) + 10, len(_P) + 11
 
 
 def parameters(b: Behaviour, dt: float, pressure_pay: float) -> np.ndarray:
@@ -145,6 +152,9 @@ def parameters(b: Behaviour, dt: float, pressure_pay: float) -> np.ndarray:
     out[IX_GOOD] = b.good_evaluation
     out[IX_PRESSURE] = per_step(pressure_pay, dt)
     out[IX_BREACH] = b.breaks_restriction
+    out[IX_BREACH_SUED] = b.breach_sued
+    out[IX_ARREARS_FOUND] = b.utility_arrears_found
+    out[IX_MIS_SUM] = out[_MIS : _MIS + N_MIS].sum()
     return out
 
 
@@ -159,6 +169,7 @@ def step_keys(seed: int, step: int) -> np.ndarray:
         Stream.TRAVEL,
         Stream.COURT,
         Stream.LUXURY,
+        Stream.MISCONDUCT,
     )
     return np.array([stream_key(seed, s, step) for s in streams], dtype=np.uint64)
 
@@ -182,7 +193,7 @@ CHUNK = 1 << 14  # persons per parallel chunk at most; fewer in small runs, so b
 MIN_CHUNK = 1 << 10
 CHUNKS_SMALL_RUN = 8  # a run of fewer than 8 * CHUNK persons is cut into this many chunks
 EVENT_ROOM = 2  # event slots a person in the buffer; a chunk that needs more is redone
-MAX_EVENTS = 24 * MAX_REPEAT  # more than any person can emit in one step (< 24 sites)
+MAX_EVENTS = 32 * MAX_REPEAT  # more than any person can emit in one step (< 32 sites)
 
 
 @njit(cache=True)
@@ -299,7 +310,7 @@ def _persons_range(
     ev_act,
 ):
     kf, kv, ks, kshop, kw, kc, kt = keys[0], keys[1], keys[2], keys[3], keys[4], keys[5], keys[6]
-    kcourt, klux = keys[7], keys[8]
+    kcourt, klux, kmis = keys[7], keys[8], keys[9]
     eval_every = int(p[IX_EVAL_EVERY])
     for i in range(lo, hi):
         w = watched[i]
@@ -378,6 +389,9 @@ def _persons_range(
                 if p[_SETTLE] > 0.0:
                     n_acts = _count(uniform(kcourt, 4 * i + 3), p[_SETTLE] * lax)
                     k = _emit_n(ev_agent, ev_act, k, limit, i, A.SETTLEMENT, n_acts)
+        if debt[i] >= DEFAULT and p[_OVERDUE] > 0.0:  # a defaulted loan overdue each cycle
+            n_acts = _count(uniform(kf, 4 * i + 2), p[_OVERDUE])
+            k = _emit_n(ev_agent, ev_act, k, limit, i, A.LOAN_OVERDUE, n_acts)
         # --- violations, cut by deterrence
         lawless = 1.5 - law[i]
         if p[6] > 0.0:
@@ -385,13 +399,31 @@ def _persons_range(
             k = _emit_n(ev_agent, ev_act, k, limit, i, A.TRAFFIC, n_acts)
         if p[7] > 0.0:
             n_acts = _count(uniform(kv, 4 * i + 1), p[7] * (0.5 + fragility[i]) * deter)
-            k = _emit_n(ev_agent, ev_act, k, limit, i, A.LATE_UTILITY, n_acts)
+            for e in range(n_acts):  # a late bill, and sometimes a court finding of arrears
+                k = _emit(ev_agent, ev_act, k, limit, i, A.LATE_UTILITY)
+                if uniform(kmis, 32 * i + 17 + e) < p[IX_ARREARS_FOUND]:
+                    k = _emit(ev_agent, ev_act, k, limit, i, A.ARREARS_FOUND)
         if p[8] > 0.0:
             n_acts = _count(uniform(kv, 4 * i + 2), p[8] * lawless * deter)
             k = _emit_n(ev_agent, ev_act, k, limit, i, A.LITTERING, n_acts)
         if p[9] > 0.0:
             n_acts = _count(uniform(kv, 4 * i + 3), p[9] * 2.0 * (1.0 - law[i]) * deter)
             k = _emit_n(ev_agent, ev_act, k, limit, i, A.MAJOR_OFFENCE, n_acts)
+        # --- the misconduct of a point table: one draw for all of it, then which acts
+        lam = p[IX_MIS_SUM] * lawless * deter
+        if lam > 0.0:
+            n_acts = _count(uniform(kmis, 32 * i), lam)
+            for e in range(n_acts):
+                x = uniform(kmis, 32 * i + 1 + e) * p[IX_MIS_SUM]
+                j = 0
+                below = p[_MIS]
+                while x >= below and j < N_MIS - 1:
+                    j += 1
+                    below += p[_MIS + j]
+                k = _emit(ev_agent, ev_act, k, limit, i, MIS_ACTS[j])
+                if MIS_ACTS[j] == A.CONTRACT_BREACH:  # sometimes sued and found in breach
+                    if uniform(kmis, 32 * i + 9 + e) < p[IX_BREACH_SUED]:
+                        k = _emit(ev_agent, ev_act, k, limit, i, A.BREACH_JUDGMENT)
         # --- online speech (internet users), cut by the chilling effect
         if internet[i]:
             x = expressiveness[i]
@@ -422,6 +454,9 @@ def _persons_range(
         if p[15] > 0.0:
             n_acts = _count(uniform(kc, 3 * i + 2), p[15])
             k = _emit_n(ev_agent, ev_act, k, limit, i, A.HEROIC, n_acts)
+        if p[_COMMEND] > 0.0:
+            n_acts = _count(uniform(kmis, 32 * i + 25), p[_COMMEND] * civic[i])
+            k = _emit_n(ev_agent, ev_act, k, limit, i, A.COMMENDATION, n_acts)
         # --- travel: an attempt is refused if the person is sanctioned (the refusal counted)
         if p[16] > 0.0:
             n_acts = _count(uniform(kt, 2 * i), p[16] * travel_weight[i])

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydantic import Field, field_validator
@@ -26,6 +27,7 @@ from .scenario import (
     Scenario,
     ScenarioError,
     Strict,
+    _merge,
     from_dict,
     load,
     read_toml,
@@ -49,7 +51,8 @@ class Parameter(Strict):
 class Target(Strict):
     metric: str = Field(min_length=1, max_length=100)
     value: float
-    tolerance: float = Field(0.10, gt=0, le=10)  # relative
+    tolerance: float = Field(0.10, gt=0, le=10)  # relative, or in the metric's units
+    absolute: bool = False  # tolerance in the metric's units (e.g. 0.10: 10 points of a share)
     source: str = ""
 
     @field_validator("metric")
@@ -76,6 +79,8 @@ class Targets(Strict):
     sampler_seed: int = Field(0, ge=0)
     parameters: list[Parameter] = Field(min_length=1, max_length=20)
     targets: list[Target] = Field(min_length=1, max_length=20)
+    # scenario keys set over the preset before fitting (e.g. a survey experiment to measure)
+    scenario: dict[str, Any] = {}
 
     @field_validator("seeds")
     @classmethod
@@ -137,6 +142,12 @@ def load_targets(path: str | Path, preset: str | None = None) -> tuple[Targets, 
         base = load(t.preset)
     except ScenarioError as e:
         raise ScenarioError(path, "preset", t.preset, e.allowed) from None
+    if t.scenario:
+        merged = _merge(base.model_dump(mode="json"), t.scenario)
+        try:
+            base = from_dict(merged, f"{path} (scenario)")
+        except ScenarioError as e:
+            raise ScenarioError(path, f"scenario.{e.key}", e.value, e.allowed) from None
     data = base.model_dump(mode="json")
     for i, p in enumerate(t.parameters):
         at = f"parameters[{i}]"
@@ -229,6 +240,7 @@ class Fit:
             col = self.check[:, k]
             mean = float(col.mean())
             rel = (mean - tg.value) / tg.value
+            off = abs(mean - tg.value) if tg.absolute else abs(rel)
             out.append(
                 {
                     "metric": tg.metric,
@@ -237,7 +249,8 @@ class Fit:
                     "sd": float(col.std(ddof=1)) if len(col) > 1 else 0.0,
                     "relative_error": rel,
                     "tolerance": tg.tolerance,
-                    "within": bool(abs(rel) <= tg.tolerance),
+                    "absolute": tg.absolute,
+                    "within": bool(off <= tg.tolerance),
                     "source": tg.source,
                 }
             )

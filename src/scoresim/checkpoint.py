@@ -17,6 +17,7 @@ import io
 import json
 import os
 import pickle
+from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,7 +28,8 @@ STATE = "state.pkl"
 STATUS = "status"
 STATES = ("running", "interrupted", "failed", "complete")
 OUTPUTS = ("scenario.toml", "timeseries.parquet", "summary.json")
-FORMAT = 2  # raise when the pickled worlds change shape (2: compact pending expiries)
+FORMAT = 3  # raise when the pickled worlds change shape (2: compact pending expiries;
+#            3: approval, grade-sanction onsets, representatives, the audit matrix)
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -107,18 +109,8 @@ def _shared(sim) -> dict[str, object]:
         "regime": sim.scenario.regime,
         "none": NONE_REGIME,
     }
-    for name in (
-        "persons",
-        "firms",
-        "graph",
-        "firm_graph",
-        "person_coverage",
-        "firm_coverage",
-        "travel_weight",
-        "self_employed",
-        "household_starts",
-    ):
-        out[name] = getattr(s, name)
+    for f in fields(s):  # every static column of the society, by its name
+        out[f.name] = getattr(s, f.name)
     return out
 
 

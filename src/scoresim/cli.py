@@ -20,6 +20,7 @@ from rich.table import Table
 
 from .results import HEADLINE
 from .results import format_value as _fmt
+from .results import headline_value as _value
 from .scenario import ScenarioError, load, presets
 
 app = typer.Typer(
@@ -87,7 +88,7 @@ def summary_table(summary: dict, title: str) -> Table:
     table.add_column("twin (no system)", justify="right")
     twin = summary.get("twin") or {}
     for key, label, kind in HEADLINE:
-        table.add_row(label, _fmt(summary.get(key), kind), _fmt(twin.get(key), kind))
+        table.add_row(label, _fmt(_value(summary, key), kind), _fmt(_value(twin, key), kind))
     return table
 
 
@@ -368,8 +369,8 @@ def compare_cmd(
     for key, label, kind in HEADLINE:
         table.add_row(
             label,
-            _fmt(twin.get(key), kind),
-            *(_fmt(result.summaries[p].get(key), kind) for p in result.presets),
+            _fmt(_value(twin, key), kind),
+            *(_fmt(_value(result.summaries[p], key), kind) for p in result.presets),
         )
     console.print(table)
     if not no_report:
@@ -418,12 +419,18 @@ def calibrate_cmd(
     for col in ("metric", "target", "simulated", "error", "tolerance", ""):
         table.add_column(col, justify="left" if col == "metric" else "right", no_wrap=True)
     for r in fit.rows():
+        if r["absolute"]:  # in the metric's units (for a share: percentage points)
+            error = f"{r['simulated'] - r['target']:+.4f}"
+            tolerance = f"± {r['tolerance']:g}"
+        else:
+            error = f"{100 * r['relative_error']:+.1f} %"
+            tolerance = f"± {100 * r['tolerance']:.0f} %"
         table.add_row(
             r["metric"],
             f"{r['target']:.4g}",
             f"{r['simulated']:.4g} ± {r['sd']:.2g}",
-            f"{100 * r['relative_error']:+.1f} %",
-            f"± {100 * r['tolerance']:.0f} %",
+            error,
+            tolerance,
             "[green]ok[/]" if r["within"] else "[red]outside[/]",
         )
     console.print(table)

@@ -16,13 +16,14 @@ from pathlib import Path
 import pandas as pd
 
 from .checkpoint import write_atomic as _atomic
-from .results import SUMMARY_KEYS, summarize
+from .results import SUMMARY_KEYS, audit_markdown, summarize
 from .results import format_value as _fmt
+from .results import headline_value as _value
 from .scenario import Scenario, ScenarioError, load
 from .sim import NONE_REGIME, World, build_society, burn_in, check_memory, total_names
 
 # what must be equal for two presets to share one society
-SHARED = ("population", "network", "behaviour")
+SHARED = ("population", "network", "behaviour", "approval")
 COVERAGE = ("coverage", "online", "vpn_hidden", "foreign_coverage")
 
 
@@ -91,17 +92,30 @@ class Comparison:
         again = f"Regenerate with `{command}`.\n\n" if command else ""
         head = again + (
             f"Regimes compared on one society: {sc.population.persons:,} persons, "
-            f"{sc.run.years:g} years ({sc.run.steps} weekly steps), seed {sc.run.seed}; "
+            f"{sc.run.years:g} years ({sc.run.steps} steps of a {sc.run.step}), "
+            f"seed {sc.run.seed}; "
             "each value is the regime's, the twin (no system) in its own column.\n\n"
         )
         cols = ["metric", "twin (no system)"] + self.presets
         lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
         first = self.summaries[self.presets[0]].get("twin") or {}
         for key, label, kind in headline:
-            cells = [label, _fmt(first.get(key), kind)]
-            cells += [_fmt(self.summaries[p].get(key), kind) for p in self.presets]
+            cells = [label, _fmt(_value(first, key), kind)]
+            cells += [_fmt(_value(self.summaries[p], key), kind) for p in self.presets]
             lines.append("| " + " | ".join(cells) + " |")
         return head + "\n".join(lines) + "\n"
+
+    def audit_markdown(self) -> str:
+        """Per regime, its sanction applications by the context of the data that caused
+        them (rows) and the context where they bite (columns): the EU AI Act Art. 5(1)(c)(i)
+        audit as a matrix."""
+        parts = [
+            "\n## Audit: sanction applications (person-steps) by the data that caused them "
+            "(rows) and where they bite (columns)\n"
+        ]
+        for p in self.presets:
+            parts.append(f"\n### {p}\n\n" + audit_markdown(self.summaries[p].get("audit_matrix")))
+        return "".join(parts)
 
     def write(self, out: str | Path, headline: tuple, command: str = "") -> Path:
         out = Path(out)
@@ -111,7 +125,8 @@ class Comparison:
         df.to_parquet(buf, index=False)
         _atomic(out / "comparison.parquet", buf.getvalue())
         _atomic(out / "comparison.csv", df.to_csv(index=False).encode())
-        _atomic(out / "comparison.md", self.markdown(headline, command).encode())
+        text = self.markdown(headline, command) + self.audit_markdown()
+        _atomic(out / "comparison.md", text.encode())
         return out
 
 

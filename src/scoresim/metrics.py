@@ -53,6 +53,12 @@ PERSON_METRICS = (
     "records",
     "false_records",
     "long_listed",
+    "approval",  # sum of approval in [0, 1]: divide by persons for the mean
+    "aware",
+    "approving",  # approval >= 0.5
+    "approving_aware",
+    "informed",
+    "approving_informed",
 )
 PM = {m: i for i, m in enumerate(PERSON_METRICS)}
 ACT_METRICS = tuple(a.name for a in ACTS if a.subject == "person")
@@ -90,6 +96,17 @@ _PERSONS, _LISTED, _INFLOW, _OUTFLOW, _VISIBLE, _SANCTIONED, _OWN_TRUE = range(7
 _APPLIED, _UNRELATED, _DISPRO, _REWARDED, _SPILL, _INCOME = range(9, 15)
 _EMPLOYED, _ISOLATED, _TIES, _WATCHED, _SCORE, _SCORE_SQ = range(15, 21)
 _LONG = PM["long_listed"]
+_APPROVAL, _AWARE, _APPROVING, _APPROVING_AWARE, _INFORMED, _APPROVING_INFORMED = (
+    PM[m]
+    for m in (
+        "approval",
+        "aware",
+        "approving",
+        "approving_aware",
+        "informed",
+        "approving_informed",
+    )
+)
 
 
 _EVER_BITS = np.array([0, 1, 3, 5], np.uint8)  # by status: sanctioned, +wrong, +assoc
@@ -117,6 +134,11 @@ def _person_pass(
     score,
     grade,
     grade_col,
+    approval_base,
+    experience,
+    aware,
+    informed,
+    info_effect,
     ever,
     tables,
     acc,
@@ -151,6 +173,8 @@ def _person_pass(
                 a[c, _UNRELATED] += unrelated[i]
                 a[c, _DISPRO] += dispro[i]
                 a[c, _REWARDED] += rewarded[i]
+                if rewarded[i]:
+                    ever[i] |= 8
                 a[c, _SPILL] += spill[i]
             else:
                 a[c, _INCOME] += income[i]
@@ -162,6 +186,16 @@ def _person_pass(
                 a[c, _SCORE_SQ] += score[i] * score[i]
                 if len(grade):
                     a[c, grade_col + grade[i]] += 1.0
+                x = approval_base[i] + experience[i]  # float32, as Approvals.logit forms it
+                if informed[i]:
+                    x = x + info_effect
+                yes = x >= 0.0
+                a[c, _APPROVAL] += 1.0 / (1.0 + np.exp(-x))
+                a[c, _AWARE] += aware[i]
+                a[c, _APPROVING] += yes
+                a[c, _APPROVING_AWARE] += yes and aware[i]
+                a[c, _INFORMED] += informed[i]
+                a[c, _APPROVING_INFORMED] += yes and informed[i]
     for task in range(2 * slices):  # a column is zero in the other task's table: adds 0.0
         acc += tables[task]
 
@@ -192,7 +226,8 @@ class Recorder:
         self._act_cols = np.array(
             [ALL_PERSON_METRICS.index(a.name) if a.subject == "person" else -1 for a in ACTS]
         )
-        self.ever = np.zeros(persons.n, np.uint8)  # bits: 1 sanctioned, 2 wrong, 4 assoc
+        self.ever = np.zeros(persons.n, np.uint8)  # bits: 1 sanctioned, 2 wrong, 4 assoc,
+        #                                             8 rewarded
         self._tables: np.ndarray | None = None  # the pass's scratch, made on first use
 
     def __getstate__(self) -> dict:
@@ -209,6 +244,7 @@ class Recorder:
         deg_active,
         score,
         grade,
+        approvals,
         ev_agent,
         ev_act,
         rec_subject,
@@ -241,6 +277,11 @@ class Recorder:
             score,
             grade if grade is not None and self.n_grades else np.empty(0, np.uint8),
             len(ALL_PERSON_METRICS),
+            approvals.base,
+            approvals.state.experience,
+            approvals.state.aware,
+            approvals.state.informed,
+            np.float32(approvals.info_effect()),
             self.ever,
             self._tables,
             acc,

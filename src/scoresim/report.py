@@ -28,7 +28,7 @@ import pandas as pd  # noqa: E402
 
 from . import __version__  # noqa: E402
 from .checkpoint import write_atomic  # noqa: E402
-from .results import HEADLINE, format_value  # noqa: E402
+from .results import HEADLINE, audit_rows, format_value, headline_value  # noqa: E402
 
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
 RUN, TWIN = PALETTE[0], "#7f7f7f"
@@ -70,6 +70,7 @@ class RunData:
         self.years = np.arange(self.steps) * step[self.scenario["run"]["step"]]
         self.has_twin = self.summary.get("twin") is not None
         self.metrics = set(ts["metric"].unique())
+        self.metric_order = list(dict.fromkeys(ts["metric"]))  # as the run recorded them
 
     def get(self, metric: str, group: str = "all", world: str = "run") -> np.ndarray:
         if metric not in self.metrics:
@@ -259,15 +260,77 @@ def fig_income(d: RunData):
 
 
 def fig_firms(d: RunData):
-    fig, ax = plt.subplots()
+    fig, (ax, b) = plt.subplots(1, 2)
     series = [
         (d.get("firms_listed"), "firms listed"),
         (d.get("foreign_firms_exposed"), "foreign-invested firms exposed"),
         (d.get("ties_cut.business"), "partnerships cut (cumulative)"),
+        (d.get("firms_without_representative"), "firms without a representative"),
     ]
     _lines(ax, d.years, series, lw=1.4)
     ax.set(title="Firms listed, exposed and dropped", xlabel="years", ylabel="firms / ties")
     ax.legend()
+    loss = d.summary.get("firm_revenue_loss_by_size") or {}
+    if d.has_twin and loss:
+        names = list(loss)
+        b.bar(names, [loss[k] or 0.0 for k in names], color=PALETTE[0])
+        b.axhline(0, color="black", lw=0.8)
+        _pct(b)
+    else:
+        b.text(0.5, 0.5, "no twin: revenue loss needs the twin", ha="center",
+               transform=b.transAxes)  # fmt: skip
+    b.set(title="Firm revenue lost vs twin, by size", ylabel="share of the twin's revenue")
+    return fig
+
+
+def fig_grades(d: RunData):
+    """The grade distribution over time (the regime's grades, best on top)."""
+    fig, ax = plt.subplots()
+    grades = [m[len("grade.") :] for m in d.metric_order if m.startswith("grade.")]
+    if grades:
+        ax.stackplot(
+            d.years,
+            *[d.share(f"grade.{g}") for g in grades],
+            labels=grades,
+            colors=[PALETTE[k % len(PALETTE)] for k in range(len(grades))],
+            alpha=0.85,
+        )
+        ax.set_ylim(0, 1)
+        _pct(ax)
+        ax.legend(loc="lower left", ncol=min(6, len(grades)))
+        # the rare grades, too small to see in the stack, as a count in the legend's title
+        rare = [f"{g}: {int(d.get(f'grade.{g}').max()):,} at most" for g in grades[-2:]]
+        ax.set_title("Grades over time (share of persons) · " + ", ".join(rare))
+    else:
+        ax.text(0.5, 0.5, "this regime has no grades", ha="center", transform=ax.transAxes)
+        ax.set_title("Grades over time")
+    ax.set(xlabel="years", ylabel="share of persons")
+    return fig
+
+
+APPROVAL_GROUPS = ("urban", "rural", "income_q1", "income_q5", "age_18_29", "age_60_plus")
+
+
+def fig_approval(d: RunData):
+    """Approval of the system among the aware, run against twin, and by group."""
+    fig, (a, b) = plt.subplots(1, 2)
+    _vs_twin(
+        a,
+        d,
+        _ratio(d.get("approving_aware"), d.get("aware")),
+        _ratio(d.get("approving_aware", world="twin"), d.get("aware", world="twin")),
+        "approve (aware)",
+    )
+    a.plot(d.years, d.share("aware"), color=PALETTE[2], lw=1.2, label="aware of the system")
+    a.set(title="Approval among the aware", xlabel="years", ylabel="share", ylim=(0, 1.02))
+    _pct(a)
+    a.legend(loc="lower left")
+    for k, g in enumerate(APPROVAL_GROUPS):
+        b.plot(d.years, _ratio(d.get("approving", g), d.get("persons", g)), color=PALETTE[k],
+               lw=1.2, label=g)  # fmt: skip
+    b.set(title="Would approve, by group", xlabel="years", ylim=(0, 1.02))
+    _pct(b)
+    b.legend(ncol=2, loc="lower left")
     return fig
 
 
@@ -284,7 +347,7 @@ def fig_travel(d: RunData):
 
 
 def fig_audit(d: RunData):
-    fig, ax = plt.subplots()
+    fig, (ax, m) = plt.subplots(1, 2, gridspec_kw={"width_ratios": [1.1, 1]})
     apps, sanctioned = d.get("sanction_applications"), d.get("sanctioned")
     series = [
         (
@@ -304,7 +367,20 @@ def fig_audit(d: RunData):
         ylim=(0, 1.05),
     )
     _pct(ax)
-    ax.legend(loc="lower right")
+    ax.legend(loc="lower right", fontsize=6.5)
+    rows, cols, values = audit_rows(d.summary.get("audit_matrix"))
+    if rows:
+        v = np.array(values, dtype=float)
+        m.imshow(v / v.sum(), cmap="Blues", aspect="auto")
+        m.set_xticks(range(len(cols)), cols, rotation=40, ha="right")
+        m.set_yticks(range(len(rows)), rows)
+        for (r, c), x in np.ndenumerate(v):
+            m.text(c, r, f"{x / v.sum():.0%}", ha="center", va="center", fontsize=7)
+        m.grid(False)
+        m.set(title="Data context → sanction context", xlabel="where the sanction bites")
+    else:
+        m.axis("off")
+        m.text(0.5, 0.5, "no sanction applied", ha="center", transform=m.transAxes)
     return fig
 
 
@@ -316,9 +392,16 @@ FIGURES = (
     ("network", fig_network, "Ties cut per layer, isolated persons, largest component"),
     ("chilling_deterrence", fig_chilling, "Chilling effect and deterrence against the twin"),
     ("income", fig_income, "Income lost by group"),
-    ("firms", fig_firms, "Firms listed and foreign-invested firms exposed"),
+    ("grades", fig_grades, "Grade distribution over time"),
+    ("approval", fig_approval, "Approval of the system, run against twin and by group"),
+    ("firms", fig_firms, "Firms listed, exposed, without a representative; revenue lost by size"),
     ("travel", fig_travel, "Blocked flight and rail purchases"),
-    ("audit", fig_audit, "EU AI Act Art. 5(1)(c) audit"),
+    (
+        "audit",
+        fig_audit,
+        "EU AI Act Art. 5(1)(c) audit: shares over time, and sanction "
+        "applications by data context and sanction context",
+    ),
 )
 
 
@@ -372,7 +455,7 @@ def _headline_rows(summary: dict) -> str:
     twin = summary.get("twin") or {}
     rows = []
     for key, label, kind in HEADLINE:
-        v, t = summary.get(key), twin.get(key)
+        v, t = headline_value(summary, key), headline_value(twin, key)
         rows.append(
             f'<tr data-key="{key}" data-value="{html.escape(json.dumps(v))}">'
             f"<td>{html.escape(label)}</td><td class=num>{format_value(v, kind)}</td>"
@@ -382,6 +465,21 @@ def _headline_rows(summary: dict) -> str:
         "<table><thead><tr><th>metric</th><th>run</th><th>twin (no system)</th></tr>"
         "</thead><tbody>" + "".join(rows) + "</tbody></table>"
     )
+
+
+def _audit_html(summary: dict) -> str:
+    """The audit matrix of a summary as an HTML table (empty rows and columns left out)."""
+    rows, cols, values = audit_rows(summary.get("audit_matrix"))
+    if not rows:
+        return "<p class=muted>no sanction applied</p>"
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in ["data → sanction", *cols])
+    body = "".join(
+        f"<tr><td>{html.escape(r)}</td>"
+        + "".join(f"<td class=num>{v:,}</td>" for v in vals)
+        + "</tr>"
+        for r, vals in zip(rows, values)
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def write_report(folder: str | Path) -> Path:
@@ -415,6 +513,9 @@ def write_report(folder: str | Path) -> Path:
 The society is synthetic: no real person's data went in or comes out.</p>
 <h2>Headline</h2>{_headline_rows(s)}
 <p>Groups failing the four-fifths rule: {html.escape(flagged)}.</p>
+<h2>Audit: the data behind each sanction, and where it bites</h2>
+<p>Sanction applications (person-steps) by the context of the data that caused them (rows)
+and the context the sanction acts in (columns).</p>{_audit_html(s)}
 <h2>Figures</h2>{"".join(blocks)}
 <h2>Reproduce</h2>
 <p>Run <code>scoresim run scenario.toml</code> with the resolved scenario below (it is also
@@ -451,7 +552,7 @@ def write_comparison_report(folder: str | Path, comparison, headline=HEADLINE) -
             layout="constrained",
         )
         for ax, (key, label) in zip(axes.flat, pct):
-            vals = [comparison.summaries[p].get(key) or 0.0 for p in presets]
+            vals = [headline_value(comparison.summaries[p], key) or 0.0 for p in presets]
             ax.bar(range(len(presets)), vals, color=[colors[p] for p in presets])
             ax.set_title(textwrap.fill(label, 34), fontsize=7.5, fontweight="normal")
             ax.set_xticks([])
@@ -465,7 +566,7 @@ def write_comparison_report(folder: str | Path, comparison, headline=HEADLINE) -
             1, len(other), figsize=(WIDTH, 2.6), squeeze=False, layout="constrained"
         )
         for ax, (key, label, _kind) in zip(axes.flat, other):
-            vals = [comparison.summaries[p].get(key) or 0.0 for p in presets]
+            vals = [headline_value(comparison.summaries[p], key) or 0.0 for p in presets]
             ax.bar(range(len(presets)), vals, color=[colors[p] for p in presets])
             ax.set_title(textwrap.fill(label, 30), fontsize=8, fontweight="normal")
             ax.set_xticks([])
@@ -498,6 +599,11 @@ width="1050"><figcaption>Headline shares, one colour per regime, shared axes ·
 <a href="figures/compare_counts.svg">SVG</a></figcaption></figure>
 <h2>Table</h2><table><thead><tr>{"".join(f"<th>{html.escape(h)}</th>" for h in head)}</tr>
 </thead><tbody>{body}</tbody></table>
+<h2>Audit: the data behind each sanction, and where it bites</h2>
+<p>Sanction applications (person-steps) by the context of the data that caused them (rows)
+and the context the sanction acts in (columns); EU AI Act Art. 5(1)(c)(i) asks whether the
+two are related.</p>
+{"".join(f"<h3>{html.escape(p)}</h3>" + _audit_html(comparison.summaries[p]) for p in presets)}
 <p id="selfcheck" class=muted></p></body></html>
 """
     write_atomic(folder / "report.html", page.encode())

@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 
 from . import __version__
 from .acts import CHILLED, CONTEXTS, SANCTION_CONTEXTS, VIOLATIONS
+from .approval import share_approving
 from .checkpoint import fault_point
 from .checkpoint import write_atomic as _atomic
 from .metrics import ALL_PERSON_METRICS, FIRM_SIZES, disparate_impact, flagged
@@ -73,6 +74,13 @@ SUMMARY_KEYS = (
     "firm_revenue_loss_by_size",
     "representatives_lost",
     "audit_matrix",
+    "rewarded_share",
+    "aware_share",
+    "approval_share",
+    "approval_sanctioned_share",
+    "approval_informed_share",
+    "approval_uninformed_share",
+    "approval_internet_share",
 )
 VS_TWIN = (
     "chilling_effect",
@@ -99,10 +107,51 @@ HEADLINE = (
     ("blocked_rail", "blocked high-speed-rail purchases", "int"),
     ("unrelated_context_share", "sanctions in an unrelated context", "pct"),
     ("disproportionate_share", "disproportionate sanctions", "pct"),
+    ("rewarded_share", "ever rewarded (share of persons)", "pct"),
+    ("loans_refused", "refused loan applications", "int"),
     ("firms_listed_share", "firms listed", "pct"),
     ("foreign_firms_exposed_share", "foreign-invested firms exposed", "pct"),
+    ("firm_revenue_loss_share", "firm revenue lost vs twin", "pct"),
+    ("firm_revenue_loss_by_size.foreign", "… of foreign-invested firms", "pct"),
+    ("representatives_lost", "firms that lost their representative to a bar", "int"),
+    ("aware_share", "aware of the system (share of persons)", "pct"),
+    ("approval_share", "approve of the system (among the aware)", "pct"),
+    ("approval_sanctioned_share", "… among the ever sanctioned", "pct"),
+    ("approval_informed_share", "… among the informed", "pct"),
     ("records_per_person_year", "records per person-year", "num"),
 )
+
+
+def audit_rows(matrix: dict | None) -> tuple[list[str], list[str], list[list[int]]]:
+    """The audit matrix without its empty rows and columns: (data contexts, sanction
+    contexts, counts)."""
+    if not matrix:
+        return [], [], []
+    rows = [r for r, cols in matrix.items() if any(cols.values())]
+    cols = [c for c in next(iter(matrix.values())) if any(matrix[r][c] for r in matrix)]
+    return rows, cols, [[matrix[r][c] for c in cols] for r in rows]
+
+
+def audit_markdown(matrix: dict | None) -> str:
+    """The audit matrix as a markdown table (data context down, sanction context across)."""
+    rows, cols, values = audit_rows(matrix)
+    if not rows:
+        return "no sanction applied\n"
+    head = "| data → sanction | " + " | ".join(cols) + " |\n|" + "---|" * (len(cols) + 1) + "\n"
+    body = "".join(
+        f"| {r} | " + " | ".join(f"{v:,}" for v in vals) + " |\n" for r, vals in zip(rows, values)
+    )
+    return head + body
+
+
+def headline_value(summary: dict | None, key: str):
+    """A summary value by a dotted key ("firm_revenue_loss_by_size.foreign"); None if absent."""
+    v = summary
+    for part in key.split("."):
+        if not isinstance(v, dict):
+            return None
+        v = v.get(part)
+    return v
 
 
 def format_value(v, kind: str) -> str:
@@ -178,12 +227,31 @@ def world_summary(w, years: float) -> dict:
     out["firm_grade_shares"] = _shares(w.firm_ledger)
     out["inspection_ratio"] = _inspection_ratio(w)
     out["loans_refused"] = int(alls[:, _col("loan_refused")].sum())
+    out["rewarded_share"] = int(((ever & 8) > 0).sum()) / n
+    out.update(_approval(w))
     out["representatives_lost"] = int(w.reps_lost)
     out["audit_matrix"] = {
         data: {where: int(w.audit[i, j]) for j, where in enumerate(SANCTION_CONTEXTS)}
         for i, data in enumerate(CONTEXTS)
     }
     return out
+
+
+def _approval(w) -> dict:
+    """Approval at the last step (approval >= 0.5): among the aware, the ever-sanctioned, the
+    informed and the campaign's control arm, and among internet users (aware or not: what a
+    survey of internet users would find)."""
+    ap = w.approval
+    x, st = ap.logit(), ap.state
+    control = None if ap.eligible is None else ap.eligible & ~st.informed
+    return {
+        "aware_share": float(st.aware.mean()),
+        "approval_share": share_approving(x, st.aware),
+        "approval_sanctioned_share": share_approving(x, (w.recorder.ever & 1) > 0),
+        "approval_informed_share": share_approving(x, st.informed),
+        "approval_uninformed_share": None if control is None else share_approving(x, control),
+        "approval_internet_share": share_approving(x, w.s.persons.internet),
+    }
 
 
 def _firm_revenue(w) -> dict[str, float]:

@@ -44,12 +44,15 @@ class Stream(IntEnum):
     DETECTION = 20
     FALSE_RECORD = 21
     REPEATED_ACT = 22  # the draws of an act done more than once in a step
+    MISCONDUCT = 25
     FIRM_OFFSET = 100  # firm-side streams: the person stream + 100
     AVOIDANCE = 30
     EMPLOYER = 31
     PARTNER = 32
     APPEAL = 33
     REPRESENTATIVE = 34
+    APPROVAL = 35  # awareness of the system, the information campaign
+    APPROVAL_BASE = 6  # individual differences in the baseline (static)
 
 
 def _mix(z: int) -> int:

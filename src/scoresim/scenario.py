@@ -240,6 +240,21 @@ class Behaviour(Strict):
     refuses_settlement: float = Field(0.05, ge=0, le=1e4)
     luxury_purchase: float = Field(1.0, ge=0, le=1e4)  # star hotels, property, ... x income
     breaks_restriction: float = Field(0.05, ge=0, le=1)  # a refused purchase made anyway
+    # the rest of a local point table (facts.md "Local point schemes"), yearly, each x the
+    # person's lawlessness (1.5 - law_abidance) and cut by deterrence [assume all]
+    overdue_cycles: float = Field(12.0, ge=0, le=1e4)  # a defaulted loan overdue each month
+    contract_breach: float = Field(0.02, ge=0, le=1e4)
+    breach_sued: float = Field(0.3, ge=0, le=1)  # a breach sued and found in breach
+    private_lending_breach: float = Field(0.005, ge=0, le=1e4)
+    illegal_fundraising: float = Field(0.0005, ge=0, le=1e4)
+    fraud: float = Field(0.002, ge=0, le=1e4)
+    counterfeit_goods: float = Field(0.002, ge=0, le=1e4)
+    utility_arrears_found: float = Field(0.1, ge=0, le=1)  # a late bill found by a court
+    heating_tampering: float = Field(0.003, ge=0, le=1e4)
+    utility_theft: float = Field(0.002, ge=0, le=1e4)
+    public_property_damage: float = Field(0.002, ge=0, le=1e4)
+    drunk_driving: float = Field(0.005, ge=0, le=1e4)
+    commendation: float = Field(0.05, ge=0, le=1e4)  # x civic_virtue: honours, awards
 
 
 class Source(Strict):
@@ -432,6 +447,50 @@ class Regime(Strict):
     safeguards: Safeguards = Safeguards()
 
 
+class Information(Strict):
+    """A balanced-information campaign (the MERICS survey experiment, facts.md "Public
+    opinion"): at ``at_years`` a share of the eligible persons (``when``, over the person
+    fields, at that time; all persons when absent) is told the system's pros and cons. The
+    rest of the eligible are the control arm."""
+
+    share: float = Field(0.0, ge=0, le=1)  # 0: no campaign
+    at_years: float = Field(0.0, ge=0, le=200)
+    when: str | None = None
+    # the shift of an informed person's approval (log-odds); calibrated:
+    # calibration/approval.toml (docs/calibration/approval)
+    effect: float = Field(-1.2, ge=-20, le=20)
+
+
+class Approval(Strict):
+    """Approval of the system (MODEL.md §10), as log-odds: a baseline from demographics and
+    individual differences, moved by experience. A person approves when approval >= 0.5.
+    The baseline coefficients are fitted by calibration/approval.toml (docs/calibration/
+    approval); their signs follow facts.md "Public opinion" (approval higher among richer,
+    better educated, urban and older people); everything else is [assume]."""
+
+    intercept: float = Field(1.5, ge=-20, le=20)  # calibrated
+    income: float = Field(0.15, ge=-5, le=5)  # per income quintile above the middle one
+    education: float = Field(0.2, ge=-5, le=5)  # per education level above basic
+    urban: float = Field(0.3, ge=-5, le=5)
+    age: float = Field(0.5, ge=-5, le=5)  # per age band above 18-29; calibrated
+    spread: float = Field(1.5, ge=0, le=10)  # sd of individual differences (log-odds)
+    # [src "Public opinion": 11 % of residents of pilot areas knew of their pilot]
+    aware_share: float = Field(0.11, ge=0, le=1)
+    awareness_rate: float = Field(0.2, ge=0, le=1e4)  # yearly, x publicity: learning of it
+    # experience, in log-odds (a person's own and their contacts'), fading at `forgetting`
+    sanctioned: float = Field(-1.0, ge=-20, le=20)  # on being sanctioned
+    unjust: float = Field(-1.0, ge=-20, le=20)  # more, if by false records or association
+    refused: float = Field(-0.3, ge=-20, le=20)  # each refused purchase or loan
+    rewarded: float = Field(0.5, ge=-20, le=20)  # on being rewarded
+    contact_sanctioned: float = Field(-0.1, ge=-20, le=20)  # a contact is sanctioned
+    contact_unjust: float = Field(-0.1, ge=-20, le=20)  # ... by false records or association
+    contact_rewarded: float = Field(0.05, ge=-20, le=20)
+    contact_hears: float = Field(0.25, ge=0, le=1)  # chance a contact hears of it
+    publicity: float = Field(0.2, ge=-20, le=20)  # yearly drift among the aware x publicity
+    forgetting: float = Field(0.2, ge=0, le=1e3)  # yearly rate experience fades
+    information: Information = Information()
+
+
 class Run(Strict):
     seed: int = Field(1, ge=0, le=2**63 - 1)
     years: float = Field(5.0, gt=0, le=200)
@@ -456,6 +515,7 @@ class Scenario(Strict):
     behaviour: Behaviour = Behaviour()
     sources: dict[str, Source] = {}
     regime: Regime = Regime()
+    approval: Approval = Approval()
     run: Run = Run()
 
     @property
@@ -716,6 +776,7 @@ def check(sc: Scenario, file: str | Path | None = None) -> None:
             raise ScenarioError(
                 file, f"{at}.context", s.context, f"allowed: {', '.join(SANCTION_CONTEXTS)}"
             )
+    _check_expr(file, "approval.information.when", sc.approval.information.when, "person")
     for i, g in enumerate(r.response.visible_low_grades):
         if g not in person_grades:
             raise ScenarioError(

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from . import behaviour, metrics, response, sanctions
+from . import approval, behaviour, metrics, response, sanctions
 from .acts import CHILLED, VIOLATIONS
 from .behaviour import Events, PersonState
 from .network import (
@@ -57,6 +57,8 @@ class Society:
     self_employed: np.ndarray  # bool: outside a firm's payroll
     household_starts: np.ndarray  # int32: first person of each household, then N
     region_starts: np.ndarray  # int64: first person of each region, then N (persons are by region)
+    approval_base: np.ndarray  # float32: baseline approval of the system, log-odds
+    aware0: np.ndarray  # bool: knows of the system at the start
 
 
 def build_society(sc: Scenario) -> Society:
@@ -66,6 +68,7 @@ def build_society(sc: Scenario) -> Society:
     graph = build_person_graph(sc.network, persons, seed)
     firm_graph = build_firm_graph(sc.network, firms, seed)
     pcov, fcov = coverage_bits(sc, persons, firms, seed)
+    approval_base, aware0 = approval.baseline(sc.approval, persons, seed)
     rel = persons.base_income / np.float32(np.mean(persons.base_income))
     travel = np.clip(rel, 0.1, 5.0).astype(np.float32)  # [assume] travel rises with income
     return Society(
@@ -79,10 +82,19 @@ def build_society(sc: Scenario) -> Society:
         persons.employer < 0,
         group_starts(persons.household).astype(np.int32),
         np.searchsorted(persons.region, np.arange(len(sc.population.region_weights) + 1)),
+        approval_base,
+        aware0,
     )
 
 
 NONE_REGIME = Regime()
+
+
+def has_system(regime: Regime) -> bool:
+    """Whether a regime runs any system at all (something people can know and experience)."""
+    return bool(
+        regime.sources or regime.rules or regime.lists or regime.sanctions or regime.publicity
+    )
 
 
 class World:
@@ -164,6 +176,9 @@ class World:
         self.p_name_rep = behaviour.per_step(regime.response.representative_replacement, dt)
         self.reps_lost = 0
         self.firm_class = metrics.firm_size_class(f.size)
+        self.approval = approval.Approvals(
+            sc, society.approval_base, society.aware0, moves=has_system(regime)
+        )
         used = [x for x in regime.sources if x not in guard.excluded_sources]
         self.sources = SourceSet(sc, used)
         self.firm_sources = SourceSet(sc, used)
@@ -374,7 +389,19 @@ class World:
             out.income_factor,
             st.income,
         )
-        # 7. metrics
+        # 7. approval: awareness, experience, information
+        self.approval.step(
+            t,
+            regime.publicity,
+            out.status,
+            out.rewarded,
+            ev_agent,
+            ev_act,
+            s.graph,
+            self.active,
+            self.person_fields,
+        )
+        # 8. metrics
         if measure:
             self._measure(t, ev_agent, ev_act, recs, frecs)
         self.ledger.forget()
@@ -393,6 +420,7 @@ class World:
             self.deg_active,
             self.ledger.score,
             self.ledger.grade if self.ledger.grade_names else None,
+            self.approval,
             ev_agent,
             ev_act,
             recs.subject,
@@ -531,11 +559,11 @@ def total_names(sc: Scenario) -> list[str]:
 
 # The memory budget (bytes), checked against the arrays by tests/test_memory.py and against
 # peak RSS by benchmarks/memory.py (BENCHMARKS.md):
-STATIC_PERSON_BYTES = PERSON_BYTES + 8 + 4 + 2 + 1  # traits etc., CSR row start, travel,
-#                                                    coverage bits, self-employed
+STATIC_PERSON_BYTES = PERSON_BYTES + 8 + 4 + 2 + 1 + 5  # traits etc., CSR row start, travel,
+#                                               coverage bits, self-employed, approval baseline
 HOUSEHOLD_BYTES = 4  # the first person of each household
-WORLD_PERSON_BYTES = 126  # one world's columns: ledger 58, registry 7 + 8 a list, sanctions
-#                           28, state 13, event buffer 10, degree 4, spill 1, metrics 5
+WORLD_PERSON_BYTES = 134  # one world's columns: ledger 58, registry 7 + 8 a list, sanctions
+#                           28, state 13, event buffer 10, degree 4, spill 1, metrics 5, approval 8
 LIST_PERSON_BYTES = 8  # one list's columns in one world (since, member, gravity, ctx, cause)
 NOTICE_LIST_BYTES = 6  # one list's notice columns, under a notice period (step, record)
 GRADE_SET_BYTES = 3  # per agent, for each set of grades a sanction is on (in, context, gravity)
@@ -558,6 +586,8 @@ def world_person_bytes(regime: Regime) -> float:
     lists = sum(x.subject == "person" for x in regime.lists)
     per_list = LIST_PERSON_BYTES + (NOTICE_LIST_BYTES if regime.safeguards.notice_days else 0)
     return WORLD_PERSON_BYTES + per_list * lists + GRADE_SET_BYTES * _grade_sets(regime, "person")
+
+
 RECORD_BYTES = 5  # a pending expiry: agent id + its true flag
 RECORDS_PER_PERSON_STEP = 0.12  # [measured] article, the busiest preset (benchmarks/memory.py)
 BASE_BYTES = 280e6  # interpreter, numba, libraries, per-step tables [measured]

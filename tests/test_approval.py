@@ -1,0 +1,93 @@
+"""Approval of the system (MODEL.md §10): the baseline follows demographics, experience moves
+it in the direction the model says, an information campaign shifts the informed against
+their control arm, and the twin holds the baseline."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import Stepped
+
+from scoresim import Sim
+from scoresim.approval import baseline
+from scoresim.population import build_persons
+from scoresim.scenario import Approval, Population
+
+CAMPAIGN = {"approval": {"information": {"share": 0.5, "at_years": 0.5, "when": "urban == 1"}}}
+
+
+def test_baseline_is_higher_among_richer_educated_urban_and_older_people():
+    p = build_persons(Population(persons=100_000), 3)
+    x, aware = baseline(Approval(), p, 3)
+    yes = x >= 0
+    assert yes[p.income_quintile == 4].mean() > yes[p.income_quintile == 0].mean()
+    assert yes[p.education == 2].mean() > yes[p.education == 0].mean()
+    assert yes[p.urban].mean() > yes[~p.urban].mean()
+    assert yes[p.age_band == 3].mean() > yes[p.age_band == 0].mean()
+    assert abs(aware.mean() - 0.11) < 0.005  # facts.md: 11 % knew of their pilot
+
+
+def test_experience_moves_approval_and_the_twin_holds_the_baseline():
+    st = Stepped("article", overrides=CAMPAIGN, n=10_000, years=1.5)
+    run, twin = st.run, st.twin
+    base = st.sim.society.approval_base
+    ever = np.zeros(len(base), bool)
+    for _ in st.steps():
+        ever |= run.out.status > 0
+        assert np.array_equal(twin.approval.logit(), base)  # nothing to experience
+        assert not twin.approval.state.aware[~st.sim.society.aware0].any()
+    ap = run.approval
+    shift = ap.logit() - base
+    informed = ap.state.informed
+    assert ever.sum() > 50
+    # the sanctioned fell furthest; the never sanctioned, uninformed moved a little with
+    # publicity and what they heard of contacts
+    assert shift[ever & ~informed].mean() < shift[~ever & ~informed].mean() - 0.3
+    assert ap.state.aware[ever].all()  # nobody is sanctioned without learning of it
+    assert ap.state.aware.mean() > st.sim.society.aware0.mean() + 0.1  # publicity informs
+    # the campaign: half the urban informed, the rest of the urban the control arm
+    urban = st.sim.society.persons.urban
+    assert not informed[~urban].any()
+    assert abs(informed[urban].mean() - 0.5) < 0.02
+    assert np.array_equal(twin.approval.state.informed, informed)  # the same arms
+    s = _summary(st)
+    assert s["approval_informed_share"] < s["approval_uninformed_share"]
+    assert s["twin"]["approval_informed_share"] == pytest.approx(
+        s["twin"]["approval_uninformed_share"], abs=0.02
+    )  # the twin was informed of nothing: its arms differ by chance only
+
+
+def _summary(st):
+    from scoresim.results import Results
+
+    return Results.from_sim(st.sim, 0.0).summary()
+
+
+def test_a_private_regime_informs_only_through_experience():
+    """Sesame is private (publicity 0): nobody learns of it but those it touches."""
+    st = Stepped("sesame", n=8000, years=1)
+    for _ in st.steps():
+        pass
+    ap, aware0 = st.run.approval, st.sim.society.aware0
+    learnt = ap.state.aware & ~aware0
+    touched = (st.run.recorder.ever > 0) | (st.run.approval.state.experience != 0)
+    assert learnt.sum() > 0 and not (learnt & ~touched).any()
+
+
+def test_approval_summary_keys_read_the_state():
+    res = Sim("article", overrides=CAMPAIGN, n=6000, years=1, seed=4).run()
+    s = res.summary()
+    for key in (
+        "approval_share",
+        "approval_sanctioned_share",
+        "approval_informed_share",
+        "approval_uninformed_share",
+        "approval_internet_share",
+    ):
+        assert 0.0 <= s[key] <= 1.0, key
+    assert s["approval_sanctioned_share"] < s["approval_share"]
+    # the per-step outputs agree with the summary at the last step
+    ts = res.timeseries()
+    last = ts[(ts.group == "all") & (ts.step == ts.step.max())].set_index("metric")["run"]
+    assert s["approval_share"] == pytest.approx(last["approving_aware"] / last["aware"])
+    assert s["aware_share"] == pytest.approx(last["aware"] / last["persons"])

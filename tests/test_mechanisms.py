@@ -1,0 +1,206 @@
+"""Mechanisms that had no test of their own: who the sources can see (VPN users, foreigners),
+firms dropping partners, employers firing and screening, deterrence, the household
+spill-over of a school ban, and the arithmetic of disparate impact, income loss and the
+inspection ratio."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import Stepped
+
+from scoresim import Sim, load_scenario
+from scoresim.metrics import DISPARITY_PAIRS, disparate_impact, flagged
+from scoresim.population import build_firms, build_persons
+from scoresim.sources import coverage_bits
+
+
+def _within(share: float, p: float, n: int, z: float = 4.0) -> bool:
+    return abs(share - p) <= z * np.sqrt(p * (1 - p) / n) + 1e-12
+
+
+def test_vpn_users_and_foreigners_are_covered_as_the_sources_say():
+    sc = load_scenario("article").model_copy(deep=True)
+    sc.population.persons = 200_000
+    sc.population.foreigner_share = 0.2  # enough foreigners to measure
+    persons = build_persons(sc.population, 3)
+    firms = build_firms(sc.population, persons, 3)
+    bits, _ = coverage_bits(sc, persons, firms, 3)
+    names = list(sc.sources)
+    social, bank = sc.sources["social_media"], sc.sources["bank"]
+    seen = (bits >> names.index("social_media")) & 1 == 1
+    native, foreign = ~persons.foreigner, persons.foreigner
+    users = persons.internet & ~persons.vpn
+    vpn = persons.vpn
+    assert not seen[~persons.internet].any()  # an online source sees internet users only
+    cov = social.coverage
+    assert _within(seen[users & native].mean(), cov, int((users & native).sum()))
+    hidden = cov * (1 - social.vpn_hidden)
+    assert _within(seen[vpn & native].mean(), hidden, int((vpn & native).sum()))
+    banked = (bits >> names.index("bank")) & 1 == 1
+    assert _within(banked[native].mean(), bank.coverage, int(native.sum()))
+    part = bank.coverage * bank.foreign_coverage
+    assert _within(banked[foreign].mean(), part, int(foreign.sum()))
+
+
+def test_firms_drop_only_listed_partners_at_their_rate():
+    """Every business tie cut has a visibly listed firm at one end, and the ties cut per step
+    match the drop hazard over the listed firms' active ties."""
+    drop = 2.0
+    st = Stepped("corporate", overrides={"regime": {"response": {"partner_drop": drop}}},
+                 n=40_000, years=1.5, twin=False)  # fmt: skip
+    w = st.run
+    g = w.s.firm_graph
+    rows = np.repeat(np.arange(g.n), np.diff(g.indptr))
+    p = 1 - np.exp(-drop * w.dt)  # per step and tie of a listed firm (firms weigh 1)
+    expected = cut = 0.0
+    before = w.firm_active.copy()
+    for _ in st.steps():
+        gone = np.flatnonzero((before == 1) & (w.firm_active == 0))
+        visible = w.firm_registry.visible
+        assert np.all(visible[rows[gone]] | visible[g.nbr[gone]])
+        cut += len(gone) / 2  # both entries of a tie
+        expected += p * ((before == 1) & visible[rows]).sum()
+        before = w.firm_active.copy()
+    assert cut > 30
+    assert abs(cut - expected) < 5 * np.sqrt(expected) + 0.05 * expected, (cut, expected)
+
+
+def test_employers_fire_and_screen_the_listed():
+    over = {
+        "regime": {
+            "lists": [{"name": "blacklist", "enter_below": 985.0}],
+            "sanctions": [],
+            "response": {
+                "employer_firing": 3.0,
+                "employer_screening": 0.8,
+                "visible_low_grades": [],
+            },  # fmt: skip
+        }
+    }
+    st = Stepped("article", overrides=over, n=20_000, years=1, twin=False)
+    w, p = st.run, st.sim.society.persons
+    b = st.sim.scenario.behaviour
+    counts = {k: [0, 0] for k in ("fire_listed", "fire_other", "hire_listed", "hire_other")}
+    for _ in st.steps():
+        if _ == 0:
+            was = w.state.employed.copy()
+            continue
+        listed = w.registry.listed
+        worker = p.employer >= 0
+        for name, mask in (
+            ("fire_listed", was & worker & listed),
+            ("fire_other", was & worker & ~listed),
+            ("hire_listed", ~was & worker & listed),
+            ("hire_other", ~was & worker & ~listed),
+        ):
+            changed = mask & (w.state.employed != was)
+            counts[name][0] += int(changed.sum())
+            counts[name][1] += int(mask.sum())
+        was = w.state.employed.copy()
+    dt = w.dt
+    for name, rate in (
+        ("fire_listed", b.job_loss + 3.0),
+        ("fire_other", b.job_loss),
+        ("hire_listed", b.job_finding * 0.2),
+        ("hire_other", b.job_finding),
+    ):
+        k, trials = counts[name]
+        assert trials > 2000, name
+        assert _within(k / trials, 1 - np.exp(-rate * dt), trials), (name, k / trials)
+
+
+def test_deterrence_scales_with_its_maximum_and_needs_a_source_that_sees_violations():
+    def effect(over):
+        return (
+            Sim("article", overrides=over, n=10_000, years=1, seed=2)
+            .run()
+            .summary()["deterrence_effect"]
+        )
+
+    none = effect({"regime": {"adaptation": {"deter_max": 0.0}}})
+    low = effect({"regime": {"adaptation": {"deter_max": 0.2}}})
+    high = effect({"regime": {"adaptation": {"deter_max": 0.4}}})
+    blind = effect(
+        {
+            "regime": {
+                "adaptation": {"deter_max": 0.4},
+                "safeguards": {"excluded_sources": ["police", "courts", "bank", "intelligence"]},
+            }
+        }
+    )
+    assert none == 0.0 and blind == 0.0
+    assert 0 < low < high
+    assert abs(high / low - 2.0) < 0.3  # about linear in the maximum
+
+
+def test_a_school_ban_spills_over_to_the_whole_household():
+    over = {
+        "regime": {
+            "lists": [{"name": "blacklist", "enter_below": 990.0}],
+            "sanctions": [{"name": "school", "on_list": "blacklist", "effect": "block_school"}],
+        }
+    }
+    st = Stepped("article", overrides=over, n=8000, years=0.5, twin=False)
+    w, p = st.run, st.sim.society.persons
+    spilled = 0
+    for _ in st.steps():
+        banned = w.out.block_school
+        hh_banned = pd.Series(banned).groupby(p.household).transform("any").to_numpy()
+        want = hh_banned & ~banned  # the others of a household with a banned member
+        np.testing.assert_array_equal(w.spill, want)
+        spilled += int(want.sum())
+    assert spilled > 100
+
+
+def test_disparate_impact_arithmetic_and_the_four_fifths_rule():
+    rates = {g: 0.1 for pair in DISPARITY_PAIRS.items() for g in pair}
+    rates |= {"rural": 0.05, "minority": 0.13, "foreigner": 0.124, "income_q1": 0.2}
+    rates |= {"female": 0.0801, "age_60_plus": float("nan")}
+    rates["income_q5"] = 0.0
+    ratios = disparate_impact(rates)
+    assert ratios["rural"] == pytest.approx(0.5) and ratios["minority"] == pytest.approx(1.3)
+    assert ratios["foreigner"] == pytest.approx(1.24) and ratios["female"] == pytest.approx(0.801)
+    assert ratios["income_q1"] is None and ratios["age_60_plus"] is None  # undefined
+    assert sorted(flagged(ratios)) == ["minority", "rural"]  # 0.801 and 1.24 pass
+    # and a run's ratios are its groups' ever-sanctioned rates, divided
+    res = Sim("article", n=10_000, years=1, seed=5, twin=False)
+    res.build()
+    out = res.run()
+    w = res.worlds[0]
+    p = res.society.persons
+    ever = (w.recorder.ever & 1) > 0
+    want = ever[p.urban == 0].mean() / ever[p.urban == 1].mean()
+    assert out.summary()["disparate_impact"]["rural"] == pytest.approx(want, rel=1e-9)
+
+
+def test_income_loss_is_the_share_the_sanctions_take():
+    """Everyone listed from the start, each losing 10 % of income and nothing else: the run
+    loses exactly 10 % of the twin's income."""
+    over = {
+        "regime": {
+            "lists": [{"name": "everyone", "enter_below": 1e6}],
+            "sanctions": [
+                {"name": "tax", "on_list": "everyone", "effect": "income_loss", "strength": 0.1}
+            ],
+            "response": {"employer_firing": 0.0, "employer_screening": 0.0},
+        }
+    }
+    s = Sim("article", overrides=over, n=5000, years=0.5, seed=1).run().summary()
+    assert s["income_loss_share"] == pytest.approx(0.1, abs=2e-3)
+
+
+@pytest.mark.parametrize("best, worst", [(0.5, 4.0), (0.057, 8.476)])
+def test_inspection_ratio_is_worst_over_best(best, worst):
+    over = {"regime": {"sanctions": [
+        {"name": "a", "on_grades": ["A"], "subject": "firm", "effect": "raise_inspection",
+         "strength": best, "context": "business"},
+        {"name": "d", "on_grades": ["D"], "subject": "firm", "effect": "raise_inspection",
+         "strength": worst, "context": "business"},
+    ]}}  # fmt: skip
+    s = Sim("corporate", overrides=over, n=20_000, years=1, seed=1, twin=False).run().summary()
+    assert s["inspection_ratio"] == pytest.approx(worst / best, rel=1e-5)
+    none = {"regime": {"sanctions": []}}
+    s = Sim("corporate", overrides=none, n=20_000, years=1, seed=1, twin=False).run().summary()
+    assert s["inspection_ratio"] == pytest.approx(1.0)
