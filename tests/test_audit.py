@@ -59,7 +59,7 @@ def _step(w, t: int, acts: list[str]) -> None:
     w.ledger.apply(t, recs, w.person_fields, w.active, w.sources.opaque)
     w.registry.update(t, recs, w.person_fields, w.active)
     bound = w.regime.safeguards.context_bound
-    sanctions.apply(w.table, w.out, 1.0, bound, w.registry, w.ledger, w.onsets)
+    sanctions.apply(t, w.table, w.out, 1.0, bound, w.registry, w.ledger, w.onsets)
 
 
 @pytest.mark.parametrize("context_bound", [False, True])

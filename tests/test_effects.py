@@ -195,3 +195,26 @@ def test_an_effect_the_engine_cannot_apply_is_refused(subject, effect):
     with pytest.raises(ScenarioError, match="cannot apply it to a") as e:
         Sim("none", overrides=over, n=100)
     assert e.value.key == "regime.sanctions[0].effect"
+
+
+def test_a_barred_representative_is_replaced_and_the_new_one_is_not_answerable():
+    """A listed firm's representative is barred and replaced; the person the firm names next
+    is not answerable for the listing that began before them, so a listing costs its firm
+    one representative at most (a barred person also leaves the other firms they represent)."""
+    from conftest import Stepped
+
+    over = _regime("firm", [_sanction("bar_legal_rep", "representative")])
+    st = Stepped("none", overrides=over, n=10_000, years=2, seed=4, twin=False)
+    w = st.run
+    losses: dict[tuple[int, int], int] = {}
+    named = 0
+    before = w.legal_rep.copy()
+    for _ in st.steps():
+        listed = w.firm_registry.member[0]
+        for f in np.flatnonzero((before >= 0) & (w.legal_rep < 0) & listed):
+            key = (int(f), int(w.firm_registry.since[0][f]))
+            losses[key] = losses.get(key, 0) + 1
+        named += int(((before < 0) & (w.legal_rep >= 0)).sum())
+        before = w.legal_rep.copy()
+    assert len(losses) > 20 and max(losses.values()) == 1
+    assert named > 20  # firms named new representatives

@@ -69,6 +69,8 @@ def test_society_budget_matches_its_arrays():
         + society.person_coverage.nbytes
         + society.self_employed.nbytes
         + society.household_starts.nbytes
+        + society.approval_base.nbytes
+        + society.aware0.nbytes
     )
     households = N / sim.scenario.population.household_mean
     assert abs(static - S.STATIC_PERSON_BYTES * N - S.HOUSEHOLD_BYTES * households) < 0.05 * N

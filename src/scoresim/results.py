@@ -117,7 +117,7 @@ HEADLINE = (
     ("aware_share", "aware of the system (share of persons)", "pct"),
     ("approval_share", "approve of the system (among the aware)", "pct"),
     ("approval_sanctioned_share", "… among the ever sanctioned", "pct"),
-    ("approval_informed_share", "… among the informed", "pct"),
+    ("approval_informed_share", "… among the informed (when a campaign ran)", "pct"),
     ("records_per_person_year", "records per person-year", "num"),
 )
 

@@ -143,15 +143,20 @@ class Onsets:
     inside: np.ndarray  # bool [sets, n]
     ctx: np.ndarray  # uint8 [sets, n] data context
     gravity: np.ndarray  # uint8 [sets, n]
+    since: np.ndarray  # int32 [sets, n]: the step it entered (kept for firms only: [sets, 0])
 
     @classmethod
-    def of(cls, sets: np.ndarray, n: int) -> Onsets:
+    def of(cls, sets: np.ndarray, n: int, since: bool = False) -> Onsets:
         shape = (len(sets), n if len(sets) else 0)
         return cls(
-            sets, np.zeros(shape, bool), np.zeros(shape, np.uint8), np.zeros(shape, np.uint8)
+            sets,
+            np.zeros(shape, bool),
+            np.zeros(shape, np.uint8),
+            np.zeros(shape, np.uint8),
+            np.zeros(shape if since else (len(sets), 0), np.int32),
         )
 
-    def update(self, ledger: Ledger) -> None:
+    def update(self, ledger: Ledger, t: int) -> None:
         """Name the cause of every agent that entered a set this step."""
         if len(self.sets) == 0:
             return
@@ -166,16 +171,23 @@ class Onsets:
             self.inside,
             self.ctx,
             self.gravity,
+            self.since,
+            t,
         )
 
 
 @njit(cache=True, parallel=True)
-def _onset_kernel(sets, grade, g_true, g_own, last_ctx, last_gravity, inside, ctx, gravity):
+def _onset_kernel(
+    sets, grade, g_true, g_own, last_ctx, last_gravity, inside, ctx, gravity, since, t
+):
     one = np.uint64(1)
+    keep_since = since.shape[1] > 0
     for i in prange(len(grade)):
         for k in range(len(sets)):
             now = (sets[k] >> np.uint64(grade[i])) & one == one
             if now and not inside[k, i]:
+                if keep_since:
+                    since[k, i] = t
                 own = (sets[k] >> np.uint64(g_true[i])) & one == one
                 own = own or (sets[k] >> np.uint64(g_own[i])) & one == one
                 if own and last_ctx[i] != NO_CONTEXT:
@@ -402,6 +414,7 @@ def _apply_kernel(
 
 
 def apply(
+    t: int,
     table: Table,
     out: Outcome,
     proportionality: float,
@@ -413,12 +426,15 @@ def apply(
     firm_ledger: Ledger | None = None,
     firm_onsets: Onsets | None = None,
     legal_rep: np.ndarray | None = None,
+    rep_since: np.ndarray | None = None,
     self_employed: np.ndarray | None = None,
 ) -> None:
     """Fill ``out`` with this step's sanctions for every agent of one kind. ``self_employed``
     says whose income a denied licence cuts (every agent's, for firms: their revenue);
     ``legal_rep`` (-1: none) says on whom a firm's sanctions reaching its representative
-    land; ``onsets`` and ``firm_onsets`` hold the causes of grade sanctions."""
+    land — a representative named after the firm's listing (or grade) began is not
+    answerable for it (``rep_since``: the step each was named); ``onsets`` and
+    ``firm_onsets`` hold the causes of grade sanctions."""
     n = len(out.bits)
     if len(table) == 0:
         out.bits[:] = 0
@@ -426,9 +442,9 @@ def apply(
         out.applied[:] = 0
         out.audit[:] = 0
         return
-    onsets.update(ledger)
+    onsets.update(ledger, t)
     if firm_onsets is not None:
-        firm_onsets.update(firm_ledger)
+        firm_onsets.update(firm_ledger, t)
     needs_grade = bool((table.trigger == ON_GRADE).any())
     if needs_grade:
         g_true, g_own = ledger.hypothetical_grades()
@@ -443,12 +459,15 @@ def apply(
             lst = table.index[s]
             firms = np.flatnonzero(firm_registry.member[lst])
             fctx, fgrav = firm_registry.ctx[lst][firms], firm_registry.gravity[lst][firms]
+            began = firm_registry.since[lst][firms]
         else:
             at = table.grade_set[s]
             firms = np.flatnonzero(firm_onsets.inside[at])
             fctx, fgrav = firm_onsets.ctx[at][firms], firm_onsets.gravity[at][firms]
+            began = firm_onsets.since[at][firms]
         reps = legal_rep[firms]
-        has = reps >= 0  # a firm without a representative reaches nobody
+        # nobody to reach without a representative, nor one named after it began
+        has = (reps >= 0) & (rep_since[firms] <= began)
         reps, fctx, fgrav = reps[has], fctx[has], fgrav[has]
         rep_member[s, reps] = True
         rep_ctx[s, reps] = fctx

@@ -458,7 +458,7 @@ class Information(Strict):
     when: str | None = None
     # the shift of an informed person's approval (log-odds); calibrated:
     # calibration/approval.toml (docs/calibration/approval)
-    effect: float = Field(-1.2, ge=-20, le=20)
+    effect: float = Field(-1.0321573966223825, ge=-20, le=20)
 
 
 class Approval(Strict):
@@ -468,15 +468,15 @@ class Approval(Strict):
     approval); their signs follow facts.md "Public opinion" (approval higher among richer,
     better educated, urban and older people); everything else is [assume]."""
 
-    intercept: float = Field(1.5, ge=-20, le=20)  # calibrated
+    intercept: float = Field(-0.5110944153292403, ge=-20, le=20)  # calibrated
     income: float = Field(0.15, ge=-5, le=5)  # per income quintile above the middle one
     education: float = Field(0.2, ge=-5, le=5)  # per education level above basic
     urban: float = Field(0.3, ge=-5, le=5)
-    age: float = Field(0.5, ge=-5, le=5)  # per age band above 18-29; calibrated
+    age: float = Field(1.260061212702892, ge=-5, le=5)  # per age band above 18-29; calibrated
     spread: float = Field(1.5, ge=0, le=10)  # sd of individual differences (log-odds)
     # [src "Public opinion": 11 % of residents of pilot areas knew of their pilot]
     aware_share: float = Field(0.11, ge=0, le=1)
-    awareness_rate: float = Field(0.2, ge=0, le=1e4)  # yearly, x publicity: learning of it
+    awareness_rate: float = Field(0.05, ge=0, le=1e4)  # yearly, x publicity: learning of it
     # experience, in log-odds (a person's own and their contacts'), fading at `forgetting`
     sanctioned: float = Field(-1.0, ge=-20, le=20)  # on being sanctioned
     unjust: float = Field(-1.0, ge=-20, le=20)  # more, if by false records or association
@@ -485,7 +485,7 @@ class Approval(Strict):
     contact_sanctioned: float = Field(-0.1, ge=-20, le=20)  # a contact is sanctioned
     contact_unjust: float = Field(-0.1, ge=-20, le=20)  # ... by false records or association
     contact_rewarded: float = Field(0.05, ge=-20, le=20)
-    contact_hears: float = Field(0.25, ge=0, le=1)  # chance a contact hears of it
+    contact_hears: float = Field(0.1, ge=0, le=1)  # chance a contact hears of it
     publicity: float = Field(0.2, ge=-20, le=20)  # yearly drift among the aware x publicity
     forgetting: float = Field(0.2, ge=0, le=1e3)  # yearly rate experience fades
     information: Information = Information()

@@ -167,11 +167,12 @@ class World:
         self.firm_out = sanctions.Outcome.zeros(f.n)
         # the data named as the cause of grade sanctions, from the step they start
         self.onsets = sanctions.Onsets.of(self.table.own_sets, p.n)
-        self.rep_onsets = sanctions.Onsets.of(self.table.firm_sets, f.n)
+        self.rep_onsets = sanctions.Onsets.of(self.table.firm_sets, f.n, since=True)
         self.firm_onsets = sanctions.Onsets.of(self.firm_table.own_sets, f.n)
         self.audit = np.zeros_like(self.out.audit)  # applications over the run
         # who represents each firm (-1: nobody, after a bar, until the firm names another)
         self.legal_rep = f.legal_rep.copy()
+        self.rep_since = np.full(f.n, np.iinfo(np.int32).min, np.int32)  # step each was named
         self.barring = bool((self.table.effect == sanctions.LEGAL_REP).any())
         self.p_name_rep = behaviour.per_step(regime.response.representative_replacement, dt)
         self.reps_lost = 0
@@ -298,6 +299,7 @@ class World:
         # 5. sanctions: what lands on whom, with its effects and its audit
         bound = regime.safeguards.context_bound
         sanctions.apply(
+            t,
             self.firm_table,
             self.firm_out,
             regime.response.proportionality,
@@ -307,6 +309,7 @@ class World:
             self.firm_onsets,
         )
         sanctions.apply(
+            t,
             self.table,
             out,
             regime.response.proportionality,
@@ -318,6 +321,7 @@ class World:
             self.firm_ledger,
             self.rep_onsets,
             self.legal_rep,
+            self.rep_since,
             s.self_employed,
         )
         self.boost = self.firm_out.inspection
@@ -331,10 +335,12 @@ class World:
         # 6. response: avoidance, employers, partners, representatives, income
         if self.barring:
             lost, _ = response.representatives(
+                t,
                 stream_key(self.seed, Stream.REPRESENTATIVE, t),
                 out.barred,
                 self.registry.listed,
                 self.legal_rep,
+                self.rep_since,
                 f.region,
                 s.region_starts,
                 self.p_name_rep,
@@ -567,7 +573,7 @@ WORLD_PERSON_BYTES = 134  # one world's columns: ledger 58, registry 7 + 8 a lis
 LIST_PERSON_BYTES = 8  # one list's columns in one world (since, member, gravity, ctx, cause)
 NOTICE_LIST_BYTES = 6  # one list's notice columns, under a notice period (step, record)
 GRADE_SET_BYTES = 3  # per agent, for each set of grades a sanction is on (in, context, gravity)
-WORLD_FIRM_BYTES = 65  # incl. the representative (4) and size class (1)
+WORLD_FIRM_BYTES = 69  # incl. the representative (4), since when (4) and size class (1)
 
 
 def _grade_sets(regime: Regime, side: str) -> int:
@@ -616,7 +622,8 @@ def estimate_bytes(sc: Scenario) -> int:
     for regime in regimes:
         run += n * world_person_bytes(regime) + entries
         # firm grade sets: held for the firms' own sanctions and for their representatives'
-        run += m * (WORLD_FIRM_BYTES + 2 * GRADE_SET_BYTES * _grade_sets(regime, "firm"))
+        # (with the step each firm entered: 4 bytes more)
+        run += m * (WORLD_FIRM_BYTES + (2 * GRADE_SET_BYTES + 4) * _grade_sets(regime, "firm"))
         metrics_per_cell = len(metrics.ALL_PERSON_METRICS) + len(regime.scoring.grades)
         run += sc.run.steps * metrics.N_CELLS * metrics_per_cell * 8  # the recorder's cells
         expiries = [r.expiry_years for r in regime.rules]
