@@ -61,12 +61,14 @@ def per_step(rate_per_year: float, dt_years: float) -> float:
 MAX_REPEAT = 8  # most times one act recurs in one step (a truncation of the Poisson tail)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _count(u, lam):
     """How many times an act with expected count ``lam`` this step happens, from one uniform:
     the inverse of the Poisson tail, so it happens at least once iff u < 1 - exp(-lam), at
-    least twice iff u < 1 - exp(-lam) (1 + lam), ... As 1 - exp(-lam) <= lam, the common
-    case (nothing happens) costs one comparison and no exp."""
+    least twice iff u < 1 - exp(-lam) (1 + lam), ... As 1 - exp(-lam) <= lam, nothing
+    happens when u >= lam: the kernel tests that inline (the common case, one comparison)
+    and calls this, out of line, only when u < lam (measured: inlining the whole count at
+    every site doubled the person pass)."""
     if u >= lam:
         return 0
     q = np.exp(-lam)
@@ -182,9 +184,10 @@ def _emit(ev_agent, ev_act, k, limit, i, act):
     return k + 1
 
 
-@njit(cache=True, inline="always")
-def _emit_n(ev_agent, ev_act, k, limit, i, act, times):
-    for _ in range(times):
+@njit(cache=True)
+def _emit_count(ev_agent, ev_act, k, limit, i, act, u, lam):
+    """Emit the Poisson count of an act (``_count``): called only when u < lam."""
+    for _ in range(_count(u, lam)):
         k = _emit(ev_agent, ev_act, k, limit, i, act)
     return k
 
@@ -378,42 +381,60 @@ def _persons_range(
             else:  # the court list's other grounds, more likely the less law-abiding
                 lax = 1.5 - law[i]
                 if p[_OBSTRUCT] > 0.0:
-                    n_acts = _count(uniform(kcourt, 4 * i), p[_OBSTRUCT] * lax)
-                    k = _emit_n(ev_agent, ev_act, k, limit, i, A.OBSTRUCTS, n_acts)
+                    u = uniform(kcourt, 4 * i)
+                    lam = p[_OBSTRUCT] * lax
+                    if u < lam:
+                        k = _emit_count(ev_agent, ev_act, k, limit, i, A.OBSTRUCTS, u, lam)
                 if p[_EVADE] > 0.0:
-                    n_acts = _count(uniform(kcourt, 4 * i + 1), p[_EVADE] * lax)
-                    k = _emit_n(ev_agent, ev_act, k, limit, i, A.EVADES, n_acts)
+                    u = uniform(kcourt, 4 * i + 1)
+                    lam = p[_EVADE] * lax
+                    if u < lam:
+                        k = _emit_count(ev_agent, ev_act, k, limit, i, A.EVADES, u, lam)
                 if p[_ASSETS] > 0.0:
-                    n_acts = _count(uniform(kcourt, 4 * i + 2), p[_ASSETS] * lax)
-                    k = _emit_n(ev_agent, ev_act, k, limit, i, A.ASSET_REPORTING, n_acts)
+                    u = uniform(kcourt, 4 * i + 2)
+                    lam = p[_ASSETS] * lax
+                    if u < lam:
+                        k = _emit_count(ev_agent, ev_act, k, limit, i, A.ASSET_REPORTING, u, lam)
                 if p[_SETTLE] > 0.0:
-                    n_acts = _count(uniform(kcourt, 4 * i + 3), p[_SETTLE] * lax)
-                    k = _emit_n(ev_agent, ev_act, k, limit, i, A.SETTLEMENT, n_acts)
+                    u = uniform(kcourt, 4 * i + 3)
+                    lam = p[_SETTLE] * lax
+                    if u < lam:
+                        k = _emit_count(ev_agent, ev_act, k, limit, i, A.SETTLEMENT, u, lam)
         if debt[i] >= DEFAULT and p[_OVERDUE] > 0.0:  # a defaulted loan overdue each cycle
-            n_acts = _count(uniform(kf, 4 * i + 2), p[_OVERDUE])
-            k = _emit_n(ev_agent, ev_act, k, limit, i, A.LOAN_OVERDUE, n_acts)
+            u = uniform(kf, 4 * i + 2)
+            lam = p[_OVERDUE]
+            if u < lam:
+                k = _emit_count(ev_agent, ev_act, k, limit, i, A.LOAN_OVERDUE, u, lam)
         # --- violations, cut by deterrence
         lawless = 1.5 - law[i]
         if p[6] > 0.0:
-            n_acts = _count(uniform(kv, 4 * i), p[6] * lawless * deter)
-            k = _emit_n(ev_agent, ev_act, k, limit, i, A.TRAFFIC, n_acts)
+            u = uniform(kv, 4 * i)
+            lam = p[6] * lawless * deter
+            if u < lam:
+                k = _emit_count(ev_agent, ev_act, k, limit, i, A.TRAFFIC, u, lam)
         if p[7] > 0.0:
-            n_acts = _count(uniform(kv, 4 * i + 1), p[7] * (0.5 + fragility[i]) * deter)
-            for e in range(n_acts):  # a late bill, and sometimes a court finding of arrears
-                k = _emit(ev_agent, ev_act, k, limit, i, A.LATE_UTILITY)
-                if uniform(kmis, 32 * i + 17 + e) < p[IX_ARREARS_FOUND]:
-                    k = _emit(ev_agent, ev_act, k, limit, i, A.ARREARS_FOUND)
+            u = uniform(kv, 4 * i + 1)
+            lam = p[7] * (0.5 + fragility[i]) * deter
+            if u < lam:  # late bills, and sometimes a court finding of arrears
+                for e in range(_count(u, lam)):
+                    k = _emit(ev_agent, ev_act, k, limit, i, A.LATE_UTILITY)
+                    if uniform(kmis, 32 * i + 17 + e) < p[IX_ARREARS_FOUND]:
+                        k = _emit(ev_agent, ev_act, k, limit, i, A.ARREARS_FOUND)
         if p[8] > 0.0:
-            n_acts = _count(uniform(kv, 4 * i + 2), p[8] * lawless * deter)
-            k = _emit_n(ev_agent, ev_act, k, limit, i, A.LITTERING, n_acts)
+            u = uniform(kv, 4 * i + 2)
+            lam = p[8] * lawless * deter
+            if u < lam:
+                k = _emit_count(ev_agent, ev_act, k, limit, i, A.LITTERING, u, lam)
         if p[9] > 0.0:
-            n_acts = _count(uniform(kv, 4 * i + 3), p[9] * 2.0 * (1.0 - law[i]) * deter)
-            k = _emit_n(ev_agent, ev_act, k, limit, i, A.MAJOR_OFFENCE, n_acts)
+            u = uniform(kv, 4 * i + 3)
+            lam = p[9] * 2.0 * (1.0 - law[i]) * deter
+            if u < lam:
+                k = _emit_count(ev_agent, ev_act, k, limit, i, A.MAJOR_OFFENCE, u, lam)
         # --- the misconduct of a point table: one draw for all of it, then which acts
         lam = p[IX_MIS_SUM] * lawless * deter
-        if lam > 0.0:
-            n_acts = _count(uniform(kmis, 32 * i), lam)
-            for e in range(n_acts):
+        u = uniform(kmis, 32 * i) if lam > 0.0 else 1.0
+        if u < lam:
+            for e in range(_count(u, lam)):
                 x = uniform(kmis, 32 * i + 1 + e) * p[IX_MIS_SUM]
                 j = 0
                 below = p[_MIS]
@@ -428,15 +449,21 @@ def _persons_range(
         if internet[i]:
             x = expressiveness[i]
             if p[10] > 0.0:
-                n_acts = _count(uniform(ks, i), p[10] * x * x * chill)
-                k = _emit_n(ev_agent, ev_act, k, limit, i, A.CRITICAL_POST, n_acts)
+                u = uniform(ks, i)
+                lam = p[10] * x * x * chill
+                if u < lam:
+                    k = _emit_count(ev_agent, ev_act, k, limit, i, A.CRITICAL_POST, u, lam)
         # --- shopping
         if p[11] > 0.0:
-            n_acts = _count(uniform(kshop, 2 * i), p[11] * (1.25 - 0.5 * law[i]) * chill)
-            k = _emit_n(ev_agent, ev_act, k, limit, i, A.DISFAVOURED, n_acts)
+            u = uniform(kshop, 2 * i)
+            lam = p[11] * (1.25 - 0.5 * law[i]) * chill
+            if u < lam:
+                k = _emit_count(ev_agent, ev_act, k, limit, i, A.DISFAVOURED, u, lam)
         if p[12] > 0.0:
-            n_acts = _count(uniform(kshop, 2 * i + 1), p[12])
-            k = _emit_n(ev_agent, ev_act, k, limit, i, A.FAVOURED, n_acts)
+            u = uniform(kshop, 2 * i + 1)
+            lam = p[12]
+            if u < lam:
+                k = _emit_count(ev_agent, ev_act, k, limit, i, A.FAVOURED, u, lam)
         # --- workplace evaluation, staggered through the year
         if employed[i] and eval_every > 0 and (t + i) % eval_every == 0:
             q = 0.7 * uniform(kw, i) + 0.3 * (1.0 - law[i])  # noisy around performance
@@ -446,37 +473,54 @@ def _persons_range(
                 k = _emit(ev_agent, ev_act, k, limit, i, A.GOOD_EVAL)
         # --- civic acts
         if p[13] > 0.0:
-            n_acts = _count(uniform(kc, 3 * i), p[13] * civic[i])
-            k = _emit_n(ev_agent, ev_act, k, limit, i, A.VOLUNTEERING, n_acts)
+            u = uniform(kc, 3 * i)
+            lam = p[13] * civic[i]
+            if u < lam:
+                k = _emit_count(ev_agent, ev_act, k, limit, i, A.VOLUNTEERING, u, lam)
         if p[14] > 0.0:
-            n_acts = _count(uniform(kc, 3 * i + 1), p[14] * civic[i])
-            k = _emit_n(ev_agent, ev_act, k, limit, i, A.BLOOD, n_acts)
+            u = uniform(kc, 3 * i + 1)
+            lam = p[14] * civic[i]
+            if u < lam:
+                k = _emit_count(ev_agent, ev_act, k, limit, i, A.BLOOD, u, lam)
         if p[15] > 0.0:
-            n_acts = _count(uniform(kc, 3 * i + 2), p[15])
-            k = _emit_n(ev_agent, ev_act, k, limit, i, A.HEROIC, n_acts)
+            u = uniform(kc, 3 * i + 2)
+            lam = p[15]
+            if u < lam:
+                k = _emit_count(ev_agent, ev_act, k, limit, i, A.HEROIC, u, lam)
         if p[_COMMEND] > 0.0:
-            n_acts = _count(uniform(kmis, 32 * i + 25), p[_COMMEND] * civic[i])
-            k = _emit_n(ev_agent, ev_act, k, limit, i, A.COMMENDATION, n_acts)
+            u = uniform(kmis, 32 * i + 25)
+            lam = p[_COMMEND] * civic[i]
+            if u < lam:
+                k = _emit_count(ev_agent, ev_act, k, limit, i, A.COMMENDATION, u, lam)
         # --- travel: an attempt is refused if the person is sanctioned (the refusal counted)
         if p[16] > 0.0:
-            n_acts = _count(uniform(kt, 2 * i), p[16] * travel_weight[i])
-            act = A.FLIGHT_BLOCKED if block_flight[i] else A.FLIGHT_TAKEN
-            k = _emit_n(ev_agent, ev_act, k, limit, i, act, n_acts)
+            u = uniform(kt, 2 * i)
+            lam = p[16] * travel_weight[i]
+            if u < lam:
+                act = A.FLIGHT_BLOCKED if block_flight[i] else A.FLIGHT_TAKEN
+                k = _emit_count(ev_agent, ev_act, k, limit, i, act, u, lam)
         if p[17] > 0.0:
-            n_acts = _count(uniform(kt, 2 * i + 1), p[17] * travel_weight[i])
-            act = A.RAIL_BLOCKED if block_rail[i] else A.RAIL_TAKEN
-            k = _emit_n(ev_agent, ev_act, k, limit, i, act, n_acts)
+            u = uniform(kt, 2 * i + 1)
+            lam = p[17] * travel_weight[i]
+            if u < lam:
+                act = A.RAIL_BLOCKED if block_rail[i] else A.RAIL_TAKEN
+                k = _emit_count(ev_agent, ev_act, k, limit, i, act, u, lam)
         # --- high spending (star hotels, property, luxury): refused under a restriction,
         # unless the person gets round it, which is itself a listing ground
         if p[_LUXURY] > 0.0:
-            n_acts = _count(uniform(klux, 2 * i), p[_LUXURY] * travel_weight[i])
-            if n_acts > 0 and not block_luxury[i]:
-                k = _emit_n(ev_agent, ev_act, k, limit, i, A.LUXURY_TAKEN, n_acts)
-            elif n_acts > 0 and uniform(klux, 2 * i + 1) < p[IX_BREACH]:
-                k = _emit_n(ev_agent, ev_act, k, limit, i, A.LUXURY_TAKEN, n_acts)
-                k = _emit(ev_agent, ev_act, k, limit, i, A.SPENDING)
-            elif n_acts > 0:
-                k = _emit_n(ev_agent, ev_act, k, limit, i, A.LUXURY_BLOCKED, n_acts)
+            u = uniform(klux, 2 * i)
+            lam = p[_LUXURY] * travel_weight[i]
+            times = _count(u, lam) if u < lam else 0
+            if times > 0:
+                act = A.LUXURY_TAKEN
+                breach = False
+                if block_luxury[i]:  # refused, unless the person gets round it
+                    breach = uniform(klux, 2 * i + 1) < p[IX_BREACH]
+                    act = A.LUXURY_TAKEN if breach else A.LUXURY_BLOCKED
+                for _ in range(times):
+                    k = _emit(ev_agent, ev_act, k, limit, i, act)
+                if breach:
+                    k = _emit(ev_agent, ev_act, k, limit, i, A.SPENDING)
     return k
 
 
@@ -498,17 +542,25 @@ def _firms_kernel(
     k, limit = 0, len(ev_agent)
     for f in range(len(compliance)):
         lax = 1.0 - compliance[f]
-        n_acts = _count(uniform(key, 4 * f), p_arrears * 2.0 * lax)
-        k = _emit_n(ev_agent, ev_act, k, limit, f, A.FIRM_TAX_ARREARS, n_acts)
-        n_acts = _count(uniform(key, 4 * f + 1), p_violation * 2.0 * lax)
-        k = _emit_n(ev_agent, ev_act, k, limit, f, A.FIRM_VIOLATION, n_acts)
+        u = uniform(key, 4 * f)
+        lam = p_arrears * 2.0 * lax
+        if u < lam:
+            k = _emit_count(ev_agent, ev_act, k, limit, f, A.FIRM_TAX_ARREARS, u, lam)
+        u = uniform(key, 4 * f + 1)
+        lam = p_violation * 2.0 * lax
+        if u < lam:
+            k = _emit_count(ev_agent, ev_act, k, limit, f, A.FIRM_VIOLATION, u, lam)
         if (t + f) % year_steps == 0:  # the annual report falls due once a year
             if uniform(key, 4 * f + 2) < p_report * 2.0 * lax:
                 k = _emit(ev_agent, ev_act, k, limit, f, A.FIRM_MISSED_REPORT)
-        n_acts = _count(uniform(key, 4 * f + 3), p_paid * compliance[f])
-        k = _emit_n(ev_agent, ev_act, k, limit, f, A.FIRM_TAX_PAID, n_acts)
-        n_acts = _count(uniform(court_key, f), p_judgment * 2.0 * lax)  # judgments left unpaid
-        k = _emit_n(ev_agent, ev_act, k, limit, f, A.FIRM_JUDGMENT_UNPAID, n_acts)
+        u = uniform(key, 4 * f + 3)
+        lam = p_paid * compliance[f]
+        if u < lam:
+            k = _emit_count(ev_agent, ev_act, k, limit, f, A.FIRM_TAX_PAID, u, lam)
+        u = uniform(court_key, f)  # court judgments left unpaid
+        lam = p_judgment * 2.0 * lax
+        if u < lam:
+            k = _emit_count(ev_agent, ev_act, k, limit, f, A.FIRM_JUDGMENT_UNPAID, u, lam)
     return k
 
 
