@@ -568,7 +568,9 @@ def write_comparison_report(folder: str | Path, comparison, headline=HEADLINE) -
         for ax, (key, label, _kind) in zip(axes.flat, other):
             vals = [headline_value(comparison.summaries[p], key) or 0.0 for p in presets]
             ax.bar(range(len(presets)), vals, color=[colors[p] for p in presets])
-            ax.set_title(textwrap.fill(label, 30), fontsize=8, fontweight="normal")
+            ax.set_title(
+                textwrap.fill(label, max(14, 100 // len(other))), fontsize=7, fontweight="normal"
+            )
             ax.set_xticks([])
         fig.legend(handles=handles, loc="outside upper center", ncol=min(len(presets), 4))
         uri_b = _save(fig, figs, "compare_counts")
