@@ -91,3 +91,57 @@ def test_approval_summary_keys_read_the_state():
     last = ts[(ts.group == "all") & (ts.step == ts.step.max())].set_index("metric")["run"]
     assert s["approval_share"] == pytest.approx(last["approving_aware"] / last["aware"])
     assert s["aware_share"] == pytest.approx(last["aware"] / last["persons"])
+
+
+def test_experience_moves_by_the_sizes_the_scenario_gives():
+    """The approval kernels on a hand-made state: an own sanction (more if unjust), a reward,
+    each refusal, fading and publicity's drift (aware only), and contacts hearing over active
+    ties only (with everyone hearing), more for an unjust sanction."""
+    from scoresim import acts
+    from scoresim.approval import _contacts_kernel, _own_kernel, _refusals_kernel
+    from scoresim.network import from_pairs
+
+    sp = Approval()
+    n = 6
+    exp = np.zeros(n, np.float32)
+    aware = np.array([0, 0, 0, 1, 0, 0], bool)
+    status = np.array([1, 2, 0, 0, 3, 0], np.uint8)  # own true, false records, -, -, assoc
+    rewarded = np.array([0, 0, 1, 0, 0, 0], bool)
+    was_s, was_r = np.zeros(n, bool), np.zeros(n, bool)
+    was_s[4] = True  # already sanctioned last step: no new shock
+    fade, drift = np.float32(0.5), np.float32(0.01)
+    exp[:] = 0.2
+    _own_kernel(np.uint64(1), status, rewarded, was_s, was_r, exp, aware, np.zeros(n, bool),
+                fade, drift, 0.0, sp.sanctioned, sp.unjust, sp.rewarded)  # fmt: skip
+    want = np.array([0.1 + sp.sanctioned, 0.1 + sp.sanctioned + sp.unjust, 0.1 + sp.rewarded,
+                     0.1 + 0.01, 0.1, 0.1])  # fmt: skip
+    # (the newly sanctioned and rewarded become aware now, and drift from the next step)
+    np.testing.assert_allclose(exp, want, rtol=1e-6)
+    assert aware.tolist() == [True, True, True, True, False, False]
+    ev = np.array([5, 5, 5], np.int32)
+    _refusals_kernel(ev, np.array([acts.FLIGHT_BLOCKED, acts.FLIGHT_TAKEN, acts.LOAN_REFUSED],
+                     np.uint8), approval_refused(), sp.refused, exp, aware)  # fmt: skip
+    assert exp[5] == pytest.approx(0.1 + 2 * sp.refused) and aware[5]
+    # contacts: 0-1, 0-2 (cut), 1-3; person 0 newly sanctioned (true), 1 newly (false)
+    g = from_pairs(4, np.array([0, 0, 1]), np.array([1, 2, 3]), np.zeros(3, np.uint8))
+    active = np.ones(g.entries, np.uint8)
+    for e in range(g.indptr[0], g.indptr[1]):
+        if g.nbr[e] == 2:
+            active[e] = 0
+    for e in range(g.indptr[2], g.indptr[3]):
+        active[e] = 0
+    x = np.zeros(4, np.float32)
+    seen = np.zeros(4, bool)
+    st4, rw4 = np.array([1, 2, 0, 0], np.uint8), np.zeros(4, bool)
+    _contacts_kernel(np.uint64(3), 1.0, np.array([0, 1], np.int32), st4, rw4, np.zeros(4, bool),
+                     np.zeros(4, bool), g.indptr, g.adj, active, sp.contact_sanctioned,
+                     sp.contact_unjust, sp.contact_rewarded, x, seen)  # fmt: skip
+    unjust = sp.contact_sanctioned + sp.contact_unjust
+    np.testing.assert_allclose(x, [unjust, sp.contact_sanctioned, 0.0, unjust], rtol=1e-6)
+    assert seen.tolist() == [True, True, False, True]  # 2 is cut off: hears nothing
+
+
+def approval_refused():
+    from scoresim.approval import _REFUSED
+
+    return _REFUSED

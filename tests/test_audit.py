@@ -13,7 +13,7 @@ from scoresim.sources import Records
 PERSON = 5
 
 
-def _world(context_bound: bool):
+def _world(context_bound: bool, notice_days: float = 0.0):
     """A threshold list and a grade set, each with a sanction counted related to finance data
     only; a finance record moves a score by 200 points, a traffic record by 5."""
     over = {
@@ -41,7 +41,7 @@ def _world(context_bound: bool):
                     "related_contexts": ["finance"],
                 },
             ],
-            "safeguards": {"context_bound": context_bound},
+            "safeguards": {"context_bound": context_bound, "notice_days": notice_days},
         }
     }
     return Sim("article", overrides=over, n=2000, years=1, twin=False).build().worlds[0]
@@ -112,3 +112,16 @@ def test_the_audit_matrix_adds_up_to_the_applications():
     # unrelated applications are a part of the matrix: rows the sanctions do not count related
     assert 0 < s["unrelated_context_share"] < 1
     assert matrix["association"]["travel"] > 0  # article sanctions by association
+
+
+def test_under_a_notice_period_the_cause_is_the_data_that_met_the_condition():
+    """Warned on a finance record, traffic records arrive during the notice: the listing,
+    when it comes, still names finance (and the finance-bound ban applies)."""
+    w = _world(True, notice_days=14)  # two weekly steps
+    _step(w, 0, ["missed_payment"])
+    assert not w.registry.member[0, PERSON] and w.registry.notices[0] == 1
+    _step(w, 1, ["traffic_offence"])
+    _step(w, 2, ["traffic_offence"])
+    assert w.registry.member[0, PERSON] and w.registry.since[0, PERSON] == 2
+    assert w.registry.ctx[0, PERSON] == CONTEXT_ID["finance"]
+    assert w.out.block_flight[PERSON] and w.out.unrelated[PERSON] == 0

@@ -12,6 +12,7 @@ from scoresim.scenario import ScenarioError
 
 # The outcomes compared with the twin: summed over the run (group "all").
 OUTCOMES = (
+    "missed_payment",
     "flight_blocked",
     "rail_blocked",
     "luxury_blocked",
@@ -84,26 +85,26 @@ def _outcomes(overrides: dict, listed: str) -> dict[str, tuple[float, float]]:
     return out
 
 
-# effect, who the list holds and who the sanction lands on, what must move, what may move
-# with it (a feedback of the effect itself)
+# effect, who the list holds, who the sanction lands on, what must move and which way
+# (+1: above the twin, -1: below), what may move with it (a feedback of the effect itself)
 CASES = [
-    ("block_flights", "person", "person", {"flight_blocked"}, set()),
-    ("block_rail", "person", "person", {"rail_blocked"}, set()),
-    ("block_luxury", "person", "person", {"luxury_blocked"}, set()),
-    ("block_credit", "person", "person", {"loan_refused"}, set()),
-    ("job_loss", "person", "person", {"employed", "income"}, set()),
-    ("income_loss", "person", "person", {"income"}, set()),
-    ("block_school", "person", "person", {"household_spillover"}, set()),
-    ("deny_licence", "person", "person", {"income"}, set()),
-    ("reward", "person", "person", {"income"}, set()),
-    ("bar_legal_rep", "person", "person", {"firms_without_representative"}, set()),
-    ("block_flights", "firm", "representative", {"flight_blocked"}, set()),
-    ("bar_legal_rep", "firm", "representative", {"firms_without_representative"}, set()),
-    ("deny_licence", "firm", "firm", {"firm_revenue"}, set()),
-    ("exclude_procurement", "firm", "firm", {"firm_revenue"}, set()),
-    ("reward", "firm", "firm", {"firm_revenue"}, set()),
+    ("block_flights", "person", "person", {"flight_blocked": +1}, set()),
+    ("block_rail", "person", "person", {"rail_blocked": +1}, set()),
+    ("block_luxury", "person", "person", {"luxury_blocked": +1}, set()),
+    ("block_credit", "person", "person", {"loan_refused": +1}, {"missed_payment"}),
+    ("job_loss", "person", "person", {"employed": -1, "income": -1}, {"missed_payment"}),
+    ("income_loss", "person", "person", {"income": -1}, set()),
+    ("block_school", "person", "person", {"household_spillover": +1}, set()),
+    ("deny_licence", "person", "person", {"income": -1}, set()),
+    ("reward", "person", "person", {"income": +1}, set()),
+    ("bar_legal_rep", "person", "person", {"firms_without_representative": +1}, set()),
+    ("block_flights", "firm", "representative", {"flight_blocked": +1}, set()),
+    ("bar_legal_rep", "firm", "representative", {"firms_without_representative": +1}, set()),
+    ("deny_licence", "firm", "firm", {"firm_revenue": -1}, set()),
+    ("exclude_procurement", "firm", "firm", {"firm_revenue": -1}, set()),
+    ("reward", "firm", "firm", {"firm_revenue": +1}, set()),
     # more inspections find more violations, which list more firms: firm records move
-    ("raise_inspection", "firm", "firm", {"firm_records"}, set()),
+    ("raise_inspection", "firm", "firm", {"firm_records": +1}, set()),
 ]
 
 
@@ -115,9 +116,26 @@ def test_an_effect_alone_moves_exactly_its_outcome(effect, listed, subject, move
     got = _outcomes(_regime(listed, [_sanction(effect, subject, strength)]), listed)
     for key, (run, twin) in got.items():
         if key in moves:
-            assert run != twin, f"{effect}: {key} should move ({run} vs twin {twin})"
+            assert np.sign(run - twin) == moves[key], f"{effect}: {key} {run} vs twin {twin}"
         elif key not in may_move:
             assert run == twin, f"{effect}: {key} moved ({run} vs twin {twin})"
+
+
+def test_an_income_loss_takes_its_share_of_the_sanctioned_incomes():
+    """The size, not only the sign: the income lost is the strength times the income the
+    sanctioned persons would have had (person-steps on the list x their income)."""
+    from conftest import Stepped
+
+    over = _regime("person", [_sanction("income_loss", "person", 0.3)])
+    st = Stepped("none", overrides=over, n=10_000, years=1, seed=4)
+    expected = lost = 0.0
+    for _ in st.steps():
+        on = st.run.out.applied > 0
+        expected += 0.3 * float(st.twin.state.income[on].sum(dtype=np.float64))
+        lost += float(st.twin.state.income.sum(dtype=np.float64)) - float(
+            st.run.state.income.sum(dtype=np.float64)
+        )
+    assert expected > 0 and lost == pytest.approx(expected, rel=1e-3)
 
 
 # strengths at which an effect does nothing
@@ -133,16 +151,21 @@ NEUTRAL = [
 ]
 
 
-@pytest.mark.parametrize("effect, subject, strength", [*NEUTRAL, (None, "person", 0.0)])
+@pytest.mark.parametrize(
+    "effect, subject, strength", [*NEUTRAL, (None, "person", 0.0), (None, "firm", 0.0)]
+)
 def test_an_effect_switched_off_moves_nothing(effect, subject, strength):
     sanctions = [] if effect is None else [_sanction(effect, subject, strength)]
     got = _outcomes(_regime(subject, sanctions), subject)
     for key, (run, twin) in got.items():
         assert run == twin, f"{effect} at {strength}: {key} moved ({run} vs {twin})"
     # and the list itself was busy: the test would have seen an effect
-    if effect is None:
+    if effect is None:  # and the lists were busy: the test would have seen an effect
         res = Sim("none", overrides=_regime(subject, []), n=10_000, years=1, seed=4).run()
-        assert res.summary()["listed_share_peak"] > 0.005
+        s = res.summary()
+        assert (
+            s["listed_share_peak"] > 0.005 if subject == "person" else s["firms_listed_share"] > 0
+        )
 
 
 def test_credit_block_refuses_in_proportion_to_its_strength():
@@ -188,13 +211,26 @@ def test_credit_block_refuses_in_proportion_to_its_strength():
 
 @pytest.mark.parametrize(
     "subject, effect",
-    [("firm", "block_flights"), ("person", "raise_inspection"), ("person", "exclude_procurement")],
+    [
+        ("firm", "block_flights"),
+        ("person", "raise_inspection"),
+        ("person", "exclude_procurement"),
+        ("representative", "deny_licence"),
+    ],
 )
 def test_an_effect_the_engine_cannot_apply_is_refused(subject, effect):
-    over = _regime("firm" if subject == "firm" else "person", [_sanction(effect, subject)])
+    over = _regime("person" if subject == "person" else "firm", [_sanction(effect, subject)])
     with pytest.raises(ScenarioError, match="cannot apply it to a") as e:
         Sim("none", overrides=over, n=100)
     assert e.value.key == "regime.sanctions[0].effect"
+
+
+@pytest.mark.parametrize("effect, strength", [("block_credit", 2.0), ("income_loss", 1.5)])
+def test_a_share_above_one_is_refused(effect, strength):
+    over = _regime("person", [_sanction(effect, "person", strength)])
+    with pytest.raises(ScenarioError, match="takes a share") as e:
+        Sim("none", overrides=over, n=100)
+    assert e.value.key == "regime.sanctions[0].strength"
 
 
 def test_a_barred_representative_is_replaced_and_the_new_one_is_not_answerable():

@@ -203,3 +203,8 @@ def test_rongcheng_is_alive_from_aaa_to_d():
         rewarded += int(top.sum())
     assert reached.all(), dict(zip(names, reached))
     assert blacklisted > 0 and rewarded > 0
+    from scoresim.metrics import ALL_PERSON_METRICS as M
+
+    happened = w.recorder.over_all().sum(axis=0)  # every rule's act happened in the run
+    quiet = [r.record for r in sc.regime.rules if happened[M.index(r.record)] == 0]
+    assert not quiet, quiet

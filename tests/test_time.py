@@ -30,6 +30,10 @@ KEYS = (
     "rewarded_share",
     "aware_share",
     "approval_share",
+    "approval_sanctioned_share",
+    "listed_share_peak",
+    "repaid_share",
+    "loans_refused",
 )
 SEEDS = (1, 2, 3, 4)
 

@@ -39,7 +39,7 @@ from . import expr
 from .network import nbr_of
 from .prefetch import prefetch_row
 from .rng import Stream, draws, stream_key, uniform
-from .scenario import PERSON_FIELDS, Approval, Scenario
+from .scenario import STATIC_PERSON_FIELDS, Approval, Scenario
 
 # acts that tell a person a purchase or a loan was refused to them
 _REFUSED = np.zeros(A.N_ACTS, np.bool_)
@@ -98,7 +98,7 @@ class Approvals:
         self.fade = np.float32(np.exp(-self.spec.forgetting * dt))
         self.info_step = sc.steps_of(self.spec.information.at_years * 365.25)
         self.info_tree = (
-            expr.parse(self.spec.information.when, PERSON_FIELDS)
+            expr.parse(self.spec.information.when, STATIC_PERSON_FIELDS)
             if self.spec.information.when
             else None
         )

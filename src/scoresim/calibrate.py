@@ -180,7 +180,7 @@ def load_targets(path: str | Path, preset: str | None = None) -> tuple[Targets, 
                 f"a bound makes the scenario invalid: {e}",
             ) from None
     for i, tg in enumerate(t.targets):
-        if not math.isfinite(tg.value) or tg.value == 0:
+        if not math.isfinite(tg.value) or (tg.value == 0 and not tg.absolute):
             raise ScenarioError(
                 path,
                 f"targets[{i}].value",
@@ -219,12 +219,17 @@ def simulate(
 
 
 def loss(values: np.ndarray, t: Targets) -> float:
-    """Sum over targets of the squared relative error of the mean over seeds."""
+    """Sum over targets of the squared error of the mean over seeds, each in units of its own
+    tolerance (relative, or in the metric's units for an absolute target): so targets weigh
+    by how closely they must be met."""
     target = np.array([tg.value for tg in t.targets])
+    tol = np.array([tg.tolerance for tg in t.targets])
+    absolute = np.array([tg.absolute for tg in t.targets])
     mean = values.mean(axis=0)
     if not np.all(np.isfinite(mean)):
         return 1e6
-    return float((((mean - target) / target) ** 2).sum())
+    off = np.where(absolute, mean - target, (mean - target) / np.where(absolute, 1.0, target))
+    return float(((off / tol) ** 2).sum())
 
 
 @dataclass

@@ -114,7 +114,9 @@ class Comparison:
             "(rows) and where they bite (columns)\n"
         ]
         for p in self.presets:
-            parts.append(f"\n### {p}\n\n" + audit_markdown(self.summaries[p].get("audit_matrix")))
+            s = self.summaries[p]
+            parts.append(f"\n### {p}: persons\n\n" + audit_markdown(s.get("audit_matrix")))
+            parts.append(f"\n### {p}: firms\n\n" + audit_markdown(s.get("firm_audit_matrix")))
         return "".join(parts)
 
     def write(self, out: str | Path, headline: tuple, command: str = "") -> Path:

@@ -31,8 +31,9 @@ _GRAV = np.array([a.gravity for a in ACTS], np.uint8)  # gravity of each act
 
 
 def _steps(days: float, step_years: float) -> int:
-    """Days as the nearest whole number of steps (Scenario.steps_of, for a registry)."""
-    return int(round(days / (365.25 * step_years)))
+    """Days as the nearest whole number of steps (Scenario.steps_of, for a registry); a
+    period of any positive length lasts at least one step (a notice is never dropped)."""
+    return max(1 if days > 0 else 0, int(round(days / (365.25 * step_years))))
 
 
 class Registry:
@@ -250,19 +251,29 @@ class Registry:
             idx = np.flatnonzero(enter)
             keep = expr.evaluate(self.trees[k], fields(idx, np.ones(len(idx), bool)), len(idx))
             enter[idx[~keep]] = False
+        base, clamp, lo, hi = led.shown_args()
+        named = None  # (subjects, context, gravity) of those entering now
         if self.notice:  # a warning first; listed only if the condition still holds after it
             pend = self.pending[k]
             pend[~cond] = -1
             fresh = enter & (pend < 0)
             pend[fresh] = t
+            if fresh.any():  # the data that met the condition are named at the warning
+                idx = np.flatnonzero(fresh)
+                c = self._cause_now(k, idx, by_score, g_true, g_own)
+                ctx, grav = named_cause(c, led.last_ctx[idx], led.last_gravity[idx])
+                self.pending_record[k][idx] = ctx.astype(np.int16) * 4 + grav
             self.notices[k] += int(fresh.sum())
             enter &= t - pend >= self.notice
             pend[enter] = -1
+            if enter.any():
+                idx = np.flatnonzero(enter)
+                code = self.pending_record[k][idx]
+                named = (idx, (code // 4).astype(np.uint8), (code % 4).astype(np.uint8))
         if enter.any():
             m[enter] = True
             self.since[k][enter] = t
             self.inflow[k] += int(enter.sum())
-        base, clamp, lo, hi = led.shown_args()
         _rederive_causes(
             m,
             self.cause[k],
@@ -279,10 +290,30 @@ class Registry:
             g_own if g_own is not None else led.grade,
         )
         if enter.any():  # the data behind a membership are named once, when it starts
-            idx = np.flatnonzero(enter)
-            self.ctx[k][idx], self.gravity[k][idx] = named_cause(
-                self.cause[k][idx], led.last_ctx[idx], led.last_gravity[idx]
-            )
+            if named is None:
+                idx = np.flatnonzero(enter)
+                ctx, grav = named_cause(
+                    self.cause[k][idx], led.last_ctx[idx], led.last_gravity[idx]
+                )
+                named = (idx, ctx, grav)
+            idx, ctx, grav = named
+            self.ctx[k][idx], self.gravity[k][idx] = ctx, grav
+
+    def _cause_now(self, k, idx, by_score, g_true, g_own) -> np.ndarray:
+        """The cause (TRUE, FALSE, ASSOC) of list k's condition for subjects ``idx`` now, from
+        the same hypothetical scores and grades ``_rederive_causes`` uses."""
+        led = self.ledger
+        if by_score:
+            base, clamp, lo, hi = led.shown_args()
+            x_true = base + led.own_true[idx]
+            x_own = x_true + led.own_false[idx]
+            if clamp:
+                x_true, x_own = np.clip(x_true, lo, hi), np.clip(x_own, lo, hi)
+            c_true, c_own = x_true < self.thresholds[k], x_own < self.thresholds[k]
+        else:
+            mask = self.grade_masks[k]
+            c_true, c_own = mask[g_true[idx]], mask[g_own[idx]]
+        return np.where(c_true, TRUE, np.where(c_own, FALSE, ASSOC)).astype(np.uint8)
 
 
 @njit(cache=True, parallel=True)

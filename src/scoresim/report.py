@@ -467,11 +467,12 @@ def _headline_rows(summary: dict) -> str:
     )
 
 
-def _audit_html(summary: dict) -> str:
-    """The audit matrix of a summary as an HTML table (empty rows and columns left out)."""
-    rows, cols, values = audit_rows(summary.get("audit_matrix"))
+def _audit_html(summary: dict, key: str = "audit_matrix") -> str:
+    """An audit matrix of a summary as an HTML table (empty rows and columns left out)."""
+    rows, cols, values = audit_rows(summary.get(key))
     if not rows:
-        return "<p class=muted>no sanction applied</p>"
+        who = "firm" if key.startswith("firm") else "person"
+        return f"<p class=muted>no sanction applied to a {who}</p>"
     head = "".join(f"<th>{html.escape(c)}</th>" for c in ["data → sanction", *cols])
     body = "".join(
         f"<tr><td>{html.escape(r)}</td>"
@@ -515,7 +516,8 @@ The society is synthetic: no real person's data went in or comes out.</p>
 <p>Groups failing the four-fifths rule: {html.escape(flagged)}.</p>
 <h2>Audit: the data behind each sanction, and where it bites</h2>
 <p>Sanction applications (person-steps) by the context of the data that caused them (rows)
-and the context the sanction acts in (columns).</p>{_audit_html(s)}
+and the context the sanction acts in (columns): persons, then firms (firm-steps).</p>
+{_audit_html(s)}{_audit_html(s, "firm_audit_matrix")}
 <h2>Figures</h2>{"".join(blocks)}
 <h2>Reproduce</h2>
 <p>Run <code>scoresim run scenario.toml</code> with the resolved scenario below (it is also
@@ -605,7 +607,14 @@ width="1050"><figcaption>Headline shares, one colour per regime, shared axes ·
 <p>Sanction applications (person-steps) by the context of the data that caused them (rows)
 and the context the sanction acts in (columns); EU AI Act Art. 5(1)(c)(i) asks whether the
 two are related.</p>
-{"".join(f"<h3>{html.escape(p)}</h3>" + _audit_html(comparison.summaries[p]) for p in presets)}
+{
+        "".join(
+            f"<h3>{html.escape(p)}</h3>"
+            + _audit_html(comparison.summaries[p])
+            + _audit_html(comparison.summaries[p], "firm_audit_matrix")
+            for p in presets
+        )
+    }
 <p id="selfcheck" class=muted></p></body></html>
 """
     write_atomic(folder / "report.html", page.encode())

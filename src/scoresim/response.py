@@ -163,9 +163,7 @@ def _income_kernel(base_income, employer, employed, unemployed_share, income_fac
 
 
 @njit(cache=True)
-def _representatives_kernel(
-    t, key, barred, listed, legal_rep, rep_since, firm_region, region_starts, p_name
-):
+def _representatives_kernel(key, barred, listed, legal_rep, firm_region, region_starts, p_name):
     """Serial over firms (few, and the draws are keyed by firm): a firm whose representative
     is barred loses them; a firm without one names, with per-step probability ``p_name``, an
     adult of its region who is neither barred nor listed (up to 8 tries). Returns (firms that
@@ -188,23 +186,24 @@ def _representatives_kernel(
             cand = lo + min(hi - lo - 1, int(uniform(key, 16 * f + attempt) * (hi - lo)))
             if not barred[cand] and not listed[cand]:
                 legal_rep[f] = cand
-                rep_since[f] = t
                 named += 1
                 break
     return lost, named
 
 
 def representatives(
-    t, key, barred, listed, legal_rep, rep_since, firm_region, region_starts, p_name
+    key, barred, listed, legal_rep, firm_region, region_starts, p_name
 ) -> tuple[int, int]:
     """Firms replace representatives barred from serving (MODEL.md §7, bar from being a legal
     representative): a barred person stops representing every firm they represent at once;
     each such firm names another adult of its region, neither barred nor listed, at a yearly
     rate (``response.representative_replacement``, per step ``p_name``), and has nobody to
     represent it until then — the firm is exposed (metrics count it). The person is not
-    restored when the bar ends; the new representative is not answerable for a listing of
-    the firm that began before they were named (sanctions.apply). [assume] the new
-    representative is any adult of the region."""
+    restored when the bar ends. A bar that came through a firm's listing lasts while that
+    listing does (it lands on whoever answered for the firm when the listing began:
+    sanctions.apply), so no other firm can name the person meanwhile, and the new
+    representative is not answerable for it. [assume] the new representative is any adult
+    of the region."""
     return _representatives_kernel(
-        t, key, barred, listed, legal_rep, rep_since, firm_region, region_starts, p_name
+        key, barred, listed, legal_rep, firm_region, region_starts, p_name
     )

@@ -74,6 +74,8 @@ SUMMARY_KEYS = (
     "firm_revenue_loss_by_size",
     "representatives_lost",
     "audit_matrix",
+    "firm_unrelated_context_share",
+    "firm_audit_matrix",
     "rewarded_share",
     "aware_share",
     "approval_share",
@@ -106,6 +108,7 @@ HEADLINE = (
     ("blocked_flights", "blocked flight purchases", "int"),
     ("blocked_rail", "blocked high-speed-rail purchases", "int"),
     ("unrelated_context_share", "sanctions in an unrelated context", "pct"),
+    ("firm_unrelated_context_share", "… of firms' sanctions", "pct"),
     ("disproportionate_share", "disproportionate sanctions", "pct"),
     ("rewarded_share", "ever rewarded (share of persons)", "pct"),
     ("loans_refused", "refused loan applications", "int"),
@@ -230,11 +233,18 @@ def world_summary(w, years: float) -> dict:
     out["rewarded_share"] = int(((ever & 8) > 0).sum()) / n
     out.update(_approval(w))
     out["representatives_lost"] = int(w.reps_lost)
-    out["audit_matrix"] = {
-        data: {where: int(w.audit[i, j]) for j, where in enumerate(SANCTION_CONTEXTS)}
+    out["audit_matrix"] = _matrix(w.audit)
+    out["firm_audit_matrix"] = _matrix(w.firm_audit)
+    out["firm_unrelated_context_share"] = _ratio(w.firm_unrelated, int(w.firm_audit.sum()))
+    return out
+
+
+def _matrix(counts: np.ndarray) -> dict:
+    """An audit matrix as {data context: {sanction context: applications}}."""
+    return {
+        data: {where: int(counts[i, j]) for j, where in enumerate(SANCTION_CONTEXTS)}
         for i, data in enumerate(CONTEXTS)
     }
-    return out
 
 
 def _approval(w) -> dict:
@@ -244,12 +254,13 @@ def _approval(w) -> dict:
     ap = w.approval
     x, st = ap.logit(), ap.state
     control = None if ap.eligible is None else ap.eligible & ~st.informed
+    asked = x + np.float32(ap.spec.information.question)  # what the campaign asked about
     return {
         "aware_share": float(st.aware.mean()),
         "approval_share": share_approving(x, st.aware),
         "approval_sanctioned_share": share_approving(x, (w.recorder.ever & 1) > 0),
-        "approval_informed_share": share_approving(x, st.informed),
-        "approval_uninformed_share": None if control is None else share_approving(x, control),
+        "approval_informed_share": share_approving(asked, st.informed),
+        "approval_uninformed_share": None if control is None else share_approving(asked, control),
         "approval_internet_share": share_approving(x, w.s.persons.internet),
     }
 

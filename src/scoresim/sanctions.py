@@ -426,15 +426,16 @@ def apply(
     firm_ledger: Ledger | None = None,
     firm_onsets: Onsets | None = None,
     legal_rep: np.ndarray | None = None,
-    rep_since: np.ndarray | None = None,
+    answerable: np.ndarray | None = None,
     self_employed: np.ndarray | None = None,
 ) -> None:
     """Fill ``out`` with this step's sanctions for every agent of one kind. ``self_employed``
     says whose income a denied licence cuts (every agent's, for firms: their revenue);
-    ``legal_rep`` (-1: none) says on whom a firm's sanctions reaching its representative
-    land — a representative named after the firm's listing (or grade) began is not
-    answerable for it (``rep_since``: the step each was named); ``onsets`` and
-    ``firm_onsets`` hold the causes of grade sanctions."""
+    ``onsets`` and ``firm_onsets`` hold the causes of grade sanctions. A firm's sanction that
+    reaches its representative lands on the person who represented it when the listing (or
+    grade) began — ``answerable[row, firm]``, taken from ``legal_rep`` (-1: nobody) in that
+    step — for as long as it lasts, even after they stop representing it; a representative
+    named later is not answerable for it."""
     n = len(out.bits)
     if len(table) == 0:
         out.bits[:] = 0
@@ -465,9 +466,10 @@ def apply(
             firms = np.flatnonzero(firm_onsets.inside[at])
             fctx, fgrav = firm_onsets.ctx[at][firms], firm_onsets.gravity[at][firms]
             began = firm_onsets.since[at][firms]
-        reps = legal_rep[firms]
-        # nobody to reach without a representative, nor one named after it began
-        has = (reps >= 0) & (rep_since[firms] <= began)
+        fresh = firms[began == t]
+        answerable[s, fresh] = legal_rep[fresh]  # who represented the firm as it began
+        reps = answerable[s, firms]
+        has = reps >= 0  # nobody to reach when the firm had no representative then
         reps, fctx, fgrav = reps[has], fctx[has], fgrav[has]
         rep_member[s, reps] = True
         rep_ctx[s, reps] = fctx

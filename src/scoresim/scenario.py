@@ -55,6 +55,22 @@ PERSON_FIELDS = frozenset(
         "prior_records",
     }
 )
+# The fields a person has for life: what an information campaign may choose its arms by, so
+# that run and twin (whose scores and lists differ) put the same persons in each arm.
+STATIC_PERSON_FIELDS = frozenset(
+    {
+        "urban",
+        "minority",
+        "foreigner",
+        "age_band",
+        "sex",
+        "education",
+        "income_quintile",
+        "internet",
+    }
+)
+# Effects whose strength is a share (of applications refused, of income or revenue lost).
+SHARE_EFFECTS = frozenset({"block_credit", "income_loss", "deny_licence", "exclude_procurement"})
 FIRM_FIELDS = frozenset(
     {"foreign", "sector", "size", "score", "listed", "record_true", "prior_records"}
 )
@@ -152,6 +168,11 @@ class Population(Strict):
     income_sigma: float = Field(0.7, ge=0.0, le=5.0)  # [assume] log-normal spread
     employment_rate: float = Field(0.75, ge=0, le=1)  # [assume] among adults under 60
     retired_employment_rate: float = Field(0.15, ge=0, le=1)  # [assume] 60+
+    # share of adults under 60 off a firm's payroll who work for themselves (an individual
+    # business: a licence to lose). facts.md "Population": over 125 M individual businesses,
+    # about 11 % of adults; here 0.73 x 0.25 of adults are under 60 and off a payroll, so
+    # 0.11 / 0.18 ~ 0.59 of them [derived]
+    self_employed_share: float = Field(0.59, ge=0, le=1)
     female_share: float = Field(0.49, ge=0, le=1)  # [assume]
     education_shares: list[float] = [0.55, 0.30, 0.15]  # [assume] basic, secondary, tertiary
     # facts.md "Population": 668,000 foreign-invested of 51 M enterprises (Aug 2022).
@@ -456,9 +477,12 @@ class Information(Strict):
     share: float = Field(0.0, ge=0, le=1)  # 0: no campaign
     at_years: float = Field(0.0, ge=0, le=200)
     when: str | None = None
+    # what the campaign asks about, against the system (log-odds): 0, the system itself; the
+    # MERICS students were asked about an aggregated individual score. Calibrated.
+    question: float = Field(-1.0183796551287143, ge=-20, le=20)
     # the shift of an informed person's approval (log-odds); calibrated:
     # calibration/approval.toml (docs/calibration/approval)
-    effect: float = Field(-1.0321573966223825, ge=-20, le=20)
+    effect: float = Field(-1.03113531134291, ge=-20, le=20)
 
 
 class Approval(Strict):
@@ -468,11 +492,11 @@ class Approval(Strict):
     approval); their signs follow facts.md "Public opinion" (approval higher among richer,
     better educated, urban and older people); everything else is [assume]."""
 
-    intercept: float = Field(-0.5110944153292403, ge=-20, le=20)  # calibrated
+    intercept: float = Field(0.4903720169174197, ge=-20, le=20)  # calibrated
     income: float = Field(0.15, ge=-5, le=5)  # per income quintile above the middle one
     education: float = Field(0.2, ge=-5, le=5)  # per education level above basic
     urban: float = Field(0.3, ge=-5, le=5)
-    age: float = Field(1.260061212702892, ge=-5, le=5)  # per age band above 18-29; calibrated
+    age: float = Field(0.3, ge=-5, le=5)  # per age band above 18-29
     spread: float = Field(1.5, ge=0, le=10)  # sd of individual differences (log-odds)
     # [src "Public opinion": 11 % of residents of pilot areas knew of their pilot]
     aware_share: float = Field(0.11, ge=0, le=1)
@@ -762,9 +786,12 @@ def check(sc: Scenario, file: str | Path | None = None) -> None:
                 f"list {s.on_list!r} holds {trig}s: use "
                 + ("'person'" if trig == "person" else "'firm' or 'representative'"),
             )
-        can = FIRM_EFFECTS if s.subject == "firm" else PERSON_EFFECTS
+        can = {"firm": FIRM_EFFECTS, "person": PERSON_EFFECTS}.get(
+            s.subject,
+            PERSON_EFFECTS - {"deny_licence"},  # a representative is on a payroll
+        )
         if s.effect not in can:
-            kind = "firm" if s.subject == "firm" else "person"
+            kind = {"firm": "firm", "person": "person"}.get(s.subject, "firm's representative")
             raise ScenarioError(
                 file,
                 f"{at}.effect",
@@ -772,11 +799,25 @@ def check(sc: Scenario, file: str | Path | None = None) -> None:
                 f"the engine cannot apply it to a {kind}; allowed for a {kind} "
                 f"(subject = {s.subject!r}): {', '.join(sorted(can))}",
             )
+        if s.effect in SHARE_EFFECTS and s.strength > 1:
+            raise ScenarioError(
+                file,
+                f"{at}.strength",
+                s.strength,
+                f"{s.effect} takes a share: between 0 and 1 (1: all)",
+            )
+        if s.effect == "raise_inspection" and s.strength <= 0:
+            raise ScenarioError(
+                file,
+                f"{at}.strength",
+                s.strength,
+                "raise_inspection multiplies inspections: above 0 (below 1: fewer)",
+            )
         if s.context not in SANCTION_CONTEXTS:
             raise ScenarioError(
                 file, f"{at}.context", s.context, f"allowed: {', '.join(SANCTION_CONTEXTS)}"
             )
-    _check_expr(file, "approval.information.when", sc.approval.information.when, "person")
+    _check_expr(file, "approval.information.when", sc.approval.information.when, "static")
     for i, g in enumerate(r.response.visible_low_grades):
         if g not in person_grades:
             raise ScenarioError(
@@ -794,8 +835,9 @@ def _acts_of(subject: str) -> list[str]:
 def _check_expr(file, key: str, text: str | None, subject: str) -> None:
     if text is None:
         return
+    names = {"person": PERSON_FIELDS, "firm": FIRM_FIELDS, "static": STATIC_PERSON_FIELDS}
     try:
-        expr.parse(text, PERSON_FIELDS if subject == "person" else FIRM_FIELDS)
+        expr.parse(text, names[subject])
     except expr.ExprError as e:
         raise ScenarioError(file, key, text, str(e)) from None
 

@@ -37,7 +37,7 @@ from .network import (
 )
 from .population import FIRM_BYTES, PERSON_BYTES, build_firms, build_persons, group_starts
 from .registry import Registry
-from .rng import Stream, stream_key
+from .rng import Stream, draws, stream_key
 from .scenario import Regime, Scenario, ScenarioError, load
 from .scoring import Ledger, compile_rules, person_layer_weights
 from .sources import SourceSet, coverage_bits
@@ -54,7 +54,7 @@ class Society:
     person_coverage: np.ndarray
     firm_coverage: np.ndarray
     travel_weight: np.ndarray  # float32: travel propensity from income [assume]
-    self_employed: np.ndarray  # bool: outside a firm's payroll
+    self_employed: np.ndarray  # bool: works for oneself (an individual business)
     household_starts: np.ndarray  # int32: first person of each household, then N
     region_starts: np.ndarray  # int64: first person of each region, then N (persons are by region)
     approval_base: np.ndarray  # float32: baseline approval of the system, log-odds
@@ -79,7 +79,7 @@ def build_society(sc: Scenario) -> Society:
         pcov,
         fcov,
         travel,
-        persons.employer < 0,
+        self_employed(sc.population, persons, seed),
         group_starts(persons.household).astype(np.int32),
         np.searchsorted(persons.region, np.arange(len(sc.population.region_weights) + 1)),
         approval_base,
@@ -88,6 +88,13 @@ def build_society(sc: Scenario) -> Society:
 
 
 NONE_REGIME = Regime()
+
+
+def self_employed(spec, persons, seed: int) -> np.ndarray:
+    """Who runs an individual business: a share of the adults under 60 who are off a firm's
+    payroll (the retired and the rest of the off-payroll do not); drawn from its own stream."""
+    u = draws(seed, Stream.POPULATION, persons.n, step=14)
+    return (persons.employer < 0) & (persons.age_band < 3) & (u < spec.self_employed_share)
 
 
 def has_system(regime: Regime) -> bool:
@@ -170,9 +177,13 @@ class World:
         self.rep_onsets = sanctions.Onsets.of(self.table.firm_sets, f.n, since=True)
         self.firm_onsets = sanctions.Onsets.of(self.firm_table.own_sets, f.n)
         self.audit = np.zeros_like(self.out.audit)  # applications over the run
+        self.firm_audit = np.zeros_like(self.out.audit)  # the firms' (firm-steps)
+        self.firm_unrelated = 0  # firms' applications in an unrelated context, over the run
         # who represents each firm (-1: nobody, after a bar, until the firm names another)
         self.legal_rep = f.legal_rep.copy()
-        self.rep_since = np.full(f.n, np.iinfo(np.int32).min, np.int32)  # step each was named
+        # per sanction reaching representatives: who answers for each firm's current listing
+        via = len(self.table) if self.table.via_firm.any() else 0
+        self.answerable = np.full((via, f.n if via else 0), -1, np.int32)
         self.barring = bool((self.table.effect == sanctions.LEGAL_REP).any())
         self.p_name_rep = behaviour.per_step(regime.response.representative_replacement, dt)
         self.reps_lost = 0
@@ -321,7 +332,7 @@ class World:
             self.firm_ledger,
             self.rep_onsets,
             self.legal_rep,
-            self.rep_since,
+            self.answerable,
             s.self_employed,
         )
         self.boost = self.firm_out.inspection
@@ -335,12 +346,10 @@ class World:
         # 6. response: avoidance, employers, partners, representatives, income
         if self.barring:
             lost, _ = response.representatives(
-                t,
                 stream_key(self.seed, Stream.REPRESENTATIVE, t),
                 out.barred,
                 self.registry.listed,
                 self.legal_rep,
-                self.rep_since,
                 f.region,
                 s.region_starts,
                 self.p_name_rep,
@@ -456,6 +465,8 @@ class World:
             | vacant
         )
         self.audit += self.out.audit
+        self.firm_audit += self.firm_out.audit
+        self.firm_unrelated += int(self.firm_out.unrelated.sum(dtype=np.int64))
         revenue = f.revenue * self.firm_out.income_factor
         by_class = np.bincount(self.firm_class, weights=revenue, minlength=len(metrics.FIRM_SIZES))
         rec.total(t, "firm_revenue", float(revenue.sum(dtype=np.float64)))
@@ -573,7 +584,8 @@ WORLD_PERSON_BYTES = 134  # one world's columns: ledger 58, registry 7 + 8 a lis
 LIST_PERSON_BYTES = 8  # one list's columns in one world (since, member, gravity, ctx, cause)
 NOTICE_LIST_BYTES = 6  # one list's notice columns, under a notice period (step, record)
 GRADE_SET_BYTES = 3  # per agent, for each set of grades a sanction is on (in, context, gravity)
-WORLD_FIRM_BYTES = 69  # incl. the representative (4), since when (4) and size class (1)
+WORLD_FIRM_BYTES = 65  # incl. the representative (4) and size class (1)
+ANSWERABLE_FIRM_BYTES = 4  # per sanction that reaches representatives: who answers
 
 
 def _grade_sets(regime: Regime, side: str) -> int:
@@ -624,6 +636,9 @@ def estimate_bytes(sc: Scenario) -> int:
         # firm grade sets: held for the firms' own sanctions and for their representatives'
         # (with the step each firm entered: 4 bytes more)
         run += m * (WORLD_FIRM_BYTES + (2 * GRADE_SET_BYTES + 4) * _grade_sets(regime, "firm"))
+        reaching = [s for s in regime.sanctions if s.subject == "representative"]
+        if reaching:
+            run += m * ANSWERABLE_FIRM_BYTES * sum(s.subject != "firm" for s in regime.sanctions)
         metrics_per_cell = len(metrics.ALL_PERSON_METRICS) + len(regime.scoring.grades)
         run += sc.run.steps * metrics.N_CELLS * metrics_per_cell * 8  # the recorder's cells
         expiries = [r.expiry_years for r in regime.rules]

@@ -175,13 +175,19 @@ def _observe_kernel(
 ):
     """Each event is offered to the sources that observe its act. The draws of an event are
     keyed by (agent, act, source) and, for the second and later time the agent did the same
-    act in the step (adjacent events), by that repetition too (key ``kr``)."""
+    act in the step, by that repetition too (key ``kr``). An agent's events are contiguous
+    (in agent order), and few, so the repetition is counted over the agent's earlier ones."""
     k = 0
-    rep = 0
+    first = 0  # the agent's first event
     for e in range(len(ev_agent)):
         i = ev_agent[e]
         a = ev_act[e]
-        rep = rep + 1 if e > 0 and ev_agent[e - 1] == i and ev_act[e - 1] == a else 0
+        if e == 0 or ev_agent[e - 1] != i:
+            first = e
+        rep = 0
+        for b in range(first, e):
+            if ev_act[b] == a:
+                rep += 1
         for x in range(act_sources.shape[1]):
             s = act_sources[a, x]
             if s < 0:
