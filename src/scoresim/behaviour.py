@@ -118,16 +118,9 @@ P = {k: i for i, k in enumerate(_P)}
 _OVERDUE, _COMMEND, _MIS = P["overdue_cycles"], P["commendation"], P[A.MISCONDUCT[0]]
 N_MIS = len(A.MISCONDUCT)
 MIS_ACTS = np.array([A.ACT_ID[a] for a in A.MISCONDUCT], np.uint8)
-_OBSTRUCT, _EVADE, _ASSETS, _SETTLE, _LUXURY = (
-    P[k]
-    for k in (
-        "obstructs_enforcement",
-        "evades_enforcement",
-        "breaks_asset_reporting",
-        "refuses_settlement",
-        "luxury_purchase",
-    )
-)
+_COURT, _LUXURY = P["obstructs_enforcement"], P["luxury_purchase"]
+# the court list's other grounds, in parameter order (their rates are adjacent in _P)
+COURT_GROUNDS = np.array([A.OBSTRUCTS, A.EVADES, A.ASSET_REPORTING, A.SETTLEMENT], np.uint8)
 N_P = len(_P) + 12
 IX_MISSES, IX_JUDGMENT, IX_DEADLINE, IX_PAYS, IX_EVAL_EVERY, IX_POOR, IX_GOOD = range(
     len(_P), len(_P) + 7
@@ -380,26 +373,13 @@ def _persons_range(
                 k = _emit(ev_agent, ev_act, k, limit, i, A.DEBT_PAID)
             else:  # the court list's other grounds, more likely the less law-abiding
                 lax = 1.5 - law[i]
-                if p[_OBSTRUCT] > 0.0:
-                    u = uniform(kcourt, 4 * i)
-                    lam = p[_OBSTRUCT] * lax
-                    if u < lam:
-                        k = _emit_count(ev_agent, ev_act, k, limit, i, A.OBSTRUCTS, u, lam)
-                if p[_EVADE] > 0.0:
-                    u = uniform(kcourt, 4 * i + 1)
-                    lam = p[_EVADE] * lax
-                    if u < lam:
-                        k = _emit_count(ev_agent, ev_act, k, limit, i, A.EVADES, u, lam)
-                if p[_ASSETS] > 0.0:
-                    u = uniform(kcourt, 4 * i + 2)
-                    lam = p[_ASSETS] * lax
-                    if u < lam:
-                        k = _emit_count(ev_agent, ev_act, k, limit, i, A.ASSET_REPORTING, u, lam)
-                if p[_SETTLE] > 0.0:
-                    u = uniform(kcourt, 4 * i + 3)
-                    lam = p[_SETTLE] * lax
-                    if u < lam:
-                        k = _emit_count(ev_agent, ev_act, k, limit, i, A.SETTLEMENT, u, lam)
+                for g in range(len(COURT_GROUNDS)):
+                    if p[_COURT + g] > 0.0:
+                        u = uniform(kcourt, 4 * i + g)
+                        lam = p[_COURT + g] * lax
+                        if u < lam:
+                            act = COURT_GROUNDS[g]
+                            k = _emit_count(ev_agent, ev_act, k, limit, i, act, u, lam)
         if debt[i] >= DEFAULT and p[_OVERDUE] > 0.0:  # a defaulted loan overdue each cycle
             u = uniform(kf, 4 * i + 2)
             lam = p[_OVERDUE]

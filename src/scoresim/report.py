@@ -471,9 +471,10 @@ def _audit_html(summary: dict, key: str = "audit_matrix") -> str:
     """An audit matrix of a summary as an HTML table (empty rows and columns left out)."""
     rows, cols, values = audit_rows(summary.get(key))
     if not rows:
-        who = "firm" if key.startswith("firm") else "person"
-        return f"<p class=muted>no sanction applied to a {who}</p>"
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in ["data → sanction", *cols])
+        kind = "firm" if key.startswith("firm") else "person"
+        return f"<p class=muted>no sanction applied to a {kind}</p>"
+    who = "firms (firm-steps)" if key.startswith("firm") else "persons (person-steps)"
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in [f"{who}: data → sanction", *cols])
     body = "".join(
         f"<tr><td>{html.escape(r)}</td>"
         + "".join(f"<td class=num>{v:,}</td>" for v in vals)

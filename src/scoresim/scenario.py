@@ -37,24 +37,6 @@ RENAMED = {
     "network_metrics_every": "network_metrics_every_days (days)",
 }
 
-# Fields a rule or list condition may read: the subject's attributes at the time of the record.
-PERSON_FIELDS = frozenset(
-    {
-        "urban",
-        "minority",
-        "foreigner",
-        "age_band",
-        "sex",
-        "education",
-        "income_quintile",
-        "internet",
-        "employed",
-        "score",
-        "listed",
-        "record_true",
-        "prior_records",
-    }
-)
 # The fields a person has for life: what an information campaign may choose its arms by, so
 # that run and twin (whose scores and lists differ) put the same persons in each arm.
 STATIC_PERSON_FIELDS = frozenset(
@@ -69,6 +51,14 @@ STATIC_PERSON_FIELDS = frozenset(
         "internet",
     }
 )
+# Fields a rule or list condition may read: the subject's attributes at the time of the record.
+PERSON_FIELDS = STATIC_PERSON_FIELDS | {
+    "employed",
+    "score",
+    "listed",
+    "record_true",
+    "prior_records",
+}
 # Effects whose strength is a share (of applications refused, of income or revenue lost).
 SHARE_EFFECTS = frozenset({"block_credit", "income_loss", "deny_licence", "exclude_procurement"})
 FIRM_FIELDS = frozenset(
