@@ -1,4 +1,4 @@
-"""Approval of the system (MODEL.md §10): the baseline follows demographics, experience moves
+"""Approval of the system (docs/model.md §7.8): the baseline follows demographics, experience moves
 it in the direction the model says, an information campaign shifts the informed against
 their control arm, and the twin holds the baseline."""
 
@@ -24,7 +24,7 @@ def test_baseline_is_higher_among_richer_educated_urban_and_older_people():
     assert yes[p.education == 2].mean() > yes[p.education == 0].mean()
     assert yes[p.urban].mean() > yes[~p.urban].mean()
     assert yes[p.age_band == 3].mean() > yes[p.age_band == 0].mean()
-    assert abs(aware.mean() - 0.11) < 0.005  # facts.md: 11 % knew of their pilot
+    assert abs(aware.mean() - 0.11) < 0.005  # [src S-pilot-awareness]: 11 % knew of their pilot
 
 
 def test_experience_moves_approval_and_the_twin_holds_the_baseline():

@@ -146,3 +146,77 @@ def test_compare_bad_input(tmp_path):
     assert r.returncode == 2 and "each preset once" in r.stderr
     r = scoresim("compare", "article", "reference", "--n", "2000", "--out", str(tmp_path / "c"))
     assert r.returncode == 2 and "share one society" in " ".join(r.stderr.split())
+
+
+def test_validate_takes_n_and_years_and_warns_of_replaced_arrays(tmp_path):
+    path = tmp_path / "one-rule.toml"
+    path.write_text(
+        'extends = "article"\nname = "one-rule"\n'
+        '[[regime.rules]]\nrecord = "traffic_offence"\npoints = -5\n'
+    )
+    r = scoresim("validate", str(path), "--n", "2e5", "--years", "2")
+    assert r.returncode == 0, r.stderr
+    out = " ".join(r.stdout.split())
+    assert "200,000 persons" in out and "104 steps" in out and "GB of memory" in out
+    warned = " ".join(r.stderr.split())
+    assert "regime.rules" in warned and "this entry replaces all 35" in warned
+    assert "warning" not in scoresim("validate", "article").stderr  # a preset's own arrays
+
+
+def test_a_mistyped_name_gets_the_closest_one(tmp_path):
+    path = tmp_path / "typo.toml"
+    path.write_text('extends = "article"\n[regime.asociation]\nenabled = false\n')
+    r = scoresim("validate", str(path))
+    assert r.returncode == 2 and "did you mean 'association'?" in " ".join(r.stderr.split())
+    r = scoresim("run", "artcle", "--out", str(tmp_path / "o"))
+    assert r.returncode == 2 and "did you mean 'article'?" in " ".join(r.stderr.split())
+
+
+def test_a_run_into_a_taken_name_says_where_it_writes(tmp_path):
+    (tmp_path / "runs" / "article").mkdir(parents=True)
+    (tmp_path / "runs" / "article" / "mine.txt").write_text("someone's folder")
+    r = scoresim("run", "--n", "2000", "--years", "0.1", "--no-report", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    said = " ".join(r.stdout.split())
+    assert "runs/article/ holds another run: writing to runs/article-2/" in said
+    assert (tmp_path / "runs" / "article-2" / "summary.json").exists()
+    assert (tmp_path / "runs" / "article" / "mine.txt").read_text() == "someone's folder"
+
+
+def test_sigterm_while_building_says_nothing_was_saved(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "big"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scoresim.cli", "run", "--n", "1e6", "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline and not (out / "status").exists():
+        time.sleep(0.05)
+    time.sleep(0.5)  # into the build
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "interrupted while building the society: nothing was saved yet" in " ".join(
+        stderr.split()
+    )
+    status = json.loads((out / "status").read_text())
+    assert status["status"] == "interrupted" and status["phase"] == "building"
+    assert not (out / "summary.json").exists()
+    # the folder holds nothing to lose: the same command may start it again
+    r = scoresim("run", "--n", "2000", "--years", "0.1", "--no-report", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+
+
+def test_results_write_writes_the_report_as_the_command_does(tmp_path):
+    from scoresim import Sim
+
+    res = Sim("article", n=2000, years=0.2, seed=1).run()
+    res.write(tmp_path / "a")
+    assert (tmp_path / "a" / "report.html").exists()
+    res.write(tmp_path / "b", report=False)
+    assert not (tmp_path / "b" / "report.html").exists()

@@ -14,7 +14,7 @@ ALL = sorted(presets())
 
 
 def test_all_seven_presets_ship():
-    """The seven regimes of MODEL.md §11, and the benchmark's reference model (W3)."""
+    """The seven regimes of docs/model.md §1.3, and the benchmark's reference model (W3)."""
     assert set(ALL) == {
         "article",
         "court-defaulters",
@@ -53,7 +53,7 @@ def test_eu_safeguards_reduce_harm_against_article():
     assert a["ever_sanctioned_share"] > 0 and e["ever_sanctioned_share"] > 0
     for key in (
         "wrongly_sanctioned_steps_share",
-        "association_sanctioned_share",
+        "sanctioned_association_only_share",
         "unrelated_context_share",
         "ties_cut_share",
         "chilling_effect",

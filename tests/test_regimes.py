@@ -54,7 +54,7 @@ def test_list_regime_without_scores():
     assert entered > 0 and left > 0
     s = Sim("article", overrides=LIST_ONLY, n=6000, years=1.5, seed=7).run().summary()
     assert s["unrelated_context_share"] == 0  # the only sanction is in context for court data
-    assert s["association_sanctioned_share"] == 0
+    assert s["sanctioned_association_only_share"] == s["sanctioned_mixed_share"] == 0
 
 
 def _own_true(overrides):
@@ -199,3 +199,19 @@ def test_grade_bands_include_their_minimum():
     assert names == ["A", "B", "D"]
     score = np.array([960.0, 959.99, 850.0, 849.0, 2000.0, -5e9], np.float32)
     assert [names[g] for g in grade_of(score, mins)] == ["A", "B", "B", "D", "A", "D"]
+
+
+def test_one_switch_turns_every_association_channel_off():
+    """`[regime.association] enabled = false`: no pull toward contacts, no penalty for listed
+    contacts, no partners' pull, no firm sanction reaching a representative — the same run as
+    the association safeguard, and nobody in an association class."""
+    off = {"regime": {"association": {"enabled": False}}}
+    guard = {"regime": {"safeguards": {"association": False}}}
+    for preset in ("article", "corporate"):
+        a = Sim(preset, overrides=off, n=8000, years=1.5, seed=3).run().summary()
+        b = Sim(preset, overrides=guard, n=8000, years=1.5, seed=3).run().summary()
+        on = Sim(preset, n=8000, years=1.5, seed=3).run().summary()
+        assert a == b
+        assert a["sanctioned_association_only_share"] in (0, None)
+        assert a["sanctioned_mixed_share"] in (0, None)
+        assert on["sanctioned_association_only_share"] > 0  # the channels were busy

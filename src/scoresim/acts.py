@@ -75,7 +75,7 @@ ACTS: tuple[Act, ...] = (
     Act("firm_violation", "firm", "regulatory", 2),
     Act("firm_missed_report", "firm", "regulatory", 1),
     Act("firm_tax_paid", "firm", "finance", 0),
-    # the other listing grounds of the court list (facts.md "Court list": 2017 rules), committed
+    # the other listing grounds of the court list ([src S-court-grounds]: 2017 rules), committed
     # by debtors with an unpaid judgment; and the high spending the court restricts
     Act("obstructs_enforcement", "person", "legal", 3),
     Act("evades_enforcement", "person", "legal", 3),
@@ -86,7 +86,7 @@ ACTS: tuple[Act, ...] = (
     Act("luxury_blocked", "person", "consumption", 0),
     Act("firm_judgment_unpaid", "firm", "legal", 3),
     Act("loan_refused", "person", "finance", 0),  # a credit sanction refused an application
-    # the rest of a local point table (facts.md "Local point schemes": Rongcheng): a loan
+    # the rest of a local point table ([src S-rongcheng-table]: Rongcheng): a loan
     # still overdue at each monthly cycle after default; breaches, frauds and offences
     Act("loan_overdue", "person", "finance", 1),
     Act("contract_breach", "person", "finance", 1),

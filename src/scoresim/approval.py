@@ -1,15 +1,16 @@
-"""Approval of the system (MODEL.md §10): a baseline by demographics, moved by experience.
+"""Approval of the system (docs/model.md §7.8): a baseline by demographics, moved by experience.
 
 Each person's approval is kept as log-odds, ``baseline + experience (+ information)``, and
 approval = 1 / (1 + e^-x) in [0, 1]; a person *approves* when approval >= 0.5 (x >= 0).
 
 - The **baseline** (static, part of the society): an intercept, plus coefficients on income
   quintile, education, urban and age band (higher among richer, better educated, urban and
-  older people: facts.md "Public opinion"), plus individual differences (normal, ``spread``).
+  older people: [src S-approval-gradient]), plus individual differences (normal, ``spread``).
   Fitted to the published shares by ``scoresim calibrate`` (calibration/approval.toml).
 - **Awareness**: a share of persons knows of the system at the start (11 % of pilot-area
-  residents did: facts.md); others learn of it through the regime's publicity (a yearly
-  hazard x publicity), by being sanctioned, rewarded or refused, by hearing that a contact
+  residents did: [src S-pilot-awareness]); others learn of it through the regime's
+  publicity (a yearly hazard x publicity), by being sanctioned, rewarded or refused, by
+  hearing that a contact
   was sanctioned or rewarded (each contact hears with a probability), or by being informed.
   Approval is reported among the aware, as a survey of people who know the system would
   find it.

@@ -1,4 +1,4 @@
-"""What agents do each step, and how they adapt to being watched (MODEL.md §4).
+"""What agents do each step, and how they adapt to being watched (docs/model.md §7.1).
 
 One fused numba pass over persons draws every behaviour and emits only the acts that happen
 (an event list of (agent, act)), so the cost of what follows — sources, scoring — follows the
@@ -24,7 +24,7 @@ from . import acts as A
 from .rng import Stream, stream_key, uniform
 from .scenario import Behaviour
 
-# debt states (MODEL.md §4 finance path)
+# debt states (docs/model.md §7.1.2)
 NONE, LOAN, DEFAULT, SUED, JUDGMENT, UNPAID_UNABLE, UNPAID_REFUSES = range(7)
 
 

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .results import HEADLINE
+from .results import CAUSE_RULE, HEADLINE, format_count
 from .results import format_value as _fmt
 from .results import headline_value as _value
 from .scenario import ScenarioError, load, presets
@@ -81,14 +81,32 @@ def _options(n: str | None, years: float | None, out: Path | None) -> int | None
     return persons
 
 
-def summary_table(summary: dict, title: str) -> Table:
-    table = Table(title=title, title_justify="left")
-    table.add_column("metric")
-    table.add_column("run", justify="right")
-    table.add_column("twin (no system)", justify="right")
+def summary_table(summary: dict, title: str, width: int = 100) -> Table:
+    """The headline metrics, run against twin, with the number behind each share (persons
+    with their rate per 100,000; for the twin too where the terminal is wide enough)."""
+    from rich import box
+
+    table = Table(
+        title=title,
+        title_justify="left",
+        caption=CAUSE_RULE,
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    table.add_column("metric", no_wrap=True)
+    table.add_column("run", justify="right", no_wrap=True)
+    table.add_column("how many (run)", justify="right", overflow="fold", min_width=12)
+    table.add_column("twin", justify="right", no_wrap=True)
     twin = summary.get("twin") or {}
-    for key, label, kind in HEADLINE:
-        table.add_row(label, _fmt(_value(summary, key), kind), _fmt(_value(twin, key), kind))
+    counts = summary.get("counts") or {}
+    twin_counts = twin.get("counts") or {}
+    for h in HEADLINE:
+        mine, theirs = _fmt(_value(summary, h.key), h.kind), _fmt(_value(twin, h.key), h.kind)
+        entry = twin_counts.get(h.key)
+        if width >= 100 and entry and entry["unit"] == "persons" and theirs != "—":
+            theirs += f" ({format_count(entry, short=True)})"
+        table.add_row(h.label, mine, format_count(counts.get(h.key)) if mine != "—" else "", theirs)
     return table
 
 
@@ -118,7 +136,7 @@ def run(
     uninterrupted run. DIR/status says running, interrupted, failed or complete."""
     from . import checkpoint as ckpt
     from .scenario import to_toml
-    from .sim import Interrupted, Sim
+    from .sim import Interrupted, Sim, check_memory
 
     try:
         if resume is not None:
@@ -138,19 +156,22 @@ def run(
         else:
             persons = _options(n, years, out)
             sim = Sim(scenario, n=persons, years=years, seed=seed, twin=False if no_twin else None)
-            out = out or _fresh(Path("runs") / sim.scenario.name)
+            _warn_replaced(scenario)
+            if out is None:
+                wanted = Path("runs") / sim.scenario.name
+                out = _fresh(wanted)
+                if out != wanted:
+                    console.print(
+                        f"{wanted}/ holds another run: writing to {out}/ (choose with --out)"
+                    )
             _options(None, None, out)
             _check_out(out, force)
         sc = sim.scenario
-        with console.status(f"building {sc.population.persons:,} persons …"):
-            sim.build(worlds=resume is None)
-        console.print(
-            f"built {sc.population.persons:,} persons, {sim.society.firms.n:,} firms, "
-            f"{sim.society.graph.entries // 2:,} ties in {sim.build_seconds:.1f} s"
-        )
+        check_memory(sc, scenario if resume is None else resume)
     except ScenarioError as e:
         _fail(e)
     out.mkdir(parents=True, exist_ok=True)
+    _build(sim, out, resume)
     start = 0
     if resume is not None:
         try:
@@ -183,11 +204,7 @@ def run(
                 stop=lambda: stop["asked"],
             )
         # a Ctrl-C from here on is answered once the outputs are whole
-        res.write(out)
-        if not no_report:
-            from .report import write_report
-
-            write_report(out)
+        res.write(out, report=not no_report)
         ckpt.set_status(out, "complete", steps=sc.run.steps)
         ckpt.remove(out)
     except Interrupted as e:
@@ -209,11 +226,46 @@ def run(
             res.summary(),
             f"{sc.name}: {sc.population.persons:,} persons, "
             f"{sc.run.years:g} years, seed {sc.run.seed}",
+            console.width,
         )
     )
     console.print(
         f"loop {res.loop_seconds:.1f} s · wrote {out}/ (scenario.toml, "
         "timeseries.parquet, summary.json" + ("" if no_report else ", report.html, figures/") + ")"
+    )
+
+
+class _Stopped(Exception):
+    """Ctrl-C or SIGTERM while the society was being built."""
+
+
+def _build(sim, out: Path, resume: Path | None) -> None:
+    """Build the society (and the worlds, unless resuming), saying so in DIR/status; a
+    Ctrl-C or SIGTERM meanwhile ends the command at once with status ``interrupted`` and one
+    line: nothing was saved yet (a resumed run keeps its checkpoint)."""
+    from . import checkpoint as ckpt
+
+    sc = sim.scenario
+    ckpt.set_status(out, "running", pid=os.getpid(), step=0, phase="building")
+
+    def stop(signum, frame) -> None:
+        raise _Stopped
+
+    old = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with console.status(f"building {sc.population.persons:,} persons …"):
+            sim.build(worlds=resume is None)
+    except _Stopped:
+        kept = "the checkpoint is kept" if resume is not None else "nothing was saved yet"
+        ckpt.set_status(out, "interrupted", step=0, phase="building", note=kept)
+        err.print(f"interrupted while building the society: {kept}")
+        raise typer.Exit(130) from None
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+    console.print(
+        f"built {sc.population.persons:,} persons, {sim.society.firms.n:,} firms, "
+        f"{sim.society.graph.entries // 2:,} ties in {sim.build_seconds:.1f} s"
     )
 
 
@@ -233,7 +285,12 @@ def _check_out(out: Path, force: bool) -> None:
 
     if not out.exists() or force:
         return
-    state = ckpt.read_status(out).get("status")
+    st = ckpt.read_status(out)
+    state = st.get("status")
+    if st.get("phase") == "building" and not ckpt.has_checkpoint(out):
+        pid = int(st.get("pid") or 0)
+        if state == "interrupted" or not (pid > 0 and _alive(pid)):
+            return  # stopped while building: nothing was saved, so nothing to lose
     if state == "complete":
         raise ScenarioError(
             "(command line)",
@@ -355,24 +412,8 @@ def compare_cmd(
         if value is not None:
             command += [flag, str(value)]
     result.write(out, HEADLINE, " ".join([*command, "--out", str(out)]))
-    sc = result.scenario
-    table = Table(
-        title=f"{sc.population.persons:,} persons, {sc.run.years:g} years, seed "
-        f"{sc.run.seed}: each regime vs the shared twin",
-        title_justify="left",
-    )
-    table.add_column("metric")
-    table.add_column("twin (no system)", justify="right")
-    for p in result.presets:
-        table.add_column(p, justify="right")
-    twin = result.summaries[result.presets[0]].get("twin") or {}
-    for key, label, kind in HEADLINE:
-        table.add_row(
-            label,
-            _fmt(_value(twin, key), kind),
-            *(_fmt(_value(result.summaries[p], key), kind) for p in result.presets),
-        )
-    console.print(table)
+    for part in result.rich_parts(HEADLINE, width=min(console.width, 100)):
+        console.print(part)
     if not no_report:
         from .report import write_comparison_report
 
@@ -457,21 +498,36 @@ def scenarios() -> None:
 
 
 @app.command()
-def validate(file: str = typer.Argument(..., help="A scenario TOML file or preset name.")) -> None:
-    """Check a scenario file; say what it would run, or exactly what is wrong."""
-    from .sim import check_memory, estimate_bytes
+def validate(
+    file: str = typer.Argument(..., help="A scenario TOML file or preset name."),
+    n: str | None = typer.Option(None, "--n", help="Persons (e.g. 100000 or 1e6)."),
+    years: float | None = typer.Option(None, "--years", help="Years to simulate."),
+) -> None:
+    """Check a scenario file; say what it would run and the memory it needs, or exactly what
+    is wrong. Warns (without failing) where an array replaces the preset's whole array."""
+    from .sim import Sim, check_memory, estimate_bytes
 
     try:
-        sc = load(file)
+        persons = _options(n, years, None)
+        sc = Sim(file, n=persons, years=years).scenario
         check_memory(sc, file)
     except ScenarioError as e:
         _fail(e)
+    _warn_replaced(file)
     console.print(
         f"ok: {file}: scenario {sc.name!r}, regime {sc.regime.name!r}, "
         f"{sc.population.persons:,} persons, {sc.run.steps} steps of a {sc.run.step}, "
         f"twin {'on' if sc.run.twin else 'off'}, about "
         f"{estimate_bytes(sc) / 1e9:.2f} GB of memory"
     )
+
+
+def _warn_replaced(file) -> None:
+    """Say, on stderr, which arrays of a scenario file replace its preset's whole arrays."""
+    from .scenario import replaced_arrays
+
+    for line in replaced_arrays(file):
+        err.print(f"[yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
 
 
 def main() -> None:  # pragma: no cover - console script entry

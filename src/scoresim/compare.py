@@ -16,7 +16,14 @@ from pathlib import Path
 import pandas as pd
 
 from .checkpoint import write_atomic as _atomic
-from .results import SUMMARY_KEYS, audit_markdown, summarize
+from .results import (
+    CAUSE_RULE,
+    SUMMARY_KEYS,
+    audit_markdown,
+    format_compact,
+    format_count,
+    summarize,
+)
 from .results import format_value as _fmt
 from .results import headline_value as _value
 from .scenario import Scenario, ScenarioError, load
@@ -74,7 +81,7 @@ class Comparison:
                 mine, theirs = mine or {}, theirs or {}
                 for sub in dict.fromkeys([*mine, *theirs]):
                     add(preset, f"{key}.{sub}", mine.get(sub), theirs.get(sub))
-            else:
+            elif not isinstance(mine, str) and not isinstance(theirs, str):  # not a unit
                 rows.append((preset, key, mine, theirs))
 
         for preset, s in self.summaries.items():
@@ -99,11 +106,63 @@ class Comparison:
         cols = ["metric", "twin (no system)"] + self.presets
         lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
         first = self.summaries[self.presets[0]].get("twin") or {}
-        for key, label, kind in headline:
-            cells = [label, _fmt(_value(first, key), kind)]
-            cells += [_fmt(_value(self.summaries[p], key), kind) for p in self.presets]
+        for h in headline:
+            cells = [h.label, _fmt(_value(first, h.key), h.kind)]
+            for p in self.presets:
+                s = self.summaries[p]
+                count = format_count((s.get("counts") or {}).get(h.key), short=True)
+                value = _fmt(_value(s, h.key), h.kind)
+                cells.append(f"{value} ({count})" if count and value != "—" else value)
             lines.append("| " + " | ".join(cells) + " |")
-        return head + "\n".join(lines) + "\n"
+        note = (
+            "\nIn brackets: how many (persons, unless the metric counts something else: "
+            "summary.json's `counts` says what, and gives persons per 100,000).\n\n"
+            + CAUSE_RULE
+            + "\n"
+        )
+        return head + "\n".join(lines) + "\n" + note
+
+    def rich_parts(self, headline: tuple, width: int = 100) -> list:
+        """The comparison for a terminal of ``width`` columns: a table with metrics as rows,
+        regimes as columns (named, or lettered with a legend when the names do not fit),
+        short metric labels with a legend, the number of persons under each share of
+        persons; then the legends and the rule of the cause classes."""
+        from rich import box
+        from rich.table import Table
+        from rich.text import Text
+
+        sc = self.scenario
+        names = ["twin", *self.presets]
+        label_w = max(len(h.short) for h in headline)
+        fits = label_w + sum(max(len(n), 7) + 2 for n in names) + 2 <= width
+        heads = names if fits else ["twin", *(chr(ord("A") + k) for k in range(len(self.presets)))]
+        table = Table(
+            title=f"{sc.population.persons:,} persons, {sc.run.years:g} years, seed "
+            f"{sc.run.seed}: each regime vs the shared twin (under a share of persons: how many)",
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
+        )
+        table.add_column("metric", no_wrap=True)
+        for head in heads:
+            table.add_column(head, justify="right", no_wrap=True)
+        twin = self.summaries[self.presets[0]].get("twin") or {}
+        for h in headline:
+            cells = []
+            for s in (twin, *(self.summaries[p] for p in self.presets)):
+                value = format_compact(_value(s, h.key), h.kind)
+                entry = (s.get("counts") or {}).get(h.key)
+                if entry and entry["unit"] == "persons" and value != "—":
+                    value += "\n" + format_count(entry, short=True)
+                cells.append(value)
+            table.add_row(h.short, *cells)
+        parts: list = [table]
+        if not fits:
+            legend = " · ".join(f"{head} {name}" for head, name in zip(heads[1:], self.presets))
+            parts.append(Text("regimes: " + legend))
+        parts.append(Text("metrics: " + " · ".join(f"{h.short} = {h.label}" for h in headline)))
+        parts.append(Text(CAUSE_RULE, style="dim"))
+        return parts
 
     def audit_markdown(self) -> str:
         """Per regime, its sanction applications by the context of the data that caused
@@ -163,8 +222,9 @@ def compare(
     start = burn_in(society, base, total_names(base), [])
     steps = base.run.steps
     summaries: dict[str, dict] = {}
+    labels = _labels(scenarios)
     twin = None
-    for name, sc in zip(["(twin)"] + presets, [base] + scenarios):
+    for name, sc in zip(["(twin)"] + labels, [base] + scenarios):
         regime = NONE_REGIME if twin is None else sc.regime
         grades = [g.name for g in sorted(regime.scoring.grades, key=lambda g: -g.min)]
         world = World(society, sc, regime, total_names(sc), grades, start)
@@ -176,4 +236,17 @@ def compare(
             twin = world
         else:
             summaries[name] = summarize(world, twin, sc)
-    return Comparison(list(presets), summaries, base)
+    return Comparison(labels, summaries, base)
+
+
+def _labels(scenarios: list[Scenario]) -> list[str]:
+    """Each regime's column label: its scenario's name (not the file it came from), made
+    unique with -2, -3 ... where two share a name."""
+    out: list[str] = []
+    for sc in scenarios:
+        label, k = sc.name, 1
+        while label in out:
+            k += 1
+            label = f"{sc.name}-{k}"
+        out.append(label)
+    return out

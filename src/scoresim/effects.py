@@ -1,7 +1,7 @@
 """The effects a sanction or reward can have on the agent it lands on.
 
 Kept apart from sanctions.py so that the scenario schema can name them without loading the
-engine. Each effect is explicit about what it does (MODEL.md §7); its ``strength`` in the
+engine. Each effect is explicit about what it does (docs/model.md §7.5); its ``strength`` in the
 scenario is the size of that effect, and each names the outcome it moves (the outputs count
 it), so a test can switch one on alone and see that outcome, and only it, leave the twin's.
 An effect lands only on the kind of agent it can act on: scenario validation refuses, say,

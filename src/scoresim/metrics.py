@@ -1,4 +1,5 @@
-"""Per-step aggregates by group, attribution via components, twin differences (MODEL.md §9).
+"""Per-step aggregates by group, attribution via components, twin differences
+(docs/model.md §7.9).
 
 Each step, one pass over persons adds every per-person quantity into a small table of
 *cells* — the cross of urban x minority x income quintile x foreigner x sex x age band (320
@@ -109,7 +110,9 @@ _APPROVAL, _AWARE, _APPROVING, _APPROVING_AWARE, _INFORMED, _APPROVING_INFORMED 
 )
 
 
-_EVER_BITS = np.array([0, 1, 3, 5], np.uint8)  # by status: sanctioned, +wrong, +assoc
+# what a sanctioned step adds to a person's ``Recorder.ever`` bits, by status (1 own true
+# records, 2 false records, 3 association): 1 sanctioned, 16 own true, 2 false, 4 association
+_EVER_BITS = np.array([0, 1 | 16, 1 | 2, 1 | 4], np.uint8)
 
 
 @njit(cache=True, parallel=True)
@@ -226,8 +229,9 @@ class Recorder:
         self._act_cols = np.array(
             [ALL_PERSON_METRICS.index(a.name) if a.subject == "person" else -1 for a in ACTS]
         )
-        self.ever = np.zeros(persons.n, np.uint8)  # bits: 1 sanctioned, 2 wrong, 4 assoc,
-        #                                             8 rewarded
+        # per person, ever: 1 sanctioned, 2 by false records, 4 by association alone,
+        # 8 rewarded, 16 on own true records (results.sanction_classes reads them)
+        self.ever = np.zeros(persons.n, np.uint8)
         self._tables: np.ndarray | None = None  # the pass's scratch, made on first use
 
     def __getstate__(self) -> dict:

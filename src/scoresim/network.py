@@ -6,7 +6,7 @@ ties, 4 bytes an entry (uint32 up to 2**29 agents, uint64 beyond). Each undirect
 stored twice (i->j and j->i), rows sorted by adj (= by neighbour, then layer), so the reverse
 entry of a tie is found by binary search (no extra index array).
 Firms: a separate CSR of business partner links. Ties are never deleted during a run: a cut
-tie is masked in a per-world ``active`` array, and stays countable (MODEL.md §3.3).
+tie is masked in a per-world ``active`` array, and stays countable (docs/model.md §2.4).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Lists: listing, terms, credit repair, publication (MODEL.md §6 list regimes, §7).
+"""Lists: listing, terms, credit repair, publication (docs/model.md §7.4).
 
 A list is entered in one of three ways: a record of a named act (the court list: a judgment
 left unpaid while able to pay), a score below a threshold, or a grade in a set. It is left
@@ -20,8 +20,8 @@ from . import expr
 from .acts import ACT_ID, ACTS, CONTEXT_ID
 from .network import nbr_of
 from .prefetch import prefetch_row
-from .rng import uniforms_at
-from .scenario import FIRM_FIELDS, PERSON_FIELDS, ListSpec, Safeguards
+from .rng import uniform, uniforms_at
+from .scenario import FIRM_FIELDS, PERSON_FIELDS, FalseRecords, ListSpec, Safeguards
 from .scoring import NO_CONTEXT, Ledger, hypothetical_scores
 
 NO_CAUSE, TRUE, FALSE, ASSOC = 0, 1, 2, 3
@@ -46,6 +46,7 @@ class Registry:
         ledger: Ledger,
         step_years: float,
         safeguards: Safeguards | None = None,
+        false_records: FalseRecords | None = None,
     ):
         self.specs = specs
         self.names = [s.name for s in specs]
@@ -93,6 +94,13 @@ class Registry:
         self.notice = _steps(guard.notice_days, step_years)
         self.pending = np.full((k, n) if self.notice else (k, 0), -1, np.int32)
         self.pending_record = np.zeros((k, n) if self.notice else (k, 0), np.int16)
+        # delistings delayed: a false ground to stay listed (a false record kept)
+        fr = false_records or FalseRecords()
+        keeping = fr.kept_share > 0 and fr.kept_days > 0
+        self.kept_share = fr.kept_share if keeping else 0.0
+        self.kept_steps = _steps(fr.kept_days, step_years)
+        self.kept_until = np.full((k, n) if keeping else (k, 0), -1, np.int32)
+        self.kept = 0
         # appeals
         a = guard.appeals
         self.appeal_p = 1.0 - np.exp(-a.rate * step_years)
@@ -138,11 +146,13 @@ class Registry:
         fields,
         active: np.ndarray | None,
         upheld: np.ndarray | None = None,
+        kept_key=None,
     ) -> None:
         was = self.listed.copy()
         self.inflow[:] = 0
         self.outflow[:] = 0
         self.notices[:] = 0
+        self.kept = 0  # delistings delayed this step
         led = self.ledger
         shown = led.shown()
         g_true = g_own = None
@@ -158,7 +168,7 @@ class Registry:
                     self.pending[k][records.subject[r]] = -1
             if upheld is not None and len(upheld):
                 leave[upheld[self.cause[k][upheld] == FALSE]] = True
-            self.outflow[k] = _leave(
+            self.outflow[k], kept = _leave(
                 leave,
                 m,
                 self.since[k],
@@ -170,7 +180,12 @@ class Registry:
                 shown,
                 led.grade,
                 self.grade_masks[k],
+                np.uint64(0) if kept_key is None else kept_key,
+                self.kept_share,
+                self.kept_steps,
+                self.kept_until[k],
             )
+            self.kept += kept
             if len(self.enter_acts[k]):
                 self._enter_on_records(k, t, records, fields)
             else:
@@ -288,6 +303,7 @@ class Registry:
             self.grade_masks[k],
             g_true if g_true is not None else led.grade,
             g_own if g_own is not None else led.grade,
+            self.kept_until[k],
         )
         if enter.any():  # the data behind a membership are named once, when it starts
             if named is None:
@@ -317,12 +333,32 @@ class Registry:
 
 
 @njit(cache=True, parallel=True)
-def _leave(leave, member, since, cause, t, term, by_score, threshold, shown, grade, grade_set):
+def _leave(
+    leave,
+    member,
+    since,
+    cause,
+    t,
+    term,
+    by_score,
+    threshold,
+    shown,
+    grade,
+    grade_set,
+    key,
+    kept_share,
+    kept_steps,
+    kept_until,
+):
     """Members that leave list k now: those marked already (repair, upheld appeal), those at
     the end of the term, and — lists without a term — those whose condition no longer holds
-    (score back at the threshold, grade out of the set). Takes them off; returns how many."""
+    (score back at the threshold, grade out of the set). Takes them off; returns how many,
+    and how many were kept instead: a delisting delayed (with probability ``kept_share``, by
+    ``kept_steps``) keeps the member listed on a false ground (cause FALSE) until then."""
     out = 0
+    kept = 0
     by_grade = grade_set.any()
+    keeping = len(kept_until) > 0
     for i in prange(len(member)):
         go = False
         if member[i]:
@@ -334,13 +370,25 @@ def _leave(leave, member, since, cause, t, term, by_score, threshold, shown, gra
                     go = go or shown[i] >= threshold
                 if by_grade:
                     go = go or not grade_set[grade[i]]
+            if keeping:
+                if not go:
+                    kept_until[i] = -1  # listed on its own ground again
+                elif kept_until[i] >= 0:
+                    go = t >= kept_until[i]  # kept until the delayed delisting
+                elif uniform(key, i) < kept_share:
+                    kept_until[i] = t + kept_steps
+                    cause[i] = FALSE
+                    go = False
+                    kept += 1
         leave[i] = go
         if go:
             member[i] = False
             since[i] = -1
             cause[i] = NO_CAUSE
+            if keeping:
+                kept_until[i] = -1
             out += 1
-    return out
+    return out, kept
 
 
 @njit(cache=True, parallel=True)
@@ -387,13 +435,16 @@ def _rederive_causes(
     grade_set,
     g_true,
     g_own,
+    kept_until,
 ):
     """The cause of every member of a condition list from today's components: TRUE if its
     own true records alone meet the condition, FALSE if its own records do, else ASSOC (the
-    scores of ``hypothetical_scores``). The context of the data behind a membership is not
-    re-derived: it is named once, at entry (``named_cause``)."""
+    scores of ``hypothetical_scores``); a member kept after its delisting stays FALSE. The
+    context of the data behind a membership is not re-derived: it is named once, at entry
+    (``named_cause``)."""
+    keeping = len(kept_until) > 0
     for i in prange(len(member)):
-        if not member[i]:
+        if not member[i] or (keeping and kept_until[i] >= 0):
             continue
         if by_score:
             x_true, x_own = hypothetical_scores(base, own_true[i], own_false[i], clamp, lo, hi)

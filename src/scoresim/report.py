@@ -28,7 +28,15 @@ import pandas as pd  # noqa: E402
 
 from . import __version__  # noqa: E402
 from .checkpoint import write_atomic  # noqa: E402
-from .results import HEADLINE, audit_rows, format_value, headline_value  # noqa: E402
+from .results import (  # noqa: E402
+    CAUSE_RULE,
+    HEADLINE,
+    audit_rows,
+    format_compact,
+    format_count,
+    format_value,
+    headline_value,
+)
 
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
 RUN, TWIN = PALETTE[0], "#7f7f7f"
@@ -99,7 +107,8 @@ def _vs_twin(ax, d: RunData, y_run, y_twin, label: str) -> None:
 
 
 def _pct(ax) -> None:
-    ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=1))
+    """Percent ticks with as many decimals as the axis's range needs (no "0.1 %, 0.1 %")."""
+    ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=None))
 
 
 def fig_lists(d: RunData):
@@ -390,7 +399,13 @@ FIGURES = (
     ("causes", fig_causes, "Sanctions by cause: own true records, false records, association"),
     ("disparate_impact", fig_disparate, "Disparate impact with the four-fifths lines"),
     ("network", fig_network, "Ties cut per layer, isolated persons, largest component"),
-    ("chilling_deterrence", fig_chilling, "Chilling effect and deterrence against the twin"),
+    (
+        "chilling_deterrence",
+        fig_chilling,
+        "Chilling effect and deterrence against the twin. "
+        "Chilling starts as soon as people know they are watched — before anyone is listed — "
+        "and grows as contacts are listed and sanctioned",
+    ),
     ("income", fig_income, "Income lost by group"),
     ("grades", fig_grades, "Grade distribution over time"),
     ("approval", fig_approval, "Approval of the system, run against twin and by group"),
@@ -453,18 +468,42 @@ SELFCHECK_JS = """
 
 def _headline_rows(summary: dict) -> str:
     twin = summary.get("twin") or {}
+    counts = summary.get("counts") or {}
     rows = []
-    for key, label, kind in HEADLINE:
-        v, t = headline_value(summary, key), headline_value(twin, key)
+    for h in HEADLINE:
+        v, t = headline_value(summary, h.key), headline_value(twin, h.key)
         rows.append(
-            f'<tr data-key="{key}" data-value="{html.escape(json.dumps(v))}">'
-            f"<td>{html.escape(label)}</td><td class=num>{format_value(v, kind)}</td>"
-            f"<td class=num>{format_value(t, kind)}</td></tr>"
+            f'<tr data-key="{h.key}" data-value="{html.escape(json.dumps(v))}">'
+            f"<td>{html.escape(h.label)}</td><td class=num>{format_value(v, h.kind)}</td>"
+            f"<td class=num>{html.escape(format_count(counts.get(h.key)))}</td>"
+            f"<td class=num>{format_value(t, h.kind)}</td></tr>"
         )
     return (
-        "<table><thead><tr><th>metric</th><th>run</th><th>twin (no system)</th></tr>"
-        "</thead><tbody>" + "".join(rows) + "</tbody></table>"
+        "<table><thead><tr><th>metric</th><th>run</th><th>how many (run)</th>"
+        "<th>twin (no system)</th></tr></thead><tbody>"
+        + "".join(rows)
+        + f"</tbody></table><p class=muted>{html.escape(CAUSE_RULE)}</p>"
     )
+
+
+def false_records_line(kinds: dict | None) -> str:
+    """One sentence: which kinds of false record the run has, and how large."""
+    if not kinds:
+        return "False records: none (no source is used)."
+    parts = []
+    if "misattributed" in kinds:
+        parts.append(f"misattributed ({100 * kinds['misattributed']:.2g} % of a source's records)")
+    if "invented_per_year" in kinds:
+        parts.append(
+            f"invented where no act happened ({kinds['invented_per_year']:.3g} per covered "
+            "person-year and source)"
+        )
+    if "kept_share" in kinds:
+        parts.append(
+            f"kept after they should have gone ({100 * kinds['kept_share']:.3g} % of "
+            f"delistings delayed {kinds['kept_days']:g} days)"
+        )
+    return "False records in this run: " + ("; ".join(parts) or "none") + "."
 
 
 def _audit_html(summary: dict, key: str = "audit_matrix") -> str:
@@ -514,6 +553,7 @@ def write_report(folder: str | Path) -> Path:
 <b>twin</b>: the same society and random numbers with no system. scoresim {__version__}.
 The society is synthetic: no real person's data went in or comes out.</p>
 <h2>Headline</h2>{_headline_rows(s)}
+<p id="false-records">{html.escape(false_records_line(s.get("false_record_kinds")))}</p>
 <p>Groups failing the four-fifths rule: {html.escape(flagged)}.</p>
 <h2>Audit: the data behind each sanction, and where it bites</h2>
 <p>Sanction applications (person-steps) by the context of the data that caused them (rows)
@@ -532,6 +572,18 @@ same numbers.</p>
     return folder / "report.html"
 
 
+def _value_bars(ax, presets, colors, vals, kind: str) -> None:
+    """One bar per regime on the panel's own scale, each labelled with its value ("—" where a
+    regime has none)."""
+    heights = [0.0 if v is None else v for v in vals]
+    bars = ax.bar(range(len(presets)), heights, color=[colors[p] for p in presets])
+    labels = [format_compact(v, kind) for v in vals]
+    ax.bar_label(bars, labels=labels, fontsize=5.5, padding=1, rotation=90)
+    top = max([h for h in heights if h > 0], default=1.0)
+    ax.set_ylim(min(0.0, min(heights)) * 1.3, top * 1.45)  # room for the labels
+    ax.set_xticks([])
+
+
 def write_comparison_report(folder: str | Path, comparison, headline=HEADLINE) -> Path:
     """DIR/report.html for a comparison: one small bar chart per headline metric, one colour
     per regime, shared axes where the unit is shared."""
@@ -540,27 +592,20 @@ def write_comparison_report(folder: str | Path, comparison, headline=HEADLINE) -
     figs.mkdir(parents=True, exist_ok=True)
     presets = comparison.presets
     colors = {p: PALETTE[i % len(PALETTE)] for i, p in enumerate(presets)}
-    pct = [(k, lbl) for k, lbl, kind in headline if kind == "pct"]
-    other = [(k, lbl, kind) for k, lbl, kind in headline if kind != "pct"]
+    pct = [(h.key, h.label) for h in headline if h.kind == "pct"]
+    other = [(h.key, h.label, h.kind) for h in headline if h.kind != "pct"]
     with plt.rc_context(STYLE):
         cols = 3
         rows = -(-len(pct) // cols)
         handles = [matplotlib.patches.Patch(color=colors[p], label=p) for p in presets]
         fig, axes = plt.subplots(
-            rows,
-            cols,
-            figsize=(WIDTH, 1.7 * rows + 0.6),
-            sharey=True,
-            squeeze=False,
-            layout="constrained",
+            rows, cols, figsize=(WIDTH, 1.9 * rows + 0.6), squeeze=False, layout="constrained"
         )
-        for ax, (key, label) in zip(axes.flat, pct):
-            vals = [headline_value(comparison.summaries[p], key) or 0.0 for p in presets]
-            ax.bar(range(len(presets)), vals, color=[colors[p] for p in presets])
+        for ax, (key, label) in zip(axes.flat, pct):  # each panel its own scale, values shown
+            vals = [headline_value(comparison.summaries[p], key) for p in presets]
+            _value_bars(ax, presets, colors, vals, "pct")
             ax.set_title(textwrap.fill(label, 34), fontsize=7.5, fontweight="normal")
-            ax.set_xticks([])
             _pct(ax)
-            ax.set_ylim(0, 1)
         for ax in list(axes.flat)[len(pct) :]:
             ax.axis("off")
         fig.legend(handles=handles, loc="outside upper center", ncol=min(len(presets), 4))
@@ -568,9 +613,9 @@ def write_comparison_report(folder: str | Path, comparison, headline=HEADLINE) -
         fig, axes = plt.subplots(
             1, len(other), figsize=(WIDTH, 2.6), squeeze=False, layout="constrained"
         )
-        for ax, (key, label, _kind) in zip(axes.flat, other):
-            vals = [headline_value(comparison.summaries[p], key) or 0.0 for p in presets]
-            ax.bar(range(len(presets)), vals, color=[colors[p] for p in presets])
+        for ax, (key, label, kind) in zip(axes.flat, other):
+            vals = [headline_value(comparison.summaries[p], key) for p in presets]
+            _value_bars(ax, presets, colors, vals, kind)
             ax.set_title(
                 textwrap.fill(label, max(14, 100 // len(other))), fontsize=7, fontweight="normal"
             )
@@ -604,6 +649,8 @@ width="1050"><figcaption>Headline shares, one colour per regime, shared axes ·
 <a href="figures/compare_counts.svg">SVG</a></figcaption></figure>
 <h2>Table</h2><table><thead><tr>{"".join(f"<th>{html.escape(h)}</th>" for h in head)}</tr>
 </thead><tbody>{body}</tbody></table>
+<p class=muted>In brackets: how many (persons, unless the metric counts something else; the
+summaries' <code>counts</code> say what, with persons per 100,000). {html.escape(CAUSE_RULE)}</p>
 <h2>Audit: the data behind each sanction, and where it bites</h2>
 <p>Sanction applications (person-steps) by the context of the data that caused them (rows)
 and the context the sanction acts in (columns); EU AI Act Art. 5(1)(c)(i) asks whether the

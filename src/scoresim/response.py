@@ -1,4 +1,4 @@
-"""Social response (MODEL.md §8): avoidance, employers, firms dropping partners.
+"""Social response (docs/model.md §7.7): avoidance, employers, firms dropping partners.
 
 Avoidance follows events, not people x edges: only the ties of visibly listed agents are
 visited. A contact i of a visibly listed j cuts the tie with per-step probability
@@ -194,8 +194,9 @@ def _representatives_kernel(key, barred, listed, legal_rep, firm_region, region_
 def representatives(
     key, barred, listed, legal_rep, firm_region, region_starts, p_name
 ) -> tuple[int, int]:
-    """Firms replace representatives barred from serving (MODEL.md §7, bar from being a legal
-    representative): a barred person stops representing every firm they represent at once;
+    """Firms replace representatives barred from serving (docs/model.md §7.7, bar from being
+    a legal representative): a barred person stops representing every firm they represent at
+    once;
     each such firm names another adult of its region, neither barred nor listed, at a yearly
     rate (``response.representative_replacement``, per step ``p_name``), and has nobody to
     represent it until then — the firm is exposed (metrics count it). The person is not

@@ -1,15 +1,14 @@
 """Results: tables in memory (pandas/Arrow), Parquet and JSON on disk, the summary.
 
 ``timeseries`` is long: one row per step x group x metric with the run's value and the
-twin's. ``summary`` holds the headline metrics of MODEL.md §9 for the run and, under
+twin's. ``summary`` holds the headline metrics of docs/model.md §7.9 for the run and, under
 ``twin``, for the twin. Definitions (docs/metrics.md says the same):
 
 - listed_share: persons on any list at the last step / persons
 - ever_sanctioned_share: persons sanctioned at some step / persons
-- wrongly_sanctioned_share: of the persons ever sanctioned, the share who at some step were
-  sanctioned only because of false records (their own true records alone would not have)
-- association_sanctioned_share: of the persons ever sanctioned, the share who at some step
-  were sanctioned only by association (their own records alone would not have)
+- sanctioned_*_share: the ever sanctioned in four classes that add up to them (CAUSE_RULE)
+- counts: next to every share, what it counts (persons, acts, yuan) and the rate per
+  100,000 persons
 - chilling_effect / deterrence_effect: 1 - (run / twin) of chilled acts / violations
 - income_loss_share: 1 - (run income / twin income), summed over all steps
 - unrelated_context_share: sanction applications whose context is unrelated to the
@@ -23,6 +22,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -44,8 +44,10 @@ SUMMARY_KEYS = (
     "listed_share",
     "listed_share_peak",
     "ever_sanctioned_share",
-    "wrongly_sanctioned_share",
-    "association_sanctioned_share",
+    "sanctioned_own_true_only_share",
+    "sanctioned_false_records_share",
+    "sanctioned_association_only_share",
+    "sanctioned_mixed_share",
     "ties_cut_share",
     "isolated_share",
     "largest_component_share",
@@ -83,6 +85,8 @@ SUMMARY_KEYS = (
     "approval_informed_share",
     "approval_uninformed_share",
     "approval_internet_share",
+    "false_record_kinds",
+    "counts",
 )
 VS_TWIN = (
     "chilling_effect",
@@ -92,36 +96,86 @@ VS_TWIN = (
     "firm_revenue_loss_by_size",
 )
 
-# the headline metrics shown by `run` and `compare`: key, label, format
-HEADLINE = (
-    ("listed_share", "listed (share of persons, last step)", "pct"),
-    ("ever_sanctioned_share", "ever sanctioned (share of persons)", "pct"),
-    ("wrongly_sanctioned_share", "… of them wrongly, by false records", "pct"),
-    ("association_sanctioned_share", "… of them by association", "pct"),
-    ("wrongly_sanctioned_steps_share", "sanctioned person-steps due to false records", "pct"),
-    ("association_sanctioned_steps_share", "sanctioned person-steps due to association", "pct"),
-    ("ties_cut_share", "social ties cut", "pct"),
-    ("isolated_share", "isolated persons", "pct"),
-    ("chilling_effect", "chilling effect (speech, shopping vs twin)", "pct"),
-    ("deterrence_effect", "deterrence (violations vs twin)", "pct"),
-    ("income_loss_share", "income lost vs twin", "pct"),
-    ("blocked_flights", "blocked flight purchases", "int"),
-    ("blocked_rail", "blocked high-speed-rail purchases", "int"),
-    ("unrelated_context_share", "sanctions in an unrelated context", "pct"),
-    ("firm_unrelated_context_share", "… of firms' sanctions", "pct"),
-    ("disproportionate_share", "disproportionate sanctions", "pct"),
-    ("rewarded_share", "ever rewarded (share of persons)", "pct"),
-    ("loans_refused", "refused loan applications", "int"),
-    ("firms_listed_share", "firms listed", "pct"),
-    ("foreign_firms_exposed_share", "foreign-invested firms exposed", "pct"),
-    ("firm_revenue_loss_share", "firm revenue lost vs twin", "pct"),
-    ("firm_revenue_loss_by_size.foreign", "… of foreign-invested firms", "pct"),
-    ("representatives_lost", "firms that lost their representative to a bar", "int"),
-    ("aware_share", "aware of the system (share of persons)", "pct"),
-    ("approval_share", "approve of the system (among the aware)", "pct"),
-    ("approval_sanctioned_share", "… among the ever sanctioned", "pct"),
-    ("approval_informed_share", "… among the informed (when a campaign ran)", "pct"),
-    ("records_per_person_year", "records per person-year", "num"),
+
+class Headline(NamedTuple):
+    """A headline metric: summary key, label, format, and a short label for narrow tables."""
+
+    key: str
+    label: str
+    kind: str  # pct, int or num
+    short: str
+
+
+# the headline metrics shown by `run` and `compare` (and the reports)
+HEADLINE = tuple(
+    Headline(*row)
+    for row in (
+        ("listed_share", "listed (share of persons, last step)", "pct", "listed"),
+        ("ever_sanctioned_share", "ever sanctioned (share of persons)", "pct", "sanctioned"),
+        ("sanctioned_own_true_only_share", "… own true records only", "pct", "own true"),
+        ("sanctioned_false_records_share", "… false records involved", "pct", "false rec."),
+        ("sanctioned_association_only_share", "… association only", "pct", "assoc. only"),
+        ("sanctioned_mixed_share", "… own records and association", "pct", "mixed"),
+        (
+            "wrongly_sanctioned_steps_share",
+            "person-steps sanctioned, false records",
+            "pct",
+            "p-steps false",
+        ),  # fmt: skip
+        (
+            "association_sanctioned_steps_share",
+            "person-steps sanctioned, association",
+            "pct",
+            "p-steps assoc.",
+        ),  # fmt: skip
+        ("ties_cut_share", "social ties cut", "pct", "ties cut"),
+        ("isolated_share", "isolated persons", "pct", "isolated"),
+        ("chilling_effect", "chilling (speech, shopping vs twin)", "pct", "chilling"),
+        ("deterrence_effect", "deterrence (violations vs twin)", "pct", "deterrence"),
+        ("income_loss_share", "income lost vs twin", "pct", "income lost"),
+        ("blocked_flights", "blocked flight purchases", "int", "flights blk."),
+        ("blocked_rail", "blocked high-speed-rail purchases", "int", "rail blk."),
+        ("unrelated_context_share", "sanctions in an unrelated context", "pct", "unrelated"),
+        ("firm_unrelated_context_share", "… of firms' sanctions", "pct", "firms unrel."),
+        ("disproportionate_share", "disproportionate sanctions", "pct", "dispropor."),
+        ("rewarded_share", "ever rewarded (share of persons)", "pct", "rewarded"),
+        ("loans_refused", "refused loan applications", "int", "loans refused"),
+        ("firms_listed_share", "firms listed", "pct", "firms listed"),
+        ("foreign_firms_exposed_share", "foreign-invested firms exposed", "pct", "foreign exp."),
+        ("firm_revenue_loss_share", "firm revenue lost vs twin", "pct", "firm revenue"),
+        (
+            "firm_revenue_loss_by_size.foreign",
+            "… of foreign-invested firms",
+            "pct",
+            "foreign rev.",
+        ),  # fmt: skip
+        (
+            "representatives_lost",
+            "firms whose representative was barred",
+            "int",
+            "reps barred",
+        ),  # fmt: skip
+        ("aware_share", "aware of the system (share of persons)", "pct", "aware"),
+        ("approval_share", "approve of the system (among the aware)", "pct", "approve"),
+        ("approval_sanctioned_share", "… among the ever sanctioned", "pct", "approve sanc."),
+        (
+            "approval_informed_share",
+            "… among the informed (a campaign)",
+            "pct",
+            "approve inf.",
+        ),  # fmt: skip
+        ("records_per_person_year", "records per person-year", "num", "records/p-yr"),
+    )
+)
+
+# How each person ever sanctioned is put in exactly one class (shown next to the tables).
+CAUSE_RULE = (
+    "Each person ever sanctioned is counted in exactly one class: false records involved (at "
+    "some step sanctioned only because of false records); else association only (at every "
+    "sanctioned step their own records alone would not have sanctioned them); else own true "
+    "records only (at every sanctioned step their own true records alone would have); else "
+    "mixed (own true records at some steps, association alone at others). The four add up "
+    "to the ever sanctioned. Person-step shares count sanctioned person-steps instead."
 )
 
 
@@ -168,6 +222,43 @@ def format_value(v, kind: str) -> str:
     return f"{v:.2f}"
 
 
+_UNIT_SHORT = {
+    "sanction applications": "appl.",
+    "firm sanction applications": "firm appl.",
+    "person-steps": "p-steps",
+    "acts not done": "acts",
+    "violations not done": "viol.",
+}
+
+
+def format_count(entry: dict | None, short: bool = False) -> str:
+    """The number behind a share: persons with their rate per 100,000 persons, or a count
+    of its unit ("" when there is none); ``short``: the number only."""
+    if not entry:
+        return ""
+    c = entry["count"]
+    if short:
+        return f"{c:,.0f}"
+    if entry["unit"] == "persons":
+        return f"{c:,.0f} · {entry['per_100k_persons']:,.0f}/100k"
+    return f"{c:,.0f} {_UNIT_SHORT.get(entry['unit'], entry['unit'])}"
+
+
+def format_compact(v, kind: str) -> str:
+    """A headline value in at most 7 characters (narrow tables): 3 significant digits."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "—"
+    if kind == "pct":
+        x = 100 * v
+        if abs(x) < 0.005:
+            return "0 %"
+        digits = 2 if abs(x) < 10 else (1 if abs(x) < 100 else 0)
+        return f"{x:.{digits}f} %"
+    if kind == "int":
+        return f"{int(v):,}" if abs(v) < 1e6 else f"{v / 1e6:.1f} M"
+    return f"{v:.3g}"
+
+
 def _col(name: str) -> int:
     return ALL_PERSON_METRICS.index(name)
 
@@ -194,8 +285,7 @@ def world_summary(w, years: float) -> dict:
         "listed_share": float(alls[-1, _col("listed")] / n),
         "listed_share_peak": float(alls[:, _col("listed")].max() / n),
         "ever_sanctioned_share": ever_s / n,
-        "wrongly_sanctioned_share": _ratio(int(((ever & 2) > 0).sum()), ever_s),
-        "association_sanctioned_share": _ratio(int(((ever & 4) > 0).sum()), ever_s),
+        **{k: _ratio(v, ever_s) for k, v in sanction_classes(ever).items()},
         "ties_cut_share": float(w.cuts[:4].sum() / max(1.0, w.ties0[:4].sum())),
         "isolated_share": float(alls[-1, _col("isolated")] / n),
         "largest_component_share": float(lcc[np.isfinite(lcc)][-1]),
@@ -236,7 +326,97 @@ def world_summary(w, years: float) -> dict:
     out["audit_matrix"] = _matrix(w.audit)
     out["firm_audit_matrix"] = _matrix(w.firm_audit)
     out["firm_unrelated_context_share"] = _ratio(w.firm_unrelated, int(w.firm_audit.sum()))
+    out["counts"] = _counts(w, alls, ever, ever_s)
+    out["false_record_kinds"] = false_record_kinds(w)
     return out
+
+
+def false_record_kinds(w) -> dict[str, float]:
+    """The kinds of false record a world has, with their sizes: misattributed (the largest
+    share of a used source's records put on the wrong person), invented (records of
+    misdeeds that never happened, per covered person-year), kept (share of delistings
+    delayed, and by how many days). Empty when a world records nothing."""
+    fr, src = w.sc.false_records, w.sources
+    used = [s for s in w.regime.sources if s not in w.regime.safeguards.excluded_sources]
+    if not used:
+        return {}
+    idx = [src.index[s] for s in used]
+    out: dict[str, float] = {}
+    if src.false_rate[idx].max() > 0:
+        out["misattributed"] = float(src.false_rate[idx].max())
+    if src.invented[idx].max() > 0:
+        out["invented_per_year"] = float(src.invented[idx].max() / w.dt)
+    if w.registry.kept_share > 0 or w.firm_registry.kept_share > 0:
+        out["kept_share"] = fr.kept_share
+        out["kept_days"] = fr.kept_days
+    return out
+
+
+def _count(value: float, unit: str, n: int) -> dict:
+    """What a share counts: how many, of what, and (for persons) per 100,000 persons."""
+    out: dict = {"count": round(float(value), 6), "unit": unit}
+    if unit == "persons":
+        out["per_100k_persons"] = float(value) / n * 1e5
+    return out
+
+
+def _counts(w, alls, ever, ever_s) -> dict[str, dict]:
+    """Next to every share of the summary, the number behind it."""
+    n = w.s.persons.n
+    rec = w.recorder
+    st = w.approval.state
+    x = w.approval.logit()
+    asked = x + np.float32(w.approval.spec.information.question)
+    approving = x >= 0
+    persons = {
+        "listed_share": alls[-1, _col("listed")],
+        "listed_share_peak": alls[:, _col("listed")].max(),
+        "ever_sanctioned_share": ever_s,
+        **sanction_classes(ever),
+        "isolated_share": alls[-1, _col("isolated")],
+        "long_listed_share": alls[-1, _col("long_listed")],
+        "rewarded_share": ((ever & 8) > 0).sum(),
+        "repaid_share": w.registry.repaired.sum(),
+        "aware_share": st.aware.sum(),
+        "approval_share": (approving & st.aware).sum(),
+        "approval_sanctioned_share": (approving & ((rec.ever & 1) > 0)).sum(),
+        "approval_internet_share": (approving & w.s.persons.internet).sum(),
+        "approval_informed_share": ((asked >= 0) & st.informed).sum(),
+    }
+    if w.approval.eligible is not None:
+        control = w.approval.eligible & ~st.informed
+        persons["approval_uninformed_share"] = ((asked >= 0) & control).sum()
+    out = {k: _count(v, "persons", n) for k, v in persons.items()}
+    steps = (
+        ("wrongly_sanctioned_steps_share", "wrongly_sanctioned"),
+        ("association_sanctioned_steps_share", "association_sanctioned"),
+        ("disproportionate_share", "disproportionate"),
+    )
+    for key, col in steps:
+        out[key] = _count(alls[:, _col(col)].sum(), "person-steps", n)
+    out["unrelated_context_share"] = _count(
+        alls[:, _col("unrelated_applications")].sum(), "sanction applications", n
+    )
+    out["firm_unrelated_context_share"] = _count(w.firm_unrelated, "firm sanction applications", n)
+    out["ties_cut_share"] = _count(w.cuts[:4].sum(), "ties", n)
+    totals = dict(zip(rec.total_names, rec.totals[-1]))
+    out["firms_listed_share"] = _count(totals["firms_listed"], "firms", n)
+    out["foreign_firms_exposed_share"] = _count(w.firm_exposed_ever.sum(), "firms", n)
+    return out
+
+
+def _vs_twin_counts(run, twin, dt: float) -> dict[str, dict]:
+    """The numbers behind the effects against the twin: acts, violations and income."""
+    n = run.s.persons.n
+    return {
+        "chilling_effect": _count(_sum(twin, CHILLED) - _sum(run, CHILLED), "acts not done", n),
+        "deterrence_effect": _count(
+            _sum(twin, VIOLATIONS) - _sum(run, VIOLATIONS), "violations not done", n
+        ),
+        "income_loss_share": _count(
+            (_sum(twin, ("income",)) - _sum(run, ("income",))) * dt, "yuan", n
+        ),
+    }
 
 
 def _matrix(counts: np.ndarray) -> dict:
@@ -270,6 +450,22 @@ def _firm_revenue(w) -> dict[str, float]:
     rec = w.recorder
     names = ["firm_revenue", *(f"firm_revenue.{k}" for k in FIRM_SIZES), "firm_revenue.foreign"]
     return {n: float(rec.totals[:, rec.total_names.index(n)].sum()) for n in names}
+
+
+def sanction_classes(ever: np.ndarray) -> dict[str, int]:
+    """The persons ever sanctioned in the four classes of CAUSE_RULE (counts that add up to
+    the ever sanctioned), from the recorder's ever bits (1 sanctioned, 2 by false records,
+    4 by association alone, 16 on own true records)."""
+    on = (ever & 1) > 0
+    false = on & ((ever & 2) > 0)
+    assoc = on & ~false & ((ever & 4) > 0)
+    own = on & ~false & ((ever & 16) > 0)
+    return {
+        "sanctioned_own_true_only_share": int((own & ~assoc).sum()),
+        "sanctioned_false_records_share": int(false.sum()),
+        "sanctioned_association_only_share": int((assoc & ~own).sum()),
+        "sanctioned_mixed_share": int((own & assoc).sum()),
+    }
 
 
 def _shares(ledger) -> dict[str, float]:
@@ -311,6 +507,7 @@ def summarize(run, twin, sc: Scenario) -> dict:
             k: _effect(rev_r[f"firm_revenue.{k}"], rev_t[f"firm_revenue.{k}"])
             for k in (*FIRM_SIZES, "foreign")
         }
+        s["counts"] |= _vs_twin_counts(run, twin, sc.step_years)
         for k in VS_TWIN:
             t[k] = None
         s["twin"] = {k: t[k] for k in SUMMARY_KEYS}
@@ -404,9 +601,10 @@ class Results:
     def to_arrow(self) -> pa.Table:
         return pa.Table.from_pandas(self.frame, preserve_index=False)
 
-    def write(self, out: str | Path) -> Path:
-        """Write scenario.toml, timeseries.parquet and summary.json into ``out``.
-        Each file is written to a temporary name and renamed, so none is ever half-written."""
+    def write(self, out: str | Path, report: bool = True) -> Path:
+        """Write scenario.toml, timeseries.parquet and summary.json into ``out``, and (unless
+        ``report`` is False) report.html with its figures, as ``scoresim run`` does. Each
+        file is written to a temporary name and renamed, so none is ever half-written."""
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         _atomic(out / "scenario.toml", to_toml(self.scenario).encode())
@@ -415,4 +613,8 @@ class Results:
         _atomic(out / "timeseries.parquet", buf.getvalue().to_pybytes())
         fault_point("after-timeseries")
         _atomic(out / "summary.json", (json.dumps(self.summary_dict, indent=2) + "\n").encode())
+        if report:
+            from .report import write_report
+
+            write_report(out)
         return out

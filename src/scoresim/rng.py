@@ -44,6 +44,8 @@ class Stream(IntEnum):
     DETECTION = 20
     FALSE_RECORD = 21
     REPEATED_ACT = 22  # the draws of an act done more than once in a step
+    INVENTED = 23  # records of misdeeds that never happened
+    KEPT = 26  # delistings delayed
     MISCONDUCT = 25
     FIRM_OFFSET = 100  # firm-side streams: the person stream + 100
     AVOIDANCE = 30

@@ -1,4 +1,4 @@
-"""Joint punishment: what a listing or grade blocks, and its effects (MODEL.md §7).
+"""Joint punishment: what a listing or grade blocks, and its effects (docs/model.md §7.5).
 
 A sanction attaches to a list or to a set of grades, lands on the listed agent (or, for a
 firm, on its legal representative: the MOU mechanism), and has one explicit effect
@@ -28,7 +28,7 @@ from .acts import CONTEXT_ID, CONTEXTS, SANCTION_CONTEXT_ID, SANCTION_CONTEXTS
 from .effects import EFFECT_ID
 from .parallel import slicing
 from .registry import ASSOC, ASSOC_CONTEXT, NO_CAUSE, Registry
-from .scenario import Regime
+from .scenario import Regime, association_on
 from .scoring import NO_CONTEXT, Ledger
 
 ON_LIST, ON_GRADE = 0, 1
@@ -88,7 +88,7 @@ def compile_table(
         for s in regime.sanctions
         if (s.subject == "firm") == (subject == "firm")
         # a firm's sanctions reaching its representative are association: off with it
-        and (regime.safeguards.association or s.subject != "representative")
+        and (association_on(regime) or s.subject != "representative")
     ]
     k = len(rows)
     t = Table(

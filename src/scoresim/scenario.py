@@ -4,13 +4,14 @@ A scenario is a population spec, a network spec, behaviour rates, data sources, 
 run settings. Presets live in ``scoresim/scenarios/*.toml``; a user's file may say
 ``extends = "article"`` and override any field (tables merge key by key; arrays such as
 ``regime.rules`` replace the preset's array whole). Every default below that comes from the
-world cites ../shared/reference/facts.md; every other number is an [assume] that a scenario
-may override.
+world cites its entry in docs/sources.md, as in [src S-census-households]; every other
+number is an [assume] that a scenario may override.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -66,7 +67,7 @@ FIRM_FIELDS = frozenset(
 )
 
 # 31 provinces of mainland China, population shares. [assume] approximate 2020 census
-# province populations (not yet a line of reference/facts.md); override in a scenario.
+# province populations (not yet an entry of docs/sources.md); override in a scenario.
 PROVINCE_WEIGHTS = [
     126.0,
     101.5,
@@ -102,10 +103,36 @@ PROVINCE_WEIGHTS = [
 ]
 
 
+def did_you_mean(name: str, choices) -> str:
+    """ " (did you mean 'x'?)" for the closest of ``choices`` to a mistyped ``name``, or ""."""
+    import difflib
+
+    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _with_suggestion(value: Any, allowed: str) -> str:
+    """Add a "did you mean" to a message that lists what is allowed, when the bad name (the
+    value, or a quoted name in the message) is close to one of them."""
+    if "did you mean" in allowed:
+        return allowed
+    found = re.search(r"(?:allowed[^:;]*|defined|allowed here): (.+)$", allowed)
+    if not found:
+        return allowed
+    quoted = re.search(r"unknown [\w ]+ '([^']+)'", allowed)
+    name = quoted.group(1) if quoted else value
+    if not isinstance(name, str):
+        return allowed
+    choices = [c.strip() for c in found.group(1).split(",")]
+    return allowed + did_you_mean(name, choices)
+
+
 class ScenarioError(Exception):
-    """A scenario problem, told as file, key, value and what is allowed."""
+    """A scenario problem, told as file, key, value and what is allowed (and, for a mistyped
+    name, the closest one that is)."""
 
     def __init__(self, file: str | Path | None, key: str, value: Any, allowed: str):
+        allowed = _with_suggestion(value, allowed)
         self.file, self.key, self.value, self.allowed = (
             str(file or "<scenario>"),
             key,
@@ -141,17 +168,18 @@ class Traits(Strict):
 
 class Population(Strict):
     persons: int = Field(100_000, ge=10, le=2_000_000_000)
-    # facts.md "Population": 60.2 M enterprises / 1,408.28 M persons.
+    # [src S-enterprises, S-population]: 60.2 M enterprises / 1,408.28 M persons.
     firms_per_person: float = Field(60.2 / 1408.28, ge=0.0, le=1.0)
-    urban_share: float = Field(0.67, ge=0, le=1)  # facts.md "Population": urban 67 %
+    urban_share: float = Field(0.67, ge=0, le=1)  # [src S-population-urban: urban 67 %]
     # Adult age bands 18-29, 30-44, 45-59, 60+. [assume] derived so that 60+ is 22 % of the
-    # whole population (facts.md "Population") with about 18 % of it under 18.
+    # whole population [src S-population-60plus] with about 18 % of it under 18.
     age_band_shares: list[float] = [0.19, 0.27, 0.27, 0.27]
-    minority_share: float = Field(0.0889, ge=0, le=1)  # facts.md "Seventh census": 8.89 %
-    foreigner_share: float = Field(845_697 / 1408.28e6, ge=0, le=1)  # facts.md census
-    internet_share: float = Field(0.786, ge=0, le=1)  # facts.md "Internet users": 78.6 %
+    minority_share: float = Field(0.0889, ge=0, le=1)  # [src S-census-minorities: 8.89 %]
+    # [src S-census-foreigners, S-population]: 845,697 foreign residents / 1,408.28 M persons
+    foreigner_share: float = Field(845_697 / 1408.28e6, ge=0, le=1)
+    internet_share: float = Field(0.786, ge=0, le=1)  # [src S-internet-users: 78.6 %]
     vpn_share: float = Field(0.05, ge=0, le=1)  # [assume] VPN users among internet users
-    household_mean: float = Field(2.62, ge=1.0, le=10.0)  # facts.md census: 2.62 persons
+    household_mean: float = Field(2.62, ge=1.0, le=10.0)  # [src S-census-households: 2.62]
     region_weights: list[float] = PROVINCE_WEIGHTS
     income_median_urban: float = Field(45_000.0, gt=0, le=1e9)  # [assume] yuan per year
     income_median_rural: float = Field(18_000.0, gt=0, le=1e9)  # [assume]
@@ -159,13 +187,13 @@ class Population(Strict):
     employment_rate: float = Field(0.75, ge=0, le=1)  # [assume] among adults under 60
     retired_employment_rate: float = Field(0.15, ge=0, le=1)  # [assume] 60+
     # share of adults under 60 off a firm's payroll who work for themselves (an individual
-    # business: a licence to lose). facts.md "Population": over 125 M individual businesses,
-    # about 11 % of adults; here 0.73 x 0.25 of adults are under 60 and off a payroll, so
-    # 0.11 / 0.18 ~ 0.59 of them [derived]
+    # business: a licence to lose). [src S-individual-businesses]: over 125 M individual
+    # businesses, about 11 % of adults; here 0.73 x 0.25 of adults are under 60 and off a
+    # payroll, so 0.11 / 0.18 ~ 0.59 of them [derived]
     self_employed_share: float = Field(0.59, ge=0, le=1)
     female_share: float = Field(0.49, ge=0, le=1)  # [assume]
     education_shares: list[float] = [0.55, 0.30, 0.15]  # [assume] basic, secondary, tertiary
-    # facts.md "Population": 668,000 foreign-invested of 51 M enterprises (Aug 2022).
+    # [src S-foreign-invested]: 668,000 foreign-invested of 51 M enterprises (Aug 2022).
     foreign_firm_share: float = Field(668_000 / 51e6, ge=0, le=1)
     firm_size_pareto: float = Field(1.3, ge=1.01, le=10.0)  # [assume] employee-count tail
     firm_sectors: int = Field(10, ge=1, le=255)  # [assume]
@@ -196,9 +224,9 @@ class Population(Strict):
 
 
 class Network(Strict):
-    community_degree: float = Field(8.0, ge=0, le=200)  # MODEL.md §3.3 [assume] mean 8
+    community_degree: float = Field(8.0, ge=0, le=200)  # [assume] mean 8 (docs/model.md §5.3)
     community_rewire: float = Field(0.1, ge=0, le=1)  # [assume] small-world shortcut share
-    online_degree: float = Field(10.0, ge=0, le=500)  # MODEL.md §3.3 [assume] mean 10
+    online_degree: float = Field(10.0, ge=0, le=500)  # [assume] mean 10 (docs/model.md §5.3)
     online_tail: float = Field(2.5, ge=1.5, le=10)  # [assume] degree tail exponent
     work_degree_cap: int = Field(10, ge=0, le=500)  # [assume] co-worker ties in large firms
     business_degree: float = Field(4.0, ge=0, le=100)  # [assume] partner links per firm
@@ -233,7 +261,8 @@ class Behaviour(Strict):
     volunteering: float = Field(2.0, ge=0, le=1e4)  # x civic_virtue
     blood_donation: float = Field(0.3, ge=0, le=1e4)  # x civic_virtue
     heroic_act: float = Field(0.001, ge=0, le=1e4)
-    # facts.md "Travel (2019)": ~660 M air trips and 2.29 bn bullet-train trips / 1,408 M.
+    # [src S-air-2019, S-rail-2019, S-population]: ~660 M air trips and 2.29 bn bullet-train
+    # trips in 2019 / 1,408 M persons.
     flights: float = Field(0.47, ge=0, le=1e4)
     high_speed_rail: float = Field(1.63, ge=0, le=1e4)
     job_loss: float = Field(0.05, ge=0, le=1e4)
@@ -251,7 +280,7 @@ class Behaviour(Strict):
     refuses_settlement: float = Field(0.05, ge=0, le=1e4)
     luxury_purchase: float = Field(1.0, ge=0, le=1e4)  # star hotels, property, ... x income
     breaks_restriction: float = Field(0.05, ge=0, le=1)  # a refused purchase made anyway
-    # the rest of a local point table (facts.md "Local point schemes"), yearly, each x the
+    # the rest of a local point table ([src S-rongcheng-table]), yearly, each x the
     # person's lawlessness (1.5 - law_abidance) and cut by deterrence [assume all]
     overdue_cycles: float = Field(12.0, ge=0, le=1e4)  # a defaulted loan overdue each month
     contract_breach: float = Field(0.02, ge=0, le=1e4)
@@ -272,7 +301,10 @@ class Source(Strict):
     acts: list[str]
     coverage: float = Field(1.0, ge=0, le=1)
     detection: float = Field(1.0, ge=0, le=1)
-    false_rate: float = Field(0.005, ge=0, le=1)  # MODEL.md §5 [assume] 0.5 % of records
+    # share of its records attributed to the wrong person, and records of acts that never
+    # happened per covered person-year: unset, the scenario's [false_records] values
+    false_rate: float | None = Field(None, ge=0, le=1)
+    invented: float | None = Field(None, ge=0, le=100)
     latency_days: float = Field(0.0, ge=0, le=3650)  # from the act to the record
     online: bool = False  # sees internet users only; VPN users mostly hidden
     vpn_hidden: float = Field(0.8, ge=0, le=1)  # [assume]
@@ -286,6 +318,24 @@ class Source(Strict):
             if a not in ACT_ID:
                 raise ValueError(f"unknown act {a!r}; allowed: {', '.join(ACT_ID)}")
         return v
+
+
+class FalseRecords(Strict):
+    """The three kinds of false record a reader of the article means (docs/model.md): a record
+    of an act attributed to the wrong person (identity mix-ups, data entry), a record made
+    where no act happened (clerical error, identity confusion), and a record kept after it
+    should have been removed (a delisting delayed). In each the harm is the person's own
+    false-record harm: the points go to own_false, the membership's cause is FALSE."""
+
+    # share of each source's records put on the wrong person (a source's false_rate
+    # overrides it). [assume] 0.5 % of records (docs/model.md §7.2)
+    misattributed: float = Field(0.005, ge=0, le=1)
+    # records of a misdeed that never happened, per covered person-year and source, drawn
+    # from the graver acts the source records (gravity > 0); a source's `invented`
+    # overrides it [assume]
+    invented: float = Field(0.0, ge=0, le=100)
+    kept_share: float = Field(0.0, ge=0, le=1)  # share of delistings delayed [assume]
+    kept_days: float = Field(0.0, ge=0, le=3650)  # how long a delayed delisting waits [assume]
 
 
 class Rule(Strict):
@@ -302,8 +352,11 @@ class Grade(Strict):
 
 
 class Association(Strict):
-    """How contacts pull a score (MODEL.md §6, Association)."""
+    """How contacts pull a score (docs/model.md §7.3, Association). ``enabled = false`` turns every
+    channel off at once: the pull toward contacts' scores, the penalty per listed contact,
+    the pull of a firm's partners and a firm's sanctions reaching its representative."""
 
+    enabled: bool = True
     mean_weight: float = Field(0.0, ge=0, le=1)  # score moves toward contacts' mean own points
     listed_penalty: float = Field(0.0, ge=-1e6, le=0)  # points per listed contact
     listed_cap: int = Field(5, ge=0, le=10_000)
@@ -381,7 +434,7 @@ class Sanction(Strict):
 
 
 class Response(Strict):
-    """Social response (MODEL.md §8). All [assume]."""
+    """Social response (docs/model.md §7.7). All [assume]."""
 
     avoidance: dict[str, float] = {
         "household": 0.002,
@@ -411,7 +464,7 @@ class Response(Strict):
 
 
 class Adaptation(Strict):
-    """How a watched person adapts (MODEL.md §4, adapt). All [assume]."""
+    """How a watched person adapts (docs/model.md §7.1.1). All [assume]."""
 
     chill_max: float = Field(0.5, ge=0, le=1)  # most a fully watched person cuts chilled acts
     deter_max: float = Field(0.3, ge=0, le=1)  # most a fully watched person cuts violations
@@ -432,7 +485,7 @@ class Appeals(Strict):
 
 
 class Safeguards(Strict):
-    """Switches any regime can turn (MODEL.md §11 eu-safeguards; issue: safeguards)."""
+    """Switches any regime can turn (docs/model.md §7.6; all on in eu-safeguards)."""
 
     max_record_age_years: float = Field(0.0, ge=0, le=100)  # 0: each rule's own expiry
     notice_days: float = Field(0.0, ge=0, le=3650)  # warning before listing; paying stops it
@@ -441,6 +494,11 @@ class Safeguards(Strict):
     excluded_sources: list[str] = []
     association: bool = True  # False: no association term, no representative spillover
     context_bound: bool = False  # True: a sanction needs data of a related context
+
+
+def association_on(regime: Regime) -> bool:
+    """Whether any association channel may act: the regime's switch and the safeguard."""
+    return regime.association.enabled and regime.safeguards.association
 
 
 class Regime(Strict):
@@ -459,10 +517,10 @@ class Regime(Strict):
 
 
 class Information(Strict):
-    """A balanced-information campaign (the MERICS survey experiment, facts.md "Public
-    opinion"): at ``at_years`` a share of the eligible persons (``when``, over the person
-    fields, at that time; all persons when absent) is told the system's pros and cons. The
-    rest of the eligible are the control arm."""
+    """A balanced-information campaign (the MERICS survey experiment,
+    [src S-merics-information]): at ``at_years`` a share of the eligible persons (``when``,
+    over the person fields, at that time; all persons when absent) is told the system's pros
+    and cons. The rest of the eligible are the control arm."""
 
     share: float = Field(0.0, ge=0, le=1)  # 0: no campaign
     at_years: float = Field(0.0, ge=0, le=200)
@@ -476,10 +534,10 @@ class Information(Strict):
 
 
 class Approval(Strict):
-    """Approval of the system (MODEL.md §10), as log-odds: a baseline from demographics and
+    """Approval of the system (docs/model.md §7.8), as log-odds: a baseline from demographics and
     individual differences, moved by experience. A person approves when approval >= 0.5.
     The baseline coefficients are fitted by calibration/approval.toml (docs/calibration/
-    approval); their signs follow facts.md "Public opinion" (approval higher among richer,
+    approval); their signs follow [src S-approval-gradient] (approval higher among richer,
     better educated, urban and older people); everything else is [assume]."""
 
     intercept: float = Field(0.4903720169174197, ge=-20, le=20)  # calibrated
@@ -488,7 +546,7 @@ class Approval(Strict):
     urban: float = Field(0.3, ge=-5, le=5)
     age: float = Field(0.3, ge=-5, le=5)  # per age band above 18-29
     spread: float = Field(1.5, ge=0, le=10)  # sd of individual differences (log-odds)
-    # [src "Public opinion": 11 % of residents of pilot areas knew of their pilot]
+    # [src S-pilot-awareness: 11 % of residents of pilot areas knew of their pilot]
     aware_share: float = Field(0.11, ge=0, le=1)
     awareness_rate: float = Field(0.05, ge=0, le=1e4)  # yearly, x publicity: learning of it
     # experience, in log-odds (a person's own and their contacts'), fading at `forgetting`
@@ -528,6 +586,7 @@ class Scenario(Strict):
     network: Network = Network()
     behaviour: Behaviour = Behaviour()
     sources: dict[str, Source] = {}
+    false_records: FalseRecords = FalseRecords()
     regime: Regime = Regime()
     approval: Approval = Approval()
     run: Run = Run()
@@ -561,7 +620,8 @@ def _read_toml(path: Path) -> dict:
             "(file)",
             str(path),
             "file not found; give a preset name "
-            f"({', '.join(sorted(presets()))}) or an existing TOML file",
+            f"({', '.join(sorted(presets()))}) or an existing TOML file"
+            + did_you_mean(path.name.removesuffix(".toml"), presets()),
         ) from None
     except (OSError, UnicodeDecodeError) as e:
         raise ScenarioError(path, "(file)", str(path), f"cannot be read: {e}") from None
@@ -634,8 +694,10 @@ def validate_model(model: type[BaseModel], data: Any, file: str | Path | None = 
                 file, key, err["input"], f"renamed: durations are in days; use {RENAMED[loc[-1]]}"
             ) from None
         if err["type"] == "extra_forbidden":
+            keys = _allowed_keys(loc, model)
+            hint = did_you_mean(str(loc[-1]), keys.split(", "))
             raise ScenarioError(
-                file, key, err["input"], f"unknown key; allowed here: {_allowed_keys(loc, model)}"
+                file, key, err["input"], f"unknown key{hint}; allowed here: {keys}"
             ) from None
         if err["type"] == "missing":
             raise ScenarioError(file, key, None, "required key is missing") from None
@@ -667,6 +729,37 @@ def load(spec: str | Path, overrides: dict | None = None) -> Scenario:
         data = _merge(data, overrides)
         return from_dict(data, f"{path} (with overrides)")
     return from_dict(data, path)
+
+
+def replaced_arrays(spec: str | Path) -> list[str]:
+    """Warnings for a scenario file whose arrays replace its preset's whole arrays (tables
+    merge key by key, arrays do not): one line per array, saying how many entries went."""
+    known = presets()
+    if isinstance(spec, str) and spec in known:
+        return []  # a shipped preset: its replacements are meant
+    path = Path(spec)
+    data = _read_toml(path)
+    parent = data.get("extends")
+    if not isinstance(parent, str) or parent not in known:
+        return []
+    base = _resolve(_read_toml(known[parent]), known[parent])
+    out: list[str] = []
+
+    def walk(mine: dict, theirs: dict, at: str) -> None:
+        for k, v in mine.items():
+            key = f"{at}.{k}" if at else k
+            old = theirs.get(k) if isinstance(theirs, dict) else None
+            if isinstance(v, dict) and isinstance(old, dict):
+                walk(v, old, key)
+            elif isinstance(v, list) and isinstance(old, list) and old and v != old:
+                these = "this entry replaces" if len(v) == 1 else f"these {len(v)} entries replace"
+                out.append(
+                    f"{path}: {key}: {these} all {len(old)} of preset {parent!r} (an array "
+                    "replaces the whole array; copy the preset's entries you want to keep)"
+                )
+
+    walk(data, base, "")
+    return out
 
 
 def check(sc: Scenario, file: str | Path | None = None) -> None:

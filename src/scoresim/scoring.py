@@ -1,4 +1,4 @@
-"""Rulebook -> score components, expiry, association, grades (MODEL.md §6).
+"""Rulebook -> score components, expiry, association, grades (docs/model.md §7.3).
 
 The score of an agent is kept as components — own-true records, own-false records and
 association — and ``score = base + own_true + own_false + association``. The components are

@@ -38,7 +38,7 @@ from .network import (
 from .population import FIRM_BYTES, PERSON_BYTES, build_firms, build_persons, group_starts
 from .registry import Registry
 from .rng import Stream, draws, stream_key
-from .scenario import Regime, Scenario, ScenarioError, load
+from .scenario import Regime, Scenario, ScenarioError, association_on, load
 from .scoring import Ledger, compile_rules, person_layer_weights
 from .sources import SourceSet, coverage_bits
 
@@ -131,7 +131,7 @@ class World:
             else start.copy()
         )
         a, guard = regime.association, regime.safeguards
-        on = 1.0 if guard.association else 0.0  # safeguard: association switched off
+        on = 1.0 if association_on(regime) else 0.0  # switched off, or by the safeguard
         self.ledger = Ledger(
             p.n,
             regime.scoring.base,
@@ -156,11 +156,12 @@ class World:
             compile_rules(regime, "firm", dt),
             regime.scoring.firm_range,
         )
+        fr = sc.false_records
         self.registry = Registry(
-            [x for x in regime.lists if x.subject == "person"], p.n, self.ledger, dt, guard
+            [x for x in regime.lists if x.subject == "person"], p.n, self.ledger, dt, guard, fr
         )
         self.firm_registry = Registry(
-            [x for x in regime.lists if x.subject == "firm"], f.n, self.firm_ledger, dt, guard
+            [x for x in regime.lists if x.subject == "firm"], f.n, self.firm_ledger, dt, guard, fr
         )
         args = (
             self.registry.names,
@@ -193,7 +194,7 @@ class World:
         )
         used = [x for x in regime.sources if x not in guard.excluded_sources]
         self.sources = SourceSet(sc, used)
-        self.firm_sources = SourceSet(sc, used)
+        self.firm_sources = SourceSet(sc, used, "firm")
         self.boost = np.ones(f.n, np.float32)
         r = regime.response
         self.params = behaviour.parameters(sc.behaviour, dt, r.pressure_pay)
@@ -305,8 +306,17 @@ class World:
             self.firm_registry.listed | (self.firm_out.applied > 0),
             self.firm_active,
         )
-        self.registry.update(t, recs, self.person_fields, self.active, upheld)
-        self.firm_registry.update(t, frecs, self.firm_fields, self.firm_active, firm_upheld)
+        self.registry.update(
+            t, recs, self.person_fields, self.active, upheld, stream_key(self.seed, Stream.KEPT, t)
+        )
+        self.firm_registry.update(
+            t,
+            frecs,
+            self.firm_fields,
+            self.firm_active,
+            firm_upheld,
+            stream_key(self.seed, Stream.KEPT + Stream.FIRM_OFFSET, t),
+        )
         # 5. sanctions: what lands on whom, with its effects and its audit
         bound = regime.safeguards.context_bound
         sanctions.apply(
@@ -480,6 +490,8 @@ class World:
         rec.total(t, "firms_sanctioned", float((self.firm_out.applied > 0).sum()))
         rec.total(t, "foreign_firms_exposed", float(exposed.sum()))
         rec.total(t, "firm_records", float(len(frecs)))
+        rec.total(t, "records_invented", float(self.sources.invented_count))
+        rec.total(t, "delistings_kept", float(self.registry.kept + self.firm_registry.kept))
         rec.total(t, "firm_false_records", float((~frecs.true).sum()))
         counts = np.bincount(recs.source, minlength=len(self.sources.names))
         fcounts = np.bincount(frecs.source, minlength=len(self.sources.names))
@@ -558,6 +570,8 @@ def total_names(sc: Scenario) -> list[str]:
         "foreign_firms_exposed",
         "firm_records",
         "firm_false_records",
+        "records_invented",
+        "delistings_kept",
         "firm_revenue",
         "firm_revenue.foreign",
         *(f"firm_revenue.{size}" for size in metrics.FIRM_SIZES),
@@ -583,6 +597,7 @@ WORLD_PERSON_BYTES = 134  # one world's columns: ledger 58, registry 7 + 8 a lis
 #                           28, state 13, event buffer 10, degree 4, spill 1, metrics 5, approval 8
 LIST_PERSON_BYTES = 8  # one list's columns in one world (since, member, gravity, ctx, cause)
 NOTICE_LIST_BYTES = 6  # one list's notice columns, under a notice period (step, record)
+KEPT_LIST_BYTES = 4  # one list's delayed delistings (the step each ends)
 GRADE_SET_BYTES = 3  # per agent, for each set of grades a sanction is on (in, context, gravity)
 WORLD_FIRM_BYTES = 65  # incl. the representative (4) and size class (1)
 ANSWERABLE_FIRM_BYTES = 4  # per sanction that reaches representatives: who answers
@@ -599,10 +614,12 @@ def _grade_sets(regime: Regime, side: str) -> int:
     return len(sets)
 
 
-def world_person_bytes(regime: Regime) -> float:
-    """Bytes per person of one world under ``regime`` (its columns, lists and grade sets)."""
+def world_person_bytes(regime: Regime, kept: bool = False) -> float:
+    """Bytes per person of one world under ``regime`` (its columns, lists and grade sets);
+    ``kept``: delistings may be delayed (a step per list and person)."""
     lists = sum(x.subject == "person" for x in regime.lists)
     per_list = LIST_PERSON_BYTES + (NOTICE_LIST_BYTES if regime.safeguards.notice_days else 0)
+    per_list += KEPT_LIST_BYTES if kept else 0
     return WORLD_PERSON_BYTES + per_list * lists + GRADE_SET_BYTES * _grade_sets(regime, "person")
 
 
@@ -632,7 +649,8 @@ def estimate_bytes(sc: Scenario) -> int:
     regimes = [sc.regime] + ([NONE_REGIME] if sc.run.twin else [])
     run = society
     for regime in regimes:
-        run += n * world_person_bytes(regime) + entries
+        fr = sc.false_records
+        run += n * world_person_bytes(regime, fr.kept_share > 0 and fr.kept_days > 0) + entries
         # firm grade sets: held for the firms' own sanctions and for their representatives'
         # (with the step each firm entered: 4 bytes more)
         run += m * (WORLD_FIRM_BYTES + (2 * GRADE_SET_BYTES + 4) * _grade_sets(regime, "firm"))

@@ -1,4 +1,4 @@
-"""Data sources: how the state comes to know (MODEL.md §5).
+"""Data sources: how the state comes to know (docs/model.md §7.2).
 
 A source sees some acts of the agents it covers, records each with a detection probability,
 attributes a share of its records to the wrong agent (false records: identity mix-ups,
@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit
 
 from .acts import ACT_ID, ACTS, N_ACTS
-from .rng import Stream, draws, stream_key, uniform
+from .rng import Stream, draws, stream_key, uniform, uniforms_at
 from .scenario import Scenario
 
 MAX_SOURCES_PER_ACT = 16
@@ -80,13 +80,18 @@ def coverage_bits(sc: Scenario, persons, firms, seed: int) -> tuple[np.ndarray, 
 class SourceSet:
     """The sources a regime uses, compiled into arrays for the observation kernel."""
 
-    def __init__(self, sc: Scenario, active: list[str]):
+    def __init__(self, sc: Scenario, active: list[str], subject: str = "person"):
         names = list(sc.sources)
         self.names = names
         self.index = {n: i for i, n in enumerate(names)}
         s_count = len(names)
         self.detection = np.zeros(s_count, np.float64)
         self.false_rate = np.zeros(s_count, np.float64)
+        # records of misdeeds that never happened: per step and covered subject, and the
+        # graver acts (gravity > 0) of the subject's kind each source could record
+        self.invented = np.zeros(s_count, np.float64)
+        self.invented_acts: list[np.ndarray] = [np.zeros(0, np.uint8)] * s_count
+        fr = sc.false_records
         self.latency = np.zeros(s_count, np.int64)
         self.opaque = np.zeros(s_count, bool)
         self.act_sources = np.full((N_ACTS, MAX_SOURCES_PER_ACT), -1, np.int16)
@@ -95,7 +100,13 @@ class SourceSet:
             s = self.index[name]
             src = sc.sources[name]
             self.detection[s] = src.detection
-            self.false_rate[s] = src.false_rate
+            self.false_rate[s] = fr.misattributed if src.false_rate is None else src.false_rate
+            rate = fr.invented if src.invented is None else src.invented
+            graver = [ACT_ID[a] for a in src.acts if ACTS[ACT_ID[a]].subject == subject]
+            graver = [a for a in graver if ACTS[a].gravity > 0]
+            if subject == "person" and rate > 0 and graver:
+                self.invented[s] = rate * sc.step_years
+                self.invented_acts[s] = np.array(graver, np.uint8)
             self.latency[s] = sc.steps_of(src.latency_days)
             self.opaque[s] = src.opaque
             for a in src.acts:
@@ -105,9 +116,39 @@ class SourceSet:
         self.observed = fill > 0  # which acts any active source sees
         self.boostable = np.array([a.context == "regulatory" for a in ACTS])
         self.pending: dict[int, list[Records]] = {}
+        self.invented_count = 0  # invented this step
 
     def sees_any(self, act_names) -> bool:
         return bool(any(self.observed[ACT_ID[a]] for a in act_names))
+
+    def _invent(self, t, seed, n_subjects, cov_bits, stream_offset) -> Records:
+        """Records of misdeeds that never happened (clerical errors, identity confusion):
+        for each source, a Poisson number with mean rate x step x subjects, each about a
+        subject drawn at random — kept if the source covers them — and an act drawn from the
+        graver acts the source records. All false."""
+        from scipy.stats import poisson
+
+        parts = []
+        for s in np.flatnonzero(self.invented > 0):
+            key = stream_key(seed, Stream.INVENTED + stream_offset, t)
+            lam = self.invented[s] * n_subjects
+            count = int(poisson.ppf(uniforms_at(key, np.array([4 * s], np.int64))[0], lam))
+            if count == 0:
+                continue
+            c = 16 * (np.arange(count, dtype=np.int64) + 1) + s
+            who = np.minimum(
+                (uniforms_at(key, 2 * c) * n_subjects).astype(np.int32), n_subjects - 1
+            )
+            acts = self.invented_acts[s]
+            pick = np.minimum(
+                (uniforms_at(key, 2 * c + 1) * len(acts)).astype(np.int64), len(acts) - 1
+            )
+            seen = ((cov_bits[who] >> s) & 1) == 1
+            who, what = who[seen], acts[pick][seen]
+            parts.append(
+                Records(who, what, np.full(len(who), s, np.uint8), np.zeros(len(who), bool))
+            )
+        return Records.concat(parts)
 
     def observe(
         self,
@@ -146,6 +187,13 @@ class SourceSet:
                 tru,
             )
             new = Records(subj[:k], act[:k], src[:k], tru[:k])
+        else:
+            new = Records.empty()
+        made = self._invent(t, seed, n_subjects, cov_bits, stream_offset)
+        self.invented_count = len(made)
+        if len(made):
+            new = Records.concat([new, made])
+        if len(new):
             lat = self.latency[new.source]
             delays = np.unique(lat)
             for d in delays:
