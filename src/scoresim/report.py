@@ -579,9 +579,14 @@ def _value_bars(ax, presets, colors, vals, kind: str) -> None:
     bars = ax.bar(range(len(presets)), heights, color=[colors[p] for p in presets])
     labels = [format_compact(v, kind) for v in vals]
     ax.bar_label(bars, labels=labels, fontsize=5.5, padding=1, rotation=90)
-    top = max([h for h in heights if h > 0], default=1.0)
-    ax.set_ylim(min(0.0, min(heights)) * 1.3, top * 1.45)  # room for the labels
     ax.set_xticks([])
+    if not any(h for h in heights):
+        ax.set_ylim(0, 1)
+        ax.set_yticks([])  # nothing to scale: every regime at zero (or none)
+        return
+    top = max([h for h in heights if h > 0], default=0.0)
+    low = min(0.0, min(heights)) * 1.3
+    ax.set_ylim(low, top * 1.45 if top > 0 else -low * 0.2)  # room for the labels
 
 
 def write_comparison_report(folder: str | Path, comparison, headline=HEADLINE) -> Path:
