@@ -110,13 +110,18 @@ class Comparison:
             cells = [h.label, _fmt(_value(first, h.key), h.kind)]
             for p in self.presets:
                 s = self.summaries[p]
-                count = format_count((s.get("counts") or {}).get(h.key), short=True)
+                entry = (s.get("counts") or {}).get(h.key)
                 value = _fmt(_value(s, h.key), h.kind)
-                cells.append(f"{value} ({count})" if count and value != "—" else value)
+                if entry and value != "—":
+                    rate = entry.get("per_100k_persons")
+                    value += f" ({entry['count']:,.0f}" + (
+                        f"; {rate:,.0f}/100k)" if rate is not None else ")"
+                    )
+                cells.append(value)
             lines.append("| " + " | ".join(cells) + " |")
         note = (
-            "\nIn brackets: how many (persons, unless the metric counts something else: "
-            "summary.json's `counts` says what, and gives persons per 100,000).\n\n"
+            "\nIn brackets: how many — persons, with the rate per 100,000 persons, unless the "
+            "metric counts something else (summary.json's `counts` says what).\n\n"
             + CAUSE_RULE
             + "\n"
         )
