@@ -10,10 +10,9 @@ approval = 1 / (1 + e^-x) in [0, 1]; a person *approves* when approval >= 0.5 (x
 - **Awareness**: a share of persons knows of the system at the start (11 % of pilot-area
   residents did: [src S-pilot-awareness]); others learn of it through the regime's
   publicity (a yearly hazard x publicity), by being sanctioned, rewarded or refused, by
-  hearing that a contact
-  was sanctioned or rewarded (each contact hears with a probability), or by being informed.
-  Approval is reported among the aware, as a survey of people who know the system would
-  find it.
+  hearing that a contact was sanctioned or rewarded (each contact hears with a
+  probability), or by being informed. Approval is reported among the aware, as a survey of
+  people who know the system would find it.
 - **Experience** moves the log-odds: being sanctioned (more if wrongly, by false records, or
   by association), each refused purchase or loan, being rewarded; a contact over an active
   tie being sanctioned (more if unjustly) or rewarded; and, among the aware, the regime's
@@ -39,7 +38,7 @@ from . import acts as A
 from . import expr
 from .network import nbr_of
 from .prefetch import prefetch_row
-from .rng import Stream, draws, stream_key, uniform
+from .rng import Stream, draws, stream_key, uniform, uniforms_at
 from .scenario import STATIC_PERSON_FIELDS, Approval, Scenario
 
 # acts that tell a person a purchase or a loan was refused to them
@@ -139,7 +138,6 @@ class Approvals:
             st.was_rewarded,
             st.experience,
             st.aware,
-            st.informed,
             self.fade,
             np.float32(drift),
             learn,
@@ -180,21 +178,13 @@ class Approvals:
         if self.info_tree is not None:
             cols = fields(eligible, np.ones(n, bool))
             eligible = eligible[expr.evaluate(self.info_tree, cols, n)]
-        u = _uniforms(key, eligible)
+        u = uniforms_at(key, 4 * eligible.astype(np.int64))
         told = eligible[u < self.spec.information.share]
         st.informed[told] = True
         self.eligible = np.zeros(n, bool)
         self.eligible[eligible] = True
         if self.moves:
             st.aware[told] = True
-
-
-@njit(cache=True)
-def _uniforms(key, agents):
-    out = np.empty(len(agents))
-    for x in range(len(agents)):
-        out[x] = uniform(key, 4 * np.int64(agents[x]))
-    return out
 
 
 @njit(cache=True, parallel=True)
@@ -206,7 +196,6 @@ def _own_kernel(
     was_rewarded,
     experience,
     aware,
-    informed,
     fade,
     drift,
     learn,

@@ -228,8 +228,8 @@ def loss(values: np.ndarray, t: Targets) -> float:
     mean = values.mean(axis=0)
     if not np.all(np.isfinite(mean)):
         return 1e6
-    off = np.where(absolute, mean - target, (mean - target) / np.where(absolute, 1.0, target))
-    return float(((off / tol) ** 2).sum())
+    scale = np.where(absolute, 1.0, target)  # relative errors are of the target
+    return float((((mean - target) / scale / tol) ** 2).sum())
 
 
 @dataclass

@@ -17,17 +17,15 @@ import numpy as np
 from numba import njit, prange
 
 from . import expr
-from .acts import ACT_ID, ACTS, CONTEXT_ID
+from .acts import ACT_ID, CONTEXT_ID
 from .network import nbr_of
 from .prefetch import prefetch_row
 from .rng import uniform, uniforms_at
 from .scenario import FIRM_FIELDS, PERSON_FIELDS, FalseRecords, ListSpec, Safeguards
-from .scoring import NO_CONTEXT, Ledger, hypothetical_scores
+from .scoring import ACT_CONTEXT, ACT_GRAVITY, NO_CONTEXT, Ledger, hypothetical_scores
 
 NO_CAUSE, TRUE, FALSE, ASSOC = 0, 1, 2, 3
 ASSOC_CONTEXT = CONTEXT_ID["association"]
-_CTX = np.array([CONTEXT_ID[a.context] for a in ACTS], np.uint8)  # context of each act
-_GRAV = np.array([a.gravity for a in ACTS], np.uint8)  # gravity of each act
 
 
 def _steps(days: float, step_years: float) -> int:
@@ -217,8 +215,8 @@ class Registry:
         self.member[k][subj] = True
         self.since[k][subj] = t
         self.cause[k][subj] = cause
-        self.ctx[k][subj] = _CTX[acts]
-        self.gravity[k][subj] = _GRAV[acts]
+        self.ctx[k][subj] = ACT_CONTEXT[acts]
+        self.gravity[k][subj] = ACT_GRAVITY[acts]
         self.inflow[k] += len(subj)
 
     def _enter_on_records(self, k, t, records, fields) -> None:
@@ -316,20 +314,27 @@ class Registry:
             self.ctx[k][idx], self.gravity[k][idx] = ctx, grav
 
     def _cause_now(self, k, idx, by_score, g_true, g_own) -> np.ndarray:
-        """The cause (TRUE, FALSE, ASSOC) of list k's condition for subjects ``idx`` now, from
-        the same hypothetical scores and grades ``_rederive_causes`` uses."""
+        """The cause (TRUE, FALSE, ASSOC) of list k's condition for subjects ``idx`` now: the
+        rule ``_rederive_causes`` applies to members (``_condition_cause``)."""
         led = self.ledger
-        if by_score:
-            base, clamp, lo, hi = led.shown_args()
-            x_true = base + led.own_true[idx]
-            x_own = x_true + led.own_false[idx]
-            if clamp:
-                x_true, x_own = np.clip(x_true, lo, hi), np.clip(x_own, lo, hi)
-            c_true, c_own = x_true < self.thresholds[k], x_own < self.thresholds[k]
-        else:
-            mask = self.grade_masks[k]
-            c_true, c_own = mask[g_true[idx]], mask[g_own[idx]]
-        return np.where(c_true, TRUE, np.where(c_own, FALSE, ASSOC)).astype(np.uint8)
+        base, clamp, lo, hi = led.shown_args()
+        out = np.empty(len(idx), np.uint8)
+        _causes_at(
+            idx,
+            by_score,
+            self.thresholds[k],
+            base,
+            led.own_true,
+            led.own_false,
+            clamp,
+            lo,
+            hi,
+            self.grade_masks[k],
+            g_true if g_true is not None else led.grade,
+            g_own if g_own is not None else led.grade,
+            out,
+        )
+        return out
 
 
 @njit(cache=True, parallel=True)
@@ -446,12 +451,58 @@ def _rederive_causes(
     for i in prange(len(member)):
         if not member[i] or (keeping and kept_until[i] >= 0):
             continue
-        if by_score:
-            x_true, x_own = hypothetical_scores(base, own_true[i], own_false[i], clamp, lo, hi)
-            c_true, c_own = x_true < threshold, x_own < threshold
-        else:
-            c_true, c_own = grade_set[g_true[i]], grade_set[g_own[i]]
-        cause[i] = TRUE if c_true else (FALSE if c_own else ASSOC)
+        cause[i] = _condition_cause(
+            i,
+            by_score,
+            threshold,
+            base,
+            own_true,
+            own_false,
+            clamp,
+            lo,
+            hi,
+            grade_set,
+            g_true,
+            g_own,
+        )
+
+
+@njit(cache=True, inline="always")
+def _condition_cause(
+    i, by_score, threshold, base, own_true, own_false, clamp, lo, hi, grade_set, g_true, g_own
+):
+    """TRUE if subject i's own true records alone meet a score or grade condition, FALSE if
+    its own records do, else ASSOC (the scores of ``hypothetical_scores``)."""
+    if by_score:
+        x_true, x_own = hypothetical_scores(base, own_true[i], own_false[i], clamp, lo, hi)
+        c_true, c_own = x_true < threshold, x_own < threshold
+    else:
+        c_true, c_own = grade_set[g_true[i]], grade_set[g_own[i]]
+    return TRUE if c_true else (FALSE if c_own else ASSOC)
+
+
+@njit(cache=True)
+def _causes_at(
+    idx,
+    by_score,
+    threshold,
+    base,
+    own_true,
+    own_false,
+    clamp,
+    lo,
+    hi,
+    grade_set,
+    g_true,
+    g_own,
+    out,
+):
+    """``_condition_cause`` for the subjects ``idx`` (those warned now), into ``out``."""
+    for x in range(len(idx)):
+        out[x] = _condition_cause(
+            idx[x], by_score, threshold, base, own_true, own_false, clamp, lo, hi, grade_set,
+            g_true, g_own,
+        )  # fmt: skip
 
 
 def named_cause(cause, last_ctx, last_gravity) -> tuple[np.ndarray, np.ndarray]:

@@ -278,6 +278,8 @@ def world_summary(w, years: float) -> dict:
     assort = rec.totals[:, rec.total_names.index("score_assortativity")]
     foreign = int(w.s.firms.foreign.sum())
     sanctioned_steps = float(alls[:, _col("sanctioned")].sum())
+    classes = sanction_classes(ever)
+    approval_shares, approving = _approval(w)
     out = {
         "persons": n,
         "companies": m,
@@ -285,7 +287,7 @@ def world_summary(w, years: float) -> dict:
         "listed_share": float(alls[-1, _col("listed")] / n),
         "listed_share_peak": float(alls[:, _col("listed")].max() / n),
         "ever_sanctioned_share": ever_s / n,
-        **{k: _ratio(v, ever_s) for k, v in sanction_classes(ever).items()},
+        **{k: _ratio(v, ever_s) for k, v in classes.items()},
         "ties_cut_share": float(w.cuts[:4].sum() / max(1.0, w.ties0[:4].sum())),
         "isolated_share": float(alls[-1, _col("isolated")] / n),
         "largest_component_share": float(lcc[np.isfinite(lcc)][-1]),
@@ -321,12 +323,12 @@ def world_summary(w, years: float) -> dict:
     out["inspection_ratio"] = _inspection_ratio(w)
     out["loans_refused"] = int(alls[:, _col("loan_refused")].sum())
     out["rewarded_share"] = int(((ever & 8) > 0).sum()) / n
-    out.update(_approval(w))
+    out.update(approval_shares)
     out["representatives_lost"] = int(w.reps_lost)
     out["audit_matrix"] = _matrix(w.audit)
     out["firm_audit_matrix"] = _matrix(w.firm_audit)
     out["firm_unrelated_context_share"] = _ratio(w.firm_unrelated, int(w.firm_audit.sum()))
-    out["counts"] = _counts(w, alls, ever, ever_s)
+    out["counts"] = _counts(w, alls, ever, ever_s, classes, approving)
     out["false_record_kinds"] = false_record_kinds(w)
     return out
 
@@ -360,32 +362,22 @@ def _count(value: float, unit: str, n: int) -> dict:
     return out
 
 
-def _counts(w, alls, ever, ever_s) -> dict[str, dict]:
-    """Next to every share of the summary, the number behind it."""
+def _counts(w, alls, ever, ever_s, classes, approving) -> dict[str, dict]:
+    """Next to every share of the summary, the number behind it (``classes``: the cause
+    classes' counts; ``approving``: the approval shares' counts, from ``_approval``)."""
     n = w.s.persons.n
     rec = w.recorder
-    st = w.approval.state
-    x = w.approval.logit()
-    asked = x + np.float32(w.approval.spec.information.question)
-    approving = x >= 0
     persons = {
         "listed_share": alls[-1, _col("listed")],
         "listed_share_peak": alls[:, _col("listed")].max(),
         "ever_sanctioned_share": ever_s,
-        **sanction_classes(ever),
+        **classes,
         "isolated_share": alls[-1, _col("isolated")],
         "long_listed_share": alls[-1, _col("long_listed")],
         "rewarded_share": ((ever & 8) > 0).sum(),
         "repaid_share": w.registry.repaired.sum(),
-        "aware_share": st.aware.sum(),
-        "approval_share": (approving & st.aware).sum(),
-        "approval_sanctioned_share": (approving & ((rec.ever & 1) > 0)).sum(),
-        "approval_internet_share": (approving & w.s.persons.internet).sum(),
-        "approval_informed_share": ((asked >= 0) & st.informed).sum(),
+        **approving,
     }
-    if w.approval.eligible is not None:
-        control = w.approval.eligible & ~st.informed
-        persons["approval_uninformed_share"] = ((asked >= 0) & control).sum()
     out = {k: _count(v, "persons", n) for k, v in persons.items()}
     steps = (
         ("wrongly_sanctioned_steps_share", "wrongly_sanctioned"),
@@ -427,22 +419,28 @@ def _matrix(counts: np.ndarray) -> dict:
     }
 
 
-def _approval(w) -> dict:
+def _approval(w) -> tuple[dict, dict]:
     """Approval at the last step (approval >= 0.5): among the aware, the ever-sanctioned, the
     informed and the campaign's control arm, and among internet users (aware or not: what a
-    survey of internet users would find)."""
+    survey of internet users would find). Returns the shares and the persons approving
+    behind each (the aware behind ``aware_share``)."""
     ap = w.approval
     x, st = ap.logit(), ap.state
-    control = None if ap.eligible is None else ap.eligible & ~st.informed
     asked = x + np.float32(ap.spec.information.question)  # what the campaign asked about
-    return {
-        "aware_share": float(st.aware.mean()),
-        "approval_share": share_approving(x, st.aware),
-        "approval_sanctioned_share": share_approving(x, (w.recorder.ever & 1) > 0),
-        "approval_informed_share": share_approving(asked, st.informed),
-        "approval_uninformed_share": None if control is None else share_approving(asked, control),
-        "approval_internet_share": share_approving(x, w.s.persons.internet),
+    groups = {  # share key: (log-odds read, among whom)
+        "approval_share": (x, st.aware),
+        "approval_sanctioned_share": (x, (w.recorder.ever & 1) > 0),
+        "approval_internet_share": (x, w.s.persons.internet),
+        "approval_informed_share": (asked, st.informed),
     }
+    if ap.eligible is not None:
+        groups["approval_uninformed_share"] = (asked, ap.eligible & ~st.informed)
+    shares = {"aware_share": float(st.aware.mean()), "approval_uninformed_share": None}
+    counts = {"aware_share": int(st.aware.sum())}
+    for key, (logit, among) in groups.items():
+        shares[key] = share_approving(logit, among)
+        counts[key] = int(((logit >= 0) & among).sum())
+    return shares, counts
 
 
 def _firm_revenue(w) -> dict[str, float]:

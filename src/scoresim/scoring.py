@@ -30,8 +30,8 @@ from .prefetch import prefetch_row
 from .scenario import FIRM_FIELDS, LAYERS, PERSON_FIELDS, Grade, Regime
 
 NO_CONTEXT = 255
-_CONTEXT = np.array([CONTEXT_ID[a.context] for a in ACTS], np.uint8)  # data context of each act
-_GRAVITY = np.array([a.gravity for a in ACTS], np.uint8)
+ACT_CONTEXT = np.array([CONTEXT_ID[a.context] for a in ACTS], np.uint8)  # data context of acts
+ACT_GRAVITY = np.array([a.gravity for a in ACTS], np.uint8)  # gravity of each act
 
 
 @dataclass
@@ -232,11 +232,11 @@ class Ledger:
         subj = np.concatenate([d[0] for d in deductions])
         pts = np.concatenate([np.full(len(d[0]), d[1]) for d in deductions])
         act = np.concatenate([np.full(len(d[0]), d[2], np.intp) for d in deductions])
-        order = np.lexsort((-_GRAVITY[act].astype(np.int16), pts, subj))  # largest first
+        order = np.lexsort((-ACT_GRAVITY[act].astype(np.int16), pts, subj))  # largest first
         subj, act = subj[order], act[order]
         first = np.concatenate([[True], subj[1:] != subj[:-1]])
-        self.last_ctx[subj[first]] = _CONTEXT[act[first]]
-        self.last_gravity[subj[first]] = _GRAVITY[act[first]]
+        self.last_ctx[subj[first]] = ACT_CONTEXT[act[first]]
+        self.last_gravity[subj[first]] = ACT_GRAVITY[act[first]]
 
     def _add(self, subj, true, opaque, pts, t_rec: int, expiring: bool) -> None:
         _add_points(

@@ -126,11 +126,14 @@ class SourceSet:
         for each source, a Poisson number with mean rate x step x subjects, each about a
         subject drawn at random — kept if the source covers them — and an act drawn from the
         graver acts the source records. All false."""
-        from scipy.stats import poisson
+        inventing = np.flatnonzero(self.invented > 0)
+        if len(inventing) == 0:
+            return Records.empty()
+        from scipy.stats import poisson  # half a second to import: only where it is used
 
+        key = stream_key(seed, Stream.INVENTED + stream_offset, t)
         parts = []
-        for s in np.flatnonzero(self.invented > 0):
-            key = stream_key(seed, Stream.INVENTED + stream_offset, t)
+        for s in inventing:
             lam = self.invented[s] * n_subjects
             count = int(poisson.ppf(uniforms_at(key, np.array([4 * s], np.int64))[0], lam))
             if count == 0:
