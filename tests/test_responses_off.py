@@ -1,0 +1,82 @@
+"""With every response mechanism of issue 13 switched off, each preset reproduces the outputs
+it gave before those mechanisms existed (tests/baseline/responses_off.json, written once at
+commit d52540e, the last commit without them): a new mechanism may add outputs but, off, must
+not move any earlier one.
+
+To write the file again (only when an earlier output moves on purpose, for another reason,
+with the reason in the commit): SCORESIM_UPDATE_BASELINE=1 pytest tests/test_responses_off.py
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import scoresim
+from scoresim import presets
+
+FILE = Path(__file__).parent / "baseline" / "responses_off.json"
+N, YEARS, SEED = 3000, 1.0, 5
+SKIP = {"scenario", "version", "seed"}
+
+
+def _flatten(x, prefix: str, out: dict) -> None:
+    if isinstance(x, dict):
+        for k, v in x.items():
+            if not prefix and k in SKIP:
+                continue
+            _flatten(v, f"{prefix}.{k}" if prefix else str(k), out)
+    elif isinstance(x, list):
+        out[prefix] = json.dumps(x, sort_keys=True)
+    else:
+        out[prefix] = x
+
+
+def _series_hash(df, metrics: list[str]) -> str:
+    df = df[df["metric"].isin(metrics)].sort_values(["metric", "group", "step"])
+    h = hashlib.sha256()
+    h.update(np.ascontiguousarray(df["run"].to_numpy(np.float64)).tobytes())
+    h.update(np.nan_to_num(df["twin"].to_numpy(np.float64), nan=-1.0).tobytes())
+    return h.hexdigest()
+
+
+def fingerprint(name: str, overrides: dict | None = None, metrics: list[str] | None = None):
+    res = scoresim.Sim(name, n=N, years=YEARS, seed=SEED, overrides=overrides).run()
+    summary: dict = {}
+    _flatten(res.summary(), "", summary)
+    df = res.timeseries()
+    if metrics is None:
+        metrics = sorted(df["metric"].unique())
+    return {"summary": summary, "metrics": metrics, "series": _series_hash(df, metrics)}
+
+
+def _write() -> None:
+    FILE.write_text(json.dumps({n: fingerprint(n) for n in sorted(presets())}, indent=0))
+
+
+if os.environ.get("SCORESIM_UPDATE_BASELINE") == "1":  # pragma: no cover
+    _write()
+
+
+# every response mechanism of issue 13, switched off (each has its own `enabled`)
+ALL_OFF: dict = {}
+
+BEFORE = json.loads(FILE.read_text())
+
+
+@pytest.mark.parametrize("name", sorted(BEFORE))
+def test_responses_off_reproduce_earlier_outputs(name):
+    before = BEFORE[name]
+    now = fingerprint(name, ALL_OFF, before["metrics"])
+    moved = {
+        k: (v, now["summary"].get(k, "missing"))
+        for k, v in before["summary"].items()
+        if now["summary"].get(k, "missing") != v
+    }
+    assert not moved, f"{name}: earlier outputs moved with every response off: {moved}"
+    assert now["series"] == before["series"], f"{name}: the timeseries moved"
