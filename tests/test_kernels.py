@@ -10,18 +10,28 @@ import scoresim
 from scoresim import behaviour
 from scoresim.behaviour import CHUNK, chunk_size
 
+STATE = ("debt", "debt_timer", "misses", "employed", "watched", "knows", "vpn", "coverage",
+         "pressured")  # fmt: skip
+_FIRST_STATE = behaviour._A_DEBT  # position of the state columns in the kernel's args
+
 
 def _behaviour_args(n: int, t: int = 3):
     sim = scoresim.Sim("article", n=n, years=0.2, seed=5, twin=False).build()
     w = sim.worlds[0]
-    p, st, out = w.s.persons, w.state.copy(), w.out
+    p, st, out, s = w.s.persons, w.state.copy(), w.out, w.s
     rng = np.random.default_rng(1)
     st.watched[:] = rng.random(n).astype(np.float32)  # some adaptation in play
+    st.pressured[:] = rng.random(n) < 0.3  # and some policing
+    st.knows[:] = rng.integers(0, 4, n).astype(np.uint8)  # and knowledge of restrictions
     flags = [rng.random(n) < 0.2 for _ in range(5)]  # blocks and listings
+    responses = w.responses.copy()
+    responses[behaviour.RP_DECIDE] = 0.5  # VPN use reconsidered often
     args = (
         t,
         behaviour.step_keys(w.seed, t),
         w.params,
+        responses,
+        w.sources.detection,
         0.3,
         0.4,
         p.internet,
@@ -29,15 +39,16 @@ def _behaviour_args(n: int, t: int = 3):
         p.law_abidance,
         p.financial_fragility,
         p.civic_virtue,
-        w.s.travel_weight,
-        st.debt,
-        st.debt_timer,
-        st.misses,
-        st.employed,
-        st.watched,
+        s.travel_weight,
+        s.air_weight,
+        s.rail_weight,
+        s.learner,
+        s.coverage.open,
+        s.coverage.vpn_hidden,
+        *(getattr(st, k) for k in STATE),
         *flags,
     )
-    assert len(args) == 21 and out is not None
+    assert len(args) == _FIRST_STATE + len(STATE) + 5 and out is not None
     return args, st
 
 
@@ -45,9 +56,9 @@ def _serial(args, st):
     """The oracle: one serial pass over every person into a buffer with room for all."""
     state = st.copy()
     serial_args = (
-        args[:11]
-        + tuple(getattr(state, k) for k in ("debt", "debt_timer", "misses", "employed", "watched"))
-        + args[16:]
+        args[:_FIRST_STATE]
+        + tuple(getattr(state, k) for k in STATE)
+        + args[_FIRST_STATE + len(STATE) :]
     )
     n = len(state.debt)
     sg, sc = np.empty(40 * n, np.int32), np.empty(40 * n, np.uint8)
@@ -67,8 +78,8 @@ def test_chunked_behaviour_equals_one_serial_pass(room, n):
     assert len(want_agent) > n // 10  # events happened
     assert np.array_equal(got_agent, want_agent) and np.array_equal(got_act, want_act)
     assert np.all(np.diff(got_agent) >= 0)  # in person order
-    for name in ("debt", "debt_timer", "misses"):  # chunks redone from their own start
-        assert np.array_equal(getattr(st, name), getattr(want_state, name))
+    for name in STATE:  # chunks redone from their own start
+        assert np.array_equal(getattr(st, name), getattr(want_state, name)), name
 
 
 def test_two_pass_tie_cutting_equals_one_serial_pass():

@@ -26,7 +26,7 @@ def test_vpn_users_and_foreigners_are_covered_as_the_sources_say():
     sc.population.foreigner_share = 0.2  # enough foreigners to measure
     persons = build_persons(sc.population, 3)
     firms = build_firms(sc.population, persons, 3)
-    bits, _ = coverage_bits(sc, persons, firms, 3)
+    bits = coverage_bits(sc, persons, firms, 3).persons
     names = list(sc.sources)
     social, bank = sc.sources["social_media"], sc.sources["bank"]
     seen = (bits >> names.index("social_media")) & 1 == 1
@@ -48,8 +48,11 @@ def test_firms_drop_only_listed_partners_at_their_rate():
     """Every business tie cut has a visibly listed firm at one end, and the ties cut per step
     match the drop hazard over the listed firms' active ties."""
     drop = 2.0
-    st = Stepped("corporate", overrides={"regime": {"response": {"partner_drop": drop}}},
-                 n=40_000, years=1.5, twin=False)  # fmt: skip
+    over = {
+        "regime": {"response": {"partner_drop": drop}},
+        "responses": {"screening": {"enabled": False}},  # no drops by rating (test_responses)
+    }
+    st = Stepped("corporate", overrides=over, n=40_000, years=1.5, twin=False)
     w = st.run
     g = w.s.firm_graph
     rows = np.repeat(np.arange(g.n), np.diff(g.indptr))
@@ -113,6 +116,7 @@ def test_employers_fire_and_screen_the_listed():
 
 def test_deterrence_scales_with_its_maximum_and_needs_a_source_that_sees_violations():
     def effect(over):
+        over["responses"] = {"policing": {"enabled": False}}  # contacts' pressure deters too
         return (
             Sim("article", overrides=over, n=10_000, years=1, seed=2)
             .run()

@@ -66,7 +66,12 @@ def test_society_budget_matches_its_arrays():
         society.persons.nbytes()
         + society.graph.indptr.nbytes
         + society.travel_weight.nbytes
-        + society.person_coverage.nbytes
+        + society.air_weight.nbytes
+        + society.rail_weight.nbytes
+        + society.learner.nbytes
+        + society.coverage.persons.nbytes
+        + society.coverage.open.nbytes
+        + society.coverage.vpn_hidden.nbytes
         + society.self_employed.nbytes
         + society.household_starts.nbytes
         + society.approval_base.nbytes

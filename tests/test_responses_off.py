@@ -64,7 +64,12 @@ if os.environ.get("SCORESIM_UPDATE_BASELINE") == "1":  # pragma: no cover
 
 
 # every response mechanism of issue 13, switched off (each has its own `enabled`)
-ALL_OFF: dict = {}
+ALL_OFF: dict = {
+    "responses": {
+        m: {"enabled": False}
+        for m in ("travel", "refusal", "vpn", "chilling", "policing", "screening")
+    }
+}
 
 BEFORE = json.loads(FILE.read_text())
 

@@ -101,6 +101,12 @@ ACTS: tuple[Act, ...] = (
     Act("public_property_damage", "person", "public_order", 3),
     Act("drunk_driving", "person", "traffic", 3),
     Act("commendation", "person", "civic", 0),  # a public honour: model worker, award
+    # responses to being watched (docs/model.md §7.7): a restricted trip made another way or
+    # not at all; a debt paid after a refusal; a VPN use, recordable where a source sees it
+    Act("trip_substituted", "person", "travel", 0),
+    Act("trip_forgone", "person", "travel", 0),
+    Act("paid_after_refusal", "person", "finance", 0),
+    Act("vpn_use", "person", "speech", 1),
 )
 ACT_ID = {a.name: i for i, a in enumerate(ACTS)}
 N_ACTS = len(ACTS)
@@ -164,3 +170,7 @@ CONTRACT_BREACH = ACT_ID["contract_breach"]
 BREACH_JUDGMENT = ACT_ID["breach_judgment"]
 ARREARS_FOUND = ACT_ID["utility_arrears_found"]
 COMMENDATION = ACT_ID["commendation"]
+TRIP_SUBSTITUTED = ACT_ID["trip_substituted"]
+TRIP_FORGONE = ACT_ID["trip_forgone"]
+PAID_AFTER_REFUSAL = ACT_ID["paid_after_refusal"]
+VPN_USE = ACT_ID["vpn_use"]

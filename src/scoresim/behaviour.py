@@ -38,9 +38,15 @@ class PersonState:
     employed: np.ndarray  # bool
     income: np.ndarray  # float32 yuan per year, after sanctions and rewards
     watched: np.ndarray  # float32 in [0, 1]: how watched the person feels
+    knows: np.ndarray  # uint8 bits: knows of a restriction on flights (1), high-speed rail (2)
+    vpn: np.ndarray  # bool: uses a VPN now
+    coverage: np.ndarray  # uint16: the sources that see the person now (with their VPN use)
+    pressured: np.ndarray  # bool: pressed to comply by contacts who share their penalties
 
     @classmethod
-    def start(cls, n: int, employed: np.ndarray, income: np.ndarray) -> PersonState:
+    def start(
+        cls, n: int, employed: np.ndarray, income: np.ndarray, vpn: np.ndarray, coverage
+    ) -> PersonState:
         return cls(
             debt=np.zeros(n, np.uint8),
             debt_timer=np.zeros(n, np.int16),
@@ -48,6 +54,10 @@ class PersonState:
             employed=employed.copy(),
             income=income.copy(),
             watched=np.zeros(n, np.float32),
+            knows=np.zeros(n, np.uint8),
+            vpn=vpn.copy(),
+            coverage=coverage.copy(),
+            pressured=np.zeros(n, bool),
         )
 
     def copy(self) -> PersonState:
@@ -119,6 +129,7 @@ _OVERDUE, _COMMEND, _MIS = P["overdue_cycles"], P["commendation"], P[A.MISCONDUC
 N_MIS = len(A.MISCONDUCT)
 MIS_ACTS = np.array([A.ACT_ID[a] for a in A.MISCONDUCT], np.uint8)
 _COURT, _LUXURY = P["obstructs_enforcement"], P["luxury_purchase"]
+_FLIGHTS, _RAIL = P["flights"], P["high_speed_rail"]
 # the court list's other grounds, in parameter order (their rates are adjacent in _P)
 COURT_GROUNDS = np.array([A.OBSTRUCTS, A.EVADES, A.ASSET_REPORTING, A.SETTLEMENT], np.uint8)
 N_P = len(_P) + 12
@@ -153,6 +164,87 @@ def parameters(b: Behaviour, dt: float, pressure_pay: float) -> np.ndarray:
     return out
 
 
+# the responses' parameter vector (docs/model.md §7.7); a switched-off mechanism's flag is 0
+(
+    RP_TRAVEL,
+    RP_SUBSTITUTE,
+    RP_NOTICE,
+    RP_RETRY,
+    RP_FORGET,
+    RP_REFUSAL,
+    RP_PAY,
+    RP_PER_ACT,
+    RP_POST_MASK,
+    RP_SHOP_MASK,
+    RP_VPN,
+    RP_DECIDE,
+    RP_VPN_C,
+    RP_VPN_WATCHED,
+    RP_VPN_EXPRESSIVE,
+    RP_VPN_HIDING,
+    RP_VPN_PENALTY,
+    RP_VPN_USES,
+    RP_VPN_MASK,
+    RP_COMPLY,
+) = range(20)
+N_RP = 20
+
+
+def response_parameters(sc, dt: float, sources, vpn_intercept: float) -> np.ndarray:
+    """The kernel's vector for the responses of ``sc.responses`` under one world's
+    ``sources`` (a SourceSet): flags, step probabilities and source masks."""
+    r = sc.responses
+    out = np.zeros(N_RP, np.float64)
+    tr = r.travel
+    if tr.enabled:
+        out[RP_TRAVEL] = 1.0
+        out[RP_SUBSTITUTE] = tr.substitute
+        out[RP_NOTICE] = per_step(tr.notice_rate, dt)
+        out[RP_RETRY] = tr.retry
+        out[RP_FORGET] = per_step(tr.forgets, dt)
+    if r.refusal.enabled:
+        out[RP_REFUSAL] = 1.0
+        out[RP_PAY] = r.refusal.pay
+    out[RP_POST_MASK] = sources.mask("critical_post")
+    out[RP_SHOP_MASK] = sources.mask("disfavoured_purchase")
+    out[RP_VPN_MASK] = sources.mask("vpn_use")
+    out[RP_PER_ACT] = 1.0 if r.chilling.enabled else 0.0
+    v = r.vpn
+    if v.enabled:
+        out[RP_VPN] = 1.0
+        out[RP_DECIDE] = per_step(v.decisions, dt)
+        out[RP_VPN_C] = vpn_intercept - v.cost
+        out[RP_VPN_WATCHED] = v.watched
+        out[RP_VPN_EXPRESSIVE] = v.expressive
+        out[RP_VPN_HIDING] = v.hiding
+        out[RP_VPN_PENALTY] = v.penalty
+        out[RP_VPN_USES] = v.uses * dt if out[RP_VPN_MASK] else 0.0
+    if r.policing.enabled:
+        out[RP_COMPLY] = r.policing.comply
+    return out
+
+
+def vpn_intercept(v, persons) -> float:
+    """The intercept c of VPN use, logistic(c + expressive x + hiding (1 - law)), at which
+    the internet users' mean is the population's VPN share: with no system (nobody feels
+    watched, no use recorded) VPN use stays where the population starts it."""
+    users = persons.internet
+    target = float(persons.vpn[users].mean()) if users.any() else 0.0
+    if target <= 0.0 or target >= 1.0:
+        return -30.0 if target <= 0.0 else 30.0
+    x = v.expressive * persons.expressiveness[users].astype(np.float64) + v.hiding * (
+        1.0 - persons.law_abidance[users].astype(np.float64)
+    )
+    lo, hi = -30.0, 30.0
+    for _ in range(80):  # bisection: the mean rises with c
+        mid = 0.5 * (lo + hi)
+        if np.mean(1.0 / (1.0 + np.exp(-(mid + x)))) < target:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
 def step_keys(seed: int, step: int) -> np.ndarray:
     streams = (
         Stream.FINANCE,
@@ -165,6 +257,8 @@ def step_keys(seed: int, step: int) -> np.ndarray:
         Stream.COURT,
         Stream.LUXURY,
         Stream.MISCONDUCT,
+        Stream.TRAVEL_CHOICE,
+        Stream.VPN,
     )
     return np.array([stream_key(seed, s, step) for s in streams], dtype=np.uint64)
 
@@ -207,13 +301,19 @@ def _chunk_span(c, chunks, n, room, capacity):
     return lo, hi, lo * room, capacity if c == chunks - 1 else hi * room
 
 
+# positions in the kernel's ``args`` (after lo, hi, k, limit) of the state it changes
+_A_DEBT, _A_TIMER, _A_MISSES = 18, 19, 20
+_A_KNOWS, _A_VPN, _A_COVERAGE = 23, 24, 25
+
+
 @njit(cache=True, parallel=True)
 def _persons_chunks(*args):
     """Persons in fixed chunks, in parallel, each writing its events into its own slice of the
     buffer. A chunk whose slice is too small puts its persons' state back as it was and
     reports -1, to be redone (``_persons_kernel``). Returns each chunk's event count."""
     ev_agent = args[-2]
-    debt, timer, misses = args[11], args[12], args[13]
+    debt, timer, misses = args[_A_DEBT], args[_A_TIMER], args[_A_MISSES]
+    knows, vpn, coverage = args[_A_KNOWS], args[_A_VPN], args[_A_COVERAGE]
     n = len(debt)
     chunks = (n + chunk_size(n) - 1) // chunk_size(n)
     room = len(ev_agent) // max(n, 1)
@@ -221,9 +321,11 @@ def _persons_chunks(*args):
     for c in prange(chunks):
         lo, hi, start, end = _chunk_span(c, chunks, n, room, len(ev_agent))
         debt0, timer0, misses0 = debt[lo:hi].copy(), timer[lo:hi].copy(), misses[lo:hi].copy()
+        knows0, vpn0, coverage0 = knows[lo:hi].copy(), vpn[lo:hi].copy(), coverage[lo:hi].copy()
         k = _persons_range(lo, hi, start, end, *args)
         if k > end:
             debt[lo:hi], timer[lo:hi], misses[lo:hi] = debt0, timer0, misses0
+            knows[lo:hi], vpn[lo:hi], coverage[lo:hi] = knows0, vpn0, coverage0
             counts[c] = -1
         else:
             counts[c] = k - start
@@ -252,7 +354,7 @@ def _persons_kernel(*args) -> tuple[np.ndarray, np.ndarray]:
     the buffer when they fit, else in new arrays."""
     ev_agent, ev_act = args[-2], args[-1]
     counts = _persons_chunks(*args)
-    n = len(args[11])
+    n = len(args[_A_DEBT])
     if (counts >= 0).all():
         k = _close_up(counts, n, ev_agent, ev_act)
         return ev_agent[:k], ev_act[:k]
@@ -284,6 +386,8 @@ def _persons_range(
     t,
     keys,
     p,
+    rp,
+    detection,
     chill_max,
     deter_max,
     internet,
@@ -292,11 +396,20 @@ def _persons_range(
     fragility,
     civic,
     travel_weight,
+    air_weight,
+    rail_weight,
+    learner,
+    open_coverage,
+    vpn_hidden,
     debt,
     timer,
     misses,
     employed,
     watched,
+    knows,
+    vpn,
+    coverage,
+    pressured,
     block_flight,
     block_rail,
     block_credit,
@@ -306,12 +419,46 @@ def _persons_range(
     ev_act,
 ):
     kf, kv, ks, kshop, kw, kc, kt = keys[0], keys[1], keys[2], keys[3], keys[4], keys[5], keys[6]
-    kcourt, klux, kmis = keys[7], keys[8], keys[9]
+    kcourt, klux, kmis, kch, kvpn = keys[7], keys[8], keys[9], keys[10], keys[11]
     eval_every = int(p[IX_EVAL_EVERY])
+    travel_on, per_act = rp[RP_TRAVEL] > 0.0, rp[RP_PER_ACT] > 0.0
+    post_mask, shop_mask = int(rp[RP_POST_MASK]), int(rp[RP_SHOP_MASK])
+    vpn_mask = int(rp[RP_VPN_MASK])
     for i in range(lo, hi):
         w = watched[i]
+        refused = 0  # purchases and loans refused this step (the pressure of a refusal)
+        # --- VPN use, reconsidered now and then (before acting: it hides today's posts)
+        if rp[RP_VPN] > 0.0 and internet[i] and uniform(kvpn, 4 * i) < rp[RP_DECIDE]:
+            felt = w * _exposure(post_mask, open_coverage[i], detection)
+            x = (
+                rp[RP_VPN_C]
+                + rp[RP_VPN_WATCHED] * felt
+                + rp[RP_VPN_EXPRESSIVE] * expressiveness[i]
+                + rp[RP_VPN_HIDING] * (1.0 - law[i])
+                - rp[RP_VPN_PENALTY] * _exposure(vpn_mask, open_coverage[i], detection)
+            )
+            vpn[i] = uniform(kvpn, 4 * i + 1) < 1.0 / (1.0 + np.exp(-x))
+            coverage[i] = open_coverage[i] & ~(vpn_hidden[i] if vpn[i] else np.uint16(0))
         chill = 1.0 - chill_max * w
+        chill_post, chill_shop = chill, chill
+        if per_act and w > 0.0:  # by how watched the person believes each act is
+            chill_post = 1.0 - chill_max * w * _exposure(post_mask, coverage[i], detection)
+            chill_shop = 1.0 - chill_max * w * _exposure(shop_mask, coverage[i], detection)
         deter = 1.0 - deter_max * w
+        comply = 1.0
+        if pressured[i]:  # policing by contacts who share the person's penalties
+            comply = 1.0 - rp[RP_COMPLY]
+            deter *= comply
+        # --- what the person knows of their travel restrictions
+        if travel_on:
+            restricted = (1 if block_flight[i] else 0) | (2 if block_rail[i] else 0)
+            kn = knows[i] & restricted
+            if restricted and learner[i]:
+                if kn != restricted and uniform(kch, 64 * i + 60) < rp[RP_NOTICE]:
+                    kn = restricted  # notified of the listing and what it restricts
+                elif kn and uniform(kch, 64 * i + 61) < rp[RP_FORGET]:
+                    kn = 0
+            knows[i] = kn
         # --- finance: loan -> missed payments -> default -> suit -> judgment -> paid/unpaid
         s = debt[i]
         u0 = uniform(kf, 4 * i)
@@ -320,6 +467,7 @@ def _persons_range(
             if u0 < p[0]:  # applies for a loan; a credit sanction refuses it with its strength
                 if block_credit[i] > 0.0 and u1 < block_credit[i]:
                     k = _emit(ev_agent, ev_act, k, limit, i, A.LOAN_REFUSED)
+                    refused += 1
                 else:
                     debt[i] = LOAN
                     misses[i] = 0
@@ -329,6 +477,8 @@ def _persons_range(
                 pm *= 2.0  # [assume] no wage, twice the risk of missing
             if block_credit[i] > 0.0:
                 pm *= 1.0 + block_credit[i]  # credit cut: no refinancing (feedback)
+            if pressured[i]:
+                pm *= comply
             if u0 < pm:
                 misses[i] += 1
                 k = _emit(ev_agent, ev_act, k, limit, i, A.MISSED_PAYMENT)
@@ -430,13 +580,13 @@ def _persons_range(
             x = expressiveness[i]
             if p[10] > 0.0:
                 u = uniform(ks, i)
-                lam = p[10] * x * x * chill
+                lam = p[10] * x * x * chill_post
                 if u < lam:
                     k = _emit_count(ev_agent, ev_act, k, limit, i, A.CRITICAL_POST, u, lam)
         # --- shopping
         if p[11] > 0.0:
             u = uniform(kshop, 2 * i)
-            lam = p[11] * (1.25 - 0.5 * law[i]) * chill
+            lam = p[11] * (1.25 - 0.5 * law[i]) * chill_shop
             if u < lam:
                 k = _emit_count(ev_agent, ev_act, k, limit, i, A.DISFAVOURED, u, lam)
         if p[12] > 0.0:
@@ -472,19 +622,43 @@ def _persons_range(
             lam = p[_COMMEND] * civic[i]
             if u < lam:
                 k = _emit_count(ev_agent, ev_act, k, limit, i, A.COMMENDATION, u, lam)
-        # --- travel: an attempt is refused if the person is sanctioned (the refusal counted)
-        if p[16] > 0.0:
+        # --- travel: an attempt is refused if the person is restricted (the refusal counted)
+        if p[_FLIGHTS] > 0.0:
             u = uniform(kt, 2 * i)
-            lam = p[16] * travel_weight[i]
+            lam = p[_FLIGHTS] * (air_weight[i] if travel_on else travel_weight[i])
             if u < lam:
-                act = A.FLIGHT_BLOCKED if block_flight[i] else A.FLIGHT_TAKEN
-                k = _emit_count(ev_agent, ev_act, k, limit, i, act, u, lam)
-        if p[17] > 0.0:
+                times = _count(u, lam)
+                if not block_flight[i]:
+                    for _ in range(times):
+                        k = _emit(ev_agent, ev_act, k, limit, i, A.FLIGHT_TAKEN)
+                elif travel_on:
+                    k, r = _restricted_trips(
+                        ev_agent, ev_act, k, limit, i, times, A.FLIGHT_BLOCKED, 1, knows,
+                        learner[i], kch, 64 * i, rp[RP_RETRY], rp[RP_SUBSTITUTE],
+                    )  # fmt: skip
+                    refused += r
+                else:
+                    for _ in range(times):
+                        k = _emit(ev_agent, ev_act, k, limit, i, A.FLIGHT_BLOCKED)
+                    refused += times
+        if p[_RAIL] > 0.0:
             u = uniform(kt, 2 * i + 1)
-            lam = p[17] * travel_weight[i]
+            lam = p[_RAIL] * (rail_weight[i] if travel_on else travel_weight[i])
             if u < lam:
-                act = A.RAIL_BLOCKED if block_rail[i] else A.RAIL_TAKEN
-                k = _emit_count(ev_agent, ev_act, k, limit, i, act, u, lam)
+                times = _count(u, lam)
+                if not block_rail[i]:
+                    for _ in range(times):
+                        k = _emit(ev_agent, ev_act, k, limit, i, A.RAIL_TAKEN)
+                elif travel_on:
+                    k, r = _restricted_trips(
+                        ev_agent, ev_act, k, limit, i, times, A.RAIL_BLOCKED, 2, knows,
+                        learner[i], kch, 64 * i + 30, rp[RP_RETRY], rp[RP_SUBSTITUTE],
+                    )  # fmt: skip
+                    refused += r
+                else:
+                    for _ in range(times):
+                        k = _emit(ev_agent, ev_act, k, limit, i, A.RAIL_BLOCKED)
+                    refused += times
         # --- high spending (star hotels, property, luxury): refused under a restriction,
         # unless the person gets round it, which is itself a listing ground
         if p[_LUXURY] > 0.0:
@@ -497,11 +671,71 @@ def _persons_range(
                 if block_luxury[i]:  # refused, unless the person gets round it
                     breach = uniform(klux, 2 * i + 1) < p[IX_BREACH]
                     act = A.LUXURY_TAKEN if breach else A.LUXURY_BLOCKED
+                    refused += 0 if breach else times
                 for _ in range(times):
                     k = _emit(ev_agent, ev_act, k, limit, i, act)
                 if breach:
                     k = _emit(ev_agent, ev_act, k, limit, i, A.SPENDING)
+        # --- VPN use, recorded where a source of the regime sees it
+        if vpn[i] and rp[RP_VPN_USES] > 0.0:
+            u = uniform(kvpn, 4 * i + 2)
+            lam = rp[RP_VPN_USES]
+            if u < lam:
+                k = _emit_count(ev_agent, ev_act, k, limit, i, A.VPN_USE, u, lam)
+        # --- the pressure of a refusal: a listed debtor able to pay may pay now
+        if refused > 0 and rp[RP_REFUSAL] > 0.0 and listed[i] and debt[i] == UNPAID_REFUSES:
+            if uniform(kf, 4 * i + 3) < 1.0 - (1.0 - rp[RP_PAY]) ** refused:
+                debt[i] = NONE
+                k = _emit(ev_agent, ev_act, k, limit, i, A.DEBT_PAID)
+                k = _emit(ev_agent, ev_act, k, limit, i, A.PAID_AFTER_REFUSAL)
     return k
+
+
+@njit(cache=True, inline="always")
+def _exposure(mask, bits, detection):
+    """The chance an act is recorded, for a person the sources ``bits`` cover, by the
+    sources ``mask`` that observe it: 1 - prod(1 - detection) over those that do both."""
+    m = mask & bits
+    miss = 1.0
+    s = 0
+    while m:
+        if m & 1:
+            miss *= 1.0 - detection[s]
+        m >>= 1
+        s += 1
+    return 1.0 - miss
+
+
+@njit(cache=True)
+def kept_from_sources(agents, mask, open_coverage, coverage, detection):
+    """Expected records of acts by ``agents`` that a VPN kept from the sources ``mask``: the
+    chance each act is recorded without the person's VPN less the chance with it."""
+    total = 0.0
+    for i in agents:
+        if open_coverage[i] != coverage[i]:
+            total += _exposure(mask, open_coverage[i], detection)
+            total -= _exposure(mask, coverage[i], detection)
+    return total
+
+
+@njit(cache=True)
+def _restricted_trips(
+    ev_agent, ev_act, k, limit, i, times, blocked_act, bit, knows, learner, key, at, retry, sub
+):
+    """``times`` trips of a restricted mode: one who knows of the restriction mostly does not
+    try (``retry``); one who tries is refused (counted) and, if a learner, knows from then on.
+    Each trip is then made another way (``sub``: an unrestricted mode) or forgone. Returns
+    the event count and the refusals."""
+    refused = 0
+    for e in range(times):
+        if not (knows[i] & bit) or uniform(key, at + 3 * e) < retry:
+            k = _emit(ev_agent, ev_act, k, limit, i, blocked_act)
+            refused += 1
+            if learner:
+                knows[i] |= bit
+        act = A.TRIP_SUBSTITUTED if uniform(key, at + 3 * e + 1) < sub else A.TRIP_FORGONE
+        k = _emit(ev_agent, ev_act, k, limit, i, act)
+    return k, refused
 
 
 @njit(cache=True)
@@ -612,10 +846,12 @@ def run_persons(
     t,
     keys,
     params,
+    responses,
+    detection,
     chill_max,
     deter_max,
     persons,
-    travel_weight,
+    society,
     state,
     block_flight,
     block_rail,
@@ -624,11 +860,15 @@ def run_persons(
     listed,
     events: Events,
 ) -> None:
+    """One step of every person into ``events`` (``responses``: response_parameters;
+    ``detection``: per source, 0 where the world does not use it)."""
     events.take(
         *_persons_kernel(
             t,
             keys,
             params,
+            responses,
+            detection,
             chill_max,
             deter_max,
             persons.internet,
@@ -636,12 +876,21 @@ def run_persons(
             persons.law_abidance,
             persons.financial_fragility,
             persons.civic_virtue,
-            travel_weight,
+            society.travel_weight,
+            society.air_weight,
+            society.rail_weight,
+            society.learner,
+            society.coverage.open,
+            society.coverage.vpn_hidden,
             state.debt,
             state.debt_timer,
             state.misses,
             state.employed,
             state.watched,
+            state.knows,
+            state.vpn,
+            state.coverage,
+            state.pressured,
             block_flight,
             block_rail,
             block_credit,

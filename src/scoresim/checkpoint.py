@@ -28,8 +28,9 @@ STATE = "state.pkl"
 STATUS = "status"
 STATES = ("running", "interrupted", "failed", "complete")
 OUTPUTS = ("scenario.toml", "timeseries.parquet", "summary.json")
-FORMAT = 3  # raise when the pickled worlds change shape (2: compact pending expiries;
-#            3: approval, grade-sanction onsets, representatives, the audit matrix)
+FORMAT = 4  # raise when the pickled worlds change shape (2: compact pending expiries;
+#            3: approval, grade-sanction onsets, representatives, the audit matrix;
+#            4: the responses: travel knowledge, VPN use, policing, screening)
 
 
 def write_atomic(path: Path, data: bytes) -> None:

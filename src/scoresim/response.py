@@ -91,12 +91,17 @@ def cut_ties(
     if len(sources) == 0 or not (rate > 0).any():
         return
     sources = sources.astype(np.int32)
-    g = graph
-    drawn = _draw_cuts(sources, g.indptr, g.adj, active, rate, weight, key)
-    if len(drawn) == 0:
+    drawn = _draw_cuts(sources, graph.indptr, graph.adj, active, rate, weight, key)
+    cut_marked(sources[drawn], graph, active, ledger, listed, deg_active, cuts)
+
+
+def cut_marked(sources, graph, active, ledger, listed, deg_active, cuts) -> None:
+    """Cut the entries marked ``CANDIDATE`` in the rows of ``sources`` (pass 2)."""
+    if len(sources) == 0:
         return
+    g = graph
     _apply_cuts(
-        sources[drawn],
+        sources,
         g.indptr,
         g.adj,
         active,

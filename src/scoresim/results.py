@@ -36,6 +36,7 @@ from .checkpoint import fault_point
 from .checkpoint import write_atomic as _atomic
 from .metrics import ALL_PERSON_METRICS, FIRM_SIZES, disparate_impact, flagged
 from .scenario import Scenario, to_toml
+from .screening import REASONS
 
 SUMMARY_KEYS = (
     "persons",
@@ -86,9 +87,23 @@ SUMMARY_KEYS = (
     "approval_uninformed_share",
     "approval_internet_share",
     "false_record_kinds",
+    "blocked_flights_per_listed_year",
+    "blocked_rail_per_listed_year",
+    "trips_substituted",
+    "trips_forgone",
+    "payments_after_refusal",
+    "vpn_share",
+    "critical_posts_hidden_by_vpn",
+    "pressured_share",
+    "ties_cut_by_policing",
+    "policing_violation_change",
+    "partners_dropped",
+    "foreign_firms_exposed_safeguarded_share",
+    "foreign_firms_exposed_unsafeguarded_share",
     "counts",
 )
 VS_TWIN = (
+    "policing_violation_change",
     "chilling_effect",
     "deterrence_effect",
     "income_loss_share",
@@ -135,6 +150,21 @@ HEADLINE = tuple(
         ("income_loss_share", "income lost vs twin", "pct", "income lost"),
         ("blocked_flights", "blocked flight purchases", "int", "flights blk."),
         ("blocked_rail", "blocked high-speed-rail purchases", "int", "rail blk."),
+        (
+            "blocked_flights_per_listed_year",
+            "… flights blocked per listed person-year",
+            "num",
+            "flights/l-yr",
+        ),  # fmt: skip
+        (
+            "blocked_rail_per_listed_year",
+            "… rail purchases blocked per listed person-year",
+            "num",
+            "rail/l-yr",
+        ),  # fmt: skip
+        ("trips_substituted", "restricted trips made another way", "int", "trips subst."),
+        ("trips_forgone", "restricted trips forgone", "int", "trips forgone"),
+        ("payments_after_refusal", "debts paid after a refusal", "int", "paid/refusal"),
         ("unrelated_context_share", "sanctions in an unrelated context", "pct", "unrelated"),
         ("firm_unrelated_context_share", "… of firms' sanctions", "pct", "firms unrel."),
         ("disproportionate_share", "disproportionate sanctions", "pct", "dispropor."),
@@ -163,6 +193,34 @@ HEADLINE = tuple(
             "… among the informed (a campaign)",
             "pct",
             "approve inf.",
+        ),  # fmt: skip
+        ("vpn_share", "VPN users (share of internet users)", "pct", "VPN"),
+        (
+            "critical_posts_hidden_by_vpn",
+            "critical posts kept from the sources by a VPN",
+            "int",
+            "posts hidden",
+        ),  # fmt: skip
+        ("pressured_share", "pressed to comply by contacts (ever)", "pct", "pressed"),
+        (
+            "policing_violation_change",
+            "… their violations vs the same persons in the twin",
+            "pct",
+            "pressed viol.",
+        ),  # fmt: skip
+        ("ties_cut_by_policing", "ties cut over a pressed person's offence", "int", "pol. cuts"),
+        ("partners_dropped.rating", "partners dropped for a low rating", "int", "drop rating"),
+        (
+            "foreign_firms_exposed_unsafeguarded_share",
+            "foreign-invested firms exposed, without safeguards",
+            "pct",
+            "foreign unguarded",
+        ),  # fmt: skip
+        (
+            "foreign_firms_exposed_safeguarded_share",
+            "… with contractual safeguards",
+            "pct",
+            "foreign guarded",
         ),  # fmt: skip
         ("records_per_person_year", "records per person-year", "num", "records/p-yr"),
     )
@@ -328,9 +386,65 @@ def world_summary(w, years: float) -> dict:
     out["audit_matrix"] = _matrix(w.audit)
     out["firm_audit_matrix"] = _matrix(w.firm_audit)
     out["firm_unrelated_context_share"] = _ratio(w.firm_unrelated, int(w.firm_audit.sum()))
+    out.update(_responses(w, alls, totals))
     out["counts"] = _counts(w, alls, ever, ever_s, classes, approving)
     out["false_record_kinds"] = false_record_kinds(w)
     return out
+
+
+def _responses(w, alls, totals) -> dict:
+    """How people respond (docs/model.md §7.7): refusals per listed person-year (listed on
+    any list: person-steps x step length), restricted trips made another way or forgone,
+    debts paid after a refusal, VPN use among internet users at the last step, the records
+    of critical posts a VPN kept from the sources (expected: the chance each post is recorded
+    without the VPN less with it, summed), persons ever pressed by their contacts and the
+    ties cut over their offences."""
+    listed_years = float(alls[:, _col("listed")].sum()) * w.dt
+    users = int(w.s.persons.internet.sum())
+    return {
+        "blocked_flights_per_listed_year": _ratio(
+            float(alls[:, _col("flight_blocked")].sum()), listed_years
+        ),
+        "blocked_rail_per_listed_year": _ratio(
+            float(alls[:, _col("rail_blocked")].sum()), listed_years
+        ),
+        "trips_substituted": int(alls[:, _col("trip_substituted")].sum()),
+        "trips_forgone": int(alls[:, _col("trip_forgone")].sum()),
+        "payments_after_refusal": int(alls[:, _col("paid_after_refusal")].sum()),
+        "vpn_share": _ratio(float(totals["vpn_users"]), users),
+        "critical_posts_hidden_by_vpn": float(totals["critical_posts_hidden_by_vpn"]),
+        "pressured_share": float(w.policing.ever.sum() / w.s.persons.n),
+        "ties_cut_by_policing": int(w.policing.cuts),
+        "policing_violation_change": None,  # against the twin: summarize
+        "partners_dropped": dict(zip(REASONS, (int(x) for x in w.screening.dropped))),
+        **_exposure_by_safeguard(w),
+    }
+
+
+def _exposure_by_safeguard(w) -> dict:
+    """Share of foreign-invested firms ever exposed, among those with contractual safeguards
+    and among those without (drawn at random: the difference is the safeguards' effect)."""
+    foreign = w.s.firms.foreign
+    guarded = w.s.safeguarded & w.screening.on
+    return {
+        "foreign_firms_exposed_safeguarded_share": _ratio(
+            int((w.firm_exposed_ever & guarded).sum()), int(guarded.sum())
+        ),
+        "foreign_firms_exposed_unsafeguarded_share": _ratio(
+            int((w.firm_exposed_ever & foreign & ~guarded).sum()), int((foreign & ~guarded).sum())
+        ),
+    }
+
+
+def policing_violation_change(run, twin) -> float | None:
+    """Change in the violations of the persons ever pressed in the run: their violations in
+    the run against the same persons' in the twin (run / twin - 1)."""
+    if not len(run.violations) or not len(twin.violations) or not run.policing.ever.any():
+        return None
+    pressed = run.policing.ever
+    r = float(run.violations[pressed].sum(dtype=np.int64))
+    t = float(twin.violations[pressed].sum(dtype=np.int64))
+    return r / t - 1.0 if t > 0 else None
 
 
 def false_record_kinds(w) -> dict[str, float]:
@@ -505,6 +619,7 @@ def summarize(run, twin, sc: Scenario) -> dict:
             k: _effect(rev_r[f"firm_revenue.{k}"], rev_t[f"firm_revenue.{k}"])
             for k in (*FIRM_SIZES, "foreign")
         }
+        s["policing_violation_change"] = policing_violation_change(run, twin)
         s["counts"] |= _vs_twin_counts(run, twin, sc.step_years)
         for k in VS_TWIN:
             t[k] = None

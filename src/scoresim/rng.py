@@ -55,6 +55,12 @@ class Stream(IntEnum):
     REPRESENTATIVE = 34
     APPROVAL = 35  # awareness of the system, the information campaign
     APPROVAL_BASE = 6  # individual differences in the baseline (static)
+    RESPONSE_TRAITS = 7  # who learns from a refusal; firms' screening thresholds (static)
+    TRAVEL_CHOICE = 36  # a restricted trip: tried or not, substituted or forgone; learning
+    VPN = 37  # reconsidering VPN use
+    POLICING = 38  # pressure from contacts who share one's penalties
+    POLICING_CUT = 40  # their cutting ties with those who offend anyway
+    SCREENING = 39  # firms dropping partners by rating or by requirement
 
 
 def _mix(z: int) -> int:

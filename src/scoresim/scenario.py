@@ -447,6 +447,7 @@ class Response(Strict):
     employer_screening: float = Field(0.0, ge=0, le=1)  # share of hiring chances lost if listed
     partner_drop: float = Field(0.0, ge=0, le=1e4)  # yearly hazard partner drops a listed firm
     pressure_pay: float = Field(0.0, ge=0, le=1e4)  # extra yearly hazard a listed debtor pays
+    partner_drop_required: bool = False  # firms must drop listed partners (at once)
     # [assume] yearly rate at which a firm whose representative was barred names another
     # (about a month on average)
     representative_replacement: float = Field(12.0, ge=0, le=1e4)
@@ -471,6 +472,99 @@ class Adaptation(Strict):
     awareness: float = Field(0.3, ge=0, le=1)  # feeling watched with no sanction in sight
     contact_weight: float = Field(0.2, ge=0, le=10)  # per listed contact
     own_weight: float = Field(1.0, ge=0, le=10)  # if sanctioned oneself
+
+
+class Travel(Strict):
+    """Who travels, what a restriction covers, and how the restricted respond (docs/model.md
+    §7.7.1). A flight restriction covers flights; a rail restriction covers high-speed (G and
+    D) trains, not ordinary trains. Off: every person travels in proportion to income alike by
+    air and rail, and a restricted person keeps trying to buy, never substituting."""
+
+    enabled: bool = True
+    # [assume] trips rise with income (relative to the mean) with these elasticities, air more
+    air_income: float = Field(1.2, ge=0, le=5)
+    rail_income: float = Field(0.5, ge=0, le=5)
+    # [assume] business travel: x trips of firms' legal representatives and the self-employed
+    air_representative: float = Field(3.0, ge=0, le=100)
+    rail_representative: float = Field(1.5, ge=0, le=100)
+    air_self_employed: float = Field(1.5, ge=0, le=100)
+    rail_self_employed: float = Field(1.2, ge=0, le=100)
+    substitute: float = Field(0.6, ge=0, le=1)  # [assume] restricted trips made another way
+    learns: float = Field(0.8, ge=0, le=1)  # [assume] share who learn from a refusal or notice
+    notice_rate: float = Field(2.0, ge=0, le=1e4)  # [assume] yearly: told of a restriction
+    retry: float = Field(0.1, ge=0, le=1)  # [assume] share of trips tried anyway, knowing
+    forgets: float = Field(0.5, ge=0, le=1e4)  # [assume] yearly: knowing fades
+
+
+class Refusal(Strict):
+    """The pressure of a refusal (docs/model.md §7.7.2): a refused purchase or loan can move a
+    listed debtor who is able to pay into paying, apart from the pressure of being listed."""
+
+    enabled: bool = True
+    pay: float = Field(0.05, ge=0, le=1)  # [assume] chance one refusal makes them pay
+
+
+class Vpn(Strict):
+    """VPN use as a choice (docs/model.md §7.7.3). An internet user reconsiders now and then
+    and uses a VPN with probability logistic(c + terms), c set so that with no system the
+    share of users is ``population.vpn_share``. Off: VPN use is the fixed draw of the
+    population. All [assume]."""
+
+    enabled: bool = True
+    decisions: float = Field(1.0, ge=0, le=1e4)  # yearly rate of reconsidering
+    watched: float = Field(3.0, ge=-20, le=20)  # log-odds x how watched one feels one's posts
+    expressive: float = Field(2.0, ge=-20, le=20)  # log-odds x expressiveness
+    hiding: float = Field(1.0, ge=-20, le=20)  # log-odds x (1 - law abidance): what one hides
+    cost: float = Field(0.0, ge=-20, le=20)  # log-odds: a cost above today's (negative: cheaper)
+    penalty: float = Field(3.0, ge=0, le=20)  # log-odds x the chance a use is recorded
+    uses: float = Field(12.0, ge=0, le=1e4)  # recordable uses a year, where a source sees them
+
+
+class Chilling(Strict):
+    """Chilling per act (docs/model.md §7.7.4): a person cuts a lawful-but-disfavoured act in
+    proportion to how watched they believe that act is — the chance that a source that
+    observes it and covers them records it. Off: every chilled act is cut alike whenever any
+    source sees any chilled act."""
+
+    enabled: bool = True
+
+
+class Policing(Strict):
+    """Policing one's own (docs/model.md §7.7.5; Heckathorn 1988, 1990): contacts who share a
+    person's penalties (association, a household spill-over) press them to comply when they
+    offend, and cut the tie when they offend again while pressed. All [assume]."""
+
+    enabled: bool = True
+    strength: float = Field(1.0, ge=0, le=100)  # per offence: x the sharing contacts' felt
+    comply: float = Field(0.5, ge=0, le=1)  # share of violation and default hazards cut
+    lapses: float = Field(1.0, ge=0, le=1e4)  # yearly rate pressure lapses
+    cut: float = Field(0.1, ge=0, le=1)  # a sharing contact cuts the tie on a repeat offence
+
+
+class Screening(Strict):
+    """Firms' safeguards (docs/model.md §7.7.6): firms screen partners by public rating
+    (each firm's threshold a share of the worst-rated firms it avoids, Beta-distributed) as
+    well as by listing; foreign-invested firms may hold contractual safeguards that keep a
+    partner's listing from reaching them. All [assume]."""
+
+    enabled: bool = True
+    avoid_mean: float = Field(0.05, ge=0, le=1)  # mean share of the worst-rated firms avoided
+    avoid_spread: float = Field(20.0, gt=0, le=1e4)  # Beta concentration (a + b)
+    rate: float = Field(1.0, ge=0, le=1e4)  # yearly hazard a firm drops a partner it avoids
+    foreign_safeguards: float = Field(0.5, ge=0, le=1)  # share of foreign firms that contract
+
+
+class Responses(Strict):
+    """How people and firms respond to a system that watches them (docs/model.md §7.7): each
+    mechanism has its own switch; with all of them off, outputs are those of scoresim
+    before they existed (tests/test_responses_off.py)."""
+
+    travel: Travel = Travel()
+    refusal: Refusal = Refusal()
+    vpn: Vpn = Vpn()
+    chilling: Chilling = Chilling()
+    policing: Policing = Policing()
+    screening: Screening = Screening()
 
 
 class Appeals(Strict):
@@ -589,6 +683,7 @@ class Scenario(Strict):
     false_records: FalseRecords = FalseRecords()
     regime: Regime = Regime()
     approval: Approval = Approval()
+    responses: Responses = Responses()
     run: Run = Run()
 
     @property

@@ -158,6 +158,7 @@ class Ledger:
             listed_cap,
         )
         self.associating = mean_weight > 0 or listed_penalty != 0
+        self.immune = np.zeros(0, bool)  # agents association never reaches (firms' safeguards)
         # association accumulators over active contacts
         self.sum_own = np.zeros(n, np.float64)  # sum of w * own points
         self.sum_w = np.zeros(n, np.float64)  # sum of w
@@ -299,6 +300,7 @@ class Ledger:
             self.mean_weight,
             self.listed_penalty,
             self.listed_cap,
+            self.immune,
             self.assoc,
             self.score,
         )
@@ -438,13 +440,17 @@ def _propagate_own(changed, d_own, indptr, adj, active, layer_w, sum_own, parts)
 
 
 @njit(cache=True, parallel=True)
-def _refresh_assoc(sum_own, sum_w, listed_contacts, mean_weight, penalty, cap, assoc, score):
+def _refresh_assoc(
+    sum_own, sum_w, listed_contacts, mean_weight, penalty, cap, immune, assoc, score
+):
     for i in prange(len(assoc)):
         a = 0.0
         if mean_weight > 0.0 and sum_w[i] > 1e-9:
             a = mean_weight * sum_own[i] / sum_w[i]
         if penalty != 0.0:
             a += penalty * min(listed_contacts[i], cap)
+        if len(immune) and immune[i]:
+            a = 0.0  # a contract keeps the contacts' records from reaching this agent
         a32 = np.float32(a)
         if a32 != assoc[i]:
             score[i] += a32 - assoc[i]

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from . import approval, behaviour, metrics, response, sanctions
-from .acts import CHILLED, VIOLATIONS
+from . import approval, behaviour, metrics, response, sanctions, screening
+from .acts import ACT_ID, CHILLED, CRITICAL_POST, VIOLATIONS
 from .behaviour import Events, PersonState
 from .network import (
     ENTRY_BYTES,
@@ -35,12 +35,13 @@ from .network import (
     score_assortativity,
     ties_by_layer,
 )
+from .policing import Policing
 from .population import FIRM_BYTES, PERSON_BYTES, build_firms, build_persons, group_starts
 from .registry import Registry
 from .rng import Stream, draws, stream_key
 from .scenario import Regime, Scenario, ScenarioError, association_on, load
 from .scoring import Ledger, compile_rules, person_layer_weights
-from .sources import SourceSet, coverage_bits
+from .sources import Coverage, SourceSet, coverage_bits
 
 
 @dataclass
@@ -51,9 +52,14 @@ class Society:
     firms: object
     graph: object
     firm_graph: object
-    person_coverage: np.ndarray
-    firm_coverage: np.ndarray
+    coverage: Coverage  # which sources see whom (and whom a VPN would hide)
     travel_weight: np.ndarray  # float32: travel propensity from income [assume]
+    air_weight: np.ndarray  # float32: air trips relative to the mean (responses.travel)
+    rail_weight: np.ndarray  # float32: high-speed-rail trips relative to the mean
+    learner: np.ndarray  # bool: learns of a travel restriction from a refusal or a notice
+    vpn_intercept: float  # VPN use's intercept: the population's VPN share with no system
+    firm_avoid: np.ndarray  # float32: share of the worst-rated firms each firm avoids
+    safeguarded: np.ndarray  # bool: foreign-invested firms with contractual safeguards
     self_employed: np.ndarray  # bool: works for oneself (an individual business)
     household_starts: np.ndarray  # int32: first person of each household, then N
     region_starts: np.ndarray  # int64: first person of each region, then N (persons are by region)
@@ -67,18 +73,37 @@ def build_society(sc: Scenario) -> Society:
     firms = build_firms(sc.population, persons, seed)
     graph = build_person_graph(sc.network, persons, seed)
     firm_graph = build_firm_graph(sc.network, firms, seed)
-    pcov, fcov = coverage_bits(sc, persons, firms, seed)
+    coverage = coverage_bits(sc, persons, firms, seed)
     approval_base, aware0 = approval.baseline(sc.approval, persons, seed)
     rel = persons.base_income / np.float32(np.mean(persons.base_income))
     travel = np.clip(rel, 0.1, 5.0).astype(np.float32)  # [assume] travel rises with income
+    se = self_employed(sc.population, persons, seed)
+    tr = sc.responses.travel
+    if tr.enabled:
+        rep = np.zeros(persons.n, bool)
+        rep[firms.legal_rep[firms.legal_rep >= 0]] = True
+        air = _travel_weight(travel, tr.air_income, rep, tr.air_representative, se,
+                             tr.air_self_employed)  # fmt: skip
+        rail = _travel_weight(travel, tr.rail_income, rep, tr.rail_representative, se,
+                              tr.rail_self_employed)  # fmt: skip
+    else:
+        air = rail = travel
+    learner = draws(seed, Stream.RESPONSE_TRAITS, persons.n) < tr.learns
     return Society(
         persons,
         firms,
         graph,
         firm_graph,
-        pcov,
-        fcov,
+        coverage,
         travel,
+        air,
+        rail,
+        learner,
+        behaviour.vpn_intercept(sc.responses.vpn, persons),
+        screening.avoid_shares(sc, firms.n, seed)
+        if sc.responses.screening.enabled
+        else np.zeros(firms.n, np.float32),
+        screening.safeguarded(sc, firms.foreign, seed),
         self_employed(sc.population, persons, seed),
         group_starts(persons.household).astype(np.int32),
         np.searchsorted(persons.region, np.arange(len(sc.population.region_weights) + 1)),
@@ -88,6 +113,15 @@ def build_society(sc: Scenario) -> Society:
 
 
 NONE_REGIME = Regime()
+
+
+def _travel_weight(rel, elasticity, rep, rep_factor, self_emp, self_factor) -> np.ndarray:
+    """Trips of one mode relative to the mean: income (relative, clipped) to a power, times
+    the business travel of legal representatives and the self-employed, scaled to mean 1 so
+    that the mode's sourced trips per person stay as they are."""
+    w = rel.astype(np.float64) ** elasticity
+    w *= np.where(rep, rep_factor, 1.0) * np.where(self_emp, self_factor, 1.0)
+    return (w / max(w.mean(), 1e-12)).astype(np.float32)
 
 
 def self_employed(spec, persons, seed: int) -> np.ndarray:
@@ -126,7 +160,7 @@ class World:
         self.deg_active = society.graph.degree()
         self.firm_deg_active = society.firm_graph.degree()
         self.state = (
-            PersonState.start(p.n, p.employer >= 0, p.base_income)
+            PersonState.start(p.n, p.employer >= 0, p.base_income, p.vpn, society.coverage.persons)
             if start is None
             else start.copy()
         )
@@ -200,7 +234,14 @@ class World:
         self.params = behaviour.parameters(sc.behaviour, dt, r.pressure_pay)
         ad = regime.adaptation
         # people adapt only what a source could see (no speech data: no chilled speech)
-        self.chill_max = ad.chill_max if self.sources.sees_any(CHILLED) else 0.0
+        # (per act: by how likely a source records each act; else all alike if any is seen)
+        per_act = sc.responses.chilling.enabled
+        self.chill_max = ad.chill_max if per_act or self.sources.sees_any(CHILLED) else 0.0
+        self.responses = behaviour.response_parameters(sc, dt, self.sources, society.vpn_intercept)
+        self.policing = Policing(sc, regime, p.n)
+        # violations per person over the run: the policing metric compares run and twin
+        self.violations = np.zeros(p.n if sc.responses.policing.enabled else 0, np.uint16)
+        self.vpn_posts_hidden = 0.0  # expected records of critical posts a VPN kept away
         self.deter_max = ad.deter_max if self.sources.sees_any(VIOLATIONS) else 0.0
         self.events = Events(behaviour.EVENT_ROOM * p.n + 1024)
         self.firm_events = Events(4 * f.n + 1024)
@@ -209,7 +250,9 @@ class World:
             self.avoid_rate[LAYER_NAMES.index(layer)] = (
                 behaviour.per_step(rate, dt) * regime.publicity
             )
-        self.drop_rate = np.array([0, 0, 0, 0, behaviour.per_step(r.partner_drop, dt)])
+        self.screening = screening.Screening(sc, regime, society, dt)
+        self.drop_rate = self.screening.drop_rates(r.partner_drop, dt)
+        self.firm_ledger.immune = self.screening.immune
         self.visible_low = np.array(
             [self.ledger.grade_names.index(g) for g in r.visible_low_grades], np.uint8
         )
@@ -265,10 +308,12 @@ class World:
             t,
             behaviour.step_keys(self.seed, t),
             self.params,
+            self.responses,
+            self.sources.detection,
             self.chill_max,
             self.deter_max,
             p,
-            s.travel_weight,
+            s,
             st,
             out.block_flight,
             out.block_rail,
@@ -281,11 +326,11 @@ class World:
         ev_agent, ev_act = self.events.view()
         # 2. sources: events -> records due now
         recs = self.sources.observe(
-            t, self.seed, ev_agent, ev_act, p.n, s.person_coverage, np.ones(1, np.float32), 0
+            t, self.seed, ev_agent, ev_act, p.n, st.coverage, np.ones(1, np.float32), 0
         )
         fev_agent, fev_act = self.firm_events.view()
         frecs = self.firm_sources.observe(
-            t, self.seed, fev_agent, fev_act, f.n, s.firm_coverage, self.boost, Stream.FIRM_OFFSET
+            t, self.seed, fev_agent, fev_act, f.n, s.coverage.firms, self.boost, Stream.FIRM_OFFSET
         )
         self.person_records += len(recs)
         # 3. scoring: components, expiry, association, grades
@@ -384,17 +429,29 @@ class World:
             self.deg_active,
             self.cuts,
         )
-        response.cut_ties(
-            np.flatnonzero(self.firm_registry.visible),
+        self.policing.respond(
+            t,
+            self.seed,
+            recs,
+            st,
+            s.graph,
+            self.active,
+            p.risk_aversion,
+            self.ledger,
+            self.registry.listed,
+            self.deg_active,
+            self.cuts,
+        )
+        self.screening.drop(
+            t,
+            self.seed,
             s.firm_graph,
             self.firm_active,
-            self.drop_rate,
-            np.ones(f.n, np.float32),
-            stream_key(self.seed, Stream.PARTNER, t),
             self.firm_ledger,
-            self.firm_registry.listed,
+            self.firm_registry,
             self.firm_deg_active,
             self.cuts,
+            self.drop_rate,
         )
         response.employers(
             stream_key(self.seed, Stream.EMPLOYER, t),
@@ -451,6 +508,22 @@ class World:
             recs.subject,
             recs.true,
         )
+        st = self.state
+        if len(self.violations):
+            _add_counts(self.violations, ev_agent, ev_act, VIOLATION_IDS)
+        mask = int(self.responses[behaviour.RP_POST_MASK])
+        if mask:
+            self.vpn_posts_hidden += behaviour.kept_from_sources(
+                ev_agent[ev_act == CRITICAL_POST],
+                mask,
+                self.s.coverage.open,
+                st.coverage,
+                self.sources.detection,
+            )
+        rec.total(t, "vpn_users", float(st.vpn.sum()))
+        rec.total(t, "critical_posts_hidden_by_vpn", self.vpn_posts_hidden)
+        rec.total(t, "persons_pressured", float(st.pressured.sum()))
+        rec.total(t, "ties_cut_by_policing", float(self.policing.cuts))
         for k, name in enumerate(LAYER_NAMES):
             rec.total(t, f"ties_cut.{name}", float(self.cuts[k]))
             rec.total(t, f"ties_active.{name}", float(self.ties0[k] - self.cuts[k]))
@@ -468,7 +541,7 @@ class World:
         rep = self.legal_rep
         vacant = rep < 0
         exposed = f.foreign & (
-            (self.firm_ledger.listed_contacts > 0)
+            ((self.firm_ledger.listed_contacts > 0) & ~self.screening.immune)
             | (self.firm_ledger.grade != self.firm_ledger.hypothetical_grades()[1])
             | (self.registry.listed[rep] & ~vacant)
             | ((self.out.status[rep] == 3) & ~vacant)
@@ -528,7 +601,23 @@ def burn_in(society: Society, sc: Scenario, names, grades) -> PersonState | None
     for t in range(-steps, 0):
         world.step(t, measure=False)
     world.state.watched[:] = 0
+    world.state.pressured[:] = False
+    world.state.knows[:] = 0
     return world.state
+
+
+VIOLATION_IDS = np.array([ACT_ID[a] for a in VIOLATIONS], np.uint8)
+
+
+@njit(cache=True)
+def _add_counts(counts, agents, acts, which):
+    """Add one to ``counts[agent]`` for each event whose act is one of ``which``."""
+    hit = np.zeros(256, np.bool_)
+    for a in which:
+        hit[a] = True
+    for k in range(len(agents)):
+        if hit[acts[k]] and counts[agents[k]] < 65535:
+            counts[agents[k]] += 1
 
 
 @njit(cache=True)
@@ -582,6 +671,12 @@ def total_names(sc: Scenario) -> list[str]:
     for s in sc.regime.sanctions:
         names.append(f"{'firm_sanction' if s.subject == 'firm' else 'sanction'}.{s.name}")
     names += ["largest_component_share", "score_assortativity"]
+    names += [
+        "vpn_users",
+        "critical_posts_hidden_by_vpn",
+        "persons_pressured",
+        "ties_cut_by_policing",
+    ]
     return names
 
 
@@ -590,16 +685,19 @@ def total_names(sc: Scenario) -> list[str]:
 
 # The memory budget (bytes), checked against the arrays by tests/test_memory.py and against
 # peak RSS by benchmarks/memory.py (BENCHMARKS.md):
-STATIC_PERSON_BYTES = PERSON_BYTES + 8 + 4 + 2 + 1 + 5  # traits etc., CSR row start, travel,
-#                                               coverage bits, self-employed, approval baseline
+STATIC_PERSON_BYTES = PERSON_BYTES + 8 + 4 + 2 + 1 + 5 + 13  # traits etc., CSR row start,
+#          travel, coverage bits, self-employed, approval baseline; the responses' 13: open and
+#          VPN-hidden coverage bits 4, air and rail propensities 8, learner 1
 HOUSEHOLD_BYTES = 4  # the first person of each household
-WORLD_PERSON_BYTES = 134  # one world's columns: ledger 58, registry 7 + 8 a list, sanctions
-#                           28, state 13, event buffer 10, degree 4, spill 1, metrics 5, approval 8
+WORLD_PERSON_BYTES = 142  # one world's columns: ledger 58, registry 7 + 8 a list, sanctions
+#                           28, state 18, event buffer 10, degree 4, spill 1, metrics 5, approval 8,
+#                           policing 3 (ever pressed, violations)
 LIST_PERSON_BYTES = 8  # one list's columns in one world (since, member, gravity, ctx, cause)
 NOTICE_LIST_BYTES = 6  # one list's notice columns, under a notice period (step, record)
 KEPT_LIST_BYTES = 4  # one list's delayed delistings (the step each ends)
 GRADE_SET_BYTES = 3  # per agent, for each set of grades a sanction is on (in, context, gravity)
-WORLD_FIRM_BYTES = 65  # incl. the representative (4) and size class (1)
+WORLD_FIRM_BYTES = 69  # incl. the representative (4), size class (1), screening weight (4)
+FIRM_RESPONSE_BYTES = 5  # static: the share of worst-rated firms avoided (4), safeguarded (1)
 ANSWERABLE_FIRM_BYTES = 4  # per sanction that reaches representatives: who answers
 
 
@@ -643,7 +741,8 @@ def estimate_bytes(sc: Scenario) -> int:
     )
     entries = n * degree
     entry_bytes = ENTRY_BYTES if n < PACK32_LIMIT else 8  # wide entries beyond 2**29
-    society = n * STATIC_PERSON_BYTES + entries * entry_bytes + m * FIRM_BYTES
+    society = n * STATIC_PERSON_BYTES + entries * entry_bytes
+    society += m * (FIRM_BYTES + FIRM_RESPONSE_BYTES)
     society += n / sc.population.household_mean * HOUSEHOLD_BYTES
     build = society + entries * 4 + n * 16  # pair lists (int32 a, b per 2 entries), counts
     regimes = [sc.regime] + ([NONE_REGIME] if sc.run.twin else [])

@@ -57,24 +57,44 @@ class Records:
         return len(self.subject)
 
 
-def coverage_bits(sc: Scenario, persons, firms, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per agent, one bit per scenario source: does the source see this agent at all?"""
-    pbits = np.zeros(persons.n, np.uint16)
+@dataclass
+class Coverage:
+    """Per agent, one bit per scenario source: does the source see this agent at all?
+    ``persons`` is what the sources see with the population's VPN users hidden; ``open`` what
+    they would see with no VPN; ``vpn_hidden`` which sources a VPN hides the person from (a
+    person's coverage with VPN use ``v`` is ``open & ~(v ? vpn_hidden : 0)``)."""
+
+    persons: np.ndarray  # uint16
+    firms: np.ndarray  # uint16
+    open: np.ndarray  # uint16
+    vpn_hidden: np.ndarray  # uint16
+
+
+def coverage_bits(sc: Scenario, persons, firms, seed: int) -> Coverage:
+    """Coverage drawn once per agent and source: online sources see internet users only, and
+    a VPN hides a user from each with chance ``vpn_hidden``; foreigners are partly covered."""
+    obits = np.zeros(persons.n, np.uint16)
+    hbits = np.zeros(persons.n, np.uint16)
     fbits = np.zeros(firms.n, np.uint16)
     for s, src in enumerate(sc.sources.values()):
         u = draws(seed, Stream.COVERAGE, persons.n, step=2 * s)
         cov = np.where(persons.foreigner, src.coverage * src.foreign_coverage, src.coverage)
         seen = u < cov
         if src.online:
-            hidden = persons.vpn & (
-                draws(seed, Stream.COVERAGE, persons.n, step=2 * s + 1) < src.vpn_hidden
-            )
-            seen &= persons.internet & ~hidden
-        pbits |= seen.astype(np.uint16) << s
+            seen &= persons.internet
+            hides = draws(seed, Stream.COVERAGE, persons.n, step=2 * s + 1) < src.vpn_hidden
+            hbits |= hides.astype(np.uint16) << s
+        obits |= seen.astype(np.uint16) << s
         uf = draws(seed, Stream.COVERAGE, firms.n, step=1000 + s)
         fcov = np.where(firms.foreign, src.coverage * src.foreign_coverage, src.coverage)
         fbits |= (uf < fcov).astype(np.uint16) << s
-    return pbits, fbits
+    pbits = with_vpn(obits, hbits, persons.vpn)
+    return Coverage(pbits, fbits, obits, hbits)
+
+
+def with_vpn(open_bits: np.ndarray, hidden: np.ndarray, vpn: np.ndarray) -> np.ndarray:
+    """Coverage of persons of whom those with ``vpn`` use one."""
+    return open_bits & ~np.where(vpn, hidden, np.uint16(0)).astype(np.uint16)
 
 
 class SourceSet:
@@ -117,6 +137,11 @@ class SourceSet:
         self.boostable = np.array([a.context == "regulatory" for a in ACTS])
         self.pending: dict[int, list[Records]] = {}
         self.invented_count = 0  # invented this step
+
+    def mask(self, act_name: str) -> int:
+        """Bits of the active sources that observe an act."""
+        srcs = self.act_sources[ACT_ID[act_name]]
+        return int(sum(1 << int(s) for s in srcs if s >= 0))
 
     def sees_any(self, act_names) -> bool:
         return bool(any(self.observed[ACT_ID[a]] for a in act_names))

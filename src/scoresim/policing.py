@@ -1,0 +1,105 @@
+"""Policing one's own: collective sanctions (docs/model.md §7.7.5; Heckathorn 1988, 1990).
+
+Where a regime's penalties reach a person's contacts — the association term (their score
+falls with one's own), a household spill-over (their children barred from private schools) —
+those contacts have a stake in the person's conduct and respond to it. When a person
+offends (a true record of an act of some gravity, which the contacts hear of as it costs
+them), the sharing contacts who feel watched press them to comply: a person not yet pressed
+becomes pressed with chance ``1 - exp(-strength x the sum of the sharing contacts' felt
+surveillance)``. Pressure lapses at a yearly rate. A pressed person cuts their violation and
+default hazards by ``comply`` (behaviour.py). A pressed person who offends anyway loses ties:
+each sharing contact cuts with chance ``cut`` x their risk aversion (response.py's kernel).
+With no sharing layer (no association, no spill-over) nobody is pressed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from . import response
+from .behaviour import per_step
+from .effects import EFFECT_ID
+from .network import LAYER_NAMES, layer_of, nbr_of
+from .rng import Stream, stream_key, uniforms_at
+from .scenario import Regime, Scenario, association_on
+from .scoring import ACT_GRAVITY
+
+
+def sharing_layers(regime: Regime) -> np.ndarray:
+    """Per person layer (household, work, community, online, business): do contacts in it
+    share a person's penalties? Through the association term (its layers with weight > 0),
+    and through a household spill-over (a sanction that bars the household's children)."""
+    share = np.zeros(len(LAYER_NAMES), bool)
+    a = regime.association
+    if association_on(regime) and (a.mean_weight > 0 or a.listed_penalty < 0):
+        for layer, w in a.layer_weights.items():
+            share[LAYER_NAMES.index(layer)] = w > 0
+    school = EFFECT_ID["block_school"]
+    if any(EFFECT_ID[s.effect] == school and s.subject == "person" for s in regime.sanctions):
+        share[LAYER_NAMES.index("household")] = True
+    share[LAYER_NAMES.index("business")] = False  # firms' ties are not persons'
+    return share
+
+
+@njit(cache=True, parallel=True)
+def _felt(offenders, indptr, adj, active, share, watched):
+    """Per offender, the summed felt surveillance of the contacts who share their penalties."""
+    out = np.zeros(len(offenders), np.float64)
+    for x in prange(len(offenders)):
+        i = offenders[x]
+        for e in range(indptr[i], indptr[i + 1]):
+            if active[e] and share[layer_of(adj[e])]:
+                out[x] += watched[nbr_of(adj[e])]
+    return out
+
+
+class Policing:
+    """One world's policing: who is pressed, ever, and the ties cut over offences."""
+
+    def __init__(self, sc: Scenario, regime: Regime, n: int):
+        pol = sc.responses.policing
+        self.share = sharing_layers(regime) if pol.enabled else np.zeros(5, bool)
+        self.on = bool(self.share.any()) and pol.strength > 0
+        self.strength = pol.strength
+        self.p_lapse = per_step(pol.lapses, sc.step_years)
+        self.cut_rate = np.where(self.share, pol.cut, 0.0)
+        self.ever = np.zeros(n, bool)
+        self.cuts = 0  # ties cut over offences, over the run
+
+    def respond(self, t, seed, recs, state, graph, active, risk_aversion, ledger, listed,
+                deg_active, cuts) -> None:  # fmt: skip
+        """This step's offences: the pressed who offended anyway lose ties, the others may be
+        pressed; then pressure lapses for some of those pressed before."""
+        if not self.on:
+            return
+        pressed = state.pressured
+        before = np.flatnonzero(pressed)
+        key = stream_key(seed, Stream.POLICING, t)
+        offence = recs.true & (ACT_GRAVITY[recs.act] > 0)
+        offenders = np.unique(recs.subject[offence]).astype(np.int64)
+        again = offenders[pressed[offenders]]
+        first = offenders[~pressed[offenders]]
+        if len(again) and self.cut_rate.max() > 0:
+            total = int(cuts[:4].sum())
+            response.cut_ties(
+                again,
+                graph,
+                active,
+                self.cut_rate,
+                risk_aversion,
+                stream_key(seed, Stream.POLICING_CUT, t),
+                ledger,
+                listed,
+                deg_active,
+                cuts,
+            )
+            self.cuts += int(cuts[:4].sum()) - total
+        if len(first):
+            felt = _felt(first, graph.indptr, graph.adj, active, self.share, state.watched)
+            hit = uniforms_at(key, 2 * first) < 1.0 - np.exp(-self.strength * felt)
+            pressed[first[hit]] = True
+            self.ever[first[hit]] = True
+        if len(before):
+            lapse = uniforms_at(key, 2 * before + 1) < self.p_lapse
+            pressed[before[lapse]] = False

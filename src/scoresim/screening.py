@@ -1,0 +1,123 @@
+"""Firms' safeguards (docs/model.md §7.7.6): partners screened by public rating, dropping
+listed partners by requirement, and foreign-invested firms' contractual safeguards.
+
+Each firm avoids partners among the worst-rated share ``q`` of firms, its own ``q`` drawn once
+from a Beta distribution (``responses.screening``): where a regime publishes firms' scores,
+a firm drops such a partner with a yearly hazard. Listed partners are dropped as before
+(``regime.response.partner_drop``, a yearly hazard), or at once where the regime requires it
+(``partner_drop_required``). A foreign-invested firm with a contractual safeguard is not
+reached by a partner's listing: it keeps the partner (unless the regime requires dropping)
+and its score is not pulled by its partners'. Drops are counted by reason.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from . import response
+from .behaviour import per_step
+from .network import nbr_of
+from .response import CANDIDATE
+from .rng import Stream, draws, stream_key, uniform
+from .scenario import Regime, Scenario
+
+LISTED, REQUIRED, RATING = range(3)
+REASONS = ("listed", "required", "rating")
+
+
+def avoid_shares(sc: Scenario, m: int, seed: int) -> np.ndarray:
+    """Per firm, the share of the worst-rated firms it avoids: Beta(mean x c, (1 - mean) x c)
+    drawn by inverse transform from the firm's own uniform (so a change of the mean moves
+    every firm's threshold the same way)."""
+    from scipy.stats import beta  # only when screening is on
+
+    s = sc.responses.screening
+    u = draws(seed, Stream.RESPONSE_TRAITS, m, step=1)
+    if s.avoid_mean <= 0.0:
+        return np.zeros(m, np.float32)
+    if s.avoid_mean >= 1.0:
+        return np.ones(m, np.float32)
+    a, b = s.avoid_mean * s.avoid_spread, (1.0 - s.avoid_mean) * s.avoid_spread
+    return beta.ppf(u, a, b).astype(np.float32)
+
+
+def safeguarded(sc: Scenario, foreign: np.ndarray, seed: int) -> np.ndarray:
+    """Foreign-invested firms that hold contractual safeguards."""
+    u = draws(seed, Stream.RESPONSE_TRAITS, len(foreign), step=2)
+    return foreign & (u < sc.responses.screening.foreign_safeguards)
+
+
+def publishes_firm_ratings(regime: Regime) -> bool:
+    """Whether firms can see each other's scores: a public regime that scores firms."""
+    firm_rules = regime.scoring.family != "none" and any(
+        r.record.startswith("firm_") for r in regime.rules
+    )
+    return regime.publicity > 0 and firm_rules
+
+
+@njit(cache=True)
+def _mark_rating(indptr, adj, active, percentile, avoid, skip, p, key):
+    """Mark (``CANDIDATE``) the active partners a firm avoids by rating and draws to
+    drop this step; return the firms with a mark. ``skip``: partners handled as listed."""
+    marked = np.zeros(len(avoid), np.uint8)
+    for i in range(len(avoid)):
+        for e in range(indptr[i], indptr[i + 1]):
+            if active[e] != 1:
+                continue
+            j = nbr_of(adj[e])
+            if not skip[j] and percentile[j] < avoid[i] and uniform(key, e) < p:
+                active[e] = CANDIDATE
+                marked[i] = 1
+    return np.flatnonzero(marked)
+
+
+class Screening:
+    """One world's partner screening and its counts by reason."""
+
+    def __init__(self, sc: Scenario, regime: Regime, society, dt: float):
+        s = sc.responses.screening
+        self.on = s.enabled
+        self.required = regime.response.partner_drop_required
+        self.rating = s.enabled and s.rate > 0 and publishes_firm_ratings(regime)
+        self.p_rating = per_step(s.rate, dt)
+        self.avoid = society.firm_avoid
+        # who a partner's listing reaches: everybody, but the safeguarded (unless required)
+        self.immune = society.safeguarded if s.enabled else np.zeros(len(self.avoid), bool)
+        self.listed_weight = np.where(self.immune & ~self.required, 0.0, 1.0).astype(np.float32)
+        self.dropped = np.zeros(3, np.int64)
+
+    def drop_rates(self, partner_drop: float, dt: float) -> np.ndarray:
+        """Per-step drop chance of a listed partner, per layer (business only)."""
+        p = 1.0 if self.required else per_step(partner_drop, dt)
+        return np.array([0, 0, 0, 0, p])
+
+    def drop(self, t, seed, graph, active, ledger, registry, deg_active, cuts, rates) -> None:
+        visible = registry.visible
+        before = int(cuts[4])
+        response.cut_ties(
+            np.flatnonzero(visible),
+            graph,
+            active,
+            rates,
+            self.listed_weight,
+            stream_key(seed, Stream.PARTNER, t),
+            ledger,
+            registry.listed,
+            deg_active,
+            cuts,
+        )
+        self.dropped[REQUIRED if self.required else LISTED] += int(cuts[4]) - before
+        if not self.rating:
+            return
+        shown = ledger.shown()
+        percentile = (np.searchsorted(np.sort(shown), shown, "left") / len(shown)).astype(
+            np.float32
+        )
+        key = stream_key(seed, Stream.SCREENING, t)
+        firms = _mark_rating(
+            graph.indptr, graph.adj, active, percentile, self.avoid, visible, self.p_rating, key
+        )
+        before = int(cuts[4])
+        response.cut_marked(firms, graph, active, ledger, registry.listed, deg_active, cuts)
+        self.dropped[RATING] += int(cuts[4]) - before

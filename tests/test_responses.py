@@ -1,0 +1,232 @@
+"""People and firms respond to being watched (docs/model.md §7.7): travel and learning, the
+pressure of a refusal, VPN use as a choice, chilling per act, policing one's own, firms'
+safeguards. Each mechanism is switched on and off alone, and its outcome moves only when on.
+(With all of them off every preset gives its earlier outputs: test_responses_off.py.)"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import Stepped
+
+from scoresim import Sim
+from scoresim import acts as A
+from scoresim.acts import VIOLATIONS
+
+
+def _run(preset, n=30_000, years=2.0, seed=4, **over):
+    return Sim(preset, n=n, years=years, seed=seed, overrides=over or None).run()
+
+
+def _acts(res, names, world="run") -> float:
+    df = res.timeseries()
+    df = df[(df["group"] == "all") & df["metric"].isin(names)]
+    return float(df[world].sum())
+
+
+# ------------------------------------------------------------------------- 1. travel
+
+
+def test_air_travel_concentrates_among_representatives_and_high_earners_more_than_rail():
+    sim = Sim("court-defaulters", n=40_000, years=0.1).build()
+    s = sim.society
+    rep = np.zeros(s.persons.n, bool)
+    rep[s.firms.legal_rep[s.firms.legal_rep >= 0]] = True
+    air, rail = s.air_weight.astype(np.float64), s.rail_weight.astype(np.float64)
+    assert air.mean() == pytest.approx(1.0, abs=1e-3)  # the sourced trips per person stay
+    assert rail.mean() == pytest.approx(1.0, abs=1e-3)
+    assert air[rep].mean() > 2.0 * air[~rep].mean()
+    assert air[s.self_employed].mean() > air[~s.self_employed & ~rep].mean()
+    top = s.persons.income_quintile == 4
+    assert air[top].sum() / air.sum() > rail[top].sum() / rail.sum() > 0.2  # air more so
+    off = Sim("court-defaulters", n=40_000, years=0.1,
+              overrides={"responses": {"travel": {"enabled": False}}}).build()  # fmt: skip
+    assert off.society.air_weight is off.society.travel_weight  # off: income alone, alike
+
+
+def _travel(**travel):
+    return _run("court-defaulters", n=40_000, years=3.0,
+                responses={"travel": travel, "refusal": {"enabled": False}})  # fmt: skip
+
+
+def test_restricted_trips_are_refused_substituted_or_forgone_and_people_learn():
+    never = _travel(learns=0.0).summary()
+    learn = _travel(learns=1.0, retry=0.0, notice_rate=0.0, forgets=0.0).summary()
+    blocked = never["blocked_flights"] + never["blocked_rail"]
+    # who never learns tries every restricted trip: each is refused, then made another way
+    # or forgone
+    assert blocked > 100
+    assert never["trips_substituted"] + never["trips_forgone"] == blocked
+    share = never["trips_substituted"] / blocked
+    assert abs(share - 0.6) < 4 * np.sqrt(0.6 * 0.4 / blocked)  # travel.substitute
+    # who learns is refused once per mode and restriction, then stops trying: the same wish
+    # to travel (common random numbers), far fewer refusals
+    desired = learn["trips_substituted"] + learn["trips_forgone"]
+    assert desired == pytest.approx(blocked, rel=0.05)
+    assert learn["blocked_flights"] + learn["blocked_rail"] < 0.5 * blocked
+    assert learn["listed_share"] == never["listed_share"]  # nothing else moved
+
+
+def test_blocked_purchases_per_listed_person_year_are_reported():
+    res = _run("court-defaulters", n=30_000, years=2.0)
+    s = res.summary()
+    df = res.timeseries()
+    listed = df[(df["group"] == "all") & (df["metric"] == "listed")]["run"].sum()
+    listed_years = listed * 7 / 365.25
+    assert s["blocked_flights_per_listed_year"] == pytest.approx(
+        s["blocked_flights"] / listed_years, rel=1e-6
+    )
+    assert s["blocked_rail_per_listed_year"] == pytest.approx(
+        s["blocked_rail"] / listed_years, rel=1e-6
+    )
+
+
+# ------------------------------------------------------------- 2. the pressure of a refusal
+
+
+def test_a_refusal_can_make_an_able_listed_debtor_pay():
+    none = _run("court-defaulters", responses={"refusal": {"pay": 0.0}}).summary()
+    some = _run("court-defaulters", responses={"refusal": {"pay": 0.5}}).summary()
+    off = _run("court-defaulters", responses={"refusal": {"enabled": False, "pay": 0.5}})
+    assert none["payments_after_refusal"] == 0
+    assert off.summary()["payments_after_refusal"] == 0
+    assert some["payments_after_refusal"] > 20
+    assert some["repaid_share"] > none["repaid_share"]
+
+
+def test_payments_after_a_refusal_follow_a_refusal_of_a_listed_debtor():
+    st = Stepped("court-defaulters", n=30_000, years=2.0, twin=False,
+                 overrides={"responses": {"refusal": {"pay": 1.0}}})  # fmt: skip
+    refusals = (A.FLIGHT_BLOCKED, A.RAIL_BLOCKED, A.LUXURY_BLOCKED, A.LOAN_REFUSED)
+    w, paid = st.run, 0
+    listed = w.registry.listed.copy()  # behaviour sees the lists of the step before
+    for _ in st.steps():
+        agent, act = w.events.view()
+        payers = agent[act == A.PAID_AFTER_REFUSAL]
+        paid += len(payers)
+        refused = np.unique(agent[np.isin(act, refusals)])
+        assert np.isin(payers, refused).all() and listed[payers].all()
+        listed = w.registry.listed.copy()
+    assert paid > 10
+
+
+# ---------------------------------------------------------------------------- 3. VPN
+
+
+def test_vpn_use_rises_with_surveillance_and_falls_with_penalty_and_cost():
+    base = {"vpn": {"decisions": 4.0}}
+    s = _run("article", n=30_000, years=2.0, responses=base).summary()
+    start = 0.05
+    assert abs(s["twin"]["vpn_share"] - start) < 0.01  # no system: VPN use stays put
+    assert s["vpn_share"] > s["twin"]["vpn_share"] + 0.005
+    assert s["critical_posts_hidden_by_vpn"] > 0
+    fined = _run("article", n=30_000, years=2.0,
+                 responses={"vpn": {"decisions": 4.0, "penalty": 20.0}}).summary()  # fmt: skip
+    dear = _run("article", n=30_000, years=2.0,
+                responses={"vpn": {"decisions": 4.0, "cost": 3.0}}).summary()  # fmt: skip
+    assert fined["vpn_share"] < s["vpn_share"]
+    assert dear["vpn_share"] < s["vpn_share"] and dear["twin"]["vpn_share"] < start
+
+
+def test_vpn_use_is_a_recordable_act_where_a_source_sees_it():
+    res = _run("article", n=20_000, years=1.0)
+    assert _acts(res, ["vpn_use"]) > 0
+    twin_uses = _acts(res, ["vpn_use"], "twin")
+    assert twin_uses == 0  # no source records it in the twin: no such act is drawn
+
+
+# ------------------------------------------------------------------ 4. chilling per act
+
+
+def _only_ecommerce(per_act: bool):
+    regime = {
+        "sources": ["ecommerce"],
+        "rules": [{"record": "disfavoured_purchase", "points": -20.0}],
+    }
+    return _run("article", n=30_000, years=1.0, regime=regime,
+                responses={"chilling": {"enabled": per_act}})  # fmt: skip
+
+
+def test_a_regime_that_watches_only_purchases_chills_purchases_not_posts():
+    res = _only_ecommerce(per_act=True)
+    posts = ("critical_post",)
+    assert _acts(res, posts) == _acts(res, posts, "twin")  # not one post less
+    shop = ("disfavoured_purchase",)
+    assert _acts(res, shop) < 0.97 * _acts(res, shop, "twin")
+    old = _only_ecommerce(per_act=False)  # before: every chilled act cut alike
+    assert _acts(old, posts) < 0.97 * _acts(old, posts, "twin")
+
+
+# ------------------------------------------------------------- 5. policing one's own
+
+
+def test_collective_sanctions_lower_violations_against_the_same_regime_without_policing():
+    on = _run("article", n=30_000, years=2.0)
+    off = _run("article", n=30_000, years=2.0, responses={"policing": {"enabled": False}})
+    s_on, s_off = on.summary(), off.summary()
+    assert s_on["pressured_share"] > 0.05 and s_off["pressured_share"] == 0
+    assert _acts(on, VIOLATIONS) < 0.97 * _acts(off, VIOLATIONS)
+    assert s_on["policing_violation_change"] < -0.05  # the pressed offend less than in the twin
+    assert s_on["ties_cut_by_policing"] > 0 and s_off["ties_cut_by_policing"] == 0
+
+
+def test_policing_reaches_only_those_who_share_a_penalty():
+    from scoresim import load_scenario
+    from scoresim.network import LAYER_NAMES
+    from scoresim.policing import sharing_layers
+
+    regime = load_scenario("article").regime
+    weights = regime.association.layer_weights
+    want = {k for k, w in weights.items() if w > 0} | {"household"}  # + the school ban
+    assert {LAYER_NAMES[i] for i in np.flatnonzero(sharing_layers(regime))} == want
+    regime.association.enabled = False
+    assert [LAYER_NAMES[i] for i in np.flatnonzero(sharing_layers(regime))] == ["household"]
+    # rongcheng: no association, no spill-over: nobody shares a penalty, nobody is pressed
+    s = _run("rongcheng", n=20_000, years=1.0).summary()
+    assert s["pressured_share"] == 0 and s["ties_cut_by_policing"] == 0
+
+
+# ------------------------------------------------------------------ 6. firms' safeguards
+
+
+def test_firms_drop_partners_by_rating_and_by_requirement():
+    on = _run("corporate", n=60_000, years=2.0).summary()["partners_dropped"]
+    off = _run(
+        "corporate", n=60_000, years=2.0, responses={"screening": {"enabled": False}}
+    ).summary()["partners_dropped"]
+    assert on["rating"] > 0 and off["rating"] == 0
+    assert off["listed"] > 0 and off["required"] == 0
+
+
+def test_a_required_drop_leaves_no_tie_to_a_visibly_listed_firm():
+    st = Stepped("corporate", n=40_000, years=1.0, twin=False,
+                 overrides={"regime": {"response": {"partner_drop_required": True}}})  # fmt: skip
+    w = st.run
+    g = w.s.firm_graph
+    rows = np.repeat(np.arange(g.n), np.diff(g.indptr))
+    nbr = (g.adj >> 3).astype(np.int64)
+    checked = 0
+    for _ in st.steps():
+        vis = w.firm_registry.visible
+        live = w.firm_active == 1
+        assert not (live & (vis[rows] | vis[nbr])).any()
+        checked += int(vis.sum())
+    assert checked > 0 and w.screening.dropped[1] > 0  # required drops happened
+
+
+def test_contractual_safeguards_keep_partners_listings_from_foreign_firms():
+    over = {"population": {"foreign_firm_share": 0.3},
+            "responses": {"screening": {"foreign_safeguards": 0.5}}}  # fmt: skip
+    st = Stepped("corporate", n=40_000, years=1.0, twin=False, overrides=over)
+    for _ in st.steps():
+        pass
+    w = st.run
+    guarded = w.s.safeguarded
+    assert guarded.sum() > 100 and (guarded <= w.s.firms.foreign).all()
+    assert (w.firm_ledger.assoc[guarded] == 0).all()  # no pull from partners' grades
+    assert (w.firm_ledger.assoc[w.s.firms.foreign & ~guarded] != 0).any()
+    s = Sim("corporate", n=40_000, years=1.0, seed=7, overrides=over).run().summary()
+    assert (
+        s["foreign_firms_exposed_safeguarded_share"]
+        < s["foreign_firms_exposed_unsafeguarded_share"]
+    )
