@@ -137,8 +137,9 @@ def test_firm_events_grow_a_full_buffer_and_match():
     sim = scoresim.Sim("article", n=40_000, years=0.2, seed=5, twin=False).build()
     firms, b = sim.society.firms, sim.scenario.behaviour
     ample, tiny = behaviour.Events(10 * firms.n), behaviour.Events(8)
+    pressed = np.random.default_rng(2).random(firms.n) < 0.3  # some pressed to comply
     for events in (ample, tiny):
-        behaviour.run_firms(5, 9, b, sim.scenario.step_years, firms, events)
+        behaviour.run_firms(5, 9, b, sim.scenario.step_years, firms, pressed, 0.5, events)
     want, got = ample.view(), tiny.view()
     assert len(want[0]) > 8
     assert np.array_equal(want[0], got[0]) and np.array_equal(want[1], got[1])

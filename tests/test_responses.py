@@ -12,6 +12,7 @@ from conftest import Stepped
 from scoresim import Sim
 from scoresim import acts as A
 from scoresim.acts import VIOLATIONS
+from scoresim.behaviour import UNPAID_REFUSES
 
 
 def _run(preset, n=30_000, years=2.0, seed=4, **over):
@@ -63,22 +64,36 @@ def test_restricted_trips_are_refused_substituted_or_forgone_and_people_learn():
     # to travel (common random numbers), far fewer refusals
     desired = learn["trips_substituted"] + learn["trips_forgone"]
     assert desired == pytest.approx(blocked, rel=0.05)
-    assert learn["blocked_flights"] + learn["blocked_rail"] < 0.5 * blocked
+    learnt = learn["blocked_flights"] + learn["blocked_rail"]
+    assert learnt < 0.5 * blocked
     assert learn["listed_share"] == never["listed_share"]  # nothing else moved
+    # knowing but trying anyway is refused like not knowing; a notice teaches before any
+    # refusal; forgetting brings the refusals back
+    retry = _travel(learns=1.0, retry=1.0, notice_rate=0.0, forgets=0.0).summary()
+    assert retry["blocked_flights"] + retry["blocked_rail"] == blocked
+    told = _travel(learns=1.0, retry=0.0, notice_rate=52.0, forgets=0.0).summary()
+    assert told["blocked_flights"] + told["blocked_rail"] < 0.8 * learnt
+    fading = _travel(learns=1.0, retry=0.0, notice_rate=0.0, forgets=52.0).summary()
+    assert fading["blocked_flights"] + fading["blocked_rail"] > 1.5 * learnt
 
 
 def test_blocked_purchases_per_listed_person_year_are_reported():
-    res = _run("court-defaulters", n=30_000, years=2.0)
-    s = res.summary()
-    df = res.timeseries()
-    listed = df[(df["group"] == "all") & (df["metric"] == "listed")]["run"].sum()
-    listed_years = listed * 7 / 365.25
-    assert s["blocked_flights_per_listed_year"] == pytest.approx(
-        s["blocked_flights"] / listed_years, rel=1e-6
-    )
-    assert s["blocked_rail_per_listed_year"] == pytest.approx(
-        s["blocked_rail"] / listed_years, rel=1e-6
-    )
+    """Refusals over the run / person-years on a list, counted step by step from the world."""
+    st = Stepped("court-defaulters", n=30_000, years=2.0, twin=False)
+    w = st.run
+    flights = rail = listed_steps = 0
+    for _ in st.steps():
+        agent, act = w.events.view()
+        flights += int((act == A.FLIGHT_BLOCKED).sum())
+        rail += int((act == A.RAIL_BLOCKED).sum())
+        listed_steps += int(w.registry.listed.sum())
+    from scoresim.results import Results
+
+    s = Results.from_sim(st.sim, 0.0).summary()
+    years = listed_steps * st.sim.scenario.step_years
+    assert flights > 20 and rail > 20
+    assert s["blocked_flights_per_listed_year"] == pytest.approx(flights / years, rel=1e-9)
+    assert s["blocked_rail_per_listed_year"] == pytest.approx(rail / years, rel=1e-9)
 
 
 # ------------------------------------------------------------- 2. the pressure of a refusal
@@ -100,13 +115,15 @@ def test_payments_after_a_refusal_follow_a_refusal_of_a_listed_debtor():
     refusals = (A.FLIGHT_BLOCKED, A.RAIL_BLOCKED, A.LUXURY_BLOCKED, A.LOAN_REFUSED)
     w, paid = st.run, 0
     listed = w.registry.listed.copy()  # behaviour sees the lists of the step before
+    debt = w.state.debt.copy()
     for _ in st.steps():
         agent, act = w.events.view()
         payers = agent[act == A.PAID_AFTER_REFUSAL]
         paid += len(payers)
         refused = np.unique(agent[np.isin(act, refusals)])
         assert np.isin(payers, refused).all() and listed[payers].all()
-        listed = w.registry.listed.copy()
+        assert (debt[payers] == UNPAID_REFUSES).all()  # able to pay, refusing
+        listed, debt = w.registry.listed.copy(), w.state.debt.copy()
     assert paid > 10
 
 
@@ -128,11 +145,37 @@ def test_vpn_use_rises_with_surveillance_and_falls_with_penalty_and_cost():
     assert dear["vpn_share"] < s["vpn_share"] and dear["twin"]["vpn_share"] < start
 
 
-def test_vpn_use_is_a_recordable_act_where_a_source_sees_it():
-    res = _run("article", n=20_000, years=1.0)
-    assert _acts(res, ["vpn_use"]) > 0
-    twin_uses = _acts(res, ["vpn_use"], "twin")
-    assert twin_uses == 0  # no source records it in the twin: no such act is drawn
+POLICE_ACTS = [
+    "traffic_offence",
+    "littering",
+    "major_offence",
+    "drunk_driving",
+    "heating_tampering",
+    "utility_theft",
+    "public_property_damage",
+]
+UNSEEN = {  # article's sources without VPN use
+    "intelligence": {"acts": ["critical_post", "major_offence"]},
+    "police": {"acts": POLICE_ACTS},
+}
+
+
+def _records(res, source: str) -> float:
+    return _acts(res, [f"records.{source}"])
+
+
+def test_vpn_use_is_recorded_and_punished_only_where_a_source_sees_it():
+    seen = _run("article", n=20_000, years=1.0)
+    unseen = _run("article", n=20_000, years=1.0, sources=UNSEEN)
+    assert _acts(seen, ["vpn_use"]) > 100 and _acts(unseen, ["vpn_use"]) == 0
+    assert _records(seen, "intelligence") > _records(unseen, "intelligence")
+    assert _records(seen, "police") > _records(unseen, "police")
+    # the penalty deters only where the regime records (and punishes) VPN use
+    vpn = {"decisions": 4.0}
+    free = _run("article", n=20_000, years=1.0, sources=UNSEEN, responses={"vpn": vpn})
+    harsh = _run("article", n=20_000, years=1.0, sources=UNSEEN,
+                 responses={"vpn": vpn | {"penalty": 20.0}})  # fmt: skip
+    assert free.summary()["vpn_share"] == harsh.summary()["vpn_share"]
 
 
 # ------------------------------------------------------------------ 4. chilling per act
@@ -160,6 +203,25 @@ def test_a_regime_that_watches_only_purchases_chills_purchases_not_posts():
 # ------------------------------------------------------------- 5. policing one's own
 
 
+def test_pressure_is_what_lowers_the_pressed_persons_violations():
+    """With `comply` 0 pressure changes nothing: what remains of the change is the regime's
+    other deterrence; with `comply` > 0 the pressed offend less than that."""
+    idle = _run("article", n=30_000, years=2.0, responses={"policing": {"comply": 0.0}})
+    biting = _run("article", n=30_000, years=2.0, responses={"policing": {"comply": 0.5}})
+    a = idle.summary()["policing_violation_change"]
+    b = biting.summary()["policing_violation_change"]
+    assert b < a - 0.05
+
+
+def test_a_firm_is_pressed_by_the_representative_who_shares_its_penalties():
+    strong = {"policing": {"strength": 30.0}}  # corporate's representatives feel little watched
+    on = _run("corporate", n=60_000, years=2.0, responses=strong)
+    off = _run("corporate", n=60_000, years=2.0, responses={"policing": {"enabled": False}})
+    assert on.summary()["firms_pressured_share"] > 0.01
+    assert off.summary()["firms_pressured_share"] == 0
+    assert _acts(on, ["firm_records"]) < _acts(off, ["firm_records"])
+
+
 def test_collective_sanctions_lower_violations_against_the_same_regime_without_policing():
     on = _run("article", n=30_000, years=2.0)
     off = _run("article", n=30_000, years=2.0, responses={"policing": {"enabled": False}})
@@ -167,6 +229,7 @@ def test_collective_sanctions_lower_violations_against_the_same_regime_without_p
     assert s_on["pressured_share"] > 0.05 and s_off["pressured_share"] == 0
     assert _acts(on, VIOLATIONS) < 0.97 * _acts(off, VIOLATIONS)
     assert s_on["policing_violation_change"] < -0.05  # the pressed offend less than in the twin
+    assert s_off["policing_violation_change"] is None
     assert s_on["ties_cut_by_policing"] > 0 and s_off["ties_cut_by_policing"] == 0
 
 
@@ -195,7 +258,7 @@ def test_firms_drop_partners_by_rating_and_by_requirement():
         "corporate", n=60_000, years=2.0, responses={"screening": {"enabled": False}}
     ).summary()["partners_dropped"]
     assert on["rating"] > 0 and off["rating"] == 0
-    assert off["listed"] > 0 and off["required"] == 0
+    assert on["listed"] > 0 and off["listed"] > 0 and on["required"] == off["required"] == 0
 
 
 def test_a_required_drop_leaves_no_tie_to_a_visibly_listed_firm():
@@ -230,3 +293,27 @@ def test_contractual_safeguards_keep_partners_listings_from_foreign_firms():
         s["foreign_firms_exposed_safeguarded_share"]
         < s["foreign_firms_exposed_unsafeguarded_share"]
     )
+
+
+def test_safeguarded_firms_keep_their_listed_partners():
+    """No tie of a safeguarded (unlisted) firm to a visibly listed firm is ever cut; such
+    ties of firms without safeguards are."""
+    over = {"population": {"foreign_firm_share": 0.3},
+            "regime": {"response": {"partner_drop": 12.0}},
+            "responses": {"screening": {"foreign_safeguards": 0.5, "rate": 0.0}}}  # fmt: skip
+    st = Stepped("corporate", n=40_000, years=1.0, twin=False, overrides=over)
+    w = st.run
+    g = w.s.firm_graph
+    rows = np.repeat(np.arange(g.n), np.diff(g.indptr))
+    nbr = (g.adj >> 3).astype(np.int64)
+    guarded = w.s.safeguarded
+    kept_cut = others_cut = 0
+    before = w.firm_active.copy()
+    for _ in st.steps():
+        vis = w.firm_registry.visible
+        gone = (before == 1) & (w.firm_active == 0)
+        to_listed = vis[nbr] & ~vis[rows]
+        kept_cut += int((gone & to_listed & guarded[rows]).sum())
+        others_cut += int((gone & to_listed & ~guarded[rows]).sum())
+        before = w.firm_active.copy()
+    assert kept_cut == 0 and others_cut > 20

@@ -1,6 +1,7 @@
 """With every response mechanism of issue 13 switched off, each preset reproduces the outputs
-it gave before those mechanisms existed (tests/baseline/responses_off.json, written once at
-commit d52540e, the last commit without them): a new mechanism may add outputs but, off, must
+it gave before those mechanisms existed (tests/baseline/responses_off.json, written by the
+code of commit d52540e, the last without them, at 40,000 persons x 2 years: a size at which
+listed debtors pay, are refused and offend): a new mechanism may add outputs but, off, must
 not move any earlier one.
 
 To write the file again (only when an earlier output moves on purpose, for another reason,
@@ -21,7 +22,7 @@ import scoresim
 from scoresim import presets
 
 FILE = Path(__file__).parent / "baseline" / "responses_off.json"
-N, YEARS, SEED = 3000, 1.0, 5
+N, YEARS, SEED = 40_000, 2.0, 5
 SKIP = {"scenario", "version", "seed"}
 
 
@@ -74,10 +75,17 @@ ALL_OFF: dict = {
 BEFORE = json.loads(FILE.read_text())
 
 
+# Values a preset re-fitted because the responses moved its calibration (not mechanisms: the
+# earlier value comes back with them off). court-defaulters: docs/calibration/README.md.
+REFITTED = {
+    "court-defaulters": {"regime": {"response": {"pressure_pay": 0.22564852997897564}}},
+}
+
+
 @pytest.mark.parametrize("name", sorted(BEFORE))
 def test_responses_off_reproduce_earlier_outputs(name):
     before = BEFORE[name]
-    now = fingerprint(name, ALL_OFF, before["metrics"])
+    now = fingerprint(name, ALL_OFF | REFITTED.get(name, {}), before["metrics"])
     moved = {
         k: (v, now["summary"].get(k, "missing"))
         for k, v in before["summary"].items()

@@ -190,9 +190,20 @@ def parameters(b: Behaviour, dt: float, pressure_pay: float) -> np.ndarray:
 N_RP = 20
 
 
-def response_parameters(sc, dt: float, sources, vpn_intercept: float) -> np.ndarray:
-    """The kernel's vector for the responses of ``sc.responses`` under one world's
-    ``sources`` (a SourceSet): flags, step probabilities and source masks."""
+def punishes(regime, act: str) -> bool:
+    """Whether a regime punishes an act: a rule deducts points for it, or a list takes in
+    whoever does it."""
+    scored = regime.scoring.family != "none"
+    return any(r.record == act and r.points < 0 and scored for r in regime.rules) or any(
+        act in x.enter_on for x in regime.lists
+    )
+
+
+def response_parameters(sc, regime, dt: float, sources, vpn_intercept: float) -> np.ndarray:
+    """The kernel's vector for the responses of ``sc.responses`` under one world's regime
+    and ``sources`` (a SourceSet): flags, step probabilities and source masks. VPN use is an
+    act (drawn, recordable) only under the VPN mechanism; its penalty deters only where the
+    regime punishes it."""
     r = sc.responses
     out = np.zeros(N_RP, np.float64)
     tr = r.travel
@@ -217,7 +228,7 @@ def response_parameters(sc, dt: float, sources, vpn_intercept: float) -> np.ndar
         out[RP_VPN_WATCHED] = v.watched
         out[RP_VPN_EXPRESSIVE] = v.expressive
         out[RP_VPN_HIDING] = v.hiding
-        out[RP_VPN_PENALTY] = v.penalty
+        out[RP_VPN_PENALTY] = v.penalty if punishes(regime, "vpn_use") else 0.0
         out[RP_VPN_USES] = v.uses * dt if out[RP_VPN_MASK] else 0.0
     if r.policing.enabled:
         out[RP_COMPLY] = r.policing.comply
@@ -430,12 +441,13 @@ def _persons_range(
         # --- VPN use, reconsidered now and then (before acting: it hides today's posts)
         if rp[RP_VPN] > 0.0 and internet[i] and uniform(kvpn, 4 * i) < rp[RP_DECIDE]:
             felt = w * _exposure(post_mask, open_coverage[i], detection)
+            with_vpn = open_coverage[i] & ~vpn_hidden[i]  # the sources that see a VPN user
             x = (
                 rp[RP_VPN_C]
                 + rp[RP_VPN_WATCHED] * felt
                 + rp[RP_VPN_EXPRESSIVE] * expressiveness[i]
                 + rp[RP_VPN_HIDING] * (1.0 - law[i])
-                - rp[RP_VPN_PENALTY] * _exposure(vpn_mask, open_coverage[i], detection)
+                - rp[RP_VPN_PENALTY] * _exposure(vpn_mask, with_vpn, detection)
             )
             vpn[i] = uniform(kvpn, 4 * i + 1) < 1.0 / (1.0 + np.exp(-x))
             coverage[i] = open_coverage[i] & ~(vpn_hidden[i] if vpn[i] else np.uint16(0))
@@ -535,46 +547,8 @@ def _persons_range(
             lam = p[_OVERDUE]
             if u < lam:
                 k = _emit_count(ev_agent, ev_act, k, limit, i, A.LOAN_OVERDUE, u, lam)
-        # --- violations, cut by deterrence
-        lawless = 1.5 - law[i]
-        if p[6] > 0.0:
-            u = uniform(kv, 4 * i)
-            lam = p[6] * lawless * deter
-            if u < lam:
-                k = _emit_count(ev_agent, ev_act, k, limit, i, A.TRAFFIC, u, lam)
-        if p[7] > 0.0:
-            u = uniform(kv, 4 * i + 1)
-            lam = p[7] * (0.5 + fragility[i]) * deter
-            if u < lam:  # late bills, and sometimes a court finding of arrears
-                for e in range(_count(u, lam)):
-                    k = _emit(ev_agent, ev_act, k, limit, i, A.LATE_UTILITY)
-                    if uniform(kmis, 32 * i + 17 + e) < p[IX_ARREARS_FOUND]:
-                        k = _emit(ev_agent, ev_act, k, limit, i, A.ARREARS_FOUND)
-        if p[8] > 0.0:
-            u = uniform(kv, 4 * i + 2)
-            lam = p[8] * lawless * deter
-            if u < lam:
-                k = _emit_count(ev_agent, ev_act, k, limit, i, A.LITTERING, u, lam)
-        if p[9] > 0.0:
-            u = uniform(kv, 4 * i + 3)
-            lam = p[9] * 2.0 * (1.0 - law[i]) * deter
-            if u < lam:
-                k = _emit_count(ev_agent, ev_act, k, limit, i, A.MAJOR_OFFENCE, u, lam)
-        # --- the misconduct of a point table: one draw for all of it, then which acts
-        lam = p[IX_MIS_SUM] * lawless * deter
-        u = uniform(kmis, 32 * i) if lam > 0.0 else 1.0
-        if u < lam:
-            for e in range(_count(u, lam)):
-                x = uniform(kmis, 32 * i + 1 + e) * p[IX_MIS_SUM]
-                j = 0
-                below = p[_MIS]
-                while x >= below and j < N_MIS - 1:
-                    j += 1
-                    below += p[_MIS + j]
-                k = _emit(ev_agent, ev_act, k, limit, i, MIS_ACTS[j])
-                if MIS_ACTS[j] == A.CONTRACT_BREACH:  # sometimes sued and found in breach
-                    if uniform(kmis, 32 * i + 9 + e) < p[IX_BREACH_SUED]:
-                        k = _emit(ev_agent, ev_act, k, limit, i, A.BREACH_JUDGMENT)
+        # --- violations and misconduct, cut by deterrence
+        k = _violations(ev_agent, ev_act, k, limit, i, kv, kmis, p, law[i], fragility[i], deter)[0]
         # --- online speech (internet users), cut by the chilling effect
         if internet[i]:
             x = expressiveness[i]
@@ -719,6 +693,80 @@ def kept_from_sources(agents, mask, open_coverage, coverage, detection):
 
 
 @njit(cache=True)
+def _violations(ev_agent, ev_act, k, limit, i, kv, kmis, p, law_i, fragility_i, deter):
+    """Person i's violations and point-table misconduct this step, cut by ``deter`` (and the
+    court findings some lead to), emitted into the buffer. Returns the event count and the
+    number of violations among the events. With ``limit`` 0 it only counts: a person's
+    violations with no system (``deter`` 1), by common random numbers (``no_system_violations``)."""
+    v = 0
+    lawless = 1.5 - law_i
+    if p[6] > 0.0:
+        u = uniform(kv, 4 * i)
+        lam = p[6] * lawless * deter
+        if u < lam:
+            c = _count(u, lam)
+            v += c
+            for _ in range(c):
+                k = _emit(ev_agent, ev_act, k, limit, i, A.TRAFFIC)
+    if p[7] > 0.0:
+        u = uniform(kv, 4 * i + 1)
+        lam = p[7] * (0.5 + fragility_i) * deter
+        if u < lam:  # late bills, and sometimes a court finding of arrears
+            for e in range(_count(u, lam)):
+                v += 1
+                k = _emit(ev_agent, ev_act, k, limit, i, A.LATE_UTILITY)
+                if uniform(kmis, 32 * i + 17 + e) < p[IX_ARREARS_FOUND]:
+                    k = _emit(ev_agent, ev_act, k, limit, i, A.ARREARS_FOUND)
+    if p[8] > 0.0:
+        u = uniform(kv, 4 * i + 2)
+        lam = p[8] * lawless * deter
+        if u < lam:
+            c = _count(u, lam)
+            v += c
+            for _ in range(c):
+                k = _emit(ev_agent, ev_act, k, limit, i, A.LITTERING)
+    if p[9] > 0.0:
+        u = uniform(kv, 4 * i + 3)
+        lam = p[9] * 2.0 * (1.0 - law_i) * deter
+        if u < lam:
+            c = _count(u, lam)
+            v += c
+            for _ in range(c):
+                k = _emit(ev_agent, ev_act, k, limit, i, A.MAJOR_OFFENCE)
+    # the misconduct of a point table: one draw for all of it, then which acts
+    lam = p[IX_MIS_SUM] * lawless * deter
+    u = uniform(kmis, 32 * i) if lam > 0.0 else 1.0
+    if u < lam:
+        for e in range(_count(u, lam)):
+            x = uniform(kmis, 32 * i + 1 + e) * p[IX_MIS_SUM]
+            j = 0
+            below = p[_MIS]
+            while x >= below and j < N_MIS - 1:
+                j += 1
+                below += p[_MIS + j]
+            v += 1
+            k = _emit(ev_agent, ev_act, k, limit, i, MIS_ACTS[j])
+            if MIS_ACTS[j] == A.CONTRACT_BREACH:  # sometimes sued and found in breach
+                if uniform(kmis, 32 * i + 9 + e) < p[IX_BREACH_SUED]:
+                    k = _emit(ev_agent, ev_act, k, limit, i, A.BREACH_JUDGMENT)
+    return k, v
+
+
+@njit(cache=True, parallel=True)
+def no_system_violations(since, t, keys, p, law, fragility):
+    """The violations at step t, with no system, of the persons with ``since < t``: what the
+    twin's persons do (no one feels watched, no one is pressed), from the same numbers."""
+    none_a, none_b = np.empty(0, np.int32), np.empty(0, np.uint8)
+    total = 0
+    for i in prange(len(since)):
+        if since[i] < t:
+            total += _violations(
+                none_a, none_b, 0, 0, i, keys[1], keys[9], p, law[i], fragility[i], 1.0
+            )[1]
+    return total
+
+
+@njit(cache=True)
 def _restricted_trips(
     ev_agent, ev_act, k, limit, i, times, blocked_act, bit, knows, learner, key, at, retry, sub
 ):
@@ -750,12 +798,16 @@ def _firms_kernel(
     p_judgment,
     year_steps,
     compliance,
+    pressed,
+    comply,
     ev_agent,
     ev_act,
 ):
     k, limit = 0, len(ev_agent)
     for f in range(len(compliance)):
         lax = 1.0 - compliance[f]
+        if pressed[f]:  # pressed by its legal representative (policing.py)
+            lax *= 1.0 - comply
         u = uniform(key, 4 * f)
         lam = p_arrears * 2.0 * lax
         if u < lam:
@@ -902,7 +954,7 @@ def run_persons(
     )
 
 
-def run_firms(t, seed, b: Behaviour, dt, firms, events: Events) -> None:
+def run_firms(t, seed, b: Behaviour, dt, firms, pressed, comply, events: Events) -> None:
     year_steps = max(1, round(1.0 / dt))
     events.fill(
         _firms_kernel,
@@ -916,4 +968,6 @@ def run_firms(t, seed, b: Behaviour, dt, firms, events: Events) -> None:
         b.firm_judgment_unpaid * dt,
         year_steps,
         firms.compliance,
+        pressed,
+        comply,
     )

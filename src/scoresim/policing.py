@@ -3,13 +3,19 @@
 Where a regime's penalties reach a person's contacts — the association term (their score
 falls with one's own), a household spill-over (their children barred from private schools) —
 those contacts have a stake in the person's conduct and respond to it. When a person
-offends (a true record of an act of some gravity, which the contacts hear of as it costs
-them), the sharing contacts who feel watched press them to comply: a person not yet pressed
-becomes pressed with chance ``1 - exp(-strength x the sum of the sharing contacts' felt
-surveillance)``. Pressure lapses at a yearly rate. A pressed person cuts their violation and
-default hazards by ``comply`` (behaviour.py). A pressed person who offends anyway loses ties:
-each sharing contact cuts with chance ``cut`` x their risk aversion (response.py's kernel).
-With no sharing layer (no association, no spill-over) nobody is pressed.
+offends (a true record of an act of some gravity, from a source whose records can be seen,
+which the contacts hear of as it costs them), the sharing contacts who feel watched press
+them to comply: a person not yet pressed becomes pressed with chance ``1 - exp(-strength x
+the sum of the sharing contacts' felt surveillance)``. Pressure lapses at a yearly rate. A
+pressed person cuts their violation and default hazards by ``comply`` (behaviour.py). A
+pressed person who offends anyway loses ties: each sharing contact cuts with chance ``cut``
+x their risk aversion (response.py's kernel). With no sharing layer (no association, no
+spill-over) nobody is pressed.
+
+A firm's legal representative shares the firm's penalties where the regime's firm sanctions
+reach representatives: the representative, as watched as they feel, presses the firm that
+offends in the same way, and a pressed firm cuts its violation and arrears hazards by
+``comply``.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import response
+from .acts import VPN_USE
 from .behaviour import per_step
 from .effects import EFFECT_ID
 from .network import LAYER_NAMES, layer_of, nbr_of
@@ -32,7 +39,7 @@ def sharing_layers(regime: Regime) -> np.ndarray:
     and through a household spill-over (a sanction that bars the household's children)."""
     share = np.zeros(len(LAYER_NAMES), bool)
     a = regime.association
-    if association_on(regime) and (a.mean_weight > 0 or a.listed_penalty < 0):
+    if association_on(regime) and (a.mean_weight > 0 or a.listed_penalty != 0):
         for layer, w in a.layer_weights.items():
             share[LAYER_NAMES.index(layer)] = w > 0
     school = EFFECT_ID["block_school"]
@@ -54,21 +61,42 @@ def _felt(offenders, indptr, adj, active, share, watched):
     return out
 
 
-class Policing:
-    """One world's policing: who is pressed, ever, and the ties cut over offences."""
+NEVER = np.iinfo(np.int32).max  # the step of a first pressure that never came
 
-    def __init__(self, sc: Scenario, regime: Regime, n: int):
+
+def offences(recs, opaque: np.ndarray) -> np.ndarray:
+    """Subjects of this step's offences that contacts can know of: true records of an act of
+    some gravity, from a source whose records can be seen; VPN use is not one (it is
+    hidden from contacts as well)."""
+    seen = recs.true & (ACT_GRAVITY[recs.act] > 0) & ~opaque[recs.source]
+    seen &= recs.act != VPN_USE
+    return np.unique(recs.subject[seen]).astype(np.int64)
+
+
+class Policing:
+    """One world's policing: who is pressed, since when, and the ties cut over offences."""
+
+    def __init__(self, sc: Scenario, regime: Regime, n: int, m: int):
         pol = sc.responses.policing
         self.share = sharing_layers(regime) if pol.enabled else np.zeros(5, bool)
         self.on = bool(self.share.any()) and pol.strength > 0
+        reaching = any(s.subject == "representative" for s in regime.sanctions)
+        self.firms_on = pol.enabled and pol.strength > 0 and reaching and association_on(regime)
         self.strength = pol.strength
         self.p_lapse = per_step(pol.lapses, sc.step_years)
         self.cut_rate = np.where(self.share, pol.cut, 0.0)
-        self.ever = np.zeros(n, bool)
+        self.first = np.full(n, NEVER, np.int32)  # the step a person was first pressed
+        self.firm_pressed = np.zeros(m, bool)
+        self.firms_ever = 0  # firms ever pressed by their representative
+        self._firm_ever = np.zeros(m if self.firms_on else 0, bool)
         self.cuts = 0  # ties cut over offences, over the run
 
-    def respond(self, t, seed, recs, state, graph, active, risk_aversion, ledger, listed,
-                deg_active, cuts) -> None:  # fmt: skip
+    @property
+    def ever(self) -> np.ndarray:
+        return self.first != NEVER
+
+    def respond(self, t, seed, recs, opaque, state, graph, active, risk_aversion, ledger,
+                listed, deg_active, cuts) -> None:  # fmt: skip
         """This step's offences: the pressed who offended anyway lose ties, the others may be
         pressed; then pressure lapses for some of those pressed before."""
         if not self.on:
@@ -76,8 +104,7 @@ class Policing:
         pressed = state.pressured
         before = np.flatnonzero(pressed)
         key = stream_key(seed, Stream.POLICING, t)
-        offence = recs.true & (ACT_GRAVITY[recs.act] > 0)
-        offenders = np.unique(recs.subject[offence]).astype(np.int64)
+        offenders = offences(recs, opaque)
         again = offenders[pressed[offenders]]
         first = offenders[~pressed[offenders]]
         if len(again) and self.cut_rate.max() > 0:
@@ -97,9 +124,29 @@ class Policing:
             self.cuts += int(cuts[:4].sum()) - total
         if len(first):
             felt = _felt(first, graph.indptr, graph.adj, active, self.share, state.watched)
-            hit = uniforms_at(key, 2 * first) < 1.0 - np.exp(-self.strength * felt)
-            pressed[first[hit]] = True
-            self.ever[first[hit]] = True
+            hit = first[uniforms_at(key, 2 * first) < 1.0 - np.exp(-self.strength * felt)]
+            pressed[hit] = True
+            self.first[hit] = np.minimum(self.first[hit], t)
+        if len(before):
+            lapse = uniforms_at(key, 2 * before + 1) < self.p_lapse
+            pressed[before[lapse]] = False
+
+    def respond_firms(self, t, seed, frecs, opaque, legal_rep, watched) -> None:
+        """Firms that offended may be pressed by their representative (as watched as they
+        feel); pressure on firms lapses as on persons."""
+        if not self.firms_on:
+            return
+        pressed = self.firm_pressed
+        before = np.flatnonzero(pressed)
+        key = stream_key(seed, Stream.POLICING + Stream.FIRM_OFFSET, t)
+        offenders = offences(frecs, opaque)
+        first = offenders[~pressed[offenders]]
+        rep = legal_rep[first]
+        felt = np.where(rep >= 0, watched[np.maximum(rep, 0)], 0.0)
+        hit = first[uniforms_at(key, 2 * first) < 1.0 - np.exp(-self.strength * felt)]
+        pressed[hit] = True
+        self._firm_ever[hit] = True
+        self.firms_ever = int(self._firm_ever.sum())
         if len(before):
             lapse = uniforms_at(key, 2 * before + 1) < self.p_lapse
             pressed[before[lapse]] = False

@@ -615,16 +615,18 @@ def write_comparison_report(folder: str | Path, comparison, headline=HEADLINE) -
             ax.axis("off")
         fig.legend(handles=handles, loc="outside upper center", ncol=min(len(presets), 4))
         uri_a = _save(fig, figs, "compare_shares")
+        cols = min(4, len(other))
+        rows = -(-len(other) // cols)
         fig, axes = plt.subplots(
-            1, len(other), figsize=(WIDTH, 2.6), squeeze=False, layout="constrained"
+            rows, cols, figsize=(WIDTH, 2.1 * rows + 0.6), squeeze=False, layout="constrained"
         )
         for ax, (key, label, kind) in zip(axes.flat, other):
             vals = [headline_value(comparison.summaries[p], key) for p in presets]
             _value_bars(ax, presets, colors, vals, kind)
-            ax.set_title(
-                textwrap.fill(label, max(14, 100 // len(other))), fontsize=7, fontweight="normal"
-            )
+            ax.set_title(textwrap.fill(label, 30), fontsize=7, fontweight="normal")
             ax.set_xticks([])
+        for ax in list(axes.flat)[len(other) :]:
+            ax.axis("off")
         fig.legend(handles=handles, loc="outside upper center", ncol=min(len(presets), 4))
         uri_b = _save(fig, figs, "compare_counts")
     sc = comparison.scenario

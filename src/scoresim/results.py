@@ -97,13 +97,13 @@ SUMMARY_KEYS = (
     "pressured_share",
     "ties_cut_by_policing",
     "policing_violation_change",
+    "firms_pressured_share",
     "partners_dropped",
     "foreign_firms_exposed_safeguarded_share",
     "foreign_firms_exposed_unsafeguarded_share",
     "counts",
 )
 VS_TWIN = (
-    "policing_violation_change",
     "chilling_effect",
     "deterrence_effect",
     "income_loss_share",
@@ -415,7 +415,8 @@ def _responses(w, alls, totals) -> dict:
         "critical_posts_hidden_by_vpn": float(totals["critical_posts_hidden_by_vpn"]),
         "pressured_share": float(w.policing.ever.sum() / w.s.persons.n),
         "ties_cut_by_policing": int(w.policing.cuts),
-        "policing_violation_change": None,  # against the twin: summarize
+        "policing_violation_change": policing_violation_change(w),
+        "firms_pressured_share": float(w.policing.firms_ever / max(1, w.s.firms.n)),
         "partners_dropped": dict(zip(REASONS, (int(x) for x in w.screening.dropped))),
         **_exposure_by_safeguard(w),
     }
@@ -436,15 +437,13 @@ def _exposure_by_safeguard(w) -> dict:
     }
 
 
-def policing_violation_change(run, twin) -> float | None:
-    """Change in the violations of the persons ever pressed in the run: their violations in
-    the run against the same persons' in the twin (run / twin - 1)."""
-    if not len(run.violations) or not len(twin.violations) or not run.policing.ever.any():
-        return None
-    pressed = run.policing.ever
-    r = float(run.violations[pressed].sum(dtype=np.int64))
-    t = float(twin.violations[pressed].sum(dtype=np.int64))
-    return r / t - 1.0 if t > 0 else None
+def policing_violation_change(w) -> float | None:
+    """Change in the violations of the persons pressed by their contacts, from the step after
+    their first pressure: in the run / with no system (the twin's, drawn from the same
+    numbers) - 1. It holds all the regime does to them (feeling watched too), not pressure
+    alone; None when nobody was pressed."""
+    run, none = (float(x) for x in w.pressed_violations)
+    return run / none - 1.0 if none > 0 else None
 
 
 def false_record_kinds(w) -> dict[str, float]:
@@ -619,7 +618,6 @@ def summarize(run, twin, sc: Scenario) -> dict:
             k: _effect(rev_r[f"firm_revenue.{k}"], rev_t[f"firm_revenue.{k}"])
             for k in (*FIRM_SIZES, "foreign")
         }
-        s["policing_violation_change"] = policing_violation_change(run, twin)
         s["counts"] |= _vs_twin_counts(run, twin, sc.step_years)
         for k in VS_TWIN:
             t[k] = None

@@ -512,11 +512,11 @@ class Vpn(Strict):
 
     enabled: bool = True
     decisions: float = Field(1.0, ge=0, le=1e4)  # yearly rate of reconsidering
-    watched: float = Field(3.0, ge=-20, le=20)  # log-odds x how watched one feels one's posts
+    watched: float = Field(4.0, ge=-20, le=20)  # log-odds x how watched one feels one's posts
     expressive: float = Field(2.0, ge=-20, le=20)  # log-odds x expressiveness
     hiding: float = Field(1.0, ge=-20, le=20)  # log-odds x (1 - law abidance): what one hides
     cost: float = Field(0.0, ge=-20, le=20)  # log-odds: a cost above today's (negative: cheaper)
-    penalty: float = Field(3.0, ge=0, le=20)  # log-odds x the chance a use is recorded
+    penalty: float = Field(1.0, ge=0, le=20)  # log-odds x the chance a use is recorded
     uses: float = Field(12.0, ge=0, le=1e4)  # recordable uses a year, where a source sees them
 
 

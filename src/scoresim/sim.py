@@ -237,10 +237,13 @@ class World:
         # (per act: by how likely a source records each act; else all alike if any is seen)
         per_act = sc.responses.chilling.enabled
         self.chill_max = ad.chill_max if per_act or self.sources.sees_any(CHILLED) else 0.0
-        self.responses = behaviour.response_parameters(sc, dt, self.sources, society.vpn_intercept)
-        self.policing = Policing(sc, regime, p.n)
-        # violations per person over the run: the policing metric compares run and twin
-        self.violations = np.zeros(p.n if sc.responses.policing.enabled else 0, np.uint16)
+        self.responses = behaviour.response_parameters(
+            sc, regime, dt, self.sources, society.vpn_intercept
+        )
+        self.policing = Policing(sc, regime, p.n, f.n)
+        # violations of the persons pressed (from the step after their first pressure), in
+        # this world and, by common random numbers, with no system (the twin's): policing.py
+        self.pressed_violations = np.zeros(2, np.int64)
         self.vpn_posts_hidden = 0.0  # expected records of critical posts a VPN kept away
         self.deter_max = ad.deter_max if self.sources.sees_any(VIOLATIONS) else 0.0
         self.events = Events(behaviour.EVENT_ROOM * p.n + 1024)
@@ -322,7 +325,16 @@ class World:
             self.registry.listed,
             self.events,
         )
-        behaviour.run_firms(t, self.seed, sc.behaviour, self.dt, f, self.firm_events)
+        behaviour.run_firms(
+            t,
+            self.seed,
+            sc.behaviour,
+            self.dt,
+            f,
+            self.policing.firm_pressed,
+            self.responses[behaviour.RP_COMPLY],
+            self.firm_events,
+        )
         ev_agent, ev_act = self.events.view()
         # 2. sources: events -> records due now
         recs = self.sources.observe(
@@ -433,6 +445,7 @@ class World:
             t,
             self.seed,
             recs,
+            self.sources.opaque,
             st,
             s.graph,
             self.active,
@@ -441,6 +454,9 @@ class World:
             self.registry.listed,
             self.deg_active,
             self.cuts,
+        )
+        self.policing.respond_firms(
+            t, self.seed, frecs, self.firm_sources.opaque, self.legal_rep, st.watched
         )
         self.screening.drop(
             t,
@@ -509,8 +525,17 @@ class World:
             recs.true,
         )
         st = self.state
-        if len(self.violations):
-            _add_counts(self.violations, ev_agent, ev_act, VIOLATION_IDS)
+        if self.policing.on:
+            since = self.policing.first
+            self.pressed_violations[0] += _count_since(ev_agent, ev_act, VIOLATION_IDS, since, t)
+            self.pressed_violations[1] += behaviour.no_system_violations(
+                since,
+                t,
+                behaviour.step_keys(self.seed, t),
+                self.params,
+                self.s.persons.law_abidance,
+                self.s.persons.financial_fragility,
+            )
         mask = int(self.responses[behaviour.RP_POST_MASK])
         if mask:
             self.vpn_posts_hidden += behaviour.kept_from_sources(
@@ -524,6 +549,7 @@ class World:
         rec.total(t, "critical_posts_hidden_by_vpn", self.vpn_posts_hidden)
         rec.total(t, "persons_pressured", float(st.pressured.sum()))
         rec.total(t, "ties_cut_by_policing", float(self.policing.cuts))
+        rec.total(t, "firms_pressured", float(self.policing.firm_pressed.sum()))
         for k, name in enumerate(LAYER_NAMES):
             rec.total(t, f"ties_cut.{name}", float(self.cuts[k]))
             rec.total(t, f"ties_active.{name}", float(self.ties0[k] - self.cuts[k]))
@@ -610,14 +636,16 @@ VIOLATION_IDS = np.array([ACT_ID[a] for a in VIOLATIONS], np.uint8)
 
 
 @njit(cache=True)
-def _add_counts(counts, agents, acts, which):
-    """Add one to ``counts[agent]`` for each event whose act is one of ``which``."""
+def _count_since(agents, acts, which, since, t):
+    """Events whose act is one of ``which``, by persons with ``since[agent] < t``."""
     hit = np.zeros(256, np.bool_)
     for a in which:
         hit[a] = True
+    total = 0
     for k in range(len(agents)):
-        if hit[acts[k]] and counts[agents[k]] < 65535:
-            counts[agents[k]] += 1
+        if hit[acts[k]] and since[agents[k]] < t:
+            total += 1
+    return total
 
 
 @njit(cache=True)
@@ -676,6 +704,7 @@ def total_names(sc: Scenario) -> list[str]:
         "critical_posts_hidden_by_vpn",
         "persons_pressured",
         "ties_cut_by_policing",
+        "firms_pressured",
     ]
     return names
 
@@ -689,14 +718,15 @@ STATIC_PERSON_BYTES = PERSON_BYTES + 8 + 4 + 2 + 1 + 5 + 13  # traits etc., CSR 
 #          travel, coverage bits, self-employed, approval baseline; the responses' 13: open and
 #          VPN-hidden coverage bits 4, air and rail propensities 8, learner 1
 HOUSEHOLD_BYTES = 4  # the first person of each household
-WORLD_PERSON_BYTES = 142  # one world's columns: ledger 58, registry 7 + 8 a list, sanctions
+WORLD_PERSON_BYTES = 143  # one world's columns: ledger 58, registry 7 + 8 a list, sanctions
 #                           28, state 18, event buffer 10, degree 4, spill 1, metrics 5, approval 8,
-#                           policing 3 (ever pressed, violations)
+#                           policing 4 (the step of the first pressure)
 LIST_PERSON_BYTES = 8  # one list's columns in one world (since, member, gravity, ctx, cause)
 NOTICE_LIST_BYTES = 6  # one list's notice columns, under a notice period (step, record)
 KEPT_LIST_BYTES = 4  # one list's delayed delistings (the step each ends)
 GRADE_SET_BYTES = 3  # per agent, for each set of grades a sanction is on (in, context, gravity)
-WORLD_FIRM_BYTES = 69  # incl. the representative (4), size class (1), screening weight (4)
+WORLD_FIRM_BYTES = 71  # incl. the representative (4), size class (1), screening weight (4),
+#                        policing (pressed, ever pressed: 2)
 FIRM_RESPONSE_BYTES = 5  # static: the share of worst-rated firms avoided (4), safeguarded (1)
 ANSWERABLE_FIRM_BYTES = 4  # per sanction that reaches representatives: who answers
 

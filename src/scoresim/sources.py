@@ -124,6 +124,8 @@ class SourceSet:
             rate = fr.invented if src.invented is None else src.invented
             graver = [ACT_ID[a] for a in src.acts if ACTS[ACT_ID[a]].subject == subject]
             graver = [a for a in graver if ACTS[a].gravity > 0]
+            if not sc.responses.vpn.enabled:  # VPN use is an act under that mechanism only
+                graver = [a for a in graver if ACTS[a].name != "vpn_use"]
             if subject == "person" and rate > 0 and graver:
                 self.invented[s] = rate * sc.step_years
                 self.invented_acts[s] = np.array(graver, np.uint8)
