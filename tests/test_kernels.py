@@ -31,7 +31,7 @@ def _behaviour_args(n: int, t: int = 3):
         behaviour.step_keys(w.seed, t),
         w.params,
         responses,
-        w.sources.detection,
+        w.sources.recorded,
         0.3,
         0.4,
         p.internet,

@@ -246,14 +246,14 @@ def vpn_intercept(v, persons) -> float:
     x = v.expressive * persons.expressiveness[users].astype(np.float64) + v.hiding * (
         1.0 - persons.law_abidance[users].astype(np.float64)
     )
-    lo, hi = -30.0, 30.0
-    for _ in range(80):  # bisection: the mean rises with c
-        mid = 0.5 * (lo + hi)
-        if np.mean(1.0 / (1.0 + np.exp(-(mid + x)))) < target:
-            lo = mid
-        else:
-            hi = mid
-    return 0.5 * (lo + hi)
+    c = float(np.log(target / (1.0 - target)) - x.mean())
+    for _ in range(12):  # Newton's method: the mean rises with c, smoothly
+        q = 1.0 / (1.0 + np.exp(-(c + x)))
+        gap, slope = q.mean() - target, (q * (1.0 - q)).mean()
+        if abs(gap) < 1e-12 or slope <= 0.0:
+            break
+        c = min(30.0, max(-30.0, c - gap / slope))
+    return c
 
 
 def step_keys(seed: int, step: int) -> np.ndarray:
@@ -398,7 +398,7 @@ def _persons_range(
     keys,
     p,
     rp,
-    detection,
+    recorded,
     chill_max,
     deter_max,
     internet,
@@ -440,22 +440,22 @@ def _persons_range(
         refused = 0  # purchases and loans refused this step (the pressure of a refusal)
         # --- VPN use, reconsidered now and then (before acting: it hides today's posts)
         if rp[RP_VPN] > 0.0 and internet[i] and uniform(kvpn, 4 * i) < rp[RP_DECIDE]:
-            felt = w * _exposure(post_mask, open_coverage[i], detection)
+            felt = w * _exposure(post_mask, open_coverage[i], recorded)
             with_vpn = open_coverage[i] & ~vpn_hidden[i]  # the sources that see a VPN user
             x = (
                 rp[RP_VPN_C]
                 + rp[RP_VPN_WATCHED] * felt
                 + rp[RP_VPN_EXPRESSIVE] * expressiveness[i]
                 + rp[RP_VPN_HIDING] * (1.0 - law[i])
-                - rp[RP_VPN_PENALTY] * _exposure(vpn_mask, with_vpn, detection)
+                - rp[RP_VPN_PENALTY] * _exposure(vpn_mask, with_vpn, recorded)
             )
             vpn[i] = uniform(kvpn, 4 * i + 1) < 1.0 / (1.0 + np.exp(-x))
             coverage[i] = open_coverage[i] & ~(vpn_hidden[i] if vpn[i] else np.uint16(0))
         chill = 1.0 - chill_max * w
         chill_post, chill_shop = chill, chill
         if per_act and w > 0.0:  # by how watched the person believes each act is
-            chill_post = 1.0 - chill_max * w * _exposure(post_mask, coverage[i], detection)
-            chill_shop = 1.0 - chill_max * w * _exposure(shop_mask, coverage[i], detection)
+            chill_post = 1.0 - chill_max * w * _exposure(post_mask, coverage[i], recorded)
+            chill_shop = 1.0 - chill_max * w * _exposure(shop_mask, coverage[i], recorded)
         deter = 1.0 - deter_max * w
         comply = 1.0
         if pressured[i]:  # policing by contacts who share the person's penalties
@@ -601,38 +601,20 @@ def _persons_range(
             u = uniform(kt, 2 * i)
             lam = p[_FLIGHTS] * (air_weight[i] if travel_on else travel_weight[i])
             if u < lam:
-                times = _count(u, lam)
-                if not block_flight[i]:
-                    for _ in range(times):
-                        k = _emit(ev_agent, ev_act, k, limit, i, A.FLIGHT_TAKEN)
-                elif travel_on:
-                    k, r = _restricted_trips(
-                        ev_agent, ev_act, k, limit, i, times, A.FLIGHT_BLOCKED, 1, knows,
-                        learner[i], kch, 64 * i, rp[RP_RETRY], rp[RP_SUBSTITUTE],
-                    )  # fmt: skip
-                    refused += r
-                else:
-                    for _ in range(times):
-                        k = _emit(ev_agent, ev_act, k, limit, i, A.FLIGHT_BLOCKED)
-                    refused += times
+                k, r = _trips(
+                    ev_agent, ev_act, k, limit, i, _count(u, lam), block_flight[i], travel_on,
+                    A.FLIGHT_TAKEN, A.FLIGHT_BLOCKED, 1, knows, learner[i], kch, 64 * i, rp,
+                )  # fmt: skip
+                refused += r
         if p[_RAIL] > 0.0:
             u = uniform(kt, 2 * i + 1)
             lam = p[_RAIL] * (rail_weight[i] if travel_on else travel_weight[i])
             if u < lam:
-                times = _count(u, lam)
-                if not block_rail[i]:
-                    for _ in range(times):
-                        k = _emit(ev_agent, ev_act, k, limit, i, A.RAIL_TAKEN)
-                elif travel_on:
-                    k, r = _restricted_trips(
-                        ev_agent, ev_act, k, limit, i, times, A.RAIL_BLOCKED, 2, knows,
-                        learner[i], kch, 64 * i + 30, rp[RP_RETRY], rp[RP_SUBSTITUTE],
-                    )  # fmt: skip
-                    refused += r
-                else:
-                    for _ in range(times):
-                        k = _emit(ev_agent, ev_act, k, limit, i, A.RAIL_BLOCKED)
-                    refused += times
+                k, r = _trips(
+                    ev_agent, ev_act, k, limit, i, _count(u, lam), block_rail[i], travel_on,
+                    A.RAIL_TAKEN, A.RAIL_BLOCKED, 2, knows, learner[i], kch, 64 * i + 30, rp,
+                )  # fmt: skip
+                refused += r
         # --- high spending (star hotels, property, luxury): refused under a restriction,
         # unless the person gets round it, which is itself a listing ground
         if p[_LUXURY] > 0.0:
@@ -666,29 +648,21 @@ def _persons_range(
 
 
 @njit(cache=True, inline="always")
-def _exposure(mask, bits, detection):
+def _exposure(mask, bits, recorded):
     """The chance an act is recorded, for a person the sources ``bits`` cover, by the
-    sources ``mask`` that observe it: 1 - prod(1 - detection) over those that do both."""
-    m = mask & bits
-    miss = 1.0
-    s = 0
-    while m:
-        if m & 1:
-            miss *= 1.0 - detection[s]
-        m >>= 1
-        s += 1
-    return 1.0 - miss
+    sources ``mask`` that observe it (``recorded``: sources.recorded_table)."""
+    return recorded[mask & bits]
 
 
 @njit(cache=True)
-def kept_from_sources(agents, mask, open_coverage, coverage, detection):
+def kept_from_sources(agents, mask, open_coverage, coverage, recorded):
     """Expected records of acts by ``agents`` that a VPN kept from the sources ``mask``: the
     chance each act is recorded without the person's VPN less the chance with it."""
     total = 0.0
     for i in agents:
         if open_coverage[i] != coverage[i]:
-            total += _exposure(mask, open_coverage[i], detection)
-            total -= _exposure(mask, coverage[i], detection)
+            total += _exposure(mask, open_coverage[i], recorded)
+            total -= _exposure(mask, coverage[i], recorded)
     return total
 
 
@@ -704,10 +678,9 @@ def _violations(ev_agent, ev_act, k, limit, i, kv, kmis, p, law_i, fragility_i, 
         u = uniform(kv, 4 * i)
         lam = p[6] * lawless * deter
         if u < lam:
-            c = _count(u, lam)
-            v += c
-            for _ in range(c):
-                k = _emit(ev_agent, ev_act, k, limit, i, A.TRAFFIC)
+            k0 = k
+            k = _emit_count(ev_agent, ev_act, k, limit, i, A.TRAFFIC, u, lam)
+            v += k - k0
     if p[7] > 0.0:
         u = uniform(kv, 4 * i + 1)
         lam = p[7] * (0.5 + fragility_i) * deter
@@ -721,18 +694,16 @@ def _violations(ev_agent, ev_act, k, limit, i, kv, kmis, p, law_i, fragility_i, 
         u = uniform(kv, 4 * i + 2)
         lam = p[8] * lawless * deter
         if u < lam:
-            c = _count(u, lam)
-            v += c
-            for _ in range(c):
-                k = _emit(ev_agent, ev_act, k, limit, i, A.LITTERING)
+            k0 = k
+            k = _emit_count(ev_agent, ev_act, k, limit, i, A.LITTERING, u, lam)
+            v += k - k0
     if p[9] > 0.0:
         u = uniform(kv, 4 * i + 3)
         lam = p[9] * 2.0 * (1.0 - law_i) * deter
         if u < lam:
-            c = _count(u, lam)
-            v += c
-            for _ in range(c):
-                k = _emit(ev_agent, ev_act, k, limit, i, A.MAJOR_OFFENCE)
+            k0 = k
+            k = _emit_count(ev_agent, ev_act, k, limit, i, A.MAJOR_OFFENCE, u, lam)
+            v += k - k0
     # the misconduct of a point table: one draw for all of it, then which acts
     lam = p[IX_MIS_SUM] * lawless * deter
     u = uniform(kmis, 32 * i) if lam > 0.0 else 1.0
@@ -764,6 +735,27 @@ def no_system_violations(since, t, keys, p, law, fragility):
                 none_a, none_b, 0, 0, i, keys[1], keys[9], p, law[i], fragility[i], 1.0
             )[1]
     return total
+
+
+@njit(cache=True)
+def _trips(
+    ev_agent, ev_act, k, limit, i, times, blocked, travel_on, taken, refused_act, bit, knows,
+    learner, key, at, rp,
+):  # fmt: skip
+    """``times`` trips of one mode: taken, or, under a restriction, refused (with the
+    responses: ``_restricted_trips``). Returns the event count and the refusals."""
+    if not blocked:
+        for _ in range(times):
+            k = _emit(ev_agent, ev_act, k, limit, i, taken)
+        return k, 0
+    if travel_on:
+        return _restricted_trips(
+            ev_agent, ev_act, k, limit, i, times, refused_act, bit, knows, learner, key, at,
+            rp[RP_RETRY], rp[RP_SUBSTITUTE],
+        )  # fmt: skip
+    for _ in range(times):
+        k = _emit(ev_agent, ev_act, k, limit, i, refused_act)
+    return k, times
 
 
 @njit(cache=True)
@@ -899,7 +891,7 @@ def run_persons(
     keys,
     params,
     responses,
-    detection,
+    recorded,
     chill_max,
     deter_max,
     persons,
@@ -913,14 +905,14 @@ def run_persons(
     events: Events,
 ) -> None:
     """One step of every person into ``events`` (``responses``: response_parameters;
-    ``detection``: per source, 0 where the world does not use it)."""
+    ``recorded``: the world's sources.recorded_table)."""
     events.take(
         *_persons_kernel(
             t,
             keys,
             params,
             responses,
-            detection,
+            recorded,
             chill_max,
             deter_max,
             persons.internet,

@@ -623,7 +623,7 @@ def write_comparison_report(folder: str | Path, comparison, headline=HEADLINE) -
         for ax, (key, label, kind) in zip(axes.flat, other):
             vals = [headline_value(comparison.summaries[p], key) for p in presets]
             _value_bars(ax, presets, colors, vals, kind)
-            ax.set_title(textwrap.fill(label, 30), fontsize=7, fontweight="normal")
+            ax.set_title(textwrap.fill(label, 26), fontsize=7, fontweight="normal")
             ax.set_xticks([])
         for ax in list(axes.flat)[len(other) :]:
             ax.axis("off")
@@ -652,7 +652,8 @@ the same twin with no system. scoresim {__version__}.</p>
 width="1050"><figcaption>Headline shares, one colour per regime, shared axes ·
 <a href="figures/compare_shares.svg">SVG</a></figcaption></figure>
 <h2>Counts</h2><figure><img class="figure" alt="counts by regime" src="{uri_b}" width="1050">
-<figcaption>Blocked purchases and records per person-year ·
+<figcaption>Counts and rates: blocked and substituted purchases, payments, VPN, policing,
+partners, records ·
 <a href="figures/compare_counts.svg">SVG</a></figcaption></figure>
 <h2>Table</h2><table><thead><tr>{"".join(f"<th>{html.escape(h)}</th>" for h in head)}</tr>
 </thead><tbody>{body}</tbody></table>

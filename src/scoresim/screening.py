@@ -30,7 +30,7 @@ def avoid_shares(sc: Scenario, m: int, seed: int) -> np.ndarray:
     """Per firm, the share of the worst-rated firms it avoids: Beta(mean x c, (1 - mean) x c)
     drawn by inverse transform from the firm's own uniform (so a change of the mean moves
     every firm's threshold the same way)."""
-    from scipy.stats import beta  # only when screening is on
+    from scipy.special import betaincinv  # only when screening is on
 
     s = sc.responses.screening
     u = draws(seed, Stream.RESPONSE_TRAITS, m, step=1)
@@ -39,7 +39,7 @@ def avoid_shares(sc: Scenario, m: int, seed: int) -> np.ndarray:
     if s.avoid_mean >= 1.0:
         return np.ones(m, np.float32)
     a, b = s.avoid_mean * s.avoid_spread, (1.0 - s.avoid_mean) * s.avoid_spread
-    return beta.ppf(u, a, b).astype(np.float32)
+    return betaincinv(a, b, u).astype(np.float32)
 
 
 def safeguarded(sc: Scenario, foreign: np.ndarray, seed: int) -> np.ndarray:

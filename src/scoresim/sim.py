@@ -312,7 +312,7 @@ class World:
             behaviour.step_keys(self.seed, t),
             self.params,
             self.responses,
-            self.sources.detection,
+            self.sources.recorded,
             self.chill_max,
             self.deter_max,
             p,
@@ -543,7 +543,7 @@ class World:
                 mask,
                 self.s.coverage.open,
                 st.coverage,
-                self.sources.detection,
+                self.sources.recorded,
             )
         rec.total(t, "vpn_users", float(st.vpn.sum()))
         rec.total(t, "critical_posts_hidden_by_vpn", self.vpn_posts_hidden)

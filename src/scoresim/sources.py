@@ -92,6 +92,17 @@ def coverage_bits(sc: Scenario, persons, firms, seed: int) -> Coverage:
     return Coverage(pbits, fbits, obits, hbits)
 
 
+def recorded_table(detection: np.ndarray) -> np.ndarray:
+    """For every set of sources b (a bit per source), the chance that at least one of them
+    records an act it observes: 1 - prod over b of (1 - detection). Indexed by
+    ``coverage & mask``, it says how likely an act is recorded for a person, in one load."""
+    table = np.zeros(1 << len(detection), np.float64)
+    for s, d in enumerate(detection):
+        half = 1 << s
+        table[half : 2 * half] = 1.0 - (1.0 - table[:half]) * (1.0 - d)
+    return table
+
+
 def with_vpn(open_bits: np.ndarray, hidden: np.ndarray, vpn: np.ndarray) -> np.ndarray:
     """Coverage of persons of whom those with ``vpn`` use one."""
     return open_bits & ~np.where(vpn, hidden, np.uint16(0)).astype(np.uint16)
@@ -136,6 +147,7 @@ class SourceSet:
                 self.act_sources[ai, fill[ai]] = s
                 fill[ai] += 1
         self.observed = fill > 0  # which acts any active source sees
+        self.recorded = recorded_table(self.detection)
         self.boostable = np.array([a.context == "regulatory" for a in ACTS])
         self.pending: dict[int, list[Records]] = {}
         self.invented_count = 0  # invented this step
