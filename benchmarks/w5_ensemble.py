@@ -1,0 +1,41 @@
+"""W5: an ensemble of 16 members (article, 100,000 persons, 5 years, twin on) with 1 and with
+2 workers, back to back; prints wall time, the speed-up and the peak RSS per worker.
+
+    python benchmarks/w5_ensemble.py [--members 16] [--n 1e5] [--years 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from _machine import machine
+
+from scoresim import load_scenario
+from scoresim.ensemble import ensemble
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--members", type=int, default=16)
+    ap.add_argument("--n", type=float, default=1e5)
+    ap.add_argument("--years", type=float, default=5.0)
+    ap.add_argument("--preset", default="article")
+    a = ap.parse_args()
+    sc = load_scenario(a.preset, {"population": {"persons": int(a.n)}, "run": {"years": a.years}})
+    times = {}
+    for workers in (1, 2):
+        started = time.perf_counter()
+        ens = ensemble(sc, a.members, workers=workers)
+        times[workers] = time.perf_counter() - started
+        print(
+            f"{workers} worker(s): {times[workers]:.1f} s for {a.members} members, "
+            f"peak RSS per worker {max(ens.peaks) / 1e9:.2f} GB",
+            flush=True,
+        )
+    print(f"W5: speed-up with 2 workers {times[1] / times[2]:.2f}x")
+    print(f"machine: {machine()}")
+
+
+if __name__ == "__main__":
+    main()

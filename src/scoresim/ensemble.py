@@ -1,0 +1,250 @@
+"""Ensembles: K members of one scenario, each beside its twin, and how sure each number is.
+
+Every number a single run prints is one realisation. An ensemble runs K members whose seeds
+derive from one ensemble seed (member j's seed is a pure function of (seed, j)), each a full
+run with its twin, and reports for every summary number its mean, standard deviation and a
+95 % interval over members (Student's t). For every number the run and its twin both have,
+it also reports the run-minus-twin difference with a *paired* interval: run and twin share
+their random numbers, so the difference of a member's run and twin varies much less than
+either does, and the paired interval is much narrower than the unpaired one (the ratio of
+the two widths is given as ``narrowing``).
+
+Members run in-process (``workers=1``) or as Dask tasks: on a LocalCluster sized to the
+machine, or on a running cluster given by its scheduler address. The results are gathered
+and written in member order, so the outputs are the same bytes whatever ran them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import resource
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .checkpoint import write_atomic
+from .rng import Stream, stream_key
+from .scenario import Scenario, ScenarioError, from_dict
+
+SEED_BITS = (1 << 62) - 1
+SKIP = {"scenario", "version", "seed", "counts", "twin", "disparate_impact_flagged"}
+LEVEL = 0.95
+
+
+def member_seeds(seed: int, members: int) -> list[int]:
+    """The members' run seeds: a pure function of (ensemble seed, member index)."""
+    return [int(stream_key(seed, Stream.ENSEMBLE, j)) & SEED_BITS for j in range(members)]
+
+
+def flatten(summary: dict | None, prefix: str = "") -> dict[str, float]:
+    """The numeric leaves of a summary as {dotted key: value}; None and lists left out."""
+    out: dict[str, float] = {}
+    for k, v in (summary or {}).items():
+        if not prefix and k in SKIP:
+            continue
+        key = f"{prefix}.{k}" if prefix else str(k)
+        if isinstance(v, dict):
+            out.update(flatten(v, key))
+        elif isinstance(v, bool):
+            out[key] = float(v)
+        elif isinstance(v, int | float) and v is not None and math.isfinite(v):
+            out[key] = float(v)
+    return out
+
+
+def interval(values: np.ndarray, level: float = LEVEL) -> dict:
+    """Mean, sd and the t interval of the mean of ``values`` (NaN left out)."""
+    from scipy.stats import t as student
+
+    x = values[np.isfinite(values)]
+    n = len(x)
+    if n == 0:
+        return {"n": 0, "mean": None, "sd": None, "low": None, "high": None}
+    mean = float(x.mean())
+    if n == 1:
+        return {"n": 1, "mean": mean, "sd": None, "low": None, "high": None}
+    sd = float(x.std(ddof=1))
+    half = float(student.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
+    return {"n": n, "mean": mean, "sd": sd, "low": mean - half, "high": mean + half}
+
+
+def statistics(summaries: list[dict]) -> dict:
+    """``summary``: each number over members; ``effects``: run minus twin, paired, with the
+    unpaired interval beside it and the ratio of the widths."""
+    runs = [flatten(s) for s in summaries]
+    twins = [flatten(s.get("twin")) for s in summaries]
+    keys = sorted(set().union(*runs)) if runs else []
+    summary, effects = {}, {}
+    for k in keys:
+        r = np.array([x.get(k, np.nan) for x in runs])
+        summary[k] = interval(r)
+        t = np.array([x.get(k, np.nan) for x in twins])
+        both = np.isfinite(r) & np.isfinite(t)
+        if both.sum() < 2 or np.all(t[both] == r[both]):
+            continue  # the regime changes nothing here (or no twin has it)
+        d = interval(r[both] - t[both])
+        a, b = interval(r[both]), interval(t[both])
+        if d["sd"] is None:
+            continue
+        n = int(both.sum())
+        from scipy.stats import t as student
+
+        q = float(student.ppf(0.5 + LEVEL / 2, n - 1))
+        unpaired = q * math.sqrt((a["sd"] ** 2 + b["sd"] ** 2) / n)
+        d["unpaired_low"] = d["mean"] - unpaired
+        d["unpaired_high"] = d["mean"] + unpaired
+        d["narrowing"] = (d["high"] - d["low"]) / (2 * unpaired) if unpaired > 0 else None
+        effects[k] = d
+    return {"summary": summary, "effects": effects}
+
+
+def run_member(data: dict, seed: int, threads: int | None = None):
+    """One member: the scenario (as a dict) with its seed, run beside its twin. Returns the
+    summary, the timeseries (Arrow table) and the peak RSS of the process that ran it."""
+    if threads is not None:
+        import numba
+
+        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+    from .sim import Sim
+
+    data = json.loads(json.dumps(data))
+    data["run"]["seed"] = seed
+    data["run"]["twin"] = True
+    res = Sim(from_dict(data)).run()
+    table = pa.Table.from_pandas(res.timeseries(), preserve_index=False)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # the process's so far
+    return res.summary(), table, peak
+
+
+def _dask_member(data: dict, seed: int):
+    """A member on a Dask worker: numba uses the worker's threads."""
+    from distributed import get_worker
+
+    w = get_worker()
+    nthreads = getattr(getattr(w, "state", w), "nthreads", None) or 1
+    return run_member(data, seed, nthreads)
+
+
+@dataclass
+class Ensemble:
+    """K members of one scenario: their summaries, time series and statistics."""
+
+    scenario: Scenario
+    seed: int
+    seeds: list[int]
+    summaries: list[dict]
+    series: list[pa.Table]
+    peaks: list[int]  # peak RSS (bytes) of the process that ran each member, when it ended
+
+    @property
+    def stats(self) -> dict:
+        return statistics(self.summaries)
+
+    def to_json(self) -> dict:
+        return {
+            "scenario": self.scenario.name,
+            "ensemble_seed": self.seed,
+            "members": len(self.seeds),
+            "seeds": self.seeds,
+            "level": LEVEL,
+            **self.stats,
+        }
+
+    def members_frame(self) -> pd.DataFrame:
+        """One row per member x summary key: the run's and the twin's value."""
+        rows = []
+        for j, s in enumerate(self.summaries):
+            run, twin = flatten(s), flatten(s.get("twin"))
+            for k in sorted(run):
+                rows.append((j, self.seeds[j], k, run[k], twin.get(k, np.nan)))
+        return pd.DataFrame(rows, columns=["member", "seed", "key", "run", "twin"])
+
+    def write(self, out: str | Path) -> Path:
+        """DIR/ensemble.json, DIR/summaries.parquet and DIR/timeseries/member=J/part-0.parquet
+        (a Hive-partitioned dataset: DuckDB reads it with hive_partitioning)."""
+        out = Path(out)
+        (out / "timeseries").mkdir(parents=True, exist_ok=True)
+        for j, table in enumerate(self.series):
+            folder = out / "timeseries" / f"member={j}"
+            folder.mkdir(exist_ok=True)
+            write_atomic(folder / "part-0.parquet", _parquet_bytes(table))
+        frame = pa.Table.from_pandas(self.members_frame(), preserve_index=False)
+        write_atomic(out / "summaries.parquet", _parquet_bytes(frame))
+        text = json.dumps(self.to_json(), indent=1, sort_keys=True, allow_nan=False)
+        write_atomic(out / "ensemble.json", text.encode())
+        return out
+
+
+def _parquet_bytes(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue().to_pybytes()
+
+
+def _cluster(workers: int, scheduler: str | None):
+    """A Dask client: to a running scheduler, or on a LocalCluster of ``workers`` processes."""
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        try:
+            return Client(scheduler, timeout="20s"), None
+        except OSError as e:
+            raise ScenarioError(
+                "(command line)", "--scheduler", scheduler, f"no Dask scheduler answers: {e}"
+            ) from None
+    cores = os.cpu_count() or 1
+    cluster = LocalCluster(
+        n_workers=workers,
+        threads_per_worker=max(1, cores // workers),
+        processes=True,
+        dashboard_address=None,
+    )
+    return Client(cluster), cluster
+
+
+def ensemble(
+    scenario: Scenario,
+    members: int,
+    seed: int | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Ensemble:
+    """Run ``members`` members of ``scenario`` (seeds from ``seed``, by default the
+    scenario's) in-process (``workers`` 1) or as Dask tasks."""
+    if members < 2:
+        raise ScenarioError("(command line)", "--seeds", members, "an ensemble needs 2 or more")
+    seed = scenario.run.seed if seed is None else seed
+    seeds = member_seeds(seed, members)
+    data = scenario.model_dump(mode="json")
+    results: list = [None] * members
+    if workers == 1 and scheduler is None:
+        for j, s in enumerate(seeds):
+            results[j] = run_member(data, s)
+            if progress is not None:
+                progress(j + 1, members)
+    else:
+        from distributed import as_completed
+
+        client, cluster = _cluster(workers, scheduler)
+        try:
+            futures = [client.submit(_dask_member, data, s, pure=False) for s in seeds]
+            index = {f.key: j for j, f in enumerate(futures)}
+            for done, f in enumerate(as_completed(futures), start=1):
+                results[index[f.key]] = f.result()
+                if progress is not None:
+                    progress(done, members)
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    summaries = [r[0] for r in results]
+    series = [r[1] for r in results]
+    return Ensemble(scenario, seed, seeds, summaries, series, [r[2] for r in results])

@@ -1,0 +1,78 @@
+"""Ensembles: members' seeds from one seed, statistics that are what they say, and the same
+bytes whoever ran the members (in-process, or two Dask workers)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import duckdb
+import numpy as np
+import pytest
+from scipy.stats import t as student
+
+from scoresim import load_scenario
+from scoresim.ensemble import ensemble, interval, member_seeds, statistics
+
+SMALL = {"population": {"persons": 2000}, "run": {"years": 0.3, "seed": 11}}
+
+
+def _scenario(name="court-defaulters"):
+    return load_scenario(name, SMALL)
+
+
+def test_member_seeds_are_a_function_of_the_ensemble_seed_and_differ():
+    a, b = member_seeds(3, 5), member_seeds(3, 8)
+    assert a == b[:5] and len(set(b)) == 8  # a larger ensemble extends a smaller one
+    assert member_seeds(4, 5) != a
+
+
+def test_interval_is_the_student_t_interval_of_the_mean():
+    x = np.array([1.0, 2.0, 4.0, 7.0])
+    s = interval(x)
+    half = student.ppf(0.975, 3) * x.std(ddof=1) / math.sqrt(4)
+    assert s["mean"] == pytest.approx(3.5) and s["high"] - s["mean"] == pytest.approx(half)
+    assert interval(np.array([np.nan, 2.0]))["n"] == 1
+
+
+def test_paired_interval_is_narrower_when_run_and_twin_move_together():
+    rng = np.random.default_rng(0)
+    base = rng.normal(10, 3, 12)  # what run and twin share (common random numbers)
+    summaries = [{"x": float(b + 1 + rng.normal(0, 0.1)), "twin": {"x": float(b)}} for b in base]
+    e = statistics(summaries)["effects"]["x"]
+    assert e["low"] < 1 < e["high"]  # the true effect is 1
+    assert e["narrowing"] < 0.1  # far narrower than the unpaired interval
+    assert e["unpaired_low"] < e["low"] and e["unpaired_high"] > e["high"]
+
+
+@pytest.fixture(scope="module")
+def in_process(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ens1")
+    return ensemble(_scenario(), 3, workers=1).write(out)
+
+
+def test_ensemble_writes_members_and_their_statistics(in_process):
+    stats = json.loads((in_process / "ensemble.json").read_text())
+    assert stats["members"] == 3 and len(set(stats["seeds"])) == 3
+    con = duckdb.connect()
+    runs = con.execute(
+        f"SELECT member, run FROM read_parquet('{in_process}/summaries.parquet') "
+        "WHERE key = 'blocked_rail' ORDER BY member"
+    ).fetchall()
+    values = np.array([r[1] for r in runs], float)
+    s = stats["summary"]["blocked_rail"]
+    assert s["n"] == 3 and s["mean"] == pytest.approx(values.mean())
+    members = con.execute(
+        f"SELECT DISTINCT member FROM read_parquet('{in_process}/timeseries/*/*.parquet', "
+        "hive_partitioning = true) ORDER BY member"
+    ).fetchall()
+    assert [m[0] for m in members] == [0, 1, 2]
+
+
+def test_two_dask_workers_write_the_same_bytes_as_one_process(in_process, tmp_path):
+    pytest.importorskip("distributed")
+    out = ensemble(_scenario(), 3, workers=2).write(tmp_path / "ens2")
+    files = sorted(p.relative_to(in_process) for p in in_process.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
+    for f in files:
+        assert (in_process / f).read_bytes() == (out / f).read_bytes(), f
