@@ -76,3 +76,73 @@ def test_two_dask_workers_write_the_same_bytes_as_one_process(in_process, tmp_pa
     assert files == sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
     for f in files:
         assert (in_process / f).read_bytes() == (out / f).read_bytes(), f
+
+
+def test_a_failed_member_is_reported_left_out_and_finished_by_a_rerun(
+    in_process, tmp_path, monkeypatch
+):
+    import scoresim.ensemble as E
+
+    real = E.run_member
+    seeds = member_seeds(11, 3)
+
+    def flaky(data, seed, threads=None):
+        if seed == seeds[1]:
+            raise RuntimeError("worker lost")
+        return real(data, seed, threads)
+
+    monkeypatch.setattr(E, "run_member", flaky)
+    part = ensemble(_scenario(), 3, out=tmp_path)
+    assert part.failed == {1: "RuntimeError: worker lost"} and part.index == [0, 2]
+    stats = part.to_json()
+    assert stats["summary"]["blocked_rail"]["n"] == 2
+    monkeypatch.setattr(E, "run_member", real)
+    calls = []
+    monkeypatch.setattr(E, "run_member", lambda d, s, t=None: calls.append(s) or real(d, s, t))
+    whole = ensemble(_scenario(), 3, out=tmp_path).write(tmp_path)
+    assert calls == [seeds[1]]  # only the missing member ran
+    for f in ("ensemble.json", "summaries.parquet", "timeseries/member=1/part-0.parquet"):
+        assert (whole / f).read_bytes() == (in_process / f).read_bytes(), f
+
+
+def test_another_ensemble_in_the_same_folder_is_refused(tmp_path):
+    from scoresim import ScenarioError
+
+    ensemble(_scenario(), 2, out=tmp_path)
+    with pytest.raises(ScenarioError, match="holds another ensemble"):
+        ensemble(_scenario(), 2, seed=12, out=tmp_path)
+
+
+def test_workers_that_would_not_fit_in_memory_are_refused(monkeypatch):
+    import scoresim.sim as S
+    from scoresim import ScenarioError
+
+    need = S.estimate_bytes(_scenario())
+    monkeypatch.setattr(S, "available_bytes", lambda: int(2.5 * need))
+    with pytest.raises(ScenarioError, match="at most 2 fit") as e:
+        ensemble(_scenario(), 3, workers=3)
+    assert e.value.key == "--workers"
+
+
+def test_killed_ensemble_finishes_on_the_same_command(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    args = ["court-defaulters", "--seeds", "3", "--n", "2000", "--years", "0.3"]
+    cmd = [sys.executable, "-m", "scoresim.cli", "ensemble", *args]
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    subprocess.run([*cmd, "--out", str(whole)], check=True, capture_output=True)
+    proc = subprocess.Popen([*cmd, "--out", str(killed)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.time() + 240
+    while not (killed / "members" / "0.json").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "ensemble.json").exists()  # killed before the end
+    subprocess.run([*cmd, "--out", str(killed)], check=True, capture_output=True)
+    for f in ("ensemble.json", "summaries.parquet", "timeseries/member=2/part-0.parquet"):
+        assert (killed / f).read_bytes() == (whole / f).read_bytes(), f

@@ -460,6 +460,7 @@ def ensemble_cmd(
                 workers=workers,
                 scheduler=scheduler,
                 progress=lambda done, total: progress("members", done, total),
+                out=out,
             )
     except ScenarioError as e:
         _fail(e)
@@ -474,6 +475,15 @@ def ensemble_cmd(
         table.add_row(h.label, _interval_text(s, h.kind), _interval_text(e, h.kind))
     console.print(table)
     console.print(f"wrote {out}/ (ensemble.json, summaries.parquet, timeseries/)")
+    if result.failed:
+        for j, why in sorted(result.failed.items()):
+            err.print(f"member {j} failed: {why}", highlight=False, markup=False)
+        err.print(
+            f"{len(result.failed)} of {members} members failed and are left out of the "
+            "statistics; run the same command again to finish them",
+            highlight=False,
+        )
+        raise typer.Exit(1)
 
 
 def _interval_text(stat: dict | None, kind: str) -> str:

@@ -142,6 +142,8 @@ class Ensemble:
     summaries: list[dict]
     series: list[pa.Table]
     peaks: list[int]  # peak RSS (bytes) of the process that ran each member, when it ended
+    failed: dict[int, str]  # members that failed: why (kept out of the statistics)
+    index: list[int]  # the member index of each completed member
 
     @property
     def stats(self) -> dict:
@@ -152,7 +154,9 @@ class Ensemble:
             "scenario": self.scenario.name,
             "ensemble_seed": self.seed,
             "members": len(self.seeds),
+            "member_index": self.index,
             "seeds": self.seeds,
+            "failed": {str(j): why for j, why in sorted(self.failed.items())},
             "level": LEVEL,
             **self.stats,
         }
@@ -160,10 +164,10 @@ class Ensemble:
     def members_frame(self) -> pd.DataFrame:
         """One row per member x summary key: the run's and the twin's value."""
         rows = []
-        for j, s in enumerate(self.summaries):
+        for j, s, seed in zip(self.index, self.summaries, self.seeds):
             run, twin = flatten(s), flatten(s.get("twin"))
             for k in sorted(run):
-                rows.append((j, self.seeds[j], k, run[k], twin.get(k, np.nan)))
+                rows.append((j, seed, k, run[k], twin.get(k, np.nan)))
         return pd.DataFrame(rows, columns=["member", "seed", "key", "run", "twin"])
 
     def write(self, out: str | Path) -> Path:
@@ -171,7 +175,7 @@ class Ensemble:
         (a Hive-partitioned dataset: DuckDB reads it with hive_partitioning)."""
         out = Path(out)
         (out / "timeseries").mkdir(parents=True, exist_ok=True)
-        for j, table in enumerate(self.series):
+        for j, table in zip(self.index, self.series):
             folder = out / "timeseries" / f"member={j}"
             folder.mkdir(exist_ok=True)
             write_atomic(folder / "part-0.parquet", _parquet_bytes(table))
@@ -209,6 +213,62 @@ def _cluster(workers: int, scheduler: str | None):
     return Client(cluster), cluster
 
 
+def check_workers(scenario: Scenario, workers: int) -> None:
+    """Refuse an ensemble whose members running at once would not fit in memory, naming the
+    largest worker count that would."""
+    from .sim import available_bytes, estimate_bytes
+
+    need, have = estimate_bytes(scenario), available_bytes()
+    if need * workers > have:
+        fits = int(have // need)
+        raise ScenarioError(
+            "(command line)",
+            "--workers",
+            workers,
+            f"{workers} members at once need about {need * workers / 1e9:.1f} GB but "
+            f"{have / 1e9:.1f} GB is available; at most {max(fits, 0)} fit"
+            + ("" if fits >= 1 else " (not even one: lower --n)"),
+        )
+
+
+class Store:
+    """A member's results on disk as soon as it is done, so that the same command run again
+    finishes only the missing members: DIR/members/J.json (its summary) and
+    DIR/timeseries/member=J/part-0.parquet. DIR/members/spec.json says which ensemble the
+    folder holds; another ensemble is refused."""
+
+    def __init__(self, out: Path, spec: dict):
+        self.out = out
+        self.members = out / "members"
+        self.members.mkdir(parents=True, exist_ok=True)
+        path = self.members / "spec.json"
+        text = json.dumps(spec, sort_keys=True)
+        if path.exists() and path.read_text() != text:
+            raise ScenarioError(
+                "(command line)",
+                "--out",
+                str(out),
+                "holds another ensemble (other scenario, seed or members); give another --out",
+            )
+        write_atomic(path, text.encode())
+
+    def series_path(self, j: int) -> Path:
+        return self.out / "timeseries" / f"member={j}" / "part-0.parquet"
+
+    def load(self, j: int):
+        summary, series = self.members / f"{j}.json", self.series_path(j)
+        if not (summary.exists() and series.exists()):
+            return None
+        return json.loads(summary.read_text()), pq.read_table(series), 0
+
+    def save(self, j: int, result) -> None:
+        summary, table, _ = result
+        self.series_path(j).parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(self.series_path(j), _parquet_bytes(table))
+        text = json.dumps(summary, sort_keys=True, allow_nan=False)
+        write_atomic(self.members / f"{j}.json", text.encode())  # last: the member is done
+
+
 def ensemble(
     scenario: Scenario,
     members: int,
@@ -216,35 +276,72 @@ def ensemble(
     workers: int = 1,
     scheduler: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    out: str | Path | None = None,
 ) -> Ensemble:
     """Run ``members`` members of ``scenario`` (seeds from ``seed``, by default the
-    scenario's) in-process (``workers`` 1) or as Dask tasks."""
+    scenario's) in-process (``workers`` 1) or as Dask tasks. With ``out``, each member is
+    stored as it is done, and members already stored there are not run again. A member that
+    fails is reported in ``Ensemble.failed`` and kept out of the statistics."""
     if members < 2:
         raise ScenarioError("(command line)", "--seeds", members, "an ensemble needs 2 or more")
+    if scheduler is None:
+        check_workers(scenario, workers)
     seed = scenario.run.seed if seed is None else seed
     seeds = member_seeds(seed, members)
     data = scenario.model_dump(mode="json")
-    results: list = [None] * members
-    if workers == 1 and scheduler is None:
-        for j, s in enumerate(seeds):
-            results[j] = run_member(data, s)
-            if progress is not None:
-                progress(j + 1, members)
+    store = None
+    if out is not None:
+        store = Store(Path(out), {"scenario": data, "seeds": seeds})
+    results: list = [store.load(j) if store else None for j in range(members)]
+    todo = [j for j in range(members) if results[j] is None]
+    failed: dict[int, str] = {}
+    done = members - len(todo)
+    if progress is not None:
+        progress(done, members)
+
+    def finish(j: int, result) -> None:
+        nonlocal done
+        results[j] = result
+        if store is not None:
+            store.save(j, result)
+        done += 1
+        if progress is not None:
+            progress(done, members)
+
+    if not todo:
+        pass
+    elif workers == 1 and scheduler is None:
+        for j in todo:
+            try:
+                result = run_member(data, seeds[j])
+            except Exception as e:  # noqa: BLE001 - a member's failure is reported, not fatal
+                failed[j] = f"{type(e).__name__}: {e}"
+                continue
+            finish(j, result)
     else:
         from distributed import as_completed
 
         client, cluster = _cluster(workers, scheduler)
         try:
-            futures = [client.submit(_dask_member, data, s, pure=False) for s in seeds]
-            index = {f.key: j for j, f in enumerate(futures)}
-            for done, f in enumerate(as_completed(futures), start=1):
-                results[index[f.key]] = f.result()
-                if progress is not None:
-                    progress(done, members)
+            futures = {client.submit(_dask_member, data, seeds[j], pure=False): j for j in todo}
+            for f in as_completed(list(futures)):
+                j = futures[f]
+                if f.status == "error":
+                    failed[j] = f"{type(f.exception()).__name__}: {f.exception()}"
+                    continue
+                finish(j, f.result())
         finally:
             client.close()
             if cluster is not None:
                 cluster.close()
-    summaries = [r[0] for r in results]
-    series = [r[1] for r in results]
-    return Ensemble(scenario, seed, seeds, summaries, series, [r[2] for r in results])
+    ok = [j for j in range(members) if results[j] is not None]
+    return Ensemble(
+        scenario,
+        seed,
+        [seeds[j] for j in ok],
+        [results[j][0] for j in ok],
+        [results[j][1] for j in ok],
+        [results[j][2] for j in ok],
+        failed,
+        ok,
+    )
