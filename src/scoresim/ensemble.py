@@ -59,10 +59,15 @@ def flatten(summary: dict | None, prefix: str = "") -> dict[str, float]:
     return out
 
 
-def interval(values: np.ndarray, level: float = LEVEL) -> dict:
-    """Mean, sd and the t interval of the mean of ``values`` (NaN left out)."""
+def _t(n: int, level: float = LEVEL) -> float:
+    """Student's t quantile for a two-sided ``level`` interval of a mean of n values."""
     from scipy.stats import t as student
 
+    return float(student.ppf(0.5 + level / 2, n - 1))
+
+
+def interval(values: np.ndarray, level: float = LEVEL) -> dict:
+    """Mean, sd and the t interval of the mean of ``values`` (NaN left out)."""
     x = values[np.isfinite(values)]
     n = len(x)
     if n == 0:
@@ -71,7 +76,7 @@ def interval(values: np.ndarray, level: float = LEVEL) -> dict:
     if n == 1:
         return {"n": 1, "mean": mean, "sd": None, "low": None, "high": None}
     sd = float(x.std(ddof=1))
-    half = float(student.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
+    half = _t(n, level) * sd / math.sqrt(n)
     return {"n": n, "mean": mean, "sd": sd, "low": mean - half, "high": mean + half}
 
 
@@ -94,10 +99,7 @@ def statistics(summaries: list[dict]) -> dict:
         if d["sd"] is None:
             continue
         n = int(both.sum())
-        from scipy.stats import t as student
-
-        q = float(student.ppf(0.5 + LEVEL / 2, n - 1))
-        unpaired = q * math.sqrt((a["sd"] ** 2 + b["sd"] ** 2) / n)
+        unpaired = _t(n) * math.sqrt((a["sd"] ** 2 + b["sd"] ** 2) / n)
         d["unpaired_low"] = d["mean"] - unpaired
         d["unpaired_high"] = d["mean"] + unpaired
         d["narrowing"] = (d["high"] - d["low"]) / (2 * unpaired) if unpaired > 0 else None

@@ -127,9 +127,12 @@ class Policing:
             hit = first[uniforms_at(key, 2 * first) < 1.0 - np.exp(-self.strength * felt)]
             pressed[hit] = True
             self.first[hit] = np.minimum(self.first[hit], t)
+        self._lapse(pressed, before, key)
+
+    def _lapse(self, pressed, before, key) -> None:
+        """Pressure lapses for some of those pressed before this step."""
         if len(before):
-            lapse = uniforms_at(key, 2 * before + 1) < self.p_lapse
-            pressed[before[lapse]] = False
+            pressed[before[uniforms_at(key, 2 * before + 1) < self.p_lapse]] = False
 
     def respond_firms(self, t, seed, frecs, opaque, legal_rep, watched) -> None:
         """Firms that offended may be pressed by their representative (as watched as they
@@ -147,6 +150,4 @@ class Policing:
         pressed[hit] = True
         self._firm_ever[hit] = True
         self.firms_ever = int(self._firm_ever.sum())
-        if len(before):
-            lapse = uniforms_at(key, 2 * before + 1) < self.p_lapse
-            pressed[before[lapse]] = False
+        self._lapse(pressed, before, key)

@@ -264,7 +264,6 @@ class Registry:
             idx = np.flatnonzero(enter)
             keep = expr.evaluate(self.trees[k], fields(idx, np.ones(len(idx), bool)), len(idx))
             enter[idx[~keep]] = False
-        base, clamp, lo, hi = led.shown_args()
         named = None  # (subjects, context, gravity) of those entering now
         if self.notice:  # a warning first; listed only if the condition still holds after it
             pend = self.pending[k]
@@ -290,17 +289,7 @@ class Registry:
         _rederive_causes(
             m,
             self.cause[k],
-            by_score,
-            self.thresholds[k],
-            base,
-            led.own_true,
-            led.own_false,
-            clamp,
-            lo,
-            hi,
-            self.grade_masks[k],
-            g_true if g_true is not None else led.grade,
-            g_own if g_own is not None else led.grade,
+            *self._condition_args(k, by_score, g_true, g_own),
             self.kept_until[k],
         )
         if enter.any():  # the data behind a membership are named once, when it starts
@@ -316,11 +305,16 @@ class Registry:
     def _cause_now(self, k, idx, by_score, g_true, g_own) -> np.ndarray:
         """The cause (TRUE, FALSE, ASSOC) of list k's condition for subjects ``idx`` now: the
         rule ``_rederive_causes`` applies to members (``_condition_cause``)."""
+        out = np.empty(len(idx), np.uint8)
+        _causes_at(idx, *self._condition_args(k, by_score, g_true, g_own), out)
+        return out
+
+    def _condition_args(self, k, by_score, g_true, g_own) -> tuple:
+        """What ``_condition_cause`` reads of list k's condition and the ledger, in the order
+        the kernels take it (``g_true``/``g_own``: the hypothetical grades, if formed)."""
         led = self.ledger
         base, clamp, lo, hi = led.shown_args()
-        out = np.empty(len(idx), np.uint8)
-        _causes_at(
-            idx,
+        return (
             by_score,
             self.thresholds[k],
             base,
@@ -332,9 +326,7 @@ class Registry:
             self.grade_masks[k],
             g_true if g_true is not None else led.grade,
             g_own if g_own is not None else led.grade,
-            out,
         )
-        return out
 
 
 @njit(cache=True, parallel=True)

@@ -85,21 +85,19 @@ class Screening:
         # who a partner's listing reaches: everybody, but the safeguarded (unless required)
         self.immune = society.safeguarded if s.enabled else np.zeros(len(self.avoid), bool)
         self.listed_weight = np.where(self.immune & ~self.required, 0.0, 1.0).astype(np.float32)
+        # per-step chance of dropping a visibly listed partner, per layer (business only)
+        listed = 1.0 if self.required else per_step(regime.response.partner_drop, dt)
+        self.rates = np.array([0, 0, 0, 0, listed])
         self.dropped = np.zeros(3, np.int64)
 
-    def drop_rates(self, partner_drop: float, dt: float) -> np.ndarray:
-        """Per-step drop chance of a listed partner, per layer (business only)."""
-        p = 1.0 if self.required else per_step(partner_drop, dt)
-        return np.array([0, 0, 0, 0, p])
-
-    def drop(self, t, seed, graph, active, ledger, registry, deg_active, cuts, rates) -> None:
+    def drop(self, t, seed, graph, active, ledger, registry, deg_active, cuts) -> None:
         visible = registry.visible
         before = int(cuts[4])
         response.cut_ties(
             np.flatnonzero(visible),
             graph,
             active,
-            rates,
+            self.rates,
             self.listed_weight,
             stream_key(seed, Stream.PARTNER, t),
             ledger,

@@ -254,7 +254,6 @@ class World:
                 behaviour.per_step(rate, dt) * regime.publicity
             )
         self.screening = screening.Screening(sc, regime, society, dt)
-        self.drop_rate = self.screening.drop_rates(r.partner_drop, dt)
         self.firm_ledger.immune = self.screening.immune
         self.visible_low = np.array(
             [self.ledger.grade_names.index(g) for g in r.visible_low_grades], np.uint8
@@ -467,7 +466,6 @@ class World:
             self.firm_registry,
             self.firm_deg_active,
             self.cuts,
-            self.drop_rate,
         )
         response.employers(
             stream_key(self.seed, Stream.EMPLOYER, t),
