@@ -12,7 +12,7 @@ import pytest
 from scipy.stats import t as student
 
 from scoresim import load_scenario
-from scoresim.ensemble import ensemble, interval, member_seeds, statistics
+from scoresim.ensemble import ensemble, four_fifths, interval, member_seeds, statistics
 
 SMALL = {"population": {"persons": 2000}, "run": {"years": 0.3, "seed": 11}}
 
@@ -43,6 +43,37 @@ def test_paired_interval_is_narrower_when_run_and_twin_move_together():
     assert e["low"] < 1 < e["high"]  # the true effect is 1
     assert e["narrowing"] < 0.1  # far narrower than the unpaired interval
     assert e["unpaired_low"] < e["low"] and e["unpaired_high"] > e["high"]
+
+
+def test_ensemble_flags_a_group_only_when_its_interval_clears_the_four_fifths_band():
+    rng = np.random.default_rng(1)
+
+    def members(rural, foreigner):
+        return [
+            {"disparate_impact": {"rural": float(r), "foreigner": f}}
+            for r, f in zip(rural, foreigner)
+        ]
+
+    far = rng.normal(0.5, 0.02, 8)  # clearly below 0.8
+    noisy = rng.normal(1.0, 1.5, 8)  # a dozen persons: all over the place
+    v = four_fifths(members(far, [float(x) for x in noisy]))
+    assert v["rural"]["verdict"] == "fails" and v["rural"]["high"] < 0.8
+    assert v["foreigner"]["verdict"] == "too small to tell"
+    v = four_fifths(members(rng.normal(1.0, 0.02, 8), [None] + [1.0] * 7))
+    assert v["rural"]["verdict"] == "passes"
+    assert v["foreigner"]["verdict"] == "too small to tell"  # a member without a ratio
+    assert v["foreigner"]["members_without_ratio"] == 1
+    # eight societies that all sanction none of their 160 foreigners, where 1 in 1,000 of
+    # the natives is sanctioned: a ratio of 0 every time, but too few to tell
+    counts = {"persons": 160, "sanctioned": 0, "reference_persons": 200_000}
+    zero = [
+        {
+            "disparate_impact": {"foreigner": 0.0},
+            "disparate_impact_interval": {"foreigner": {**counts, "reference_sanctioned": 200}},
+        }
+    ] * 8
+    v = four_fifths(zero)["foreigner"]
+    assert v["sd"] == 0 and v["verdict"] == "too small to tell" and v["pooled_high"] > 1.25
 
 
 @pytest.fixture(scope="module")
@@ -86,10 +117,10 @@ def test_a_failed_member_is_reported_left_out_and_finished_by_a_rerun(
     real = E.run_member
     seeds = member_seeds(11, 3)
 
-    def flaky(data, seed, threads=None):
+    def flaky(data, seed):
         if seed == seeds[1]:
             raise RuntimeError("worker lost")
-        return real(data, seed, threads)
+        return real(data, seed)
 
     monkeypatch.setattr(E, "run_member", flaky)
     part = ensemble(_scenario(), 3, out=tmp_path)
@@ -98,7 +129,7 @@ def test_a_failed_member_is_reported_left_out_and_finished_by_a_rerun(
     assert stats["summary"]["blocked_rail"]["n"] == 2
     monkeypatch.setattr(E, "run_member", real)
     calls = []
-    monkeypatch.setattr(E, "run_member", lambda d, s, t=None: calls.append(s) or real(d, s, t))
+    monkeypatch.setattr(E, "run_member", lambda d, s: calls.append(s) or real(d, s))
     whole = ensemble(_scenario(), 3, out=tmp_path).write(tmp_path)
     assert calls == [seeds[1]]  # only the missing member ran
     for f in ("ensemble.json", "summaries.parquet", "timeseries/member=1/part-0.parquet"):

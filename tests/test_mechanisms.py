@@ -11,7 +11,15 @@ import pytest
 from conftest import Stepped
 
 from scoresim import Sim, load_scenario
-from scoresim.metrics import DISPARITY_PAIRS, disparate_impact, flagged
+from scoresim.metrics import (
+    DISPARITY_PAIRS,
+    FAILS,
+    PASSES,
+    TOO_SMALL,
+    disparate_impact,
+    disparate_impact_intervals,
+    flagged,
+)
 from scoresim.population import build_firms, build_persons
 from scoresim.sources import coverage_bits
 
@@ -177,6 +185,44 @@ def test_disparate_impact_arithmetic_and_the_four_fifths_rule():
     ever = (w.recorder.ever & 1) > 0
     want = ever[p.urban == 0].mean() / ever[p.urban == 1].mean()
     assert out.summary()["disparate_impact"]["rural"] == pytest.approx(want, rel=1e-9)
+
+
+def test_disparate_impact_intervals_cover_the_true_ratio_and_decide_only_when_clear():
+    """Katz's interval for a ratio of two binomial rates covers the true ratio about 95 % of
+    the time; a verdict is given only when the interval lies wholly on one side of a
+    four-fifths line, and a group of a dozen persons is too small to tell."""
+    rng = np.random.default_rng(7)
+    n1, n2, p1, p2 = 400, 3000, 0.06, 0.05  # true ratio 1.2
+    covered = 0
+    for _ in range(2000):
+        a, c = int(rng.binomial(n1, p1)), int(rng.binomial(n2, p2))
+        e = disparate_impact_intervals({"rural": (a, n1), "urban": (c, n2)})["rural"]
+        covered += e["low"] <= 1.2 <= e["high"]
+    assert 0.93 <= covered / 2000 <= 0.97
+
+    def verdict(a, n1, c, n2):
+        return disparate_impact_intervals({"foreigner": (a, n1), "native": (c, n2)})["foreigner"]
+
+    assert verdict(1, 12, 1000, 20_000)["verdict"] == TOO_SMALL  # ratio 1.7 but 12 persons
+    assert verdict(0, 12, 1000, 20_000)["verdict"] == TOO_SMALL  # zero cell: corrected
+    assert verdict(500, 10_000, 5000, 50_000)["verdict"] == FAILS  # ratio 0.5
+    assert verdict(2000, 20_000, 10_000, 100_000)["verdict"] == PASSES  # ratio 1.0
+    assert verdict(1200, 10_000, 10_000, 100_000)["verdict"] == TOO_SMALL  # 1.2: near 1.25
+    assert verdict(0, 0, 10, 100)["low"] is None  # nobody in the group
+
+
+def test_a_run_flags_only_groups_whose_interval_clears_the_band():
+    """In a 20,000-person run the foreigners (a dozen or so) are never flagged, and every
+    flagged group's interval lies outside the band."""
+    s = Sim("article", n=20_000, years=1, seed=3).run().summary()
+    tests = s["disparate_impact_interval"]
+    assert tests["foreigner"]["persons"] < 50 and tests["foreigner"]["verdict"] == TOO_SMALL
+    assert "foreigner" in flagged(s["disparate_impact"])  # the bare ratio would flag them
+    assert "foreigner" not in s["disparate_impact_flagged"]
+    for g in s["disparate_impact_flagged"]:
+        assert tests[g]["high"] < 0.8 or tests[g]["low"] > 1.25
+    for g, e in tests.items():
+        assert e["low"] <= s["disparate_impact"][g] <= e["high"]
 
 
 def test_income_loss_is_the_share_the_sanctions_take():

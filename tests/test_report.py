@@ -113,3 +113,20 @@ def test_report_command_and_comparison_report(run_dir, tmp_path):
     )
     assert r.returncode == 0, r.stderr
     _check_page(out / "report.html", tmp_path, 2)
+
+
+def test_ensemble_report_draws_bands_and_gives_verdicts(tmp_path):
+    """`scoresim ensemble` writes a report whose headline cells carry intervals, whose
+    disparate-impact verdicts are the ensemble.json verdicts, and whose figure loads."""
+    out = tmp_path / "ens"
+    r = scoresim(
+        "ensemble", "article", "--seeds", "3", "--n", "3000", "--years", "0.3", "--out", str(out)
+    )
+    assert r.returncode == 0, r.stderr
+    dom = _check_page(out / "report.html", tmp_path, 1)
+    stats = json.loads((out / "ensemble.json").read_text())
+    verdicts = dict(re.findall(r'<tr data-group="(\w+)" data-verdict="([^"]+)"', dom))
+    assert verdicts == {g: v["verdict"] for g, v in stats["disparate_impact"].items()}
+    assert "foreigner" in verdicts and verdicts["foreigner"] == "too small to tell"
+    row = re.search(r'<tr data-key="records_per_person_year">(.*?)</tr>', dom).group(1)
+    assert row.count("[") >= 2  # run and twin cells: mean [interval]

@@ -74,6 +74,12 @@ ALL_OFF: dict = {
 
 BEFORE = json.loads(FILE.read_text())
 
+# Outputs whose definition changed on purpose after the file was written (not mechanisms).
+REDEFINED = {
+    # issue 14: a group is flagged only when the interval of its ratio clears the band
+    "disparate_impact_flagged",
+}
+
 
 # Values a preset re-fitted because the responses moved its calibration (not mechanisms: the
 # earlier value comes back with them off). court-defaulters: docs/calibration/README.md.
@@ -89,7 +95,7 @@ def test_responses_off_reproduce_earlier_outputs(name):
     moved = {
         k: (v, now["summary"].get(k, "missing"))
         for k, v in before["summary"].items()
-        if now["summary"].get(k, "missing") != v
+        if now["summary"].get(k, "missing") != v and k not in REDEFINED
     }
     assert not moved, f"{name}: earlier outputs moved with every response off: {moved}"
     assert now["series"] == before["series"], f"{name}: the timeseries moved"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from scoresim import ScenarioError, load_scenario
-from scoresim.sensitivity import analyse, indices, load_problem, salib_problem
+from scoresim.sensitivity_analysis import analyse, indices, load_problem, salib_problem
 
 # Ishigami (a = 7, b = 0.1): the analytic first-order and total indices
 S1 = {"x1": 0.3139, "x2": 0.4424, "x3": 0.0}

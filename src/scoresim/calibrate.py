@@ -11,6 +11,7 @@ the full population over all seeds: that check is the table the command prints.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Callable
@@ -36,9 +37,8 @@ from .scenario import (
 )
 
 DICT_METRICS = ("disparate_impact", "grade_shares", "firm_grade_shares")
-SCALAR_METRICS = tuple(
-    k for k in SUMMARY_KEYS if k not in DICT_METRICS + ("disparate_impact_flagged",)
-)
+NOT_NUMBERS = ("disparate_impact_flagged", "disparate_impact_interval")
+SCALAR_METRICS = tuple(k for k in SUMMARY_KEYS if k not in DICT_METRICS + NOT_NUMBERS)
 
 
 class Parameter(Strict):
@@ -123,6 +123,25 @@ def get_path(data: dict, key: str):
     for s in _steps(key):
         node = node[s]
     return node
+
+
+def check_key(
+    data: dict, key: str, low: float, high: float, file: str | Path, key_at: str, high_at: str
+) -> None:
+    """A scenario key to vary must name a number, its range must be a range, and the
+    scenario must stay valid at both ends (errors name ``key_at`` and ``high_at``)."""
+    try:
+        old = get_path(data, key)
+    except (KeyError, IndexError, TypeError):
+        raise ScenarioError(file, key_at, key, "no such scenario key") from None
+    if isinstance(old, bool) or not isinstance(old, int | float):
+        raise ScenarioError(file, key_at, key, "must name a number")
+    if not low < high:
+        raise ScenarioError(file, high_at, high, f"must be above low ({low})")
+    for bound in (low, high):
+        trial = json.loads(json.dumps(data))
+        set_path(trial, key, bound)
+        from_dict(trial, file)
 
 
 def load_targets(path: str | Path, preset: str | None = None) -> tuple[Targets, Scenario]:

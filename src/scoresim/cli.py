@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .results import CAUSE_RULE, HEADLINE, format_count
+from .results import CAUSE_RULE, HEADLINE, format_count, format_interval
 from .results import format_value as _fmt
 from .results import headline_value as _value
 from .scenario import ScenarioError, load, presets
@@ -79,6 +79,18 @@ def _options(n: str | None, years: float | None, out: Path | None) -> int | None
     if out is not None and out.exists() and not out.is_dir():
         raise ScenarioError("(command line)", "--out", str(out), "exists and is not a directory")
     return persons
+
+
+def _many(preset: str, n: str | None, years: float | None, out: Path, seeds: str, workers: int):
+    """The options of the commands that run many members: the scenario (with --n and
+    --years) and the number of members per point."""
+    from .ensemble import resolve
+
+    persons = _options(n, years, out)
+    members = _count(seeds, "--seeds")
+    if workers < 1:
+        raise ScenarioError("(command line)", "--workers", workers, "must be 1 or more")
+    return resolve(preset, persons, years), members
 
 
 def summary_table(summary: dict, title: str, width: int = 100) -> Table:
@@ -393,24 +405,50 @@ def compare_cmd(
     presets: list[str] = typer.Argument(..., help="Presets or scenario files to compare."),
     n: str | None = typer.Option(None, "--n", help="Persons (e.g. 200000 or 2e5)."),
     years: float | None = typer.Option(None, "--years", help="Years to simulate."),
-    seed: int | None = typer.Option(None, "--seed", help="Random seed."),
+    seed: int | None = typer.Option(
+        None, "--seed", help="Random seed (with --seeds: the ensemble's)."
+    ),
+    seeds: str = typer.Option(
+        "1", "--seeds", help="Societies (K > 1: means, intervals and paired tests)."
+    ),
+    workers: int = typer.Option(1, "--workers", help="Dask workers for --seeds (1: in-process)."),
+    scheduler: str | None = typer.Option(None, "--scheduler", help="A Dask scheduler address."),
     out: Path = typer.Option(Path("runs/compare"), "--out", help="Output directory."),
     no_report: bool = typer.Option(False, "--no-report", help="Skip DIR/report.html."),
 ) -> None:
     """Run several regimes on one society with one shared twin; print them side by side and
-    write DIR/comparison.parquet, comparison.csv and comparison.md."""
-    from .compare import compare
+    write DIR/comparison.parquet, comparison.csv and comparison.md. With --seeds K, on K
+    societies: each cell the mean and its 95 % interval, each pair of regimes tested on the
+    same societies (comparison_stats.csv, comparison_pairs.csv)."""
+    from .compare import ComparisonFailed, compare
 
     try:
         persons = _options(n, years, out)
+        k = _count(seeds, "--seeds")
+        if workers < 1:
+            raise ScenarioError("(command line)", "--workers", workers, "must be 1 or more")
         with _bars() as progress:
-            result = compare(presets, n=persons, years=years, seed=seed, progress=progress)
+            result = compare(
+                presets,
+                n=persons,
+                years=years,
+                seed=seed,
+                progress=progress,
+                seeds=k,
+                workers=workers,
+                scheduler=scheduler,
+            )
     except ScenarioError as e:
         _fail(e)
+    except ComparisonFailed as e:
+        err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
     command = ["scoresim", "compare", *presets]
     for flag, value in (("--n", n), ("--years", years), ("--seed", seed)):
         if value is not None:
             command += [flag, str(value)]
+    if k > 1:
+        command += ["--seeds", str(k)]
     result.write(out, HEADLINE, " ".join([*command, "--out", str(out)]))
     for part in result.rich_parts(HEADLINE, width=min(console.width, 100)):
         console.print(part)
@@ -420,6 +458,7 @@ def compare_cmd(
         write_comparison_report(out, result, HEADLINE)
     console.print(
         f"wrote {out}/ (comparison.parquet, comparison.csv, comparison.md"
+        + (", comparison_stats.csv, comparison_pairs.csv" if k > 1 else "")
         + ("" if no_report else ", report.html, figures/")
         + ")"
     )
@@ -435,6 +474,7 @@ def ensemble_cmd(
     workers: int = typer.Option(1, "--workers", help="Dask workers (1: in-process)."),
     scheduler: str | None = typer.Option(None, "--scheduler", help="A Dask scheduler address."),
     out: Path = typer.Option(Path("runs/ensemble"), "--out", help="Output directory."),
+    no_report: bool = typer.Option(False, "--no-report", help="Skip DIR/report.html."),
 ) -> None:
     """Run K members of one scenario, each beside its twin; write DIR/ensemble.json (mean,
     sd and 95 % interval of every summary number, and the paired interval of every
@@ -442,16 +482,7 @@ def ensemble_cmd(
     from .ensemble import ensemble
 
     try:
-        persons = _options(n, years, out)
-        members = _count(seeds, "--seeds")
-        if workers < 1:
-            raise ScenarioError("(command line)", "--workers", workers, "must be 1 or more")
-        over: dict = {}
-        if persons is not None:
-            over["population"] = {"persons": persons}
-        if years is not None:
-            over["run"] = {"years": years}
-        sc = load(preset, over or None)
+        sc, members = _many(preset, n, years, out, seeds, workers)
         with _bars() as progress:
             result = ensemble(
                 sc,
@@ -472,9 +503,17 @@ def ensemble_cmd(
     table.add_column("run − twin (paired)", justify="right")
     for h in HEADLINE:
         s, e = stats["summary"].get(h.key), stats["effects"].get(h.key)
-        table.add_row(h.label, _interval_text(s, h.kind), _interval_text(e, h.kind))
+        table.add_row(h.label, format_interval(s, h.kind, h.key), format_interval(e, h.kind))
     console.print(table)
-    console.print(f"wrote {out}/ (ensemble.json, summaries.parquet, timeseries/)")
+    if not no_report:
+        from .report import write_ensemble_report
+
+        write_ensemble_report(out, result)
+    console.print(
+        f"wrote {out}/ (ensemble.json, summaries.parquet, members/, timeseries/"
+        + ("" if no_report else ", report.html, figures/")
+        + ")"
+    )
     if result.failed:
         for j, why in sorted(result.failed.items()):
             err.print(f"member {j} failed: {why}", highlight=False, markup=False)
@@ -486,13 +525,78 @@ def ensemble_cmd(
         raise typer.Exit(1)
 
 
-def _interval_text(stat: dict | None, kind: str) -> str:
-    if not stat or stat.get("mean") is None:
-        return "—"
-    text = _fmt(stat["mean"], kind)
-    if stat.get("low") is not None:
-        text += f" [{_fmt(stat['low'], kind)}, {_fmt(stat['high'], kind)}]"
-    return text
+@app.command("sweep")
+def sweep_cmd(
+    preset: str = typer.Argument(..., help="A preset name or a scenario TOML file."),
+    sets: list[str] = typer.Option(
+        ..., "--set", help="KEY=LOW:HIGH[:N], e.g. regime.publicity=0.2:1:5 (repeatable)."
+    ),
+    design: str = typer.Option("grid", "--design", help="grid or lhs (Latin hypercube)."),
+    seeds: str = typer.Option("4", "--seeds", help="Members per point (each with its twin)."),
+    points: str = typer.Option("10", "--points", help="Points of an lhs design."),
+    n: str | None = typer.Option(None, "--n", help="Persons (e.g. 200000 or 2e5)."),
+    years: float | None = typer.Option(None, "--years", help="Years to simulate."),
+    seed: int | None = typer.Option(None, "--seed", help="The sweep's seed."),
+    workers: int = typer.Option(1, "--workers", help="Dask workers (1: in-process)."),
+    scheduler: str | None = typer.Option(None, "--scheduler", help="A Dask scheduler address."),
+    metrics: list[str] = typer.Option(
+        [], "--metric", help="Summary keys to draw (repeatable; default: six headline ones)."
+    ),
+    out: Path = typer.Option(Path("runs/sweep"), "--out", help="Output directory."),
+) -> None:
+    """Vary scenario keys over ranges (a grid, or a Latin hypercube) and run K members at
+    every point; write DIR/sweep.csv and sweep.parquet (one row per point x summary number,
+    mean and 95 % interval) and one figure per swept key."""
+    from .sweeps import FIGURE_METRICS, design_points, parse_set
+    from .sweeps import sweep as run_sweep
+
+    try:
+        base, members = _many(preset, n, years, out, seeds, workers)
+        lhs = _count(points, "--points")
+        axes = [parse_set(text, base) for text in sets]
+        x = design_points(axes, design, lhs, base.run.seed if seed is None else seed)
+        console.print(
+            f"{design}: {len(x)} points x {members} members = {len(x) * members:,} runs of "
+            f"{base.population.persons:,} persons x {base.run.years:g} years, each with its twin",
+            highlight=False,
+        )
+        shown = tuple(metrics) or FIGURE_METRICS
+        with _bars() as progress:
+            result = run_sweep(
+                base,
+                sets,
+                design,
+                members,
+                lhs,
+                seed=seed,
+                workers=workers,
+                scheduler=scheduler,
+                progress=lambda done, total: progress("runs", done, total),
+            )
+    except ScenarioError as e:
+        _fail(e)
+    except RuntimeError as e:
+        err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    result.write(out, shown)
+    table = result.table()
+    view = Table(title=f"{base.name}: mean [95 % interval] over {members} members per point")
+    keys = [a.key for a in axes]
+    for k in keys:
+        view.add_column(k.split(".")[-1], justify="right")
+    first = [m for m in shown if m in set(table["metric"])][:3]
+    for m in first:
+        view.add_column(m, justify="right")
+    kind = {h.key: h.kind for h in HEADLINE}
+    for i, point in enumerate(result.points):
+        rows = table[table["point"] == i].set_index("metric")
+        cells = [f"{v:g}" for v in point]
+        for m in first:
+            stat = {k: (None if v != v else v) for k, v in rows.loc[m].to_dict().items()}
+            cells.append(format_interval(stat, kind.get(m, "num"), m))
+        view.add_row(*cells)
+    console.print(view)
+    console.print(f"wrote {out}/ (sweep.csv, sweep.parquet, sweep.json, figures/)")
 
 
 @app.command("sensitivity")
@@ -500,32 +604,43 @@ def sensitivity_cmd(
     preset: str = typer.Argument(..., help="A preset name or a scenario TOML file."),
     problem: Path = typer.Option(..., "--problem", help="The problem file (TOML)."),
     method: str = typer.Option("sobol", "--method", help="sobol or morris."),
+    workers: int = typer.Option(1, "--workers", help="Dask workers (1: in-process)."),
+    scheduler: str | None = typer.Option(None, "--scheduler", help="A Dask scheduler address."),
     out: Path = typer.Option(Path("runs/sensitivity"), "--out", help="Output directory."),
 ) -> None:
     """Which assumptions drive the outputs: SALib's Sobol indices (first order and total) or
     Morris' mu* and sigma, with 95 % intervals; writes DIR/sensitivity.csv and a figure."""
-    from . import sensitivity as sa
+    from .sensitivity_analysis import METHODS, analyse, load_problem, runs_needed
+    from .sensitivity_analysis import write as write_indices
 
     try:
-        if method not in sa.METHODS:
+        if method not in METHODS:
             raise ScenarioError(
-                "(command line)", "--method", method, f"allowed: {', '.join(sa.METHODS)}"
+                "(command line)", "--method", method, f"allowed: {', '.join(METHODS)}"
             )
         base = load(preset)
-        spec = sa.load_problem(problem, base)
-        runs = sa.runs_needed(method, spec.samples, len(spec.parameters))
+        spec = load_problem(problem, base)
+        runs = runs_needed(method, spec.samples, len(spec.parameters))
         console.print(
             f"{method}: {len(spec.parameters)} parameters, N = {spec.samples}: {runs:,} runs "
             f"of {spec.persons:,} persons x {spec.years:g} years, each with its twin",
             highlight=False,
         )
         with _bars() as progress:
-            table = sa.analyse(
-                base, spec, method, lambda done, total: progress("runs", done, total)
+            table = analyse(
+                base,
+                spec,
+                method,
+                lambda done, total: progress("runs", done, total),
+                workers,
+                scheduler,
             )
     except ScenarioError as e:
         _fail(e)
-    sa.write(table, out, method)
+    except RuntimeError as e:
+        err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    write_indices(table, out, method)
     shown = Table(title=f"{base.name}: {method} indices [95 % interval half-width]")
     for col in ("output", "parameter", "index", "value", "± conf"):
         shown.add_column(col, justify="left" if col in ("output", "parameter") else "right")

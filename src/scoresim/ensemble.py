@@ -30,11 +30,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .checkpoint import write_atomic
+from .metrics import DISPARITY_PAIRS, disparate_impact_intervals, four_fifths_verdict
 from .rng import Stream, stream_key
 from .scenario import Scenario, ScenarioError, from_dict
 
 SEED_BITS = (1 << 62) - 1
-SKIP = {"scenario", "version", "seed", "counts", "twin", "disparate_impact_flagged"}
+SKIP = {"scenario", "version", "seed", "counts", "twin"}
+SKIP |= {"disparate_impact_flagged", "disparate_impact_interval"}
 LEVEL = 0.95
 
 
@@ -104,38 +106,135 @@ def statistics(summaries: list[dict]) -> dict:
         d["unpaired_high"] = d["mean"] + unpaired
         d["narrowing"] = (d["high"] - d["low"]) / (2 * unpaired) if unpaired > 0 else None
         effects[k] = d
-    return {"summary": summary, "effects": effects}
+    return {"summary": summary, "effects": effects, "disparate_impact": four_fifths(summaries)}
 
 
-def run_member(data: dict, seed: int, threads: int | None = None):
-    """One member: the scenario (as a dict) with its seed, run beside its twin. Returns the
-    summary, the timeseries (Arrow table) and the peak RSS of the process that ran it."""
-    if threads is not None:
-        import numba
+def four_fifths(summaries: list[dict]) -> dict[str, dict]:
+    """Each group's disparate-impact ratio over members, its t interval and its verdict: the
+    group fails the four-fifths rule only when the whole interval lies outside 0.8-1.25, and
+    is too small to tell when the interval crosses a line or some member has no ratio. Where
+    the members give their counts, the binomial interval of the pooled counts is joined to
+    the t interval (the verdict reads the wider span): members that all agree on a ratio of
+    0 from a handful of persons do not make a verdict."""
+    out: dict[str, dict] = {}
+    for g, ref in DISPARITY_PAIRS.items():
+        ratios = [(s.get("disparate_impact") or {}).get(g) for s in summaries]
+        values = np.array([np.nan if r is None else r for r in ratios], dtype=float)
+        entry = interval(values)
+        entry["members_without_ratio"] = int(np.isnan(values).sum())
+        low, high = entry["low"], entry["high"]
+        if entry["members_without_ratio"]:
+            low = high = None
+        counts = [(s.get("disparate_impact_interval") or {}).get(g) for s in summaries]
+        if low is not None and counts and all(c and "reference_persons" in c for c in counts):
+            pooled = disparate_impact_intervals(
+                {
+                    g: (sum(c["sanctioned"] for c in counts), sum(c["persons"] for c in counts)),
+                    ref: (
+                        sum(c["reference_sanctioned"] for c in counts),
+                        sum(c["reference_persons"] for c in counts),
+                    ),
+                }
+            )[g]
+            entry["pooled_low"], entry["pooled_high"] = pooled["low"], pooled["high"]
+            if pooled["low"] is None:
+                low = high = None
+            else:
+                low, high = min(low, pooled["low"]), max(high, pooled["high"])
+        entry["span_low"], entry["span_high"] = low, high  # what the verdict reads
+        entry["verdict"] = four_fifths_verdict(low, high)
+        out[g] = entry
+    return out
 
-        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+
+def ratio_text(entry: dict | None, ratio: float | None = None) -> str:
+    """A disparate-impact entry as "ratio [low, high] verdict" (the span the verdict reads)."""
+    ratio = (entry or {}).get("mean", ratio)
+    if not entry or ratio is None:
+        return "—"
+    low = entry.get("span_low", entry.get("low"))
+    high = entry.get("span_high", entry.get("high"))
+    span = f" [{low:.2f}, {high:.2f}]" if low is not None else ""
+    return f"{ratio:.2f}{span} {entry['verdict']}"
+
+
+def run_scenario(data: dict, seed: int):
+    """The scenario (as a dict) with its seed, run beside its twin: its Results."""
     from .sim import Sim
 
     data = json.loads(json.dumps(data))
     data["run"]["seed"] = seed
     data["run"]["twin"] = True
-    res = Sim(from_dict(data)).run()
+    return Sim(from_dict(data)).run()
+
+
+def run_summary(data: dict, seed: int) -> dict:
+    """The scenario (as a dict) with its seed, run beside its twin: its summary."""
+    return run_scenario(data, seed).summary()
+
+
+def run_member(data: dict, seed: int):
+    """One member: the summary, the timeseries (Arrow table) and the peak RSS of the process
+    that ran it."""
+    res = run_scenario(data, seed)
     table = pa.Table.from_pandas(res.timeseries(), preserve_index=False)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # the process's so far
     return res.summary(), table, peak
 
 
-def _dask_member(data: dict, seed: int):
-    """A member on a Dask worker: numba uses the worker's threads."""
+def _on_worker(fn: Callable, *args):
+    """A task on a Dask worker: numba uses the worker's threads."""
+    import numba
     from distributed import get_worker
 
     w = get_worker()
     nthreads = getattr(getattr(w, "state", w), "nthreads", None) or 1
-    return run_member(data, seed, nthreads)
+    numba.set_num_threads(max(1, min(nthreads, numba.config.NUMBA_NUM_THREADS)))
+    return fn(*args)
+
+
+def run_tasks(
+    fn: Callable,
+    tasks: dict[int, tuple],
+    finish: Callable[[int, object], None],
+    workers: int = 1,
+    scheduler: str | None = None,
+) -> dict[int, str]:
+    """``fn(*tasks[j])`` for every j: in-process in order (``workers`` 1, no scheduler) or
+    as Dask tasks. ``finish(j, result)`` is called in this process as each one is done; a
+    task that raises is returned in {j: why} and the others go on."""
+    failed: dict[int, str] = {}
+    if not tasks:
+        return failed
+    if workers == 1 and scheduler is None:
+        for j, args in tasks.items():
+            try:
+                result = fn(*args)
+            except Exception as e:  # noqa: BLE001 - a member's failure is reported, not fatal
+                failed[j] = f"{type(e).__name__}: {e}"
+                continue
+            finish(j, result)
+        return failed
+    from distributed import as_completed
+
+    client, cluster = _cluster(workers, scheduler)
+    try:
+        futures = {client.submit(_on_worker, fn, *a, pure=False): j for j, a in tasks.items()}
+        for f in as_completed(list(futures)):
+            j = futures[f]
+            if f.status == "error":
+                failed[j] = f"{type(f.exception()).__name__}: {f.exception()}"
+                continue
+            finish(j, f.result())
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    return failed
 
 
 @dataclass
-class Ensemble:
+class EnsembleResults:
     """K members of one scenario: their summaries, time series and statistics."""
 
     scenario: Scenario
@@ -172,20 +271,129 @@ class Ensemble:
                 rows.append((j, seed, k, run[k], twin.get(k, np.nan)))
         return pd.DataFrame(rows, columns=["member", "seed", "key", "run", "twin"])
 
-    def write(self, out: str | Path) -> Path:
-        """DIR/ensemble.json, DIR/summaries.parquet and DIR/timeseries/member=J/part-0.parquet
-        (a Hive-partitioned dataset: DuckDB reads it with hive_partitioning)."""
-        out = Path(out)
-        (out / "timeseries").mkdir(parents=True, exist_ok=True)
+    def summary_table(self) -> pd.DataFrame:
+        """One row per summary number: n, mean, sd and the 95 % interval over members."""
+        rows = [{"key": k, **v} for k, v in self.stats["summary"].items()]
+        return pd.DataFrame(rows, columns=["key", "n", "mean", "sd", "low", "high"])
+
+    def effects_table(self) -> pd.DataFrame:
+        """One row per number the regime changes: the paired run-minus-twin difference with
+        its interval, the unpaired interval beside it and the narrowing."""
+        rows = [{"key": k, **v} for k, v in self.stats["effects"].items()]
+        cols = ["key", "n", "mean", "sd", "low", "high", "unpaired_low", "unpaired_high"]
+        return pd.DataFrame(rows, columns=[*cols, "narrowing"])
+
+    def timeseries(self) -> pd.DataFrame:
+        """Every member's time series in one long table, with a ``member`` column."""
+        frames = []
         for j, table in zip(self.index, self.series):
-            folder = out / "timeseries" / f"member={j}"
-            folder.mkdir(exist_ok=True)
-            write_atomic(folder / "part-0.parquet", _parquet_bytes(table))
+            df = table.to_pandas()
+            df.insert(0, "member", j)
+            frames.append(df)
+        return pd.concat(frames, ignore_index=True)
+
+    def plot(self, metric: str, group: str = "all", ax=None, share: bool = False):
+        """``metric`` (of ``group``; ``share``: per person) over time: each member thin, the
+        mean over members thick with its 95 % interval shaded, run and twin. Returns the
+        matplotlib Axes."""
+        return plot_band(self.timeseries(), self.scenario, metric, group, ax, share)
+
+    @classmethod
+    def load(cls, folder: str | Path) -> EnsembleResults:
+        """A written ensemble again: DIR/ensemble.json, scenario.toml, members/, timeseries/."""
+        from .scenario import load as load_scenario
+
+        folder = Path(folder)
+        meta = json.loads((folder / "ensemble.json").read_text())
+        sc = load_scenario(folder / "scenario.toml")
+        index = meta["member_index"]
+        summaries = [json.loads((folder / "members" / f"{j}.json").read_text()) for j in index]
+        series = [pq.read_table(_series_path(folder, j)) for j in index]
+        failed = {int(j): why for j, why in meta["failed"].items()}
+        return cls(
+            sc,
+            meta["ensemble_seed"],
+            meta["seeds"],
+            summaries,
+            series,
+            [0] * len(index),
+            failed,
+            index,
+        )
+
+    def write(self, out: str | Path) -> Path:
+        """DIR/ensemble.json, DIR/scenario.toml, DIR/summaries.parquet, DIR/members/J.json and
+        DIR/timeseries/member=J/part-0.parquet (a Hive-partitioned dataset: DuckDB reads it
+        with hive_partitioning)."""
+        from .scenario import to_toml
+
+        out = Path(out)
+        (out / "members").mkdir(parents=True, exist_ok=True)
+        for j, table, summary in zip(self.index, self.series, self.summaries):
+            _series_path(out, j).parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(_series_path(out, j), _parquet_bytes(table))
+            text = json.dumps(summary, sort_keys=True, allow_nan=False)
+            write_atomic(out / "members" / f"{j}.json", text.encode())
+        write_atomic(out / "scenario.toml", to_toml(self.scenario).encode())
         frame = pa.Table.from_pandas(self.members_frame(), preserve_index=False)
         write_atomic(out / "summaries.parquet", _parquet_bytes(frame))
         text = json.dumps(self.to_json(), indent=1, sort_keys=True, allow_nan=False)
         write_atomic(out / "ensemble.json", text.encode())
         return out
+
+
+def _series_path(out: Path, j: int) -> Path:
+    return out / "timeseries" / f"member={j}" / "part-0.parquet"
+
+
+def plot_band(
+    frame: pd.DataFrame,
+    scenario: Scenario,
+    metric: str,
+    group: str = "all",
+    ax=None,
+    share: bool = False,
+):
+    """A metric over time from a long time-series table (with a ``member`` column where there
+    are several members): members thin, their mean thick with its 95 % t interval shaded;
+    the run solid, the twin dashed. ``share``: divided by the group's persons."""
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
+    rows = frame[(frame["metric"] == metric) & (frame["group"] == group)]
+    if rows.empty:
+        known = sorted(set(frame["metric"].astype(str)))
+        raise ValueError(f"no metric {metric!r} for group {group!r}; metrics: {', '.join(known)}")
+    if "member" not in rows:
+        rows = rows.assign(member=0)
+    years = scenario.step_years
+    persons = frame[(frame["metric"] == "persons") & (frame["group"] == group)]
+    if "member" not in persons:
+        persons = persons.assign(member=0)
+    for column, style, color in (("run", "-", "#0072B2"), ("twin", "--", "#7f7f7f")):
+        wide = rows.pivot(index="step", columns="member", values=column).sort_index()
+        if share:
+            wide = wide / persons.pivot(index="step", columns="member", values=column)
+        if wide.isna().all().all():
+            continue
+        t = wide.index.to_numpy() * years
+        values = wide.to_numpy(float)
+        k = values.shape[1]
+        if k > 1:
+            ax.plot(t, values, color=color, lw=0.4, alpha=0.35, ls=style)
+            mean = values.mean(axis=1)
+            half = _t(k) * values.std(axis=1, ddof=1) / math.sqrt(k)
+            low = np.maximum(mean - half, 0) if share else mean - half  # a share is >= 0
+            ax.fill_between(t, low, mean + half, color=color, alpha=0.25, lw=0)
+        else:
+            mean = values[:, 0]
+        label = f"{column} (mean of {k}, 95 % interval)" if k > 1 else column
+        ax.plot(t, mean, color=color, lw=1.8, ls=style, label=label)
+    what = f"{metric} (share of persons)" if share else metric
+    ax.set(title=f"{what}, {group}", xlabel="years", ylabel=what)
+    ax.legend(fontsize="small")
+    return ax
 
 
 def _parquet_bytes(table: pa.Table) -> bytes:
@@ -255,7 +463,7 @@ class Store:
         write_atomic(path, text.encode())
 
     def series_path(self, j: int) -> Path:
-        return self.out / "timeseries" / f"member={j}" / "part-0.parquet"
+        return _series_path(self.out, j)
 
     def load(self, j: int):
         summary, series = self.members / f"{j}.json", self.series_path(j)
@@ -279,7 +487,7 @@ def ensemble(
     scheduler: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     out: str | Path | None = None,
-) -> Ensemble:
+) -> EnsembleResults:
     """Run ``members`` members of ``scenario`` (seeds from ``seed``, by default the
     scenario's) in-process (``workers`` 1) or as Dask tasks. With ``out``, each member is
     stored as it is done, and members already stored there are not run again. A member that
@@ -296,7 +504,6 @@ def ensemble(
         store = Store(Path(out), {"scenario": data, "seeds": seeds})
     results: list = [store.load(j) if store else None for j in range(members)]
     todo = [j for j in range(members) if results[j] is None]
-    failed: dict[int, str] = {}
     done = members - len(todo)
     if progress is not None:
         progress(done, members)
@@ -310,34 +517,10 @@ def ensemble(
         if progress is not None:
             progress(done, members)
 
-    if not todo:
-        pass
-    elif workers == 1 and scheduler is None:
-        for j in todo:
-            try:
-                result = run_member(data, seeds[j])
-            except Exception as e:  # noqa: BLE001 - a member's failure is reported, not fatal
-                failed[j] = f"{type(e).__name__}: {e}"
-                continue
-            finish(j, result)
-    else:
-        from distributed import as_completed
-
-        client, cluster = _cluster(workers, scheduler)
-        try:
-            futures = {client.submit(_dask_member, data, seeds[j], pure=False): j for j in todo}
-            for f in as_completed(list(futures)):
-                j = futures[f]
-                if f.status == "error":
-                    failed[j] = f"{type(f.exception()).__name__}: {f.exception()}"
-                    continue
-                finish(j, f.result())
-        finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
+    tasks = {j: (data, seeds[j]) for j in todo}
+    failed = run_tasks(run_member, tasks, finish, workers, scheduler)
     ok = [j for j in range(members) if results[j] is not None]
-    return Ensemble(
+    return EnsembleResults(
         scenario,
         seed,
         [seeds[j] for j in ok],
@@ -347,3 +530,57 @@ def ensemble(
         failed,
         ok,
     )
+
+
+class Ensemble:
+    """An ensemble to run from Python: ``Ensemble("article", seeds=8, n=20_000).run()``
+    returns the EnsembleResults (tables in memory; ``.write(DIR)`` as the command does).
+    ``scenario`` is a preset name, a TOML path or a Scenario; ``n``, ``years`` override it;
+    ``seed`` is the ensemble's seed (by default the scenario's)."""
+
+    def __init__(
+        self,
+        scenario: str | Path | Scenario,
+        seeds: int = 8,
+        n: int | None = None,
+        years: float | None = None,
+        seed: int | None = None,
+        workers: int = 1,
+        scheduler: str | None = None,
+    ):
+        self.scenario = resolve(scenario, n, years)
+        self.members, self.seed = seeds, seed
+        self.workers, self.scheduler = workers, scheduler
+
+    def run(
+        self, out: str | Path | None = None, progress: Callable[[int, int], None] | None = None
+    ) -> EnsembleResults:
+        return ensemble(
+            self.scenario,
+            self.members,
+            seed=self.seed,
+            workers=self.workers,
+            scheduler=self.scheduler,
+            progress=progress,
+            out=out,
+        )
+
+
+def resolve(scenario: str | Path | Scenario, n: int | None, years: float | None) -> Scenario:
+    """A Scenario from a preset name, a TOML path or a Scenario, with persons and years
+    overridden where given."""
+    from .scenario import load
+
+    over: dict = {}
+    if n is not None:
+        over["population"] = {"persons": int(n)}
+    if years is not None:
+        over["run"] = {"years": float(years)}
+    if isinstance(scenario, Scenario):
+        if not over:
+            return scenario
+        data = scenario.model_dump(mode="json")
+        for part, values in over.items():
+            data[part].update(values)
+        return from_dict(data)
+    return load(scenario, over or None)

@@ -314,13 +314,19 @@ class Recorder:
         names, g = group_matrix()
         return names, np.einsum("gc,tcm->tgm", g, self.cells)
 
-    def ever_by_group(self, bit: int) -> dict[str, float]:
-        """Share of each group that ever had ``bit`` set (1 sanctioned, 2 wrong, 4 assoc)."""
+    def ever_counts_by_group(self, bit: int) -> dict[str, tuple[int, int]]:
+        """(persons who ever had ``bit`` set, persons) of each group (1 sanctioned, 2 wrong,
+        4 assoc)."""
         names, g = group_matrix()
         hit = np.bincount(self.cell, weights=(self.ever & bit) > 0, minlength=N_CELLS)
         pop = np.bincount(self.cell, minlength=N_CELLS).astype(np.float64)
         num, den = g @ hit, g @ pop
-        return {n: (float(a / b) if b > 0 else float("nan")) for n, a, b in zip(names, num, den)}
+        return {n: (int(round(a)), int(round(b))) for n, a, b in zip(names, num, den)}
+
+    def ever_by_group(self, bit: int) -> dict[str, float]:
+        """Share of each group that ever had ``bit`` set (1 sanctioned, 2 wrong, 4 assoc)."""
+        counts = self.ever_counts_by_group(bit)
+        return {n: (a / b if b > 0 else float("nan")) for n, (a, b) in counts.items()}
 
 
 # Firm size classes by employees (the EU's SME thresholds: micro < 10, small < 50, medium
@@ -357,7 +363,50 @@ def disparate_impact(rates: dict[str, float]) -> dict[str, float | None]:
 
 
 def flagged(ratios: dict[str, float | None]) -> list[str]:
-    """Groups that fail the four-fifths rule either way (ratio < 0.8 or > 1/0.8)."""
+    """Groups whose ratio fails the four-fifths rule either way (< 0.8 or > 1/0.8)."""
     return [
         g for g, r in ratios.items() if r is not None and (r < FOUR_FIFTHS or r > 1 / FOUR_FIFTHS)
     ]
+
+
+FAILS, PASSES, TOO_SMALL = "fails", "passes", "too small to tell"
+
+
+def four_fifths_verdict(low: float | None, high: float | None) -> str:
+    """A group fails the four-fifths rule only when its whole interval lies outside the band
+    [0.8, 1.25], passes when the whole interval lies inside, and otherwise the data are too
+    few to tell."""
+    if low is None or high is None or not (np.isfinite(low) and np.isfinite(high)):
+        return TOO_SMALL
+    if high < FOUR_FIFTHS or low > 1 / FOUR_FIFTHS:
+        return FAILS
+    if low >= FOUR_FIFTHS and high <= 1 / FOUR_FIFTHS:
+        return PASSES
+    return TOO_SMALL
+
+
+def disparate_impact_intervals(
+    counts: dict[str, tuple[int, int]], z: float = 1.959963984540054
+) -> dict[str, dict]:
+    """Each group's ratio of ever-sanctioned rates to its reference with a 95 % interval
+    (Katz's log interval for a ratio of two binomial proportions, 0.5 added to every cell
+    where a count is zero), its size and its verdict. The interval treats persons as
+    independent draws, an assumption: sanctions by association are correlated along ties,
+    so it is too narrow if anything; an ensemble gives the interval across societies."""
+    out: dict[str, dict] = {}
+    for g, ref in DISPARITY_PAIRS.items():
+        (a, n1), (c, n2) = counts.get(g, (0, 0)), counts.get(ref, (0, 0))
+        entry: dict = {"persons": n1, "sanctioned": a, "low": None, "high": None}
+        entry["reference_persons"], entry["reference_sanctioned"] = n2, c
+        if n1 > 0 and n2 > 0 and (a > 0 or c > 0):
+            if a == 0 or c == 0:
+                a, c, n1, n2 = a + 0.5, c + 0.5, n1 + 1, n2 + 1
+            ratio = (a / n1) / (c / n2)
+            se = np.sqrt(max(0.0, 1 / a - 1 / n1 + 1 / c - 1 / n2))
+            entry["low"], entry["high"] = (
+                float(ratio * np.exp(-z * se)),
+                float(ratio * np.exp(z * se)),
+            )
+        entry["verdict"] = four_fifths_verdict(entry["low"], entry["high"])
+        out[g] = entry
+    return out

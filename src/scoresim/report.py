@@ -28,17 +28,21 @@ import pandas as pd  # noqa: E402
 
 from . import __version__  # noqa: E402
 from .checkpoint import write_atomic  # noqa: E402
+from .ensemble import interval  # noqa: E402
+from .metrics import FAILS, PASSES, TOO_SMALL  # noqa: E402
 from .results import (  # noqa: E402
     CAUSE_RULE,
     HEADLINE,
     audit_rows,
     format_compact,
     format_count,
+    format_interval,
     format_value,
     headline_value,
 )
 
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
+VERDICT_COLORS = {FAILS: PALETTE[1], TOO_SMALL: "#BBBBBB", PASSES: PALETTE[0]}
 RUN, TWIN = PALETTE[0], "#7f7f7f"
 WIDTH = 7.0  # inches: A4 text width at a readable size
 
@@ -167,22 +171,55 @@ def fig_causes(d: RunData):
 def fig_disparate(d: RunData):
     fig, ax = plt.subplots()
     ratios = {g: r for g, r in (d.summary.get("disparate_impact") or {}).items() if r is not None}
+    tests = d.summary.get("disparate_impact_interval") or {}
     if ratios:
         names = list(ratios)
-        vals = [ratios[g] for g in names]
-        colors = [PALETTE[1] if (v < 0.8 or v > 1.25) else PALETTE[0] for v in vals]
+        vals = np.array([ratios[g] for g in names])
+        verdicts = [(tests.get(g) or {}).get("verdict", TOO_SMALL) for g in names]
+        colors = [VERDICT_COLORS[v] for v in verdicts]
         ax.barh(names, vals, color=colors)
+        low = np.array([_or_nan((tests.get(g) or {}).get("low")) for g in names])
+        high = np.array([_or_nan((tests.get(g) or {}).get("high")) for g in names])
+        ok = np.isfinite(low) & np.isfinite(high)
+        if ok.any():
+            rows = np.flatnonzero(ok)
+            err = np.vstack([vals[ok] - low[ok], high[ok] - vals[ok]]).clip(min=0)
+            ax.errorbar(vals[ok], rows, xerr=err, fmt="none", ecolor="black", capsize=3, lw=1)
+            ax.set_xscale("log")
         ax.axvline(1.0, color="black", lw=0.8)
         ax.axvline(0.8, color=PALETTE[1], ls="--", lw=1, label="four-fifths rule (0.8 and 1.25)")
         ax.axvline(1.25, color=PALETTE[1], ls="--", lw=1)
-        ax.legend(loc="lower right")
+        for v, c in VERDICT_COLORS.items():
+            ax.barh([names[0]], [0], color=c, label=v)  # legend entries only
+        ax.legend(loc="lower right", fontsize="small")
     else:
         ax.text(0.5, 0.5, "nobody sanctioned: no ratios", ha="center", transform=ax.transAxes)
     ax.set(
-        title="Disparate impact: sanction rate vs reference group",
+        title="Disparate impact: sanction rate vs reference group, with 95 % intervals",
         xlabel="ratio of ever-sanctioned rates (group / reference)",
     )
     return fig
+
+
+def _or_nan(x) -> float:
+    return float("nan") if x is None else float(x)
+
+
+def disparate_impact_line(summary: dict) -> str:
+    """Which groups fail the four-fifths rule (interval outside the band), and which are too
+    small to tell, with their sizes."""
+    tests = summary.get("disparate_impact_interval") or {}
+    fails = [g for g, e in tests.items() if e["verdict"] == FAILS]
+    small = [
+        f"{g} ({e['persons']:,} persons)" for g, e in tests.items() if e["verdict"] == TOO_SMALL
+    ]
+    line = (
+        "Groups failing the four-fifths rule (95 % interval of the ratio wholly outside "
+        f"0.8–1.25): {', '.join(fails) or 'none'}."
+    )
+    if small:
+        line += f" Too small to tell (the interval crosses a four-fifths line): {', '.join(small)}."
+    return line
 
 
 def fig_network(d: RunData):
@@ -541,7 +578,6 @@ def write_report(folder: str | Path) -> Path:
                 f"</a></figcaption></figure>"
             )
     persons = sc["population"]["persons"]
-    flagged = ", ".join(s.get("disparate_impact_flagged") or []) or "none"
     page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>scoresim report: {html.escape(sc["name"])}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{PAGE_CSS}</style>
@@ -554,7 +590,7 @@ def write_report(folder: str | Path) -> Path:
 The society is synthetic: no real person's data went in or comes out.</p>
 <h2>Headline</h2>{_headline_rows(s)}
 <p id="false-records">{html.escape(false_records_line(s.get("false_record_kinds")))}</p>
-<p>Groups failing the four-fifths rule: {html.escape(flagged)}.</p>
+<p id="disparate">{html.escape(disparate_impact_line(s))}</p>
 <h2>Audit: the data behind each sanction, and where it bites</h2>
 <p>Sanction applications (person-steps) by the context of the data that caused them (rows)
 and the context the sanction acts in (columns): persons, then firms (firm-steps).</p>
@@ -572,21 +608,37 @@ same numbers.</p>
     return folder / "report.html"
 
 
-def _value_bars(ax, presets, colors, vals, kind: str) -> None:
+def _value_bars(ax, presets, colors, vals, kind: str, spans=None) -> None:
     """One bar per regime on the panel's own scale, each labelled with its value ("—" where a
-    regime has none)."""
+    regime has none); ``spans``: each regime's (low, high) interval, drawn as an error bar."""
     heights = [0.0 if v is None else v for v in vals]
     bars = ax.bar(range(len(presets)), heights, color=[colors[p] for p in presets])
     labels = [format_compact(v, kind) for v in vals]
-    ax.bar_label(bars, labels=labels, fontsize=5.5, padding=1, rotation=90)
     ax.set_xticks([])
-    if not any(h for h in heights):
+    tops = list(heights)
+    if spans is not None:
+        for x, (h, (lo, hi)) in enumerate(zip(heights, spans)):
+            if lo is not None and hi is not None:
+                ax.errorbar(x, h, yerr=[[h - lo], [hi - h]], color="black", capsize=2, lw=0.8)
+                tops[x] = max(h, hi)
+    ax.bar_label(bars, labels=labels, fontsize=5.5, padding=1, rotation=90)
+    if not any(h for h in tops):
         ax.set_ylim(0, 1)
         ax.set_yticks([])  # nothing to scale: every regime at zero (or none)
         return
+    heights = tops
     top = max([h for h in heights if h > 0], default=0.0)
     low = min(0.0, min(heights)) * 1.3
     ax.set_ylim(low, top * 1.45 if top > 0 else -low * 0.2)  # room for the labels
+
+
+def _means(comparison, key: str) -> tuple[list, list | None]:
+    """Each regime's value of ``key``: its one value, or over several societies its mean and
+    95 % interval."""
+    if not comparison.ensemble:
+        return [headline_value(comparison.summaries[p], key) for p in comparison.presets], None
+    stats = [interval(comparison.values(p, key)) for p in comparison.presets]
+    return [st["mean"] for st in stats], [(st["low"], st["high"]) for st in stats]
 
 
 def write_comparison_report(folder: str | Path, comparison, headline=HEADLINE) -> Path:
@@ -607,8 +659,8 @@ def write_comparison_report(folder: str | Path, comparison, headline=HEADLINE) -
             rows, cols, figsize=(WIDTH, 1.9 * rows + 0.6), squeeze=False, layout="constrained"
         )
         for ax, (key, label) in zip(axes.flat, pct):  # each panel its own scale, values shown
-            vals = [headline_value(comparison.summaries[p], key) for p in presets]
-            _value_bars(ax, presets, colors, vals, "pct")
+            vals, spans = _means(comparison, key)
+            _value_bars(ax, presets, colors, vals, "pct", spans)
             ax.set_title(textwrap.fill(label, 34), fontsize=7.5, fontweight="normal")
             _pct(ax)
         for ax in list(axes.flat)[len(pct) :]:
@@ -621,8 +673,8 @@ def write_comparison_report(folder: str | Path, comparison, headline=HEADLINE) -
             rows, cols, figsize=(WIDTH, 2.1 * rows + 0.6), squeeze=False, layout="constrained"
         )
         for ax, (key, label, kind) in zip(axes.flat, other):
-            vals = [headline_value(comparison.summaries[p], key) for p in presets]
-            _value_bars(ax, presets, colors, vals, kind)
+            vals, spans = _means(comparison, key)
+            _value_bars(ax, presets, colors, vals, kind, spans)
             ax.set_title(textwrap.fill(label, 26), fontsize=7, fontweight="normal")
             ax.set_xticks([])
         for ax in list(axes.flat)[len(other) :]:
@@ -642,12 +694,36 @@ def write_comparison_report(folder: str | Path, comparison, headline=HEADLINE) -
         + "</tr>"
         for r in rows[2:]
     )
+    names = ", ".join(html.escape(p) for p in presets)
+    k = len(comparison.members)
+    if comparison.ensemble:
+        intro = (
+            f"{names} on {k} synthetic societies of {sc.population.persons:,} persons, "
+            f"{sc.run.years:g} years (ensemble seed {sc.run.seed}), each regime against the "
+            f"same twin with no system in each society. Bars: the mean over the {k} "
+            "societies; whiskers: its 95 % interval. scoresim " + __version__ + "."
+        )
+        note = (
+            "Each cell: mean [95 % interval]. Regimes that share a letter in a row are not "
+            "told apart by a paired t test over the societies at 5 % (Holm); a marks the "
+            "highest mean. comparison_pairs.csv has every difference and p value."
+        )
+        audit_which = " Shown for the first society (seed " + str(comparison.seeds[0]) + ")."
+    else:
+        intro = (
+            f"{names} on one synthetic society of {sc.population.persons:,} persons, "
+            f"{sc.run.years:g} years, seed {sc.run.seed}, each against the same twin with no "
+            f"system. scoresim {__version__}."
+        )
+        note = (
+            "In brackets: how many (persons, unless the metric counts something else; the "
+            "summaries' <code>counts</code> say what, with persons per 100,000)."
+        )
+        audit_which = ""
     page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>scoresim comparison</title><style>{PAGE_CSS}</style>{SELFCHECK_JS}</head><body>
 <h1>Regimes side by side</h1>
-<p>{", ".join(html.escape(p) for p in presets)} on one synthetic society of
-{sc.population.persons:,} persons, {sc.run.years:g} years, seed {sc.run.seed}, each against
-the same twin with no system. scoresim {__version__}.</p>
+<p>{intro}</p>
 <h2>Shares</h2><figure><img class="figure" alt="headline shares by regime" src="{uri_a}"
 width="1050"><figcaption>Headline shares, one colour per regime, shared axes ·
 <a href="figures/compare_shares.svg">SVG</a></figcaption></figure>
@@ -657,12 +733,11 @@ partners, records ·
 <a href="figures/compare_counts.svg">SVG</a></figcaption></figure>
 <h2>Table</h2><table><thead><tr>{"".join(f"<th>{html.escape(h)}</th>" for h in head)}</tr>
 </thead><tbody>{body}</tbody></table>
-<p class=muted>In brackets: how many (persons, unless the metric counts something else; the
-summaries' <code>counts</code> say what, with persons per 100,000). {html.escape(CAUSE_RULE)}</p>
+<p class=muted>{note} {html.escape(CAUSE_RULE)}</p>
 <h2>Audit: the data behind each sanction, and where it bites</h2>
 <p>Sanction applications (person-steps) by the context of the data that caused them (rows)
 and the context the sanction acts in (columns); EU AI Act Art. 5(1)(c)(i) asks whether the
-two are related.</p>
+two are related.{audit_which}</p>
 {
         "".join(
             f"<h3>{html.escape(p)}</h3>"
@@ -675,3 +750,102 @@ two are related.</p>
 """
     write_atomic(folder / "report.html", page.encode())
     return folder / "report.html"
+
+
+# what an ensemble's report draws over time: (metric, per person?, title)
+ENSEMBLE_BANDS = (
+    ("listed", True, "listed (share of persons)"),
+    ("sanctioned", True, "sanctioned (share of persons)"),
+    ("isolated", True, "isolated (share of persons)"),
+    ("active_ties", False, "active ties"),
+    ("critical_post", False, "critical posts per step"),
+    ("income", False, "income per step"),
+)
+
+
+def write_ensemble_report(folder: str | Path, ens) -> Path:
+    """DIR/report.html for an ensemble: the headline numbers with their intervals, the
+    paired run-minus-twin differences, disparate impact with verdicts, and bands across
+    members over time."""
+    from .ensemble import plot_band, ratio_text
+
+    folder = Path(folder)
+    figs = folder / "figures"
+    figs.mkdir(parents=True, exist_ok=True)
+    stats = ens.stats
+    ts = ens.timeseries()
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(2, 3, figsize=(WIDTH, 5.6), layout="constrained")
+        for ax, (metric, share, title) in zip(axes.flat, ENSEMBLE_BANDS):
+            plot_band(ts, ens.scenario, metric, "all", ax, share)
+            ax.set_title(title, fontsize=8, fontweight="normal")
+            ax.set_ylabel("")
+            ax.get_legend().remove()
+            if share:
+                _pct(ax)
+        handles, labels = axes.flat[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside upper center", ncol=2)
+        uri = _save(fig, figs, "ensemble_bands")
+    rows = []
+    for h in HEADLINE:
+        s, e = stats["summary"].get(h.key), stats["effects"].get(h.key)
+        twin = interval_of_twin(ens.summaries, h.key)
+        rows.append(
+            f'<tr data-key="{h.key}"><td>{html.escape(h.label)}</td>'
+            f"<td class=num>{format_interval(s, h.kind, h.key)}</td>"
+            f"<td class=num>{format_interval(twin, h.kind, h.key)}</td>"
+            f"<td class=num>{format_interval(e, h.kind)}</td></tr>"
+        )
+    di = []
+    for g, v in stats["disparate_impact"].items():
+        cell, verdict = ratio_text(v).removesuffix(" " + v["verdict"]), v["verdict"]
+        di.append(
+            f'<tr data-group="{g}" data-verdict="{verdict}"><td>{g}</td>'
+            f"<td class=num>{cell}</td><td>{html.escape(verdict)}</td></tr>"
+        )
+    sc, k = ens.scenario, len(ens.summaries)
+    failed = (
+        f"<p><b>{len(ens.failed)} members failed</b> and are left out: "
+        + html.escape("; ".join(f"{j}: {why}" for j, why in sorted(ens.failed.items())))
+        + "</p>"
+        if ens.failed
+        else ""
+    )
+    page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>scoresim ensemble: {html.escape(sc.name)}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"><style>{PAGE_CSS}</style>
+{SELFCHECK_JS}</head><body>
+<h1>{html.escape(sc.name)}: {k} members, how sure each number is</h1>
+<p>{k} synthetic societies of {sc.population.persons:,} persons, {sc.run.years:g} years,
+their seeds derived from the ensemble seed {ens.seed}; each member is run beside its twin
+(the same society and random numbers with no system). Every number: the mean over the
+members [95 % Student-t interval of the mean], the interval cut at what the metric can
+take. scoresim {__version__}. The societies are synthetic: no real person's data went in or
+comes out.</p>{failed}
+<h2>Headline</h2>
+<table><thead><tr><th>metric</th><th>run</th><th>twin (no system)</th>
+<th>run − twin, paired</th></tr></thead><tbody>{"".join(rows)}</tbody></table>
+<p class=muted>Run and twin share their random numbers, so the paired difference varies
+far less than either; ensemble.json gives the unpaired interval beside it.
+{html.escape(CAUSE_RULE)}</p>
+<h2>Disparate impact</h2>
+<p>Each group's ratio of ever-sanctioned rates to its reference group over the members. A
+group fails the four-fifths rule only when its whole interval lies outside 0.8–1.25; when
+the interval crosses a line, or a member has no ratio, it is too small to tell.</p>
+<table><thead><tr><th>group</th><th>ratio [95 % interval]</th><th>verdict</th></tr></thead>
+<tbody>{"".join(di)}</tbody></table>
+<h2>Over time</h2>
+<figure><img class="figure" alt="bands across members" src="{uri}" width="1050">
+<figcaption>Thin lines: members; thick: their mean with its 95 % interval shaded; run solid,
+twin dashed · <a href="figures/ensemble_bands.svg">SVG</a></figcaption></figure>
+<p id="selfcheck" class=muted></p>
+</body></html>
+"""
+    write_atomic(folder / "report.html", page.encode())
+    return folder / "report.html"
+
+
+def interval_of_twin(summaries: list[dict], key: str) -> dict:
+    """The twin's value of a headline metric over members: mean and interval."""
+    values = [headline_value(s.get("twin") or {}, key) for s in summaries]
+    return interval(np.array([np.nan if v is None else float(v) for v in values]))

@@ -34,7 +34,13 @@ from .acts import CHILLED, CONTEXTS, SANCTION_CONTEXTS, VIOLATIONS
 from .approval import share_approving
 from .checkpoint import fault_point
 from .checkpoint import write_atomic as _atomic
-from .metrics import ALL_PERSON_METRICS, FIRM_SIZES, disparate_impact, flagged
+from .metrics import (
+    ALL_PERSON_METRICS,
+    FAILS,
+    FIRM_SIZES,
+    disparate_impact,
+    disparate_impact_intervals,
+)
 from .scenario import Scenario, to_toml
 from .screening import REASONS
 
@@ -57,6 +63,7 @@ SUMMARY_KEYS = (
     "income_loss_share",
     "disparate_impact",
     "disparate_impact_flagged",
+    "disparate_impact_interval",
     "blocked_flights",
     "blocked_rail",
     "unrelated_context_share",
@@ -259,6 +266,33 @@ def audit_markdown(matrix: dict | None) -> str:
     return head + body
 
 
+# run-against-twin changes: negative where the regime raises what it is said to cut
+SIGNED = (*VS_TWIN, "policing_violation_change", "score_assortativity")
+
+
+def bounds(key: str, kind: str) -> tuple[float, float]:
+    """The values a headline metric can take, so that an interval of its mean is shown
+    within them: shares lie in [0, 1] and counts are not negative; changes against the twin
+    have no bound."""
+    if key.split(".")[0] in SIGNED:
+        return (-math.inf, math.inf)
+    return (0.0, 1.0) if kind == "pct" else (0.0, math.inf)
+
+
+def format_interval(stat: dict | None, kind: str, key: str | None = None) -> str:
+    """mean [low, high] of a statistic over members, the interval cut at what the metric
+    ``key`` can take (no cut with ``key`` None: a difference); the mean alone where all
+    members agree."""
+    if not stat or stat.get("mean") is None:
+        return "—"
+    text = format_value(stat["mean"], kind)
+    if stat.get("low") is not None and stat.get("sd"):
+        lowest, highest = bounds(key, kind) if key else (-math.inf, math.inf)
+        low, high = max(stat["low"], lowest), min(stat["high"], highest)
+        text += f" [{format_value(low, kind)}, {format_value(high, kind)}]"
+    return text
+
+
 def headline_value(summary: dict | None, key: str):
     """A summary value by a dotted key ("firm_revenue_loss_by_size.foreign"); None if absent."""
     v = summary
@@ -373,7 +407,9 @@ def world_summary(w, years: float) -> dict:
         if np.isfinite(assort).any()
         else None,
     }
-    out["disparate_impact_flagged"] = flagged(out["disparate_impact"])
+    tests = disparate_impact_intervals(rec.ever_counts_by_group(1)) if ever_s else {}
+    out["disparate_impact_flagged"] = [g for g, e in tests.items() if e["verdict"] == FAILS]
+    out["disparate_impact_interval"] = tests
     reg = w.registry
     out["repaid_share"] = _ratio(int(reg.repaired.sum()), int(reg.ever.sum()))
     out["grade_shares"] = _shares(w.ledger)
@@ -711,6 +747,39 @@ class Results:
 
     def to_arrow(self) -> pa.Table:
         return pa.Table.from_pandas(self.frame, preserve_index=False)
+
+    def plot(self, metric: str, group: str = "all", ax=None, share: bool = False):
+        """``metric`` (of ``group``; ``share``: per person) over time, run and twin. Returns
+        the matplotlib Axes."""
+        from .ensemble import plot_band
+
+        return plot_band(self.frame, self.scenario, metric, group, ax, share)
+
+    @staticmethod
+    def load(folder: str | Path):
+        """A written run (Results), ensemble (EnsembleResults) or comparison (Comparison)
+        again, from its folder."""
+        folder = Path(folder)
+        if (folder / "ensemble.json").exists():
+            from .ensemble import EnsembleResults
+
+            return EnsembleResults.load(folder)
+        if (folder / "comparison.json").exists():
+            from .compare import load_comparison
+
+            return load_comparison(folder)
+        if not (folder / "summary.json").exists():
+            raise FileNotFoundError(
+                f"{folder} holds no run (summary.json), ensemble (ensemble.json) or "
+                "comparison (comparison.json)"
+            )
+        from .scenario import load as load_scenario
+
+        return Results(
+            load_scenario(folder / "scenario.toml"),
+            json.loads((folder / "summary.json").read_text()),
+            pq.read_table(folder / "timeseries.parquet").to_pandas(),
+        )
 
     def write(self, out: str | Path, report: bool = True) -> Path:
         """Write scenario.toml, timeseries.parquet and summary.json into ``out``, and (unless

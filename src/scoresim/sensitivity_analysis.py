@@ -11,7 +11,6 @@ known answer.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,9 +18,17 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, field_validator
 
-from .calibrate import DICT_METRICS, SCALAR_METRICS, Parameter, get_path, metric, set_path
+from .calibrate import (
+    DICT_METRICS,
+    SCALAR_METRICS,
+    Parameter,
+    check_key,
+    metric,
+    set_path,
+)
 from .checkpoint import write_atomic
-from .scenario import Scenario, ScenarioError, Strict, from_dict, read_toml, validate_model
+from .ensemble import resolve, run_summary, run_tasks
+from .scenario import Scenario, ScenarioError, Strict, read_toml, validate_model
 
 METHODS = ("sobol", "morris")
 MORRIS_LEVELS = 4
@@ -109,47 +116,55 @@ def indices(
     return pd.DataFrame(rows, columns=["output", "parameter", "index", "value", "conf"])
 
 
-def load_problem(path: str | Path, base: Scenario) -> Problem:
-    """Read and check a problem file: every key must name a number of the scenario."""
-    path = Path(path)
-    p = validate_model(Problem, read_toml(path), path)
-    data = base.model_dump(mode="json")
+def load_problem(path: str | Path | dict, base: Scenario) -> Problem:
+    """Read and check a problem (a file, or its contents as a dict): every key must name a
+    number of the scenario."""
+    if isinstance(path, dict):
+        data, path = path, "(problem)"
+    else:
+        path = Path(path)
+        data = read_toml(path)
+    p = validate_model(Problem, data, path)
+    scenario = base.model_dump(mode="json")
     for k, par in enumerate(p.parameters):
-        where = f"parameters[{k}]"
-        try:
-            old = get_path(data, par.key)
-        except (KeyError, IndexError, TypeError):
-            raise ScenarioError(path, f"{where}.key", par.key, "no such scenario key") from None
-        if isinstance(old, bool) or not isinstance(old, int | float):
-            raise ScenarioError(path, f"{where}.key", par.key, "must name a number")
-        if not par.low < par.high:
-            raise ScenarioError(path, f"{where}.high", par.high, "must be above low")
-        for bound in (par.low, par.high):  # the scenario must stay valid at both ends
-            trial = json.loads(json.dumps(data))
-            set_path(trial, par.key, bound)
-            from_dict(trial, path)
+        at = f"parameters[{k}]"
+        check_key(scenario, par.key, par.low, par.high, path, f"{at}.key", f"{at}.high")
     return p
 
 
 def scenario_evaluator(
-    base: Scenario, p: Problem, progress: Callable[[int, int], None] | None = None
+    base: Scenario,
+    p: Problem,
+    progress: Callable[[int, int], None] | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
 ) -> Callable[[np.ndarray], np.ndarray]:
     """Points -> outputs: each point run as ``base`` with the parameters set (with its twin,
-    at the problem's size and seed)."""
-    from .sim import Sim
+    at the problem's size and seed), in-process or as Dask tasks."""
 
     def evaluate(x: np.ndarray) -> np.ndarray:
-        out = np.empty((len(x), len(p.outputs)))
+        tasks = {}
         for i, point in enumerate(x):
             data = base.model_dump(mode="json")
             for par, v in zip(p.parameters, point):
                 set_path(data, par.key, float(v))
             data["population"]["persons"] = p.persons
-            data["run"].update(years=p.years, seed=p.seed, twin=True)
-            s = Sim(from_dict(data)).run().summary()
-            out[i] = [metric(s, name) for name in p.outputs]
+            data["run"]["years"] = p.years
+            tasks[i] = (data, p.seed)
+        out = np.full((len(x), len(p.outputs)), np.nan)
+        done = 0
+
+        def finish(i: int, summary: dict) -> None:
+            nonlocal done
+            out[i] = [metric(summary, name) for name in p.outputs]
+            done += 1
             if progress is not None:
-                progress(i + 1, len(x))
+                progress(done, len(x))
+
+        failed = run_tasks(run_summary, tasks, finish, workers, scheduler)
+        if failed:
+            i, why = min(failed.items())
+            raise RuntimeError(f"{len(failed)} of {len(x)} runs failed; the first, run {i}: {why}")
         return out
 
     return evaluate
@@ -160,12 +175,30 @@ def analyse(
     p: Problem,
     method: str,
     progress: Callable[[int, int], None] | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
 ) -> pd.DataFrame:
     names = [par.key for par in p.parameters]
     problem = salib_problem(names, [(par.low, par.high) for par in p.parameters])
-    return indices(
-        problem, scenario_evaluator(base, p, progress), method, p.samples, p.seed, p.outputs
-    )
+    evaluate = scenario_evaluator(base, p, progress, workers, scheduler)
+    return indices(problem, evaluate, method, p.samples, p.seed, p.outputs)
+
+
+def sensitivity(
+    scenario: str | Path | Scenario,
+    problem: str | Path | dict,
+    method: str = "sobol",
+    workers: int = 1,
+    scheduler: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> pd.DataFrame:
+    """From Python: the indices table for ``scenario`` (a preset, a TOML path or a
+    Scenario) and ``problem`` (a problem file, or the same as a dict)."""
+    if method not in METHODS:
+        raise ScenarioError("(python)", "method", method, f"allowed: {', '.join(METHODS)}")
+    base = resolve(scenario, None, None)
+    spec = load_problem(problem, base)
+    return analyse(base, spec, method, progress, workers, scheduler)
 
 
 def write(table: pd.DataFrame, out: str | Path, method: str) -> Path:
