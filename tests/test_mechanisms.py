@@ -12,6 +12,7 @@ from conftest import Stepped
 
 from scoresim import Sim, load_scenario
 from scoresim.metrics import (
+    AT_LINE,
     DISPARITY_PAIRS,
     FAILS,
     PASSES,
@@ -204,11 +205,17 @@ def test_disparate_impact_intervals_cover_the_true_ratio_and_decide_only_when_cl
         return disparate_impact_intervals({"foreigner": (a, n1), "native": (c, n2)})["foreigner"]
 
     assert verdict(1, 12, 1000, 20_000)["verdict"] == TOO_SMALL  # ratio 1.7 but 12 persons
-    assert verdict(0, 12, 1000, 20_000)["verdict"] == TOO_SMALL  # zero cell: corrected
+    assert verdict(1, 16, 100, 19_984)["verdict"] == TOO_SMALL  # 12.5 from one person
+    for a, n, c in ((0, 1, 1000), (1, 1, 1000), (0, 12, 1000), (3, 3, 10_000)):  # a handful
+        e = verdict(a, n, c, 20_000)
+        assert e["verdict"] == TOO_SMALL and e["low"] <= (a / n) / (c / 20_000) <= e["high"]
+    assert verdict(3, 3, 1000, 20_000)["verdict"] == FAILS  # 3 of 3 where 1 in 20 is: clear
     assert verdict(500, 10_000, 5000, 50_000)["verdict"] == FAILS  # ratio 0.5
     assert verdict(2000, 20_000, 10_000, 100_000)["verdict"] == PASSES  # ratio 1.0
-    assert verdict(1200, 10_000, 10_000, 100_000)["verdict"] == TOO_SMALL  # 1.2: near 1.25
+    near = verdict(1200, 10_000, 10_000, 100_000)  # 1.2, an interval narrower than the band
+    assert near["verdict"] == AT_LINE and near["low"] < 1.25 < near["high"]
     assert verdict(0, 0, 10, 100)["low"] is None  # nobody in the group
+    assert verdict(50, 1000, 0, 100_000)["verdict"] == TOO_SMALL  # reference: nobody, no ratio
 
 
 def test_a_run_flags_only_groups_whose_interval_clears_the_band():

@@ -22,8 +22,10 @@ TINY = {"n": 2000, "years": 0.3}
 
 def test_paired_tests_tell_apart_what_the_societies_hide():
     """Two regimes 1 apart on societies that vary by far more: the paired test tells them
-    apart (an unpaired one could not); a third equal to the second in every society is not
-    told apart from it, and is 'a' only with the first... letters follow."""
+    apart where an unpaired one cannot; a third regime equal to the second in every society
+    is never told apart from it, and the letters say so."""
+    from scipy.stats import ttest_ind
+
     rng = np.random.default_rng(3)
     society = rng.normal(50, 10, 8)  # what the regimes share within a society
     values = {
@@ -34,6 +36,7 @@ def test_paired_tests_tell_apart_what_the_societies_hide():
     rows = {(r[1], r[2]): r for r in paired_tests("x", values)}
     high_low = rows[("high", "low")]
     assert high_low[-1] and high_low[5] < 1 < high_low[6]  # differs; interval holds the truth
+    assert ttest_ind(values["high"], values["low"]).pvalue > 0.5  # unpaired: no idea
     assert rows[("low", "same")][7] == 1.0 and not rows[("low", "same")][-1]
     differs = {frozenset(k) for k, r in rows.items() if r[-1]}
     means = {k: float(v.mean()) for k, v in values.items()}
@@ -47,10 +50,16 @@ def test_holm_adjusts_step_down_and_keeps_order():
     assert adj[1] == pytest.approx(0.06) and np.isnan(adj[3])  # max(0.04 * 1, 0.06)
 
 
-def test_letters_for_an_overlapping_chain():
+def test_letters_for_an_overlapping_chain_and_for_ties_in_any_order():
     means = {"A": 3.0, "B": 2.0, "C": 1.0}
     assert letters(means, {frozenset(("A", "C"))}) == {"A": "a", "B": "ab", "C": "b"}
     assert letters(means, set()) == {"A": "a", "B": "a", "C": "a"}
+    # two groups share their top member (A): ordered by their members' ranks, whatever the
+    # order of the pairs (a set's order changes with PYTHONHASHSEED)
+    means = {"A": 4.0, "B": 3.0, "C": 2.0, "D": 1.0}
+    pairs = [frozenset(p) for p in (("A", "C"), ("B", "D"))]
+    want = {"A": "ab", "B": "ac", "C": "cd", "D": "bd"}
+    assert letters(means, pairs) == letters(means, pairs[::-1]) == want
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +87,13 @@ def test_compare_over_societies_gives_each_cell_its_interval_and_pairs(seeded):
     assert one.summaries["court-defaulters"]["listed_share"] == values[0]
 
 
+def test_two_dask_workers_give_the_same_societies_as_one_process(seeded):
+    c, _ = seeded
+    two = compare(["court-defaulters", "none"], seeds=2, workers=2, **TINY)
+    assert two.seeds == c.seeds[:2]  # a smaller compare is the start of a larger one
+    assert json.dumps(two.members, sort_keys=True) == json.dumps(c.members[:2], sort_keys=True)
+
+
 def test_a_written_comparison_reopens_with_the_same_table(seeded):
     c, out = seeded
     again = scoresim.Results.load(out)
@@ -98,6 +114,7 @@ def test_parse_set_checks_keys_ranges_and_counts():
         ("regime.publicity=0.2:1:1", "N must be a whole number"),
         ("regime.publicity=a:b", "must be numbers"),
         ("name=0:1", "must name a number"),
+        ("run.seed=1:9", "run settings are the sweep's own"),
     ):
         with pytest.raises(ScenarioError) as e:
             parse_set(text, base)
@@ -135,6 +152,10 @@ def test_sweep_runs_every_point_on_the_same_members(tmp_path, monkeypatch):
     res.write(tmp_path)
     assert (tmp_path / "figures" / "sweep_regime_publicity.png").stat().st_size > 1000
     assert len(pd.read_parquet(tmp_path / "sweep.parquet")) == len(t)
+    two = scoresim.sweep(
+        "court-defaulters", ["regime.publicity=0.2:1:2"], seeds=2, workers=2, **TINY
+    )
+    assert json.dumps(two.summaries, sort_keys=True) == json.dumps(res.summaries, sort_keys=True)
 
 
 def test_sweep_names_the_point_that_failed(monkeypatch):
@@ -195,3 +216,19 @@ def test_compare_command_refuses_bad_seeds_and_workers(tmp_path):
     ):
         r = cli("compare", "article", "none", "--n", "2000", *args, "--out", str(tmp_path / "c"))
         assert r.returncode == 2 and "Traceback" not in r.stderr and option in r.stderr, args
+
+
+def test_a_written_ensemble_is_not_taken_for_another(tmp_path):
+    from scoresim.ensemble import ensemble
+
+    scoresim.Ensemble("court-defaulters", seeds=2, **TINY).run().write(tmp_path)
+    other = load_scenario("article", {"population": {"persons": 2000}, "run": {"years": 0.3}})
+    with pytest.raises(ScenarioError, match="holds another ensemble"):
+        ensemble(other, 2, out=tmp_path)
+
+
+def test_a_malformed_scheduler_address_is_one_clear_error(tmp_path):
+    r = cli("ensemble", "article", "--seeds", "2", "--n", "2000", "--scheduler", "nonsense",
+            "--out", str(tmp_path / "e"))  # fmt: skip
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "--scheduler" in r.stderr and "tcp://host:8786" in " ".join(r.stderr.split())

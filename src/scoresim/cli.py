@@ -505,13 +505,14 @@ def ensemble_cmd(
         s, e = stats["summary"].get(h.key), stats["effects"].get(h.key)
         table.add_row(h.label, format_interval(s, h.kind, h.key), format_interval(e, h.kind))
     console.print(table)
-    if not no_report:
+    report = not no_report and bool(result.index)  # at least one member to draw
+    if report:
         from .report import write_ensemble_report
 
         write_ensemble_report(out, result)
     console.print(
         f"wrote {out}/ (ensemble.json, summaries.parquet, members/, timeseries/"
-        + ("" if no_report else ", report.html, figures/")
+        + (", report.html, figures/" if report else "")
         + ")"
     )
     if result.failed:
@@ -592,6 +593,9 @@ def sweep_cmd(
         rows = table[table["point"] == i].set_index("metric")
         cells = [f"{v:g}" for v in point]
         for m in first:
+            if m not in rows.index:  # no value at this point (e.g. a share of nobody)
+                cells.append("—")
+                continue
             stat = {k: (None if v != v else v) for k, v in rows.loc[m].to_dict().items()}
             cells.append(format_interval(stat, kind.get(m, "num"), m))
         view.add_row(*cells)

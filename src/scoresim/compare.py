@@ -124,13 +124,15 @@ def holm(p: np.ndarray) -> np.ndarray:
     return out
 
 
-def letters(means: dict[str, float], differs: set[frozenset]) -> dict[str, str]:
+def letters(means: dict[str, float], differs) -> dict[str, str]:
     """A compact letter display (Piepho's insert-absorb): regimes that share a letter are not
-    told apart; letters run from the highest mean down."""
+    told apart; letters run from the highest mean down (groups ordered by their members'
+    ranks, so the letters are the same whatever order the pairs come in)."""
     names = [n for n in means if np.isfinite(means[n])]
+    order = {n: k for k, n in enumerate(means)}
     groups: list[set] = [set(names)] if names else []
-    for pair in differs:
-        i, j = tuple(pair)
+    for pair in sorted(differs, key=lambda p: sorted(order[n] for n in p)):
+        i, j = sorted(pair, key=order.get)
         if i not in names or j not in names:
             continue
         split = []
@@ -139,7 +141,7 @@ def letters(means: dict[str, float], differs: set[frozenset]) -> dict[str, str]:
         groups = [g for g in split if g and not any(g < h for h in split)]
         groups = [set(g) for g in dict.fromkeys(frozenset(g) for g in groups)]
     rank = {n: k for k, n in enumerate(sorted(names, key=lambda n: -means[n]))}
-    groups.sort(key=lambda g: min(rank[n] for n in g))
+    groups.sort(key=lambda g: sorted(rank[n] for n in g))
     out = {n: "" for n in means}
     for k, g in enumerate(groups):
         for n in g:
@@ -317,7 +319,8 @@ class Comparison:
             "regimes with no letter in common differ; a row without letters: no two regimes "
             "told apart. a is the highest mean. Intervals are cut at what the metric can "
             "take (a share at 0 and 100 %, a count at 0); a value without an interval is the "
-            "same in every society. All differences, intervals and p values: "
+            "same in every society (or only one society has it). All differences, intervals "
+            "and p values: "
             "comparison_pairs.csv.\n\n"
         )
         cols = ["metric", "twin (no system)"] + self.presets
@@ -385,8 +388,9 @@ class Comparison:
             "Each cell: the ratio and its 95 % interval (over several societies: the Student-t "
             "interval of their ratios joined with the binomial interval of their pooled "
             "counts). A group fails the four-fifths rule only when the whole interval lies "
-            "outside 0.8–1.25; an interval that crosses a line (or a society without a ratio) "
-            "is too small to tell.\n",
+            "outside 0.8–1.25 and passes when it lies inside; an interval that crosses a line "
+            "is at the line when it is narrower than the band, and too small to tell when it "
+            "is wider (or a society has no ratio).\n",
             "| group | " + " | ".join(self.presets) + " |",
             "|---|" + "---|" * len(self.presets),
         ]
@@ -489,7 +493,8 @@ def compare(
     if progress is not None:
         progress("societies", 0, seeds)
     steps = progress if (workers == 1 and scheduler is None) else None
-    tasks = {j: (presets, n, years, member[j], steps) for j in range(seeds)}
+    datas = [sc.model_dump(mode="json") for sc in scenarios]  # workers need no files
+    tasks = {j: (datas, member[j], steps) for j in range(seeds)}
     failed = run_tasks(compare_member, tasks, finish, workers, scheduler)
     if failed:
         why = "; ".join(f"society {j} (seed {member[j]}): {e}" for j, e in sorted(failed.items()))
@@ -501,9 +506,15 @@ class ComparisonFailed(RuntimeError):
     """A society of a compare over several seeds failed (the others are not written)."""
 
 
-def compare_member(presets, n, years, seed, progress=None) -> dict[str, dict]:
-    """One society's comparison: each regime's summary (a Dask task)."""
-    return _compare_one(_scenarios(presets, n, years, seed), progress).summaries
+def compare_member(datas: list[dict], seed: int, progress=None) -> dict[str, dict]:
+    """One society's comparison (the resolved scenarios as dicts, on ``seed``): each
+    regime's summary (a Dask task)."""
+    scenarios = []
+    for data in datas:
+        data = json.loads(json.dumps(data))
+        data["run"]["seed"] = seed
+        scenarios.append(from_dict(data))
+    return _compare_one(scenarios, progress).summaries
 
 
 def _scenarios(presets, n, years, seed) -> list[Scenario]:

@@ -154,7 +154,7 @@ def ratio_text(entry: dict | None, ratio: float | None = None) -> str:
         return "—"
     low = entry.get("span_low", entry.get("low"))
     high = entry.get("span_high", entry.get("high"))
-    span = f" [{low:.2f}, {high:.2f}]" if low is not None else ""
+    span = f" [{max(low, 0.0):.2f}, {high:.2f}]" if low is not None else ""
     return f"{ratio:.2f}{span} {entry['verdict']}"
 
 
@@ -204,6 +204,8 @@ def run_tasks(
     as Dask tasks. ``finish(j, result)`` is called in this process as each one is done; a
     task that raises is returned in {j: why} and the others go on."""
     failed: dict[int, str] = {}
+    if workers < 1:
+        raise ScenarioError("(command line)", "--workers", workers, "must be 1 or more")
     if not tasks:
         return failed
     if workers == 1 and scheduler is None:
@@ -328,7 +330,8 @@ class EnsembleResults:
         from .scenario import to_toml
 
         out = Path(out)
-        (out / "members").mkdir(parents=True, exist_ok=True)
+        total = max([*self.index, *self.failed], default=-1) + 1
+        Store(out, spec(self.scenario, member_seeds(self.seed, total)))  # what the folder holds
         for j, table, summary in zip(self.index, self.series, self.summaries):
             _series_path(out, j).parent.mkdir(parents=True, exist_ok=True)
             write_atomic(_series_path(out, j), _parquet_bytes(table))
@@ -409,9 +412,12 @@ def _cluster(workers: int, scheduler: str | None):
     if scheduler is not None:
         try:
             return Client(scheduler, timeout="20s"), None
-        except OSError as e:
+        except (OSError, ValueError, TypeError) as e:
             raise ScenarioError(
-                "(command line)", "--scheduler", scheduler, f"no Dask scheduler answers: {e}"
+                "(command line)",
+                "--scheduler",
+                scheduler,
+                f"no Dask scheduler answers ({e}); give an address like tcp://host:8786",
             ) from None
     cores = os.cpu_count() or 1
     cluster = LocalCluster(
@@ -428,6 +434,8 @@ def check_workers(scenario: Scenario, workers: int) -> None:
     largest worker count that would."""
     from .sim import available_bytes, estimate_bytes
 
+    if not isinstance(workers, int) or workers < 1:
+        raise ScenarioError("(command line)", "--workers", workers, "must be 1 or more")
     need, have = estimate_bytes(scenario), available_bytes()
     if need * workers > have:
         fits = int(have // need)
@@ -441,24 +449,37 @@ def check_workers(scenario: Scenario, workers: int) -> None:
         )
 
 
+def spec(scenario: Scenario, seeds: list[int]) -> dict:
+    """What an ensemble folder holds: the scenario and the members' seeds."""
+    return {"scenario": scenario.model_dump(mode="json"), "seeds": seeds}
+
+
 class Store:
     """A member's results on disk as soon as it is done, so that the same command run again
     finishes only the missing members: DIR/members/J.json (its summary) and
     DIR/timeseries/member=J/part-0.parquet. DIR/members/spec.json says which ensemble the
     folder holds; another ensemble is refused."""
 
-    def __init__(self, out: Path, spec: dict):
+    def __init__(self, out: Path, holds: dict):
         self.out = out
         self.members = out / "members"
         self.members.mkdir(parents=True, exist_ok=True)
         path = self.members / "spec.json"
-        text = json.dumps(spec, sort_keys=True)
+        text = json.dumps(holds, sort_keys=True)
         if path.exists() and path.read_text() != text:
             raise ScenarioError(
                 "(command line)",
                 "--out",
                 str(out),
                 "holds another ensemble (other scenario, seed or members); give another --out",
+            )
+        if not path.exists() and any(self.members.glob("*.json")):
+            raise ScenarioError(
+                "(command line)",
+                "--out",
+                str(out),
+                "holds ensemble members but no members/spec.json to say which ensemble; "
+                "give another --out",
             )
         write_atomic(path, text.encode())
 
@@ -501,7 +522,7 @@ def ensemble(
     data = scenario.model_dump(mode="json")
     store = None
     if out is not None:
-        store = Store(Path(out), {"scenario": data, "seeds": seeds})
+        store = Store(Path(out), spec(scenario, seeds))
     results: list = [store.load(j) if store else None for j in range(members)]
     todo = [j for j in range(members) if results[j] is None]
     done = members - len(todo)

@@ -369,44 +369,70 @@ def flagged(ratios: dict[str, float | None]) -> list[str]:
     ]
 
 
-FAILS, PASSES, TOO_SMALL = "fails", "passes", "too small to tell"
+FAILS, PASSES = "fails", "passes"
+TOO_SMALL, AT_LINE = "too small to tell", "at the line"
 
 
 def four_fifths_verdict(low: float | None, high: float | None) -> str:
     """A group fails the four-fifths rule only when its whole interval lies outside the band
-    [0.8, 1.25], passes when the whole interval lies inside, and otherwise the data are too
-    few to tell."""
+    [0.8, 1.25] and passes when the whole interval lies inside. An interval that crosses a
+    line is "too small to tell" when it is wider than the band itself (high / low > 1.25 /
+    0.8: more persons would be needed to tell), and "at the line" when it is narrower (the
+    ratio sits at 0.8 or 1.25, however many persons)."""
     if low is None or high is None or not (np.isfinite(low) and np.isfinite(high)):
         return TOO_SMALL
     if high < FOUR_FIFTHS or low > 1 / FOUR_FIFTHS:
         return FAILS
     if low >= FOUR_FIFTHS and high <= 1 / FOUR_FIFTHS:
         return PASSES
+    if low > 0 and high / low < 1 / FOUR_FIFTHS**2:
+        return AT_LINE
     return TOO_SMALL
+
+
+def clopper_pearson(x: float, n: float, z: float) -> tuple[float, float]:
+    """The exact (Clopper-Pearson) interval of a binomial proportion x / n at the two-sided
+    level of the normal quantile ``z``: conservative where a count is small."""
+    from scipy.stats import beta, norm
+
+    alpha = 2 * float(norm.sf(z))
+    low = float(beta.ppf(alpha / 2, x, n - x + 1)) if x > 0 else 0.0
+    high = float(beta.ppf(1 - alpha / 2, x + 1, n - x)) if x < n else 1.0
+    return low, high
+
+
+def ratio_interval(a: float, n1: float, c: float, n2: float, z: float) -> tuple[float, float]:
+    """The MOVER interval of a ratio of two binomial proportions (Donner and Zou 2012), from
+    each proportion's exact interval: it holds the ratio a/n1 / (c/n2) itself, and stays
+    honest when a count is 0, 1 or all of its group (no continuity correction that moves the
+    estimate; no Wald step that trusts a handful of persons). Needs c > 0."""
+    p1, p2 = a / n1, c / n2
+    l1, u1 = clopper_pearson(a, n1, z)
+    l2, u2 = clopper_pearson(c, n2, z)
+    low = p1 * p2 - np.sqrt(max(0.0, (p1 * p2) ** 2 - l1 * u2 * (2 * p1 - l1) * (2 * p2 - u2)))
+    low /= u2 * (2 * p2 - u2)
+    high = p1 * p2 + np.sqrt(max(0.0, (p1 * p2) ** 2 - u1 * l2 * (2 * p1 - u1) * (2 * p2 - l2)))
+    den = l2 * (2 * p2 - l2)
+    return max(0.0, float(low)), (float(high / den) if den > 0 else float("inf"))
 
 
 def disparate_impact_intervals(
     counts: dict[str, tuple[int, int]], z: float = 1.959963984540054
 ) -> dict[str, dict]:
     """Each group's ratio of ever-sanctioned rates to its reference with a 95 % interval
-    (Katz's log interval for a ratio of two binomial proportions, 0.5 added to every cell
-    where a count is zero), its size and its verdict. The interval treats persons as
-    independent draws, an assumption: sanctions by association are correlated along ties,
-    so it is too narrow if anything; an ensemble gives the interval across societies."""
+    (MOVER from exact binomial intervals, ``ratio_interval``), its size and its verdict. No
+    interval where the reference group has nobody sanctioned (the ratio is undefined). The
+    interval treats
+    persons as independent draws, an assumption: sanctions by association are correlated
+    along ties, so it is too narrow if anything; an ensemble gives the interval across
+    societies."""
     out: dict[str, dict] = {}
     for g, ref in DISPARITY_PAIRS.items():
         (a, n1), (c, n2) = counts.get(g, (0, 0)), counts.get(ref, (0, 0))
         entry: dict = {"persons": n1, "sanctioned": a, "low": None, "high": None}
         entry["reference_persons"], entry["reference_sanctioned"] = n2, c
-        if n1 > 0 and n2 > 0 and (a > 0 or c > 0):
-            if a == 0 or c == 0:
-                a, c, n1, n2 = a + 0.5, c + 0.5, n1 + 1, n2 + 1
-            ratio = (a / n1) / (c / n2)
-            se = np.sqrt(max(0.0, 1 / a - 1 / n1 + 1 / c - 1 / n2))
-            entry["low"], entry["high"] = (
-                float(ratio * np.exp(-z * se)),
-                float(ratio * np.exp(z * se)),
-            )
+        if n1 > 0 and n2 > 0 and c > 0:
+            entry["low"], entry["high"] = ratio_interval(a, n1, c, n2, z)
         entry["verdict"] = four_fifths_verdict(entry["low"], entry["high"])
         out[g] = entry
     return out

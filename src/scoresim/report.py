@@ -29,7 +29,7 @@ import pandas as pd  # noqa: E402
 from . import __version__  # noqa: E402
 from .checkpoint import write_atomic  # noqa: E402
 from .ensemble import interval  # noqa: E402
-from .metrics import FAILS, PASSES, TOO_SMALL  # noqa: E402
+from .metrics import AT_LINE, FAILS, PASSES, TOO_SMALL  # noqa: E402
 from .results import (  # noqa: E402
     CAUSE_RULE,
     HEADLINE,
@@ -42,7 +42,7 @@ from .results import (  # noqa: E402
 )
 
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
-VERDICT_COLORS = {FAILS: PALETTE[1], TOO_SMALL: "#BBBBBB", PASSES: PALETTE[0]}
+VERDICT_COLORS = {FAILS: PALETTE[1], AT_LINE: "#777777", TOO_SMALL: "#BBBBBB", PASSES: PALETTE[0]}
 RUN, TWIN = PALETTE[0], "#7f7f7f"
 WIDTH = 7.0  # inches: A4 text width at a readable size
 
@@ -169,34 +169,34 @@ def fig_causes(d: RunData):
 
 
 def fig_disparate(d: RunData):
+    """Each group's ratio as a dot with its 95 % interval, coloured by its verdict, on a log
+    axis (a ratio and its inverse equally far from 1)."""
     fig, ax = plt.subplots()
     ratios = {g: r for g, r in (d.summary.get("disparate_impact") or {}).items() if r is not None}
     tests = d.summary.get("disparate_impact_interval") or {}
     if ratios:
         names = list(ratios)
-        vals = np.array([ratios[g] for g in names])
-        verdicts = [(tests.get(g) or {}).get("verdict", TOO_SMALL) for g in names]
-        colors = [VERDICT_COLORS[v] for v in verdicts]
-        ax.barh(names, vals, color=colors)
-        low = np.array([_or_nan((tests.get(g) or {}).get("low")) for g in names])
-        high = np.array([_or_nan((tests.get(g) or {}).get("high")) for g in names])
-        ok = np.isfinite(low) & np.isfinite(high)
-        if ok.any():
-            rows = np.flatnonzero(ok)
-            err = np.vstack([vals[ok] - low[ok], high[ok] - vals[ok]]).clip(min=0)
-            ax.errorbar(vals[ok], rows, xerr=err, fmt="none", ecolor="black", capsize=3, lw=1)
-            ax.set_xscale("log")
+        for row, g in enumerate(names):
+            e = tests.get(g) or {}
+            color = VERDICT_COLORS[e.get("verdict", TOO_SMALL)]
+            low, high = e.get("low"), e.get("high")
+            if low is not None and high is not None:
+                ax.plot([max(low, 1e-2), min(high, 1e2)], [row, row], color=color, lw=2.5)
+            ax.plot([min(max(ratios[g], 1e-2), 1e2)], [row], "o", color=color, ms=6)
+        ax.set_yticks(range(len(names)), names)
+        ax.set_xscale("log")
+        ax.set_xlim(1e-2 * 0.8, 1e2 * 1.25)
         ax.axvline(1.0, color="black", lw=0.8)
         ax.axvline(0.8, color=PALETTE[1], ls="--", lw=1, label="four-fifths rule (0.8 and 1.25)")
         ax.axvline(1.25, color=PALETTE[1], ls="--", lw=1)
         for v, c in VERDICT_COLORS.items():
-            ax.barh([names[0]], [0], color=c, label=v)  # legend entries only
-        ax.legend(loc="lower right", fontsize="small")
+            ax.plot([], [], "o", color=c, label=v)  # legend entries only
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=5, fontsize="small")
     else:
         ax.text(0.5, 0.5, "nobody sanctioned: no ratios", ha="center", transform=ax.transAxes)
     ax.set(
         title="Disparate impact: sanction rate vs reference group, with 95 % intervals",
-        xlabel="ratio of ever-sanctioned rates (group / reference)",
+        xlabel="ratio of ever-sanctioned rates (group / reference; log scale, cut at 0.01 and 100)",
     )
     return fig
 
@@ -206,19 +206,25 @@ def _or_nan(x) -> float:
 
 
 def disparate_impact_line(summary: dict) -> str:
-    """Which groups fail the four-fifths rule (interval outside the band), and which are too
-    small to tell, with their sizes."""
+    """Which groups fail the four-fifths rule (interval outside the band), which sit at the
+    line, and which are too small to tell, with their sizes."""
     tests = summary.get("disparate_impact_interval") or {}
+
+    def named(verdict: str) -> str:
+        return ", ".join(
+            f"{g} ({e['persons']:,} persons)" for g, e in tests.items() if e["verdict"] == verdict
+        )
+
     fails = [g for g, e in tests.items() if e["verdict"] == FAILS]
-    small = [
-        f"{g} ({e['persons']:,} persons)" for g, e in tests.items() if e["verdict"] == TOO_SMALL
-    ]
     line = (
         "Groups failing the four-fifths rule (95 % interval of the ratio wholly outside "
         f"0.8–1.25): {', '.join(fails) or 'none'}."
     )
-    if small:
-        line += f" Too small to tell (the interval crosses a four-fifths line): {', '.join(small)}."
+    if named(AT_LINE):
+        line += f" At the line (a narrow interval that holds 0.8 or 1.25): {named(AT_LINE)}."
+    if named(TOO_SMALL):
+        why = "no ratio, or an interval wider than the band"
+        line += f" Too small to tell ({why}): {named(TOO_SMALL)}."
     return line
 
 

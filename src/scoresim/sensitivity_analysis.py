@@ -27,8 +27,8 @@ from .calibrate import (
     set_path,
 )
 from .checkpoint import write_atomic
-from .ensemble import resolve, run_summary, run_tasks
-from .scenario import Scenario, ScenarioError, Strict, read_toml, validate_model
+from .ensemble import check_workers, resolve, run_summary, run_tasks
+from .scenario import Scenario, ScenarioError, Strict, from_dict, read_toml, validate_model
 
 METHODS = ("sobol", "morris")
 MORRIS_LEVELS = 4
@@ -178,6 +178,11 @@ def analyse(
     workers: int = 1,
     scheduler: str | None = None,
 ) -> pd.DataFrame:
+    if scheduler is None:
+        size = base.model_dump(mode="json")
+        size["population"]["persons"] = p.persons
+        size["run"]["years"] = p.years
+        check_workers(from_dict(size), workers)
     names = [par.key for par in p.parameters]
     problem = salib_problem(names, [(par.low, par.high) for par in p.parameters])
     evaluate = scenario_evaluator(base, p, progress, workers, scheduler)

@@ -25,7 +25,7 @@ import pandas as pd
 from .calibrate import check_key, get_path, set_path
 from .checkpoint import write_atomic
 from .ensemble import check_workers, member_seeds, resolve, run_summary, run_tasks
-from .scenario import Scenario, ScenarioError
+from .scenario import Scenario, ScenarioError, from_dict
 
 DESIGNS = ("grid", "lhs")
 GRID_POINTS = 5
@@ -79,6 +79,13 @@ def parse_set(text: str, base: Scenario) -> Axis:
                 "(command line)", "--set", text, "N must be a whole number from 2 to 1000"
             )
         n = int(m["n"])
+    if m["key"].startswith("run."):
+        raise ScenarioError(
+            "(command line)",
+            "--set",
+            text,
+            "run settings are the sweep's own (--seed, --seeds, --years); sweep another key",
+        )
     data = base.model_dump(mode="json")
     check_key(data, m["key"], low, high, "(command line)", "--set", "--set")
     integer = isinstance(get_path(data, m["key"]), int)
@@ -90,7 +97,13 @@ def design_points(axes: list[Axis], design: str, points: int, seed: int) -> np.n
     if design not in DESIGNS:
         raise ScenarioError("(command line)", "--design", design, f"allowed: {', '.join(DESIGNS)}")
     if design == "grid":
-        return np.array(list(itertools.product(*(a.grid() for a in axes))), dtype=float)
+        grids = [a.grid() for a in axes]
+        size = int(np.prod([len(g) for g in grids], dtype=float))
+        if size > MAX_RUNS:
+            raise ScenarioError(
+                "(command line)", "--set", size, f"a grid of at most {MAX_RUNS:,} points"
+            )
+        return np.array(list(itertools.product(*grids)), dtype=float)
     from scipy.stats import qmc
 
     unit = qmc.LatinHypercube(d=len(axes), seed=seed).random(points)
@@ -258,7 +271,10 @@ def sweep(
     with ``n`` persons and ``years`` where given."""
     base = resolve(scenario, n, years)
     if isinstance(sets, dict):
-        sets = [f"{k}=" + ":".join(f"{v:g}" for v in r) for k, r in sets.items()]
+        sets = [
+            f"{k}={float(r[0])!r}:{float(r[1])!r}" + (f":{int(r[2])}" if len(r) > 2 else "")
+            for k, r in sets.items()
+        ]
     axes = [parse_set(text, base) for text in sets]
     members = seeds
     if not axes:
@@ -274,8 +290,12 @@ def sweep(
         raise ScenarioError(
             "(command line)", "--set", runs, f"a sweep of at most {MAX_RUNS:,} runs"
         )
-    if scheduler is None:
-        check_workers(base, workers)
+    if scheduler is None:  # the largest society the sweep builds
+        largest = base.model_dump(mode="json")
+        for a, column in zip(axes, x.T):
+            if a.key == "population.persons":
+                set_path(largest, a.key, float(column.max()))
+        check_workers(from_dict(largest), workers)
     seeds = member_seeds(seed, members)
     tasks: dict[int, tuple] = {}
     for i, point in enumerate(x):
