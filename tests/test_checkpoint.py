@@ -209,3 +209,37 @@ def test_resume_keeps_what_changes_in_a_world(tmp_path, preset):
     resumed = again.run(start=start)
     assert resumed.summary() == whole.summary()
     assert resumed.timeseries().equals(whole.timeseries())
+
+
+def test_a_run_directory_being_written_is_locked_until_its_writer_dies(tmp_path):
+    """While a process holds a run directory, another run into it is refused even with
+    --force (naming the holder); once the holder is killed, its lock is no lock."""
+    from scoresim import ScenarioError
+    from scoresim.atomic import RunLock
+
+    mine = RunLock(tmp_path / "a").acquire()
+    with pytest.raises(ScenarioError, match=f"pid {os.getpid()}"):
+        RunLock(tmp_path / "a").acquire()
+    mine.release()
+    RunLock(tmp_path / "a").acquire().release()  # released: free again
+
+    out = tmp_path / "run"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from scoresim.atomic import RunLock; "
+         "RunLock(sys.argv[1]).acquire(); print('held', flush=True); time.sleep(120)", str(out)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        args = ("run", "article", "--n", "2000", "--years", "0.1", "--out", str(out), "--force")
+        r = scoresim(*args)
+        assert r.returncode == 2 and "Traceback" not in r.stderr
+        msg = " ".join(r.stderr.split())
+        assert "being written by another scoresim process" in msg and str(holder.pid) in msg
+        assert not (out / "scenario.toml").exists()  # nothing written into the held folder
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    r = scoresim(*args)  # the holder was killed: its lock file is stale, not a lock
+    assert r.returncode == 0, r.stderr
+    assert json.loads((out / "status").read_text())["status"] == "complete"

@@ -323,7 +323,7 @@ def write(fit: Fit, base: Scenario, out: str | Path, command: str) -> Path:
     import pandas as pd
     import tomli_w
 
-    from .checkpoint import write_atomic as _atomic
+    from .atomic import write_atomic as _atomic
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

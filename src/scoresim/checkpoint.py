@@ -6,7 +6,7 @@ gives the same arrays bit for bit, and the pickled worlds refer to it by name (p
 persistent ids). A resumed run therefore continues exactly where the checkpoint left it, and
 its outputs are byte-identical to those of an uninterrupted run.
 
-Every file is written to a temporary name, flushed, fsynced and renamed; ``DIR/status`` says
+Every file is written atomically (atomic.py); ``DIR/status`` says
 running, interrupted, failed or complete, and is set to complete only after every output is
 in place.
 """
@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import pickle
 from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
 
+from .atomic import write_atomic
 from .scenario import ScenarioError
 
 CHECKPOINT = "checkpoint"
@@ -31,40 +31,6 @@ OUTPUTS = ("scenario.toml", "timeseries.parquet", "summary.json")
 FORMAT = 4  # raise when the pickled worlds change shape (2: compact pending expiries;
 #            3: approval, grade-sanction onsets, representatives, the audit matrix;
 #            4: the responses: travel knowledge, VPN use, policing, screening)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a reader sees the old file or the new, never half."""
-    tmp = path.with_name("." + path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        half = len(data) // 2
-        fh.write(data[:half])
-        fault_point(f"mid-write:{path.name}")  # a crash with the new file half written
-        fh.write(data[half:])
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-def fault_point(name: str) -> None:
-    """Fault injection for the crash-safety tests: SCORESIM_FAULT=NAME kills the process here,
-    as a power cut would (no clean-up, no exception handlers). Inert otherwise."""
-    if os.environ.get("SCORESIM_FAULT") == name:
-        os._exit(137)
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def set_status(out: Path, state: str, **extra) -> None:

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from .atomic import LOCK, RunLock, write_atomic
 from .results import CAUSE_RULE, HEADLINE, format_count, format_interval
 from .results import format_value as _fmt
 from .results import headline_value as _value
@@ -180,9 +181,10 @@ def run(
             _check_out(out, force)
         sc = sim.scenario
         check_memory(sc, scenario if resume is None else resume)
+        # held until this process ends: a second writer is refused while this one is alive
+        lock = RunLock(out).acquire("--resume" if resume is not None else "--out")
     except ScenarioError as e:
         _fail(e)
-    out.mkdir(parents=True, exist_ok=True)
     _build(sim, out, resume)
     start = 0
     if resume is not None:
@@ -192,7 +194,7 @@ def run(
             _fail(e)
         console.print(f"resuming at step {start} of {sc.run.steps}")
     else:
-        ckpt.write_atomic(out / "scenario.toml", to_toml(sc).encode())
+        write_atomic(out / "scenario.toml", to_toml(sc).encode())
     ckpt.set_status(out, "running", pid=os.getpid(), step=start)
     stop = {"asked": False}
 
@@ -233,6 +235,7 @@ def run(
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)
+        lock.release()
     console.print(
         summary_table(
             res.summary(),
@@ -318,7 +321,7 @@ def _check_out(out: Path, force: bool) -> None:
             str(out),
             f"holds a {state} run; continue it with --resume {out}, or add --force to start over",
         )
-    if any(out.iterdir()):
+    if any(f.name != LOCK for f in out.iterdir()):
         raise ScenarioError(
             "(command line)",
             "--out",

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .checkpoint import write_atomic as _atomic
+from .atomic import write_atomic as _atomic
 from .ensemble import (
     check_workers,
     four_fifths,

@@ -29,7 +29,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .checkpoint import write_atomic
+from .atomic import write_atomic
 from .metrics import DISPARITY_PAIRS, disparate_impact_intervals, four_fifths_verdict
 from .rng import Stream, stream_key
 from .scenario import Scenario, ScenarioError, from_dict

@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from . import __version__  # noqa: E402
-from .checkpoint import write_atomic  # noqa: E402
+from .atomic import write_atomic  # noqa: E402
 from .ensemble import interval  # noqa: E402
 from .metrics import AT_LINE, FAILS, PASSES, TOO_SMALL  # noqa: E402
 from .results import (  # noqa: E402

@@ -32,8 +32,8 @@ import pyarrow.parquet as pq
 from . import __version__
 from .acts import CHILLED, CONTEXTS, SANCTION_CONTEXTS, VIOLATIONS
 from .approval import share_approving
-from .checkpoint import fault_point
-from .checkpoint import write_atomic as _atomic
+from .atomic import fault_point
+from .atomic import write_atomic as _atomic
 from .metrics import (
     ALL_PERSON_METRICS,
     FAILS,

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, field_validator
 
+from .atomic import write_atomic
 from .calibrate import (
     DICT_METRICS,
     SCALAR_METRICS,
@@ -26,7 +27,6 @@ from .calibrate import (
     metric,
     set_path,
 )
-from .checkpoint import write_atomic
 from .ensemble import check_workers, resolve, run_summary, run_tasks
 from .scenario import Scenario, ScenarioError, Strict, from_dict, read_toml, validate_model
 

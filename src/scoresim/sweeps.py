@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .atomic import write_atomic
 from .calibrate import check_key, get_path, set_path
-from .checkpoint import write_atomic
 from .ensemble import check_workers, member_seeds, resolve, run_summary, run_tasks
 from .scenario import Scenario, ScenarioError, from_dict
 
