@@ -163,22 +163,46 @@ def test_resume_and_runs_refuse_bad_input_clearly(tmp_path):
 
 
 def test_checkpoint_of_another_format_is_refused_clearly_and_kept(tmp_path):
+    """A damaged, tampered, foreign or older checkpoint is refused with one clear line and
+    kept as it was; a pickle put in its place is never executed, even with a matching
+    checksum."""
+    import hashlib
+    import io
+    import pickle
+
+    import numpy as np
+
     out = tmp_path / "run"
     proc = _start(out)
     _wait_for_step(proc, out, 6)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    state = out / "checkpoint" / "state.pkl"
-    for damage in (b"not a pickle", None):
-        if damage is None:  # a whole pickle, but of an older format
-            import pickle
+    state, digest = out / "checkpoint" / "state.npz", out / "checkpoint" / "state.sha256"
+    marker = tmp_path / "executed"
 
-            damage = pickle.dumps({"step": 3, "worlds": []})
+    class Payload:  # what a malicious pickle would run when loaded
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    older = io.BytesIO()
+    meta = json.dumps({"format": 4, "step": 3, "worlds": []}).encode()
+    np.savez(older, __meta__=np.frombuffer(meta, np.uint8))
+    cases = [
+        (state.read_bytes()[:-100], False, "checksum"),  # torn or tampered: checksum differs
+        (b"not a checkpoint", True, "checkpoint"),  # foreign, checksum rewritten to match
+        (pickle.dumps(Payload()), True, "checkpoint"),  # a pickle, checksum rewritten
+        (older.getvalue(), True, "format"),  # a whole checkpoint of an older format
+    ]
+    for damage, rehash, key in cases:
         state.write_bytes(damage)
+        if rehash:
+            digest.write_text(hashlib.sha256(damage).hexdigest())
         r = scoresim("run", "--resume", str(out))
         assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
-        assert "state.pkl" in r.stderr and "without --resume" in r.stderr
+        msg = " ".join(r.stderr.split())
+        assert "state.npz" in msg and key in msg and "without --resume" in msg, msg
         assert state.read_bytes() == damage  # nothing written over
+        assert not marker.exists()  # the pickle never ran
 
 
 @pytest.mark.parametrize("preset", ["corporate", "rongcheng"])
