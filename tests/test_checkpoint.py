@@ -267,3 +267,30 @@ def test_a_run_directory_being_written_is_locked_until_its_writer_dies(tmp_path)
     r = scoresim(*args)  # the holder was killed: its lock file is stale, not a lock
     assert r.returncode == 0, r.stderr
     assert json.loads((out / "status").read_text())["status"] == "complete"
+
+
+def test_checkpoint_encoding_keeps_types_and_sharing_and_refuses_other_classes():
+    """What the store writes comes back as the same types (np.float64 stays one, an IntEnum
+    stays one), what was shared stays shared, and nothing but scoresim's own classes is
+    written or built."""
+    import numpy as np
+
+    from scoresim.checkpoint import _Decoder, _Encoder, _scoresim_class
+    from scoresim.rng import Stream
+    from scoresim.sim import PersonState
+
+    enc = _Encoder({})
+    a = np.arange(5, dtype=np.int32)
+    st = PersonState.start(3, np.ones(3, bool), np.ones(3), np.zeros(3, bool), np.ones(3, bool))
+    x = {"f": np.float64(1.5), "twice": [a, a], "s": Stream.ENSEMBLE, "nan": float("nan"),
+         (1, "k"): st}  # fmt: skip
+    back = _Decoder({}, enc.arrays).decode(json.loads(json.dumps(enc.encode(x))))
+    assert type(back["f"]) is np.float64 and type(back["s"]) is Stream
+    assert back["twice"][0] is back["twice"][1] and back["twice"][0].dtype == np.int32
+    assert np.isnan(back["nan"]) and type(back[(1, "k")]) is PersonState
+    np.testing.assert_array_equal(back[(1, "k")].income, st.income)
+    with pytest.raises(TypeError, match="not one of scoresim's classes"):
+        _Encoder({}).encode(Path("x"))
+    for name in ("os:system", "builtins:eval", "scoresim.sim:np.load", "scoresim.cli:Path"):
+        with pytest.raises((ValueError, AttributeError)):
+            _scoresim_class(name)

@@ -70,12 +70,15 @@ class _Encoder:
         self.keep: list = []  # keeps encoded objects alive, so their ids stay unique
 
     def encode(self, x):
+        if isinstance(x, np.generic):  # before float: np.float64 is a float, and must stay one
+            return {"$np": x.dtype.str, "v": self.encode(x.item())}
+        if isinstance(x, enum.Enum):  # before int and str: an IntEnum stays an IntEnum
+            cls = type(x)
+            return {"$enum": f"{cls.__module__}:{cls.__qualname__}", "v": x.value}
         if x is None or isinstance(x, bool | int | float | str):
             return x if not isinstance(x, float) or math.isfinite(x) else {"$float": repr(x)}
         if id(x) in self.shared:
             return {"$shared": self.shared[id(x)]}
-        if isinstance(x, np.generic):
-            return {"$np": x.dtype.str, "v": self.encode(x.item())}
         if id(x) in self.seen:
             return {"$ref": self.seen[id(x)]}
         k = self.seen[id(x)] = len(self.seen)
@@ -100,8 +103,6 @@ class _Encoder:
             raise TypeError(f"{name} is not one of scoresim's classes: not checkpointed")
         if isinstance(x, tuple):  # a NamedTuple
             return {"$named": name, "v": [self.encode(v) for v in x], "id": k}
-        if isinstance(x, enum.Enum):
-            return {"$enum": name, "v": self.encode(x.value), "id": k}
         return {"$obj": name, "v": self.encode(_attributes(x)), "id": k}
 
 
@@ -133,6 +134,8 @@ class _Decoder:
             return np.dtype(x["$np"]).type(self.decode(x["v"]))
         if "$ref" in x:
             return self.made[x["$ref"]]
+        if "$enum" in x:
+            return _scoresim_class(x["$enum"])(x["v"])
         k = x["id"]
         if "$array" in x:
             out = self.made[k] = np.array(self.arrays[x["$array"]])
@@ -150,11 +153,9 @@ class _Decoder:
             if kind in x:
                 out = self.made[k] = make(self.decode(v) for v in x[kind])
                 return out
-        cls = _scoresim_class(x.get("$named") or x.get("$enum") or x["$obj"])
+        cls = _scoresim_class(x.get("$named") or x["$obj"])
         if "$named" in x:
             out = self.made[k] = cls(*(self.decode(v) for v in x["v"]))
-        elif "$enum" in x:
-            out = self.made[k] = cls(self.decode(x["v"]))
         else:
             out = self.made[k] = cls.__new__(cls)
             for name, value in self.decode(x["v"]).items():
@@ -170,8 +171,8 @@ def _scoresim_class(name: str) -> type:
     obj = importlib.import_module(module)
     for part in qualname.split("."):
         obj = getattr(obj, part)
-    if not isinstance(obj, type):
-        raise ValueError(f"{name} is not a class")
+    if not isinstance(obj, type) or not obj.__module__.startswith("scoresim."):
+        raise ValueError(f"{name} is not a class defined by scoresim")
     return obj
 
 
