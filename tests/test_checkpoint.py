@@ -163,46 +163,63 @@ def test_resume_and_runs_refuse_bad_input_clearly(tmp_path):
 
 
 def test_checkpoint_of_another_format_is_refused_clearly_and_kept(tmp_path):
-    """A damaged, tampered, foreign or older checkpoint is refused with one clear line and
-    kept as it was; a pickle put in its place is never executed, even with a matching
-    checksum."""
-    import hashlib
+    """A torn, foreign, older, altered or another run's checkpoint is refused with one clear
+    line and kept as it was; a pickle put in its place is never executed."""
     import io
     import pickle
 
     import numpy as np
+
+    from scoresim.checkpoint import _digest
 
     out = tmp_path / "run"
     proc = _start(out)
     _wait_for_step(proc, out, 6)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    state, digest = out / "checkpoint" / "state.npz", out / "checkpoint" / "state.sha256"
+    state = out / "checkpoint" / "state.npz"
     marker = tmp_path / "executed"
 
     class Payload:  # what a malicious pickle would run when loaded
         def __reduce__(self):
             return (open, (str(marker), "w"))
 
-    older = io.BytesIO()
-    meta = json.dumps({"format": 4, "step": 3, "worlds": []}).encode()
-    np.savez(older, __meta__=np.frombuffer(meta, np.uint8))
+    def npz(members: dict, digest: str | None = None) -> bytes:
+        buf = io.BytesIO()
+        digest = _digest(members) if digest is None else digest
+        np.savez(buf, __digest__=np.frombuffer(digest.encode(), np.uint8), **members)
+        return buf.getvalue()
+
+    with np.load(state) as f:
+        good = {k: f[k] for k in f.files if k != "__digest__"}
+    meta = json.loads(good["__meta__"].tobytes())
+    altered = dict(good)
+    name = next(k for k in good if k != "__meta__" and good[k].size)
+    altered[name] = good[name].copy()
+    altered[name].flat[0] += 1  # one number changed, the checksum not
+    other = dict(
+        good, __meta__=np.frombuffer(json.dumps({**meta, "scenario": "x"}).encode(), np.uint8)
+    )
+    older = {"__meta__": np.frombuffer(json.dumps({**meta, "format": 4}).encode(), np.uint8)}
     cases = [
-        (state.read_bytes()[:-100], False, "checksum"),  # torn or tampered: checksum differs
-        (b"not a checkpoint", True, "checkpoint"),  # foreign, checksum rewritten to match
-        (pickle.dumps(Payload()), True, "checkpoint"),  # a pickle, checksum rewritten
-        (older.getvalue(), True, "format"),  # a whole checkpoint of an older format
+        (state.read_bytes()[:-100], "checkpoint"),  # torn
+        (b"not a checkpoint", "checkpoint"),  # foreign
+        (pickle.dumps(Payload()), "checkpoint"),  # a pickle
+        (npz(older), "format"),  # a whole checkpoint of an older format
+        (npz(altered, _digest(good)), "checksum"),  # damaged inside a whole file
+        (npz(other), "scenario"),  # another run's
     ]
-    for damage, rehash, key in cases:
+    for damage, key in cases:
         state.write_bytes(damage)
-        if rehash:
-            digest.write_text(hashlib.sha256(damage).hexdigest())
         r = scoresim("run", "--resume", str(out))
         assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
         msg = " ".join(r.stderr.split())
-        assert "state.npz" in msg and key in msg and "without --resume" in msg, msg
+        assert "state.npz" in msg and key in msg and "without --resume" in msg, (key, msg)
         assert state.read_bytes() == damage  # nothing written over
         assert not marker.exists()  # the pickle never ran
+    state.write_bytes(npz(good))  # the same checkpoint again: resumes
+    r = scoresim("run", "--resume", str(out))
+    assert r.returncode == 0, r.stderr
 
 
 @pytest.mark.parametrize("preset", ["corporate", "rongcheng"])
@@ -255,7 +272,10 @@ def test_a_run_directory_being_written_is_locked_until_its_writer_dies(tmp_path)
     )  # fmt: skip
     try:
         assert holder.stdout.readline().strip() == "held"
-        args = ("run", "article", "--n", "2000", "--years", "0.1", "--out", str(out), "--force")
+        args = ("run", "article", "--n", "2000", "--years", "0.1", "--out", str(out))
+        r = scoresim(*args)  # without --force: the live writer is named too
+        assert r.returncode == 2 and str(holder.pid) in " ".join(r.stderr.split())
+        args += ("--force",)
         r = scoresim(*args)
         assert r.returncode == 2 and "Traceback" not in r.stderr
         msg = " ".join(r.stderr.split())
@@ -291,6 +311,13 @@ def test_checkpoint_encoding_keeps_types_and_sharing_and_refuses_other_classes()
     np.testing.assert_array_equal(back[(1, "k")].income, st.income)
     with pytest.raises(TypeError, match="not one of scoresim's classes"):
         _Encoder({}).encode(Path("x"))
-    for name in ("os:system", "builtins:eval", "scoresim.sim:np.load", "scoresim.cli:Path"):
+    for node in (  # a crafted file cannot call a scoresim class's constructor either
+        {"$enum": "scoresim.sim:Sim", "v": "article"},
+        {"$named": "scoresim.sim:Interrupted", "v": [7], "id": 0},
+    ):
+        with pytest.raises(ValueError):
+            _Decoder({}, {}).decode(node)
+    for name in ("os:system", "builtins:eval", "scoresim.sim:np.load", "scoresim.cli:Path",
+                 "scoresim.sim:NONE_REGIME.__class__", "scoresim.nothing:X"):  # fmt: skip
         with pytest.raises((ValueError, AttributeError)):
             _scoresim_class(name)

@@ -69,16 +69,8 @@ class RunLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = holder_of(self.folder)
             os.close(fd)
-            raise ScenarioError(
-                "(command line)",
-                option,
-                str(self.folder),
-                "is being written by another scoresim process"
-                + (f" (pid {holder['pid']}, since {holder['since']})" if holder else "")
-                + "; wait for it to finish or stop it, then try again",
-            ) from None
+            raise busy(self.folder, option) from None
         os.ftruncate(fd, 0)
         since = datetime.now(UTC).isoformat(timespec="seconds")
         os.write(fd, json.dumps({"pid": os.getpid(), "since": since}).encode())
@@ -96,6 +88,35 @@ class RunLock:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+def busy(folder: Path, option: str = "--out") -> ScenarioError:
+    """The error for a run directory another process is writing, naming that process."""
+    holder = holder_of(folder)
+    return ScenarioError(
+        "(command line)",
+        option,
+        str(folder),
+        "is being written by another scoresim process"
+        + (f" (pid {holder['pid']}, since {holder['since']})" if holder else "")
+        + "; wait for it to finish or stop it, then try again",
+    )
+
+
+def is_locked(folder: Path) -> bool:
+    """Whether a live process holds the lock of a run directory (a lock file left by a killed
+    process is not held). Looks without creating anything."""
+    try:
+        fd = os.open(Path(folder) / LOCK, os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing drops a lock taken here
+    return False
 
 
 def holder_of(folder: Path) -> dict | None:

@@ -5,8 +5,8 @@ firms, graphs, coverage) is not stored: it is rebuilt from the saved scenario an
 gives the same arrays bit for bit, and the stored worlds refer to it by name. A resumed run
 therefore continues exactly where the checkpoint left it, and its outputs are byte-identical
 to those of an uninterrupted run. The worlds are stored as JSON and numpy arrays in one .npz
-(no pickle: reading a checkpoint cannot run code), with a SHA-256 beside it; only scoresim's
-own classes are rebuilt, by name.
+with a SHA-256 inside it (no pickle: reading a checkpoint runs no constructor; only classes
+defined by scoresim are rebuilt, by name, from their attributes).
 
 Every file is written atomically (atomic.py); ``DIR/status`` says
 running, interrupted, failed or complete, and is set to complete only after every output is
@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import importlib
 import io
 import json
 import math
+import sys
 from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,7 +32,7 @@ from .scenario import ScenarioError
 
 CHECKPOINT = "checkpoint"
 STATE = "state.npz"
-DIGEST = "state.sha256"
+OLD_FILES = ("state.pkl", "state.sha256")  # left by earlier versions: removed with ours
 STATUS = "status"
 STATES = ("running", "interrupted", "failed", "complete")
 OUTPUTS = ("scenario.toml", "timeseries.parquet", "summary.json")
@@ -74,6 +74,8 @@ class _Encoder:
             return {"$np": x.dtype.str, "v": self.encode(x.item())}
         if isinstance(x, enum.Enum):  # before int and str: an IntEnum stays an IntEnum
             cls = type(x)
+            if not cls.__module__.startswith("scoresim."):
+                raise TypeError(f"{cls.__qualname__} is not one of scoresim's enums")
             return {"$enum": f"{cls.__module__}:{cls.__qualname__}", "v": x.value}
         if x is None or isinstance(x, bool | int | float | str):
             return x if not isinstance(x, float) or math.isfinite(x) else {"$float": repr(x)}
@@ -83,18 +85,18 @@ class _Encoder:
             return {"$ref": self.seen[id(x)]}
         k = self.seen[id(x)] = len(self.seen)
         self.keep.append(x)
-        if isinstance(x, np.ndarray):
+        if type(x) is np.ndarray:
             if x.dtype.hasobject:
                 raise TypeError(f"an object array cannot go into a checkpoint: {x.dtype}")
             self.arrays[f"a{k}"] = x
             return {"$array": f"a{k}", "id": k}
-        if isinstance(x, list):
+        if type(x) is list:  # exact types: a subclass (defaultdict, ...) is refused below
             return {"$list": [self.encode(v) for v in x], "id": k}
-        if isinstance(x, tuple) and not hasattr(x, "_fields"):
+        if type(x) is tuple:
             return {"$tuple": [self.encode(v) for v in x], "id": k}
-        if isinstance(x, dict):
+        if type(x) is dict:
             return {"$dict": [[self.encode(a), self.encode(b)] for a, b in x.items()], "id": k}
-        if isinstance(x, set | frozenset):
+        if type(x) in (set, frozenset):
             kind = "$set" if isinstance(x, set) else "$frozenset"
             return {kind: [self.encode(v) for v in sorted(x, key=repr)], "id": k}
         cls = type(x)
@@ -135,7 +137,10 @@ class _Decoder:
         if "$ref" in x:
             return self.made[x["$ref"]]
         if "$enum" in x:
-            return _scoresim_class(x["$enum"])(x["v"])
+            cls = _scoresim_class(x["$enum"])
+            if not issubclass(cls, enum.Enum):
+                raise ValueError(f"{x['$enum']} is not an enum")
+            return cls(x["v"])  # an Enum's lookup of a member by value, nothing else
         k = x["id"]
         if "$array" in x:
             out = self.made[k] = np.array(self.arrays[x["$array"]])
@@ -154,8 +159,10 @@ class _Decoder:
                 out = self.made[k] = make(self.decode(v) for v in x[kind])
                 return out
         cls = _scoresim_class(x.get("$named") or x["$obj"])
-        if "$named" in x:
-            out = self.made[k] = cls(*(self.decode(v) for v in x["v"]))
+        if "$named" in x:  # a NamedTuple, made as the tuple it is (its own code not run)
+            if not (issubclass(cls, tuple) and hasattr(cls, "_fields")):
+                raise ValueError(f"{x['$named']} is not a named tuple")
+            out = self.made[k] = tuple.__new__(cls, [self.decode(v) for v in x["v"]])
         else:
             out = self.made[k] = cls.__new__(cls)
             for name, value in self.decode(x["v"]).items():
@@ -164,14 +171,19 @@ class _Decoder:
 
 
 def _scoresim_class(name: str) -> type:
-    """A class of scoresim's own modules, by "module:qualname"; anything else is refused."""
+    """A class defined in scoresim's own modules, by "module:qualname", found among the
+    module's own names and classes (no attribute of an instance or another module is
+    followed); anything else is refused."""
     module, _, qualname = name.partition(":")
-    if not module.startswith("scoresim.") or "<" in qualname:
+    if not module.startswith("scoresim.") or not qualname:
         raise ValueError(f"{name} is not one of scoresim's classes")
-    obj = importlib.import_module(module)
-    for part in qualname.split("."):
-        obj = getattr(obj, part)
-    if not isinstance(obj, type) or not obj.__module__.startswith("scoresim."):
+    parts = qualname.split(".")
+    loaded = sys.modules.get(module)  # only modules already imported: none is run for this
+    obj = vars(loaded).get(parts[0]) if loaded is not None else None
+    for part in parts[1:]:
+        obj = vars(obj).get(part) if isinstance(obj, type) else None
+    ok = isinstance(obj, type) and obj.__module__ == module and obj.__qualname__ == qualname
+    if not ok:
         raise ValueError(f"{name} is not a class defined by scoresim")
     return obj
 
@@ -193,53 +205,76 @@ def _shared(sim) -> dict[str, object]:
 
 
 def save(sim, out: Path, step: int) -> None:
-    """Write the state after ``step`` (0-based) atomically into DIR/checkpoint/: the worlds
-    as JSON and arrays in one .npz (no pickle: reading it cannot run code), with its format
-    and, beside it, its SHA-256."""
+    """Write the state after ``step`` (0-based) atomically into DIR/checkpoint/state.npz:
+    the worlds as JSON and arrays (no pickle), the format, the fingerprint of the scenario
+    they belong to, and a SHA-256 over all of it, in one file."""
     folder = out / CHECKPOINT
     folder.mkdir(parents=True, exist_ok=True)
     enc = _Encoder({id(v): k for k, v in _shared(sim).items()})
     tree = enc.encode(sim.worlds)
-    meta = {"format": FORMAT, "step": step, "worlds": tree}
-    text = json.dumps(meta, separators=(",", ":")).encode()
+    meta = {"format": FORMAT, "step": step, "scenario": _fingerprint(sim), "worlds": tree}
+    text = np.frombuffer(json.dumps(meta, separators=(",", ":")).encode(), np.uint8)
+    members = {"__meta__": text, **enc.arrays}
+    digest = np.frombuffer(_digest(members).encode(), np.uint8)
     buf = io.BytesIO()
-    np.savez(buf, __meta__=np.frombuffer(text, np.uint8), **enc.arrays)
-    data = buf.getvalue()
-    write_atomic(folder / STATE, data)
-    write_atomic(folder / DIGEST, hashlib.sha256(data).hexdigest().encode())
+    np.savez(buf, __digest__=digest, **members)
+    write_atomic(folder / STATE, buf.getvalue())
+
+
+def _digest(members) -> str:
+    """SHA-256 over every member's name, dtype, shape and bytes, in name order."""
+    h = hashlib.sha256()
+    for name in sorted(members):
+        a = np.ascontiguousarray(members[name])
+        h.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _fingerprint(sim) -> str:
+    """Which run a checkpoint belongs to: the resolved scenario and the society's size."""
+    from .scenario import to_toml
+
+    s = sim.society
+    text = f"{to_toml(sim.scenario)}|{s.persons.n}|{s.firms.n}|{s.graph.entries}"
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def load(sim, out: Path) -> int:
     """Restore the worlds of a built ``sim`` from DIR/checkpoint/; returns the next step. A
-    file whose SHA-256 is not the one written beside it, or that is not a checkpoint of this
-    format, is refused (and kept)."""
+    file that is not a checkpoint of this format, does not match its own SHA-256, or belongs
+    to another scenario is refused (and kept)."""
     path = out / CHECKPOINT / STATE
-    data = path.read_bytes()
     try:
-        digest = (out / CHECKPOINT / DIGEST).read_text().strip()
-    except OSError:
-        digest = None
-    if digest != hashlib.sha256(data).hexdigest():
-        raise ScenarioError(path, "checksum", digest, _CORRUPT)
-    try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
-            meta = json.loads(arrays["__meta__"].tobytes())
-            found = meta.get("format") if isinstance(meta, dict) else None
-            if found != FORMAT:
-                raise ScenarioError(path, "format", found, _UNREADABLE)
-            worlds = _Decoder(_shared(sim), arrays).decode(meta["worlds"])
+        with np.load(path, allow_pickle=False) as npz:
+            members = {name: npz[name] for name in npz.files}
+        digest = members.pop("__digest__", np.zeros(0, np.uint8)).tobytes().decode()
+        meta = json.loads(members["__meta__"].tobytes())
+        found = meta.get("format") if isinstance(meta, dict) else None
+        if found != FORMAT:
+            raise ScenarioError(path, "format", found, _UNREADABLE)
+        if digest != _digest(members):
+            raise ScenarioError(path, "checksum", digest[:12], _CORRUPT)
+        if meta.get("scenario") != _fingerprint(sim):
+            raise ScenarioError(path, "scenario", "another run's", _FOREIGN)
+        worlds = _Decoder(_shared(sim), members).decode(meta["worlds"])
+        step = int(meta["step"]) + 1
     except ScenarioError:
         raise
     except Exception as e:  # torn by hand, or from another version's classes
         raise ScenarioError(path, "checkpoint", type(e).__name__, _UNREADABLE) from None
     sim.worlds = worlds
-    return int(meta["step"]) + 1
+    return step
 
 
+_FOREIGN = (
+    "this checkpoint belongs to another run (another scenario, seed or size than "
+    "scenario.toml); it is kept as it is. Run again without --resume (with --force)"
+)
 _CORRUPT = (
-    "the checkpoint does not match its checksum (state.sha256): damaged or not written by "
-    "scoresim; it is kept as it is. Run again without --resume (with --force to replace the "
-    "folder's outputs)"
+    "the checkpoint does not match its own checksum: damaged (a checksum finds damage, not "
+    "tampering); it is kept as it is. Run again without --resume (with --force to replace "
+    "the folder's outputs)"
 )
 _UNREADABLE = (
     f"this scoresim reads checkpoints of format {FORMAT} only (written by this version); "
@@ -254,7 +289,7 @@ def has_checkpoint(out: Path) -> bool:
 def remove(out: Path) -> None:
     """Remove our own checkpoint files (and the folder, if nothing else is in it)."""
     folder = out / CHECKPOINT
-    for name in (STATE, "." + STATE + ".tmp", DIGEST, "." + DIGEST + ".tmp"):
+    for name in (STATE, "." + STATE + ".tmp", *OLD_FILES):
         try:
             (folder / name).unlink()
         except FileNotFoundError:

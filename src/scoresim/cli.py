@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .atomic import LOCK, RunLock, write_atomic
+from .atomic import LOCK, RunLock, busy, is_locked, write_atomic
 from .results import CAUSE_RULE, HEADLINE, format_count, format_interval
 from .results import format_value as _fmt
 from .results import headline_value as _value
@@ -185,6 +185,8 @@ def run(
         lock = RunLock(out).acquire("--resume" if resume is not None else "--out")
     except ScenarioError as e:
         _fail(e)
+    if resume is None:
+        ckpt.remove(out)  # starting over (--force): an earlier run's checkpoint is not ours
     _build(sim, out, resume)
     start = 0
     if resume is not None:
@@ -298,6 +300,8 @@ def _check_out(out: Path, force: bool) -> None:
     --force only scoresim's own files are replaced; nothing else is deleted."""
     from . import checkpoint as ckpt
 
+    if out.exists() and is_locked(out):  # a live writer: refused, whatever else holds
+        raise busy(out)
     if not out.exists() or force:
         return
     st = ckpt.read_status(out)
