@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from pydantic import Field, field_validator
 
-from .results import SUMMARY_KEYS
+from .results import NOT_NUMBERS, SUMMARY_KEYS
 from .scenario import (
     Scenario,
     ScenarioError,
@@ -37,7 +37,6 @@ from .scenario import (
 )
 
 DICT_METRICS = ("disparate_impact", "grade_shares", "firm_grade_shares")
-NOT_NUMBERS = ("disparate_impact_flagged", "disparate_impact_interval")
 SCALAR_METRICS = tuple(k for k in SUMMARY_KEYS if k not in DICT_METRICS + NOT_NUMBERS)
 
 

@@ -35,9 +35,10 @@ console = Console()
 err = Console(stderr=True)
 
 
-def _fail(e: Exception) -> None:
+def _fail(e: Exception, code: int = 2) -> None:
+    """One line on stderr and the exit code: 2 for bad input, 1 for runs that failed."""
     err.print(f"[bold red]error:[/] {e}", highlight=False, markup=True, soft_wrap=True)
-    raise typer.Exit(2)
+    raise typer.Exit(code)
 
 
 def _count(value: str, option: str) -> int:
@@ -448,8 +449,7 @@ def compare_cmd(
     except ScenarioError as e:
         _fail(e)
     except ComparisonFailed as e:
-        err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+        _fail(e, 1)
     command = ["scoresim", "compare", *presets]
     for flag, value in (("--n", n), ("--years", years), ("--seed", seed)):
         if value is not None:
@@ -572,7 +572,7 @@ def sweep_cmd(
         with _bars() as progress:
             result = run_sweep(
                 base,
-                sets,
+                axes,  # parsed and checked once, above
                 design,
                 members,
                 lhs,
@@ -584,8 +584,7 @@ def sweep_cmd(
     except ScenarioError as e:
         _fail(e)
     except RuntimeError as e:
-        err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+        _fail(e, 1)
     result.write(out, shown)
     table = result.table()
     view = Table(title=f"{base.name}: mean [95 % interval] over {members} members per point")
@@ -649,8 +648,7 @@ def sensitivity_cmd(
     except ScenarioError as e:
         _fail(e)
     except RuntimeError as e:
-        err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+        _fail(e, 1)
     write_indices(table, out, method)
     shown = Table(title=f"{base.name}: {method} indices [95 % interval half-width]")
     for col in ("output", "parameter", "index", "value", "± conf"):

@@ -23,6 +23,7 @@ from .ensemble import (
     four_fifths,
     interval,
     member_seeds,
+    on_seed,
     ratio_text,
     run_tasks,
 )
@@ -30,6 +31,7 @@ from .metrics import DISPARITY_PAIRS
 from .results import (
     CAUSE_RULE,
     HEADLINE,
+    NOT_NUMBERS,
     SUMMARY_KEYS,
     audit_markdown,
     format_compact,
@@ -234,7 +236,7 @@ class Comparison:
             for preset, s in member.items():
                 twin = s.get("twin") or {}
                 for key in SUMMARY_KEYS:
-                    if key not in ("disparate_impact_flagged", "disparate_impact_interval"):
+                    if key not in NOT_NUMBERS:
                         add(preset, key, s[key], twin.get(key))
             rows[start:] = [(j, seed, *r) for r in rows[start:]]
         df = pd.DataFrame(rows, columns=["member", "seed", "preset", "metric", "run", "twin"])
@@ -285,7 +287,7 @@ class Comparison:
         differs = {frozenset((r[1], r[2])) for r in pairs if r[-1]}
         stats = {p: interval(self.values(p, h.key)) for p in self.presets}
         means = {p: np.nan if st["mean"] is None else st["mean"] for p, st in stats.items()}
-        marks = letters(means, differs)
+        marks = letters(means, differs) if differs else {}  # no pair told apart: no letters
 
         def cell(st: dict) -> str:
             if not compact or st["low"] is None or not st["sd"]:
@@ -293,15 +295,10 @@ class Comparison:
             half = (st["high"] - st["low"]) / 2
             return f"{fmt(st['mean'], h.kind)}\n±{fmt(half, h.kind)}"
 
-        if not differs:
-            marks = {}  # no pair told apart: no letters
-
         twin = cell(interval(self.values(None, h.key)))
+        sep = "\n" if compact else " "
         return twin, [
-            cell(stats[p])
-            + (f" {marks[p]}" if marks.get(p) and not compact else "")
-            + (f"\n{marks[p]}" if marks.get(p) and compact else "")
-            for p in self.presets
+            cell(stats[p]) + (sep + marks[p] if marks.get(p) else "") for p in self.presets
         ]
 
     def ensemble_markdown(self, headline: tuple, command: str = "") -> str:
@@ -509,12 +506,7 @@ class ComparisonFailed(RuntimeError):
 def compare_member(datas: list[dict], seed: int, progress=None) -> dict[str, dict]:
     """One society's comparison (the resolved scenarios as dicts, on ``seed``): each
     regime's summary (a Dask task)."""
-    scenarios = []
-    for data in datas:
-        data = json.loads(json.dumps(data))
-        data["run"]["seed"] = seed
-        scenarios.append(from_dict(data))
-    return _compare_one(scenarios, progress).summaries
+    return _compare_one([on_seed(data, seed) for data in datas], progress).summaries
 
 
 def _scenarios(presets, n, years, seed) -> list[Scenario]:

@@ -31,12 +31,12 @@ import pyarrow.parquet as pq
 
 from .atomic import write_atomic
 from .metrics import DISPARITY_PAIRS, disparate_impact_intervals, four_fifths_verdict
+from .results import NOT_NUMBERS
 from .rng import Stream, stream_key
 from .scenario import Scenario, ScenarioError, from_dict
 
 SEED_BITS = (1 << 62) - 1
-SKIP = {"scenario", "version", "seed", "counts", "twin"}
-SKIP |= {"disparate_impact_flagged", "disparate_impact_interval"}
+SKIP = {"scenario", "version", "seed", "counts", "twin", *NOT_NUMBERS}
 LEVEL = 0.95
 
 
@@ -158,14 +158,19 @@ def ratio_text(entry: dict | None, ratio: float | None = None) -> str:
     return f"{ratio:.2f}{span} {entry['verdict']}"
 
 
+def on_seed(data: dict, seed: int) -> Scenario:
+    """A scenario (as a dict, left as it is) on another seed, with its twin."""
+    data = json.loads(json.dumps(data))
+    data["run"]["seed"] = seed
+    data["run"]["twin"] = True
+    return from_dict(data)
+
+
 def run_scenario(data: dict, seed: int):
     """The scenario (as a dict) with its seed, run beside its twin: its Results."""
     from .sim import Sim
 
-    data = json.loads(json.dumps(data))
-    data["run"]["seed"] = seed
-    data["run"]["twin"] = True
-    return Sim(from_dict(data)).run()
+    return Sim(on_seed(data, seed)).run()
 
 
 def run_summary(data: dict, seed: int) -> dict:
@@ -371,9 +376,10 @@ def plot_band(
     if "member" not in rows:
         rows = rows.assign(member=0)
     years = scenario.step_years
-    persons = frame[(frame["metric"] == "persons") & (frame["group"] == group)]
-    if "member" not in persons:
-        persons = persons.assign(member=0)
+    if share:
+        persons = frame[(frame["metric"] == "persons") & (frame["group"] == group)]
+        if "member" not in persons:
+            persons = persons.assign(member=0)
     for column, style, color in (("run", "-", "#0072B2"), ("twin", "--", "#7f7f7f")):
         wide = rows.pivot(index="step", columns="member", values=column).sort_index()
         if share:

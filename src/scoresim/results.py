@@ -110,6 +110,8 @@ SUMMARY_KEYS = (
     "foreign_firms_exposed_unsafeguarded_share",
     "counts",
 )
+# summary keys that are not numbers per se (a list of groups; verdicts with their counts)
+NOT_NUMBERS = ("disparate_impact_flagged", "disparate_impact_interval")
 VS_TWIN = (
     "chilling_effect",
     "deterrence_effect",

@@ -254,7 +254,7 @@ def figure(
 
 def sweep(
     scenario: str | Path | Scenario,
-    sets: list[str] | dict[str, tuple],
+    sets: list[str | Axis] | dict[str, tuple],
     design: str = "grid",
     seeds: int = 4,
     points: int = LHS_POINTS,
@@ -266,16 +266,16 @@ def sweep(
     progress: Callable[[int, int], None] | None = None,
 ) -> Sweep:
     """Run every point of the design as ``seeds`` members (the same member seeds at every
-    point), in-process or as Dask tasks. ``sets``: "KEY=LOW:HIGH[:N]" strings, or
-    {key: (low, high) or (low, high, n)}; ``scenario``: a preset, a TOML path or a Scenario,
-    with ``n`` persons and ``years`` where given."""
+    point), in-process or as Dask tasks. ``sets``: "KEY=LOW:HIGH[:N]" strings (or the Axis
+    parse_set made of them), or {key: (low, high) or (low, high, n)}; ``scenario``: a
+    preset, a TOML path or a Scenario, with ``n`` persons and ``years`` where given."""
     base = resolve(scenario, n, years)
     if isinstance(sets, dict):
         sets = [
             f"{k}={float(r[0])!r}:{float(r[1])!r}" + (f":{int(r[2])}" if len(r) > 2 else "")
             for k, r in sets.items()
         ]
-    axes = [parse_set(text, base) for text in sets]
+    axes = [x if isinstance(x, Axis) else parse_set(x, base) for x in sets]
     members = seeds
     if not axes:
         raise ScenarioError("(command line)", "--set", "", "sweep at least one key")
@@ -296,13 +296,13 @@ def sweep(
             if a.key == "population.persons":
                 set_path(largest, a.key, float(column.max()))
         check_workers(from_dict(largest), workers)
-    seeds = member_seeds(seed, members)
+    member = member_seeds(seed, members)
     tasks: dict[int, tuple] = {}
     for i, point in enumerate(x):
         data = base.model_dump(mode="json")
         for a, v in zip(axes, point):
             set_path(data, a.key, float(v))
-        for j, s in enumerate(seeds):
+        for j, s in enumerate(member):
             tasks[i * members + j] = (data, s)
     results: dict[int, dict] = {}
 
@@ -322,4 +322,4 @@ def sweep(
             f"({', '.join(f'{a.key}={v:g}' for a, v in zip(axes, x[i]))}), member {j}: {why}"
         )
     summaries = [[results[i * members + j] for j in range(members)] for i in range(len(x))]
-    return Sweep(base, axes, design, x, seeds, summaries)
+    return Sweep(base, axes, design, x, member, summaries)
