@@ -14,8 +14,10 @@ ALL = sorted(presets())
 
 
 def test_all_seven_presets_ship():
-    """The seven regimes of docs/model.md §1.3, and the benchmark's reference model (W3)."""
+    """The seven regimes of docs/model.md §1.3, the benchmark's reference model (W3), and the
+    scheduled scenarios (docs/model.md §7.10)."""
     assert set(ALL) == {
+        "repeal",
         "article",
         "court-defaulters",
         "rongcheng",

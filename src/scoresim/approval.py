@@ -126,7 +126,9 @@ class Approvals:
         key = stream_key(self.seed, Stream.APPROVAL, t)
         if t == self.info_step and sp.information.share > 0:
             self._inform(key, fields)
-        if not self.moves:
+        if not self.moves:  # no system (any more): what was lived fades all the same
+            if self.state.experience.any():
+                self.state.experience *= self.fade
             return
         learn = 1.0 - np.exp(-sp.awareness_rate * publicity * self.dt)
         drift = sp.publicity * publicity * self.dt

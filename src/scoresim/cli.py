@@ -247,10 +247,43 @@ def run(
             console.width,
         )
     )
+    if res.summary().get("phases"):
+        console.print(phase_table(res.summary()))
     console.print(
         f"loop {res.loop_seconds:.1f} s · wrote {out}/ (scenario.toml, "
         "timeseries.parquet, summary.json" + ("" if no_report else ", report.html, figures/") + ")"
     )
+
+
+PHASE_COLUMNS = (
+    ("sanctioned_share_mean", "sanctioned (mean)"),
+    ("listed_share_end", "listed (end)"),
+    ("ties_cut_share_end", "ties cut (end)"),
+    ("chilling_effect", "chilling"),
+    ("approving_share_end", "approving (end)"),
+    ("twin_approving_share_end", "… twin"),
+)
+
+
+def phase_table(summary: dict) -> Table:
+    """Each phase of a scheduled run on its own: what it left at its end, what happened
+    during it (against the twin over the same steps)."""
+    from rich import box
+
+    table = Table(
+        title="phases (scheduled changes; docs/model.md §7.10)",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    table.add_column("regime", no_wrap=True)
+    table.add_column("years", justify="right", no_wrap=True)
+    for _, label in PHASE_COLUMNS:
+        table.add_column(label, justify="right", no_wrap=True)
+    for p in summary["phases"]:
+        cells = [_fmt(p.get(k), "pct") for k, _ in PHASE_COLUMNS]
+        table.add_row(p["regime"], f"{p['from_years']:.2f}–{p['to_years']:.2f}", *cells)
+    return table
 
 
 class _Stopped(Exception):

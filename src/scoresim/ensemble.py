@@ -401,6 +401,9 @@ def plot_band(
         ax.plot(t, mean, color=color, lw=1.8, ls=style, label=label)
     what = f"{metric} (share of persons)" if share else metric
     ax.set(title=f"{what}, {group}", xlabel="years", ylabel=what)
+    from .report import mark_changes
+
+    mark_changes(ax, [c.at for c in scenario.schedule if c.at < scenario.run.years])
     ax.legend(fontsize="small")
     return ax
 

@@ -99,7 +99,10 @@ class Policing:
                 listed, deg_active, cuts) -> None:  # fmt: skip
         """This step's offences: the pressed who offended anyway lose ties, the others may be
         pressed; then pressure lapses for some of those pressed before."""
-        if not self.on:
+        if not self.on:  # no policing (any more): those pressed before are let go in time
+            if state.pressured.any():
+                self._lapse(state.pressured, np.flatnonzero(state.pressured),
+                            stream_key(seed, Stream.POLICING, t))  # fmt: skip
             return
         pressed = state.pressured
         before = np.flatnonzero(pressed)
@@ -138,6 +141,9 @@ class Policing:
         """Firms that offended may be pressed by their representative (as watched as they
         feel); pressure on firms lapses as on persons."""
         if not self.firms_on:
+            if self.firm_pressed.any():
+                self._lapse(self.firm_pressed, np.flatnonzero(self.firm_pressed),
+                            stream_key(seed, Stream.POLICING + Stream.FIRM_OFFSET, t))  # fmt: skip
             return
         pressed = self.firm_pressed
         before = np.flatnonzero(pressed)

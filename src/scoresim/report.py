@@ -463,6 +463,67 @@ FIGURES = (
 )
 
 
+def mark_changes(ax, years: list[float], label: bool = True) -> None:
+    """A dotted vertical line at each scheduled change (on axes over years); ``label``: named
+    once in the legend drawn after."""
+    for k, x in enumerate(years):
+        name = "scheduled change" if label and k == 0 else None
+        ax.axvline(x, color="#444444", ls=":", lw=1.0, label=name)
+
+
+def _changed_at(summary: dict) -> list[float]:
+    return [c["at_years"] for c in summary.get("changes") or [] if c["reached"]]
+
+
+def _mark_figure(fig, years: list[float]) -> None:
+    """Change points on every panel drawn over time (the page names the dotted lines)."""
+    for ax in fig.axes:
+        if ax.get_xlabel() == "years":
+            mark_changes(ax, years, label=False)
+
+
+def _changes_html(summary: dict) -> str:
+    """The run's scheduled changes as a table (none: nothing)."""
+    changes = summary.get("changes") or []
+    if not changes:
+        return ""
+    rows = "".join(
+        f"<tr><td class=num>{c['at_years']:g}</td><td class=num>{c['step']}</td>"
+        f"<td>{html.escape(c['regime'])}</td><td>{html.escape(c['note'])}</td>"
+        f"<td>{html.escape(', '.join(c['keys'][:8]) + (' …' if len(c['keys']) > 8 else ''))}"
+        f"</td><td>{'' if c['reached'] else 'after the run ends'}</td></tr>"
+        for c in changes
+    )
+    phase_rows = "".join(
+        f"<tr><td>{html.escape(p['regime'])}</td><td class=num>{p['from_years']:g}–"
+        f"{p['to_years']:g}</td>"
+        + "".join(
+            f"<td class=num>{format_value(p.get(k), 'pct')}</td>"
+            for k in (
+                "sanctioned_share_mean",
+                "listed_share_end",
+                "ties_cut_share_end",
+                "chilling_effect",
+                "approving_share_end",
+                "twin_approving_share_end",
+            )
+        )
+        + "</tr>"
+        for p in summary.get("phases") or []
+    )
+    return (
+        "<h2>Scheduled changes</h2><p>The scenario changed during the run (dotted lines in the "
+        "figures). What people and firms had lived carried over each change; the twin changed "
+        "with it except for the regime.</p><table><thead><tr><th>at (years)</th><th>step</th>"
+        "<th>regime from then</th><th>note</th><th>keys changed</th><th></th></tr></thead>"
+        f"<tbody>{rows}</tbody></table><p>Each phase on its own (a summary over the whole run "
+        "mixes them):</p><table id=phases><thead><tr><th>regime</th><th>years</th>"
+        "<th>sanctioned (mean)</th><th>listed (at its end)</th><th>ties cut (at its end, vs "
+        "twin)</th><th>chilling (vs twin)</th><th>approving (at its end)</th><th>approving, "
+        f"twin</th></tr></thead><tbody>{phase_rows}</tbody></table>"
+    )
+
+
 def _save(fig, folder: Path, name: str) -> str:
     """PNG and SVG into folder; returns the PNG as a data URI."""
     if fig.get_layout_engine() is None:
@@ -576,7 +637,9 @@ def write_report(folder: str | Path) -> Path:
     blocks = []
     with plt.rc_context(STYLE):
         for name, draw, caption in FIGURES:
-            uri = _save(draw(d), figs, name)
+            fig = draw(d)
+            _mark_figure(fig, _changed_at(s))
+            uri = _save(fig, figs, name)
             blocks.append(
                 f'<figure id="fig-{name}"><img class="figure" alt="{html.escape(caption)}" '
                 f'src="{uri}" width="1050"><figcaption>{html.escape(caption)} · '
@@ -595,6 +658,7 @@ def write_report(folder: str | Path) -> Path:
 <b>twin</b>: the same society and random numbers with no system. scoresim {__version__}.
 The society is synthetic: no real person's data went in or comes out.</p>
 <h2>Headline</h2>{_headline_rows(s)}
+{_changes_html(s)}
 <p id="false-records">{html.escape(false_records_line(s.get("false_record_kinds")))}</p>
 <p id="disparate">{html.escape(disparate_impact_line(s))}</p>
 <h2>Audit: the data behind each sanction, and where it bites</h2>

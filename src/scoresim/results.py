@@ -41,6 +41,7 @@ from .metrics import (
     disparate_impact,
     disparate_impact_intervals,
 )
+from .network import LAYER_NAMES
 from .scenario import Scenario, to_toml
 from .screening import REASONS
 
@@ -111,7 +112,12 @@ SUMMARY_KEYS = (
     "counts",
 )
 # summary keys that are not numbers per se (a list of groups; verdicts with their counts)
-NOT_NUMBERS = ("disparate_impact_flagged", "disparate_impact_interval")
+NOT_NUMBERS = (
+    "disparate_impact_flagged",
+    "disparate_impact_interval",
+    "changes",
+    "phases",
+)
 VS_TWIN = (
     "chilling_effect",
     "deterrence_effect",
@@ -667,8 +673,56 @@ def summarize(run, twin, sc: Scenario) -> dict:
     s = {k: s[k] for k in SUMMARY_KEYS} | {"twin": s["twin"]}
     s["scenario"] = sc.name
     s["seed"] = sc.run.seed
+    if sc.schedule:
+        from .schedule import phases
+
+        s["changes"] = [ph.describe(sc.run.steps) for ph in phases(sc)[1:]]
+        s["phases"] = phase_summaries(run, twin, sc)
     s["version"] = __version__
     return _clean(s)
+
+
+def phase_summaries(run, twin, sc: Scenario) -> list[dict]:
+    """Headline numbers over each phase of a scheduled run (a summary over the whole run
+    mixes regimes): what a phase leaves at its end (listed, ties cut, approving) and what
+    happens during it (sanctioned, chilling), against the twin over the same steps."""
+    from .schedule import phases
+
+    steps, dt = sc.run.steps, sc.step_years
+    starts = [ph.step for ph in phases(sc) if ph.reached(steps)]
+    names = [ph.scenario.regime.name for ph in phases(sc) if ph.reached(steps)]
+    ra = run.recorder.over_all()
+    ta = twin.recorder.over_all() if twin is not None else None
+    person_ties = [f"ties_active.{layer}" for layer in LAYER_NAMES[:4]]
+    out = []
+    for k, (a, name) in enumerate(zip(starts, names)):
+        b = starts[k + 1] if k + 1 < len(starts) else steps
+        if b <= a:
+            continue
+        n = float(ra[b - 1, _col("persons")])
+        row = {
+            "regime": name,
+            "from_years": a * dt,
+            "to_years": b * dt,
+            "listed_share_end": float(ra[b - 1, _col("listed")] / n),
+            "sanctioned_share_mean": float(ra[a:b, _col("sanctioned")].mean() / n),
+            "approving_share_end": float(ra[b - 1, _col("approving")] / n),
+            "chilling_effect": None,
+            "ties_cut_share_end": None,
+            "twin_approving_share_end": None,
+        }
+        if ta is not None:
+            chilled = [_col(x) for x in CHILLED]
+            row["chilling_effect"] = _effect(
+                float(ra[a:b, chilled].sum()), float(ta[a:b, chilled].sum())
+            )
+            cols = [twin.recorder.total_names.index(x) for x in person_ties]
+            active_run = float(run.recorder.totals[b - 1, cols].sum())
+            active_twin = float(twin.recorder.totals[b - 1, cols].sum())
+            row["ties_cut_share_end"] = _effect(active_run, active_twin)
+            row["twin_approving_share_end"] = float(ta[b - 1, _col("approving")] / n)
+        out.append(row)
+    return out
 
 
 def _effect(run: float, twin: float) -> float | None:

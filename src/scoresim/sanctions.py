@@ -241,6 +241,12 @@ class Outcome:
                 made[f.name] = np.zeros(n, dtypes.get(f.name, bool))
         return cls(**made)
 
+    def clear(self) -> None:
+        """Every column back to what it is with no sanction (in place)."""
+        for f in fields(self):
+            col = getattr(self, f.name)
+            col[...] = 1 if f.name in ("income_factor", "inspection") else 0
+
 
 @njit(cache=True, parallel=True)
 def _apply_kernel(
@@ -438,10 +444,13 @@ def apply(
     named later is not answerable for it."""
     n = len(out.bits)
     if len(table) == 0:
-        out.bits[:] = 0
-        out.status[:] = 0
-        out.applied[:] = 0
-        out.audit[:] = 0
+        if out.status.any() or out.rewarded.any():  # sanctions ended (a schedule's change)
+            out.clear()
+        else:
+            out.bits[:] = 0
+            out.status[:] = 0
+            out.applied[:] = 0
+            out.audit[:] = 0
         return
     onsets.update(ledger, t)
     if firm_onsets is not None:

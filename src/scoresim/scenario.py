@@ -672,6 +672,23 @@ class Run(Strict):
         return max(1, int(round(self.years / STEP_YEARS[self.step])))
 
 
+class Change(BaseModel):
+    """One ``[[schedule]]`` entry: at ``at`` years from the start, the scenario's keys it
+    holds take their new values (tables merge key by key, arrays replace, as in ``extends``).
+    ``regime_from`` first replaces the whole regime by a preset's (or a TOML file's) regime;
+    the entry's own ``regime`` keys then apply over it. Validated at load as the scenario
+    it makes (scoresim.schedule)."""
+
+    model_config = ConfigDict(extra="allow", validate_default=True, allow_inf_nan=False)
+    at: float = Field(ge=0, le=200)
+    regime_from: str | None = None
+    note: str = ""  # what the change stands for (shown in the report)
+
+    def keys(self) -> dict:
+        """The keys this change sets (everything but at, regime_from and note)."""
+        return dict(self.model_extra or {})
+
+
 class Scenario(Strict):
     name: str = Field("custom", min_length=1, max_length=60)
     description: str = ""
@@ -685,6 +702,7 @@ class Scenario(Strict):
     approval: Approval = Approval()
     responses: Responses = Responses()
     run: Run = Run()
+    schedule: list[Change] = []  # changes during the run (scoresim.schedule)
 
     @property
     def step_years(self) -> float:
@@ -804,6 +822,10 @@ def from_dict(data: dict, file: str | Path | None = None) -> Scenario:
     """Validate a scenario dict (already merged with its preset) and cross-check it."""
     sc = validate_model(Scenario, data, file)
     check(sc, file)
+    if sc.schedule:
+        from .schedule import phases
+
+        phases(sc, file)  # each change makes a valid scenario, and changes no frozen key
     return sc
 
 
@@ -934,8 +956,15 @@ def check(sc: Scenario, file: str | Path | None = None) -> None:
     if len(sc.sources) > 16:
         raise ScenarioError(file, "sources", len(sc.sources), "at most 16 sources")
     list_subject = {lst.name: lst.subject for lst in r.lists}
+    seen: set[tuple[bool, str]] = set()
     for i, s in enumerate(r.sanctions):
         at = f"regime.sanctions[{i}]"
+        side = (s.subject == "firm", s.name)  # what a run records it as (and carries it by)
+        if side in seen:
+            raise ScenarioError(
+                file, f"{at}.name", s.name, "sanction names must be unique per kind of subject"
+            )
+        seen.add(side)
         if (s.on_list is None) == (not s.on_grades):
             raise ScenarioError(file, at, s.name, "give exactly one of on_list, on_grades")
         if s.on_list is not None and s.on_list not in list_subject:

@@ -305,6 +305,15 @@ class Ledger:
             self.score,
         )
 
+    def recount_association(self, active: np.ndarray) -> None:
+        """Form the association sums afresh over the active ties (after a change of rules;
+        step by step they are kept incrementally)."""
+        g = self.graph
+        _recount_sums(
+            g.indptr, g.adj, active, self.layer_weights, self.own_true, self.own_false,
+            self.sum_own, self.sum_w,
+        )  # fmt: skip
+
     def shown_args(self) -> tuple[np.float32, bool, np.float32, np.float32]:
         """(base, clamped?, low, high) in float32, for kernels that form shown scores."""
         lo, hi = self.range if self.range is not None else (0.0, 0.0)
@@ -437,6 +446,23 @@ def _propagate_own(changed, d_own, indptr, adj, active, layer_w, sum_own, parts)
                 if active[e]:
                     sum_own[i] += layer_w[layer_of(adj[e])] * d
                 e += 1
+
+
+@njit(cache=True, parallel=True)
+def _recount_sums(indptr, adj, active, layer_w, own_true, own_false, sum_own, sum_w):
+    """Each agent's layer-weighted sums over its active ties: of the contacts' own points
+    and of the weights."""
+    for i in prange(len(sum_own)):
+        a = 0.0
+        w_sum = 0.0
+        for e in range(indptr[i], indptr[i + 1]):
+            if active[e]:
+                j = nbr_of(adj[e])
+                w = layer_w[layer_of(adj[e])]
+                a += w * (np.float64(own_true[j]) + np.float64(own_false[j]))
+                w_sum += w
+        sum_own[i] = a
+        sum_w[i] = w_sum
 
 
 @njit(cache=True, parallel=True)

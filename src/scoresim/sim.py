@@ -40,6 +40,7 @@ from .population import FIRM_BYTES, PERSON_BYTES, build_firms, build_persons, gr
 from .registry import Registry
 from .rng import Stream, draws, stream_key
 from .scenario import Regime, Scenario, ScenarioError, association_on, load
+from .schedule import phases, rebuild, set_coverage
 from .scoring import Ledger, compile_rules, person_layer_weights
 from .sources import Coverage, SourceSet, coverage_bits
 
@@ -149,6 +150,7 @@ class World:
         total_names: list[str],
         grade_names: list[str],
         start: PersonState | None = None,
+        recorder: metrics.Recorder | None = None,
     ):
         self.s, self.sc, self.regime = society, sc, regime
         p, f = society.persons, society.firms
@@ -262,7 +264,11 @@ class World:
         self.ties0 = ties_by_layer(society.graph) + ties_by_layer(society.firm_graph)
         self.spill = np.zeros(p.n, bool)
         self.firm_exposed_ever = np.zeros(f.n, bool)
-        self.recorder = metrics.Recorder(p, sc.run.steps, total_names, grade_names)
+        self.recorder = recorder or metrics.Recorder(p, sc.run.steps, total_names, grade_names)
+        # the recorder's grade column of each of this regime's grades (None: the same order)
+        cols = [grade_names.index(g) for g in self.ledger.grade_names]
+        self.grade_columns = None if cols == list(range(len(cols))) else np.array(cols, np.uint8)
+        self.closing: list[tuple[str, float]] = []  # totals of lists a change dropped
         self.person_records = 0
         self._lcc: tuple[int, float] | None = None
         self.seconds = 0.0
@@ -504,6 +510,12 @@ class World:
         self.firm_ledger.forget()
         self.seconds += time.perf_counter() - started
 
+    def _recorded_grades(self) -> np.ndarray | None:
+        if not self.ledger.grade_names:
+            return None
+        g = self.ledger.grade
+        return g if self.grade_columns is None else self.grade_columns[g]
+
     def _measure(self, t, ev_agent, ev_act, recs, frecs) -> None:
         rec = self.recorder
         rec.person_step(
@@ -515,13 +527,16 @@ class World:
             self.s.persons.employer,
             self.deg_active,
             self.ledger.score,
-            self.ledger.grade if self.ledger.grade_names else None,
+            self._recorded_grades(),
             self.approval,
             ev_agent,
             ev_act,
             recs.subject,
             recs.true,
         )
+        for name, value in self.closing:
+            rec.total(t, name, value)
+        self.closing = []
         st = self.state
         if self.policing.on:
             since = self.policing.first
@@ -670,6 +685,18 @@ def _household_spillover(starts, household, blocked_at, blocked, spill):
                 spill[m] = True
 
 
+def recorded_names(scenarios: list[Scenario]) -> tuple[list[str], list[str]]:
+    """The totals and grades a run records: those of every phase, in the order they first
+    appear (one layout for the whole run, whatever regime is in force)."""
+    names: dict[str, None] = {}
+    grades: dict[str, None] = {}
+    for sc in scenarios:
+        names.update(dict.fromkeys(total_names(sc)))
+        ordered = sorted(sc.regime.scoring.grades, key=lambda g: -g.min)
+        grades.update(dict.fromkeys(g.name for g in ordered))
+    return list(names), list(grades)
+
+
 def total_names(sc: Scenario) -> list[str]:
     names = []
     for layer in LAYER_NAMES:
@@ -773,27 +800,37 @@ def estimate_bytes(sc: Scenario) -> int:
     society += m * (FIRM_BYTES + FIRM_RESPONSE_BYTES)
     society += n / sc.population.household_mean * HOUSEHOLD_BYTES
     build = society + entries * 4 + n * 16  # pair lists (int32 a, b per 2 entries), counts
-    regimes = [sc.regime] + ([NONE_REGIME] if sc.run.twin else [])
-    run = society
-    for regime in regimes:
-        fr = sc.false_records
-        run += n * world_person_bytes(regime, fr.kept_share > 0 and fr.kept_days > 0) + entries
-        # firm grade sets: held for the firms' own sanctions and for their representatives'
-        # (with the step each firm entered: 4 bytes more)
-        run += m * (WORLD_FIRM_BYTES + (2 * GRADE_SET_BYTES + 4) * _grade_sets(regime, "firm"))
-        reaching = [s for s in regime.sanctions if s.subject == "representative"]
-        if reaching:
-            run += m * ANSWERABLE_FIRM_BYTES * sum(s.subject != "firm" for s in regime.sanctions)
-        metrics_per_cell = len(metrics.ALL_PERSON_METRICS) + len(regime.scoring.grades)
-        run += sc.run.steps * metrics.N_CELLS * metrics_per_cell * 8  # the recorder's cells
-        expiries = [r.expiry_years for r in regime.rules]
-        cap = regime.safeguards.max_record_age_years
-        if cap > 0:
-            expiries = [cap if x == 0 else min(x, cap) for x in expiries]
-        if expiries:
-            held = sc.run.steps if 0 in expiries else round(max(expiries) / sc.step_years)
-            run += n * RECORDS_PER_PERSON_STEP * min(sc.run.steps, held) * RECORD_BYTES
+    worlds = []
+    for phase in phases(sc) if sc.schedule else [None]:
+        now = sc if phase is None else phase.scenario
+        regimes = [now.regime] + ([NONE_REGIME] if sc.run.twin else [])
+        worlds.append([_world_bytes(now, regime, n, m, entries) for regime in regimes])
+    run = society + max(sum(w) for w in worlds)
+    if sc.schedule:  # a change holds the old world and the new one for a moment
+        run += max(max(w) for w in worlds)
     return int(max(build, run) + BASE_BYTES)
+
+
+def _world_bytes(sc: Scenario, regime: Regime, n: int, m: int, entries: float) -> float:
+    """One world's bytes under ``regime``: its columns, tie masks, recorder and records."""
+    fr = sc.false_records
+    run = n * world_person_bytes(regime, fr.kept_share > 0 and fr.kept_days > 0) + entries
+    # firm grade sets: held for the firms' own sanctions and for their representatives'
+    # (with the step each firm entered: 4 bytes more)
+    run += m * (WORLD_FIRM_BYTES + (2 * GRADE_SET_BYTES + 4) * _grade_sets(regime, "firm"))
+    reaching = [s for s in regime.sanctions if s.subject == "representative"]
+    if reaching:
+        run += m * ANSWERABLE_FIRM_BYTES * sum(s.subject != "firm" for s in regime.sanctions)
+    metrics_per_cell = len(metrics.ALL_PERSON_METRICS) + len(regime.scoring.grades)
+    run += sc.run.steps * metrics.N_CELLS * metrics_per_cell * 8  # the recorder's cells
+    expiries = [r.expiry_years for r in regime.rules]
+    cap = regime.safeguards.max_record_age_years
+    if cap > 0:
+        expiries = [cap if x == 0 else min(x, cap) for x in expiries]
+    if expiries:
+        held = sc.run.steps if 0 in expiries else round(max(expiries) / sc.step_years)
+        run += n * RECORDS_PER_PERSON_STEP * min(sc.run.steps, held) * RECORD_BYTES
+    return run
 
 
 def available_bytes() -> int:
@@ -871,6 +908,7 @@ class Sim:
 
             sc = from_dict(_merge(sc.model_dump(mode="python"), extra), self.file)
         self.scenario = sc
+        self.phases = phases(sc, self.file)  # the scenario in force from each change on
         self.society: Society | None = None
         self.worlds: list[World] = []
         self.build_seconds = 0.0
@@ -885,8 +923,8 @@ class Sim:
         if not worlds:
             self.build_seconds = time.perf_counter() - started
             return self
-        names = total_names(sc)
-        grades = [g.name for g in sorted(sc.regime.scoring.grades, key=lambda g: -g.min)]
+        sc = self.phases[0].scenario  # the scenario before any change
+        names, grades = recorded_names([ph.scenario for ph in self.phases])
         start = burn_in(self.society, sc, names, grades)
         self.worlds = [World(self.society, sc, sc.regime, names, grades, start)]
         if sc.run.twin:
@@ -910,7 +948,14 @@ class Sim:
             self.build()
         steps = self.scenario.run.steps
         started = time.perf_counter()
+        if start > 0:  # resumed: the worlds are in their phase; the society's coverage too
+            now = [ph for ph in self.phases if ph.step < start]
+            if any(ph.coverage_changed for ph in now):
+                set_coverage(self, now[-1].scenario)
         for t in range(start, steps):
+            for ph in self.phases[1:]:
+                if ph.step == t:
+                    self._enter(ph, t)
             for w in self.worlds:
                 w.step(t)
             if after_step is not None:
@@ -921,6 +966,16 @@ class Sim:
                 raise Interrupted(t)
         loop = time.perf_counter() - started
         return Results.from_sim(self, loop_seconds=loop)
+
+    def _enter(self, phase, t: int) -> None:
+        """Apply a scheduled change at the start of step ``t``: the run's world is rebuilt
+        under the phase's regime, the twin's too where more than the regime changed."""
+        sc = phase.scenario
+        if phase.coverage_changed:
+            set_coverage(self, sc)
+        self.worlds[0] = rebuild(self.worlds[0], sc, sc.regime, t)
+        if len(self.worlds) > 1 and phase.other_changed:
+            self.worlds[1] = rebuild(self.worlds[1], sc, NONE_REGIME, t)
 
 
 class Interrupted(Exception):
