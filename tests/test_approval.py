@@ -111,7 +111,8 @@ def test_experience_moves_by_the_sizes_the_scenario_gives():
     was_s[4] = True  # already sanctioned last step: no new shock
     fade, drift = np.float32(0.5), np.float32(0.01)
     exp[:] = 0.2
-    _own_kernel(np.uint64(1), status, rewarded, was_s, was_r, exp, aware,
+    everyone = np.zeros(0, bool)  # no pilot: the system's publicity reaches everybody
+    _own_kernel(np.uint64(1), status, rewarded, was_s, was_r, exp, aware, everyone,
                 fade, drift, 0.0, sp.sanctioned, sp.unjust, sp.rewarded)  # fmt: skip
     want = np.array([0.1 + sp.sanctioned, 0.1 + sp.sanctioned + sp.unjust, 0.1 + sp.rewarded,
                      0.1 + 0.01, 0.1, 0.1])  # fmt: skip

@@ -89,10 +89,19 @@ class Approvals:
     """Approval of one world: updated each step from what happened to each person and their
     contacts (``moves`` False: the twin, which holds the baseline)."""
 
-    def __init__(self, sc: Scenario, base: np.ndarray, aware0: np.ndarray, moves: bool):
+    def __init__(
+        self,
+        sc: Scenario,
+        base: np.ndarray,
+        aware0: np.ndarray,
+        moves: bool,
+        inside: np.ndarray | None = None,
+    ):
         self.spec = sc.approval
         self.base = base
         self.moves = moves
+        # a pilot's persons: only they learn of the system from its publicity (None: all)
+        self.inside = np.zeros(0, bool) if inside is None else inside
         self.state = ApprovalState.start(aware0)
         dt = sc.step_years
         self.fade = np.float32(np.exp(-self.spec.forgetting * dt))
@@ -140,6 +149,7 @@ class Approvals:
             st.was_rewarded,
             st.experience,
             st.aware,
+            self.inside,
             self.fade,
             np.float32(drift),
             learn,
@@ -198,6 +208,7 @@ def _own_kernel(
     was_rewarded,
     experience,
     aware,
+    inside,
     fade,
     drift,
     learn,
@@ -206,12 +217,15 @@ def _own_kernel(
     d_rewarded,
 ):
     """Fade, publicity's drift among the aware, learning of the system, and one's own new
-    sanction or reward (which also makes one aware)."""
+    sanction or reward (which also makes one aware). ``inside``: who the system's publicity
+    reaches (empty: everybody)."""
+    everywhere = len(inside) == 0
     for i in prange(len(experience)):
         x = experience[i] * fade
-        if not aware[i] and learn > 0.0 and uniform(key, 4 * np.int64(i) + 1) < learn:
+        reached = everywhere or inside[i]
+        if reached and not aware[i] and learn > 0.0 and uniform(key, 4 * np.int64(i) + 1) < learn:
             aware[i] = True
-        if aware[i]:
+        if reached and aware[i]:
             x += drift
         s = status[i]
         if s > 0 and not was_sanctioned[i]:

@@ -632,8 +632,8 @@ def _persons_range(
                     k = _emit(ev_agent, ev_act, k, limit, i, act)
                 if breach:
                     k = _emit(ev_agent, ev_act, k, limit, i, A.SPENDING)
-        # --- VPN use, recorded where a source of the regime sees it
-        if vpn[i] and rp[RP_VPN_USES] > 0.0:
+        # --- VPN use, recorded where a source of the regime sees it (were it not hidden)
+        if vpn[i] and rp[RP_VPN_USES] > 0.0 and (open_coverage[i] & vpn_mask) != 0:
             u = uniform(kvpn, 4 * i + 2)
             lam = rp[RP_VPN_USES]
             if u < lam:
@@ -896,6 +896,7 @@ def run_persons(
     deter_max,
     persons,
     society,
+    coverage,
     state,
     block_flight,
     block_rail,
@@ -905,7 +906,8 @@ def run_persons(
     events: Events,
 ) -> None:
     """One step of every person into ``events`` (``responses``: response_parameters;
-    ``recorded``: the world's sources.recorded_table)."""
+    ``recorded``: the world's sources.recorded_table; ``coverage``: what the world's sources
+    see, sim.World.use_coverage)."""
     events.take(
         *_persons_kernel(
             t,
@@ -924,8 +926,8 @@ def run_persons(
             society.air_weight,
             society.rail_weight,
             society.learner,
-            society.coverage.open,
-            society.coverage.vpn_hidden,
+            coverage.open,
+            coverage.vpn_hidden,
             state.debt,
             state.debt_timer,
             state.misses,

@@ -249,6 +249,8 @@ def run(
     )
     if res.summary().get("phases"):
         console.print(phase_table(res.summary()))
+    if res.summary().get("pilot"):
+        console.print(pilot_table(res.summary()["pilot"]))
     console.print(
         f"loop {res.loop_seconds:.1f} s · wrote {out}/ (scenario.toml, "
         "timeseries.parquet, summary.json" + ("" if no_report else ", report.html, figures/") + ")"
@@ -283,6 +285,26 @@ def phase_table(summary: dict) -> Table:
     for p in summary["phases"]:
         cells = [_fmt(p.get(k), "pct") for k, _ in PHASE_COLUMNS]
         table.add_row(p["regime"], f"{p['from_years']:.2f}–{p['to_years']:.2f}", *cells)
+    return table
+
+
+def pilot_table(split: dict) -> Table:
+    """Inside and outside a pilot's regions, against the twin."""
+    from rich import box
+
+    from .report import PILOT_ROWS
+
+    table = Table(
+        title="inside and outside the pilot (docs/model.md §7.10.1)",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    table.add_column("", no_wrap=True)
+    for where in split:
+        table.add_column(f"{where} ({split[where]['persons_end']:,.0f})", justify="right")
+    for key, label in PILOT_ROWS:
+        table.add_row(label, *(_fmt(split[w].get(key), "pct") for w in split))
     return table
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .acts import ACTS, N_ACTS
+from .acts import ACT_ID, ACTS, N_ACTS
 from .parallel import slicing
 from .population import Persons
 
@@ -205,14 +205,73 @@ def _person_pass(
 
 SAMPLED_TOTALS = ("largest_component_share", "score_assortativity")
 
+# The regional panel (runs with a pilot, or run.regional): per step and region, what a
+# researcher of a pilot's effect would have for each region (docs/model.md §7.10.1).
+REGIONAL_METRICS = (
+    "persons",
+    "listed",
+    "sanctioned",
+    "income",
+    "employed",
+    "isolated",
+    "active_ties",
+    "watched",
+    "approving",
+    "records",
+) + ACT_METRICS
+_RM = {m: i for i, m in enumerate(REGIONAL_METRICS)}
+
+
+class RegionalPanel:
+    """Per step and region: sums of REGIONAL_METRICS, and whether the regime reached the
+    region then (``inside``)."""
+
+    def __init__(self, region: np.ndarray, n_regions: int, steps: int):
+        self.region = region.astype(np.int64)
+        self.n_regions = n_regions
+        self.values = np.zeros((steps, n_regions, len(REGIONAL_METRICS)), np.float64)
+        self.inside = np.zeros((steps, n_regions), bool)
+
+    def add(self, t, listed, status, income, employed, deg_active, watched, approving,
+            ev_agent, ev_act, rec_subject) -> None:  # fmt: skip
+        k, r, v = self.n_regions, self.region, self.values[t]
+
+        def count(weights=None):
+            return np.bincount(r, weights=weights, minlength=k)
+
+        v[:, _RM["persons"]] = count()
+        v[:, _RM["listed"]] = count(listed)
+        v[:, _RM["sanctioned"]] = count(status > 0)
+        v[:, _RM["income"]] = count(income)
+        v[:, _RM["employed"]] = count(employed)
+        v[:, _RM["isolated"]] = count(deg_active == 0)
+        v[:, _RM["active_ties"]] = count(deg_active)
+        v[:, _RM["watched"]] = count(watched)
+        v[:, _RM["approving"]] = count(approving)
+        if len(rec_subject):
+            v[:, _RM["records"]] = np.bincount(r[rec_subject], minlength=k)
+        if len(ev_agent):
+            acts = np.bincount(r[ev_agent] * N_ACTS + ev_act, minlength=k * N_ACTS)
+            acts = acts.reshape(k, N_ACTS)
+            for a in ACTS:
+                if a.subject == "person":
+                    v[:, _RM[a.name]] = acts[:, ACT_ID[a.name]]
+
 
 class Recorder:
     """Collects the per-step measurements of one world."""
 
     def __init__(
-        self, persons: Persons, steps: int, total_names: list[str], grade_names: list[str]
+        self,
+        persons: Persons,
+        steps: int,
+        total_names: list[str],
+        grade_names: list[str],
+        regions: int = 0,
     ):
         self.cell = cells_of(persons)
+        # per region (``regions`` > 0: a run with a pilot, or run.regional)
+        self.panel = RegionalPanel(persons.region, regions, steps) if regions else None
         self.steps = steps
         # grade counts per cell follow the fixed metrics: the score distribution by group
         self.metric_names = list(ALL_PERSON_METRICS) + [f"grade.{g}" for g in grade_names]
@@ -296,6 +355,20 @@ class Recorder:
             ).reshape(N_CELLS, N_ACTS)
             person_acts = self._act_cols >= 0
             acc[:, self._act_cols[person_acts]] += counts[:, person_acts]
+        if self.panel is not None:
+            self.panel.add(
+                t,
+                reg.listed,
+                out.status,
+                state.income,
+                state.employed & (employer >= 0),
+                deg_active,
+                state.watched,
+                approvals.logit() >= 0.0,
+                ev_agent,
+                ev_act,
+                rec_subject,
+            )
         if len(rec_subject):
             acc[:, PM["records"]] += np.bincount(self.cell[rec_subject], minlength=N_CELLS)
             acc[:, PM["false_records"]] += np.bincount(

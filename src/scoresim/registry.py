@@ -45,8 +45,10 @@ class Registry:
         step_years: float,
         safeguards: Safeguards | None = None,
         false_records: FalseRecords | None = None,
+        inside: np.ndarray | None = None,
     ):
         self.specs = specs
+        self.inside = inside  # a pilot's subjects: only they can be listed (None: all)
         self.names = [s.name for s in specs]
         k = len(specs)
         self.ledger = ledger
@@ -103,7 +105,8 @@ class Registry:
         a = guard.appeals
         self.appeal_p = 1.0 - np.exp(-a.rate * step_years)
         self.appeal_success = a.success
-        self.capacity = a.capacity_per_100k_per_year * step_years * n / 1e5  # per step
+        served = n if inside is None else int(inside.sum())  # appeals courts serve those inside
+        self.capacity = a.capacity_per_100k_per_year * step_years * served / 1e5  # per step
         self.budget = 0.0
         self.appeals_heard = 0
         self.appeals_upheld = 0
@@ -259,6 +262,8 @@ class Registry:
             cond = shown < self.thresholds[k]
         else:
             cond = self.grade_masks[k][led.grade]
+        if self.inside is not None:
+            cond &= self.inside
         enter = cond & ~m & ~leave
         if enter.any() and self.trees[k] is not None:
             idx = np.flatnonzero(enter)

@@ -524,6 +524,38 @@ def _changes_html(summary: dict) -> str:
     )
 
 
+PILOT_ROWS = (
+    ("sanctioned_share_mean", "sanctioned (mean of person-steps)"),
+    ("listed_share_end", "listed (at the end)"),
+    ("ties_cut_share_end", "ties cut (at the end, vs twin)"),
+    ("chilling_effect", "chilling (vs twin)"),
+    ("income_loss_share", "income lost (vs twin)"),
+    ("approving_share_end", "approving (at the end)"),
+    ("twin_approving_share_end", "approving, twin (at the end)"),
+)
+
+
+def _pilot_html(summary: dict) -> str:
+    """Inside and outside a pilot's regions (none: nothing)."""
+    split = summary.get("pilot")
+    if not split:
+        return ""
+    rows = "".join(
+        f"<tr><td>{html.escape(label)}</td>"
+        + "".join(f"<td class=num>{format_value(split[w].get(k), 'pct')}</td>" for w in split)
+        + "</tr>"
+        for k, label in PILOT_ROWS
+    )
+    head = "".join(f"<th>{w} ({split[w]['persons_end']:,.0f} persons)</th>" for w in split)
+    return (
+        "<h2>Inside and outside the pilot</h2><p>A region counts as inside from the step the "
+        "regime reaches it. Nobody outside is observed, scored, listed or sanctioned: what "
+        "differs from the twin there came across a tie from inside (spill-over). Per region: "
+        "groups <code>region.&lt;name&gt;</code> in timeseries.parquet.</p>"
+        f"<table id=pilot><thead><tr><th></th>{head}</tr></thead><tbody>{rows}</tbody></table>"
+    )
+
+
 def _save(fig, folder: Path, name: str) -> str:
     """PNG and SVG into folder; returns the PNG as a data URI."""
     if fig.get_layout_engine() is None:
@@ -659,6 +691,7 @@ def write_report(folder: str | Path) -> Path:
 The society is synthetic: no real person's data went in or comes out.</p>
 <h2>Headline</h2>{_headline_rows(s)}
 {_changes_html(s)}
+{_pilot_html(s)}
 <p id="false-records">{html.escape(false_records_line(s.get("false_record_kinds")))}</p>
 <p id="disparate">{html.escape(disparate_impact_line(s))}</p>
 <h2>Audit: the data behind each sanction, and where it bites</h2>

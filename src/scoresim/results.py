@@ -38,6 +38,7 @@ from .metrics import (
     ALL_PERSON_METRICS,
     FAILS,
     FIRM_SIZES,
+    REGIONAL_METRICS,
     disparate_impact,
     disparate_impact_intervals,
 )
@@ -117,6 +118,7 @@ NOT_NUMBERS = (
     "disparate_impact_interval",
     "changes",
     "phases",
+    "pilot",
 )
 VS_TWIN = (
     "chilling_effect",
@@ -678,6 +680,8 @@ def summarize(run, twin, sc: Scenario) -> dict:
 
         s["changes"] = [ph.describe(sc.run.steps) for ph in phases(sc)[1:]]
         s["phases"] = phase_summaries(run, twin, sc)
+    if run.recorder.panel is not None and twin is not None:
+        s["pilot"] = pilot_split(run, twin)
     s["version"] = __version__
     return _clean(s)
 
@@ -725,6 +729,38 @@ def phase_summaries(run, twin, sc: Scenario) -> list[dict]:
     return out
 
 
+def pilot_split(run, twin) -> dict[str, dict]:
+    """Inside and outside the regions the regime reached, step by step (a region is counted
+    inside from the step a pilot reaches it): what happened there against the twin. Outside
+    is where spill-over across the pilot's border shows."""
+    panel, other = run.recorder.panel, twin.recorder.panel
+    col = {m: i for i, m in enumerate(REGIONAL_METRICS)}
+    chilled = [col[x] for x in CHILLED]
+    out = {}
+    for name, where in (("inside", panel.inside), ("outside", ~panel.inside)):
+        w = where.astype(np.float64)
+        r = np.einsum("tk,tkm->tm", w, panel.values)
+        t = np.einsum("tk,tkm->tm", w, other.values)
+        persons = r[:, col["persons"]]
+        last = persons[-1]
+        out[name] = {
+            "person_steps": float(persons.sum()),
+            "persons_end": float(last),
+            "listed_share_end": _ratio(float(r[-1, col["listed"]]), float(last)),
+            "sanctioned_share_mean": _ratio(float(r[:, col["sanctioned"]].sum()), persons.sum()),
+            "ties_cut_share_end": _effect(
+                float(r[-1, col["active_ties"]]), float(t[-1, col["active_ties"]])
+            ),
+            "chilling_effect": _effect(float(r[:, chilled].sum()), float(t[:, chilled].sum())),
+            "income_loss_share": _effect(
+                float(r[:, col["income"]].sum()), float(t[:, col["income"]].sum())
+            ),
+            "approving_share_end": _ratio(float(r[-1, col["approving"]]), float(last)),
+            "twin_approving_share_end": _ratio(float(t[-1, col["approving"]]), float(last)),
+        }
+    return out
+
+
 def _effect(run: float, twin: float) -> float | None:
     return float(1.0 - run / twin) if twin > 0 else None
 
@@ -758,20 +794,77 @@ def timeseries(run, twin) -> pd.DataFrame:
     t_twin = twin.recorder.totals.reshape(-1) if twin is not None else np.full(len(t_run), np.nan)
     person_metrics = run.recorder.metric_names
     all_metrics = person_metrics + tn
+    parts = [
+        (step, group, metric, run_v, twin_v),
+        (t_steps, np.zeros(len(t_steps), int), t_metric + len(person_metrics), t_run, t_twin),
+    ]
+    if run.recorder.panel is not None:
+        extra_groups, extra = _panel_rows(run, twin, len(names), all_metrics)
+        names = names + extra_groups
+        all_metrics = all_metrics + ["inside"]
+        parts += extra
     df = pd.DataFrame(
         {
-            "step": np.concatenate([step, t_steps]),
+            "step": np.concatenate([p[0] for p in parts]).astype(np.int32),
             "group": pd.Categorical.from_codes(
-                np.concatenate([group, np.zeros(len(t_steps), int)]), categories=names
+                np.concatenate([p[1] for p in parts]), categories=names
             ),
             "metric": pd.Categorical.from_codes(
-                np.concatenate([metric, t_metric + len(person_metrics)]), categories=all_metrics
+                np.concatenate([p[2] for p in parts]), categories=all_metrics
             ),
-            "run": np.concatenate([run_v, t_run]),
-            "twin": np.concatenate([twin_v, t_twin]),
+            "run": np.concatenate([p[3] for p in parts]),
+            "twin": np.concatenate([p[4] for p in parts]),
         }
     )
     return df
+
+
+def _panel_rows(run, twin, first_group: int, metrics: list[str]):
+    """The regional panel as rows: groups region.<name> (with the metric ``inside``: 1 where
+    the run's regime reached the region that step), then pilot_inside and pilot_outside
+    (the regions the run's regime reached that step, and the others)."""
+    from .scenario import region_names
+
+    panel = run.recorder.panel
+    steps, k, m = panel.values.shape
+    twin_values = twin.recorder.panel.values if twin is not None else np.full_like(
+        panel.values, np.nan
+    )  # fmt: skip
+    codes = np.array([metrics.index(x) for x in REGIONAL_METRICS])
+    inside = panel.inside
+    split_run = np.stack(
+        [np.einsum("tk,tkm->tm", w, panel.values) for w in (inside, ~inside)], axis=1
+    )
+    split_twin = np.stack(
+        [np.einsum("tk,tkm->tm", w, twin_values) for w in (inside, ~inside)], axis=1
+    )
+    rows = []
+    for values_run, values_twin, groups in (
+        (panel.values, twin_values, k),
+        (split_run, split_twin, 2),
+    ):
+        first = first_group + (0 if groups == k else k)
+        rows.append(
+            (
+                np.repeat(np.arange(steps), groups * m),
+                np.tile(np.repeat(np.arange(groups) + first, m), steps),
+                np.tile(codes, steps * groups),
+                values_run.reshape(-1),
+                values_twin.reshape(-1),
+            )
+        )
+    flag = inside.astype(np.float64).reshape(-1)
+    rows.append(
+        (
+            np.repeat(np.arange(steps), k),
+            np.tile(np.arange(k) + first_group, steps),
+            np.full(steps * k, len(metrics)),
+            flag,
+            flag,
+        )
+    )
+    names = [f"region.{x}" for x in region_names(run.sc.population)]
+    return names + ["pilot_inside", "pilot_outside"], rows
 
 
 @dataclass

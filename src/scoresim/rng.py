@@ -57,6 +57,7 @@ class Stream(IntEnum):
     APPROVAL_BASE = 6  # individual differences in the baseline (static)
     RESPONSE_TRAITS = 7  # who learns from a refusal; firms' screening thresholds (static)
     ENSEMBLE = 8  # members' seeds from an ensemble's seed
+    PILOT = 9  # the order in which regions join a pilot drawn by share (static)
     TRAVEL_CHOICE = 36  # a restricted trip: tried or not, substituted or forgone; learning
     VPN = 37  # reconsidering VPN use
     POLICING = 38  # pressure from contacts who share one's penalties

@@ -275,6 +275,7 @@ def _apply_kernel(
     rep_ctx,
     rep_gravity,
     self_employed,
+    scope,
     bits,
     status,
     applied,
@@ -320,7 +321,8 @@ def _apply_kernel(
             bar = False
             rw = False
             insp = 1.0
-            for s in range(n_s):
+            reached = len(scope) == 0 or scope[i]  # outside a pilot: nothing lands
+            for s in range(n_s if reached else 0):
                 hit = False
                 c = 0
                 cx = NO_CONTEXT
@@ -434,6 +436,7 @@ def apply(
     legal_rep: np.ndarray | None = None,
     answerable: np.ndarray | None = None,
     self_employed: np.ndarray | None = None,
+    scope: np.ndarray | None = None,
 ) -> None:
     """Fill ``out`` with this step's sanctions for every agent of one kind. ``self_employed``
     says whose income a denied licence cuts (every agent's, for firms: their revenue);
@@ -441,7 +444,8 @@ def apply(
     reaches its representative lands on the person who represented it when the listing (or
     grade) began — ``answerable[row, firm]``, taken from ``legal_rep`` (-1: nobody) in that
     step — for as long as it lasts, even after they stop representing it; a representative
-    named later is not answerable for it."""
+    named later is not answerable for it. ``scope``: a pilot's agents, the only ones a
+    sanction (or reward) can land on (None: all)."""
     n = len(out.bits)
     if len(table) == 0:
         if out.status.any() or out.rewarded.any():  # sanctions ended (a schedule's change)
@@ -518,6 +522,7 @@ def apply(
         rep_ctx,
         rep_gravity,
         self_employed,
+        np.zeros(0, bool) if scope is None else scope,
         out.bits,
         out.status,
         out.applied,

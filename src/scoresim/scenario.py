@@ -68,6 +68,13 @@ FIRM_FIELDS = frozenset(
 
 # 31 provinces of mainland China, population shares. [assume] approximate 2020 census
 # province populations (not yet an entry of docs/sources.md); override in a scenario.
+# The provinces those weights belong to, in the same order (largest first): pilots name them.
+PROVINCE_NAMES = [
+    "Guangdong", "Shandong", "Henan", "Jiangsu", "Sichuan", "Hebei", "Hunan", "Zhejiang",
+    "Anhui", "Hubei", "Guangxi", "Yunnan", "Jiangxi", "Liaoning", "Fujian", "Shaanxi",
+    "Guizhou", "Shanxi", "Chongqing", "Heilongjiang", "Xinjiang", "Gansu", "Shanghai", "Jilin",
+    "Inner Mongolia", "Beijing", "Tianjin", "Hainan", "Ningxia", "Qinghai", "Tibet",
+]  # fmt: skip
 PROVINCE_WEIGHTS = [
     126.0,
     101.5,
@@ -181,6 +188,9 @@ class Population(Strict):
     vpn_share: float = Field(0.05, ge=0, le=1)  # [assume] VPN users among internet users
     household_mean: float = Field(2.62, ge=1.0, le=10.0)  # [src S-census-households: 2.62]
     region_weights: list[float] = PROVINCE_WEIGHTS
+    # names of the regions, in the order of region_weights (empty: the provinces' names with
+    # the default weights, else region_1, region_2, ...): pilots name the regions they cover
+    region_names: list[str] = []
     income_median_urban: float = Field(45_000.0, gt=0, le=1e9)  # [assume] yuan per year
     income_median_rural: float = Field(18_000.0, gt=0, le=1e9)  # [assume]
     income_sigma: float = Field(0.7, ge=0.0, le=5.0)  # [assume] log-normal spread
@@ -590,6 +600,17 @@ class Safeguards(Strict):
     context_bound: bool = False  # True: a sanction needs data of a related context
 
 
+class Pilot(Strict):
+    """Where a regime applies (docs/model.md §7.10.1): everywhere, in the named regions, or in
+    a share of the regions drawn once from the run's seed (a larger share keeps the regions
+    of a smaller one, so a pilot widened by schedule keeps its first regions). Persons and
+    firms outside are not observed, scored, listed or sanctioned, and do not feel watched;
+    their ties to persons inside still carry what happens there."""
+
+    regions: list[str] = []  # region names (population.region_names)
+    share: float = Field(1.0, ge=0, le=1)  # used when no region is named
+
+
 def association_on(regime: Regime) -> bool:
     """Whether any association channel may act: the regime's switch and the safeguard."""
     return regime.association.enabled and regime.safeguards.association
@@ -608,6 +629,7 @@ class Regime(Strict):
     response: Response = Response()
     adaptation: Adaptation = Adaptation()
     safeguards: Safeguards = Safeguards()
+    pilot: Pilot = Pilot()
 
 
 class Information(Strict):
@@ -666,6 +688,8 @@ class Run(Strict):
     # [assume] years the society lives with no system before the run starts, so that loans,
     # defaults and lawsuits are under way at step 0 (run and twin start from the same state)
     burn_in_years: float = Field(2.0, ge=0, le=50)
+    # record a panel by region (groups region.<name>): on by itself where a regime is a pilot
+    regional: bool = False
 
     @property
     def steps(self) -> int:
@@ -879,9 +903,38 @@ def replaced_arrays(spec: str | Path) -> list[str]:
     return out
 
 
+def region_names(population: Population) -> list[str]:
+    """The regions' names, in the order of ``region_weights``."""
+    if population.region_names:
+        return list(population.region_names)
+    if population.region_weights == PROVINCE_WEIGHTS:
+        return list(PROVINCE_NAMES)
+    return [f"region_{i + 1}" for i in range(len(population.region_weights))]
+
+
 def check(sc: Scenario, file: str | Path | None = None) -> None:
     """Cross-field checks that pydantic cannot see: names that must refer to each other."""
     r = sc.regime
+    names = sc.population.region_names
+    if names and len(names) != len(sc.population.region_weights):
+        raise ScenarioError(
+            file,
+            "population.region_names",
+            names,
+            f"one name per region: {len(sc.population.region_weights)} (region_weights)",
+        )
+    if len(set(names)) != len(names):
+        raise ScenarioError(file, "population.region_names", names, "names must be unique")
+    known = region_names(sc.population)
+    for i, name in enumerate(r.pilot.regions):
+        if name not in known:
+            raise ScenarioError(
+                file, f"regime.pilot.regions[{i}]", name, f"allowed regions: {', '.join(known)}"
+            )
+    if r.pilot.regions and r.pilot.share != 1.0:
+        raise ScenarioError(
+            file, "regime.pilot.share", r.pilot.share, "give regions or a share, not both"
+        )
     for i, s in enumerate(r.safeguards.excluded_sources):
         if s not in sc.sources:
             raise ScenarioError(

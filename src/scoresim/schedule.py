@@ -220,7 +220,7 @@ RULED = {
     "World": (
         "ledger", "firm_ledger", "registry", "firm_registry", "onsets", "rep_onsets",
         "firm_onsets", "answerable", "approval", "sources", "firm_sources", "policing",
-        "screening", "boost",
+        "screening", "boost", "coverage",
     ),
     "Ledger": ("score", "assoc", "sum_own", "sum_w", "grade", "_hypothetical"),
     "Registry": (
@@ -232,7 +232,7 @@ RULED = {
 REBUILT = {
     "World": (
         "sc", "regime", "table", "firm_table", "barring", "p_name_rep", "params", "chill_max",
-        "responses", "deter_max", "avoid_rate", "visible_low", "grade_columns",
+        "responses", "deter_max", "avoid_rate", "visible_low", "grade_columns", "scope",
     ),
     "Ledger": (
         "base", "range", "grade_mins", "grade_names", "layer_weights", "mean_weight",
@@ -242,16 +242,16 @@ REBUILT = {
         "specs", "names", "ledger", "inflow", "outflow", "notices", "term", "trees",
         "enter_acts", "repair_acts", "public", "lag", "grade_sets", "grade_masks", "thresholds",
         "notice", "kept_share", "kept_steps", "kept", "appeal_p", "appeal_success", "capacity",
-        "appeals_heard", "appeals_upheld",
+        "appeals_heard", "appeals_upheld", "inside",
     ),
-    "Approvals": ("spec", "moves", "fade", "info_step", "info_tree"),
+    "Approvals": ("spec", "moves", "fade", "info_step", "info_tree", "inside"),
     "SourceSet": (
         "names", "index", "detection", "false_rate", "invented", "invented_acts", "latency",
         "opaque", "act_sources", "observed", "recorded", "boostable", "invented_count",
     ),
     "Policing": ("share", "on", "firms_on", "strength", "p_lapse", "cut_rate"),
     "Screening": ("on", "required", "rating", "p_rating", "avoid", "immune", "listed_weight",
-                  "rates"),
+                  "rates", "inside"),
 }  # fmt: skip
 
 
@@ -265,6 +265,7 @@ def rebuild(old: World, sc: Scenario, regime, t: int) -> World:
     for name in CARRIED["World"]:
         setattr(new, name, getattr(old, name))
     new.boost = new.firm_out.inspection
+    new.use_coverage(new.s.coverage)  # the new regime's reach (a pilot widened, or ended)
     cap = _cap_steps(regime, sc.step_years)
     if cap < _cap_steps(old.regime, sc.step_years):
         for ledger in (old.ledger, old.firm_ledger):
@@ -428,9 +429,9 @@ def _carry_pending(old, new, regime) -> None:
 def set_coverage(sim, sc: Scenario) -> None:
     """Coverage of the phase ``sc``, drawn with the same uniforms as at the start: whom a
     source covers at a lower share it still covers at a higher one."""
-    from .sources import coverage_bits, with_vpn
+    from .sources import coverage_bits
 
     s = sim.society
     s.coverage = coverage_bits(sc, s.persons, s.firms, sc.run.seed)
     for w in sim.worlds:
-        w.state.coverage = with_vpn(s.coverage.open, s.coverage.vpn_hidden, w.state.vpn)
+        w.use_coverage(s.coverage)

@@ -75,8 +75,11 @@ def _mark_rating(indptr, adj, active, percentile, avoid, skip, p, key):
 class Screening:
     """One world's partner screening and its counts by reason."""
 
-    def __init__(self, sc: Scenario, regime: Regime, society, dt: float):
+    def __init__(
+        self, sc: Scenario, regime: Regime, society, dt: float, inside: np.ndarray | None = None
+    ):
         s = sc.responses.screening
+        self.inside = inside  # a pilot's firms: the only ones rated (None: all)
         self.on = s.enabled
         self.required = regime.response.partner_drop_required
         self.rating = s.enabled and s.rate > 0 and publishes_firm_ratings(regime)
@@ -109,9 +112,12 @@ class Screening:
         if not self.rating:
             return
         shown = ledger.shown()
-        percentile = (np.searchsorted(np.sort(shown), shown, "left") / len(shown)).astype(
+        rated = shown if self.inside is None else shown[self.inside]
+        percentile = (np.searchsorted(np.sort(rated), shown, "left") / max(1, len(rated))).astype(
             np.float32
         )
+        if self.inside is not None:  # a firm outside a pilot has no rating to avoid
+            percentile[~self.inside] = 1.0
         key = stream_key(seed, Stream.SCREENING, t)
         firms = _mark_rating(
             graph.indptr, graph.adj, active, percentile, self.avoid, visible, self.p_rating, key

@@ -35,6 +35,7 @@ from .network import (
     score_assortativity,
     ties_by_layer,
 )
+from .pilot import Scope, regions_inside
 from .policing import Policing
 from .population import FIRM_BYTES, PERSON_BYTES, build_firms, build_persons, group_starts
 from .registry import Registry
@@ -42,7 +43,7 @@ from .rng import Stream, draws, stream_key
 from .scenario import Regime, Scenario, ScenarioError, association_on, load
 from .schedule import phases, rebuild, set_coverage
 from .scoring import Ledger, compile_rules, person_layer_weights
-from .sources import Coverage, SourceSet, coverage_bits
+from .sources import Coverage, SourceSet, coverage_bits, with_vpn
 
 
 @dataclass
@@ -151,12 +152,16 @@ class World:
         grade_names: list[str],
         start: PersonState | None = None,
         recorder: metrics.Recorder | None = None,
+        regional: bool = False,
     ):
         self.s, self.sc, self.regime = society, sc, regime
         p, f = society.persons, society.firms
         dt = sc.step_years
         self.dt = dt
         self.seed = sc.run.seed
+        # a pilot's reach (None: everywhere) and what the sources see of the society then
+        self.scope = Scope.of(sc, regime, p, f)
+        self.coverage = society.coverage
         self.active = np.ones(society.graph.entries, np.uint8)
         self.firm_active = np.ones(society.firm_graph.entries, np.uint8)
         self.deg_active = society.graph.degree()
@@ -166,6 +171,8 @@ class World:
             if start is None
             else start.copy()
         )
+        if self.scope is not None:
+            self.use_coverage(society.coverage)
         a, guard = regime.association, regime.safeguards
         on = 1.0 if association_on(regime) else 0.0  # switched off, or by the safeguard
         self.ledger = Ledger(
@@ -193,11 +200,26 @@ class World:
             regime.scoring.firm_range,
         )
         fr = sc.false_records
+        scope = self.scope
+        if scope is not None:  # association does not reach those outside a pilot
+            self.ledger.immune = ~scope.persons
         self.registry = Registry(
-            [x for x in regime.lists if x.subject == "person"], p.n, self.ledger, dt, guard, fr
+            [x for x in regime.lists if x.subject == "person"],
+            p.n,
+            self.ledger,
+            dt,
+            guard,
+            fr,
+            None if scope is None else scope.persons,
         )
         self.firm_registry = Registry(
-            [x for x in regime.lists if x.subject == "firm"], f.n, self.firm_ledger, dt, guard, fr
+            [x for x in regime.lists if x.subject == "firm"],
+            f.n,
+            self.firm_ledger,
+            dt,
+            guard,
+            fr,
+            None if scope is None else scope.firms,
         )
         args = (
             self.registry.names,
@@ -226,7 +248,11 @@ class World:
         self.reps_lost = 0
         self.firm_class = metrics.firm_size_class(f.size)
         self.approval = approval.Approvals(
-            sc, society.approval_base, society.aware0, moves=has_system(regime)
+            sc,
+            society.approval_base,
+            society.aware0,
+            moves=has_system(regime),
+            inside=None if scope is None else scope.persons,
         )
         used = [x for x in regime.sources if x not in guard.excluded_sources]
         self.sources = SourceSet(sc, used)
@@ -255,8 +281,12 @@ class World:
             self.avoid_rate[LAYER_NAMES.index(layer)] = (
                 behaviour.per_step(rate, dt) * regime.publicity
             )
-        self.screening = screening.Screening(sc, regime, society, dt)
+        self.screening = screening.Screening(
+            sc, regime, society, dt, None if scope is None else scope.firms
+        )
         self.firm_ledger.immune = self.screening.immune
+        if scope is not None:
+            self.firm_ledger.immune = self.screening.immune | ~scope.firms
         self.visible_low = np.array(
             [self.ledger.grade_names.index(g) for g in r.visible_low_grades], np.uint8
         )
@@ -264,7 +294,10 @@ class World:
         self.ties0 = ties_by_layer(society.graph) + ties_by_layer(society.firm_graph)
         self.spill = np.zeros(p.n, bool)
         self.firm_exposed_ever = np.zeros(f.n, bool)
-        self.recorder = recorder or metrics.Recorder(p, sc.run.steps, total_names, grade_names)
+        regions = len(sc.population.region_weights) if regional else 0
+        self.recorder = recorder or metrics.Recorder(
+            p, sc.run.steps, total_names, grade_names, regions
+        )
         # the recorder's grade column of each of this regime's grades (None: the same order)
         cols = [grade_names.index(g) for g in self.ledger.grade_names]
         self.grade_columns = None if cols == list(range(len(cols))) else np.array(cols, np.uint8)
@@ -272,6 +305,20 @@ class World:
         self.person_records = 0
         self._lcc: tuple[int, float] | None = None
         self.seconds = 0.0
+
+    def reach(self) -> np.ndarray:
+        """Per region, whether the regime reaches it (none where there is no system)."""
+        k = len(self.sc.population.region_weights)
+        if not has_system(self.regime):
+            return np.zeros(k, bool)
+        return np.ones(k, bool) if self.scope is None else self.scope.regions
+
+    def use_coverage(self, society_coverage: Coverage) -> None:
+        """What this world's sources see (a pilot's: only those inside), and so each
+        person's coverage with their VPN use now."""
+        cov = society_coverage if self.scope is None else self.scope.coverage(society_coverage)
+        self.coverage = cov
+        self.state.coverage = with_vpn(cov.open, cov.vpn_hidden, self.state.vpn)
 
     # ---------------------------------------------------------------- fields for conditions
     def person_fields(self, subj: np.ndarray, true: np.ndarray) -> dict:
@@ -312,6 +359,8 @@ class World:
         st, out = self.state, self.out
         # 1. behaviour: adapt to being watched, then act
         behaviour.adapt(st, p.risk_aversion, self.ledger.listed_contacts, out.status > 0, regime)
+        if self.scope is not None:  # outside a pilot nobody is watched
+            st.watched[self.scope.outside] = 0
         behaviour.run_persons(
             t,
             behaviour.step_keys(self.seed, t),
@@ -322,6 +371,7 @@ class World:
             self.deter_max,
             p,
             s,
+            self.coverage,
             st,
             out.block_flight,
             out.block_rail,
@@ -342,12 +392,29 @@ class World:
         )
         ev_agent, ev_act = self.events.view()
         # 2. sources: events -> records due now
+        scope = self.scope
         recs = self.sources.observe(
-            t, self.seed, ev_agent, ev_act, p.n, st.coverage, np.ones(1, np.float32), 0
+            t,
+            self.seed,
+            ev_agent,
+            ev_act,
+            p.n,
+            st.coverage,
+            np.ones(1, np.float32),
+            0,
+            None if scope is None else scope.targets,
         )
         fev_agent, fev_act = self.firm_events.view()
         frecs = self.firm_sources.observe(
-            t, self.seed, fev_agent, fev_act, f.n, s.coverage.firms, self.boost, Stream.FIRM_OFFSET
+            t,
+            self.seed,
+            fev_agent,
+            fev_act,
+            f.n,
+            self.coverage.firms,
+            self.boost,
+            Stream.FIRM_OFFSET,
+            None if scope is None else scope.firm_targets,
         )
         self.person_records += len(recs)
         # 3. scoring: components, expiry, association, grades
@@ -390,6 +457,7 @@ class World:
             self.firm_registry,
             self.firm_ledger,
             self.firm_onsets,
+            scope=None if scope is None else scope.firms,
         )
         sanctions.apply(
             t,
@@ -406,6 +474,7 @@ class World:
             self.legal_rep,
             self.answerable,
             s.self_employed,
+            scope=None if scope is None else scope.persons,
         )
         self.boost = self.firm_out.inspection
         _household_spillover(
@@ -431,6 +500,8 @@ class World:
         flagged = self.registry.listed  # what employers screen on: any list, or a low grade
         if len(self.visible_low):
             low = np.isin(self.ledger.grade, self.visible_low)
+            if scope is not None:
+                low &= scope.persons
             flagged = flagged | low
             if regime.publicity > 0:
                 visible = visible | low
@@ -534,6 +605,8 @@ class World:
             recs.subject,
             recs.true,
         )
+        if rec.panel is not None:
+            rec.panel.inside[t] = self.reach()
         for name, value in self.closing:
             rec.total(t, name, value)
         self.closing = []
@@ -554,7 +627,7 @@ class World:
             self.vpn_posts_hidden += behaviour.kept_from_sources(
                 ev_agent[ev_act == CRITICAL_POST],
                 mask,
-                self.s.coverage.open,
+                self.coverage.open,
                 st.coverage,
                 self.sources.recorded,
             )
@@ -754,6 +827,8 @@ WORLD_FIRM_BYTES = 71  # incl. the representative (4), size class (1), screening
 #                        policing (pressed, ever pressed: 2)
 FIRM_RESPONSE_BYTES = 5  # static: the share of worst-rated firms avoided (4), safeguarded (1)
 ANSWERABLE_FIRM_BYTES = 4  # per sanction that reaches representatives: who answers
+PILOT_PERSON_BYTES = 19  # a pilot world's own coverage (6), reach (1), outside/inside ids (12)
+PILOT_FIRM_BYTES = 7  # its firms' coverage (2), reach (1), ids inside (4)
 
 
 def _grade_sets(regime: Regime, side: str) -> int:
@@ -815,6 +890,8 @@ def _world_bytes(sc: Scenario, regime: Regime, n: int, m: int, entries: float) -
     """One world's bytes under ``regime``: its columns, tie masks, recorder and records."""
     fr = sc.false_records
     run = n * world_person_bytes(regime, fr.kept_share > 0 and fr.kept_days > 0) + entries
+    if regions_inside(sc, regime) is not None:
+        run += n * PILOT_PERSON_BYTES + m * PILOT_FIRM_BYTES
     # firm grade sets: held for the firms' own sanctions and for their representatives'
     # (with the step each firm entered: 4 bytes more)
     run += m * (WORLD_FIRM_BYTES + (2 * GRADE_SET_BYTES + 4) * _grade_sets(regime, "firm"))
@@ -926,9 +1003,14 @@ class Sim:
         sc = self.phases[0].scenario  # the scenario before any change
         names, grades = recorded_names([ph.scenario for ph in self.phases])
         start = burn_in(self.society, sc, names, grades)
-        self.worlds = [World(self.society, sc, sc.regime, names, grades, start)]
+        regional = sc.run.regional or any(
+            regions_inside(ph.scenario, ph.scenario.regime) is not None for ph in self.phases
+        )
+        self.worlds = [World(self.society, sc, sc.regime, names, grades, start, None, regional)]
         if sc.run.twin:
-            self.worlds.append(World(self.society, sc, NONE_REGIME, names, grades, start))
+            self.worlds.append(
+                World(self.society, sc, NONE_REGIME, names, grades, start, None, regional)
+            )
         self.build_seconds = time.perf_counter() - started
         return self
 

@@ -202,8 +202,10 @@ class SourceSet:
         cov_bits,
         boost,
         stream_offset: int,
+        targets: np.ndarray | None = None,
     ) -> Records:
-        """Turn this step's events into records; return those due now (latency applied)."""
+        """Turn this step's events into records; return those due now (latency applied).
+        ``targets``: whom a misattributed record can name (a pilot's subjects; None: all)."""
         if len(ev_agent) and self.observed.any():
             cap = len(ev_agent) * int((self.act_sources >= 0).sum(axis=1).max())
             subj = np.empty(cap, np.int32)
@@ -223,6 +225,7 @@ class SourceSet:
                 stream_key(seed, Stream.DETECTION + stream_offset, t),
                 stream_key(seed, Stream.FALSE_RECORD + stream_offset, t),
                 stream_key(seed, Stream.REPEATED_ACT + stream_offset, t),
+                np.zeros(0, np.int32) if targets is None else targets,
                 subj,
                 act,
                 src,
@@ -258,6 +261,7 @@ def _observe_kernel(
     kd,
     kf,
     kr,
+    targets,
     subj,
     act,
     src,
@@ -266,7 +270,8 @@ def _observe_kernel(
     """Each event is offered to the sources that observe its act. The draws of an event are
     keyed by (agent, act, source) and, for the second and later time the agent did the same
     act in the step, by that repetition too (key ``kr``). An agent's events are contiguous
-    (in agent order), and few, so the repetition is counted over the agent's earlier ones."""
+    (in agent order), and few, so the repetition is counted over the agent's earlier ones.
+    ``targets``: whom a misattributed record can name (empty: every subject)."""
     k = 0
     first = 0  # the agent's first event
     for e in range(len(ev_agent)):
@@ -295,9 +300,16 @@ def _observe_kernel(
             who = i
             u_false = uniform(kf, 2 * c) if rep == 0 else uniform(kr, r + 1)
             if u_false < false_rate[s]:  # attributed to someone else
-                who = int((uniform(kf, 2 * c + 1) if rep == 0 else uniform(kr, r + 2)) * n_subjects)
-                if who == i:
-                    who = (i + 1) % n_subjects
+                u_who = uniform(kf, 2 * c + 1) if rep == 0 else uniform(kr, r + 2)
+                if len(targets) == 0:
+                    who = int(u_who * n_subjects)
+                    if who == i:
+                        who = (i + 1) % n_subjects
+                else:  # among a pilot's subjects only
+                    x = min(int(u_who * len(targets)), len(targets) - 1)
+                    who = targets[x]
+                    if who == i:
+                        who = targets[(x + 1) % len(targets)]
             subj[k] = who
             act[k] = a
             src[k] = s
