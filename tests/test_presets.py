@@ -18,6 +18,7 @@ def test_all_seven_presets_ship():
     scheduled scenarios (docs/model.md §7.10)."""
     assert set(ALL) == {
         "repeal",
+        "article-rollout",
         "article",
         "court-defaulters",
         "rongcheng",

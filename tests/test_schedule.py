@@ -180,10 +180,11 @@ def test_resume_across_a_change_gives_the_uninterrupted_run(tmp_path):
         ({"at": 1, "regime": {"publicity": 3}}, "schedule[0].regime.publicity", "less than"),
         ({"at": -1}, "schedule[0].at", "greater than"),
         (
-            {"at": 1, "sources": {"courts": {"online": True}}},
-            "schedule[0].sources.courts.online",
-            "mid-run",
+            {"at": 1, "sources": {"cameras": {"acts": ["littering"]}}},
+            "schedule[0].sources",
+            "order",
         ),
+        ({"at": 1, "regime_from": "/tmp/some.toml"}, "schedule[0].regime_from", "presets"),
     ],
 )
 def test_a_bad_schedule_is_refused_naming_the_entry_and_key(change, key, words):
@@ -260,3 +261,65 @@ def test_the_report_and_summary_give_each_phase_on_its_own(tmp_path):
     page = (tmp_path / "report.html").read_text()
     table = page.split("<table id=phases>")[1].split("</table>")[0]
     assert table.count("<tr>") == 3 and "switched off" in page
+
+
+def test_firms_name_representatives_again_after_the_bar_ends():
+    """corporate bars the representatives of listed firms; after a change to no system the
+    vacant firms name new ones at the replacement rate, as they would under the bar."""
+    over = _scheduled("corporate", {"at": 1.0, "regime_from": "none"})
+    res = Sim("corporate", n=3000, years=2.0, seed=3, overrides=over).run()
+    df = res.timeseries()
+    vacant = df[df.metric == "firms_without_representative"].sort_values("step").run.to_numpy()
+    T = res.summary()["changes"][0]["step"]
+    assert vacant[:T].max() > 0 and vacant[-1] == 0
+
+
+def test_compare_applies_a_regime_schedule_and_refuses_other_changes(tmp_path):
+    from scoresim.compare import compare
+
+    path = tmp_path / "off.toml"
+    path.write_text(
+        'extends = "article"\nname = "off"\n[[schedule]]\nat = 0.5\nregime_from = "none"\n'
+    )
+    alone = Sim(str(path), n=3000, years=1.0, seed=2).run().summary()
+    both = compare(["article", str(path)], n=3000, years=1.0, seed=2)
+    assert both.summaries["off"] == alone
+    assert both.summaries["off"]["listed_share"] != both.summaries["article"]["listed_share"]
+    path.write_text(
+        'extends = "article"\nname = "off"\n[[schedule]]\nat = 0.5\n'
+        "behaviour.unemployed_income_share = 0.2\n"
+    )
+    with pytest.raises(ScenarioError) as e:
+        compare(["article", str(path)], n=3000, years=1.0, seed=2)
+    assert e.value.key == "schedule[0]" and "only the regime" in e.value.allowed
+
+
+def test_a_cap_after_never_expiring_rules_is_refused_however_late():
+    rules = [{**r.model_dump(), "expiry_years": 0.0} for r in load("article").regime.rules]
+    later = {"at": 2, "regime": {"safeguards": {"max_record_age_years": 1}}}
+    with pytest.raises(ScenarioError) as e:
+        load("article", {"regime": {"rules": rules}, "schedule": [{"at": 1}, later]})
+    assert e.value.key == "schedule[1].regime.safeguards.max_record_age_years"
+
+
+def test_what_a_repealed_system_made_stays_in_the_summary_and_the_saved_scenario():
+    """False records made before a repeal to none are still reported; the information
+    campaign's effect fades rather than vanishing at the change; a schedule built in Python
+    with unset keys saves as TOML."""
+    from scoresim.scenario import to_toml
+
+    over = _scheduled(
+        "article",
+        {"at": 0.5, "regime_from": "none"},
+        approval={"information": {"share": 0.5, "at_years": 0.1}},
+    )
+    res = Sim("article", years=1.0, overrides=over, **KW).run()
+    assert res.summary()["false_record_kinds"].get("misattributed", 0) > 0
+    df = res.timeseries()
+    informed = df[(df.metric == "approving_informed") & (df.group == "all")]
+    x = informed.sort_values("step").run.to_numpy()
+    T = res.summary()["changes"][0]["step"]
+    assert abs(x[T] - x[T - 1]) < 0.05 * x[T - 1]  # no jump when the system ends
+    regime = load("eu-safeguards").regime.model_dump()  # holds None (unset) values
+    sc = load("article", {"schedule": [{"at": 1, "regime": regime}]})
+    assert "[[schedule]]" in to_toml(sc)

@@ -114,10 +114,13 @@ class Approvals:
         self.seed = sc.run.seed
         self.dt = dt
         self.eligible: np.ndarray | None = None  # the campaign's eligible, once drawn
+        # a system has been in force (a schedule may end it): what it left fades from then
+        self.had_system = moves
 
     def info_effect(self) -> float:
-        """The log-odds shift of an informed person (none in the twin)."""
-        return float(self.spec.information.effect) if self.moves else 0.0
+        """The log-odds shift of an informed person (none in the twin, nor before a system
+        is in force)."""
+        return float(self.spec.information.effect) if self.had_system else 0.0
 
     def logit(self) -> np.ndarray:
         """Each person's approval as log-odds (float32)."""
@@ -136,8 +139,10 @@ class Approvals:
         if t == self.info_step and sp.information.share > 0:
             self._inform(key, fields)
         if not self.moves:  # no system (any more): what was lived fades all the same
-            if self.state.experience.any():
-                self.state.experience *= self.fade
+            if self.had_system:
+                st.experience *= self.fade
+                st.was_sanctioned[:] = status > 0
+                st.was_rewarded[:] = rewarded
             return
         learn = 1.0 - np.exp(-sp.awareness_rate * publicity * self.dt)
         drift = sp.publicity * publicity * self.dt

@@ -6,6 +6,7 @@ value and what is allowed, and exit code 2 — never a traceback.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -258,12 +259,12 @@ def run(
 
 
 PHASE_COLUMNS = (
-    ("sanctioned_share_mean", "sanctioned (mean)"),
-    ("listed_share_end", "listed (end)"),
-    ("ties_cut_share_end", "ties cut (end)"),
+    ("sanctioned_share_mean", "sanctioned"),
+    ("listed_share_end", "listed¹"),
+    ("ties_cut_share_end", "ties cut¹"),
     ("chilling_effect", "chilling"),
-    ("approving_share_end", "approving (end)"),
-    ("twin_approving_share_end", "… twin"),
+    ("approving_share_end", "approve¹"),
+    ("twin_approving_share_end", "twin¹"),
 )
 
 
@@ -275,16 +276,18 @@ def phase_table(summary: dict) -> Table:
     table = Table(
         title="phases (scheduled changes; docs/model.md §7.10)",
         title_justify="left",
+        caption="sanctioned: mean over the phase; ¹ at its end; chilling and ties cut: vs twin",
+        caption_justify="left",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
     )
-    table.add_column("regime", no_wrap=True)
     table.add_column("years", justify="right", no_wrap=True)
+    table.add_column("regime", overflow="fold", min_width=8)
     for _, label in PHASE_COLUMNS:
         table.add_column(label, justify="right", no_wrap=True)
     for p in summary["phases"]:
         cells = [_fmt(p.get(k), "pct") for k, _ in PHASE_COLUMNS]
-        table.add_row(p["regime"], f"{p['from_years']:.2f}–{p['to_years']:.2f}", *cells)
+        table.add_row(f"{p['from_years']:.1f}–{p['to_years']:.1f}", p["regime"], *cells)
     return table
 
 
@@ -787,6 +790,75 @@ def scenarios() -> None:
     console.print(table)
 
 
+DID_ROWS = ("truth (treated)", "two-way FE", "did2s (Gardner)", "spill-over (untreated)")
+
+
+@app.command()
+def did(
+    run_dir: Path = typer.Argument(..., help="A run, or an ensemble, of a scenario with a pilot."),
+    outcome: str = typer.Option("critical_post", help="A metric of the regional panel."),
+    period_days: float = typer.Option(91.0, help="Days in a period of the panel."),
+) -> None:
+    """Estimate a pilot's effect from the run's regional panel alone, as a researcher would
+    (two-way fixed effects; Gardner's two-stage estimator), beside the true effect the twin
+    gives; writes RUN_DIR/did_OUTCOME.csv and .json."""
+    try:
+        import pyfixest  # noqa: F401
+    except ImportError:
+        _fail(
+            ScenarioError(
+                "(command line)",
+                "did",
+                "pyfixest",
+                'needs the optional estimators: pip install "scoresim[did]"',
+            )
+        )
+    from .did import NoPanel
+    from .did import did as estimate
+
+    if not 1 <= period_days <= 3653:
+        _fail(ScenarioError("(command line)", "--period-days", period_days, "1 to 3653 days"))
+    try:
+        frame, results = estimate(run_dir, outcome, period_days)
+    except NoPanel as e:
+        _fail(ScenarioError("(command line)", "RUN_DIR", str(run_dir), str(e)))
+    except ValueError as e:
+        _fail(ScenarioError("(command line)", "--outcome", outcome, str(e)))
+    from rich import box
+
+    k = frame.attrs["members"]
+    table = Table(
+        title=f"{frame.attrs['outcome']}, "
+        + (f"{k} members: mean, 95 % t interval" if k > 1 else "one run, 95 % interval"),
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    for col in ("", "estimate", "95 % interval", "bias", "holds truth"):
+        table.add_column(col, justify="left" if not col else "right", no_wrap=True)
+    for (_, r), label in zip(frame.iterrows(), DID_ROWS):
+        has = isinstance(r.get("bias"), float) and r["bias"] == r["bias"]
+        table.add_row(
+            label,
+            f"{r['mean']:.3g}",
+            "" if r["low"] != r["low"] else f"[{r['low']:.3g}, {r['high']:.3g}]",
+            f"{r['bias']:+.3g}" if has else "",
+            f"{100 * r['covers_truth']:.0f} %" if has else "",
+        )
+    console.print(table)
+    from .atomic import write_atomic
+
+    stem = run_dir / f"did_{outcome}"
+    write_atomic(stem.with_suffix(".csv"), frame.to_csv(index=False).encode())
+    members = [
+        {k: (v.__dict__ if hasattr(v, "__dict__") else v) for k, v in r.items()} for r in results
+    ]
+    doc = {"outcome": outcome, "period_days": period_days, "table": frame.to_dict("records"),
+           "members": members}  # fmt: skip
+    write_atomic(stem.with_suffix(".json"), (json.dumps(doc, indent=2) + "\n").encode())
+    console.print(f"wrote {stem}.csv and {stem}.json")
+
+
 @app.command()
 def validate(
     file: str = typer.Argument(..., help="A scenario TOML file or preset name."),
@@ -810,6 +882,15 @@ def validate(
         f"twin {'on' if sc.run.twin else 'off'}, about "
         f"{estimate_bytes(sc) / 1e9:.2f} GB of memory"
     )
+    from .schedule import phases
+
+    for ph in phases(sc)[1:]:
+        when = f"step {ph.step}" if ph.reached(sc.run.steps) else "after the run ends"
+        what = ", ".join(ph.keys[:6]) + (" …" if len(ph.keys) > 6 else "")
+        console.print(
+            f"  at {ph.at:g} years ({when}): regime {ph.scenario.regime.name!r}; {what}"
+            + (f" — {ph.note}" if ph.note else "")
+        )
 
 
 def _warn_replaced(file) -> None:

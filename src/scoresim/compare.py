@@ -28,6 +28,7 @@ from .ensemble import (
     run_tasks,
 )
 from .metrics import DISPARITY_PAIRS
+from .pilot import regions_inside
 from .results import (
     CAUSE_RULE,
     HEADLINE,
@@ -42,7 +43,8 @@ from .results import (
 from .results import format_value as _fmt
 from .results import headline_value as _value
 from .scenario import Scenario, ScenarioError, from_dict, load
-from .sim import NONE_REGIME, World, build_society, burn_in, check_memory, total_names
+from .schedule import phases, rebuild
+from .sim import NONE_REGIME, World, build_society, burn_in, check_memory, recorded_names
 
 # what must be equal for two presets to share one society
 SHARED = ("population", "network", "behaviour", "approval")
@@ -522,6 +524,17 @@ def _scenarios(presets, n, years, seed) -> list[Scenario]:
     run["twin"] = True
     over["run"] = run
     scenarios = [load(p, over) for p in presets]
+    for name, sc in zip(presets, scenarios):
+        for i, ph in enumerate(phases(sc)[1:]):
+            if ph.other_changed:
+                raise ScenarioError(
+                    name,
+                    f"schedule[{i}]",
+                    ", ".join(k for k in ph.keys if not k.startswith("regime."))[:200],
+                    "compared regimes share one society and one twin: a schedule may change "
+                    "only the regime there (regime.* keys, regime_from); run it alone with "
+                    "scoresim run",
+                )
     base = scenarios[0]
     for name, sc in zip(presets[1:], scenarios[1:]):
         _same_society(base, sc, name)
@@ -536,16 +549,29 @@ def _compare_one(scenarios: list[Scenario], progress) -> Comparison:
     base = scenarios[0]
     check_memory(base)
     society = build_society(base)
-    start = burn_in(society, base, total_names(base), [])
+    start = burn_in(society, base, recorded_names([base])[0], [])
     steps = base.run.steps
     summaries: dict[str, dict] = {}
     labels = _labels(scenarios)
     twin = None
+    staged = {id(sc): phases(sc) for sc in scenarios}
+    regional = any(
+        regions_inside(ph.scenario, ph.scenario.regime) is not None
+        for stages in staged.values()
+        for ph in stages
+    )
     for name, sc in zip(["(twin)"] + labels, [base] + scenarios):
-        regime = NONE_REGIME if twin is None else sc.regime
-        grades = [g.name for g in sorted(regime.scoring.grades, key=lambda g: -g.min)]
-        world = World(society, sc, regime, total_names(sc), grades, start)
+        stages = [phases(base)[0]] if twin is None else staged[id(sc)]
+        first = stages[0].scenario
+        regime = NONE_REGIME if twin is None else first.regime
+        names, grades = recorded_names([ph.scenario for ph in stages])
+        if twin is None:
+            grades = []
+        world = World(society, first, regime, names, grades, start, None, regional)
+        changes = {ph.step: ph.scenario for ph in stages[1:]}  # regime changes only here
         for t in range(steps):
+            if t in changes:
+                world = rebuild(world, changes[t], changes[t].regime, t)
             world.step(t)
             if progress is not None:
                 progress(name, t + 1, steps)

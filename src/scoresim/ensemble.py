@@ -402,8 +402,10 @@ def plot_band(
     what = f"{metric} (share of persons)" if share else metric
     ax.set(title=f"{what}, {group}", xlabel="years", ylabel=what)
     from .report import mark_changes
+    from .schedule import phases
 
-    mark_changes(ax, [c.at for c in scenario.schedule if c.at < scenario.run.years])
+    steps = scenario.run.steps
+    mark_changes(ax, [ph.step * years for ph in phases(scenario)[1:] if ph.reached(steps)])
     ax.legend(fontsize="small")
     return ax
 

@@ -434,7 +434,7 @@ def world_summary(w, years: float) -> dict:
     out["firm_unrelated_context_share"] = _ratio(w.firm_unrelated, int(w.firm_audit.sum()))
     out.update(_responses(w, alls, totals))
     out["counts"] = _counts(w, alls, ever, ever_s, classes, approving)
-    out["false_record_kinds"] = false_record_kinds(w)
+    out["false_record_kinds"] = false_record_kinds(w.sc, w.regime)
     return out
 
 
@@ -492,24 +492,38 @@ def policing_violation_change(w) -> float | None:
     return run / none - 1.0 if none > 0 else None
 
 
-def false_record_kinds(w) -> dict[str, float]:
-    """The kinds of false record a world has, with their sizes: misattributed (the largest
-    share of a used source's records put on the wrong person), invented (records of
-    misdeeds that never happened, per covered person-year), kept (share of delistings
-    delayed, and by how many days). Empty when a world records nothing."""
-    fr, src = w.sc.false_records, w.sources
-    used = [s for s in w.regime.sources if s not in w.regime.safeguards.excluded_sources]
+def false_record_kinds(sc: Scenario, regime) -> dict[str, float]:
+    """The kinds of false record a regime makes in a scenario, with their sizes:
+    misattributed (the largest share of a used source's records put on the wrong person),
+    invented (records of misdeeds that never happened, per covered person-year), kept (share
+    of delistings delayed, and by how many days). Empty when it records nothing."""
+    from .sources import SourceSet
+
+    used = [s for s in regime.sources if s not in regime.safeguards.excluded_sources]
     if not used:
         return {}
+    fr, src = sc.false_records, SourceSet(sc, used)
     idx = [src.index[s] for s in used]
     out: dict[str, float] = {}
     if src.false_rate[idx].max() > 0:
         out["misattributed"] = float(src.false_rate[idx].max())
     if src.invented[idx].max() > 0:
-        out["invented_per_year"] = float(src.invented[idx].max() / w.dt)
-    if w.registry.kept_share > 0 or w.firm_registry.kept_share > 0:
+        out["invented_per_year"] = float(src.invented[idx].max() / sc.step_years)
+    if fr.kept_share > 0 and fr.kept_days > 0:
         out["kept_share"] = fr.kept_share
         out["kept_days"] = fr.kept_days
+    return out
+
+
+def _false_record_kinds_over(sc: Scenario) -> dict[str, float]:
+    """Over a scheduled run's phases: each kind at its largest."""
+    from .schedule import phases
+
+    out: dict[str, float] = {}
+    for ph in phases(sc):
+        if ph.reached(sc.run.steps):
+            for k, v in false_record_kinds(ph.scenario, ph.scenario.regime).items():
+                out[k] = max(out.get(k, v), v)
     return out
 
 
@@ -679,6 +693,7 @@ def summarize(run, twin, sc: Scenario) -> dict:
         from .schedule import phases
 
         s["changes"] = [ph.describe(sc.run.steps) for ph in phases(sc)[1:]]
+        s["false_record_kinds"] = _false_record_kinds_over(sc)
         s["phases"] = phase_summaries(run, twin, sc)
     if run.recorder.panel is not None and twin is not None:
         s["pilot"] = pilot_split(run, twin)

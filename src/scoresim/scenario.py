@@ -1106,5 +1106,15 @@ def to_toml(sc: Scenario) -> str:
     """The fully resolved scenario as TOML (saved beside every run)."""
     import tomli_w
 
-    data = sc.model_dump(mode="json", exclude_none=True)
+    data = _without_none(sc.model_dump(mode="json", exclude_none=True))
     return tomli_w.dumps(data)
+
+
+def _without_none(x):
+    """Unset (None) keys dropped everywhere, the schedule's free-form changes too (TOML has
+    no null)."""
+    if isinstance(x, dict):
+        return {k: _without_none(v) for k, v in x.items() if v is not None}
+    if isinstance(x, list):
+        return [_without_none(v) for v in x]
+    return x

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -32,7 +31,12 @@ FROZEN: dict[str, str] = {
     "name": "names the scenario",
     "description": "describes the scenario",
     "extends": "names the preset the scenario builds on",
-    "run": "sets the run's seed, length and steps",
+    "run.seed": "sets the run's random numbers",
+    "run.years": "sets the run's length",
+    "run.step": "sets the run's steps",
+    "run.twin": "sets whether the run has a twin",
+    "run.burn_in_years": "sets the society's life before the run",
+    "run.regional": "sets what the run records",
     "population": "shapes the society built before the run",
     "network": "shapes the society's ties built before the run",
     "approval.intercept": "sets the approval baseline drawn before the run",
@@ -42,8 +46,18 @@ FROZEN: dict[str, str] = {
     "approval.age": "sets the approval baseline drawn before the run",
     "approval.spread": "sets the approval baseline drawn before the run",
     "approval.aware_share": "sets who knows of the system before the run",
-    "approval.information": "schedules its campaign itself (at_years)",
-    "responses.travel": "sets who travels how much, drawn before the run",
+    "approval.information.share": "schedules its campaign itself (at_years)",
+    "approval.information.at_years": "schedules its campaign itself",
+    "approval.information.when": "schedules its campaign itself (at_years)",
+    "approval.information.question": "schedules its campaign itself (at_years)",
+    "responses.travel.enabled": "sets who travels how much, drawn before the run",
+    "responses.travel.air_income": "sets who travels how much, drawn before the run",
+    "responses.travel.rail_income": "sets who travels how much, drawn before the run",
+    "responses.travel.air_representative": "sets who travels how much, drawn before the run",
+    "responses.travel.rail_representative": "sets who travels how much, drawn before the run",
+    "responses.travel.air_self_employed": "sets who travels how much, drawn before the run",
+    "responses.travel.rail_self_employed": "sets who travels how much, drawn before the run",
+    "responses.travel.learns": "sets who learns from a refusal, drawn before the run",
     "responses.vpn.expressive": "sets the VPN baseline fitted before the run",
     "responses.vpn.hiding": "sets the VPN baseline fitted before the run",
     "responses.screening.enabled": "sets firms' screening thresholds drawn before the run",
@@ -52,8 +66,8 @@ FROZEN: dict[str, str] = {
     "responses.screening.foreign_safeguards": "sets which firms hold safeguards, drawn before "
     "the run",
 }
-# Of each source: what its coverage draws were made with (coverage itself may change)
-FROZEN_SOURCE_KEYS = ("online", "vpn_hidden", "foreign_coverage")
+# Of each source: what its coverage is drawn from (redrawn with the same uniforms at a change)
+COVERAGE_KEYS = ("coverage", "online", "vpn_hidden", "foreign_coverage")
 
 
 @dataclass(frozen=True)
@@ -100,12 +114,12 @@ def _changed(before: dict, after: dict) -> list[str]:
 
 
 def _regime_of(spec: str, file, key: str) -> dict:
+    """A preset's whole regime (presets only, as with ``extends``: a saved scenario names
+    what it was made of, and means the same wherever it is read)."""
     known = presets()
-    path = known.get(spec, Path(spec))
-    if spec not in known and not path.is_file():
-        raise ScenarioError(
-            file, key, spec, f"allowed: a preset ({', '.join(sorted(known))}) or a TOML file"
-        )
+    if spec not in known:
+        raise ScenarioError(file, key, spec, f"allowed presets: {', '.join(sorted(known))}")
+    path = known[spec]
     return copy.deepcopy(_resolve(_read_toml(path), path).get("regime", {}))
 
 
@@ -118,30 +132,31 @@ def _frozen_problem(first: dict, now: dict) -> tuple[str, object, str] | None:
     old, new = first.get("sources", {}), now.get("sources", {})
     if list(old) != list(new):
         return "sources", list(new), "the sources' names and order fix their random draws"
-    for name, src in new.items():
-        for k in FROZEN_SOURCE_KEYS:
-            if src.get(k) != old[name].get(k):
-                return f"sources.{name}.{k}", src.get(k), "its coverage was drawn before the run"
     return None
 
 
-def _check_cap(before: Scenario, after: Scenario, file, at: str) -> None:
+def _check_cap(before: list[Phase], after: Scenario, file, at: str) -> None:
     """A record-age cap can reach records already made only if they were kept one by one:
-    a rule that never expires keeps none (scoring.py), so a cap may not follow one."""
-    r0, r1 = before.regime, after.regime
-    cap0, cap1 = r0.safeguards.max_record_age_years, r1.safeguards.max_record_age_years
-    if cap1 <= 0 or (0 < cap0 <= cap1):
+    a rule that never expires keeps none (scoring.py), so a cap may not follow one, in any
+    phase before."""
+    cap = after.regime.safeguards.max_record_age_years
+    if cap <= 0:
         return
-    for i, rule in enumerate(r0.rules):
-        if rule.expiry_years == 0 and cap0 <= 0:
-            raise ScenarioError(
-                file,
-                f"{at}.regime.safeguards.max_record_age_years",
-                cap1,
-                f"records of a rule that never expires (regime.rules[{i}] before this change) "
-                "are not kept one by one, so a cap cannot reach them; give that rule an "
-                "expiry_years from the start",
-            )
+    for k, phase in enumerate(before):
+        r = phase.scenario.regime
+        if r.safeguards.max_record_age_years > 0:
+            continue  # its records were capped, so queued
+        for i, rule in enumerate(r.rules):
+            if rule.expiry_years == 0:
+                where = "the scenario's" if k == 0 else f"schedule[{k - 1}]'s"
+                raise ScenarioError(
+                    file,
+                    f"{at}.regime.safeguards.max_record_age_years",
+                    cap,
+                    f"records of a rule that never expires ({where} regime.rules[{i}]) are "
+                    "not kept one by one, so a cap cannot reach them; give that rule an "
+                    "expiry_years from the start",
+                )
 
 
 def phases(sc: Scenario, file=None) -> list[Phase]:
@@ -182,11 +197,11 @@ def phases(sc: Scenario, file=None) -> list[Phase]:
         if frozen:
             path, value, why = frozen
             raise ScenarioError(file, f"{at}.{path}", value, f"{why}; cannot change mid-run")
-        _check_cap(out[-1].scenario, made, file, at)
+        _check_cap(out, made, file, at)
         keys = _changed(current, now)
         regime = any(k.startswith("regime.") for k in keys)
         other = any(not k.startswith("regime.") for k in keys)
-        coverage = any(k.startswith("sources.") and k.endswith(".coverage") for k in keys)
+        coverage = any(k.startswith("sources.") and k.split(".")[-1] in COVERAGE_KEYS for k in keys)
         out.append(Phase(step, change.at, made, tuple(keys), regime, other, coverage, change.note))
         current = now
     return out
@@ -210,7 +225,7 @@ CARRIED = {
         "last_gravity", "expiry", "listed_contacts", "_d_own", "_mark", "graph",
     ),
     "Registry": ("ever", "repaired", "two_years"),
-    "Approvals": ("state", "eligible", "base", "seed", "dt"),
+    "Approvals": ("state", "eligible", "base", "seed", "dt"),  # and had_system: see rebuild
     "SourceSet": ("pending",),
     "Policing": ("first", "firm_pressed", "firms_ever", "cuts"),
     "Screening": ("dropped",),
@@ -228,6 +243,7 @@ RULED = {
         "listed", "visible", "long_listed", "joined", "left", "budget",
     ),
     "Policing": ("_firm_ever",),
+    "Approvals": ("had_system",),
 }  # fmt: skip
 REBUILT = {
     "World": (
@@ -280,6 +296,7 @@ def rebuild(old: World, sc: Scenario, regime, t: int) -> World:
     _carry_onsets(old.firm_onsets, firm_grades, new.firm_onsets, new.firm_ledger.grade_names)
     _carry_answerable(old, new)
     _carry_parts(old.approval, new.approval, "Approvals")
+    new.approval.had_system = old.approval.had_system or new.approval.moves
     for part in ("sources", "firm_sources"):
         _carry_pending(getattr(old, part), getattr(new, part), regime)
     _carry_parts(old.policing, new.policing, "Policing")
@@ -403,7 +420,7 @@ def _carry_answerable(old, new) -> None:
         name = table.names[s]
         if name in old.table.names and old.answerable.shape[0]:
             k = old.table.names.index(name)
-            if old.table.via_firm[k]:
+            if old.table.via_firm[k] and _trigger(old, k) == _trigger(new, s):
                 new.answerable[s] = old.answerable[k]
                 continue
         if table.trigger[s] == ON_LIST:
@@ -411,6 +428,17 @@ def _carry_answerable(old, new) -> None:
         else:
             firms = np.flatnonzero(new.rep_onsets.inside[table.grade_set[s]])
         new.answerable[s, firms] = new.legal_rep[firms]
+
+
+def _trigger(world, row: int) -> tuple:
+    """What a sanction of a world's person table is on, by name: a firm list, or a set of
+    firm grades."""
+    from .sanctions import ON_LIST
+
+    t = world.table
+    if t.trigger[row] == ON_LIST:
+        return ("list", world.firm_registry.names[t.index[row]])
+    return ("grades", _grade_set_names(int(t.grades[row]), world.firm_ledger.grade_names))
 
 
 def _carry_pending(old, new, regime) -> None:

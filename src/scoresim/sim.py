@@ -485,7 +485,7 @@ class World:
             self.spill,
         )
         # 6. response: avoidance, employers, partners, representatives, income
-        if self.barring:
+        if self.barring or self.legal_rep.min(initial=0) < 0:  # bars, or firms still naming
             lost, _ = response.representatives(
                 stream_key(self.seed, Stream.REPRESENTATIVE, t),
                 out.barred,
