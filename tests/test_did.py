@@ -79,6 +79,12 @@ def test_did_command_writes_its_table_and_refuses_what_it_cannot_estimate(stagge
     assert "did2s" in r.stdout and (staggered / "did_critical_post.csv").exists()
     r = scoresim("did", str(staggered), "--outcome", "happiness")
     assert r.returncode == 2 and "--outcome" in r.stderr and "Traceback" not in r.stderr
+    lone = tmp_path / "lone"
+    Sim("none", n=2000, years=0.5, seed=1, twin=False, overrides=STAGGERED).run().write(
+        lone, report=False
+    )
+    r = scoresim("did", str(lone))
+    assert r.returncode == 2 and "twin" in r.stderr and "Traceback" not in r.stderr
     plain = tmp_path / "plain"
     Sim("article", n=2000, years=0.2, seed=1).run().write(plain, report=False)
     r = scoresim("did", str(plain))

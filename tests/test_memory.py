@@ -81,3 +81,19 @@ def test_society_budget_matches_its_arrays():
     assert abs(static - S.STATIC_PERSON_BYTES * N - S.HOUSEHOLD_BYTES * households) < 0.05 * N
     graph = society.graph
     assert graph.adj.nbytes == graph.entries * S.ENTRY_BYTES
+
+
+def test_a_pilot_worlds_extra_bytes_stay_within_their_budget():
+    over = {"regime": {"pilot": {"regions": ["Shandong", "Tibet"]}}}
+    sim = scoresim.Sim("article", n=N, years=0.1, twin=False, overrides=over).build()
+    world = sim.worlds[0]
+    scope, cov = world.scope, world.coverage
+    persons = sum(
+        a.nbytes for a in (scope.persons, scope.outside, scope.targets, cov.persons, cov.open)
+    )
+    firms = sum(a.nbytes for a in (scope.firms, scope.firm_targets, cov.firms))
+    m = sim.society.firms.n
+    # upper bounds: ids are 8 bytes for each person outside, 4 for each inside (firms: 4 in)
+    assert S.PILOT_PERSON_BYTES - 4 <= persons / N <= S.PILOT_PERSON_BYTES
+    assert S.PILOT_FIRM_BYTES - 4 <= firms / m <= S.PILOT_FIRM_BYTES
+    assert world.recorder.panel.region.nbytes == S.PANEL_PERSON_BYTES * N

@@ -21,11 +21,13 @@ def _quiet_outsiders(sim, regions: np.ndarray) -> np.ndarray:
 
 
 def test_persons_outside_a_pilot_with_no_ties_into_it_are_their_twin():
-    """The issue's test: a pilot in a fifth of the regions widened to half at half a year.
-    Every act, state, tie and approval of a person outside the widest pilot with no tie into
-    it equals the twin's at every step; those with ties into it do not all (spill-over)."""
+    """The issue's test: a pilot in a fifth of the regions widened to half at half a year,
+    with an information campaign about the system everywhere. Every act, state, tie and
+    approval of a person outside the widest pilot with no tie into it equals the twin's at
+    every step; those with ties into it do not all (spill-over)."""
     over = {
         "regime": {"pilot": {"share": 0.2}},
+        "approval": {"information": {"share": 0.5, "at_years": 0.2}},
         "schedule": [{"at": 0.5, "regime": {"pilot": {"share": 0.5}}}],
     }
     sim = Sim("article", n=6000, years=1.0, seed=3, overrides=over)
@@ -52,6 +54,7 @@ def test_persons_outside_a_pilot_with_no_ties_into_it_are_their_twin():
                 for attr in part.split("."):
                     x, y = getattr(x, attr), getattr(y, attr)
                 same &= all(np.array_equal(getattr(x, n)[mask], getattr(y, n)[mask]) for n in names)
+            same &= np.array_equal(run.approval.logit()[mask], twin.approval.logit()[mask])
             if who == "quiet" and not same:
                 differ["quiet"].append(t)
             if who == "touching" and not same:
@@ -136,3 +139,35 @@ def test_a_bad_pilot_is_refused_naming_the_key(pilot, key):
     with pytest.raises(ScenarioError) as e:
         load("article", {"regime": {"pilot": pilot}})
     assert e.value.key == key
+
+
+def test_a_pilot_may_only_widen_while_its_system_runs():
+    with pytest.raises(ScenarioError) as e:
+        load(
+            "article",
+            {
+                "regime": {"pilot": {"regions": ["Shandong", "Henan"]}},
+                "schedule": [{"at": 1, "regime": {"pilot": {"regions": ["Shandong"]}}}],
+            },
+        )
+    assert e.value.key == "schedule[0].regime.pilot" and e.value.value == ["Henan"]
+    load(  # ending the system there is a change to no system
+        "article",
+        {
+            "regime": {"pilot": {"regions": ["Henan"]}},
+            "schedule": [{"at": 1, "regime_from": "none"}],
+        },
+    )
+
+
+def test_the_panel_keeps_regions_and_the_split_apart_with_two_regions():
+    over = {
+        "population": {"region_weights": [1.0, 1.0]},
+        "regime": {"pilot": {"regions": ["region_1"]}},
+    }
+    df = Sim("article", n=2000, years=0.1, seed=2, overrides=over).run().timeseries()
+    persons = df[(df.metric == "persons") & (df.step == 0)].set_index("group").run
+    assert persons["region.region_1"] + persons["region.region_2"] == persons["all"]
+    assert persons["pilot_inside"] == persons["region.region_1"]
+    assert persons["pilot_outside"] == persons["region.region_2"]
+    assert (df[df.metric == "persons"].groupby(["group", "step"], observed=True).size() == 1).all()

@@ -323,3 +323,15 @@ def test_what_a_repealed_system_made_stays_in_the_summary_and_the_saved_scenario
     regime = load("eu-safeguards").regime.model_dump()  # holds None (unset) values
     sc = load("article", {"schedule": [{"at": 1, "regime": regime}]})
     assert "[[schedule]]" in to_toml(sc)
+
+
+def test_setting_a_key_back_to_unset_is_refused_because_toml_cannot_say_it():
+    with pytest.raises(ScenarioError) as e:
+        load(
+            "article",
+            {
+                "sources": {"courts": {"false_rate": 0.2}},
+                "schedule": [{"at": 1, "sources": {"courts": {"false_rate": None}}}],
+            },
+        )
+    assert e.value.key == "schedule[0].sources.courts.false_rate" and "null" in e.value.allowed

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-AT = (1.9, 2.1, 2.5, 3.0, 4.0, 5.0)  # years: just before and after the change, then on
+AT = (1.7, 2.3, 2.5, 3.0, 4.0, 4.5)  # years: before and after the change (windows clear of it)
 WINDOW = 0.25  # years either side, for the flows (chilling)
 CHILLED = ("critical_post", "disfavoured_purchase")
 LAYERS = ("household", "work", "community", "online")

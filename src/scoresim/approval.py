@@ -119,7 +119,7 @@ class Approvals:
 
     def info_effect(self) -> float:
         """The log-odds shift of an informed person (none in the twin, nor before a system
-        is in force)."""
+        is in force; outside a pilot, none either: ``inside``)."""
         return float(self.spec.information.effect) if self.had_system else 0.0
 
     def logit(self) -> np.ndarray:
@@ -127,7 +127,8 @@ class Approvals:
         st = self.state
         x = self.base + st.experience
         if self.info_effect():
-            x = x + np.float32(self.info_effect()) * st.informed
+            shifted = st.informed if len(self.inside) == 0 else st.informed & self.inside
+            x = x + np.float32(self.info_effect()) * shifted
         return x
 
     def step(self, t, publicity, status, rewarded, ev_agent, ev_act, graph, active, fields):
@@ -200,8 +201,8 @@ class Approvals:
         st.informed[told] = True
         self.eligible = np.zeros(n, bool)
         self.eligible[eligible] = True
-        if self.moves:
-            st.aware[told] = True
+        if self.moves:  # of a system in force (a pilot's: told inside its regions only)
+            st.aware[told if len(self.inside) == 0 else told[self.inside[told]]] = True
 
 
 @njit(cache=True, parallel=True)

@@ -46,7 +46,7 @@ def panel(
 ) -> pd.DataFrame:
     """Region x period: ``y`` (the run's outcome), ``truth`` (run minus twin, the same
     unit), ``treated`` (the regime reached the region in the period), ``cohort``
-    (the first treated period; 0: never), ``persons``. Periods in which every region is
+    (1 + the first treated period; 0: never treated), ``persons``. Periods in which every region is
     treated, and regions treated from the start, are left out: nothing untreated compares
     with them."""
     if outcome not in REGIONAL_METRICS:
@@ -61,6 +61,8 @@ def panel(
             "this run has no regional panel (it is written for runs with a pilot, "
             "[regime.pilot], or with run.regional = true)"
         )
+    if regional.loc[regional["metric"].astype(str) == "persons", "twin"].isna().all():
+        raise NoPanel("this run has no twin (run.twin = false): the true effect is run minus twin")
     metric = regional["metric"].astype(str)
     wide = {
         m: regional[metric == m].pivot_table(
@@ -84,6 +86,8 @@ def panel(
             if at.sum() < per:  # a last, partial period is left out
                 continue
             ps = persons[at].sum()
+            if ps == 0:  # a region with nobody in it (a tiny run)
+                continue
             rows.append(
                 {
                     "region": g.removeprefix("region."),
@@ -174,6 +178,11 @@ def read(path: Path) -> tuple[pd.DataFrame, float]:
     import tomllib
 
     folder = path if path.is_dir() else path.parent.parent.parent
+    if not (folder / "scenario.toml").exists():
+        raise NoPanel(
+            f"{folder} has no scenario.toml: an ensemble still running or interrupted; "
+            "finish it first (scoresim ensemble ... --out with the same folder)"
+        )
     frame = pd.read_parquet(path / "timeseries.parquet" if path.is_dir() else path)
     scenario = tomllib.loads((folder / "scenario.toml").read_text())
     return frame, STEP_YEARS[scenario["run"]["step"]]

@@ -141,6 +141,7 @@ def _person_pass(
     experience,
     aware,
     informed,
+    reached,
     info_effect,
     ever,
     tables,
@@ -190,7 +191,7 @@ def _person_pass(
                 if len(grade):
                     a[c, grade_col + grade[i]] += 1.0
                 x = approval_base[i] + experience[i]  # float32, as Approvals.logit forms it
-                if informed[i]:
+                if informed[i] and (len(reached) == 0 or reached[i]):
                     x = x + info_effect
                 yes = x >= 0.0
                 a[c, _APPROVAL] += 1.0 / (1.0 + np.exp(-x))
@@ -344,6 +345,7 @@ class Recorder:
             approvals.state.experience,
             approvals.state.aware,
             approvals.state.informed,
+            approvals.inside,
             np.float32(approvals.info_effect()),
             self.ever,
             self._tables,

@@ -854,11 +854,10 @@ def _panel_rows(run, twin, first_group: int, metrics: list[str]):
         [np.einsum("tk,tkm->tm", w, twin_values) for w in (inside, ~inside)], axis=1
     )
     rows = []
-    for values_run, values_twin, groups in (
-        (panel.values, twin_values, k),
-        (split_run, split_twin, 2),
+    for values_run, values_twin, groups, first in (
+        (panel.values, twin_values, k, first_group),
+        (split_run, split_twin, 2, first_group + k),
     ):
-        first = first_group + (0 if groups == k else k)
         rows.append(
             (
                 np.repeat(np.arange(steps), groups * m),

@@ -159,6 +159,51 @@ def _check_cap(before: list[Phase], after: Scenario, file, at: str) -> None:
                 )
 
 
+def _check_widening(before: Scenario, after: Scenario, file, at: str) -> None:
+    """While a system runs, its pilot may only widen: nothing lets go of those listed or
+    pressed in a region it would leave (not modelled, so refused)."""
+    from .pilot import regions_inside
+    from .sim import has_system
+
+    if not (has_system(before.regime) and has_system(after.regime)):
+        return
+    old, new = regions_inside(before, before.regime), regions_inside(after, after.regime)
+    if new is None:
+        return
+    dropped = np.ones(len(new), bool) if old is None else old
+    dropped = dropped & ~new
+    if dropped.any():
+        from .scenario import region_names
+
+        names = [n for n, d in zip(region_names(after.population), dropped) if d]
+        raise ScenarioError(
+            file,
+            f"{at}.regime.pilot",
+            names,
+            "a pilot may only widen while its system runs (regions inside stay inside); "
+            'to end it, change to a regime with no system (regime_from = "none")',
+        )
+
+
+def _check_nulls(keys: dict, current: dict, file, at: str, path: str = "") -> None:
+    """A change that sets a key back to unset (None, from Python) cannot be saved as TOML,
+    which has no null: the saved scenario would keep the earlier value. Refused where the
+    earlier value is set (arrays replace whole: unset keys inside them mean the default)."""
+    for k, v in keys.items():
+        where = f"{path}.{k}" if path else str(k)
+        before = current.get(k) if isinstance(current, dict) else None
+        if isinstance(v, dict):
+            _check_nulls(v, before if isinstance(before, dict) else {}, file, at, where)
+        elif v is None and before is not None:
+            raise ScenarioError(
+                file,
+                f"{at}.{where}",
+                None,
+                f"cannot be set back to unset (it is {before!r} before): a saved scenario "
+                "(TOML) has no null; give the value it should take",
+            )
+
+
 def phases(sc: Scenario, file=None) -> list[Phase]:
     """The scenario's phases, the first at step 0; each entry is validated as the scenario
     it makes, with errors named ``schedule[i].<key>``."""
@@ -198,6 +243,8 @@ def phases(sc: Scenario, file=None) -> list[Phase]:
             path, value, why = frozen
             raise ScenarioError(file, f"{at}.{path}", value, f"{why}; cannot change mid-run")
         _check_cap(out, made, file, at)
+        _check_widening(out[-1].scenario, made, file, at)
+        _check_nulls(change.keys(), current, file, at)
         keys = _changed(current, now)
         regime = any(k.startswith("regime.") for k in keys)
         other = any(not k.startswith("regime.") for k in keys)

@@ -827,7 +827,8 @@ WORLD_FIRM_BYTES = 71  # incl. the representative (4), size class (1), screening
 #                        policing (pressed, ever pressed: 2)
 FIRM_RESPONSE_BYTES = 5  # static: the share of worst-rated firms avoided (4), safeguarded (1)
 ANSWERABLE_FIRM_BYTES = 4  # per sanction that reaches representatives: who answers
-PILOT_PERSON_BYTES = 19  # a pilot world's own coverage (6), reach (1), outside/inside ids (12)
+PILOT_PERSON_BYTES = 13  # a pilot world's own coverage (4), reach (1), ids out (8) or in (4)
+PANEL_PERSON_BYTES = 8  # the regional panel's region of each person (int64, for bincount)
 PILOT_FIRM_BYTES = 7  # its firms' coverage (2), reach (1), ids inside (4)
 
 
@@ -892,6 +893,8 @@ def _world_bytes(sc: Scenario, regime: Regime, n: int, m: int, entries: float) -
     run = n * world_person_bytes(regime, fr.kept_share > 0 and fr.kept_days > 0) + entries
     if regions_inside(sc, regime) is not None:
         run += n * PILOT_PERSON_BYTES + m * PILOT_FIRM_BYTES
+    if sc.run.regional or sc.schedule or regions_inside(sc, regime) is not None:
+        run += n * PANEL_PERSON_BYTES  # (a schedule may bring a pilot: counted alike)
     # firm grade sets: held for the firms' own sanctions and for their representatives'
     # (with the step each firm entered: 4 bytes more)
     run += m * (WORLD_FIRM_BYTES + (2 * GRADE_SET_BYTES + 4) * _grade_sets(regime, "firm"))
