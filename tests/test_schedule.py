@@ -64,19 +64,19 @@ def test_rebuilding_a_world_under_its_own_phase_changes_nothing(preset):
     assert again.timeseries().equals(whole.timeseries())
 
 
-def test_a_regime_switched_on_at_year_one_is_its_twin_until_then():
-    """The issue's test: the run equals its twin in every recorded number before the
-    change, and departs from it after."""
-    over = _scheduled("none", {"at": 1.0, "regime_from": "article"})
-    res = Sim("none", years=1.5, overrides=over, **KW).run()
+def test_a_regime_switched_on_at_year_two_is_its_twin_until_then():
+    """The issue's test: the run equals its twin in every recorded number for the first two
+    years, and departs from it after."""
+    over = _scheduled("none", {"at": 2.0, "regime_from": "article"})
+    res = Sim("none", years=2.5, overrides=over, **KW).run()
     df = res.timeseries()
     change = res.summary()["changes"][0]
-    assert change["step"] == 52 and change["reached"] and change["regime"] == "article"
-    before, after = df[df.step < 52], df[df.step >= 52]
+    assert change["step"] == 104 and change["reached"] and change["regime"] == "article"
+    before, after = df[df.step < 104], df[df.step >= 104]
     assert len(before) > 0 and _equal_nan(before.run, before.twin)
     assert not _equal_nan(after.run, after.twin)
     listed = df[(df.metric == "listed") & (df.group == "all")]
-    assert listed[listed.step < 52].run.sum() == 0 and listed[listed.step >= 60].run.sum() > 0
+    assert listed[listed.step < 104].run.sum() == 0 and listed[listed.step >= 112].run.sum() > 0
 
 
 def test_invariants_hold_across_changes():
@@ -258,6 +258,8 @@ def test_the_report_and_summary_give_each_phase_on_its_own(tmp_path):
     assert phases_[0]["sanctioned_share_mean"] > 0 and phases_[1]["sanctioned_share_mean"] == 0
     assert phases_[1]["listed_share_end"] == 0 and phases_[0]["listed_share_end"] > 0
     res.write(tmp_path)
+    svg = (tmp_path / "figures" / "lists.svg").read_text()
+    assert svg.count("#444444") == 2  # the change's dotted line (its colour) on both panels
     page = (tmp_path / "report.html").read_text()
     table = page.split("<table id=phases>")[1].split("</table>")[0]
     assert table.count("<tr>") == 3 and "switched off" in page

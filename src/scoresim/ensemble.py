@@ -36,7 +36,8 @@ from .rng import Stream, stream_key
 from .scenario import Scenario, ScenarioError, from_dict
 
 SEED_BITS = (1 << 62) - 1
-SKIP = {"scenario", "version", "seed", "counts", "twin", *NOT_NUMBERS}
+# (a pilot's inside/outside split and a schedule's phases are numbers too: kept, by index)
+SKIP = {"scenario", "version", "seed", "counts", "twin", *NOT_NUMBERS} - {"pilot", "phases"}
 LEVEL = 0.95
 
 
@@ -46,7 +47,8 @@ def member_seeds(seed: int, members: int) -> list[int]:
 
 
 def flatten(summary: dict | None, prefix: str = "") -> dict[str, float]:
-    """The numeric leaves of a summary as {dotted key: value}; None and lists left out."""
+    """The numeric leaves of a summary as {dotted key: value}; None and lists of anything
+    but tables left out."""
     out: dict[str, float] = {}
     for k, v in (summary or {}).items():
         if not prefix and k in SKIP:
@@ -54,6 +56,9 @@ def flatten(summary: dict | None, prefix: str = "") -> dict[str, float]:
         key = f"{prefix}.{k}" if prefix else str(k)
         if isinstance(v, dict):
             out.update(flatten(v, key))
+        elif isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
+            for i, x in enumerate(v):  # phases: phases.0.listed_share_end, ...
+                out.update(flatten(x, f"{key}.{i}"))
         elif isinstance(v, bool):
             out[key] = float(v)
         elif isinstance(v, int | float) and v is not None and math.isfinite(v):

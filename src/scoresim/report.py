@@ -79,7 +79,8 @@ class RunData:
         self.ts = ts.set_index(["metric", "group", "step"]).sort_index()
         self.steps = int(ts["step"].max()) + 1
         step = {"day": 1 / 365.25, "week": 7 / 365.25, "month": 1 / 12}
-        self.years = np.arange(self.steps) * step[self.scenario["run"]["step"]]
+        self.step_years = step[self.scenario["run"]["step"]]
+        self.years = np.arange(self.steps) * self.step_years
         self.has_twin = self.summary.get("twin") is not None
         self.metrics = set(ts["metric"].unique())
         self.metric_order = list(dict.fromkeys(ts["metric"]))  # as the run recorded them
@@ -471,8 +472,9 @@ def mark_changes(ax, years: list[float], label: bool = True) -> None:
         ax.axvline(x, color="#444444", ls=":", lw=1.0, label=name)
 
 
-def _changed_at(summary: dict) -> list[float]:
-    return [c["at_years"] for c in summary.get("changes") or [] if c["reached"]]
+def _changed_at(summary: dict, step_years: float) -> list[float]:
+    """When each change that the run reached took effect: its step, in years."""
+    return [c["step"] * step_years for c in summary.get("changes") or [] if c["reached"]]
 
 
 def _mark_figure(fig, years: list[float]) -> None:
@@ -670,7 +672,7 @@ def write_report(folder: str | Path) -> Path:
     with plt.rc_context(STYLE):
         for name, draw, caption in FIGURES:
             fig = draw(d)
-            _mark_figure(fig, _changed_at(s))
+            _mark_figure(fig, _changed_at(s, d.step_years))
             uri = _save(fig, figs, name)
             blocks.append(
                 f'<figure id="fig-{name}"><img class="figure" alt="{html.escape(caption)}" '

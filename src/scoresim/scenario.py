@@ -699,8 +699,8 @@ class Run(Strict):
 class Change(BaseModel):
     """One ``[[schedule]]`` entry: at ``at`` years from the start, the scenario's keys it
     holds take their new values (tables merge key by key, arrays replace, as in ``extends``).
-    ``regime_from`` first replaces the whole regime by a preset's (or a TOML file's) regime;
-    the entry's own ``regime`` keys then apply over it. Validated at load as the scenario
+    ``regime_from`` first replaces the whole regime by a preset's regime; the entry's own
+    ``regime`` keys then apply over it. Validated at load as the scenario
     it makes (scoresim.schedule)."""
 
     model_config = ConfigDict(extra="allow", validate_default=True, allow_inf_nan=False)
