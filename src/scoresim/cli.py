@@ -295,7 +295,7 @@ def pilot_table(split: dict) -> Table:
     """Inside and outside a pilot's regions, against the twin."""
     from rich import box
 
-    from .report import PILOT_ROWS
+    from .report import PILOT_ROWS, pilot_headers
 
     table = Table(
         title="inside and outside the pilot (docs/model.md §7.10.1)",
@@ -304,8 +304,8 @@ def pilot_table(split: dict) -> Table:
         pad_edge=False,
     )
     table.add_column("", no_wrap=True)
-    for where in split:
-        table.add_column(f"{where} ({split[where]['persons_end']:,.0f})", justify="right")
+    for label in pilot_headers(split):
+        table.add_column(label, justify="right")
     for key, label in PILOT_ROWS:
         table.add_row(label, *(_fmt(split[w].get(key), "pct") for w in split))
     return table

@@ -497,8 +497,8 @@ def _changes_html(summary: dict) -> str:
         for c in changes
     )
     phase_rows = "".join(
-        f"<tr><td>{html.escape(p['regime'])}</td><td class=num>{p['from_years']:g}–"
-        f"{p['to_years']:g}</td>"
+        f"<tr><td>{html.escape(p['regime'])}</td><td class=num>{p['from_years']:.2f}–"
+        f"{p['to_years']:.2f}</td>"
         + "".join(
             f"<td class=num>{format_value(p.get(k), 'pct')}</td>"
             for k in (
@@ -537,6 +537,17 @@ PILOT_ROWS = (
 )
 
 
+def pilot_headers(split: dict) -> list[str]:
+    """Inside and outside, each with its share of the run's person-steps (a pilot that widens
+    moves persons from outside to inside) and its persons at the end."""
+    total = sum(split[w]["person_steps"] for w in split) or 1.0
+    return [
+        f"{w} ({100 * split[w]['person_steps'] / total:.0f} % of person-steps; "
+        f"{split[w]['persons_end']:,.0f} persons at the end)"
+        for w in split
+    ]
+
+
 def _pilot_html(summary: dict) -> str:
     """Inside and outside a pilot's regions (none: nothing)."""
     split = summary.get("pilot")
@@ -548,7 +559,7 @@ def _pilot_html(summary: dict) -> str:
         + "</tr>"
         for k, label in PILOT_ROWS
     )
-    head = "".join(f"<th>{w} ({split[w]['persons_end']:,.0f} persons)</th>" for w in split)
+    head = "".join(f"<th>{html.escape(label)}</th>" for label in pilot_headers(split))
     return (
         "<h2>Inside and outside the pilot</h2><p>A region counts as inside from the step the "
         "regime reaches it. Nobody outside is observed, scored, listed or sanctioned: what "
