@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from scoresim.fico import load, to_fico
-from scoresim.lender import Decision, Group, decide, outcome
+from scoresim.lender import Decision, Group, decide, outcome, outcome_curve
 
 
 @pytest.fixture(scope="module")
@@ -95,3 +95,12 @@ def test_transrisk_to_fico_follows_the_national_bands():
 def test_a_decision_lends_above_its_threshold_and_a_share_at_it():
     d = Decision(50.0, 0.25, 0.0, 0.0, 0.0)
     assert d.accept(np.array([49.5, 50.0, 50.5])).tolist() == [0.0, 0.25, 1.0]
+
+
+@pytest.mark.parametrize("policy", ["max_util", "demographic_parity", "equal_opportunity"])
+def test_each_policy_lies_on_its_groups_outcome_curve(groups, policy):
+    """A policy lends from the top, so its Δμ is the outcome curve at its selection rate."""
+    fico = to_fico(groups["black"].scores)
+    for name, d in decide(groups, policy, 1.0, -4.0).items():
+        sel, dmu = outcome_curve(groups[name], fico)
+        assert np.interp(d.selection, sel, dmu) == pytest.approx(outcome(groups[name], d, fico))

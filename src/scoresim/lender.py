@@ -114,6 +114,35 @@ def decide(
     return best
 
 
+def _move(fico, r, gain, loss, low, high, clip: str) -> np.ndarray:
+    """Each score's expected move after a loan, in FICO points."""
+    if clip == "expected":
+        return np.clip(fico + r * gain - (1 - r) * loss, low, high) - fico
+    if clip == "outcome":
+        up = np.clip(fico + gain, low, high) - fico
+        down = np.clip(fico - loss, low, high) - fico
+        return r * up + (1 - r) * down
+    raise ValueError(f"clip {clip!r}: allowed expected, outcome")
+
+
+def outcome_curve(
+    g: Group,
+    fico: np.ndarray,
+    gain: float = 75.0,
+    loss: float = 150.0,
+    low: float = 300.0,
+    high: float = 850.0,
+    clip: str = "expected",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Liu et al.'s outcome curve: the expected change of the group's mean score against its
+    selection rate, lending from the top score down (piecewise linear between the kinks
+    returned: selection rates and Δμ)."""
+    order = np.argsort(-g.scores, kind="stable")
+    move = _move(fico, g.repay, gain, loss, low, high, clip)[order]
+    p = g.pmf[order]
+    return np.concatenate([[0.0], np.cumsum(p)]), np.concatenate([[0.0], np.cumsum(p * move)])
+
+
 def outcome(
     g: Group,
     d: Decision,
@@ -128,13 +157,5 @@ def outcome(
     scale (``fico``: each score's FICO points). ``clip="expected"`` clips each score's expected
     move into the range (as Liu et al.'s code does); ``"outcome"`` clips each outcome (as a
     simulation of single loans does)."""
-    a, r = d.accept(g.scores), g.repay
-    if clip == "expected":
-        move = np.clip(fico + r * gain - (1 - r) * loss, low, high) - fico
-    elif clip == "outcome":
-        up = np.clip(fico + gain, low, high) - fico
-        down = np.clip(fico - loss, low, high) - fico
-        move = r * up + (1 - r) * down
-    else:
-        raise ValueError(f"clip {clip!r}: allowed expected, outcome")
-    return float((g.pmf * a * move).sum())
+    move = _move(fico, g.repay, gain, loss, low, high, clip)
+    return float((g.pmf * d.accept(g.scores) * move).sum())
