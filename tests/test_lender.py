@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from scoresim.fico import load, to_fico
-from scoresim.lender import Decision, Group, decide, outcome, outcome_curve
+from scoresim.lender import Decision, Group, Moves, decide, outcome, outcome_curve
 
 
 @pytest.fixture(scope="module")
@@ -69,9 +69,9 @@ def test_the_outcome_closed_form_equals_lending_to_many_applicants(groups):
     repaid = rng.random(n) < g.repay[at]
     new = np.where(repaid, np.minimum(fico[at] + 75, 850), np.maximum(fico[at] - 150, 300))
     move = np.where(lent, new - fico[at], 0.0)
-    want = outcome(g, d, fico, clip="outcome")
+    want = outcome(g, d, fico, Moves(clip="outcome"))
     assert abs(move.mean() - want) < 4 * move.std() / np.sqrt(n)
-    assert want != pytest.approx(outcome(g, d, fico, clip="expected"), abs=1e-9)
+    assert want != pytest.approx(outcome(g, d, fico, Moves(clip="expected")), abs=1e-9)
 
 
 def test_liu_et_al_qualitative_claims(groups):

@@ -561,7 +561,7 @@ def _compare_one(scenarios: list[Scenario], progress) -> Comparison:
         for ph in stages
     )
     for name, sc in zip(["(twin)"] + labels, [base] + scenarios):
-        stages = [phases(base)[0]] if twin is None else staged[id(sc)]
+        stages = staged[id(base)][:1] if twin is None else staged[id(sc)]
         first = stages[0].scenario
         regime = NONE_REGIME if twin is None else first.regime
         names, grades = recorded_names([ph.scenario for ph in stages])

@@ -28,9 +28,9 @@ import pandas as pd
 
 from .acts import ACT_ID
 from .metrics import REGIONAL_METRICS
+from .scenario import STEP_YEARS
 
 PER_YEAR = set(ACT_ID) | {"records"}  # flows: per person-year; the rest: mean per person
-STEP_YEARS = {"day": 1 / 365.25, "week": 7 / 365.25, "month": 1 / 12}
 
 
 class NoPanel(ValueError):

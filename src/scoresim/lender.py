@@ -13,8 +13,7 @@ maximum is at a kink, and every kink is evaluated. Randomising at the boundary s
 constraint exactly where scores are discrete.
 
 ``outcome`` gives the expected change of each group's mean score after one round (Liu et
-al.'s Δμ): repaying moves a score up by ``gain`` points and defaulting down by ``loss``, on the
-FICO scale, clipped to its range.
+al.'s Δμ): repaying and defaulting move a score as ``Moves`` says, on the FICO scale.
 """
 
 from __future__ import annotations
@@ -114,48 +113,46 @@ def decide(
     return best
 
 
-def _move(fico, r, gain, loss, low, high, clip: str) -> np.ndarray:
-    """Each score's expected move after a loan, in FICO points."""
-    if clip == "expected":
-        return np.clip(fico + r * gain - (1 - r) * loss, low, high) - fico
-    if clip == "outcome":
-        up = np.clip(fico + gain, low, high) - fico
-        down = np.clip(fico - loss, low, high) - fico
-        return r * up + (1 - r) * down
-    raise ValueError(f"clip {clip!r}: allowed expected, outcome")
+@dataclass(frozen=True)
+class Moves:
+    """How a loan moves its recipient's score (FICO points): up by ``gain`` on repayment,
+    down by ``loss`` on default, kept within ``low``..``high``. ``clip="expected"`` clips each
+    score's expected move (as Liu et al.'s code does); ``"outcome"`` clips each outcome (as a
+    simulation of single loans does). The defaults are Liu et al.'s."""
+
+    gain: float = 75.0
+    loss: float = 150.0
+    low: float = 300.0
+    high: float = 850.0
+    clip: str = "expected"
+
+    def expected(self, fico: np.ndarray, repay: np.ndarray) -> np.ndarray:
+        """Each score's expected move after a loan."""
+        if self.clip == "expected":
+            return (
+                np.clip(fico + repay * self.gain - (1 - repay) * self.loss, self.low, self.high)
+                - fico
+            )
+        if self.clip == "outcome":
+            up = np.clip(fico + self.gain, self.low, self.high) - fico
+            down = np.clip(fico - self.loss, self.low, self.high) - fico
+            return repay * up + (1 - repay) * down
+        raise ValueError(f"clip {self.clip!r}: allowed expected, outcome")
 
 
 def outcome_curve(
-    g: Group,
-    fico: np.ndarray,
-    gain: float = 75.0,
-    loss: float = 150.0,
-    low: float = 300.0,
-    high: float = 850.0,
-    clip: str = "expected",
+    g: Group, fico: np.ndarray, moves: Moves = Moves()
 ) -> tuple[np.ndarray, np.ndarray]:
     """Liu et al.'s outcome curve: the expected change of the group's mean score against its
     selection rate, lending from the top score down (piecewise linear between the kinks
     returned: selection rates and Δμ)."""
     order = np.argsort(-g.scores, kind="stable")
-    move = _move(fico, g.repay, gain, loss, low, high, clip)[order]
+    move = moves.expected(fico, g.repay)[order]
     p = g.pmf[order]
     return np.concatenate([[0.0], np.cumsum(p)]), np.concatenate([[0.0], np.cumsum(p * move)])
 
 
-def outcome(
-    g: Group,
-    d: Decision,
-    fico: np.ndarray,
-    gain: float = 75.0,
-    loss: float = 150.0,
-    low: float = 300.0,
-    high: float = 850.0,
-    clip: str = "expected",
-) -> float:
+def outcome(g: Group, d: Decision, fico: np.ndarray, moves: Moves = Moves()) -> float:
     """The expected change of the group's mean score after one round of ``d``, on the FICO
-    scale (``fico``: each score's FICO points). ``clip="expected"`` clips each score's expected
-    move into the range (as Liu et al.'s code does); ``"outcome"`` clips each outcome (as a
-    simulation of single loans does)."""
-    move = _move(fico, g.repay, gain, loss, low, high, clip)
-    return float((g.pmf * d.accept(g.scores) * move).sum())
+    scale (``fico``: each score's FICO points)."""
+    return float((g.pmf * d.accept(g.scores) * moves.expected(fico, g.repay)).sum())

@@ -233,6 +233,12 @@ class RegionalPanel:
         self.values = np.zeros((steps, n_regions, len(REGIONAL_METRICS)), np.float64)
         self.inside = np.zeros((steps, n_regions), bool)
 
+    def sum_over(self, where: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
+        """[steps, metrics]: each step's sums over the regions ``where`` marks that step (of
+        ``values``, another world's panel values; by default this one's)."""
+        v = self.values if values is None else values
+        return np.einsum("tk,tkm->tm", where.astype(np.float64), v)
+
     def add(self, t, listed, status, income, employed, deg_active, watched, approving,
             ev_agent, ev_act, rec_subject) -> None:  # fmt: skip
         k, r, v = self.n_regions, self.region, self.values[t]

@@ -40,6 +40,7 @@ from .results import (  # noqa: E402
     format_value,
     headline_value,
 )
+from .scenario import STEP_YEARS  # noqa: E402
 
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
 VERDICT_COLORS = {FAILS: PALETTE[1], AT_LINE: "#777777", TOO_SMALL: "#BBBBBB", PASSES: PALETTE[0]}
@@ -78,8 +79,7 @@ class RunData:
         ts["group"] = ts["group"].astype(str)
         self.ts = ts.set_index(["metric", "group", "step"]).sort_index()
         self.steps = int(ts["step"].max()) + 1
-        step = {"day": 1 / 365.25, "week": 7 / 365.25, "month": 1 / 12}
-        self.step_years = step[self.scenario["run"]["step"]]
+        self.step_years = STEP_YEARS[self.scenario["run"]["step"]]
         self.years = np.arange(self.steps) * self.step_years
         self.has_twin = self.summary.get("twin") is not None
         self.metrics = set(ts["metric"].unique())

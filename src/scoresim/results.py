@@ -515,12 +515,10 @@ def false_record_kinds(sc: Scenario, regime) -> dict[str, float]:
     return out
 
 
-def _false_record_kinds_over(sc: Scenario) -> dict[str, float]:
-    """Over a scheduled run's phases: each kind at its largest."""
-    from .schedule import phases
-
+def _false_record_kinds_over(sc: Scenario, stages: list) -> dict[str, float]:
+    """Over a scheduled run's phases (``stages``: schedule.phases): each kind at its largest."""
     out: dict[str, float] = {}
-    for ph in phases(sc):
+    for ph in stages:
         if ph.reached(sc.run.steps):
             for k, v in false_record_kinds(ph.scenario, ph.scenario.regime).items():
                 out[k] = max(out.get(k, v), v)
@@ -692,24 +690,25 @@ def summarize(run, twin, sc: Scenario) -> dict:
     if sc.schedule:
         from .schedule import phases
 
-        s["changes"] = [ph.describe(sc.run.steps) for ph in phases(sc)[1:]]
-        s["false_record_kinds"] = _false_record_kinds_over(sc)
-        s["phases"] = phase_summaries(run, twin, sc)
+        stages = phases(sc)  # validated once here: each phase is a whole scenario
+        s["changes"] = [ph.describe(sc.run.steps) for ph in stages[1:]]
+        s["false_record_kinds"] = _false_record_kinds_over(sc, stages)
+        s["phases"] = phase_summaries(run, twin, sc, stages)
     if run.recorder.panel is not None and twin is not None:
         s["pilot"] = pilot_split(run, twin)
     s["version"] = __version__
     return _clean(s)
 
 
-def phase_summaries(run, twin, sc: Scenario) -> list[dict]:
-    """Headline numbers over each phase of a scheduled run (a summary over the whole run
-    mixes regimes): what a phase leaves at its end (listed, ties cut, approving) and what
-    happens during it (sanctioned, chilling), against the twin over the same steps."""
-    from .schedule import phases
-
+def phase_summaries(run, twin, sc: Scenario, stages: list) -> list[dict]:
+    """Headline numbers over each phase of a scheduled run (``stages``: schedule.phases; a
+    summary over the whole run mixes regimes): what a phase leaves at its end (listed, ties
+    cut, approving) and what happens during it (sanctioned, chilling), against the twin over
+    the same steps."""
     steps, dt = sc.run.steps, sc.step_years
-    starts = [ph.step for ph in phases(sc) if ph.reached(steps)]
-    names = [ph.scenario.regime.name for ph in phases(sc) if ph.reached(steps)]
+    reached = [ph for ph in stages if ph.reached(steps)]
+    starts = [ph.step for ph in reached]
+    names = [ph.scenario.regime.name for ph in reached]
     ra = run.recorder.over_all()
     ta = twin.recorder.over_all() if twin is not None else None
     person_ties = [f"ties_active.{layer}" for layer in LAYER_NAMES[:4]]
@@ -753,9 +752,7 @@ def pilot_split(run, twin) -> dict[str, dict]:
     chilled = [col[x] for x in CHILLED]
     out = {}
     for name, where in (("inside", panel.inside), ("outside", ~panel.inside)):
-        w = where.astype(np.float64)
-        r = np.einsum("tk,tkm->tm", w, panel.values)
-        t = np.einsum("tk,tkm->tm", w, other.values)
+        r, t = panel.sum_over(where), other.sum_over(where)
         persons = r[:, col["persons"]]
         last = persons[-1]
         out[name] = {
@@ -847,12 +844,8 @@ def _panel_rows(run, twin, first_group: int, metrics: list[str]):
     )  # fmt: skip
     codes = np.array([metrics.index(x) for x in REGIONAL_METRICS])
     inside = panel.inside
-    split_run = np.stack(
-        [np.einsum("tk,tkm->tm", w, panel.values) for w in (inside, ~inside)], axis=1
-    )
-    split_twin = np.stack(
-        [np.einsum("tk,tkm->tm", w, twin_values) for w in (inside, ~inside)], axis=1
-    )
+    split_run = np.stack([panel.sum_over(w) for w in (inside, ~inside)], axis=1)
+    split_twin = np.stack([panel.sum_over(w, twin_values) for w in (inside, ~inside)], axis=1)
     rows = []
     for values_run, values_twin, groups, first in (
         (panel.values, twin_values, k, first_group),
