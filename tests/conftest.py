@@ -39,6 +39,23 @@ class Stepped:
             yield t
 
 
+def resumed_after(scenario: str, steps: int, folder, **kw):
+    """Run ``scenario`` for ``steps`` steps, checkpoint it into ``folder``, then resume it in
+    a fresh Sim from the checkpoint to the end: the resumed Results."""
+    from scoresim import checkpoint as ckpt
+    from scoresim.sim import Interrupted
+
+    sim = scoresim.Sim(scenario, **kw).build()
+    stop = iter([False] * (steps - 1) + [True]).__next__
+    with pytest.raises(Interrupted) as e:
+        sim.run(stop=stop)
+    ckpt.save(sim, folder, e.value.step)
+    again = scoresim.Sim(scenario, **kw).build(worlds=False)
+    start = ckpt.load(again, folder)
+    assert start == steps
+    return again.run(start=start)
+
+
 @pytest.fixture(scope="session")
 def stepped_checks():
     """Run the small article sim once, checking invariants at every step; return the log."""

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from conftest import resumed_after
 from test_cli import scoresim
 
 ARGS = ("run", "article", "--n", "3000", "--years", "2", "--seed", "4")
@@ -228,26 +229,11 @@ def test_resume_keeps_what_changes_in_a_world(tmp_path, preset):
     answers for a listing, grade onsets, the approval arms and experience. Resumed half-way,
     the outputs equal an uninterrupted run's."""
     from scoresim import Sim
-    from scoresim import checkpoint as ckpt
-    from scoresim.sim import Interrupted
 
     over = {"approval": {"information": {"share": 0.5, "at_years": 0.2, "when": "urban == 1"}}}
     kw = dict(overrides=over, n=6000, years=1.5, seed=3)
     whole = Sim(preset, **kw).run()
-    sim = Sim(preset, **kw).build()
-    done = {"steps": 0}
-
-    def stop() -> bool:
-        done["steps"] += 1
-        return done["steps"] >= 40
-
-    with pytest.raises(Interrupted) as e:
-        sim.run(stop=stop)
-    ckpt.save(sim, tmp_path, e.value.step)
-    again = Sim(preset, **kw).build(worlds=False)
-    start = ckpt.load(again, tmp_path)
-    assert start == 40
-    resumed = again.run(start=start)
+    resumed = resumed_after(preset, 40, tmp_path, **kw)
     assert resumed.summary() == whole.summary()
     assert resumed.timeseries().equals(whole.timeseries())
 

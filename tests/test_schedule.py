@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import brute_association
+from conftest import brute_association, resumed_after
 
 from scoresim import Sim
 from scoresim.scenario import ScenarioError, load
@@ -149,23 +149,13 @@ def test_a_repeal_ends_sanctions_and_lets_pressure_and_experience_fade():
 
 
 def test_resume_across_a_change_gives_the_uninterrupted_run(tmp_path):
-    from scoresim import checkpoint as ckpt
-    from scoresim.sim import Interrupted
-
     over = _scheduled(
         "none", {"at": 0.3, "regime_from": "article"}, {"at": 0.6, "regime_from": "sesame"}
     )
     kw = dict(years=1.0, overrides=over, **KW)
     whole = Sim("none", **kw).run()
     for stop_at in (10, 20):  # before the first change, between the two
-        sim = Sim("none", **kw).build()
-        stop = iter([False] * (stop_at - 1) + [True]).__next__
-
-        with pytest.raises(Interrupted) as e:
-            sim.run(stop=stop)
-        ckpt.save(sim, tmp_path, e.value.step)
-        again = Sim("none", **kw).build(worlds=False)
-        resumed = again.run(start=ckpt.load(again, tmp_path))
+        resumed = resumed_after("none", stop_at, tmp_path, **kw)
         assert resumed.summary() == whole.summary()
         assert resumed.timeseries().equals(whole.timeseries())
 

@@ -107,6 +107,10 @@ ACTS: tuple[Act, ...] = (
     Act("trip_forgone", "person", "travel", 0),
     Act("paid_after_refusal", "person", "finance", 0),
     Act("vpn_use", "person", "speech", 1),
+    # a credit market's outcomes (lending.py): a loan repaid; an application the lender
+    # declined (a sanction's refusal is loan_refused); a default is loan_default
+    Act("loan_repaid", "person", "finance", 0),
+    Act("loan_declined", "person", "finance", 0),
 )
 ACT_ID = {a.name: i for i, a in enumerate(ACTS)}
 N_ACTS = len(ACTS)
@@ -174,3 +178,5 @@ TRIP_SUBSTITUTED = ACT_ID["trip_substituted"]
 TRIP_FORGONE = ACT_ID["trip_forgone"]
 PAID_AFTER_REFUSAL = ACT_ID["paid_after_refusal"]
 VPN_USE = ACT_ID["vpn_use"]
+LOAN_REPAID = ACT_ID["loan_repaid"]
+LOAN_DECLINED = ACT_ID["loan_declined"]

@@ -43,7 +43,7 @@ from .scenario import STATIC_PERSON_FIELDS, Approval, Scenario
 
 # acts that tell a person a purchase or a loan was refused to them
 _REFUSED = np.zeros(A.N_ACTS, np.bool_)
-for _a in (A.FLIGHT_BLOCKED, A.RAIL_BLOCKED, A.LUXURY_BLOCKED, A.LOAN_REFUSED):
+for _a in (A.FLIGHT_BLOCKED, A.RAIL_BLOCKED, A.LUXURY_BLOCKED, A.LOAN_REFUSED, A.LOAN_DECLINED):
     _REFUSED[_a] = True
 
 

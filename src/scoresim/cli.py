@@ -135,8 +135,12 @@ def run(
         None, "--out", help="Output directory [runs/NAME, or runs/NAME-2 ... if taken]."
     ),
     no_twin: bool = typer.Option(False, "--no-twin", help="Skip the twin society."),
-    checkpoint_every: int = typer.Option(
-        52, "--checkpoint-every", min=0, help="Steps between checkpoints (0: none)."
+    checkpoint_every: int | None = typer.Option(
+        None,
+        "--checkpoint-every",
+        min=0,
+        help="Steps between checkpoints (0: none) [52; none where the per-step tables take "
+        "over 1 GiB, which every checkpoint would write again].",
     ),
     resume: Path | None = typer.Option(
         None, "--resume", help="Continue the run in this directory from its last checkpoint."
@@ -187,6 +191,14 @@ def run(
         lock = RunLock(out).acquire("--resume" if resume is not None else "--out")
     except ScenarioError as e:
         _fail(e)
+    if checkpoint_every is None:
+        checkpoint_every = default_checkpoint_every(sc)
+        if checkpoint_every == 0:
+            console.print(
+                f"checkpoints off: this run's per-step tables take "
+                f"{tables_bytes(sc) / 1e9:.1f} GB, which every checkpoint would write again "
+                "(--checkpoint-every N turns them on)"
+            )
     if resume is None:
         ckpt.remove(out)  # starting over (--force): an earlier run's checkpoint is not ours
     _build(sim, out, resume)
@@ -252,10 +264,34 @@ def run(
         console.print(phase_table(res.summary()))
     if res.summary().get("pilot"):
         console.print(pilot_table(res.summary()["pilot"]))
+    if res.summary().get("lending"):
+        console.print(lending_table(res.summary()))
     console.print(
         f"loop {res.loop_seconds:.1f} s · wrote {out}/ (scenario.toml, "
-        "timeseries.parquet, summary.json" + ("" if no_report else ", report.html, figures/") + ")"
+        "timeseries.parquet, "
+        + ("lending.parquet, " if res.lending is not None else "")
+        + "summary.json"
+        + ("" if no_report else ", report.html, figures/")
+        + ")"
     )
+
+
+CHECKPOINT_EVERY = 52  # steps between checkpoints, by default
+
+
+def tables_bytes(sc) -> int:
+    """The bytes of a run's per-step tables (its world's and its twin's)."""
+    from .sim import NONE_REGIME, table_bytes
+
+    return table_bytes(sc, sc.regime) + (table_bytes(sc, NONE_REGIME) if sc.run.twin else 0)
+
+
+def default_checkpoint_every(sc) -> int:
+    """52 steps; none where a checkpoint would write over 1 GiB of per-step tables (a long
+    run of a small society: lending-damour2020's 20,000 daily steps)."""
+    from .metrics import LAZY_TABLE_BYTES
+
+    return 0 if tables_bytes(sc) > LAZY_TABLE_BYTES else CHECKPOINT_EVERY
 
 
 PHASE_COLUMNS = (
@@ -308,6 +344,27 @@ def pilot_table(split: dict) -> Table:
         table.add_column(label, justify="right")
     for key, label in PILOT_ROWS:
         table.add_row(label, *(_fmt(split[w].get(key), "pct") for w in split))
+    return table
+
+
+def lending_table(summary: dict) -> Table:
+    """The credit market by group, run (and twin): docs/model.md §7.12."""
+    from rich import box
+
+    from .lending import ROWS, columns
+
+    cols = columns(summary)
+    table = Table(
+        title="credit market (docs/model.md §7.12; per step: lending.parquet)",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    table.add_column("", overflow="fold")
+    for head, _ in cols:
+        table.add_column(head, justify="right")
+    for key, label, kind in ROWS:
+        table.add_row(label, *(_fmt(g.get(key), kind) for _, g in cols))
     return table
 
 

@@ -89,6 +89,12 @@ def _at(g: Group, cum: dict, key: str, target: float) -> Decision:
     return Decision(threshold, float(alpha), interp("mass"), interp("tpr"), interp("utility"))
 
 
+def at_rate(g: Group, rate: float, u_repay: float = 1.0, u_default: float = -4.0) -> Decision:
+    """The threshold policy that lends to the group's top ``rate`` share (a point of its
+    outcome curve)."""
+    return _at(g, _from_top(g, u_repay, u_default), "mass", rate)
+
+
 def decide(
     groups: dict[str, Group], policy: str, u_repay: float = 1.0, u_default: float = -4.0
 ) -> dict[str, Decision]:

@@ -265,6 +265,9 @@ class RegionalPanel:
                     v[:, _RM[a.name]] = acts[:, ACT_ID[a.name]]
 
 
+LAZY_TABLE_BYTES = 1 << 30  # above this, the per-step table is zeroed lazily, page by page
+
+
 class Recorder:
     """Collects the per-step measurements of one world."""
 
@@ -285,7 +288,11 @@ class Recorder:
         self.n_grades = len(grade_names)
         # written here rather than left to the first add of each step: a fresh page costs
         # several microseconds when the step's pass first touches it (measured, W3)
-        self.cells = np.full((steps, N_CELLS, len(self.metric_names)), 0.0)
+        shape = (steps, N_CELLS, len(self.metric_names))
+        if steps * N_CELLS * len(self.metric_names) * 8 <= LAZY_TABLE_BYTES:
+            self.cells = np.full(shape, 0.0)
+        else:  # a long run's pages are zeroed as its steps reach them (none, unmeasured)
+            self.cells = np.zeros(shape)
         self.total_names = list(total_names)
         self._total_col = {name: k for k, name in enumerate(self.total_names)}
         self.totals = np.zeros((steps, len(total_names)), np.float64)

@@ -164,6 +164,9 @@ def build_persons(spec: Population, seed: int) -> Persons:
     sex = (col(1) < spec.female_share).astype(np.uint8)
     education = _categorical(col(2), spec.education_shares)
     minority = col(3) < spec.minority_share
+    if spec.minority_exact:  # exactly the share: the persons with the smallest draws
+        minority = np.zeros(n, bool)
+        minority[np.argsort(col(3), kind="stable")[: round(spec.minority_share * n)]] = True
     foreigner = col(4) < spec.foreigner_share
     internet = col(5) < spec.internet_share
     vpn = internet & (col(6) < spec.vpn_share)

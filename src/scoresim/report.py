@@ -569,6 +569,29 @@ def _pilot_html(summary: dict) -> str:
     )
 
 
+def _lending_html(summary: dict) -> str:
+    """The credit market by group, run and twin (none: nothing)."""
+    if not summary.get("lending"):
+        return ""
+    from .lending import ROWS, columns
+
+    cols = columns(summary)
+    head = "".join(f"<th>{html.escape(h)}</th>" for h, _ in cols)
+    rows = "".join(
+        f"<tr><td>{html.escape(label)}</td>"
+        + "".join(f"<td class=num>{format_value(g.get(key), kind)}</td>" for _, g in cols)
+        + "</tr>"
+        for key, label, kind in ROWS
+    )
+    return (
+        "<h2>Credit market</h2><p>Persons apply for loans, the regime's lender decides from "
+        "each group's scores, and loans are repaid with the probability at the applicant's "
+        "score (docs/model.md §7.12). Per step and group: lending.parquet.</p>"
+        f"<table id=lending><thead><tr><th></th>{head}</tr></thead><tbody>{rows}</tbody>"
+        "</table>"
+    )
+
+
 def _save(fig, folder: Path, name: str) -> str:
     """PNG and SVG into folder; returns the PNG as a data URI."""
     if fig.get_layout_engine() is None:
@@ -705,6 +728,7 @@ The society is synthetic: no real person's data went in or comes out.</p>
 <h2>Headline</h2>{_headline_rows(s)}
 {_changes_html(s)}
 {_pilot_html(s)}
+{_lending_html(s)}
 <p id="false-records">{html.escape(false_records_line(s.get("false_record_kinds")))}</p>
 <p id="disparate">{html.escape(disparate_impact_line(s))}</p>
 <h2>Audit: the data behind each sanction, and where it bites</h2>

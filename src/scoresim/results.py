@@ -29,7 +29,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import __version__
+from . import __version__, lending
 from .acts import CHILLED, CONTEXTS, SANCTION_CONTEXTS, VIOLATIONS
 from .approval import share_approving
 from .atomic import fault_point
@@ -696,8 +696,30 @@ def summarize(run, twin, sc: Scenario) -> dict:
         s["phases"] = phase_summaries(run, twin, sc, stages)
     if run.recorder.panel is not None and twin is not None:
         s["pilot"] = pilot_split(run, twin)
+    if run.market is not None:
+        s["lending"] = lending.summary(run.market, *lending.scores(run.ledger))
+        if twin is not None:
+            s["lending_twin"] = lending.summary(twin.market, *lending.scores(twin.ledger))
     s["version"] = __version__
     return _clean(s)
+
+
+def lending_frame(sim) -> pd.DataFrame | None:
+    """The credit market per step and group (lending.SERIES), run and twin: None without
+    one."""
+    worlds = [w for w in sim.worlds if w.market is not None]
+    if not worlds:
+        return None
+    frames = []
+    for name, w in zip(("run", "twin"), worlds):
+        ser = w.market.series
+        steps, groups, _ = ser.shape
+        df = pd.DataFrame(ser.reshape(steps * groups, -1), columns=list(lending.SERIES))
+        df.insert(0, "group", np.tile(np.array(lending.GROUPS), steps))
+        df.insert(0, "step", np.repeat(np.arange(steps, dtype=np.int32), groups))
+        df.insert(0, "world", name)
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True)
 
 
 def phase_summaries(run, twin, sc: Scenario, stages: list) -> list[dict]:
@@ -882,6 +904,7 @@ class Results:
     build_seconds: float = 0.0
     loop_seconds: float = 0.0
     extra: dict = field(default_factory=dict)
+    lending: pd.DataFrame | None = None  # the credit market per step (lending_frame)
 
     @classmethod
     def from_sim(cls, sim, loop_seconds: float) -> Results:
@@ -893,6 +916,7 @@ class Results:
             timeseries(run, twin),
             sim.build_seconds,
             loop_seconds,
+            lending=lending_frame(sim),
         )
 
     def summary(self) -> dict:
@@ -931,14 +955,17 @@ class Results:
             )
         from .scenario import load as load_scenario
 
+        market = folder / "lending.parquet"
         return Results(
             load_scenario(folder / "scenario.toml"),
             json.loads((folder / "summary.json").read_text()),
             pq.read_table(folder / "timeseries.parquet").to_pandas(),
+            lending=pq.read_table(market).to_pandas() if market.exists() else None,
         )
 
     def write(self, out: str | Path, report: bool = True) -> Path:
-        """Write scenario.toml, timeseries.parquet and summary.json into ``out``, and (unless
+        """Write scenario.toml, timeseries.parquet (and lending.parquet, with a credit market)
+        and summary.json into ``out``, and (unless
         ``report`` is False) report.html with its figures, as ``scoresim run`` does. Each
         file is written to a temporary name and renamed, so none is ever half-written."""
         out = Path(out)
@@ -947,6 +974,12 @@ class Results:
         buf = pa.BufferOutputStream()
         pq.write_table(self.to_arrow(), buf, compression="zstd")
         _atomic(out / "timeseries.parquet", buf.getvalue().to_pybytes())
+        if self.lending is None:  # an earlier run's, in a folder overwritten (--force)
+            (out / "lending.parquet").unlink(missing_ok=True)
+        else:
+            buf = pa.BufferOutputStream()
+            pq.write_table(pa.Table.from_pandas(self.lending, preserve_index=False), buf)
+            _atomic(out / "lending.parquet", buf.getvalue().to_pybytes())
         fault_point("after-timeseries")
         _atomic(out / "summary.json", (json.dumps(self.summary_dict, indent=2) + "\n").encode())
         if report:

@@ -63,6 +63,9 @@ class Stream(IntEnum):
     POLICING = 38  # pressure from contacts who share one's penalties
     POLICING_CUT = 40  # their cutting ties with those who offend anyway
     SCREENING = 39  # firms dropping partners by rating or by requirement
+    LENDING = 41  # a credit market: arrivals at a rate, the sanction, the lender, repayment
+    LENDING_ARRIVAL = 42  # applicants drawn with replacement: the group, then the member
+    LENDING_INIT = 43  # the order in which a group's starting scores are handed out (static)
 
 
 def _mix(z: int) -> int:

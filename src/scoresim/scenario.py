@@ -182,6 +182,9 @@ class Population(Strict):
     # whole population [src S-population-60plus] with about 18 % of it under 18.
     age_band_shares: list[float] = [0.19, 0.27, 0.27, 0.27]
     minority_share: float = Field(0.0889, ge=0, le=1)  # [src S-census-minorities: 8.89 %]
+    # exactly round(share x persons) minority members (a lending study's fixed groups),
+    # rather than each person a member with that chance
+    minority_exact: bool = False
     # [src S-census-foreigners, S-population]: 845,697 foreign residents / 1,408.28 M persons
     foreigner_share: float = Field(845_697 / 1408.28e6, ge=0, le=1)
     internet_share: float = Field(0.786, ge=0, le=1)  # [src S-internet-users: 78.6 %]
@@ -354,6 +357,9 @@ class Rule(Strict):
     expiry_years: float = Field(2.0, ge=0, le=100)  # 0: never expires
     when: str | None = None
     dimension: str | None = None  # for family = "dimensions"
+    # keep the score inside scoring.range record by record: the points applied are what takes
+    # base + own points to the range's edge at most (a credit score that tops out at 850)
+    saturate: bool = False
 
 
 class Grade(Strict):
@@ -616,6 +622,26 @@ def association_on(regime: Regime) -> bool:
     return regime.association.enabled and regime.safeguards.association
 
 
+class Lender(Strict):
+    """How the lender of ``[lending]`` decides (docs/model.md §7.12): from each group's current
+    score distribution and the true repayment probability at each score (the oracle Liu et
+    al. 2018 and D'Amour et al. 2020 assume), recomputed every step. ``permissive`` lends to
+    every applicant; ``threshold`` to shown scores >= ``threshold`` (each read at its nearest
+    grid score); ``rate`` to each group's
+    top ``rate`` share; the others are lender.POLICIES, randomised at the boundary score."""
+
+    policy: Literal[
+        "permissive", "threshold", "rate", "max_util", "demographic_parity", "equal_opportunity"
+    ] = "permissive"
+    threshold: float = Field(0.0, ge=-1e9, le=1e9)
+    rate: float = Field(1.0, ge=0, le=1)
+    utility_repaid: float = Field(1.0, ge=-1e6, le=1e6)
+    utility_default: float = Field(-1.0, ge=-1e6, le=1e6)
+    # each group's weight in the lender's utility: its share of the persons (Liu et al.) or
+    # equal (the lending environment of ml-fairness-gym, whose applicants are half each group)
+    group_weighting: Literal["population", "equal"] = "population"
+
+
 class Regime(Strict):
     name: str = Field("none", min_length=1, max_length=60)
     description: str = ""
@@ -630,6 +656,7 @@ class Regime(Strict):
     adaptation: Adaptation = Adaptation()
     safeguards: Safeguards = Safeguards()
     pilot: Pilot = Pilot()
+    lender: Lender = Lender()
 
 
 class Information(Strict):
@@ -679,6 +706,38 @@ class Approval(Strict):
     information: Information = Information()
 
 
+LENDING_GROUPS = ("minority", "urban", "foreigner", "sex")
+
+
+class Lending(Strict):
+    """A credit market with a lender (docs/model.md §7.12; issue 16): persons apply for loans,
+    the regime's ``[regime.lender]`` decides, repayment is drawn with the probability of the
+    applicant's score on ``grid`` (``repay``, per group), and repaid and defaulted loans are
+    acts (``loan_repaid``, ``loan_default``) a source records and rules score. Scores start
+    as ``initial`` says (a pmf over ``grid`` per group). ``data = "fico-transrisk"`` fills
+    grid, initial and repay from the shipped FICO tables (scoresim.fico) for the groups named
+    in ``columns``. The groups are the persons with ``group`` false ("majority") and true
+    ("minority")."""
+
+    enabled: bool = False
+    group: Literal["minority", "urban", "foreigner", "sex"] = "minority"
+    data: Literal["", "fico-transrisk"] = ""
+    columns: dict[str, str] = {}  # majority/minority -> a fico.COLUMNS group (white, black, ...)
+    grid: list[float] = []  # scores of the tables, ascending
+    initial: dict[str, list[float]] = {}  # majority/minority -> pmf over grid
+    repay: dict[str, list[float]] = {}  # majority/minority -> P(repay) at each grid score
+    # who applies each step: each person at a yearly rate (hazard); `applicants_per_step`
+    # drawn with replacement, a group by `group_weights` then a member uniformly (draw); or
+    # every person (all)
+    arrivals: Literal["hazard", "draw", "all"] = "hazard"
+    applications_per_year: float = Field(0.25, ge=0, le=1e4)  # [assume] hazard arrivals
+    applicants_per_step: int = Field(1, ge=1, le=1_000_000)
+    group_weights: list[float] = []  # [] : every person equally likely
+    # repayment reads the score of the applicant's own true records (true) or the shown
+    # score, with false records and association (shown)
+    repay_from: Literal["true", "shown"] = "true"
+
+
 class Run(Strict):
     seed: int = Field(1, ge=0, le=2**63 - 1)
     years: float = Field(5.0, gt=0, le=200)
@@ -725,6 +784,7 @@ class Scenario(Strict):
     regime: Regime = Regime()
     approval: Approval = Approval()
     responses: Responses = Responses()
+    lending: Lending = Lending()
     run: Run = Run()
     schedule: list[Change] = []  # changes during the run (scoresim.schedule)
 
@@ -1078,6 +1138,7 @@ def check(sc: Scenario, file: str | Path | None = None) -> None:
                 file, f"{at}.context", s.context, f"allowed: {', '.join(SANCTION_CONTEXTS)}"
             )
     _check_expr(file, "approval.information.when", sc.approval.information.when, "static")
+    _check_lending(sc, file)
     for i, g in enumerate(r.response.visible_low_grades):
         if g not in person_grades:
             raise ScenarioError(
@@ -1086,6 +1147,107 @@ def check(sc: Scenario, file: str | Path | None = None) -> None:
                 g,
                 f"allowed grades: {', '.join(sorted(person_grades)) or '(none)'}",
             )
+
+
+def _check_lending(sc: Scenario, file) -> None:
+    """A credit market's tables, and the rules and lender that need one."""
+    r, spec = sc.regime, sc.lending
+    for i, rule in enumerate(r.rules):
+        if not rule.saturate:
+            continue
+        at = f"regime.rules[{i}].saturate"
+        if r.scoring.range is None:
+            raise ScenarioError(file, at, True, "a saturating rule needs regime.scoring.range")
+        if rule.expiry_years != 0:
+            raise ScenarioError(
+                file, at, True, "a saturating rule never expires: set expiry_years = 0"
+            )
+        if ACTS[ACT_ID[rule.record]].subject != "person":
+            raise ScenarioError(file, at, True, "only rules on persons' acts saturate")
+        if r.safeguards.max_record_age_years > 0:
+            raise ScenarioError(
+                file, "regime.safeguards.max_record_age_years", r.safeguards.max_record_age_years,
+                f"a saturating rule ({at}) never expires: the record-age cap cannot apply to it "
+                "(0: no cap)",
+            )  # fmt: skip
+    if r.lender.policy != "permissive" and not spec.enabled:
+        raise ScenarioError(
+            file, "regime.lender.policy", r.lender.policy,
+            "a lender needs a credit market: set lending.enabled = true",
+        )  # fmt: skip
+    if not spec.enabled:
+        return
+    if r.pilot.regions or r.pilot.share < 1.0:
+        raise ScenarioError(
+            file, "lending.enabled", True, "a credit market under a pilot is not modelled yet"
+        )
+    groups = ("majority", "minority")
+    if spec.data:
+        from .fico import COLUMNS
+
+        for key in ("grid", "initial", "repay"):
+            if getattr(spec, key):
+                raise ScenarioError(
+                    file, f"lending.{key}", getattr(spec, key),
+                    f"lending.data = {spec.data!r} gives it: leave it out",
+                )  # fmt: skip
+        for g, col in spec.columns.items():
+            if g not in groups:
+                raise ScenarioError(file, f"lending.columns.{g}", col, "groups: majority, minority")
+            if col not in COLUMNS:
+                raise ScenarioError(
+                    file, f"lending.columns.{g}", col, f"allowed: {', '.join(COLUMNS)}"
+                )
+    else:
+        grid = spec.grid
+        if len(grid) < 2 or any(b <= a for a, b in zip(grid, grid[1:])):
+            raise ScenarioError(
+                file, "lending.grid", grid, "at least two scores, strictly ascending"
+            )
+        for key in ("initial", "repay"):
+            table = getattr(spec, key)
+            if set(table) != set(groups):
+                raise ScenarioError(
+                    file,
+                    f"lending.{key}",
+                    sorted(table),
+                    "one list for each of: majority, minority",
+                )
+            for g in groups:
+                v = table[g]
+                if len(v) != len(grid):
+                    raise ScenarioError(
+                        file, f"lending.{key}.{g}", v, f"one value per grid score: {len(grid)}"
+                    )
+                if any(not 0.0 <= x <= 1.0 for x in v):
+                    raise ScenarioError(file, f"lending.{key}.{g}", v, "values between 0 and 1")
+                if key == "initial" and abs(sum(v) - 1.0) > 1e-9:
+                    raise ScenarioError(
+                        file,
+                        f"lending.initial.{g}",
+                        v,
+                        f"a distribution: sums to 1 (sums to {sum(v)})",
+                    )
+    w = spec.group_weights
+    share = {
+        "minority": sc.population.minority_share,
+        "foreigner": sc.population.foreigner_share,
+        "urban": sc.population.urban_share,
+        "sex": sc.population.female_share,
+    }[spec.group]
+    if spec.arrivals == "draw" and len(w) == 2:
+        for g, weight, empty in (("majority", w[0], share == 1), ("minority", w[1], share == 0)):
+            if weight > 0 and empty:
+                raise ScenarioError(
+                    file, "lending.group_weights", w,
+                    f"the {g} group draws applicants but has no members "
+                    f"(the population's {spec.group} share is {share:g})",
+                )  # fmt: skip
+    w = spec.group_weights
+    if w and (len(w) != 2 or min(w) < 0 or sum(w) <= 0):
+        raise ScenarioError(
+            file, "lending.group_weights", w, "two weights (majority, minority), >= 0, not both 0"
+        )
 
 
 def _acts_of(subject: str) -> list[str]:

@@ -39,6 +39,7 @@ FROZEN: dict[str, str] = {
     "run.regional": "sets what the run records",
     "population": "shapes the society built before the run",
     "network": "shapes the society's ties built before the run",
+    "lending": "shapes the credit market built before the run (its lender is regime.lender)",
     "approval.intercept": "sets the approval baseline drawn before the run",
     "approval.income": "sets the approval baseline drawn before the run",
     "approval.education": "sets the approval baseline drawn before the run",
@@ -265,7 +266,7 @@ CARRIED = {
         "out", "firm_out", "audit", "firm_audit", "firm_unrelated", "legal_rep", "reps_lost",
         "pressed_violations", "vpn_posts_hidden", "cuts", "firm_exposed_ever", "person_records",
         "_lcc", "seconds", "spill", "events", "firm_events", "recorder", "ties0", "firm_class",
-        "closing",
+        "closing", "market",
     ),
     "Ledger": (
         "n", "own_true", "own_false", "false_opaque", "struck_at", "prior", "last_ctx",

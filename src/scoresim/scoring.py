@@ -40,6 +40,7 @@ class CompiledRule:
     points: float  # effective points (dimension weight applied)
     expiry_steps: int  # 0: never
     tree: expr.Node | None
+    saturate: bool = False  # keep base + own points inside the score's range, record by record
 
 
 def compile_rules(regime: Regime, subject: str, step_years: float) -> dict[int, list[CompiledRule]]:
@@ -62,7 +63,7 @@ def compile_rules(regime: Regime, subject: str, step_years: float) -> dict[int, 
             cap = max(1, round(cap_years / step_years))
             exp = cap if exp == 0 else min(exp, cap)
         tree = expr.parse(rule.when, names) if rule.when else None
-        out.setdefault(act, []).append(CompiledRule(act, pts, exp, tree))
+        out.setdefault(act, []).append(CompiledRule(act, pts, exp, tree, rule.saturate))
     return out
 
 
@@ -211,6 +212,12 @@ class Ledger:
                     if len(s) == 0:
                         continue
                     pts = np.float32(rule.points)
+                    if rule.saturate:  # never expires (scenario.check)
+                        self._add_saturating(s, tt, oo, pts)
+                        changed_parts.append(s)
+                        if rule.points < 0:
+                            deductions.append((s, rule.points, act))
+                        continue
                     self._add(s, tt, oo, pts, t, False)
                     changed_parts.append(s)
                     if rule.expiry_steps:
@@ -254,6 +261,25 @@ class Ledger:
             self.score,
             self._d_own,
         )
+
+    def _add_saturating(self, subj, true, opaque, pts) -> None:
+        lo, hi = self.range
+        _add_saturating_points(
+            subj, true, opaque, pts, np.float32(self.base), np.float32(lo), np.float32(hi),
+            self.own_true, self.own_false, self.false_opaque, self.score, self._d_own,
+        )  # fmt: skip
+
+    def seed(self, points: np.ndarray, active: np.ndarray) -> None:
+        """Start every agent with ``points`` of its own (true) record: a credit market's
+        starting scores (lending.py). Association is recounted over them."""
+        pts = np.asarray(points, np.float32)
+        self._hypothetical = None
+        self.own_true += pts
+        self.score += pts
+        if self.associating:
+            self.recount_association(active)
+            self.refresh_association()
+        self.grade = grade_of(self.shown(), self.grade_mins)
 
     def _propagate(self, changed: np.ndarray, active: np.ndarray) -> None:
         """Tell the contacts of ``changed`` agents how their own points moved."""
@@ -382,6 +408,29 @@ def _count_into(counts, agents):
     """counts[a] += 1 for each a in agents (np.add.at, without its overhead)."""
     for a in agents:
         counts[a] += 1
+
+
+@njit(cache=True)
+def _add_saturating_points(
+    subj, true, opaque, pts, base, lo, hi, own_true, own_false, false_opaque, score, d_own
+):
+    """Add ``pts`` for each record, in record order, but only as far as takes base + own
+    points to the edge of lo..hi (a record that cannot move the score adds nothing; one that
+    finds the score beyond an edge, put there by other rules, never moves it back)."""
+    zero = np.float32(0.0)
+    for k in range(len(subj)):
+        i = subj[k]
+        own = base + own_true[i] + own_false[i]
+        # up to the range's edge, never past it; a score already outside stays where it is
+        d = min(max(own + pts, min(lo, own)), max(hi, own)) - own
+        d_true = d if true[k] else zero
+        d_false = zero if true[k] else d
+        own_true[i] += d_true
+        own_false[i] += d_false
+        if opaque[k]:
+            false_opaque[i] += d_false
+        score[i] += d
+        d_own[i] += d
 
 
 @njit(cache=True)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from . import approval, behaviour, metrics, response, sanctions, screening
+from . import approval, behaviour, lending, metrics, response, sanctions, screening
 from .acts import ACT_ID, CHILLED, CRITICAL_POST, VIOLATIONS
 from .behaviour import Events, PersonState
 from .network import (
@@ -199,6 +199,10 @@ class World:
             compile_rules(regime, "firm", dt),
             regime.scoring.firm_range,
         )
+        # a credit market (its starting scores are own points, the same in run and twin)
+        self.market = lending.Market(sc, p, sc.run.steps) if sc.lending.enabled else None
+        if self.market is not None:
+            self.ledger.seed(self.market.initial - self.ledger.base, self.active)
         fr = sc.false_records
         scope = self.scope
         if scope is not None:  # association does not reach those outside a pilot
@@ -380,6 +384,8 @@ class World:
             self.registry.listed,
             self.events,
         )
+        if self.market is not None:  # the credit market's applications and outcomes
+            self._lend(t)
         behaviour.run_firms(
             t,
             self.seed,
@@ -581,6 +587,18 @@ class World:
         self.firm_ledger.forget()
         self.seconds += time.perf_counter() - started
 
+    def _lend(self, t: int) -> None:
+        """The credit market's step: its events join the persons' (each person's events
+        stay together, as the sources need)."""
+        agents, acts = self.market.step(
+            t, self.seed, *lending.scores(self.ledger), self.out.block_credit, self.regime.lender
+        )
+        if len(agents):
+            a, c = self.events.view()
+            a, c = np.concatenate([a, agents]), np.concatenate([c, acts])
+            order = np.argsort(a, kind="stable")
+            self.events.take(a[order], c[order])
+
     def _recorded_grades(self) -> np.ndarray | None:
         if not self.ledger.grade_names:
             return None
@@ -710,6 +728,7 @@ def burn_in(society: Society, sc: Scenario, names, grades) -> PersonState | None
     if steps == 0:
         return None
     world = World(society, sc, NONE_REGIME, names, grades)
+    world.market = None  # the credit market opens with the run
     for t in range(-steps, 0):
         world.step(t, measure=False)
     world.state.watched[:] = 0
@@ -887,6 +906,12 @@ def estimate_bytes(sc: Scenario) -> int:
     return int(max(build, run) + BASE_BYTES)
 
 
+def table_bytes(sc: Scenario, regime: Regime) -> int:
+    """The bytes of one world's per-step table (the recorder's cells) under ``regime``."""
+    metrics_per_cell = len(metrics.ALL_PERSON_METRICS) + len(regime.scoring.grades)
+    return sc.run.steps * metrics.N_CELLS * metrics_per_cell * 8
+
+
 def _world_bytes(sc: Scenario, regime: Regime, n: int, m: int, entries: float) -> float:
     """One world's bytes under ``regime``: its columns, tie masks, recorder and records."""
     fr = sc.false_records
@@ -901,8 +926,7 @@ def _world_bytes(sc: Scenario, regime: Regime, n: int, m: int, entries: float) -
     reaching = [s for s in regime.sanctions if s.subject == "representative"]
     if reaching:
         run += m * ANSWERABLE_FIRM_BYTES * sum(s.subject != "firm" for s in regime.sanctions)
-    metrics_per_cell = len(metrics.ALL_PERSON_METRICS) + len(regime.scoring.grades)
-    run += sc.run.steps * metrics.N_CELLS * metrics_per_cell * 8  # the recorder's cells
+    run += table_bytes(sc, regime)
     expiries = [r.expiry_years for r in regime.rules]
     cap = regime.safeguards.max_record_age_years
     if cap > 0:
