@@ -268,3 +268,20 @@ def test_association_declines_persons_whose_own_record_would_pass():
         counts[weight] = res.lending["declined_by_others"].sum()
         assert res.summary()["lending"]["minority"]["applicants"] > 0
     assert counts[0.0] == 0 and counts[0.6] > 0
+
+
+def test_the_memory_guard_names_the_steps_when_they_fill_the_memory(monkeypatch):
+    """A long run of a small society (D'Amour's 20,000 daily steps) fills memory with its
+    per-step tables, not with persons: the refusal names run.years and what fits."""
+    from scoresim import sim as sim_module
+
+    sc = Sim("lending-damour2020").scenario
+    monkeypatch.setattr(sim_module, "available_bytes", lambda: 2_000_000_000)
+    with pytest.raises(ScenarioError) as e:
+        sim_module.check_memory(sc)
+    msg = str(e.value)
+    assert "run.years" in msg and "longest run that fits" in msg
+    fits = float(msg.split("about ")[-1].split(" years")[0])
+    assert 0 < fits < sc.run.years
+    sc.run.years = fits * 0.98  # what it says fits, fits
+    sim_module.check_memory(sc)

@@ -288,6 +288,9 @@ def summary(market: Market, shown: np.ndarray, own: np.ndarray) -> dict:
             "loans": int(tot[S["approved"]]),
             "repaid": int(tot[S["repaid"]]),
             "defaulted": int(tot[S["defaulted"]]),
+            # the lender's policy at the first step (a one-round study's policy)
+            "threshold_first": _number(ser[0, g, S["threshold"]]),
+            "alpha_first": _number(ser[0, g, S["alpha"]]),
             "selection_rate": _ratio(tot[S["approved"]], tot[S["applicants"]]),
             "tpr": _ratio(tot[S["true_positives"]], tot[S["would_repay"]]),
             "mean_score_start": start_mean,
@@ -307,6 +310,8 @@ ROWS = (
     ("persons", "persons", "int"),
     ("applicants", "applications", "int"),
     ("refused", "refused by a credit sanction", "int"),
+    ("threshold_first", "the lender's threshold score (first step)", "num"),
+    ("alpha_first", "… share lent to at that score", "num"),
     ("loans", "loans", "int"),
     ("selection_rate", "share of applications lent to", "pct"),
     ("tpr", "true-positive rate (lent to, of those who would repay)", "pct"),
@@ -325,6 +330,10 @@ def columns(summary: dict) -> list[tuple[str, dict]]:
     if summary.get("lending_twin"):
         out += [(f"{g}, twin", summary["lending_twin"][g]) for g in GROUPS]
     return out
+
+
+def _number(x: float) -> float | None:
+    return None if np.isnan(x) else float(x)
 
 
 def _ratio(a: float, b: float) -> float | None:

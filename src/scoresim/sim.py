@@ -964,6 +964,18 @@ def largest_fitting(sc: Scenario, budget: float) -> int:
 
 def check_memory(sc: Scenario, file=None) -> None:
     need, have = estimate_bytes(sc), available_bytes()
+    tables = table_bytes(sc, sc.regime) + (table_bytes(sc, NONE_REGIME) if sc.run.twin else 0)
+    if need > have and tables > need / 2:  # the steps, not the persons, fill the memory
+        per_step = tables / sc.run.steps
+        steps = max(0, int((have - (need - tables)) / per_step))
+        raise ScenarioError(
+            file,
+            "run.years",
+            sc.run.years,
+            f"needs about {need / 1e9:.1f} GB, {tables / 1e9:.1f} GB of them the per-step "
+            f"tables of {sc.run.steps:,} steps, but {have / 1e9:.1f} GB is available; the "
+            f"longest run that fits is about {steps * sc.step_years:.3g} years ({steps:,} steps)",
+        )
     if need > have:
         raise ScenarioError(
             file,
