@@ -660,8 +660,8 @@ def _headline_rows(summary: dict) -> str:
 
 def false_records_line(kinds: dict | None) -> str:
     """One sentence: which kinds of false record the run has, and how large."""
-    if not kinds:
-        return "False records: none (no source is used)."
+    if not kinds:  # no source used, or none used that makes any
+        return "False records: none (no source used makes any)."
     parts = []
     if "misattributed" in kinds:
         parts.append(f"misattributed ({100 * kinds['misattributed']:.2g} % of a source's records)")
@@ -725,10 +725,10 @@ def write_report(folder: str | Path) -> Path:
 ({sc["run"]["years"]:g} years), seed {sc["run"]["seed"]}; every number is compared with a
 <b>twin</b>: the same society and random numbers with no system. scoresim {__version__}.
 The society is synthetic: no real person's data went in or comes out.</p>
+{_lending_html(s)}
 <h2>Headline</h2>{_headline_rows(s)}
 {_changes_html(s)}
 {_pilot_html(s)}
-{_lending_html(s)}
 <p id="false-records">{html.escape(false_records_line(s.get("false_record_kinds")))}</p>
 <p id="disparate">{html.escape(disparate_impact_line(s))}</p>
 <h2>Audit: the data behind each sanction, and where it bites</h2>
