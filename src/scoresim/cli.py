@@ -192,6 +192,8 @@ def run(
     except ScenarioError as e:
         _fail(e)
     if checkpoint_every is None:
+        from .sim import tables_bytes
+
         checkpoint_every = default_checkpoint_every(sc)
         if checkpoint_every == 0:
             console.print(
@@ -279,17 +281,11 @@ def run(
 CHECKPOINT_EVERY = 52  # steps between checkpoints, by default
 
 
-def tables_bytes(sc) -> int:
-    """The bytes of a run's per-step tables (its world's and its twin's)."""
-    from .sim import NONE_REGIME, table_bytes
-
-    return table_bytes(sc, sc.regime) + (table_bytes(sc, NONE_REGIME) if sc.run.twin else 0)
-
-
 def default_checkpoint_every(sc) -> int:
     """52 steps; none where a checkpoint would write over 1 GiB of per-step tables (a long
     run of a small society: lending-damour2020's 20,000 daily steps)."""
     from .metrics import LAZY_TABLE_BYTES
+    from .sim import tables_bytes
 
     return 0 if tables_bytes(sc) > LAZY_TABLE_BYTES else CHECKPOINT_EVERY
 

@@ -965,9 +965,9 @@ class Results:
 
     def write(self, out: str | Path, report: bool = True) -> Path:
         """Write scenario.toml, timeseries.parquet (and lending.parquet, with a credit market)
-        and summary.json into ``out``, and (unless
-        ``report`` is False) report.html with its figures, as ``scoresim run`` does. Each
-        file is written to a temporary name and renamed, so none is ever half-written."""
+        and summary.json into ``out``, and (unless ``report`` is False) report.html with its
+        figures, as ``scoresim run`` does. Each file is written to a temporary name and
+        renamed, so none is ever half-written."""
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         _atomic(out / "scenario.toml", to_toml(self.scenario).encode())

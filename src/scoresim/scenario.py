@@ -627,8 +627,8 @@ class Lender(Strict):
     score distribution and the true repayment probability at each score (the oracle Liu et
     al. 2018 and D'Amour et al. 2020 assume), recomputed every step. ``permissive`` lends to
     every applicant; ``threshold`` to shown scores >= ``threshold`` (each read at its nearest
-    grid score); ``rate`` to each group's
-    top ``rate`` share; the others are lender.POLICIES, randomised at the boundary score."""
+    grid score); ``rate`` to each group's top ``rate`` share; the others are lender.POLICIES,
+    randomised at the boundary score."""
 
     policy: Literal[
         "permissive", "threshold", "rate", "max_util", "demographic_parity", "equal_opportunity"
@@ -704,9 +704,6 @@ class Approval(Strict):
     publicity: float = Field(0.2, ge=-20, le=20)  # yearly drift among the aware x publicity
     forgetting: float = Field(0.2, ge=0, le=1e3)  # yearly rate experience fades
     information: Information = Information()
-
-
-LENDING_GROUPS = ("minority", "urban", "foreigner", "sex")
 
 
 class Lending(Strict):
@@ -1229,13 +1226,17 @@ def _check_lending(sc: Scenario, file) -> None:
                         f"a distribution: sums to 1 (sums to {sum(v)})",
                     )
     w = spec.group_weights
+    if w and (len(w) != 2 or min(w) < 0 or sum(w) <= 0):
+        raise ScenarioError(
+            file, "lending.group_weights", w, "two weights (majority, minority), >= 0, not both 0"
+        )
     share = {
         "minority": sc.population.minority_share,
         "foreigner": sc.population.foreigner_share,
         "urban": sc.population.urban_share,
         "sex": sc.population.female_share,
     }[spec.group]
-    if spec.arrivals == "draw" and len(w) == 2:
+    if spec.arrivals == "draw" and w:
         for g, weight, empty in (("majority", w[0], share == 1), ("minority", w[1], share == 0)):
             if weight > 0 and empty:
                 raise ScenarioError(
@@ -1243,11 +1244,6 @@ def _check_lending(sc: Scenario, file) -> None:
                     f"the {g} group draws applicants but has no members "
                     f"(the population's {spec.group} share is {share:g})",
                 )  # fmt: skip
-    w = spec.group_weights
-    if w and (len(w) != 2 or min(w) < 0 or sum(w) <= 0):
-        raise ScenarioError(
-            file, "lending.group_weights", w, "two weights (majority, minority), >= 0, not both 0"
-        )
 
 
 def _acts_of(subject: str) -> list[str]:

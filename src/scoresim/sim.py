@@ -912,6 +912,11 @@ def table_bytes(sc: Scenario, regime: Regime) -> int:
     return sc.run.steps * metrics.N_CELLS * metrics_per_cell * 8
 
 
+def tables_bytes(sc: Scenario) -> int:
+    """The bytes of a run's per-step tables: its world's and its twin's."""
+    return table_bytes(sc, sc.regime) + (table_bytes(sc, NONE_REGIME) if sc.run.twin else 0)
+
+
 def _world_bytes(sc: Scenario, regime: Regime, n: int, m: int, entries: float) -> float:
     """One world's bytes under ``regime``: its columns, tie masks, recorder and records."""
     fr = sc.false_records
@@ -964,7 +969,7 @@ def largest_fitting(sc: Scenario, budget: float) -> int:
 
 def check_memory(sc: Scenario, file=None) -> None:
     need, have = estimate_bytes(sc), available_bytes()
-    tables = table_bytes(sc, sc.regime) + (table_bytes(sc, NONE_REGIME) if sc.run.twin else 0)
+    tables = tables_bytes(sc)
     if need > have and tables > need / 2:  # the steps, not the persons, fill the memory
         per_step = tables / sc.run.steps
         steps = max(0, int((have - (need - tables)) / per_step))
