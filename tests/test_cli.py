@@ -147,6 +147,7 @@ def test_compare_bad_input(tmp_path):
     assert r.returncode == 2 and "each preset once" in r.stderr
     r = scoresim("compare", "article", "reference", "--n", "2000", "--out", str(tmp_path / "c"))
     assert r.returncode == 2 and "share one society" in " ".join(r.stderr.split())
+    assert not (tmp_path / "c").exists()  # bad input leaves nothing behind (no lock, no status)
 
 
 def test_validate_takes_n_and_years_and_warns_of_replaced_arrays(tmp_path):

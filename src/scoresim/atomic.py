@@ -125,3 +125,14 @@ def holder_of(folder: Path) -> dict | None:
         return json.loads((Path(folder) / LOCK).read_text())
     except (OSError, ValueError):
         return None
+
+
+def alive(pid: int) -> bool:
+    """Whether a process with this pid exists (one of another user's counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import sys
+import time
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from .atomic import LOCK, RunLock, busy, is_locked, write_atomic
+from .atomic import alive as _alive
 from .results import CAUSE_RULE, HEADLINE, format_count, format_interval
 from .results import format_value as _fmt
 from .results import headline_value as _value
@@ -213,16 +215,31 @@ def run(
         console.print(f"resuming at step {start} of {sc.run.steps}")
     else:
         write_atomic(out / "scenario.toml", to_toml(sc).encode())
-    ckpt.set_status(out, "running", pid=os.getpid(), step=start)
+    ckpt.set_status(out, "running", pid=os.getpid(), step=start, steps=sc.run.steps)
     stop = {"asked": False}
 
     def ask_stop(signum, frame) -> None:
         stop["asked"] = True
 
+    shown = {"at": time.monotonic(), "saved": start}
+
     def after_step(t: int) -> None:
-        if checkpoint_every and (t + 1) % checkpoint_every == 0 and t + 1 < sc.run.steps:
+        saving = checkpoint_every and (t + 1) % checkpoint_every == 0 and t + 1 < sc.run.steps
+        if saving:
             ckpt.save(sim, out, t)
-            ckpt.set_status(out, "running", pid=os.getpid(), step=t + 1)
+            shown["saved"] = t + 1
+        if saving or (time.monotonic() - shown["at"] >= STATUS_SECONDS and t + 1 < sc.run.steps):
+            # the step reached (for `scoresim runs` and the server's page, at most once a
+            # second) and the step a resume would start from
+            ckpt.set_status(
+                out,
+                "running",
+                pid=os.getpid(),
+                step=t + 1,
+                steps=sc.run.steps,
+                saved=shown["saved"],
+            )
+            shown["at"] = time.monotonic()
 
     old = {sig: signal.signal(sig, ask_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -279,6 +296,7 @@ def run(
 
 
 CHECKPOINT_EVERY = 52  # steps between checkpoints, by default
+STATUS_SECONDS = 1.0  # DIR/status tells the step reached at most this often
 
 
 def default_checkpoint_every(sc) -> int:
@@ -492,14 +510,20 @@ def runs(root: Path = typer.Argument(Path("runs"), help="Folder holding run dire
         st = ckpt.read_status(d)
         name, persons = "?", "?"
         try:
-            data = tomllib.loads((d / "scenario.toml").read_text())
-            name, persons = data.get("name", "?"), f"{data['population']['persons']:,}"
-        except (OSError, ValueError, KeyError):
+            if (d / "comparison.json").exists() or not (d / "scenario.toml").exists():
+                meta = json.loads((d / "comparison.json").read_text())
+                name = "compare: " + ", ".join(meta["presets"])
+                persons = f"{meta['scenario']['population']['persons']:,}"
+            else:
+                data = tomllib.loads((d / "scenario.toml").read_text())
+                name, persons = data.get("name", "?"), f"{data['population']['persons']:,}"
+        except (OSError, ValueError, KeyError, TypeError):
             pass
         size = sum(f.stat().st_size for f in d.rglob("*") if f.is_file())
         state = st.get("status", "no status file (older run)")
         if state == "running" and st.get("pid") and not _alive(int(st["pid"])):
-            state = "running (process gone: resume it)"
+            gone = "run it again" if name.startswith("compare") else "resume it"
+            state = f"running (process gone: {gone})"
         if state == "running" and "step" in st:
             state += f" (step {st['step']})"
         updated = st.get("updated") or datetime.fromtimestamp(d.stat().st_mtime, UTC).isoformat(
@@ -507,16 +531,6 @@ def runs(root: Path = typer.Argument(Path("runs"), help="Folder holding run dire
         )
         table.add_row(str(d), state, name, persons, f"{size / 1e6:.1f} MB", updated)
     console.print(table if found else f"no run directories under {root}")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @app.command("compare")
@@ -539,6 +553,7 @@ def compare_cmd(
     write DIR/comparison.parquet, comparison.csv and comparison.md. With --seeds K, on K
     societies: each cell the mean and its 95 % interval, each pair of regimes tested on the
     same societies (comparison_stats.csv, comparison_pairs.csv)."""
+    from . import checkpoint as ckpt
     from .compare import ComparisonFailed, compare
 
     try:
@@ -546,21 +561,47 @@ def compare_cmd(
         k = _count(seeds, "--seeds")
         if workers < 1:
             raise ScenarioError("(command line)", "--workers", workers, "must be 1 or more")
+        if (out / "scenario.toml").exists():
+            raise ScenarioError(
+                "(command line)", "--out", str(out), "holds a run, not a comparison: choose another"
+            )
+        made = not out.exists()
+        lock = RunLock(out).acquire("--out")  # one writer per directory, as for `run`
+        before = (out / ckpt.STATUS).read_bytes() if (out / ckpt.STATUS).exists() else None
+    except ScenarioError as e:
+        _fail(e)
+    ckpt.set_status(out, "running", pid=os.getpid(), fraction=0.0)
+    try:
         with _bars() as progress:
             result = compare(
                 presets,
                 n=persons,
                 years=years,
                 seed=seed,
-                progress=progress,
+                progress=_telling(progress, out, len(presets) + 1, "societies" if k > 1 else None),
                 seeds=k,
                 workers=workers,
                 scheduler=scheduler,
             )
-    except ScenarioError as e:
+    except ScenarioError as e:  # bad input: nothing of this command is left behind
+        if before is None:
+            (out / ckpt.STATUS).unlink(missing_ok=True)
+        else:
+            write_atomic(out / ckpt.STATUS, before)
+        if made:
+            (out / LOCK).unlink(missing_ok=True)
+        lock.release()
+        if made and not any(out.iterdir()):
+            out.rmdir()
         _fail(e)
     except ComparisonFailed as e:
+        ckpt.set_status(out, "failed", error=str(e)[:500])
+        lock.release()
         _fail(e, 1)
+    except BaseException as e:
+        ckpt.set_status(out, "failed", error=repr(e)[:500])
+        lock.release()
+        raise
     command = ["scoresim", "compare", *presets]
     for flag, value in (("--n", n), ("--years", years), ("--seed", seed)):
         if value is not None:
@@ -574,12 +615,43 @@ def compare_cmd(
         from .report import write_comparison_report
 
         write_comparison_report(out, result, HEADLINE)
+    ckpt.set_status(out, "complete", fraction=1.0)
+    lock.release()
     console.print(
         f"wrote {out}/ (comparison.parquet, comparison.csv, comparison.md"
         + (", comparison_stats.csv, comparison_pairs.csv" if k > 1 else "")
         + ("" if no_report else ", report.html, figures/")
         + ")"
     )
+
+
+def _telling(progress, out: Path, tasks: int, only: str | None = None):
+    """``progress`` that also says in DIR/status how far the work is (at most once a second):
+    ``tasks`` bars run one after another, the fraction done counts the finished ones; with
+    ``only``, that one bar alone tells it."""
+    from . import checkpoint as ckpt
+
+    seen: list[str] = []
+    shown = {"at": 0.0}
+
+    def tell(name: str, done: int, total: int) -> None:
+        progress(name, done, total)
+        if only is not None:
+            if name != only:
+                return
+            seen[:] = []
+            tasks_now = 1
+        else:
+            tasks_now = tasks
+        if name not in seen:
+            seen.append(name)
+        if time.monotonic() - shown["at"] >= STATUS_SECONDS:
+            part = done / total if total else 1.0
+            fraction = min(1.0, (len(seen) - 1 + part) / tasks_now)
+            ckpt.set_status(out, "running", pid=os.getpid(), task=name, fraction=fraction)
+            shown["at"] = time.monotonic()
+
+    return tell
 
 
 @app.command("ensemble")
@@ -826,6 +898,55 @@ def calibrate_cmd(
     console.print(f"wrote {out}/ (fitted.toml, scenario.toml, trials.csv, check.csv)")
     if not fit.ok:
         raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(
+        "127.0.0.1", "--host", help="Address to listen on (this machine only by default)."
+    ),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port."),
+    root: Path = typer.Option(
+        Path("runs"), "--root", help="Folder of the server's runs and job store."
+    ),
+    workers: int = typer.Option(1, "--workers", min=1, max=64, help="Jobs run at once."),
+    max_persons: str = typer.Option(
+        "200000", "--max-persons", help="Largest society a visitor may run."
+    ),
+    max_years: float = typer.Option(10.0, "--max-years", help="Longest run a visitor may ask for."),
+    queue_limit: int = typer.Option(
+        50, "--queue", min=1, help="Jobs waiting before new ones are refused."
+    ),
+    no_reports: bool = typer.Option(
+        False, "--no-reports", help="Jobs skip report.html and its figures (faster)."
+    ),
+) -> None:
+    """The explorable: a web page where anyone can put a society under a regime and see what
+    it does. Jobs run in the background as `scoresim run` / `compare` would, kept in
+    ROOT/.server/jobs.sqlite: a server stopped mid-job resumes it when it starts again."""
+    from .explorable import Limits
+    from .server import serve as start
+
+    try:
+        persons = _count(max_persons, "--max-persons")
+        if not (0 < max_years <= 200):
+            raise ScenarioError(
+                "(command line)", "--max-years", max_years, "must be > 0 and <= 200"
+            )
+        if root.exists() and not root.is_dir():
+            raise ScenarioError("(command line)", "--root", str(root), "exists and is not a folder")
+    except ScenarioError as e:
+        _fail(e)
+    limits = Limits(
+        max_persons=persons,
+        max_years=max_years,
+        default_persons=min(Limits.default_persons, persons),
+        queue=queue_limit,
+    )
+    try:
+        start(root, host, port, workers, limits, reports=not no_reports)
+    except ScenarioError as e:  # another server holds this root
+        _fail(e)
 
 
 @app.command()
