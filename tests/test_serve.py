@@ -400,7 +400,7 @@ def test_the_page_runs_a_society_and_shows_its_summary(server, browser):
     page.click("#run")
     page.wait_for_url("**/#/job/*")
     job = page.url.rsplit("/", 1)[1]
-    page.wait_for_selector("[data-testid=progress], #headline", timeout=60_000)
+    page.wait_for_selector("[data-testid=progress]", timeout=60_000)  # a job takes seconds
     page.wait_for_selector("#headline", timeout=240_000)
     summary = json.loads((root / job / "summary.json").read_text())
     for key in ("listed_share", "ever_sanctioned_share"):
@@ -483,3 +483,18 @@ def test_a_bad_value_on_the_page_is_shown_not_run(server, browser):
     assert "this server runs at most" in page.locator("[data-testid=error]").inner_text()
     assert "#/job/" not in page.url
     assert [p for p in problems if "422" not in p] == []
+
+
+def test_a_credit_market_shows_its_table(server):
+    url, root = server["url"], server["root"]
+    body = {"preset": "lending-liu2018", "persons": 2000}
+    code, job = call(url + "/api/runs", body)
+    assert code == 202, job
+    assert wait_done(url, job["id"])["state"] == "done"
+    summary = json.loads((root / job["id"] / "summary.json").read_text())
+    market = call(f"{url}/api/jobs/{job['id']}/result")[1]["lending"]
+    from scoresim.lending import GROUPS as groups
+
+    assert market["columns"][: len(groups)] == list(groups)
+    loans = next(r for r in market["rows"] if r["label"] == "loans")
+    assert loans["values"][0] == format_value(summary["lending"][groups[0]]["loans"], "int")

@@ -325,7 +325,24 @@ def _run_result(out: Path) -> dict:
             if k != "score" or _scored(scenario)
         ],
         "groups": _groups(str(out)),
+        "lending": _lending(summary),
         "report": (out / "report.html").is_file(),
+    }
+
+
+def _lending(summary: dict) -> dict | None:
+    """A credit market's table (lending.ROWS by group, run then twin), or None."""
+    if not summary.get("lending"):
+        return None
+    from .lending import ROWS, columns
+
+    cols = columns(summary)
+    return {
+        "columns": [h for h, _ in cols],
+        "rows": [
+            {"label": label, "values": [format_value(g.get(key), kind) for _, g in cols]}
+            for key, label, kind in ROWS
+        ],
     }
 
 

@@ -261,12 +261,20 @@ async function showResult(job, box) {
       h("tbody", {}, a.rows.map((row, i) => h("tr", {}, h("td", {}, row),
         a.values[i].map(v => h("td", { class: "num" }, defLink(key, v.toLocaleString("en")))))))));
   });
+  const market = r.lending ? [h("h2", {}, "Credit market"),
+    h("p", {}, "Persons apply for loans, the regime's lender decides from each group's scores, " +
+      "and loans are repaid with the probability at the applicant's score."),
+    h("div", { class: "scroll" }, h("table", { id: "lending" },
+      h("thead", {}, h("tr", {}, h("th", {}, ""), r.lending.columns.map(c => h("th", { class: "num" }, c)))),
+      h("tbody", {}, r.lending.rows.map(row => h("tr", {}, h("td", {}, defLink("lending", row.label)),
+        row.values.map(v => h("td", { class: "num" }, defLink("lending", v))))))))] : [];
   const auditLine = r.headline.filter(x => ["unrelated_context_share", "disproportionate_share",
     "association_sanctioned_steps_share"].includes(x.key));
   box.replaceChildren(
     h("p", {}, r.persons.toLocaleString("en") + " persons · " + r.years + " years · seed " + r.seed +
       (r.twin ? "" : " · no twin")),
     links,
+    ...market,
     h("h2", {}, "Headline: run against its twin"),
     h("div", { class: "scroll" }, table),
     h("h2", {}, "Over time"),
