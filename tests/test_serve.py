@@ -10,12 +10,14 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 import zipfile
 from pathlib import Path
 
 import pytest
 
+from scoresim.atomic import is_locked
 from scoresim.explorable import (
     SAFEGUARDS,
     Limits,
@@ -271,6 +273,43 @@ def test_one_server_per_root_and_memory_beside_running_jobs(tmp_path):
         for child in q.children.values():
             child.process.kill()
             child.process.wait()
+        q.stop()
+
+
+def test_a_job_still_running_after_a_restart_is_adopted(tmp_path):
+    """A job whose process outlived its server (it holds its directory's lock) is watched,
+    not started again, and done once it completes."""
+    q = Queue(tmp_path, Limits())
+    job = q.submit("run", SMALL)
+    out = q.run_dir(job)
+    writer = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys, time; from pathlib import Path; from scoresim.atomic import RunLock; "
+                "from scoresim.checkpoint import set_status; out = Path(sys.argv[1]); "
+                "lock = RunLock(out).acquire(); set_status(out, 'running', step=3); "
+                "sys.stdin.readline(); set_status(out, 'complete')"
+            ),
+            str(out),
+        ],
+        stdin=subprocess.PIPE,
+    )
+    try:
+        _wait_for(lambda: is_locked(out), 30, "the writer's lock")
+        q.store.update(job, state="running", pid=writer.pid, attempts=1)
+        q.stop()  # the server goes; its job's process does not
+        q = Queue(tmp_path, Limits())
+        assert q.recovered == [f"{job}: still running (pid {writer.pid}), adopted"]
+        q.dispatch()
+        assert q.store.get(job)["state"] == "running" and job in q.children
+        writer.communicate(b"done\n", timeout=30)
+        q.dispatch()
+        assert q.store.get(job)["state"] == "done" and q.store.get(job)["attempts"] == 1
+    finally:
+        if writer.poll() is None:
+            writer.kill()
         q.stop()
 
 
