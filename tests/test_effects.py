@@ -171,7 +171,7 @@ def test_an_effect_switched_off_moves_nothing(effect, subject, strength):
 def test_credit_block_refuses_in_proportion_to_its_strength():
     """A credit sanction of strength s refuses a share s of loan applications and multiplies
     the missed-payment hazard of current loans by 1 + s (the kernel on a known state)."""
-    from test_kernels import _FIRST_STATE, STATE, _behaviour_args
+    from test_kernels import _behaviour_args, changing
 
     from scoresim import acts, behaviour
     from scoresim.behaviour import LOAN, NONE
@@ -191,9 +191,8 @@ def test_credit_block_refuses_in_proportion_to_its_strength():
         state.watched[:] = 0.0
         state.pressured[:] = False  # nobody pressed by contacts to pay
         credit = np.full(n, s, np.float32)
-        flags = args[_FIRST_STATE + len(STATE) :]
-        call = args[:_FIRST_STATE] + [getattr(state, k) for k in STATE]
-        call += [flags[0], flags[1], credit, flags[3], flags[4]]
+        blocks = args[-1]._replace(credit=credit)
+        call = [*args[:-2], changing(state), blocks]
         agents, kinds = behaviour._persons_kernel(
             *call, np.empty(4 * n, np.int32), np.empty(4 * n, np.uint8)
         )

@@ -12,7 +12,11 @@ from scoresim.behaviour import CHUNK, chunk_size
 
 STATE = ("debt", "debt_timer", "misses", "employed", "watched", "knows", "vpn", "coverage",
          "pressured")  # fmt: skip
-_FIRST_STATE = behaviour._A_DEBT  # position of the state columns in the kernel's args
+
+
+def changing(st) -> behaviour.Changing:
+    """A PersonState's columns as the kernel's bundle (the same arrays)."""
+    return behaviour.Changing(*(getattr(st, k) for k in STATE))
 
 
 def _behaviour_args(n: int, t: int = 3):
@@ -26,14 +30,7 @@ def _behaviour_args(n: int, t: int = 3):
     flags = [rng.random(n) < 0.2 for _ in range(5)]  # blocks and listings
     responses = w.responses.copy()
     responses[behaviour.RP_DECIDE] = 0.5  # VPN use reconsidered often
-    args = (
-        t,
-        behaviour.step_keys(w.seed, t),
-        w.params,
-        responses,
-        w.sources.recorded,
-        0.3,
-        0.4,
+    traits = behaviour.Traits(
         p.internet,
         p.expressiveness,
         p.law_abidance,
@@ -45,21 +42,27 @@ def _behaviour_args(n: int, t: int = 3):
         s.learner,
         s.coverage.open,
         s.coverage.vpn_hidden,
-        *(getattr(st, k) for k in STATE),
-        *flags,
     )
-    assert len(args) == _FIRST_STATE + len(STATE) + 5 and out is not None
+    args = (
+        t,
+        behaviour.step_keys(w.seed, t),
+        w.params,
+        responses,
+        w.sources.recorded,
+        0.3,
+        0.4,
+        traits,
+        changing(st),
+        behaviour.Blocks(*flags),
+    )
+    assert out is not None
     return args, st
 
 
 def _serial(args, st):
     """The oracle: one serial pass over every person into a buffer with room for all."""
     state = st.copy()
-    serial_args = (
-        args[:_FIRST_STATE]
-        + tuple(getattr(state, k) for k in STATE)
-        + args[_FIRST_STATE + len(STATE) :]
-    )
+    serial_args = args[:-2] + (changing(state), args[-1])
     n = len(state.debt)
     sg, sc = np.empty(40 * n, np.int32), np.empty(40 * n, np.uint8)
     k = behaviour._persons_range(0, n, 0, len(sg), *serial_args, sg, sc)

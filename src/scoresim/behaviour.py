@@ -16,6 +16,7 @@ a weekly and a monthly run of the same scenario make the same number of acts a y
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit, prange
@@ -26,6 +27,48 @@ from .scenario import Behaviour
 
 # debt states (docs/model.md §7.1.2)
 NONE, LOAN, DEFAULT, SUED, JUDGMENT, UNPAID_UNABLE, UNPAID_REFUSES = range(7)
+
+
+class Traits(NamedTuple):
+    """What the persons' kernel reads of each person and never changes (one bundle: numba
+    takes a named tuple of arrays as one argument)."""
+
+    internet: np.ndarray
+    expressiveness: np.ndarray
+    law: np.ndarray
+    fragility: np.ndarray
+    civic: np.ndarray
+    travel_weight: np.ndarray
+    air_weight: np.ndarray
+    rail_weight: np.ndarray
+    learner: np.ndarray
+    open_coverage: np.ndarray  # what the world's sources see of the person without a VPN
+    vpn_hidden: np.ndarray  # what a VPN hides from them
+
+
+class Changing(NamedTuple):
+    """The state the persons' kernel changes (PersonState's columns, and the watched level
+    it reads), by name."""
+
+    debt: np.ndarray
+    timer: np.ndarray
+    misses: np.ndarray
+    employed: np.ndarray
+    watched: np.ndarray
+    knows: np.ndarray
+    vpn: np.ndarray
+    coverage: np.ndarray
+    pressured: np.ndarray
+
+
+class Blocks(NamedTuple):
+    """What the regime does to each person this step, as the persons' kernel reads it."""
+
+    flight: np.ndarray
+    rail: np.ndarray
+    credit: np.ndarray
+    luxury: np.ndarray
+    listed: np.ndarray
 
 
 @dataclass
@@ -125,6 +168,26 @@ _P = [
     *A.MISCONDUCT,
 ]
 P = {k: i for i, k in enumerate(_P)}
+# the kernel reads each rate by its name (module constants: numba folds them)
+P_LOAN, P_PAYOFF, P_MISSED, P_CURE = (
+    P["loan_uptake"],
+    P["loan_payoff"],
+    P["missed_payment"],
+    P["arrears_cure"],
+)
+P_LAWSUIT, P_UNPAID_PAY = P["lawsuit"], P["unpaid_pay"]
+P_TRAFFIC, P_LATE_UTILITY, P_LITTERING, P_MAJOR = (
+    P["traffic_offence"],
+    P["late_utility"],
+    P["littering"],
+    P["major_offence"],
+)
+P_POST, P_DISFAVOURED, P_FAVOURED = (
+    P["critical_post"],
+    P["disfavoured_purchase"],
+    P["favoured_purchase"],
+)
+P_VOLUNTEERING, P_BLOOD, P_HEROIC = P["volunteering"], P["blood_donation"], P["heroic_act"]
 _OVERDUE, _COMMEND, _MIS = P["overdue_cycles"], P["commendation"], P[A.MISCONDUCT[0]]
 N_MIS = len(A.MISCONDUCT)
 MIS_ACTS = np.array([A.ACT_ID[a] for a in A.MISCONDUCT], np.uint8)
@@ -312,19 +375,13 @@ def _chunk_span(c, chunks, n, room, capacity):
     return lo, hi, lo * room, capacity if c == chunks - 1 else hi * room
 
 
-# positions in the kernel's ``args`` (after lo, hi, k, limit) of the state it changes
-_A_DEBT, _A_TIMER, _A_MISSES = 18, 19, 20
-_A_KNOWS, _A_VPN, _A_COVERAGE = 23, 24, 25
-
-
 @njit(cache=True, parallel=True)
-def _persons_chunks(*args):
+def _persons_chunks(t, keys, p, rp, recorded, chill_max, deter_max, tr, st, bl, ev_agent, ev_act):
     """Persons in fixed chunks, in parallel, each writing its events into its own slice of the
     buffer. A chunk whose slice is too small puts its persons' state back as it was and
     reports -1, to be redone (``_persons_kernel``). Returns each chunk's event count."""
-    ev_agent = args[-2]
-    debt, timer, misses = args[_A_DEBT], args[_A_TIMER], args[_A_MISSES]
-    knows, vpn, coverage = args[_A_KNOWS], args[_A_VPN], args[_A_COVERAGE]
+    debt, timer, misses = st.debt, st.timer, st.misses
+    knows, vpn, coverage = st.knows, st.vpn, st.coverage
     n = len(debt)
     chunks = (n + chunk_size(n) - 1) // chunk_size(n)
     room = len(ev_agent) // max(n, 1)
@@ -333,7 +390,24 @@ def _persons_chunks(*args):
         lo, hi, start, end = _chunk_span(c, chunks, n, room, len(ev_agent))
         debt0, timer0, misses0 = debt[lo:hi].copy(), timer[lo:hi].copy(), misses[lo:hi].copy()
         knows0, vpn0, coverage0 = knows[lo:hi].copy(), vpn[lo:hi].copy(), coverage[lo:hi].copy()
-        k = _persons_range(lo, hi, start, end, *args)
+        k = _persons_range(
+            lo,
+            hi,
+            start,
+            end,
+            t,
+            keys,
+            p,
+            rp,
+            recorded,
+            chill_max,
+            deter_max,
+            tr,
+            st,
+            bl,
+            ev_agent,
+            ev_act,
+        )
         if k > end:
             debt[lo:hi], timer[lo:hi], misses[lo:hi] = debt0, timer0, misses0
             knows[lo:hi], vpn[lo:hi], coverage[lo:hi] = knows0, vpn0, coverage0
@@ -358,14 +432,27 @@ def _close_up(counts, n, ev_agent, ev_act):
     return k
 
 
-def _persons_kernel(*args) -> tuple[np.ndarray, np.ndarray]:
+def _persons_kernel(
+    t,
+    keys,
+    p,
+    rp,
+    recorded,
+    chill_max,
+    deter_max,
+    tr: Traits,
+    st: Changing,
+    bl: Blocks,
+    ev_agent,
+    ev_act,
+) -> tuple[np.ndarray, np.ndarray]:
     """One step of every person: the events in person order — the same events in the same
     order as one serial pass, whatever the number of threads and however full the buffer.
-    ``args`` end with the event buffer (agent, act); returns the events (agent, act), in
-    the buffer when they fit, else in new arrays."""
-    ev_agent, ev_act = args[-2], args[-1]
-    counts = _persons_chunks(*args)
-    n = len(args[_A_DEBT])
+    Returns the events (agent, act), in the buffer (ev_agent, ev_act) when they fit, else
+    in new arrays."""
+    fixed = (t, keys, p, rp, recorded, chill_max, deter_max, tr, st, bl)
+    counts = _persons_chunks(*fixed, ev_agent, ev_act)
+    n = len(st.debt)
     if (counts >= 0).all():
         k = _close_up(counts, n, ev_agent, ev_act)
         return ev_agent[:k], ev_act[:k]
@@ -380,7 +467,7 @@ def _persons_kernel(*args) -> tuple[np.ndarray, np.ndarray]:
             continue
         a = np.empty(MAX_EVENTS * (hi - lo), np.int32)
         b = np.empty(len(a), np.uint8)
-        k = _persons_range(lo, hi, 0, len(a), *args[:-2], a, b)
+        k = _persons_range(lo, hi, 0, len(a), *fixed, a, b)
         if k > len(a):
             raise RuntimeError(f"a person emitted more than {MAX_EVENTS} events in one step")
         agents.append(a[:k])
@@ -390,45 +477,28 @@ def _persons_kernel(*args) -> tuple[np.ndarray, np.ndarray]:
 
 @njit(cache=True)
 def _persons_range(
-    lo,
-    hi,
-    k,
-    limit,
-    t,
-    keys,
-    p,
-    rp,
-    recorded,
-    chill_max,
-    deter_max,
-    internet,
-    expressiveness,
-    law,
-    fragility,
-    civic,
-    travel_weight,
-    air_weight,
-    rail_weight,
-    learner,
-    open_coverage,
-    vpn_hidden,
-    debt,
-    timer,
-    misses,
-    employed,
-    watched,
-    knows,
-    vpn,
-    coverage,
-    pressured,
-    block_flight,
-    block_rail,
-    block_credit,
-    block_luxury,
-    listed,
-    ev_agent,
-    ev_act,
+    lo, hi, k, limit, t, keys, p, rp, recorded, chill_max, deter_max, tr, st, bl, ev_agent, ev_act
 ):
+    """Persons lo..hi of one step: their events into ev_agent/ev_act from slot k (up to
+    limit); returns the next slot (past limit: the slice was too small)."""
+    internet, expressiveness, law, fragility = tr.internet, tr.expressiveness, tr.law, tr.fragility
+    civic, learner, open_coverage, vpn_hidden = (
+        tr.civic,
+        tr.learner,
+        tr.open_coverage,
+        tr.vpn_hidden,
+    )
+    travel_weight, air_weight, rail_weight = tr.travel_weight, tr.air_weight, tr.rail_weight
+    debt, timer, misses, employed = st.debt, st.timer, st.misses, st.employed
+    watched, knows, vpn, coverage, pressured = (
+        st.watched,
+        st.knows,
+        st.vpn,
+        st.coverage,
+        st.pressured,
+    )
+    block_flight, block_rail, block_credit = bl.flight, bl.rail, bl.credit
+    block_luxury, listed = bl.luxury, bl.listed
     kf, kv, ks, kshop, kw, kc, kt = keys[0], keys[1], keys[2], keys[3], keys[4], keys[5], keys[6]
     kcourt, klux, kmis, kch, kvpn = keys[7], keys[8], keys[9], keys[10], keys[11]
     eval_every = int(p[IX_EVAL_EVERY])
@@ -476,7 +546,7 @@ def _persons_range(
         u0 = uniform(kf, 4 * i)
         u1 = uniform(kf, 4 * i + 1)
         if s == NONE:
-            if u0 < p[0]:  # applies for a loan; a credit sanction refuses it with its strength
+            if u0 < p[P_LOAN]:  # applies for a loan; a credit sanction refuses it with its strength
                 if block_credit[i] > 0.0 and u1 < block_credit[i]:
                     k = _emit(ev_agent, ev_act, k, limit, i, A.LOAN_REFUSED)
                     refused += 1
@@ -484,7 +554,7 @@ def _persons_range(
                     debt[i] = LOAN
                     misses[i] = 0
         elif s == LOAN:
-            pm = p[2] * (0.2 + 1.6 * fragility[i])
+            pm = p[P_MISSED] * (0.2 + 1.6 * fragility[i])
             if not employed[i]:
                 pm *= 2.0  # [assume] no wage, twice the risk of missing
             if block_credit[i] > 0.0:
@@ -498,12 +568,12 @@ def _persons_range(
                     debt[i] = DEFAULT
                     misses[i] = 0
                     k = _emit(ev_agent, ev_act, k, limit, i, A.LOAN_DEFAULT)
-            elif misses[i] > 0 and u1 < p[3]:
+            elif misses[i] > 0 and u1 < p[P_CURE]:
                 misses[i] = 0
-            elif misses[i] == 0 and u1 < p[1]:
+            elif misses[i] == 0 and u1 < p[P_PAYOFF]:
                 debt[i] = NONE
         elif s == DEFAULT:
-            if u0 < p[4]:
+            if u0 < p[P_LAWSUIT]:
                 debt[i] = SUED
                 timer[i] = int(p[IX_JUDGMENT])
                 k = _emit(ev_agent, ev_act, k, limit, i, A.SUED)
@@ -527,7 +597,7 @@ def _persons_range(
                     debt[i] = UNPAID_UNABLE
                     k = _emit(ev_agent, ev_act, k, limit, i, A.UNPAID_UNABLE)
         else:  # unpaid: pays later, faster under the pressure of a listing
-            hazard = p[5] * (0.5 if s == UNPAID_UNABLE else 1.0)
+            hazard = p[P_UNPAID_PAY] * (0.5 if s == UNPAID_UNABLE else 1.0)
             if listed[i]:
                 hazard = 1.0 - (1.0 - hazard) * (1.0 - p[IX_PRESSURE])
             if u0 < hazard:
@@ -552,20 +622,20 @@ def _persons_range(
         # --- online speech (internet users), cut by the chilling effect
         if internet[i]:
             x = expressiveness[i]
-            if p[10] > 0.0:
+            if p[P_POST] > 0.0:
                 u = uniform(ks, i)
-                lam = p[10] * x * x * chill_post
+                lam = p[P_POST] * x * x * chill_post
                 if u < lam:
                     k = _emit_count(ev_agent, ev_act, k, limit, i, A.CRITICAL_POST, u, lam)
         # --- shopping
-        if p[11] > 0.0:
+        if p[P_DISFAVOURED] > 0.0:
             u = uniform(kshop, 2 * i)
-            lam = p[11] * (1.25 - 0.5 * law[i]) * chill_shop
+            lam = p[P_DISFAVOURED] * (1.25 - 0.5 * law[i]) * chill_shop
             if u < lam:
                 k = _emit_count(ev_agent, ev_act, k, limit, i, A.DISFAVOURED, u, lam)
-        if p[12] > 0.0:
+        if p[P_FAVOURED] > 0.0:
             u = uniform(kshop, 2 * i + 1)
-            lam = p[12]
+            lam = p[P_FAVOURED]
             if u < lam:
                 k = _emit_count(ev_agent, ev_act, k, limit, i, A.FAVOURED, u, lam)
         # --- workplace evaluation, staggered through the year
@@ -576,19 +646,19 @@ def _persons_range(
             elif q < p[IX_GOOD]:
                 k = _emit(ev_agent, ev_act, k, limit, i, A.GOOD_EVAL)
         # --- civic acts
-        if p[13] > 0.0:
+        if p[P_VOLUNTEERING] > 0.0:
             u = uniform(kc, 3 * i)
-            lam = p[13] * civic[i]
+            lam = p[P_VOLUNTEERING] * civic[i]
             if u < lam:
                 k = _emit_count(ev_agent, ev_act, k, limit, i, A.VOLUNTEERING, u, lam)
-        if p[14] > 0.0:
+        if p[P_BLOOD] > 0.0:
             u = uniform(kc, 3 * i + 1)
-            lam = p[14] * civic[i]
+            lam = p[P_BLOOD] * civic[i]
             if u < lam:
                 k = _emit_count(ev_agent, ev_act, k, limit, i, A.BLOOD, u, lam)
-        if p[15] > 0.0:
+        if p[P_HEROIC] > 0.0:
             u = uniform(kc, 3 * i + 2)
-            lam = p[15]
+            lam = p[P_HEROIC]
             if u < lam:
                 k = _emit_count(ev_agent, ev_act, k, limit, i, A.HEROIC, u, lam)
         if p[_COMMEND] > 0.0:
@@ -674,32 +744,32 @@ def _violations(ev_agent, ev_act, k, limit, i, kv, kmis, p, law_i, fragility_i, 
     violations with no system (``deter`` 1), by common random numbers (``no_system_violations``)."""
     v = 0
     lawless = 1.5 - law_i
-    if p[6] > 0.0:
+    if p[P_TRAFFIC] > 0.0:
         u = uniform(kv, 4 * i)
-        lam = p[6] * lawless * deter
+        lam = p[P_TRAFFIC] * lawless * deter
         if u < lam:
             k0 = k
             k = _emit_count(ev_agent, ev_act, k, limit, i, A.TRAFFIC, u, lam)
             v += k - k0
-    if p[7] > 0.0:
+    if p[P_LATE_UTILITY] > 0.0:
         u = uniform(kv, 4 * i + 1)
-        lam = p[7] * (0.5 + fragility_i) * deter
+        lam = p[P_LATE_UTILITY] * (0.5 + fragility_i) * deter
         if u < lam:  # late bills, and sometimes a court finding of arrears
             for e in range(_count(u, lam)):
                 v += 1
                 k = _emit(ev_agent, ev_act, k, limit, i, A.LATE_UTILITY)
                 if uniform(kmis, 32 * i + 17 + e) < p[IX_ARREARS_FOUND]:
                     k = _emit(ev_agent, ev_act, k, limit, i, A.ARREARS_FOUND)
-    if p[8] > 0.0:
+    if p[P_LITTERING] > 0.0:
         u = uniform(kv, 4 * i + 2)
-        lam = p[8] * lawless * deter
+        lam = p[P_LITTERING] * lawless * deter
         if u < lam:
             k0 = k
             k = _emit_count(ev_agent, ev_act, k, limit, i, A.LITTERING, u, lam)
             v += k - k0
-    if p[9] > 0.0:
+    if p[P_MAJOR] > 0.0:
         u = uniform(kv, 4 * i + 3)
-        lam = p[9] * 2.0 * (1.0 - law_i) * deter
+        lam = p[P_MAJOR] * 2.0 * (1.0 - law_i) * deter
         if u < lam:
             k0 = k
             k = _emit_count(ev_agent, ev_act, k, limit, i, A.MAJOR_OFFENCE, u, lam)
@@ -908,6 +978,31 @@ def run_persons(
     """One step of every person into ``events`` (``responses``: response_parameters;
     ``recorded``: the world's sources.recorded_table; ``coverage``: what the world's sources
     see, sim.World.use_coverage)."""
+    traits = Traits(
+        persons.internet,
+        persons.expressiveness,
+        persons.law_abidance,
+        persons.financial_fragility,
+        persons.civic_virtue,
+        society.travel_weight,
+        society.air_weight,
+        society.rail_weight,
+        society.learner,
+        coverage.open,
+        coverage.vpn_hidden,
+    )
+    changing = Changing(
+        state.debt,
+        state.debt_timer,
+        state.misses,
+        state.employed,
+        state.watched,
+        state.knows,
+        state.vpn,
+        state.coverage,
+        state.pressured,
+    )
+    blocks = Blocks(block_flight, block_rail, block_credit, block_luxury, listed)
     events.take(
         *_persons_kernel(
             t,
@@ -917,31 +1012,9 @@ def run_persons(
             recorded,
             chill_max,
             deter_max,
-            persons.internet,
-            persons.expressiveness,
-            persons.law_abidance,
-            persons.financial_fragility,
-            persons.civic_virtue,
-            society.travel_weight,
-            society.air_weight,
-            society.rail_weight,
-            society.learner,
-            coverage.open,
-            coverage.vpn_hidden,
-            state.debt,
-            state.debt_timer,
-            state.misses,
-            state.employed,
-            state.watched,
-            state.knows,
-            state.vpn,
-            state.coverage,
-            state.pressured,
-            block_flight,
-            block_rail,
-            block_credit,
-            block_luxury,
-            listed,
+            traits,
+            changing,
+            blocks,
             events.agent,
             events.act,
         )

@@ -12,6 +12,8 @@ stocks, firms, records per source) are kept beside the cells.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit, prange
 
@@ -93,9 +95,30 @@ def group_matrix() -> tuple[list[str], np.ndarray]:
     return names, np.array(rows)
 
 
-_PERSONS, _LISTED, _INFLOW, _OUTFLOW, _VISIBLE, _SANCTIONED, _OWN_TRUE = range(7)
-_APPLIED, _UNRELATED, _DISPRO, _REWARDED, _SPILL, _INCOME = range(9, 15)
-_EMPLOYED, _ISOLATED, _TIES, _WATCHED, _SCORE, _SCORE_SQ = range(15, 21)
+# the person-pass columns, by name (module constants: numba folds them)
+_PERSONS, _LISTED, _INFLOW, _OUTFLOW = (
+    PM[m] for m in ("persons", "listed", "list_inflow", "list_outflow")
+)
+_VISIBLE, _SANCTIONED, _OWN_TRUE = (
+    PM[m] for m in ("visible_listed", "sanctioned", "sanctioned_own_true")
+)
+# a sanctioned step's status (1 own true, 2 false records, 3 association) counts in column
+# _OWN_TRUE + status - 1: the three are adjacent in PERSON_METRICS
+assert (PM["wrongly_sanctioned"], PM["association_sanctioned"]) == (_OWN_TRUE + 1, _OWN_TRUE + 2)
+_APPLIED, _UNRELATED, _DISPRO, _REWARDED, _SPILL, _INCOME = (
+    PM[m]
+    for m in (
+        "sanction_applications",
+        "unrelated_applications",
+        "disproportionate",
+        "rewarded",
+        "household_spillover",
+        "income",
+    )
+)
+_EMPLOYED, _ISOLATED, _TIES, _WATCHED, _SCORE, _SCORE_SQ = (
+    PM[m] for m in ("employed", "isolated", "active_ties", "watched", "score_sum", "score_sq_sum")
+)
 _LONG = PM["long_listed"]
 _APPROVAL, _AWARE, _APPROVING, _APPROVING_AWARE, _INFORMED, _APPROVING_INFORMED = (
     PM[m]
@@ -115,44 +138,71 @@ _APPROVAL, _AWARE, _APPROVING, _APPROVING_AWARE, _INFORMED, _APPROVING_INFORMED 
 _EVER_BITS = np.array([0, 1 | 16, 1 | 2, 1 | 4], np.uint8)
 
 
+class Listing(NamedTuple):
+    """Each person's lists this step (the registry's columns)."""
+
+    listed: np.ndarray
+    joined: np.ndarray
+    left: np.ndarray
+    visible: np.ndarray
+    long_listed: np.ndarray
+
+
+class Sanctioning(NamedTuple):
+    """What the sanctions did to each person this step (sanctions.Outcome's columns)."""
+
+    status: np.ndarray
+    applied: np.ndarray
+    unrelated: np.ndarray
+    dispro: np.ndarray
+    rewarded: np.ndarray
+    spill: np.ndarray
+
+
+class Living(NamedTuple):
+    """Each person's income, work, ties, sense of being watched, score and grade."""
+
+    income: np.ndarray
+    employed: np.ndarray
+    employer: np.ndarray
+    deg_active: np.ndarray
+    watched: np.ndarray
+    score: np.ndarray
+    grade: np.ndarray  # empty where the world has no grades
+
+
+class Opinion(NamedTuple):
+    """What each person thinks of the system (approval.py's columns)."""
+
+    base: np.ndarray
+    experience: np.ndarray
+    aware: np.ndarray
+    informed: np.ndarray
+    reached: np.ndarray  # empty: a campaign reached everyone it informed
+    info_effect: np.float32
+
+
 @njit(cache=True, parallel=True)
-def _person_pass(
-    cell,
-    listed,
-    joined,
-    left,
-    visible,
-    long_listed,
-    status,
-    applied,
-    unrelated,
-    dispro,
-    rewarded,
-    spill,
-    income,
-    employed,
-    employer,
-    deg_active,
-    watched,
-    score,
-    grade,
-    grade_col,
-    approval_base,
-    experience,
-    aware,
-    informed,
-    reached,
-    info_effect,
-    ever,
-    tables,
-    acc,
-):
+def _person_pass(cell, listing, sanctioning, living, grade_col, opinion, ever, tables, acc):
     """Add every person into its cell; each slice (parallel.py) sums into its own table and
     the tables are added in slice order. Within a slice, two tasks split the columns between
     them, each into a table of its own (so a run of one slice still uses two cores): every
     cell's column still gets its persons in person order, the same sums as one serial pass.
     ``tables`` is scratch of 2 x slices tables, kept from step to step (fresh memory costs
     more to touch than to clear)."""
+    listed, joined, left = listing.listed, listing.joined, listing.left
+    visible, long_listed = listing.visible, listing.long_listed
+    status, applied, unrelated = sanctioning.status, sanctioning.applied, sanctioning.unrelated
+    dispro, rewarded, spill = sanctioning.dispro, sanctioning.rewarded, sanctioning.spill
+    income, employed, employer = living.income, living.employed, living.employer
+    deg_active, watched, score, grade = (
+        living.deg_active,
+        living.watched,
+        living.score,
+        living.grade,
+    )
+    approval_base, experience, aware = opinion.base, opinion.experience, opinion.aware
+    informed, reached, info_effect = opinion.informed, opinion.reached, opinion.info_effect
     n = len(cell)
     slices, span = slicing(n)
     for task in prange(2 * slices):
@@ -335,31 +385,28 @@ class Recorder:
             self._tables = np.zeros(shape, np.float64)
         _person_pass(
             self.cell,
-            reg.listed,
-            reg.joined,
-            reg.left,
-            reg.visible,
-            reg.long_listed,
-            out.status,
-            out.applied,
-            out.unrelated,
-            out.disproportionate,
-            out.rewarded,
-            spill,
-            state.income,
-            state.employed,
-            employer,
-            deg_active,
-            state.watched,
-            score,
-            grade if grade is not None and self.n_grades else np.empty(0, np.uint8),
+            Listing(reg.listed, reg.joined, reg.left, reg.visible, reg.long_listed),
+            Sanctioning(
+                out.status, out.applied, out.unrelated, out.disproportionate, out.rewarded, spill
+            ),
+            Living(
+                state.income,
+                state.employed,
+                employer,
+                deg_active,
+                state.watched,
+                score,
+                grade if grade is not None and self.n_grades else np.empty(0, np.uint8),
+            ),
             len(ALL_PERSON_METRICS),
-            approvals.base,
-            approvals.state.experience,
-            approvals.state.aware,
-            approvals.state.informed,
-            approvals.inside,
-            np.float32(approvals.info_effect()),
+            Opinion(
+                approvals.base,
+                approvals.state.experience,
+                approvals.state.aware,
+                approvals.state.informed,
+                approvals.inside,
+                np.float32(approvals.info_effect()),
+            ),
             self.ever,
             self._tables,
             acc,

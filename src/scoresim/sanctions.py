@@ -20,6 +20,7 @@ and the sanction's own context (columns: where it bites).
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit, prange
@@ -248,54 +249,94 @@ class Outcome:
             col[...] = 1 if f.name in ("income_factor", "inspection") else 0
 
 
+class Rules(NamedTuple):
+    """A Table's columns as the kernel reads them (one bundle)."""
+
+    trigger: np.ndarray
+    index: np.ndarray
+    grades: np.ndarray
+    via_firm: np.ndarray
+    effect: np.ndarray
+    strength: np.ndarray
+    related: np.ndarray
+    severity: np.ndarray
+    context: np.ndarray  # where each sanction bites (a sanction context)
+    grade_set: np.ndarray
+
+
+class Standing(NamedTuple):
+    """Where each agent stands this step, as the kernel reads it: its lists (membership,
+    cause, data context, gravity), its grades (shown, on true records, on own records) and
+    grade onsets, what reaches it as a firm's representative, and whether a sanction can land
+    on it at all (``scope``; empty: everyone)."""
+
+    member: np.ndarray
+    cause: np.ndarray
+    ctx: np.ndarray
+    gravity: np.ndarray
+    grade: np.ndarray
+    g_true: np.ndarray
+    g_own: np.ndarray
+    onset_ctx: np.ndarray
+    onset_gravity: np.ndarray
+    rep_member: np.ndarray
+    rep_ctx: np.ndarray
+    rep_gravity: np.ndarray
+    self_employed: np.ndarray
+    scope: np.ndarray
+
+
+class Landed(NamedTuple):
+    """The kernel's per-agent outputs (Outcome's columns but the audit, the same arrays)."""
+
+    bits: np.ndarray
+    status: np.ndarray
+    applied: np.ndarray
+    unrelated: np.ndarray
+    disproportionate: np.ndarray
+    rewarded: np.ndarray
+    block_flight: np.ndarray
+    block_rail: np.ndarray
+    block_school: np.ndarray
+    block_luxury: np.ndarray
+    barred: np.ndarray
+    block_credit: np.ndarray
+    job_hazard: np.ndarray
+    income_factor: np.ndarray
+    inspection: np.ndarray
+
+
 @njit(cache=True, parallel=True)
-def _apply_kernel(
-    trigger,
-    index,
-    grades,
-    via_firm,
-    effect,
-    strength,
-    related,
-    severity,
-    sanction_ctx,
-    grade_set,
-    proportionality,
-    context_bound,
-    member,
-    cause,
-    ctx,
-    gravity,
-    grade,
-    g_true,
-    g_own,
-    onset_ctx,
-    onset_gravity,
-    rep_member,
-    rep_ctx,
-    rep_gravity,
-    self_employed,
-    scope,
-    bits,
-    status,
-    applied,
-    unrelated,
-    disproportionate,
-    rewarded,
-    block_flight,
-    block_rail,
-    block_school,
-    block_luxury,
-    barred,
-    block_credit,
-    job_hazard,
-    income_factor,
-    inspection,
-    audit_parts,
-):
+def _apply_kernel(rules, standing, landed, proportionality, context_bound, audit_parts):
     """Every agent's sanctions this step, in slices (parallel.py); each slice counts its
     applications into its own audit matrix (integer counts: the sum is the same in any
     order)."""
+    trigger, index, grades, via_firm = rules.trigger, rules.index, rules.grades, rules.via_firm
+    effect, strength, related, severity = (
+        rules.effect,
+        rules.strength,
+        rules.related,
+        rules.severity,
+    )
+    sanction_ctx, grade_set = rules.context, rules.grade_set
+    member, cause, ctx, gravity = standing.member, standing.cause, standing.ctx, standing.gravity
+    grade, g_true, g_own = standing.grade, standing.g_true, standing.g_own
+    onset_ctx, onset_gravity = standing.onset_ctx, standing.onset_gravity
+    rep_member, rep_ctx, rep_gravity = standing.rep_member, standing.rep_ctx, standing.rep_gravity
+    self_employed, scope = standing.self_employed, standing.scope
+    bits, status, applied, unrelated = landed.bits, landed.status, landed.applied, landed.unrelated
+    disproportionate, rewarded = landed.disproportionate, landed.rewarded
+    block_flight, block_rail, block_school = (
+        landed.block_flight,
+        landed.block_rail,
+        landed.block_school,
+    )
+    block_luxury, barred, block_credit = landed.block_luxury, landed.barred, landed.block_credit
+    job_hazard, income_factor, inspection = (
+        landed.job_hazard,
+        landed.income_factor,
+        landed.inspection,
+    )
     n = len(bits)
     n_s = len(trigger)
     slices, span = slicing(n)
@@ -496,19 +537,8 @@ def apply(
     onset_ctx = onsets.ctx if len(onsets.sets) else np.zeros((1, 0), np.uint8)
     onset_gravity = onsets.gravity if len(onsets.sets) else np.zeros((1, 0), np.uint8)
     parts = np.zeros((slicing(n)[0], N_DATA_CONTEXTS, N_SANCTION_CONTEXTS), np.int64)
-    _apply_kernel(
-        table.trigger,
-        table.index,
-        table.grades,
-        table.via_firm,
-        table.effect,
-        table.strength,
-        table.related,
-        table.severity,
-        table.context,
-        table.grade_set,
-        proportionality,
-        context_bound,
+    rules = Rules(*(getattr(table, f) for f in Rules._fields))
+    standing = Standing(
         member,
         cause,
         ctx,
@@ -523,23 +553,9 @@ def apply(
         rep_gravity,
         self_employed,
         np.zeros(0, bool) if scope is None else scope,
-        out.bits,
-        out.status,
-        out.applied,
-        out.unrelated,
-        out.disproportionate,
-        out.rewarded,
-        out.block_flight,
-        out.block_rail,
-        out.block_school,
-        out.block_luxury,
-        out.barred,
-        out.block_credit,
-        out.job_hazard,
-        out.income_factor,
-        out.inspection,
-        parts,
     )
+    landed = Landed(*(getattr(out, f) for f in Landed._fields))
+    _apply_kernel(rules, standing, landed, proportionality, context_bound, parts)
     out.audit[:] = parts.sum(axis=0)
 
 
