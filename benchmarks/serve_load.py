@@ -5,7 +5,8 @@ jobs seen waiting, and the p50/p95/max latency of the status endpoint.
 
     python benchmarks/serve_load.py --clients 20 --jobs-per-client 1 --workers 2 --queue 5
 
-tests/test_serve.py runs the same function with the same numbers, and asserts what must hold
+tests/test_serve.py runs the same function (20 clients, a queue of 5, 300-person runs) and
+asserts what must hold
 (every accepted job done, the limit honoured, every status call answered); the latencies
 are recorded in BENCHMARKS.md, not asserted.
 """

@@ -537,3 +537,27 @@ def test_a_credit_market_shows_its_table(server):
     assert market["columns"][: len(groups)] == list(groups)
     loans = next(r for r in market["rows"] if r["label"] == "loans")
     assert loans["values"][0] == format_value(summary["lending"][groups[0]]["loans"], "int")
+
+
+def test_a_busy_port_is_one_line_and_starts_no_job(tmp_path):
+    import socket
+
+    q = Queue(tmp_path, Limits())
+    job = q.submit("run", SMALL)
+    q.stop()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = subprocess.run(
+            [sys.executable, "-m", "scoresim", "serve", "--root", str(tmp_path), "--port",
+             str(port)],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert r.returncode == 2 and "cannot listen on 127.0.0.1" in r.stderr
+    assert "Traceback" not in r.stderr + r.stdout
+    q = Queue(tmp_path, Limits())
+    try:
+        assert q.store.get(job)["state"] == "queued" and q.store.get(job)["attempts"] == 0
+    finally:
+        q.stop()

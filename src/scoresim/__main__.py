@@ -2,8 +2,9 @@
 its jobs this way, with the interpreter it runs on).
 
 A job of ``scoresim serve`` (SCORESIM_PARENT_PID set) asks Linux for SIGTERM when the server's
-thread that started it ends (PR_SET_PDEATHSIG): however the server ends, its jobs checkpoint
-and stop, and the server resumes them when it starts again."""
+thread that started it ends (PR_SET_PDEATHSIG): however the server ends, its runs checkpoint
+and stop (its comparisons, which keep no checkpoint, just stop), and the server resumes or
+restarts them when it starts again."""
 
 import os
 

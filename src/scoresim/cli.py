@@ -510,7 +510,9 @@ def runs(root: Path = typer.Argument(Path("runs"), help="Folder holding run dire
         st = ckpt.read_status(d)
         name, persons = "?", "?"
         try:
-            if (d / "comparison.json").exists() or not (d / "scenario.toml").exists():
+            if st.get("kind") == "compare" and not (d / "comparison.json").exists():
+                name = "compare (unfinished)"
+            elif (d / "comparison.json").exists() or not (d / "scenario.toml").exists():
                 meta = json.loads((d / "comparison.json").read_text())
                 name = "compare: " + ", ".join(meta["presets"])
                 persons = f"{meta['scenario']['population']['persons']:,}"
@@ -565,12 +567,12 @@ def compare_cmd(
             raise ScenarioError(
                 "(command line)", "--out", str(out), "holds a run, not a comparison: choose another"
             )
-        made = not out.exists()
+        made, had_lock = not out.exists(), (out / LOCK).exists()
         lock = RunLock(out).acquire("--out")  # one writer per directory, as for `run`
         before = (out / ckpt.STATUS).read_bytes() if (out / ckpt.STATUS).exists() else None
     except ScenarioError as e:
         _fail(e)
-    ckpt.set_status(out, "running", pid=os.getpid(), fraction=0.0)
+    ckpt.set_status(out, "running", pid=os.getpid(), fraction=0.0, kind="compare")
     try:
         with _bars() as progress:
             result = compare(
@@ -588,18 +590,18 @@ def compare_cmd(
             (out / ckpt.STATUS).unlink(missing_ok=True)
         else:
             write_atomic(out / ckpt.STATUS, before)
-        if made:
+        if not had_lock:
             (out / LOCK).unlink(missing_ok=True)
         lock.release()
         if made and not any(out.iterdir()):
             out.rmdir()
         _fail(e)
     except ComparisonFailed as e:
-        ckpt.set_status(out, "failed", error=str(e)[:500])
+        ckpt.set_status(out, "failed", error=str(e)[:500], kind="compare")
         lock.release()
         _fail(e, 1)
     except BaseException as e:
-        ckpt.set_status(out, "failed", error=repr(e)[:500])
+        ckpt.set_status(out, "failed", error=repr(e)[:500], kind="compare")
         lock.release()
         raise
     command = ["scoresim", "compare", *presets]
@@ -608,15 +610,20 @@ def compare_cmd(
             command += [flag, str(value)]
     if k > 1:
         command += ["--seeds", str(k)]
-    result.write(out, HEADLINE, " ".join([*command, "--out", str(out)]))
-    for part in result.rich_parts(HEADLINE, width=min(console.width, 100)):
-        console.print(part)
-    if not no_report:
-        from .report import write_comparison_report
+    try:
+        result.write(out, HEADLINE, " ".join([*command, "--out", str(out)]))
+        for part in result.rich_parts(HEADLINE, width=min(console.width, 100)):
+            console.print(part)
+        if not no_report:
+            from .report import write_comparison_report
 
-        write_comparison_report(out, result, HEADLINE)
-    ckpt.set_status(out, "complete", fraction=1.0)
-    lock.release()
+            write_comparison_report(out, result, HEADLINE)
+        ckpt.set_status(out, "complete", fraction=1.0, kind="compare")
+    except BaseException as e:
+        ckpt.set_status(out, "failed", error=repr(e)[:500], kind="compare")
+        raise
+    finally:
+        lock.release()
     console.print(
         f"wrote {out}/ (comparison.parquet, comparison.csv, comparison.md"
         + (", comparison_stats.csv, comparison_pairs.csv" if k > 1 else "")
@@ -648,7 +655,9 @@ def _telling(progress, out: Path, tasks: int, only: str | None = None):
         if time.monotonic() - shown["at"] >= STATUS_SECONDS:
             part = done / total if total else 1.0
             fraction = min(1.0, (len(seen) - 1 + part) / tasks_now)
-            ckpt.set_status(out, "running", pid=os.getpid(), task=name, fraction=fraction)
+            ckpt.set_status(
+                out, "running", pid=os.getpid(), task=name, fraction=fraction, kind="compare"
+            )
             shown["at"] = time.monotonic()
 
     return tell

@@ -480,12 +480,25 @@ def _definitions_html() -> str:
 def serve(
     root: Path, host: str, port: int, workers: int, limits: Limits, reports: bool = True
 ) -> None:
+    import socket
+
     import uvicorn
 
     root.mkdir(parents=True, exist_ok=True)
+    # the port first: a server that cannot listen must not start (and stop) anyone's jobs
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        raise ScenarioError(
+            "(command line)", "--port", port, f"cannot listen on {host}:{port}: {e.strerror}"
+        ) from None
     queue = Queue(root, limits, workers, reports)  # ScenarioError: the root is served already
     for line in queue.recovered:
         print(f"scoresim serve: job {line}", flush=True)
     app = create_app(queue)
     print(f"scoresim serve: http://{host}:{port}/ (runs in {root}/, {workers} at once)", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    server.run(sockets=[sock])

@@ -47,7 +47,9 @@ async function loadMeta() {
 
 // ------------------------------------------------------------------ new run
 async function runForm() {
+  const mine = generation;
   const m = await loadMeta();
+  if (mine !== generation) return;
   const presets = Object.fromEntries(m.presets.map(p => [p.name, p]));
   const select = h("select", { id: "preset", name: "preset" },
     m.presets.map(p => h("option", { value: p.name, selected: p.name === "article" }, p.name)));
@@ -133,7 +135,9 @@ async function runForm() {
 
 // ------------------------------------------------------------------ compare
 async function compareForm() {
+  const mine = generation;
   const m = await loadMeta();
+  if (mine !== generation) return;
   const problems = h("div");
   const boxes = m.presets.filter(p => p.comparable).map(p =>
     h("label", {}, h("input", { type: "checkbox", name: "regime", value: p.name,
@@ -167,7 +171,9 @@ async function compareForm() {
 
 // ------------------------------------------------------------------ earlier runs
 async function runsList() {
+  const mine = generation;
   const data = await api("/api/jobs");
+  if (mine !== generation) return;
   const rows = data.jobs.map(j => h("tr", {},
     h("td", {}, h("a", { href: "#/job/" + j.id }, j.title)),
     h("td", {}, j.kind),
@@ -190,7 +196,13 @@ async function jobPage(id) {
   view.replaceChildren(head, body);
   const tick = async () => {
     let job;
-    try { job = await api("/api/jobs/" + id); } catch (e) { showError(body, e.message); return; }
+    try { job = await api("/api/jobs/" + id); } catch (e) {
+      if (mine !== generation) return;
+      if (e.message.startsWith("no job")) { showError(body, e.message); return; }
+      showError(body, "The server does not answer (" + e.message + "); trying again …");
+      poller = setTimeout(tick, 2000);  // a server restarting resumes its jobs
+      return;
+    }
     if (mine !== generation) return;  // the visitor went elsewhere meanwhile
     head.replaceChildren(h("h1", {}, job.title),
       h("p", { class: "muted" }, job.kind === "run" ? "run beside its twin" : "regimes compared",
@@ -229,8 +241,11 @@ async function showResult(job, box) {
       h("td", { class: "num" }, defLink(row.anchor, row.twin_text))))));
   const group = h("select", { id: "group" }, r.groups.map(g => h("option", { value: g }, g)));
   const figs = h("div", { class: "figs", id: "figures" });
+  let asked = 0;
   const drawFigures = async () => {
+    const mine = ++asked;
     const s = await api("/api/jobs/" + job.id + "/series?group=" + encodeURIComponent(group.value));
+    if (mine !== asked) return;  // a later choice of group is on its way
     figs.replaceChildren();
     for (const f of r.figures) {
       const data = s.series[f.key];
