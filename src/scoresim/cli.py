@@ -221,25 +221,24 @@ def run(
     def ask_stop(signum, frame) -> None:
         stop["asked"] = True
 
-    shown = {"at": time.monotonic(), "saved": start}
+    telling, saved = _Every(STATUS_SECONDS), {"step": start}
 
     def after_step(t: int) -> None:
         saving = checkpoint_every and (t + 1) % checkpoint_every == 0 and t + 1 < sc.run.steps
         if saving:
             ckpt.save(sim, out, t)
-            shown["saved"] = t + 1
-        if saving or (time.monotonic() - shown["at"] >= STATUS_SECONDS and t + 1 < sc.run.steps):
-            # the step reached (for `scoresim runs` and the server's page, at most once a
-            # second) and the step a resume would start from
+            saved["step"] = t + 1
+        if telling.due(now=saving) and t + 1 < sc.run.steps:
+            # the step reached (for `scoresim runs` and the server's page) and the step a
+            # resume would start from
             ckpt.set_status(
                 out,
                 "running",
                 pid=os.getpid(),
                 step=t + 1,
                 steps=sc.run.steps,
-                saved=shown["saved"],
+                saved=saved["step"],
             )
-            shown["at"] = time.monotonic()
 
     old = {sig: signal.signal(sig, ask_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -296,7 +295,21 @@ def run(
 
 
 CHECKPOINT_EVERY = 52  # steps between checkpoints, by default
-STATUS_SECONDS = 1.0  # DIR/status tells the step reached at most this often
+STATUS_SECONDS = 1.0  # DIR/status tells how far a run or comparison is at most this often
+
+
+class _Every:
+    """Due at most once every ``seconds`` (or ``now``, which starts the wait again)."""
+
+    def __init__(self, seconds: float, first: bool = False):
+        self.seconds = seconds
+        self.at = -float("inf") if first else time.monotonic()
+
+    def due(self, now: bool = False) -> bool:
+        if now or time.monotonic() - self.at >= self.seconds:
+            self.at = time.monotonic()
+            return True
+        return False
 
 
 def default_checkpoint_every(sc) -> int:
@@ -365,9 +378,9 @@ def lending_table(summary: dict) -> Table:
     """The credit market by group, run (and twin): docs/model.md §7.12."""
     from rich import box
 
-    from .lending import ROWS, columns
+    from .results import lending_cells
 
-    cols = columns(summary)
+    heads, rows = lending_cells(summary)
     table = Table(
         title="credit market (docs/model.md §7.12; per step: lending.parquet)",
         title_justify="left",
@@ -375,10 +388,10 @@ def lending_table(summary: dict) -> Table:
         pad_edge=False,
     )
     table.add_column("", overflow="fold")
-    for head, _ in cols:
+    for head in heads:
         table.add_column(head, justify="right")
-    for key, label, kind in ROWS:
-        table.add_row(label, *(_fmt(g.get(key), kind) for _, g in cols))
+    for label, values in rows:
+        table.add_row(label, *values)
     return table
 
 
@@ -510,12 +523,12 @@ def runs(root: Path = typer.Argument(Path("runs"), help="Folder holding run dire
         st = ckpt.read_status(d)
         name, persons = "?", "?"
         try:
-            if st.get("kind") == "compare" and not (d / "comparison.json").exists():
-                name = "compare (unfinished)"
-            elif (d / "comparison.json").exists() or not (d / "scenario.toml").exists():
+            if (d / "comparison.json").exists():
                 meta = json.loads((d / "comparison.json").read_text())
                 name = "compare: " + ", ".join(meta["presets"])
                 persons = f"{meta['scenario']['population']['persons']:,}"
+            elif st.get("kind") == "compare":
+                name = "compare (unfinished)"
             else:
                 data = tomllib.loads((d / "scenario.toml").read_text())
                 name, persons = data.get("name", "?"), f"{data['population']['persons']:,}"
@@ -639,26 +652,21 @@ def _telling(progress, out: Path, tasks: int, only: str | None = None):
     from . import checkpoint as ckpt
 
     seen: list[str] = []
-    shown = {"at": 0.0}
+    telling = _Every(STATUS_SECONDS, first=True)
 
     def tell(name: str, done: int, total: int) -> None:
         progress(name, done, total)
-        if only is not None:
-            if name != only:
-                return
-            seen[:] = []
-            tasks_now = 1
-        else:
-            tasks_now = tasks
+        if only is not None and name != only:
+            return
         if name not in seen:
             seen.append(name)
-        if time.monotonic() - shown["at"] >= STATUS_SECONDS:
+        if telling.due():
+            finished, bars = (0, 1) if only is not None else (len(seen) - 1, tasks)
             part = done / total if total else 1.0
-            fraction = min(1.0, (len(seen) - 1 + part) / tasks_now)
+            fraction = min(1.0, (finished + part) / bars)
             ckpt.set_status(
                 out, "running", pid=os.getpid(), task=name, fraction=fraction, kind="compare"
             )
-            shown["at"] = time.monotonic()
 
     return tell
 

@@ -150,7 +150,8 @@ def _set_safeguard(s: dict, key: str, on: bool) -> None:
         s["credit_repair"] = on
 
 
-def _preset(name: str, key: str = "preset") -> Scenario:
+def _known(name: str, key: str = "preset") -> str:
+    """A preset's name, or the request's error naming ``key`` (never a path to a file)."""
     known = presets()
     if name not in known:
         from .scenario import did_you_mean
@@ -161,7 +162,7 @@ def _preset(name: str, key: str = "preset") -> Scenario:
             name,
             f"unknown preset{did_you_mean(name, known)}; allowed: " + ", ".join(sorted(known)),
         )
-    return load(name)
+    return name
 
 
 def _size(
@@ -198,16 +199,18 @@ def run_scenario(body: Any, limits: Limits) -> Scenario:
     """The scenario a run request makes, validated as the CLI validates a scenario file and
     bounded by the server's limits; a ScenarioError names the request's key otherwise."""
     req = validate_model(RunRequest, body, REQUEST)
-    base = _preset(req.preset)
+    base = load(_known(req.preset))
     data = base.model_dump()
     _size(data, req.persons, req.years, req.seed, limits)
     regime = data["regime"]
-    switches = [k for k in ("association", "publicity") if getattr(req, k) is not None]
-    if base.schedule and (switches or req.safeguards):
+    asked = {"association": req.association, "publicity": req.publicity,
+             "safeguards": req.safeguards or None}  # fmt: skip
+    switched = [k for k, v in asked.items() if v is not None]
+    if base.schedule and switched:
         raise ScenarioError(
             REQUEST,
-            (switches or ["safeguards"])[0],
-            getattr(req, (switches or ["safeguards"])[0]),
+            switched[0],
+            getattr(req, switched[0]),
             f"the {req.preset} preset changes its regime during the run (a schedule), which "
             "sets its switches; run it as it is, or pick a preset without a schedule",
         )
@@ -249,17 +252,17 @@ def compare_scenarios(body: Any, limits: Limits) -> tuple[CompareRequest, list[S
 
     req = validate_model(CompareRequest, body, REQUEST)
     for i, name in enumerate(req.presets):
-        _preset(name, f"presets[{i}]")
+        _known(name, f"presets[{i}]")
     try:  # the checks `scoresim compare` makes: one society, one twin, each preset once
-        checked(req.presets, req.persons, req.years, req.seed)
+        scenarios = checked(req.presets, req.persons, req.years, req.seed)
     except ScenarioError as e:
         raise ScenarioError(
             REQUEST, "presets", req.presets, f"{e.file}: {e.key}: {e.allowed}"
         ) from None
     out = []
-    for name in req.presets:
-        data = _preset(name).model_dump()
-        _size(data, req.persons, req.years, req.seed, limits)
+    for sc in scenarios:  # loaded with the request's size, years and seed: bound them
+        data = sc.model_dump()
+        _size(data, None, None, None, limits)
         out.append(_validated(data))
     return req, out
 
@@ -310,7 +313,7 @@ def preset_card(name: str, limits: Limits) -> dict:
     step_years = STEP_YEARS[sc.run.step]
     years = min(sc.run.years, limits.max_years, limits.max_steps * step_years)
     persons = min(sc.population.persons, limits.default_persons)
-    rate, same = false_record_rate(sc)
+    rate = false_record_rate(sc)[0]
     state = safeguard_state(sc)
     size = {"preset": name, "persons": persons, "years": years}
     locked = {}
@@ -322,13 +325,11 @@ def preset_card(name: str, limits: Limits) -> dict:
     return {
         "name": name,
         "description": sc.description,
-        "regime": sc.regime.description or sc.regime.name,
         "persons": persons,
         "years": years,
         "step": sc.run.step,
         "step_years": step_years,
         "seed": sc.run.seed,
-        "false_record_rate_uniform": same,
         "locked": locked,
         "comparable": _comparable(name),
         "association": association_on(sc.regime) and _has_association(sc),
@@ -336,7 +337,6 @@ def preset_card(name: str, limits: Limits) -> dict:
         "safeguards": state,
         "false_record_rate": rate,
         "publicity": sc.regime.publicity,
-        "scored": sc.regime.scoring.family != "none",
         "scheduled": bool(sc.schedule),
     }
 

@@ -11,7 +11,6 @@ still writing) or reported failed (it stopped too often) — none is lost silent
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import shutil
@@ -157,7 +156,7 @@ class Queue:
         if job_id not in self.estimates:
             from .sim import estimate_bytes
 
-            inputs = sorted((self.server / "inputs" / job_id).glob("*.toml"))
+            inputs = self.inputs(job_id)
             self.estimates[job_id] = max((estimate_bytes(load(p)) for p in inputs), default=0)
         return self.estimates[job_id]
 
@@ -180,7 +179,7 @@ class Queue:
     def command(self, job: dict) -> list[str]:
         """The CLI command a job runs as."""
         out = str(self.run_dir(job["id"]))
-        inputs = sorted((self.server / "inputs" / job["id"]).glob("*.toml"))
+        inputs = self.inputs(job["id"])
         base = [sys.executable, "-m", "scoresim"]
         extra = [] if self.reports else ["--no-report"]
         if job["kind"] == "compare":
@@ -283,14 +282,15 @@ class Queue:
         for job in self.store.jobs("running", limit=10_000):
             out = self.run_dir(job["id"])
             pid = job["pid"] or 0
+            status = ckpt.read_status(out).get("status")
             if pid and _alive(pid) and is_locked(out):
                 self.children[job["id"]] = Child(job["id"], None, pid)
                 self.store.update(job["id"], note="still running after a server restart")
                 said.append(f"{job['id']}: still running (pid {pid}), adopted")
-            elif ckpt.read_status(out).get("status") == "complete":
+            elif status == "complete":
                 self.store.update(job["id"], state="done", pid=None)
                 said.append(f"{job['id']}: had finished")
-            elif ckpt.read_status(out).get("status") == "failed":  # on its own: not again
+            elif status == "failed":  # on its own: not again
                 error = self.error_of(job["id"])
                 self.store.update(
                     job["id"], state="failed", finished=time.time(), pid=None, error=error
@@ -302,6 +302,10 @@ class Queue:
         return said
 
     # ------------------------------------------------------------------ reading
+    def inputs(self, job_id: str) -> list[Path]:
+        """A job's resolved scenario files, in the order its request named them."""
+        return sorted((self.server / "inputs" / job_id).glob("*.toml"))
+
     def run_dir(self, job_id: str) -> Path:
         assert valid_id(job_id)
         return self.root / job_id
@@ -360,10 +364,3 @@ def _rss(pid: int) -> int:
     except (OSError, ValueError, IndexError):
         return 0
     return pages * os.sysconf("SC_PAGE_SIZE")
-
-
-def read_json(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None

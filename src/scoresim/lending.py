@@ -305,7 +305,7 @@ def summary(market: Market, shown: np.ndarray, own: np.ndarray) -> dict:
     return out
 
 
-# what a reader is shown of a market's summary (cli.lending_table, report): key, label, kind
+# what a reader is shown of a market's summary (results.lending_cells): key, label, kind
 ROWS = (
     ("persons", "persons", "int"),
     ("applicants", "applications", "int"),

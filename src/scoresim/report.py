@@ -573,15 +573,15 @@ def _lending_html(summary: dict) -> str:
     """The credit market by group, run and twin (none: nothing)."""
     if not summary.get("lending"):
         return ""
-    from .lending import ROWS, columns
+    from .results import lending_cells
 
-    cols = columns(summary)
-    head = "".join(f"<th>{html.escape(h)}</th>" for h, _ in cols)
+    heads, cells = lending_cells(summary)
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in heads)
     rows = "".join(
         f"<tr><td>{html.escape(label)}</td>"
-        + "".join(f"<td class=num>{format_value(g.get(key), kind)}</td>" for _, g in cols)
+        + "".join(f"<td class=num>{v}</td>" for v in values)
         + "</tr>"
-        for key, label, kind in ROWS
+        for label, values in cells
     )
     return (
         "<h2>Credit market</h2><p>Persons apply for loans, the regime's lender decides from "

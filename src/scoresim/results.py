@@ -324,6 +324,18 @@ def format_value(v, kind: str) -> str:
     return f"{v:.2f}"
 
 
+def lending_cells(summary: dict) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    """A credit market's table for people (the CLI, the report and the web page): its column
+    headers (each group, run then twin) and, per lending.ROWS entry, the label and the
+    formatted values."""
+    cols = lending.columns(summary)
+    rows = [
+        (label, [format_value(g.get(key), kind) for _, g in cols])
+        for key, label, kind in lending.ROWS
+    ]
+    return [h for h, _ in cols], rows
+
+
 _UNIT_SHORT = {
     "sanction applications": "appl.",
     "firm sanction applications": "firm appl.",

@@ -28,8 +28,15 @@ from starlette.concurrency import run_in_threadpool
 
 from . import definitions
 from .explorable import SAFEGUARDS, Limits, preset_card
-from .jobs import Queue, QueueFull, read_json, valid_id
-from .results import HEADLINE, audit_rows, format_count, format_value, headline_value
+from .jobs import Queue, QueueFull, valid_id
+from .results import (
+    HEADLINE,
+    audit_rows,
+    format_count,
+    format_value,
+    headline_value,
+    lending_cells,
+)
 from .scenario import STEP_YEARS, ScenarioError, presets
 
 MAX_BODY = 16_384  # bytes: a request is a handful of parameters
@@ -51,7 +58,7 @@ PARAMETERS = {
     "effect is a difference you can attribute. Off: faster, but no comparison.",
 }
 
-# the figures of a run: (key, title, numerator metric, per persons or a mean per person)
+# the figures of a run: (key, title, numerator metric, a share of persons or a mean per person)
 FIGURES = (
     ("listed", "On a list", "listed", "share"),
     ("sanctioned", "Sanctioned this step", "sanctioned", "share"),
@@ -167,17 +174,16 @@ def create_app(queue: Queue) -> FastAPI:
 
     @app.get("/api/jobs")
     def api_jobs() -> dict:
-        q = queue
-        return {"jobs": [_job_view(q, j) for j in q.store.jobs()], "counts": q.store.counts()}
+        jobs = [_job_view(queue, j) for j in queue.store.jobs()]
+        return {"jobs": jobs, "counts": queue.store.counts()}
 
     @app.get("/api/health")
     def api_health() -> dict:
-        q = queue
         return {
             "ok": True,
-            "workers": q.workers,
-            "running": len(q.children),
-            "counts": q.store.counts(),
+            "workers": queue.workers,
+            "running": len(queue.children),
+            "counts": queue.store.counts(),
             "queue_limit": limits.queue,
         }
 
@@ -254,6 +260,13 @@ def create_app(queue: Queue) -> FastAPI:
     return app
 
 
+def read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def _error(status: int, message: str) -> JSONResponse:
     """A 4xx/5xx with one line (a request's key could hold a line break)."""
     return JSONResponse({"error": " ".join(message.splitlines())}, status_code=status)
@@ -311,17 +324,15 @@ def _run_result(out: Path) -> dict:
     scenario = tomllib.loads((out / "scenario.toml").read_text())
     return {
         "kind": "run",
-        "name": scenario.get("name"),
         "persons": scenario["population"]["persons"],
         "years": scenario["run"]["years"],
         "seed": scenario["run"]["seed"],
         "twin": twin is not None,
         "headline": [r for r in rows if r["run"] is not None],
-        "summary": summary,
         "audit": audit,
         "figures": [
-            {"key": k, "title": t, "definition": FIGURE_TEXT[k]}
-            for k, t, _, _ in FIGURES
+            {"key": k, "title": t, "definition": FIGURE_TEXT[k], "percent": kind == "share"}
+            for k, t, _, kind in FIGURES
             if k != "score" or _scored(scenario)
         ],
         "groups": _groups(str(out)),
@@ -331,19 +342,11 @@ def _run_result(out: Path) -> dict:
 
 
 def _lending(summary: dict) -> dict | None:
-    """A credit market's table (lending.ROWS by group, run then twin), or None."""
+    """A credit market's table (results.lending_cells), or None."""
     if not summary.get("lending"):
         return None
-    from .lending import ROWS, columns
-
-    cols = columns(summary)
-    return {
-        "columns": [h for h, _ in cols],
-        "rows": [
-            {"label": label, "values": [format_value(g.get(key), kind) for _, g in cols]}
-            for key, label, kind in ROWS
-        ],
-    }
+    heads, rows = lending_cells(summary)
+    return {"columns": heads, "rows": [{"label": x, "values": v} for x, v in rows]}
 
 
 def _compare_result(out: Path) -> dict:
@@ -354,17 +357,19 @@ def _compare_result(out: Path) -> dict:
     cells = {(r.preset, r.metric): (r.run, r.twin) for r in table.itertuples()}
     rows = []
     for h in HEADLINE:
-        values = [cells.get((p, h.key), (None, None)) for p in regimes]
-        if all(v[0] is None or v[0] != v[0] for v in values):
+        pairs = [cells.get((p, h.key), (None, None)) for p in regimes]
+        runs = [_number(run) for run, _ in pairs]
+        if all(v is None for v in runs):
             continue
-        twin = next((v[1] for v in values if v[1] is not None and v[1] == v[1]), None)
+        twin = next((t for _, t in pairs if _number(t) is not None), None)
         rows.append(
             {
                 "key": h.key,
                 "anchor": definitions.anchor(h.key),
                 "label": h.label,
-                "values": [format_value(None if v[0] != v[0] else v[0], h.kind) for v in values],
-                "raw": [None if v[0] is None or v[0] != v[0] else float(v[0]) for v in values],
+                "kind": h.kind,
+                "values": [format_value(v, h.kind) for v in runs],
+                "raw": runs,
                 "twin": format_value(twin, h.kind),
             }
         )
@@ -374,6 +379,11 @@ def _compare_result(out: Path) -> dict:
         "rows": rows,
         "report": (out / "report.html").is_file(),
     }
+
+
+def _number(x) -> float | None:
+    """A cell of a table as a number (None where it is missing or NaN)."""
+    return None if x is None or x != x else float(x)
 
 
 def _scored(scenario: dict) -> bool:
@@ -409,7 +419,7 @@ def _series(out: str, group: str) -> dict:
     by = {m: t.sort_values("step") for m, t in table.groupby("metric")}
     persons = by["persons"]
     series = {}
-    for key, _, metric, _kind in FIGURES:
+    for key, _, metric, _ in FIGURES:
         if metric not in by:
             continue
         t = by[metric]
@@ -438,11 +448,7 @@ def _zip(out: Path) -> bytes:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
         for path in sorted(out.rglob("*")):
             rel = path.relative_to(out)
-            if (
-                path.is_file()
-                and rel.parts[0] not in (".lock", "checkpoint")
-                and not (rel.name.startswith("."))
-            ):
+            if path.is_file() and rel.parts[0] != "checkpoint" and not rel.name.startswith("."):
                 z.write(path, str(Path(out.name) / rel))
     return buffer.getvalue()
 

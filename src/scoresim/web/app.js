@@ -258,8 +258,7 @@ async function showResult(job, box) {
       figs.appendChild(card);
       const lines = [{ name: "run", values: data.run, cls: "run", color: "#0072B2" }];
       if (data.twin) lines.push({ name: "twin", values: data.twin, cls: "twin", color: "#777" });
-      const percent = !["score", "income", "watched"].includes(f.key);
-      const chart = lineChart(card, s.years, lines, { percent, tip, title: f.title,
+      const chart = lineChart(card, s.years, lines, { percent: f.percent, tip, title: f.title,
         onZoom: z => { reset.hidden = !z; } });
       card.insertBefore(card.lastChild, tip);
       reset.addEventListener("click", () => chart.reset());
@@ -313,8 +312,8 @@ function showComparison(r, box, links) {
     const row = r.rows.find(x => x.key === metric.value);
     const tip = h("div", { class: "tip" }, "hover or tap a bar");
     fig.replaceChildren(h("h3", {}, defLink(row.anchor, row.label)), tip);
-    const percent = row.values.some(v => v.endsWith("%"));
-    barChart(fig, r.regimes, row.raw, { percent, tip, colors: COLORS, title: row.label });
+    barChart(fig, r.regimes, row.raw, { percent: row.kind === "pct", tip, colors: COLORS,
+      title: row.label });
     fig.appendChild(tip);
   };
   metric.addEventListener("change", drawBars);
