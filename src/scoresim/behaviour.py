@@ -1,16 +1,22 @@
 """What agents do each step, and how they adapt to being watched (docs/model.md §7.1).
 
-One fused numba pass over persons draws every behaviour and emits only the acts that happen
-(an event list of (agent, act)), so the cost of what follows — sources, scoring — follows the
-number of events. Each behaviour has its own counter-based stream keyed by (seed, step,
-agent), so the twin society sees the same random numbers: an act differs between run and twin
-only where the regime changed a probability (adaptation, sanctions) or a state (debt, job).
+One fused numba pass over persons decides every act and emits only the acts that happen (an
+event list of (agent, act)), so the cost of what follows — sources, scoring — follows the
+number of events. The pass is event-scaled (docs/architecture.md, §1 Behaviour): each
+recurring act, taking a loan and reconsidering VPN use is a clock that ticks at its bound
+(its rate with no system, from traits and the scenario only); one uniform a person a step
+gives the number of ticks, and each tick one more uniform for its clock (competing risks)
+and whether the regime keeps it (thinning by deterrence, chilling, pressure). So a person to
+whom nothing happens costs one draw, and the twin, whose bounds are the same, draws the same
+ticks: an act differs between run and twin only where the regime cut it or changed a state
+(debt, job). A clock that ticks more than once a step on average draws on its own; debts,
+restrictions, evaluations and what follows an act keep their own streams.
 
 Rates in the scenario are per year. A state change (taking a loan, missing a payment,
 paying a debt) happens at most once a step, with probability 1 - exp(-rate * dt). An act that
 can recur (a post, a purchase, a trip, an offence) happens a Poisson(rate * dt) number of
-times a step, drawn from the one uniform that used to decide "once or not" (``_count``): so
-a weekly and a monthly run of the same scenario make the same number of acts a year.
+times a step (at most MAX_REPEAT): so a weekly and a monthly run of the same scenario make
+the same number of acts a year.
 """
 
 from __future__ import annotations
@@ -115,7 +121,7 @@ MAX_REPEAT = 8  # most times one act recurs in one step (a truncation of the Poi
 
 
 @njit(cache=True)
-def _count(u, lam):
+def _count_upto(u, lam, most):
     """How many times an act with expected count ``lam`` this step happens, from one uniform:
     the inverse of the Poisson tail, so it happens at least once iff u < 1 - exp(-lam), at
     least twice iff u < 1 - exp(-lam) (1 + lam), ... As 1 - exp(-lam) <= lam, nothing
@@ -127,11 +133,17 @@ def _count(u, lam):
     q = np.exp(-lam)
     below = q
     k = 0
-    while u < 1.0 - below and k < MAX_REPEAT:
+    while u < 1.0 - below and k < most:
         k += 1
         q *= lam / k
         below += q
     return k
+
+
+@njit(cache=True)
+def _count(u, lam):
+    """``_count_upto`` at most MAX_REPEAT times."""
+    return _count_upto(u, lam, MAX_REPEAT)
 
 
 # state changes (at most one a step); every other rate is of an act that can recur
@@ -333,6 +345,7 @@ def step_keys(seed: int, step: int) -> np.ndarray:
         Stream.MISCONDUCT,
         Stream.TRAVEL_CHOICE,
         Stream.VPN,
+        Stream.ACTS,
     )
     return np.array([stream_key(seed, s, step) for s in streams], dtype=np.uint64)
 
@@ -475,20 +488,157 @@ def _persons_kernel(
     return np.concatenate(agents), np.concatenate(acts)
 
 
+# The clocks: the acts one draw a person a step decides (docs/architecture.md, §1 Behaviour).
+# Each clock ticks at its bound — the act's rate with nothing chilled, deterred, pressed or
+# restricted, which depends on the person's traits and the scenario only — and the regime
+# keeps each tick with the share of the rate it leaves (thinning). So the run and the twin
+# draw the same ticks, and an act differs between them only where the regime cut it. The
+# commonest first: a tick's clock is found by a scan in this order. (Violations adjacent.)
+(
+    C_FAVOURED,
+    C_DISFAVOURED,
+    C_POST,
+    C_VOLUNTEERING,
+    C_RAIL,
+    C_VPN_DECIDE,
+    C_LUXURY,
+    C_FLIGHTS,
+    C_BLOOD,
+    C_LOAN,
+    C_TRAFFIC,
+    C_LATE_UTILITY,
+    C_LITTERING,
+    C_MAJOR,
+    C_MISCONDUCT,
+    C_COMMENDATION,
+    C_HEROIC,
+) = range(17)
+N_CLOCKS = 17
+MAX_TICKS = 48  # most ticks of one person in one step (a truncation of the Poisson tail)
+# A clock whose bound is above this many ticks a step draws its count on its own, as an act
+# did before (one uniform, its Poisson count thinned by the regime's share), and stays out of
+# the shared draw: so the shared count is at most N_CLOCKS x OWN_DRAW (its cap of MAX_TICKS
+# is then never reached in practice), and a near-certain clock (a rate of 10,000 a year)
+# does not crowd out the others or cost a tick a step each.
+OWN_DRAW = 1.0
+TICK_SLOTS = 128  # counters a person takes in the ACTS stream a step: 0 the shared draw,
+OWN_SLOT = 64  # 1..MAX_TICKS one a tick, OWN_SLOT + clock a clock's own draw
+
+
+@njit(cache=True)
+def _hazard(probability):
+    """The rate at which a clock ticks at least once a step with ``probability``."""
+    return -np.log1p(-probability) if probability < 1.0 else 50.0
+
+
+@njit(cache=True, inline="always")
+def _bounds(bound, own, i, p, tr, h_loan, h_decide, travel_on):
+    """Person i's clocks' rates this step with no system (expected ticks a step): those that
+    share the person's draw into ``bound`` (0 for the others), those above OWN_DRAW into
+    ``own`` (0 for the others). Returns the sum of the shared bounds and how many clocks draw
+    on their own. The loan clock ticks whatever the debt state (a tick counts only for
+    someone without a loan), so the bounds read traits and the scenario only."""
+    law = tr.law[i]
+    lawless = 1.5 - law
+    online = tr.internet[i]
+    x = tr.expressiveness[i]
+    civic = tr.civic[i]
+    bound[C_LOAN] = h_loan
+    bound[C_VPN_DECIDE] = h_decide if online else 0.0
+    bound[C_TRAFFIC] = p[P_TRAFFIC] * lawless
+    bound[C_LATE_UTILITY] = p[P_LATE_UTILITY] * (0.5 + tr.fragility[i])
+    bound[C_LITTERING] = p[P_LITTERING] * lawless
+    bound[C_MAJOR] = p[P_MAJOR] * 2.0 * (1.0 - law)
+    bound[C_MISCONDUCT] = p[IX_MIS_SUM] * lawless
+    bound[C_POST] = p[P_POST] * x * x if online else 0.0
+    bound[C_DISFAVOURED] = p[P_DISFAVOURED] * (1.25 - 0.5 * law)
+    bound[C_FAVOURED] = p[P_FAVOURED]
+    bound[C_VOLUNTEERING] = p[P_VOLUNTEERING] * civic
+    bound[C_BLOOD] = p[P_BLOOD] * civic
+    bound[C_HEROIC] = p[P_HEROIC]
+    bound[C_COMMENDATION] = p[_COMMEND] * civic
+    bound[C_FLIGHTS] = p[_FLIGHTS] * (tr.air_weight[i] if travel_on else tr.travel_weight[i])
+    bound[C_RAIL] = p[_RAIL] * (tr.rail_weight[i] if travel_on else tr.travel_weight[i])
+    bound[C_LUXURY] = p[_LUXURY] * tr.travel_weight[i]
+    total = 0.0
+    for j in range(N_CLOCKS):
+        total += bound[j]
+    alone = 0
+    if total > OWN_DRAW:  # some clock may be above it (``own`` is read only if one is)
+        total = 0.0
+        for j in range(N_CLOCKS):
+            if bound[j] > OWN_DRAW:
+                own[j] = bound[j]
+                bound[j] = 0.0
+                alone += 1
+            else:
+                own[j] = 0.0
+                total += bound[j]
+    return total, alone
+
+
+@njit(cache=True, inline="always")
+def _ticks(u, total, key, i, bound, clock, rest):
+    """Person i's ticks this step, given its draw u < total: how many (Poisson(total), from
+    u), and for each its clock, chosen with chance bound/total (competing risks), into
+    ``clock``; and into ``rest`` the uniform left over from that choice — where in its
+    clock's share the draw fell, independent of which clock — against which a tick is kept."""
+    n = _count_upto(u, total, MAX_TICKS)
+    for e in range(n):
+        x = uniform(key, TICK_SLOTS * i + 1 + e) * total
+        j = 0
+        while j < N_CLOCKS - 1 and x >= bound[j]:
+            x -= bound[j]
+            j += 1
+        if x >= bound[j]:  # rounding carried the draw past the last clock: take the last one
+            while bound[j] <= 0.0 and j > 0:
+                j -= 1
+            x = bound[j] * 0.9999999999999999
+        clock[e] = j
+        rest[e] = x / bound[j]
+    return n
+
+
+@njit(cache=True, inline="always")
+def _share(j, deter, chill_post, chill_shop):
+    """The share of clock j's ticks the regime leaves: a violation's ``deter``, a post's and
+    a disfavoured purchase's what chilling leaves, any other's all."""
+    if C_TRAFFIC <= j <= C_MISCONDUCT:
+        return deter
+    if j == C_POST:
+        return chill_post
+    if j == C_DISFAVOURED:
+        return chill_shop
+    return 1.0
+
+
+@njit(cache=True, inline="always")
+def _keep(clock, rest, ticks, own, alone, key, i, kept, deter, chill_post, chill_shop):
+    """How many of each clock's ticks the regime leaves, into ``kept``, at most MAX_REPEAT of
+    one act: of the shared ticks, those whose leftover uniform falls below the share; of a
+    clock that draws on its own, the Poisson count at its bound times the share, from its own
+    uniform (the same uniform in run and twin, so the run's count is at most the twin's)."""
+    kept[:] = 0
+    for e in range(ticks):
+        j = clock[e]
+        if rest[e] < _share(j, deter, chill_post, chill_shop) and kept[j] < MAX_REPEAT:
+            kept[j] += 1
+    if alone > 0:
+        for j in range(N_CLOCKS):
+            if own[j] > 0.0:
+                lam = own[j] * _share(j, deter, chill_post, chill_shop)
+                kept[j] = _count(uniform(key, TICK_SLOTS * i + OWN_SLOT + j), lam)
+
+
 @njit(cache=True)
 def _persons_range(
     lo, hi, k, limit, t, keys, p, rp, recorded, chill_max, deter_max, tr, st, bl, ev_agent, ev_act
 ):
     """Persons lo..hi of one step: their events into ev_agent/ev_act from slot k (up to
-    limit); returns the next slot (past limit: the slice was too small)."""
-    internet, expressiveness, law, fragility = tr.internet, tr.expressiveness, tr.law, tr.fragility
-    civic, learner, open_coverage, vpn_hidden = (
-        tr.civic,
-        tr.learner,
-        tr.open_coverage,
-        tr.vpn_hidden,
-    )
-    travel_weight, air_weight, rail_weight = tr.travel_weight, tr.air_weight, tr.rail_weight
+    limit); returns the next slot (past limit: the slice was too small). One draw a person
+    decides whether any clock ticks; further draws only for ticks, debts and restrictions."""
+    expressiveness, law, learner = tr.expressiveness, tr.law, tr.learner
+    fragility, open_coverage, vpn_hidden = tr.fragility, tr.open_coverage, tr.vpn_hidden
     debt, timer, misses, employed = st.debt, st.timer, st.misses, st.employed
     watched, knows, vpn, coverage, pressured = (
         st.watched,
@@ -499,17 +649,33 @@ def _persons_range(
     )
     block_flight, block_rail, block_credit = bl.flight, bl.rail, bl.credit
     block_luxury, listed = bl.luxury, bl.listed
-    kf, kv, ks, kshop, kw, kc, kt = keys[0], keys[1], keys[2], keys[3], keys[4], keys[5], keys[6]
-    kcourt, klux, kmis, kch, kvpn = keys[7], keys[8], keys[9], keys[10], keys[11]
+    kf, kw, kcourt, kvpn, ka = keys[0], keys[4], keys[7], keys[11], keys[12]
+    kmis, klux, kch = keys[9], keys[8], keys[10]
     eval_every = int(p[IX_EVAL_EVERY])
     travel_on, per_act = rp[RP_TRAVEL] > 0.0, rp[RP_PER_ACT] > 0.0
     post_mask, shop_mask = int(rp[RP_POST_MASK]), int(rp[RP_SHOP_MASK])
     vpn_mask = int(rp[RP_VPN_MASK])
+    h_loan = _hazard(p[P_LOAN])
+    h_decide = _hazard(rp[RP_DECIDE]) if rp[RP_VPN] > 0.0 else 0.0
+    bound, own = np.empty(N_CLOCKS), np.empty(N_CLOCKS)
+    kept = np.zeros(N_CLOCKS, np.int64)
+    clock = np.empty(MAX_TICKS, np.int64)
+    rest = np.empty(MAX_TICKS)
     for i in range(lo, hi):
         w = watched[i]
         refused = 0  # purchases and loans refused this step (the pressure of a refusal)
-        # --- VPN use, reconsidered now and then (before acting: it hides today's posts)
-        if rp[RP_VPN] > 0.0 and internet[i] and uniform(kvpn, 4 * i) < rp[RP_DECIDE]:
+        total, alone = _bounds(bound, own, i, p, tr, h_loan, h_decide, travel_on)
+        u = uniform(ka, TICK_SLOTS * i)
+        ticks = _ticks(u, total, ka, i, bound, clock, rest) if u < total else 0
+        acting = ticks > 0 or alone > 0
+        # --- VPN use, reconsidered when its clock ticks (before acting: it hides today's posts)
+        decides = False
+        for e in range(ticks):
+            decides |= clock[e] == C_VPN_DECIDE
+        if alone > 0 and own[C_VPN_DECIDE] > 0.0:
+            at = TICK_SLOTS * i + OWN_SLOT + C_VPN_DECIDE
+            decides = _count(uniform(ka, at), own[C_VPN_DECIDE]) > 0
+        if decides:
             felt = w * _exposure(post_mask, open_coverage[i], recorded)
             with_vpn = open_coverage[i] & ~vpn_hidden[i]  # the sources that see a VPN user
             x = (
@@ -521,16 +687,16 @@ def _persons_range(
             )
             vpn[i] = uniform(kvpn, 4 * i + 1) < 1.0 / (1.0 + np.exp(-x))
             coverage[i] = open_coverage[i] & ~(vpn_hidden[i] if vpn[i] else np.uint16(0))
-        chill = 1.0 - chill_max * w
-        chill_post, chill_shop = chill, chill
-        if per_act and w > 0.0:  # by how watched the person believes each act is
-            chill_post = 1.0 - chill_max * w * _exposure(post_mask, coverage[i], recorded)
-            chill_shop = 1.0 - chill_max * w * _exposure(shop_mask, coverage[i], recorded)
-        deter = 1.0 - deter_max * w
-        comply = 1.0
-        if pressured[i]:  # policing by contacts who share the person's penalties
-            comply = 1.0 - rp[RP_COMPLY]
-            deter *= comply
+        if acting:
+            chill = 1.0 - chill_max * w
+            chill_post, chill_shop = chill, chill
+            if per_act and w > 0.0:  # by how watched the person believes each act is
+                chill_post = 1.0 - chill_max * w * _exposure(post_mask, coverage[i], recorded)
+                chill_shop = 1.0 - chill_max * w * _exposure(shop_mask, coverage[i], recorded)
+            deter = 1.0 - deter_max * w
+            if pressured[i]:  # policing by contacts who share the person's penalties
+                deter *= 1.0 - rp[RP_COMPLY]
+            _keep(clock, rest, ticks, own, alone, ka, i, kept, deter, chill_post, chill_shop)
         # --- what the person knows of their travel restrictions
         if travel_on:
             restricted = (1 if block_flight[i] else 0) | (2 if block_rail[i] else 0)
@@ -543,154 +709,128 @@ def _persons_range(
             knows[i] = kn
         # --- finance: loan -> missed payments -> default -> suit -> judgment -> paid/unpaid
         s = debt[i]
-        u0 = uniform(kf, 4 * i)
-        u1 = uniform(kf, 4 * i + 1)
         if s == NONE:
-            if u0 < p[P_LOAN]:  # applies for a loan; a credit sanction refuses it with its strength
-                if block_credit[i] > 0.0 and u1 < block_credit[i]:
+            if acting and kept[C_LOAN] > 0:  # applies; a credit sanction refuses with its
+                # strength
+                if block_credit[i] > 0.0 and uniform(kf, 4 * i + 1) < block_credit[i]:
                     k = _emit(ev_agent, ev_act, k, limit, i, A.LOAN_REFUSED)
                     refused += 1
                 else:
                     debt[i] = LOAN
                     misses[i] = 0
-        elif s == LOAN:
-            pm = p[P_MISSED] * (0.2 + 1.6 * fragility[i])
-            if not employed[i]:
-                pm *= 2.0  # [assume] no wage, twice the risk of missing
-            if block_credit[i] > 0.0:
-                pm *= 1.0 + block_credit[i]  # credit cut: no refinancing (feedback)
-            if pressured[i]:
-                pm *= comply
-            if u0 < pm:
-                misses[i] += 1
-                k = _emit(ev_agent, ev_act, k, limit, i, A.MISSED_PAYMENT)
-                if misses[i] >= p[IX_MISSES]:
-                    debt[i] = DEFAULT
+        else:
+            # a loan, a default, a suit, a judgment, an unpaid debt: two draws
+            u0 = uniform(kf, 4 * i)
+            u1 = uniform(kf, 4 * i + 1)
+            if s == LOAN:
+                pm = p[P_MISSED] * (0.2 + 1.6 * fragility[i])
+                if not employed[i]:
+                    pm *= 2.0  # [assume] no wage, twice the risk of missing
+                if block_credit[i] > 0.0:
+                    pm *= 1.0 + block_credit[i]  # credit cut: no refinancing (feedback)
+                if pressured[i]:
+                    pm *= 1.0 - rp[RP_COMPLY]
+                if u0 < pm:
+                    misses[i] += 1
+                    k = _emit(ev_agent, ev_act, k, limit, i, A.MISSED_PAYMENT)
+                    if misses[i] >= p[IX_MISSES]:
+                        debt[i] = DEFAULT
+                        misses[i] = 0
+                        k = _emit(ev_agent, ev_act, k, limit, i, A.LOAN_DEFAULT)
+                elif misses[i] > 0 and u1 < p[P_CURE]:
                     misses[i] = 0
-                    k = _emit(ev_agent, ev_act, k, limit, i, A.LOAN_DEFAULT)
-            elif misses[i] > 0 and u1 < p[P_CURE]:
-                misses[i] = 0
-            elif misses[i] == 0 and u1 < p[P_PAYOFF]:
-                debt[i] = NONE
-        elif s == DEFAULT:
-            if u0 < p[P_LAWSUIT]:
-                debt[i] = SUED
-                timer[i] = int(p[IX_JUDGMENT])
-                k = _emit(ev_agent, ev_act, k, limit, i, A.SUED)
-        elif s == SUED:
-            timer[i] -= 1
-            if timer[i] <= 0:
-                debt[i] = JUDGMENT
-                timer[i] = int(p[IX_DEADLINE])
-                k = _emit(ev_agent, ev_act, k, limit, i, A.LOST_SUIT)
-        elif s == JUDGMENT:
-            timer[i] -= 1
-            if timer[i] <= 0:
-                able = u0 < (1.0 - fragility[i]) * (1.0 if employed[i] else 0.5)
-                if able and u1 < p[IX_PAYS] * (0.5 + law[i]):
+                elif misses[i] == 0 and u1 < p[P_PAYOFF]:
+                    debt[i] = NONE
+            elif s == DEFAULT:
+                if u0 < p[P_LAWSUIT]:
+                    debt[i] = SUED
+                    timer[i] = int(p[IX_JUDGMENT])
+                    k = _emit(ev_agent, ev_act, k, limit, i, A.SUED)
+            elif s == SUED:
+                timer[i] -= 1
+                if timer[i] <= 0:
+                    debt[i] = JUDGMENT
+                    timer[i] = int(p[IX_DEADLINE])
+                    k = _emit(ev_agent, ev_act, k, limit, i, A.LOST_SUIT)
+            elif s == JUDGMENT:
+                timer[i] -= 1
+                if timer[i] <= 0:
+                    able = u0 < (1.0 - fragility[i]) * (1.0 if employed[i] else 0.5)
+                    if able and u1 < p[IX_PAYS] * (0.5 + law[i]):
+                        debt[i] = NONE
+                        k = _emit(ev_agent, ev_act, k, limit, i, A.DEBT_PAID)
+                    elif able:
+                        debt[i] = UNPAID_REFUSES
+                        k = _emit(ev_agent, ev_act, k, limit, i, A.UNPAID_REFUSES)
+                    else:
+                        debt[i] = UNPAID_UNABLE
+                        k = _emit(ev_agent, ev_act, k, limit, i, A.UNPAID_UNABLE)
+            else:  # unpaid: pays later, faster under the pressure of a listing
+                hazard = p[P_UNPAID_PAY] * (0.5 if s == UNPAID_UNABLE else 1.0)
+                if listed[i]:
+                    hazard = 1.0 - (1.0 - hazard) * (1.0 - p[IX_PRESSURE])
+                if u0 < hazard:
                     debt[i] = NONE
                     k = _emit(ev_agent, ev_act, k, limit, i, A.DEBT_PAID)
-                elif able:
-                    debt[i] = UNPAID_REFUSES
-                    k = _emit(ev_agent, ev_act, k, limit, i, A.UNPAID_REFUSES)
-                else:
-                    debt[i] = UNPAID_UNABLE
-                    k = _emit(ev_agent, ev_act, k, limit, i, A.UNPAID_UNABLE)
-        else:  # unpaid: pays later, faster under the pressure of a listing
-            hazard = p[P_UNPAID_PAY] * (0.5 if s == UNPAID_UNABLE else 1.0)
-            if listed[i]:
-                hazard = 1.0 - (1.0 - hazard) * (1.0 - p[IX_PRESSURE])
-            if u0 < hazard:
-                debt[i] = NONE
-                k = _emit(ev_agent, ev_act, k, limit, i, A.DEBT_PAID)
-            else:  # the court list's other grounds, more likely the less law-abiding
-                lax = 1.5 - law[i]
-                for g in range(len(COURT_GROUNDS)):
-                    if p[_COURT + g] > 0.0:
-                        u = uniform(kcourt, 4 * i + g)
-                        lam = p[_COURT + g] * lax
-                        if u < lam:
-                            act = COURT_GROUNDS[g]
-                            k = _emit_count(ev_agent, ev_act, k, limit, i, act, u, lam)
+                else:  # the court list's other grounds, more likely the less law-abiding
+                    lax = 1.5 - law[i]
+                    for g in range(len(COURT_GROUNDS)):
+                        if p[_COURT + g] > 0.0:
+                            u = uniform(kcourt, 4 * i + g)
+                            lam = p[_COURT + g] * lax
+                            if u < lam:
+                                act = COURT_GROUNDS[g]
+                                k = _emit_count(ev_agent, ev_act, k, limit, i, act, u, lam)
         if debt[i] >= DEFAULT and p[_OVERDUE] > 0.0:  # a defaulted loan overdue each cycle
             u = uniform(kf, 4 * i + 2)
             lam = p[_OVERDUE]
             if u < lam:
                 k = _emit_count(ev_agent, ev_act, k, limit, i, A.LOAN_OVERDUE, u, lam)
-        # --- violations and misconduct, cut by deterrence
-        k = _violations(ev_agent, ev_act, k, limit, i, kv, kmis, p, law[i], fragility[i], deter)[0]
-        # --- online speech (internet users), cut by the chilling effect
-        if internet[i]:
-            x = expressiveness[i]
-            if p[P_POST] > 0.0:
-                u = uniform(ks, i)
-                lam = p[P_POST] * x * x * chill_post
-                if u < lam:
-                    k = _emit_count(ev_agent, ev_act, k, limit, i, A.CRITICAL_POST, u, lam)
-        # --- shopping
-        if p[P_DISFAVOURED] > 0.0:
-            u = uniform(kshop, 2 * i)
-            lam = p[P_DISFAVOURED] * (1.25 - 0.5 * law[i]) * chill_shop
-            if u < lam:
-                k = _emit_count(ev_agent, ev_act, k, limit, i, A.DISFAVOURED, u, lam)
-        if p[P_FAVOURED] > 0.0:
-            u = uniform(kshop, 2 * i + 1)
-            lam = p[P_FAVOURED]
-            if u < lam:
-                k = _emit_count(ev_agent, ev_act, k, limit, i, A.FAVOURED, u, lam)
-        # --- workplace evaluation, staggered through the year
-        if employed[i] and eval_every > 0 and (t + i) % eval_every == 0:
-            q = 0.7 * uniform(kw, i) + 0.3 * (1.0 - law[i])  # noisy around performance
-            if q > 1.0 - p[IX_POOR] * 1.0:
-                k = _emit(ev_agent, ev_act, k, limit, i, A.POOR_EVAL)
-            elif q < p[IX_GOOD]:
-                k = _emit(ev_agent, ev_act, k, limit, i, A.GOOD_EVAL)
-        # --- civic acts
-        if p[P_VOLUNTEERING] > 0.0:
-            u = uniform(kc, 3 * i)
-            lam = p[P_VOLUNTEERING] * civic[i]
-            if u < lam:
-                k = _emit_count(ev_agent, ev_act, k, limit, i, A.VOLUNTEERING, u, lam)
-        if p[P_BLOOD] > 0.0:
-            u = uniform(kc, 3 * i + 1)
-            lam = p[P_BLOOD] * civic[i]
-            if u < lam:
-                k = _emit_count(ev_agent, ev_act, k, limit, i, A.BLOOD, u, lam)
-        if p[P_HEROIC] > 0.0:
-            u = uniform(kc, 3 * i + 2)
-            lam = p[P_HEROIC]
-            if u < lam:
-                k = _emit_count(ev_agent, ev_act, k, limit, i, A.HEROIC, u, lam)
-        if p[_COMMEND] > 0.0:
-            u = uniform(kmis, 32 * i + 25)
-            lam = p[_COMMEND] * civic[i]
-            if u < lam:
-                k = _emit_count(ev_agent, ev_act, k, limit, i, A.COMMENDATION, u, lam)
-        # --- travel: an attempt is refused if the person is restricted (the refusal counted)
-        if p[_FLIGHTS] > 0.0:
-            u = uniform(kt, 2 * i)
-            lam = p[_FLIGHTS] * (air_weight[i] if travel_on else travel_weight[i])
-            if u < lam:
+        # --- the acts whose clocks ticked and were kept
+        if acting:
+            # violations and misconduct
+            k = _emit_times(ev_agent, ev_act, k, limit, i, A.TRAFFIC, kept[C_TRAFFIC])
+            for e in range(kept[C_LATE_UTILITY]):  # late bills; a court may find arrears
+                k = _emit(ev_agent, ev_act, k, limit, i, A.LATE_UTILITY)
+                if uniform(kmis, 32 * i + 17 + e) < p[IX_ARREARS_FOUND]:
+                    k = _emit(ev_agent, ev_act, k, limit, i, A.ARREARS_FOUND)
+            k = _emit_times(ev_agent, ev_act, k, limit, i, A.LITTERING, kept[C_LITTERING])
+            k = _emit_times(ev_agent, ev_act, k, limit, i, A.MAJOR_OFFENCE, kept[C_MAJOR])
+            for e in range(kept[C_MISCONDUCT]):  # which act of the point table, by its rate
+                x = uniform(kmis, 32 * i + 1 + e) * p[IX_MIS_SUM]
+                j = 0
+                below = p[_MIS]
+                while x >= below and j < N_MIS - 1:
+                    j += 1
+                    below += p[_MIS + j]
+                k = _emit(ev_agent, ev_act, k, limit, i, MIS_ACTS[j])
+                if MIS_ACTS[j] == A.CONTRACT_BREACH:  # sometimes sued and found in breach
+                    if uniform(kmis, 32 * i + 9 + e) < p[IX_BREACH_SUED]:
+                        k = _emit(ev_agent, ev_act, k, limit, i, A.BREACH_JUDGMENT)
+            # online speech, shopping, civic acts
+            k = _emit_times(ev_agent, ev_act, k, limit, i, A.CRITICAL_POST, kept[C_POST])
+            k = _emit_times(ev_agent, ev_act, k, limit, i, A.DISFAVOURED, kept[C_DISFAVOURED])
+            k = _emit_times(ev_agent, ev_act, k, limit, i, A.FAVOURED, kept[C_FAVOURED])
+            k = _emit_times(ev_agent, ev_act, k, limit, i, A.VOLUNTEERING, kept[C_VOLUNTEERING])
+            k = _emit_times(ev_agent, ev_act, k, limit, i, A.BLOOD, kept[C_BLOOD])
+            k = _emit_times(ev_agent, ev_act, k, limit, i, A.HEROIC, kept[C_HEROIC])
+            k = _emit_times(ev_agent, ev_act, k, limit, i, A.COMMENDATION, kept[C_COMMENDATION])
+            # travel: an attempt is refused if the person is restricted (the refusal counted)
+            if kept[C_FLIGHTS] > 0:
                 k, r = _trips(
-                    ev_agent, ev_act, k, limit, i, _count(u, lam), block_flight[i], travel_on,
+                    ev_agent, ev_act, k, limit, i, kept[C_FLIGHTS], block_flight[i], travel_on,
                     A.FLIGHT_TAKEN, A.FLIGHT_BLOCKED, 1, knows, learner[i], kch, 64 * i, rp,
                 )  # fmt: skip
                 refused += r
-        if p[_RAIL] > 0.0:
-            u = uniform(kt, 2 * i + 1)
-            lam = p[_RAIL] * (rail_weight[i] if travel_on else travel_weight[i])
-            if u < lam:
+            if kept[C_RAIL] > 0:
                 k, r = _trips(
-                    ev_agent, ev_act, k, limit, i, _count(u, lam), block_rail[i], travel_on,
+                    ev_agent, ev_act, k, limit, i, kept[C_RAIL], block_rail[i], travel_on,
                     A.RAIL_TAKEN, A.RAIL_BLOCKED, 2, knows, learner[i], kch, 64 * i + 30, rp,
                 )  # fmt: skip
                 refused += r
-        # --- high spending (star hotels, property, luxury): refused under a restriction,
-        # unless the person gets round it, which is itself a listing ground
-        if p[_LUXURY] > 0.0:
-            u = uniform(klux, 2 * i)
-            lam = p[_LUXURY] * travel_weight[i]
-            times = _count(u, lam) if u < lam else 0
+            # high spending (star hotels, property, luxury): refused under a restriction,
+            # unless the person gets round it, which is itself a listing ground
+            times = kept[C_LUXURY]
             if times > 0:
                 act = A.LUXURY_TAKEN
                 breach = False
@@ -698,10 +838,16 @@ def _persons_range(
                     breach = uniform(klux, 2 * i + 1) < p[IX_BREACH]
                     act = A.LUXURY_TAKEN if breach else A.LUXURY_BLOCKED
                     refused += 0 if breach else times
-                for _ in range(times):
-                    k = _emit(ev_agent, ev_act, k, limit, i, act)
+                k = _emit_times(ev_agent, ev_act, k, limit, i, act, times)
                 if breach:
                     k = _emit(ev_agent, ev_act, k, limit, i, A.SPENDING)
+        # --- workplace evaluation, staggered through the year
+        if employed[i] and eval_every > 0 and (t + i) % eval_every == 0:
+            q = 0.7 * uniform(kw, i) + 0.3 * (1.0 - law[i])  # noisy around performance
+            if q > 1.0 - p[IX_POOR] * 1.0:
+                k = _emit(ev_agent, ev_act, k, limit, i, A.POOR_EVAL)
+            elif q < p[IX_GOOD]:
+                k = _emit(ev_agent, ev_act, k, limit, i, A.GOOD_EVAL)
         # --- VPN use, recorded where a source of the regime sees it (were it not hidden)
         if vpn[i] and rp[RP_VPN_USES] > 0.0 and (open_coverage[i] & vpn_mask) != 0:
             u = uniform(kvpn, 4 * i + 2)
@@ -714,6 +860,13 @@ def _persons_range(
                 debt[i] = NONE
                 k = _emit(ev_agent, ev_act, k, limit, i, A.DEBT_PAID)
                 k = _emit(ev_agent, ev_act, k, limit, i, A.PAID_AFTER_REFUSAL)
+    return k
+
+
+@njit(cache=True, inline="always")
+def _emit_times(ev_agent, ev_act, k, limit, i, act, times):
+    for _ in range(times):
+        k = _emit(ev_agent, ev_act, k, limit, i, act)
     return k
 
 
@@ -736,75 +889,37 @@ def kept_from_sources(agents, mask, open_coverage, coverage, recorded):
     return total
 
 
-@njit(cache=True)
-def _violations(ev_agent, ev_act, k, limit, i, kv, kmis, p, law_i, fragility_i, deter):
-    """Person i's violations and point-table misconduct this step, cut by ``deter`` (and the
-    court findings some lead to), emitted into the buffer. Returns the event count and the
-    number of violations among the events. With ``limit`` 0 it only counts: a person's
-    violations with no system (``deter`` 1), by common random numbers (``no_system_violations``)."""
-    v = 0
-    lawless = 1.5 - law_i
-    if p[P_TRAFFIC] > 0.0:
-        u = uniform(kv, 4 * i)
-        lam = p[P_TRAFFIC] * lawless * deter
-        if u < lam:
-            k0 = k
-            k = _emit_count(ev_agent, ev_act, k, limit, i, A.TRAFFIC, u, lam)
-            v += k - k0
-    if p[P_LATE_UTILITY] > 0.0:
-        u = uniform(kv, 4 * i + 1)
-        lam = p[P_LATE_UTILITY] * (0.5 + fragility_i) * deter
-        if u < lam:  # late bills, and sometimes a court finding of arrears
-            for e in range(_count(u, lam)):
-                v += 1
-                k = _emit(ev_agent, ev_act, k, limit, i, A.LATE_UTILITY)
-                if uniform(kmis, 32 * i + 17 + e) < p[IX_ARREARS_FOUND]:
-                    k = _emit(ev_agent, ev_act, k, limit, i, A.ARREARS_FOUND)
-    if p[P_LITTERING] > 0.0:
-        u = uniform(kv, 4 * i + 2)
-        lam = p[P_LITTERING] * lawless * deter
-        if u < lam:
-            k0 = k
-            k = _emit_count(ev_agent, ev_act, k, limit, i, A.LITTERING, u, lam)
-            v += k - k0
-    if p[P_MAJOR] > 0.0:
-        u = uniform(kv, 4 * i + 3)
-        lam = p[P_MAJOR] * 2.0 * (1.0 - law_i) * deter
-        if u < lam:
-            k0 = k
-            k = _emit_count(ev_agent, ev_act, k, limit, i, A.MAJOR_OFFENCE, u, lam)
-            v += k - k0
-    # the misconduct of a point table: one draw for all of it, then which acts
-    lam = p[IX_MIS_SUM] * lawless * deter
-    u = uniform(kmis, 32 * i) if lam > 0.0 else 1.0
-    if u < lam:
-        for e in range(_count(u, lam)):
-            x = uniform(kmis, 32 * i + 1 + e) * p[IX_MIS_SUM]
-            j = 0
-            below = p[_MIS]
-            while x >= below and j < N_MIS - 1:
-                j += 1
-                below += p[_MIS + j]
-            v += 1
-            k = _emit(ev_agent, ev_act, k, limit, i, MIS_ACTS[j])
-            if MIS_ACTS[j] == A.CONTRACT_BREACH:  # sometimes sued and found in breach
-                if uniform(kmis, 32 * i + 9 + e) < p[IX_BREACH_SUED]:
-                    k = _emit(ev_agent, ev_act, k, limit, i, A.BREACH_JUDGMENT)
-    return k, v
-
-
 @njit(cache=True, parallel=True)
-def no_system_violations(since, t, keys, p, law, fragility):
+def no_system_violations(since, t, keys, p, rp, tr):
     """The violations at step t, with no system, of the persons with ``since < t``: what the
-    twin's persons do (no one feels watched, no one is pressed), from the same numbers."""
-    none_a, none_b = np.empty(0, np.int32), np.empty(0, np.uint8)
-    total = 0
-    for i in prange(len(since)):
-        if since[i] < t:
-            total += _violations(
-                none_a, none_b, 0, 0, i, keys[1], keys[9], p, law[i], fragility[i], 1.0
-            )[1]
-    return total
+    twin's persons do (no one feels watched, no one is pressed: every tick of a violation's
+    clock is kept), from the same numbers."""
+    n = len(since)
+    size = chunk_size(n)
+    chunks = (n + size - 1) // size
+    travel_on = rp[RP_TRAVEL] > 0.0
+    h_loan = _hazard(p[P_LOAN])
+    h_decide = _hazard(rp[RP_DECIDE]) if rp[RP_VPN] > 0.0 else 0.0
+    ka = keys[12]
+    found = np.zeros(chunks, np.int64)
+    for c in prange(chunks):
+        bound, own = np.empty(N_CLOCKS), np.empty(N_CLOCKS)
+        kept = np.zeros(N_CLOCKS, np.int64)
+        clock = np.empty(MAX_TICKS, np.int64)
+        rest = np.empty(MAX_TICKS)
+        v = 0
+        for i in range(c * size, min(n, (c + 1) * size)):
+            if since[i] >= t:
+                continue
+            rate, alone = _bounds(bound, own, i, p, tr, h_loan, h_decide, travel_on)
+            u = uniform(ka, TICK_SLOTS * i)
+            ticks = _ticks(u, rate, ka, i, bound, clock, rest) if u < rate else 0
+            if ticks > 0 or alone > 0:
+                _keep(clock, rest, ticks, own, alone, ka, i, kept, 1.0, 1.0, 1.0)
+                for j in range(C_TRAFFIC, C_MISCONDUCT + 1):
+                    v += kept[j]
+        found[c] = v
+    return found.sum()
 
 
 @njit(cache=True)
@@ -956,6 +1071,23 @@ def adapt(state: PersonState, risk_aversion, listed_contacts, sanctioned, regime
     )
 
 
+def traits_of(persons, society, coverage) -> Traits:
+    """The persons' kernel's Traits of a society (``coverage``: sim.World.use_coverage)."""
+    return Traits(
+        persons.internet,
+        persons.expressiveness,
+        persons.law_abidance,
+        persons.financial_fragility,
+        persons.civic_virtue,
+        society.travel_weight,
+        society.air_weight,
+        society.rail_weight,
+        society.learner,
+        coverage.open,
+        coverage.vpn_hidden,
+    )
+
+
 def run_persons(
     t,
     keys,
@@ -978,19 +1110,7 @@ def run_persons(
     """One step of every person into ``events`` (``responses``: response_parameters;
     ``recorded``: the world's sources.recorded_table; ``coverage``: what the world's sources
     see, sim.World.use_coverage)."""
-    traits = Traits(
-        persons.internet,
-        persons.expressiveness,
-        persons.law_abidance,
-        persons.financial_fragility,
-        persons.civic_virtue,
-        society.travel_weight,
-        society.air_weight,
-        society.rail_weight,
-        society.learner,
-        coverage.open,
-        coverage.vpn_hidden,
-    )
+    traits = traits_of(persons, society, coverage)
     changing = Changing(
         state.debt,
         state.debt_timer,

@@ -66,6 +66,7 @@ class Stream(IntEnum):
     LENDING = 41  # a credit market: arrivals at a rate, the sanction, the lender, repayment
     LENDING_ARRIVAL = 42  # applicants drawn with replacement: the group, then the member
     LENDING_INIT = 43  # the order in which a group's starting scores are handed out (static)
+    ACTS = 44  # whether anything happens to a person in a step, and which of their clocks ticked
 
 
 def _mix(z: int) -> int:

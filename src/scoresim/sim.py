@@ -637,8 +637,8 @@ class World:
                 t,
                 behaviour.step_keys(self.seed, t),
                 self.params,
-                self.s.persons.law_abidance,
-                self.s.persons.financial_fragility,
+                self.responses,
+                behaviour.traits_of(self.s.persons, self.s, self.coverage),
             )
         mask = int(self.responses[behaviour.RP_POST_MASK])
         if mask:
