@@ -626,8 +626,11 @@ def _keep(clock, rest, ticks, own, alone, key, i, kept, deter, chill_post, chill
     if alone > 0:
         for j in range(N_CLOCKS):
             if own[j] > 0.0:
-                lam = own[j] * _share(j, deter, chill_post, chill_shop)
-                kept[j] = _count(uniform(key, TICK_SLOTS * i + OWN_SLOT + j), lam)
+                u = uniform(key, TICK_SLOTS * i + OWN_SLOT + j)
+                if j == C_LOAN or j == C_VPN_DECIDE:  # a state change: once or not
+                    kept[j] = 1 if u < -np.expm1(-own[j]) else 0
+                else:
+                    kept[j] = _count(u, own[j] * _share(j, deter, chill_post, chill_shop))
 
 
 @njit(cache=True)
@@ -674,7 +677,7 @@ def _persons_range(
             decides |= clock[e] == C_VPN_DECIDE
         if alone > 0 and own[C_VPN_DECIDE] > 0.0:
             at = TICK_SLOTS * i + OWN_SLOT + C_VPN_DECIDE
-            decides = _count(uniform(ka, at), own[C_VPN_DECIDE]) > 0
+            decides = uniform(ka, at) < -np.expm1(-own[C_VPN_DECIDE])
         if decides:
             felt = w * _exposure(post_mask, open_coverage[i], recorded)
             with_vpn = open_coverage[i] & ~vpn_hidden[i]  # the sources that see a VPN user
