@@ -98,7 +98,13 @@ def test_experience_moves_by_the_sizes_the_scenario_gives():
     each refusal, fading and publicity's drift (aware only), and contacts hearing over active
     ties only (with everyone hearing), more for an unjust sanction."""
     from scoresim import acts
-    from scoresim.approval import _contacts_kernel, _own_kernel, _refusals_kernel
+    from scoresim.approval import (
+        Outcomes,
+        Shifts,
+        _contacts_kernel,
+        _own_kernel,
+        _refusals_kernel,
+    )
     from scoresim.network import from_pairs
 
     sp = Approval()
@@ -112,8 +118,9 @@ def test_experience_moves_by_the_sizes_the_scenario_gives():
     fade, drift = np.float32(0.5), np.float32(0.01)
     exp[:] = 0.2
     everyone = np.zeros(0, bool)  # no pilot: the system's publicity reaches everybody
-    _own_kernel(np.uint64(1), status, rewarded, was_s, was_r, exp, aware, everyone,
-                fade, drift, 0.0, sp.sanctioned, sp.unjust, sp.rewarded)  # fmt: skip
+    own = Shifts(sp.sanctioned, sp.unjust, sp.rewarded)
+    outcomes = Outcomes(status, rewarded, was_s, was_r)
+    _own_kernel(np.uint64(1), outcomes, own, everyone, fade, drift, 0.0, exp, aware)
     want = np.array([0.1 + sp.sanctioned, 0.1 + sp.sanctioned + sp.unjust, 0.1 + sp.rewarded,
                      0.1 + 0.01, 0.1, 0.1])  # fmt: skip
     # (the newly sanctioned and rewarded become aware now, and drift from the next step)
@@ -134,9 +141,10 @@ def test_experience_moves_by_the_sizes_the_scenario_gives():
     x = np.zeros(4, np.float32)
     seen = np.zeros(4, bool)
     st4, rw4 = np.array([1, 2, 0, 0], np.uint8), np.zeros(4, bool)
-    _contacts_kernel(np.uint64(3), 1.0, np.array([0, 1], np.int32), st4, rw4, np.zeros(4, bool),
-                     np.zeros(4, bool), g.indptr, g.adj, active, sp.contact_sanctioned,
-                     sp.contact_unjust, sp.contact_rewarded, x, seen)  # fmt: skip
+    heard = Shifts(sp.contact_sanctioned, sp.contact_unjust, sp.contact_rewarded)
+    _contacts_kernel(np.uint64(3), 1.0, np.array([0, 1], np.int32),
+                     Outcomes(st4, rw4, np.zeros(4, bool), np.zeros(4, bool)), g.indptr, g.adj,
+                     active, heard, x, seen)  # fmt: skip
     unjust = sp.contact_sanctioned + sp.contact_unjust
     np.testing.assert_allclose(x, [unjust, sp.contact_sanctioned, 0.0, unjust], rtol=1e-6)
     assert seen.tolist() == [True, True, False, True]  # 2 is cut off: hears nothing

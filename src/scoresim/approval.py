@@ -29,6 +29,7 @@ arms, with the same random numbers, so that run and twin compare group for group
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit, prange
@@ -147,45 +148,23 @@ class Approvals:
             return
         learn = 1.0 - np.exp(-sp.awareness_rate * publicity * self.dt)
         drift = sp.publicity * publicity * self.dt
+        outcomes = Outcomes(status, rewarded, st.was_sanctioned, st.was_rewarded)
+        own = Shifts(sp.sanctioned, sp.unjust, sp.rewarded)
         _own_kernel(
-            key,
-            status,
-            rewarded,
-            st.was_sanctioned,
-            st.was_rewarded,
-            st.experience,
+            key, outcomes, own, self.inside, self.fade, np.float32(drift), learn, st.experience,
             st.aware,
-            self.inside,
-            self.fade,
-            np.float32(drift),
-            learn,
-            sp.sanctioned,
-            sp.unjust,
-            sp.rewarded,
-        )
+        )  # fmt: skip
         if len(ev_agent):
             _refusals_kernel(ev_agent, ev_act, _REFUSED, sp.refused, st.experience, st.aware)
         news = np.flatnonzero(
             ((status > 0) & ~st.was_sanctioned) | (rewarded & ~st.was_rewarded)
         ).astype(np.int32)
         if len(news):
+            heard = Shifts(sp.contact_sanctioned, sp.contact_unjust, sp.contact_rewarded)
             _contacts_kernel(
-                key,
-                sp.contact_hears,
-                news,
-                status,
-                rewarded,
-                st.was_sanctioned,
-                st.was_rewarded,
-                graph.indptr,
-                graph.adj,
-                active,
-                sp.contact_sanctioned,
-                sp.contact_unjust,
-                sp.contact_rewarded,
-                st.experience,
-                st.aware,
-            )
+                key, sp.contact_hears, news, outcomes, graph.indptr, graph.adj, active, heard,
+                st.experience, st.aware,
+            )  # fmt: skip
         st.was_sanctioned[:] = status > 0
         st.was_rewarded[:] = rewarded
 
@@ -205,26 +184,32 @@ class Approvals:
             st.aware[told if len(self.inside) == 0 else told[self.inside[told]]] = True
 
 
+class Outcomes(NamedTuple):
+    """Who is sanctioned (``status`` > 0; 2: unjustly) or rewarded this step, and who was
+    last step: news is the change."""
+
+    status: np.ndarray
+    rewarded: np.ndarray
+    was_sanctioned: np.ndarray
+    was_rewarded: np.ndarray
+
+
+class Shifts(NamedTuple):
+    """How far a new sanction, an unjust one, and a reward move approval (log-odds)."""
+
+    sanctioned: float
+    unjust: float
+    rewarded: float
+
+
 @njit(cache=True, parallel=True)
-def _own_kernel(
-    key,
-    status,
-    rewarded,
-    was_sanctioned,
-    was_rewarded,
-    experience,
-    aware,
-    inside,
-    fade,
-    drift,
-    learn,
-    d_sanctioned,
-    d_unjust,
-    d_rewarded,
-):
+def _own_kernel(key, outcomes, own, inside, fade, drift, learn, experience, aware):
     """Fade, publicity's drift among the aware, learning of the system, and one's own new
     sanction or reward (which also makes one aware). ``inside``: who the system's publicity
     reaches (empty: everybody)."""
+    status, rewarded = outcomes.status, outcomes.rewarded
+    was_sanctioned, was_rewarded = outcomes.was_sanctioned, outcomes.was_rewarded
+    d_sanctioned, d_unjust, d_rewarded = own.sanctioned, own.unjust, own.rewarded
     everywhere = len(inside) == 0
     for i in prange(len(experience)):
         x = experience[i] * fade
@@ -253,26 +238,13 @@ def _refusals_kernel(ev_agent, ev_act, refused, d_refused, experience, aware):
 
 
 @njit(cache=True)
-def _contacts_kernel(
-    key,
-    hears,
-    news,
-    status,
-    rewarded,
-    was_sanctioned,
-    was_rewarded,
-    indptr,
-    adj,
-    active,
-    d_sanc,
-    d_unjust,
-    d_reward,
-    experience,
-    aware,
-):
+def _contacts_kernel(key, hears, news, outcomes, indptr, adj, active, heard, experience, aware):
     """Each contact (over an active tie) of a person newly sanctioned or rewarded hears of it
     with probability ``hears`` (a draw keyed by the tie entry). Serial in person order: a
     contact's sum gets its additions in one fixed order."""
+    status, rewarded = outcomes.status, outcomes.rewarded
+    was_sanctioned, was_rewarded = outcomes.was_sanctioned, outcomes.was_rewarded
+    d_sanc, d_unjust, d_reward = heard.sanctioned, heard.unjust, heard.rewarded
     for x in range(len(news)):
         prefetch_row(indptr, adj, active, news, x)
         j = news[x]

@@ -13,6 +13,8 @@ grade lists it is re-derived each step from the score components.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit, prange
 
@@ -292,10 +294,7 @@ class Registry:
             self.since[k][enter] = t
             self.inflow[k] += int(enter.sum())
         _rederive_causes(
-            m,
-            self.cause[k],
-            *self._condition_args(k, by_score, g_true, g_own),
-            self.kept_until[k],
+            m, self.cause[k], self._condition(k, by_score, g_true, g_own), self.kept_until[k]
         )
         if enter.any():  # the data behind a membership are named once, when it starts
             if named is None:
@@ -311,15 +310,15 @@ class Registry:
         """The cause (TRUE, FALSE, ASSOC) of list k's condition for subjects ``idx`` now: the
         rule ``_rederive_causes`` applies to members (``_condition_cause``)."""
         out = np.empty(len(idx), np.uint8)
-        _causes_at(idx, *self._condition_args(k, by_score, g_true, g_own), out)
+        _causes_at(idx, self._condition(k, by_score, g_true, g_own), out)
         return out
 
-    def _condition_args(self, k, by_score, g_true, g_own) -> tuple:
-        """What ``_condition_cause`` reads of list k's condition and the ledger, in the order
-        the kernels take it (``g_true``/``g_own``: the hypothetical grades, if formed)."""
+    def _condition(self, k, by_score, g_true, g_own) -> Condition:
+        """What ``_condition_cause`` reads of list k's condition and the ledger
+        (``g_true``/``g_own``: the hypothetical grades, if formed)."""
         led = self.ledger
         base, clamp, lo, hi = led.shown_args()
-        return (
+        return Condition(
             by_score,
             self.thresholds[k],
             base,
@@ -334,8 +333,26 @@ class Registry:
         )
 
 
+class Condition(NamedTuple):
+    """A condition list's entry condition and what deciding its cause reads: the threshold
+    (by score) or the grade set, the score's base and clamp, the members' own true and own
+    components, and the hypothetical grades."""
+
+    by_score: bool
+    threshold: float
+    base: float
+    own_true: np.ndarray
+    own_false: np.ndarray
+    clamp: bool
+    lo: float
+    hi: float
+    grade_set: np.ndarray
+    g_true: np.ndarray
+    g_own: np.ndarray
+
+
 @njit(cache=True, parallel=True)
-def _leave(
+def _leave(  # the columns it writes are arguments, not a bundle: docs/architecture.md
     leave,
     member,
     since,
@@ -423,27 +440,15 @@ def _summarise(
 
 
 @njit(cache=True, parallel=True)
-def _rederive_causes(
-    member,
-    cause,
-    by_score,
-    threshold,
-    base,
-    own_true,
-    own_false,
-    clamp,
-    lo,
-    hi,
-    grade_set,
-    g_true,
-    g_own,
-    kept_until,
-):
+def _rederive_causes(member, cause, condition, kept_until):
     """The cause of every member of a condition list from today's components: TRUE if its
     own true records alone meet the condition, FALSE if its own records do, else ASSOC (the
     scores of ``hypothetical_scores``); a member kept after its delisting stays FALSE. The
     context of the data behind a membership is not re-derived: it is named once, at entry
     (``named_cause``)."""
+    by_score, threshold, base, own_true, own_false, clamp, lo, hi, grade_set, g_true, g_own = (
+        condition
+    )
     keeping = len(kept_until) > 0
     for i in prange(len(member)):
         if not member[i] or (keeping and kept_until[i] >= 0):
@@ -479,22 +484,11 @@ def _condition_cause(
 
 
 @njit(cache=True)
-def _causes_at(
-    idx,
-    by_score,
-    threshold,
-    base,
-    own_true,
-    own_false,
-    clamp,
-    lo,
-    hi,
-    grade_set,
-    g_true,
-    g_own,
-    out,
-):
+def _causes_at(idx, condition, out):
     """``_condition_cause`` for the subjects ``idx`` (those warned now), into ``out``."""
+    by_score, threshold, base, own_true, own_false, clamp, lo, hi, grade_set, g_true, g_own = (
+        condition
+    )
     for x in range(len(idx)):
         out[x] = _condition_cause(
             idx[x], by_score, threshold, base, own_true, own_false, clamp, lo, hi, grade_set,

@@ -11,6 +11,7 @@ knows what the system does not — so that harm can be attributed exactly (metri
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -216,20 +217,16 @@ class SourceSet:
                 ev_agent,
                 ev_act,
                 n_subjects,
-                self.act_sources,
-                self.detection,
-                self.false_rate,
+                Sensing(self.act_sources, self.detection, self.false_rate, self.boostable),
                 cov_bits,
                 boost,
-                self.boostable,
-                stream_key(seed, Stream.DETECTION + stream_offset, t),
-                stream_key(seed, Stream.FALSE_RECORD + stream_offset, t),
-                stream_key(seed, Stream.REPEATED_ACT + stream_offset, t),
+                ObserveKeys(
+                    stream_key(seed, Stream.DETECTION + stream_offset, t),
+                    stream_key(seed, Stream.FALSE_RECORD + stream_offset, t),
+                    stream_key(seed, Stream.REPEATED_ACT + stream_offset, t),
+                ),
                 np.zeros(0, np.int32) if targets is None else targets,
-                subj,
-                act,
-                src,
-                tru,
+                Made(subj, act, src, tru),
             )
             new = Records(subj[:k], act[:k], src[:k], tru[:k])
         else:
@@ -247,31 +244,45 @@ class SourceSet:
         return Records.concat(self.pending.pop(t, []))
 
 
+class Sensing(NamedTuple):
+    """What the observing kernel reads of a source set: the sources that observe each act
+    ([act, k], -1 after the last), each source's detection and false-record rates, and which
+    acts a boost (a watched person's) makes easier to detect."""
+
+    act_sources: np.ndarray
+    detection: np.ndarray
+    false_rate: np.ndarray
+    boostable: np.ndarray
+
+
+class ObserveKeys(NamedTuple):
+    """The step's keys: detection, false attribution, and the draws of a repeated act."""
+
+    detect: np.uint64
+    false: np.uint64
+    repeat: np.uint64
+
+
+class Made(NamedTuple):
+    """The records the kernel writes (room for every event x source)."""
+
+    subject: np.ndarray
+    act: np.ndarray
+    source: np.ndarray
+    true: np.ndarray
+
+
 @njit(cache=True)
-def _observe_kernel(
-    ev_agent,
-    ev_act,
-    n_subjects,
-    act_sources,
-    detection,
-    false_rate,
-    cov,
-    boost,
-    boostable,
-    kd,
-    kf,
-    kr,
-    targets,
-    subj,
-    act,
-    src,
-    tru,
-):
+def _observe_kernel(ev_agent, ev_act, n_subjects, sensing, cov, boost, keys, targets, made):
     """Each event is offered to the sources that observe its act. The draws of an event are
     keyed by (agent, act, source) and, for the second and later time the agent did the same
     act in the step, by that repetition too (key ``kr``). An agent's events are contiguous
     (in agent order), and few, so the repetition is counted over the agent's earlier ones.
     ``targets``: whom a misattributed record can name (empty: every subject)."""
+    act_sources, detection, false_rate = sensing.act_sources, sensing.detection, sensing.false_rate
+    boostable = sensing.boostable
+    kd, kf, kr = keys.detect, keys.false, keys.repeat
+    subj, act, src, tru = made.subject, made.act, made.source, made.true
     k = 0
     first = 0  # the agent's first event
     for e in range(len(ev_agent)):
