@@ -966,23 +966,26 @@ def _restricted_trips(
     return k, refused
 
 
+class FirmRates(NamedTuple):
+    """The firms' base rates a step: expected tax arrears, violations, taxes paid and unpaid
+    judgments (recurring acts), and the chance of missing the annual report. The kernel
+    scales the bad ones by twice a firm's laxity, taxes paid by its compliance."""
+
+    arrears: float
+    violation: float
+    report: float
+    paid: float
+    judgment: float
+
+
 @njit(cache=True)
 def _firms_kernel(
-    t,
-    key,
-    court_key,
-    p_arrears,
-    p_violation,
-    p_report,
-    p_paid,
-    p_judgment,
-    year_steps,
-    compliance,
-    pressed,
-    comply,
-    ev_agent,
-    ev_act,
+    t, key, court_key, rates, year_steps, compliance, pressed, comply, ev_agent, ev_act
 ):
+    """Every firm's acts this step, more of the bad ones the less compliant (or pressed by
+    its representative); the annual report falls due on each firm's own step of the year."""
+    p_arrears, p_violation, p_report = rates.arrears, rates.violation, rates.report
+    p_paid, p_judgment = rates.paid, rates.judgment
     k, limit = 0, len(ev_agent)
     for f in range(len(compliance)):
         lax = 1.0 - compliance[f]
@@ -1151,11 +1154,13 @@ def run_firms(t, seed, b: Behaviour, dt, firms, pressed, comply, events: Events)
         t,
         stream_key(seed, Stream.FIRM, t),
         stream_key(seed, Stream.FIRM_COURT, t),
-        b.firm_tax_arrears * dt,  # expected counts a step: these acts recur
-        b.firm_violation * dt,
-        b.firm_missed_report,
-        b.firm_tax_paid * dt,
-        b.firm_judgment_unpaid * dt,
+        FirmRates(  # expected counts a step (these acts recur), the report's chance
+            arrears=b.firm_tax_arrears * dt,
+            violation=b.firm_violation * dt,
+            report=b.firm_missed_report,
+            paid=b.firm_tax_paid * dt,
+            judgment=b.firm_judgment_unpaid * dt,
+        ),
         year_steps,
         firms.compliance,
         pressed,
