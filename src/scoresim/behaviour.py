@@ -531,6 +531,14 @@ def _hazard(probability):
     return -np.log1p(-probability) if probability < 1.0 else 50.0
 
 
+@njit(cache=True)
+def _clock_setup(p, rp):
+    """What the bounds read of the scenario besides the rates: the loan's and the VPN
+    decision's hazards, and whether travel is by mode (the travel response)."""
+    h_decide = _hazard(rp[RP_DECIDE]) if rp[RP_VPN] > 0.0 else 0.0
+    return _hazard(p[P_LOAN]), h_decide, rp[RP_TRAVEL] > 0.0
+
+
 @njit(cache=True, inline="always")
 def _bounds(bound, own, i, p, tr, h_loan, h_decide, travel_on):
     """Person i's clocks' rates this step with no system (expected ticks a step): those that
@@ -623,14 +631,11 @@ def _keep(clock, rest, ticks, own, alone, key, i, kept, deter, chill_post, chill
         j = clock[e]
         if rest[e] < _share(j, deter, chill_post, chill_shop) and kept[j] < MAX_REPEAT:
             kept[j] += 1
-    if alone > 0:
+    if alone > 0:  # (a VPN decision drawn on its own is made in the kernel, before the shares)
         for j in range(N_CLOCKS):
-            if own[j] > 0.0:
+            if own[j] > 0.0 and j != C_VPN_DECIDE:
                 u = uniform(key, TICK_SLOTS * i + OWN_SLOT + j)
-                if j == C_LOAN or j == C_VPN_DECIDE:  # a state change: once or not
-                    kept[j] = 1 if u < -np.expm1(-own[j]) else 0
-                else:
-                    kept[j] = _count(u, own[j] * _share(j, deter, chill_post, chill_shop))
+                kept[j] = _count(u, own[j] * _share(j, deter, chill_post, chill_shop))
 
 
 @njit(cache=True)
@@ -655,11 +660,10 @@ def _persons_range(
     kf, kw, kcourt, kvpn, ka = keys[0], keys[4], keys[7], keys[11], keys[12]
     kmis, klux, kch = keys[9], keys[8], keys[10]
     eval_every = int(p[IX_EVAL_EVERY])
-    travel_on, per_act = rp[RP_TRAVEL] > 0.0, rp[RP_PER_ACT] > 0.0
+    per_act = rp[RP_PER_ACT] > 0.0
     post_mask, shop_mask = int(rp[RP_POST_MASK]), int(rp[RP_SHOP_MASK])
     vpn_mask = int(rp[RP_VPN_MASK])
-    h_loan = _hazard(p[P_LOAN])
-    h_decide = _hazard(rp[RP_DECIDE]) if rp[RP_VPN] > 0.0 else 0.0
+    h_loan, h_decide, travel_on = _clock_setup(p, rp)
     bound, own = np.empty(N_CLOCKS), np.empty(N_CLOCKS)
     kept = np.zeros(N_CLOCKS, np.int64)
     clock = np.empty(MAX_TICKS, np.int64)
@@ -900,9 +904,7 @@ def no_system_violations(since, t, keys, p, rp, tr):
     n = len(since)
     size = chunk_size(n)
     chunks = (n + size - 1) // size
-    travel_on = rp[RP_TRAVEL] > 0.0
-    h_loan = _hazard(p[P_LOAN])
-    h_decide = _hazard(rp[RP_DECIDE]) if rp[RP_VPN] > 0.0 else 0.0
+    h_loan, h_decide, travel_on = _clock_setup(p, rp)
     ka = keys[12]
     found = np.zeros(chunks, np.int64)
     for c in prange(chunks):
