@@ -193,7 +193,7 @@ def test_credit_block_refuses_in_proportion_to_its_strength():
         credit = np.full(n, s, np.float32)
         blocks = args[-1]._replace(credit=credit)
         call = [*args[:-2], changing(state), blocks]
-        agents, kinds = behaviour._persons_kernel(
+        agents, kinds, _ = behaviour._persons_kernel(
             *call, np.empty(4 * n, np.int32), np.empty(4 * n, np.uint8)
         )
         refused = int((kinds == acts.LOAN_REFUSED).sum())

@@ -52,6 +52,11 @@ def _world(n: int):
     return (*args[:8], args[8], bl._replace(credit=credit)), st
 
 
+def _new_range(*args):
+    """The kernel's events only (not its count of violations with no system)."""
+    return behaviour._persons_range(*args)[0]
+
+
 def _tally(range_kernel, args, st, keys_of, steps: int = STEPS):
     """Per person, over ``steps`` steps each from the same start state: sums and sums of squares
     of each act's count in a step (and of the state changes), so that every total and every
@@ -91,7 +96,7 @@ def tallies():
 
     return (
         _tally(per_act_range, args, st, keys_of),
-        _tally(behaviour._persons_range, args, st, keys_of),
+        _tally(_new_range, args, st, keys_of),
         args,
         st,
     )
@@ -186,20 +191,24 @@ def test_fast_clocks_draw_on_their_own_and_crowd_out_nothing():
     rp[behaviour.RP_TRAVEL] = 0.0  # flights and rail by travel weight, no learning
     args = (*args[:2], p, rp, *args[4:])
     old = _tally(per_act_range, args, st, lambda t: behaviour.step_keys(3, t), steps=30)
-    new = _tally(behaviour._persons_range, args, st, lambda t: behaviour.step_keys(3, t), steps=30)
+    new = _tally(_new_range, args, st, lambda t: behaviour.step_keys(3, t), steps=30)
     bad, happened = _differences(old, new)
     assert A.CRITICAL_POST in happened and A.LOAN_REFUSED in happened
     assert new[0][:, A.CRITICAL_POST].max() >= 8 * 30 * 0.9  # capped posters post 8 a step
     assert not bad, bad
 
 
-def _events_by_person(args, st, watched: float | None):
+def _events_by_person(args, st, watched: float | None, free: list | None = None):
+    """Each person's count of each act in one step from ``st`` (every person feeling
+    ``watched``); the kernel's count of violations with no system appended to ``free``."""
     state = st.copy()
     if watched is not None:
         state.watched[:] = watched
     n = len(st.debt)
     a, b = np.empty(40 * n, np.int32), np.empty(40 * n, np.uint8)
-    k = behaviour._persons_range(0, n, 0, len(a), *args[:8], changing(state), args[9], a, b)
+    k, none = behaviour._persons_range(0, n, 0, len(a), *args[:8], changing(state), args[9], a, b)
+    if free is not None:
+        free.append(none)
     return np.bincount(a[:k].astype(np.int64) * A.N_ACTS + b[:k], minlength=n * A.N_ACTS).reshape(
         n, A.N_ACTS
     )
@@ -222,17 +231,26 @@ def test_the_twin_draws_the_same_ticks():
     assert np.array_equal(run[:, same], twin[:, same])
 
 
-def test_no_system_violations_are_the_unwatched_worlds():
-    """``no_system_violations`` counts exactly the violations the kernel emits for the same
-    persons when nobody is watched or pressed."""
+def test_violations_with_no_system_are_the_unwatched_worlds():
+    """The count of violations with no system the kernel makes for the pressed (those with
+    ``since`` before t) is exactly what the same persons emit when nobody is watched or
+    pressed — counted in a world where they are watched and pressed, whose own violations are
+    fewer."""
     args, st = _world(80_000)
-    st.pressured[:] = False
-    counts = _events_by_person(args, st, 0.0)
-    since = np.where(np.arange(len(st.debt)) % 3 == 0, 0, 10).astype(np.int32)
-    t = args[0]
+    pressed, unpressed = st.copy(), st.copy()
+    unpressed.pressured[:] = False
+    twin = _events_by_person(args, unpressed, 0.0)
+    n, t = len(st.debt), args[0]
+    since = np.where(np.arange(n) % 3 == 0, t - 5, np.where(np.arange(n) % 3 == 1, t, 1 << 30))
+    bl = args[9]._replace(since=since.astype(np.int32))
+    pressed.pressured[:] = np.arange(n) % 3 == 0
+    free: list[int] = []
+    run = _events_by_person((*args[:9], bl), pressed, 0.9, free)
     mine = since < t
     violations = [A.ACT_ID[a] for a in A.VIOLATIONS]
-    want = int(counts[mine][:, violations].sum())
-    got = behaviour.no_system_violations(since, t, args[1], args[2], args[3], args[7])
+    want = int(twin[mine][:, violations].sum())
     assert want > 100
-    assert got == want
+    assert free[0] == want
+    assert run[mine][:, violations].sum() < 0.5 * want  # the run's own were deterred
+    _events_by_person(args, pressed, 0.9, free)  # no ``since``: nobody counted
+    assert free[1] == 0

@@ -65,8 +65,8 @@ def _serial(args, st):
     serial_args = args[:-2] + (changing(state), args[-1])
     n = len(state.debt)
     sg, sc = np.empty(40 * n, np.int32), np.empty(40 * n, np.uint8)
-    k = behaviour._persons_range(0, n, 0, len(sg), *serial_args, sg, sc)
-    return sg[:k], sc[:k], state
+    k, free = behaviour._persons_range(0, n, 0, len(sg), *serial_args, sg, sc)
+    return sg[:k], sc[:k], state, free
 
 
 @pytest.mark.parametrize("room", [3.0, 0.05])  # ample, and far too small for most chunks
@@ -74,11 +74,15 @@ def _serial(args, st):
 def test_chunked_behaviour_equals_one_serial_pass(room, n):
     assert (n + chunk_size(n) - 1) // chunk_size(n) >= 3
     args, st = _behaviour_args(n)
-    want_agent, want_act, want_state = _serial(args, st)
+    since = np.random.default_rng(5).integers(0, 2 * args[0], n).astype(np.int32)
+    args = (*args[:-1], args[-1]._replace(since=since))  # the pressed: their no-system count
+    want_agent, want_act, want_state, want_free = _serial(args, st)
     events = behaviour.Events(int(room * n))
-    events.take(*behaviour._persons_kernel(*args, events.agent, events.act))
+    got_agent, got_act, got_free = behaviour._persons_kernel(*args, events.agent, events.act)
+    events.take(got_agent, got_act)
     got_agent, got_act = events.view()
     assert len(want_agent) > n // 10  # events happened
+    assert want_free > 0 and got_free == want_free
     assert np.array_equal(got_agent, want_agent) and np.array_equal(got_act, want_act)
     assert np.all(np.diff(got_agent) >= 0)  # in person order
     for name in STATE:  # chunks redone from their own start

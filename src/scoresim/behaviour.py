@@ -68,13 +68,16 @@ class Changing(NamedTuple):
 
 
 class Blocks(NamedTuple):
-    """What the regime does to each person this step, as the persons' kernel reads it."""
+    """What the regime does to each person this step, as the persons' kernel reads it; and
+    ``since``, the step each was first pressed by contacts (policing.py; empty: no policing),
+    for whom the kernel also counts the violations they would make with no system."""
 
     flight: np.ndarray
     rail: np.ndarray
     credit: np.ndarray
     luxury: np.ndarray
     listed: np.ndarray
+    since: np.ndarray = np.empty(0, np.int32)
 
 
 @dataclass
@@ -392,18 +395,20 @@ def _chunk_span(c, chunks, n, room, capacity):
 def _persons_chunks(t, keys, p, rp, recorded, chill_max, deter_max, tr, st, bl, ev_agent, ev_act):
     """Persons in fixed chunks, in parallel, each writing its events into its own slice of the
     buffer. A chunk whose slice is too small puts its persons' state back as it was and
-    reports -1, to be redone (``_persons_kernel``). Returns each chunk's event count."""
+    reports -1, to be redone (``_persons_kernel``). Returns each chunk's event count and its
+    violations with no system (``_persons_range``)."""
     debt, timer, misses = st.debt, st.timer, st.misses
     knows, vpn, coverage = st.knows, st.vpn, st.coverage
     n = len(debt)
     chunks = (n + chunk_size(n) - 1) // chunk_size(n)
     room = len(ev_agent) // max(n, 1)
     counts = np.zeros(chunks, np.int64)
+    free = np.zeros(chunks, np.int64)
     for c in prange(chunks):
         lo, hi, start, end = _chunk_span(c, chunks, n, room, len(ev_agent))
         debt0, timer0, misses0 = debt[lo:hi].copy(), timer[lo:hi].copy(), misses[lo:hi].copy()
         knows0, vpn0, coverage0 = knows[lo:hi].copy(), vpn[lo:hi].copy(), coverage[lo:hi].copy()
-        k = _persons_range(
+        k, free[c] = _persons_range(
             lo,
             hi,
             start,
@@ -427,7 +432,7 @@ def _persons_chunks(t, keys, p, rp, recorded, chill_max, deter_max, tr, st, bl, 
             counts[c] = -1
         else:
             counts[c] = k - start
-    return counts
+    return counts, free
 
 
 @njit(cache=True)
@@ -458,17 +463,17 @@ def _persons_kernel(
     bl: Blocks,
     ev_agent,
     ev_act,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, int]:
     """One step of every person: the events in person order — the same events in the same
     order as one serial pass, whatever the number of threads and however full the buffer.
     Returns the events (agent, act), in the buffer (ev_agent, ev_act) when they fit, else
-    in new arrays."""
+    in new arrays; and the violations the pressed (``bl.since``) would make with no system."""
     fixed = (t, keys, p, rp, recorded, chill_max, deter_max, tr, st, bl)
-    counts = _persons_chunks(*fixed, ev_agent, ev_act)
+    counts, free = _persons_chunks(*fixed, ev_agent, ev_act)
     n = len(st.debt)
     if (counts >= 0).all():
         k = _close_up(counts, n, ev_agent, ev_act)
-        return ev_agent[:k], ev_act[:k]
+        return ev_agent[:k], ev_act[:k], int(free.sum())
     # rare (rates far above the weekly scale): redo the full chunks with room for every act
     room = len(ev_agent) // max(n, 1)
     agents, acts = [], []
@@ -480,12 +485,12 @@ def _persons_kernel(
             continue
         a = np.empty(MAX_EVENTS * (hi - lo), np.int32)
         b = np.empty(len(a), np.uint8)
-        k = _persons_range(lo, hi, 0, len(a), *fixed, a, b)
+        k, free[c] = _persons_range(lo, hi, 0, len(a), *fixed, a, b)
         if k > len(a):
             raise RuntimeError(f"a person emitted more than {MAX_EVENTS} events in one step")
         agents.append(a[:k])
         acts.append(b[:k])
-    return np.concatenate(agents), np.concatenate(acts)
+    return np.concatenate(agents), np.concatenate(acts), int(free.sum())
 
 
 # The clocks: the acts one draw a person a step decides (docs/architecture.md, §1 Behaviour).
@@ -643,8 +648,11 @@ def _persons_range(
     lo, hi, k, limit, t, keys, p, rp, recorded, chill_max, deter_max, tr, st, bl, ev_agent, ev_act
 ):
     """Persons lo..hi of one step: their events into ev_agent/ev_act from slot k (up to
-    limit); returns the next slot (past limit: the slice was too small). One draw a person
-    decides whether any clock ticks; further draws only for ticks, debts and restrictions."""
+    limit); returns the next slot (past limit: the slice was too small) and the violations
+    the persons pressed before step t (``bl.since``) would make with no system — every tick of
+    a violation's clock kept, from the same numbers: the twin's persons, counted in the same
+    pass. One draw a person decides whether any clock ticks; further draws only for ticks,
+    debts and restrictions."""
     expressiveness, law, learner = tr.expressiveness, tr.law, tr.learner
     fragility, open_coverage, vpn_hidden = tr.fragility, tr.open_coverage, tr.vpn_hidden
     debt, timer, misses, employed = st.debt, st.timer, st.misses, st.employed
@@ -656,7 +664,9 @@ def _persons_range(
         st.pressured,
     )
     block_flight, block_rail, block_credit = bl.flight, bl.rail, bl.credit
-    block_luxury, listed = bl.luxury, bl.listed
+    block_luxury, listed, since = bl.luxury, bl.listed, bl.since
+    counting = len(since) > 0
+    free = 0
     kf, kw, kcourt, kvpn, ka = keys[0], keys[4], keys[7], keys[11], keys[12]
     kmis, klux, kch = keys[9], keys[8], keys[10]
     eval_every = int(p[IX_EVAL_EVERY])
@@ -666,6 +676,7 @@ def _persons_range(
     h_loan, h_decide, travel_on = _clock_setup(p, rp)
     bound, own = np.empty(N_CLOCKS), np.empty(N_CLOCKS)
     kept = np.zeros(N_CLOCKS, np.int64)
+    unwatched = np.zeros(N_CLOCKS, np.int64)
     clock = np.empty(MAX_TICKS, np.int64)
     rest = np.empty(MAX_TICKS)
     for i in range(lo, hi):
@@ -704,6 +715,10 @@ def _persons_range(
             if pressured[i]:  # policing by contacts who share the person's penalties
                 deter *= 1.0 - rp[RP_COMPLY]
             _keep(clock, rest, ticks, own, alone, ka, i, kept, deter, chill_post, chill_shop)
+            if counting and since[i] < t:  # what no system would have left: every tick
+                _keep(clock, rest, ticks, own, alone, ka, i, unwatched, 1.0, 1.0, 1.0)
+                for j in range(C_TRAFFIC, C_MISCONDUCT + 1):
+                    free += unwatched[j]
         # --- what the person knows of their travel restrictions
         if travel_on:
             restricted = (1 if block_flight[i] else 0) | (2 if block_rail[i] else 0)
@@ -867,7 +882,7 @@ def _persons_range(
                 debt[i] = NONE
                 k = _emit(ev_agent, ev_act, k, limit, i, A.DEBT_PAID)
                 k = _emit(ev_agent, ev_act, k, limit, i, A.PAID_AFTER_REFUSAL)
-    return k
+    return k, free
 
 
 @njit(cache=True, inline="always")
@@ -894,37 +909,6 @@ def kept_from_sources(agents, mask, open_coverage, coverage, recorded):
             total += _exposure(mask, open_coverage[i], recorded)
             total -= _exposure(mask, coverage[i], recorded)
     return total
-
-
-@njit(cache=True, parallel=True)
-def no_system_violations(since, t, keys, p, rp, tr):
-    """The violations at step t, with no system, of the persons with ``since < t``: what the
-    twin's persons do (no one feels watched, no one is pressed: every tick of a violation's
-    clock is kept), from the same numbers."""
-    n = len(since)
-    size = chunk_size(n)
-    chunks = (n + size - 1) // size
-    h_loan, h_decide, travel_on = _clock_setup(p, rp)
-    ka = keys[12]
-    found = np.zeros(chunks, np.int64)
-    for c in prange(chunks):
-        bound, own = np.empty(N_CLOCKS), np.empty(N_CLOCKS)
-        kept = np.zeros(N_CLOCKS, np.int64)
-        clock = np.empty(MAX_TICKS, np.int64)
-        rest = np.empty(MAX_TICKS)
-        v = 0
-        for i in range(c * size, min(n, (c + 1) * size)):
-            if since[i] >= t:
-                continue
-            rate, alone = _bounds(bound, own, i, p, tr, h_loan, h_decide, travel_on)
-            u = uniform(ka, TICK_SLOTS * i)
-            ticks = _ticks(u, rate, ka, i, bound, clock, rest) if u < rate else 0
-            if ticks > 0 or alone > 0:
-                _keep(clock, rest, ticks, own, alone, ka, i, kept, 1.0, 1.0, 1.0)
-                for j in range(C_TRAFFIC, C_MISCONDUCT + 1):
-                    v += kept[j]
-        found[c] = v
-    return found.sum()
 
 
 @njit(cache=True)
@@ -1114,10 +1098,12 @@ def run_persons(
     block_luxury,
     listed,
     events: Events,
-) -> None:
+    since: np.ndarray | None = None,
+) -> int:
     """One step of every person into ``events`` (``responses``: response_parameters;
     ``recorded``: the world's sources.recorded_table; ``coverage``: what the world's sources
-    see, sim.World.use_coverage)."""
+    see, sim.World.use_coverage). Returns the violations that the persons pressed before this
+    step (``since``: policing.Policing.first; None: nobody) would make with no system."""
     traits = traits_of(persons, society, coverage)
     changing = Changing(
         state.debt,
@@ -1131,22 +1117,24 @@ def run_persons(
         state.pressured,
     )
     blocks = Blocks(block_flight, block_rail, block_credit, block_luxury, listed)
-    events.take(
-        *_persons_kernel(
-            t,
-            keys,
-            params,
-            responses,
-            recorded,
-            chill_max,
-            deter_max,
-            traits,
-            changing,
-            blocks,
-            events.agent,
-            events.act,
-        )
+    if since is not None:
+        blocks = blocks._replace(since=since)
+    agents, acts, free = _persons_kernel(
+        t,
+        keys,
+        params,
+        responses,
+        recorded,
+        chill_max,
+        deter_max,
+        traits,
+        changing,
+        blocks,
+        events.agent,
+        events.act,
     )
+    events.take(agents, acts)
+    return free
 
 
 def run_firms(t, seed, b: Behaviour, dt, firms, pressed, comply, events: Events) -> None:

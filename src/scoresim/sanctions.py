@@ -267,8 +267,9 @@ class Rules(NamedTuple):
 class Standing(NamedTuple):
     """Where each agent stands this step, as the kernel reads it: its lists (membership,
     cause, data context, gravity), its grades (shown, on true records, on own records) and
-    grade onsets, what reaches it as a firm's representative, and whether a sanction can land
-    on it at all (``scope``; empty: everyone)."""
+    grade onsets, what reaches it as a firm's representative (row ``rep_row[s]`` of the rep
+    columns for a sanction s that reaches through a firm, -1 for the others), and whether a
+    sanction can land on it at all (``scope``; empty: everyone)."""
 
     member: np.ndarray
     cause: np.ndarray
@@ -282,6 +283,7 @@ class Standing(NamedTuple):
     rep_member: np.ndarray
     rep_ctx: np.ndarray
     rep_gravity: np.ndarray
+    rep_row: np.ndarray
     self_employed: np.ndarray
     scope: np.ndarray
 
@@ -310,7 +312,9 @@ class Landed(NamedTuple):
 def _apply_kernel(rules, standing, landed, proportionality, context_bound, audit_parts):
     """Every agent's sanctions this step, in slices (parallel.py); each slice counts its
     applications into its own audit matrix (integer counts: the sum is the same in any
-    order)."""
+    order). An agent on no list, in no sanctioned grade, answerable for no firm and with no
+    sanction last step is passed over after a look at those few columns: nothing lands on it
+    and its outputs are at their defaults — most agents, most steps."""
     trigger, index, grades, via_firm = rules.trigger, rules.index, rules.grades, rules.via_firm
     effect, strength, related, severity = (
         rules.effect,
@@ -323,7 +327,7 @@ def _apply_kernel(rules, standing, landed, proportionality, context_bound, audit
     grade, g_true, g_own = standing.grade, standing.g_true, standing.g_own
     onset_ctx, onset_gravity = standing.onset_ctx, standing.onset_gravity
     rep_member, rep_ctx, rep_gravity = standing.rep_member, standing.rep_ctx, standing.rep_gravity
-    self_employed, scope = standing.self_employed, standing.scope
+    rep_row, self_employed, scope = standing.rep_row, standing.self_employed, standing.scope
     bits, status, applied, unrelated = landed.bits, landed.status, landed.applied, landed.unrelated
     disproportionate, rewarded = landed.disproportionate, landed.rewarded
     block_flight, block_rail, block_school = (
@@ -339,6 +343,17 @@ def _apply_kernel(rules, standing, landed, proportionality, context_bound, audit
     )
     n = len(bits)
     n_s = len(trigger)
+    # what can reach anyone at all: the grades some sanction takes, the lists some sanction
+    # reads (list_used), the firms' rows
+    grade_any = np.uint64(0)
+    list_used = np.zeros(len(member), np.bool_)
+    for s in range(n_s):
+        if via_firm[s]:
+            continue
+        if trigger[s] == ON_LIST:
+            list_used[index[s]] = True
+        else:
+            grade_any |= grades[s]
     slices, span = slicing(n)
     for part in prange(slices):
         audit = audit_parts[part]
@@ -363,17 +378,28 @@ def _apply_kernel(rules, standing, landed, proportionality, context_bound, audit
             rw = False
             insp = 1.0
             reached = len(scope) == 0 or scope[i]  # outside a pilot: nothing lands
+            if reached and bits[i] == 0:  # anything that could land on it?
+                standing_any = False
+                if grade_any != 0:
+                    standing_any = (grade_any >> np.uint64(grade[i])) & np.uint64(1) != 0
+                for k in range(len(member) if not standing_any else 0):
+                    standing_any |= list_used[k] and member[k, i]
+                for r in range(len(rep_member) if not standing_any else 0):
+                    standing_any |= rep_member[r, i]
+                if not standing_any:
+                    continue
             for s in range(n_s if reached else 0):
                 hit = False
                 c = 0
                 cx = NO_CONTEXT
                 gv = 0
                 if via_firm[s]:
-                    if rep_member[s, i]:
+                    r = rep_row[s]
+                    if rep_member[r, i]:
                         hit = True
                         c = ASSOC
-                        cx = rep_ctx[s, i]
-                        gv = rep_gravity[s, i]
+                        cx = rep_ctx[r, i]
+                        gv = rep_gravity[r, i]
                 elif trigger[s] == ON_LIST:
                     k = index[s]
                     if member[k, i]:
@@ -505,11 +531,13 @@ def apply(
         g_true, g_own = ledger.hypothetical_grades()
     else:
         g_true = g_own = ledger.grade
-    k = len(table)
-    rep_member = np.zeros((k, n if table.via_firm.any() else 0), bool)
+    via = np.flatnonzero(table.via_firm)  # a row of the rep columns each
+    rep_row = np.full(len(table), -1, np.int64)
+    rep_row[via] = np.arange(len(via))
+    rep_member = np.zeros((len(via), n), bool)
     rep_ctx = np.zeros(rep_member.shape, np.uint8)
     rep_gravity = np.zeros(rep_member.shape, np.uint8)
-    for s in np.flatnonzero(table.via_firm):
+    for s in via:
         if table.trigger[s] == ON_LIST:
             lst = table.index[s]
             firms = np.flatnonzero(firm_registry.member[lst])
@@ -525,9 +553,10 @@ def apply(
         reps = answerable[s, firms]
         has = reps >= 0  # nobody to reach when the firm had no representative then
         reps, fctx, fgrav = reps[has], fctx[has], fgrav[has]
-        rep_member[s, reps] = True
-        rep_ctx[s, reps] = fctx
-        rep_gravity[s, reps] = fgrav
+        r = rep_row[s]
+        rep_member[r, reps] = True
+        rep_ctx[r, reps] = fctx
+        rep_gravity[r, reps] = fgrav
     member = registry.member if len(registry.specs) else np.zeros((1, n), bool)
     cause = registry.cause if len(registry.specs) else np.zeros((1, n), np.uint8)
     ctx = registry.ctx if len(registry.specs) else np.zeros((1, n), np.uint8)
@@ -551,6 +580,7 @@ def apply(
         rep_member,
         rep_ctx,
         rep_gravity,
+        rep_row,
         self_employed,
         np.zeros(0, bool) if scope is None else scope,
     )

@@ -264,7 +264,7 @@ CARRIED = {
     "World": (
         "s", "seed", "dt", "active", "firm_active", "deg_active", "firm_deg_active", "state",
         "out", "firm_out", "audit", "firm_audit", "firm_unrelated", "legal_rep", "reps_lost",
-        "pressed_violations", "vpn_posts_hidden", "cuts", "firm_exposed_ever", "person_records",
+        "pressed_violations", "free_violations", "vpn_posts_hidden", "cuts", "firm_exposed_ever", "person_records",
         "_lcc", "seconds", "spill", "events", "firm_events", "recorder", "ties0", "firm_class",
         "closing", "market",
     ),

@@ -276,6 +276,7 @@ class World:
         # violations of the persons pressed (from the step after their first pressure), in
         # this world and, by common random numbers, with no system (the twin's): policing.py
         self.pressed_violations = np.zeros(2, np.int64)
+        self.free_violations = 0  # this step's with no system (behaviour.run_persons)
         self.vpn_posts_hidden = 0.0  # expected records of critical posts a VPN kept away
         self.deter_max = ad.deter_max if self.sources.sees_any(VIOLATIONS) else 0.0
         self.events = Events(behaviour.EVENT_ROOM * p.n + 1024)
@@ -365,7 +366,8 @@ class World:
         behaviour.adapt(st, p.risk_aversion, self.ledger.listed_contacts, out.status > 0, regime)
         if self.scope is not None:  # outside a pilot nobody is watched
             st.watched[self.scope.outside] = 0
-        behaviour.run_persons(
+        # the violations the pressed would make with no system, counted in the same pass
+        self.free_violations = behaviour.run_persons(
             t,
             behaviour.step_keys(self.seed, t),
             self.params,
@@ -383,6 +385,7 @@ class World:
             out.block_luxury,
             self.registry.listed,
             self.events,
+            self.policing.first if self.policing.on else None,
         )
         if self.market is not None:  # the credit market's applications and outcomes
             self._lend(t)
@@ -632,14 +635,7 @@ class World:
         if self.policing.on:
             since = self.policing.first
             self.pressed_violations[0] += _count_since(ev_agent, ev_act, VIOLATION_IDS, since, t)
-            self.pressed_violations[1] += behaviour.no_system_violations(
-                since,
-                t,
-                behaviour.step_keys(self.seed, t),
-                self.params,
-                self.responses,
-                behaviour.traits_of(self.s.persons, self.s, self.coverage),
-            )
+            self.pressed_violations[1] += self.free_violations
         mask = int(self.responses[behaviour.RP_POST_MASK])
         if mask:
             self.vpn_posts_hidden += behaviour.kept_from_sources(
