@@ -95,33 +95,72 @@ def group_matrix() -> tuple[list[str], np.ndarray]:
     return names, np.array(rows)
 
 
-# the person-pass columns, by name (module constants: numba folds them)
-_PERSONS, _LISTED, _INFLOW, _OUTFLOW = (
-    PM[m] for m in ("persons", "listed", "list_inflow", "list_outflow")
+# The person pass's columns: two tasks share each slice of persons, one adding the lists'
+# and sanctions' columns (LISTING), the other the rest (LIVING, then the grades), each into a
+# table of its own columns only (small enough to stay in cache). The kernel names each by
+# its place there (module constants: numba folds them); the tables are added into the step's
+# row of Recorder.cells through LISTING_COLS and LIVING_COLS.
+LISTING = (
+    "listed",
+    "list_inflow",
+    "list_outflow",
+    "visible_listed",
+    "long_listed",
+    "sanctioned",
+    "sanctioned_own_true",  # a sanctioned step's status (1 own true, 2 false records,
+    "wrongly_sanctioned",  # 3 association) counts in _OWN_TRUE + status - 1: these three
+    "association_sanctioned",  # stay adjacent
+    "sanction_applications",
+    "unrelated_applications",
+    "disproportionate",
+    "rewarded",
+    "household_spillover",
 )
-_VISIBLE, _SANCTIONED, _OWN_TRUE = (
-    PM[m] for m in ("visible_listed", "sanctioned", "sanctioned_own_true")
+LIVING = (
+    "income",
+    "employed",
+    "isolated",
+    "active_ties",
+    "watched",
+    "score_sum",
+    "score_sq_sum",
+    "approval",
+    "aware",
+    "approving",
+    "approving_aware",
+    "informed",
+    "approving_informed",
 )
-# a sanctioned step's status (1 own true, 2 false records, 3 association) counts in column
-# _OWN_TRUE + status - 1: the three are adjacent in PERSON_METRICS
-assert (PM["wrongly_sanctioned"], PM["association_sanctioned"]) == (_OWN_TRUE + 1, _OWN_TRUE + 2)
-_APPLIED, _UNRELATED, _DISPRO, _REWARDED, _SPILL, _INCOME = (
-    PM[m]
+_L = {m: i for i, m in enumerate(LISTING)}
+_V = {m: i for i, m in enumerate(LIVING)}
+_LISTED, _INFLOW, _OUTFLOW, _VISIBLE, _LONG = (
+    _L[m] for m in ("listed", "list_inflow", "list_outflow", "visible_listed", "long_listed")
+)
+_SANCTIONED, _OWN_TRUE = _L["sanctioned"], _L["sanctioned_own_true"]
+_APPLIED, _UNRELATED, _DISPRO, _REWARDED, _SPILL = (
+    _L[m]
     for m in (
         "sanction_applications",
         "unrelated_applications",
         "disproportionate",
         "rewarded",
         "household_spillover",
-        "income",
     )
 )
-_EMPLOYED, _ISOLATED, _TIES, _WATCHED, _SCORE, _SCORE_SQ = (
-    PM[m] for m in ("employed", "isolated", "active_ties", "watched", "score_sum", "score_sq_sum")
+_INCOME, _EMPLOYED, _ISOLATED, _TIES, _WATCHED, _SCORE, _SCORE_SQ = (
+    _V[m]
+    for m in (
+        "income",
+        "employed",
+        "isolated",
+        "active_ties",
+        "watched",
+        "score_sum",
+        "score_sq_sum",
+    )
 )
-_LONG = PM["long_listed"]
 _APPROVAL, _AWARE, _APPROVING, _APPROVING_AWARE, _INFORMED, _APPROVING_INFORMED = (
-    PM[m]
+    _V[m]
     for m in (
         "approval",
         "aware",
@@ -131,6 +170,13 @@ _APPROVAL, _AWARE, _APPROVING, _APPROVING_AWARE, _INFORMED, _APPROVING_INFORMED 
         "approving_informed",
     )
 )
+assert (_L["wrongly_sanctioned"], _L["association_sanctioned"]) == (_OWN_TRUE + 1, _OWN_TRUE + 2)
+_PERSONS = PM["persons"]  # not in the pass: Recorder.persons, by cell
+# every per-person column is the pass's, but those counted from events and records
+assert set(PERSON_METRICS) == {*LISTING, *LIVING, "persons", "records", "false_records"}
+_GRADES = len(LIVING)  # grade g of a world with grades counts in its LIVING table's _GRADES + g
+LISTING_COLS = np.array([PM[m] for m in LISTING], np.int64)
+LIVING_COLS = np.array([PM[m] for m in LIVING], np.int64)
 
 
 # what a sanctioned step adds to a person's ``Recorder.ever`` bits, by status (1 own true
@@ -183,11 +229,15 @@ class Opinion(NamedTuple):
 
 
 @njit(cache=True, parallel=True)
-def _person_pass(cell, listing, sanctioning, living, grade_col, opinion, ever, tables, acc):
+def _person_pass(cell, listing, sanctioning, living, opinion, ever, tables, living_cols, acc):
     """Add every person into its cell; each slice (parallel.py) sums into its own table and
     the tables are added in slice order. Within a slice, two tasks split the columns between
-    them, each into a table of its own (so a run of one slice still uses two cores): every
-    cell's column still gets its persons in person order, the same sums as one serial pass.
+    them (LISTING, LIVING), each into a table of its own (so a run of one slice still uses two
+    cores): every cell's column still gets its persons in person order, the same sums as one
+    serial pass. ``living_cols``: LIVING_COLS and the grades' columns of ``acc``.
+    The first task's columns (lists and sanctions) are zero for most persons most steps: a
+    person with none of them is passed over after a look (adding zeros changes no sum). The
+    persons a cell has are not counted here (``Recorder.persons``: they do not change).
     ``tables`` is scratch of 2 x slices tables, kept from step to step (fresh memory costs
     more to touch than to clear)."""
     listed, joined, left = listing.listed, listing.joined, listing.left
@@ -213,7 +263,9 @@ def _person_pass(cell, listing, sanctioning, living, grade_col, opinion, ever, t
             c = cell[i]
             if half == 0:
                 st = status[i]
-                a[c, _PERSONS] += 1.0
+                quiet = not (listed[i] or joined[i] or left[i] or visible[i] or long_listed[i])
+                if quiet and st == 0 and applied[i] == 0 and not rewarded[i] and not spill[i]:
+                    continue  # (disproportionate and unrelated applications need applied)
                 a[c, _LISTED] += listed[i]
                 a[c, _INFLOW] += joined[i]
                 a[c, _OUTFLOW] += left[i]
@@ -239,7 +291,7 @@ def _person_pass(cell, listing, sanctioning, living, grade_col, opinion, ever, t
                 a[c, _SCORE] += score[i]
                 a[c, _SCORE_SQ] += score[i] * score[i]
                 if len(grade):
-                    a[c, grade_col + grade[i]] += 1.0
+                    a[c, _GRADES + grade[i]] += 1.0
                 x = approval_base[i] + experience[i]  # float32, as Approvals.logit forms it
                 if informed[i] and (len(reached) == 0 or reached[i]):
                     x = x + info_effect
@@ -250,8 +302,12 @@ def _person_pass(cell, listing, sanctioning, living, grade_col, opinion, ever, t
                 a[c, _APPROVING_AWARE] += yes and aware[i]
                 a[c, _INFORMED] += informed[i]
                 a[c, _APPROVING_INFORMED] += yes and informed[i]
-    for task in range(2 * slices):  # a column is zero in the other task's table: adds 0.0
-        acc += tables[task]
+    for task in range(2 * slices):
+        cols = LISTING_COLS if task % 2 == 0 else living_cols
+        a = tables[task]
+        for c in range(N_CELLS):
+            for k in range(len(cols)):
+                acc[c, cols[k]] += a[c, k]
 
 
 SAMPLED_TOTALS = ("largest_component_share", "score_assortativity")
@@ -330,12 +386,15 @@ class Recorder:
         regions: int = 0,
     ):
         self.cell = cells_of(persons)
+        self.persons = np.bincount(self.cell, minlength=N_CELLS).astype(np.float64)  # by cell
         # per region (``regions`` > 0: a run with a pilot, or run.regional)
         self.panel = RegionalPanel(persons.region, regions, steps) if regions else None
         self.steps = steps
         # grade counts per cell follow the fixed metrics: the score distribution by group
         self.metric_names = list(ALL_PERSON_METRICS) + [f"grade.{g}" for g in grade_names]
         self.n_grades = len(grade_names)
+        grade_cols = len(ALL_PERSON_METRICS) + np.arange(self.n_grades)
+        self._living_cols = np.concatenate([LIVING_COLS, grade_cols]).astype(np.int64)
         # written here rather than left to the first add of each step: a fresh page costs
         # several microseconds when the step's pass first touches it (measured, W3)
         shape = (steps, N_CELLS, len(self.metric_names))
@@ -381,8 +440,8 @@ class Recorder:
         acc = self.cells[t]
         if self._tables is None:
             slices = slicing(len(self.cell))[0]
-            shape = (2 * slices, N_CELLS, len(self.metric_names))
-            self._tables = np.zeros(shape, np.float64)
+            width = max(len(LISTING), len(self._living_cols))
+            self._tables = np.zeros((2 * slices, N_CELLS, width), np.float64)
         _person_pass(
             self.cell,
             Listing(reg.listed, reg.joined, reg.left, reg.visible, reg.long_listed),
@@ -398,7 +457,6 @@ class Recorder:
                 score,
                 grade if grade is not None and self.n_grades else np.empty(0, np.uint8),
             ),
-            len(ALL_PERSON_METRICS),
             Opinion(
                 approvals.base,
                 approvals.state.experience,
@@ -409,8 +467,10 @@ class Recorder:
             ),
             self.ever,
             self._tables,
+            self._living_cols,
             acc,
         )
+        acc[:, _PERSONS] += self.persons
         if len(ev_agent):
             counts = np.bincount(
                 self.cell[ev_agent].astype(np.int64) * N_ACTS + ev_act, minlength=N_CELLS * N_ACTS
@@ -447,7 +507,7 @@ class Recorder:
     def by_group(self) -> tuple[list[str], np.ndarray]:
         """[steps, groups, metrics] sums by group."""
         names, g = group_matrix()
-        return names, np.einsum("gc,tcm->tgm", g, self.cells)
+        return names, g @ self.cells  # (a matrix product a step: einsum took 3-4x as long)
 
     def ever_counts_by_group(self, bit: int) -> dict[str, tuple[int, int]]:
         """(persons who ever had ``bit`` set, persons) of each group (1 sanctioned, 2 wrong,
