@@ -89,6 +89,36 @@ def test_chunked_behaviour_equals_one_serial_pass(room, n):
         assert np.array_equal(getattr(st, name), getattr(want_state, name)), name
 
 
+def test_the_pass_sets_how_watched_each_person_feels():
+    """Adaptation happens in the persons' pass: each person's ``watched`` is risk aversion x
+    publicity x min(1, awareness + weights x (listed contacts, own sanction)), and zero
+    outside a pilot; the acts then follow from it (more felt, fewer violations)."""
+    n = 20_000
+    args, st = _behaviour_args(n)
+    rng = np.random.default_rng(9)
+    risk = rng.random(n).astype(np.float32)
+    contacts = rng.integers(0, 4, n).astype(np.int32)
+    status = np.where(rng.random(n) < 0.2, rng.integers(1, 4, n), 0).astype(np.uint8)
+    inside = rng.random(n) < 0.7
+    rp = args[3].copy()
+    rp[behaviour.RP_PUBLICITY], rp[behaviour.RP_AWARENESS] = 0.8, 0.3
+    rp[behaviour.RP_CONTACT_WEIGHT], rp[behaviour.RP_OWN_WEIGHT] = 0.2, 1.0
+    traits = args[7]._replace(risk_aversion=risk)
+    blocks = args[9]._replace(contacts=contacts, status=status, inside=inside)
+    state = st.copy()
+    call = (*args[:3], rp, *args[4:7], traits, changing(state), blocks)
+    a, b = np.empty(40 * n, np.int32), np.empty(40 * n, np.uint8)
+    behaviour._persons_range(0, n, 0, len(a), *call, a, b)
+    feel = np.minimum(1.0, 0.3 + 0.2 * contacts + 1.0 * (status > 0))
+    want = np.where(inside, (risk.astype(np.float64) * 0.8 * feel).astype(np.float32), 0.0)
+    assert np.array_equal(state.watched, want)
+    assert want.max() > 0.5 and (want == 0).sum() > 0.25 * n
+    untouched = st.copy()  # no ``contacts``: the watched level as given
+    call = (*args[:3], rp, *args[4:7], traits, changing(untouched), args[9])
+    behaviour._persons_range(0, n, 0, len(a), *call, a, b)
+    assert np.array_equal(untouched.watched, st.watched)
+
+
 def test_two_pass_tie_cutting_equals_one_serial_pass():
     """Draw-then-apply must cut exactly the ties a serial draw-and-cut pass cuts, including
     ties between two listed sources (drawn from both ends, cut once)."""

@@ -50,6 +50,7 @@ class Traits(NamedTuple):
     learner: np.ndarray
     open_coverage: np.ndarray  # what the world's sources see of the person without a VPN
     vpn_hidden: np.ndarray  # what a VPN hides from them
+    risk_aversion: np.ndarray = np.empty(0, np.float32)  # (read only when adapting: Blocks)
 
 
 class Changing(NamedTuple):
@@ -70,7 +71,10 @@ class Changing(NamedTuple):
 class Blocks(NamedTuple):
     """What the regime does to each person this step, as the persons' kernel reads it; and
     ``since``, the step each was first pressed by contacts (policing.py; empty: no policing),
-    for whom the kernel also counts the violations they would make with no system."""
+    for whom the kernel also counts the violations they would make with no system. What each
+    person sees of the regime — ``contacts`` listed, their own sanction ``status``, whether
+    a pilot reaches them (``inside``; empty: everyone) — makes how watched they feel, set
+    by the kernel as each person's step begins (empty ``contacts``: ``watched`` as given)."""
 
     flight: np.ndarray
     rail: np.ndarray
@@ -78,6 +82,9 @@ class Blocks(NamedTuple):
     luxury: np.ndarray
     listed: np.ndarray
     since: np.ndarray = np.empty(0, np.int32)
+    contacts: np.ndarray = np.empty(0, np.int32)
+    status: np.ndarray = np.empty(0, np.uint8)
+    inside: np.ndarray = np.empty(0, np.bool_)
 
 
 @dataclass
@@ -264,8 +271,12 @@ def parameters(b: Behaviour, dt: float, pressure_pay: float) -> np.ndarray:
     RP_VPN_USES,
     RP_VPN_MASK,
     RP_COMPLY,
-) = range(20)
-N_RP = 20
+    RP_PUBLICITY,
+    RP_AWARENESS,
+    RP_CONTACT_WEIGHT,
+    RP_OWN_WEIGHT,
+) = range(24)
+N_RP = 24
 
 
 def punishes(regime, act: str) -> bool:
@@ -310,6 +321,11 @@ def response_parameters(sc, regime, dt: float, sources, vpn_intercept: float) ->
         out[RP_VPN_USES] = v.uses * dt if out[RP_VPN_MASK] else 0.0
     if r.policing.enabled:
         out[RP_COMPLY] = r.policing.comply
+    a = regime.adaptation  # how watched a person feels (``_persons_range``)
+    out[RP_PUBLICITY] = regime.publicity
+    out[RP_AWARENESS] = a.awareness
+    out[RP_CONTACT_WEIGHT] = a.contact_weight
+    out[RP_OWN_WEIGHT] = a.own_weight
     return out
 
 
@@ -666,6 +682,10 @@ def _persons_range(
     block_flight, block_rail, block_credit = bl.flight, bl.rail, bl.credit
     block_luxury, listed, since = bl.luxury, bl.listed, bl.since
     counting = len(since) > 0
+    contacts, status, inside, risk_aversion = bl.contacts, bl.status, bl.inside, tr.risk_aversion
+    adapting, piloted = len(contacts) > 0, len(inside) > 0
+    publicity, awareness = rp[RP_PUBLICITY], rp[RP_AWARENESS]
+    contact_weight, own_weight = rp[RP_CONTACT_WEIGHT], rp[RP_OWN_WEIGHT]
     free = 0
     kf, kw, kcourt, kvpn, ka = keys[0], keys[4], keys[7], keys[11], keys[12]
     kmis, klux, kch = keys[9], keys[8], keys[10]
@@ -680,6 +700,11 @@ def _persons_range(
     clock = np.empty(MAX_TICKS, np.int64)
     rest = np.empty(MAX_TICKS)
     for i in range(lo, hi):
+        if adapting:  # how watched one feels: risk aversion x publicity x what one sees
+            feel = awareness + contact_weight * contacts[i] + own_weight * (status[i] > 0)
+            watched[i] = risk_aversion[i] * publicity * min(1.0, feel)
+            if piloted and not inside[i]:
+                watched[i] = 0  # outside a pilot nobody is watched
         w = watched[i]
         refused = 0  # purchases and loans refused this step (the pressure of a refusal)
         total, alone = _bounds(bound, own, i, p, tr, h_loan, h_decide, travel_on)
@@ -1031,38 +1056,6 @@ class Events:
         self._spill = None if agents.base is self.agent else (agents, acts)
 
 
-@njit(cache=True, parallel=True)
-def _adapt_kernel(
-    watched,
-    risk_aversion,
-    listed_contacts,
-    sanctioned,
-    publicity,
-    awareness,
-    contact_weight,
-    own_weight,
-):
-    for i in prange(len(watched)):
-        feel = awareness + contact_weight * listed_contacts[i] + own_weight * sanctioned[i]
-        watched[i] = risk_aversion[i] * publicity * min(1.0, feel)
-
-
-def adapt(state: PersonState, risk_aversion, listed_contacts, sanctioned, regime) -> None:
-    """How watched each person feels: their risk aversion x the regime's publicity x what they
-    see (listed contacts, their own sanctions). Zero under no system."""
-    a = regime.adaptation
-    _adapt_kernel(
-        state.watched,
-        risk_aversion,
-        listed_contacts,
-        sanctioned,
-        regime.publicity,
-        a.awareness,
-        a.contact_weight,
-        a.own_weight,
-    )
-
-
 def traits_of(persons, society, coverage) -> Traits:
     """The persons' kernel's Traits of a society (``coverage``: sim.World.use_coverage)."""
     return Traits(
@@ -1077,6 +1070,7 @@ def traits_of(persons, society, coverage) -> Traits:
         society.learner,
         coverage.open,
         coverage.vpn_hidden,
+        persons.risk_aversion,
     )
 
 
@@ -1092,18 +1086,14 @@ def run_persons(
     society,
     coverage,
     state,
-    block_flight,
-    block_rail,
-    block_credit,
-    block_luxury,
-    listed,
+    blocks: Blocks,
     events: Events,
-    since: np.ndarray | None = None,
 ) -> int:
     """One step of every person into ``events`` (``responses``: response_parameters;
     ``recorded``: the world's sources.recorded_table; ``coverage``: what the world's sources
-    see, sim.World.use_coverage). Returns the violations that the persons pressed before this
-    step (``since``: policing.Policing.first; None: nobody) would make with no system."""
+    see, sim.World.use_coverage; ``blocks``: what the regime does to them and what they see
+    of it). Returns the violations that the persons pressed before this step
+    (``blocks.since``) would make with no system."""
     traits = traits_of(persons, society, coverage)
     changing = Changing(
         state.debt,
@@ -1116,9 +1106,6 @@ def run_persons(
         state.coverage,
         state.pressured,
     )
-    blocks = Blocks(block_flight, block_rail, block_credit, block_luxury, listed)
-    if since is not None:
-        blocks = blocks._replace(since=since)
     agents, acts, free = _persons_kernel(
         t,
         keys,

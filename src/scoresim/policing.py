@@ -64,13 +64,13 @@ def _felt(offenders, indptr, adj, active, share, watched):
 NEVER = np.iinfo(np.int32).max  # the step of a first pressure that never came
 
 
-def offences(recs, opaque: np.ndarray) -> np.ndarray:
+def offences(recs, opaque: np.ndarray, distinct=np.unique) -> np.ndarray:
     """Subjects of this step's offences that contacts can know of: true records of an act of
     some gravity, from a source whose records can be seen; VPN use is not one (it is
-    hidden from contacts as well)."""
+    hidden from contacts as well). ``distinct``: np.unique or an equal, faster one."""
     seen = recs.true & (ACT_GRAVITY[recs.act] > 0) & ~opaque[recs.source]
     seen &= recs.act != VPN_USE
-    return np.unique(recs.subject[seen]).astype(np.int64)
+    return distinct(recs.subject[seen]).astype(np.int64)
 
 
 class Policing:
@@ -107,7 +107,7 @@ class Policing:
         pressed = state.pressured
         before = np.flatnonzero(pressed)
         key = stream_key(seed, Stream.POLICING, t)
-        offenders = offences(recs, opaque)
+        offenders = offences(recs, opaque, ledger.distinct)
         again = offenders[pressed[offenders]]
         first = offenders[~pressed[offenders]]
         if len(again) and self.cut_rate.max() > 0:

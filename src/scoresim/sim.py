@@ -362,11 +362,15 @@ class World:
         s, sc, regime = self.s, self.sc, self.regime
         p, f = s.persons, s.firms
         st, out = self.state, self.out
-        # 1. behaviour: adapt to being watched, then act
-        behaviour.adapt(st, p.risk_aversion, self.ledger.listed_contacts, out.status > 0, regime)
+        # 1. behaviour: how watched each person feels (adaptation), then what they do
+        blocks = behaviour.Blocks(
+            out.block_flight, out.block_rail, out.block_credit, out.block_luxury,
+            self.registry.listed,
+        )._replace(contacts=self.ledger.listed_contacts, status=out.status)  # fmt: skip
+        if self.policing.on:  # the pressed: their violations with no system are counted
+            blocks = blocks._replace(since=self.policing.first)
         if self.scope is not None:  # outside a pilot nobody is watched
-            st.watched[self.scope.outside] = 0
-        # the violations the pressed would make with no system, counted in the same pass
+            blocks = blocks._replace(inside=self.scope.persons)
         self.free_violations = behaviour.run_persons(
             t,
             behaviour.step_keys(self.seed, t),
@@ -379,13 +383,8 @@ class World:
             s,
             self.coverage,
             st,
-            out.block_flight,
-            out.block_rail,
-            out.block_credit,
-            out.block_luxury,
-            self.registry.listed,
+            blocks,
             self.events,
-            self.policing.first if self.policing.on else None,
         )
         if self.market is not None:  # the credit market's applications and outcomes
             self._lend(t)
