@@ -12,6 +12,7 @@ inside a numba kernel, with ``i`` a unique counter (agent id, or agent id * K + 
 from __future__ import annotations
 
 from enum import IntEnum
+from functools import lru_cache
 
 import numpy as np
 from numba import njit, uint64
@@ -78,9 +79,15 @@ def _mix(z: int) -> int:
     return z ^ (z >> 31)
 
 
+@lru_cache(maxsize=1024)
+def _stream_base(seed: int, stream: int) -> int:
+    """What a key owes to its seed and stream (kept: every step asks again)."""
+    return _mix(_mix(seed & ((1 << 64) - 1)) ^ stream)
+
+
 def stream_key(seed: int, stream: int, step: int = 0) -> np.uint64:
     """The key for one (seed, stream, step); feed it to :func:`uniform` with an agent counter."""
-    return np.uint64(_mix(_mix(_mix(int(seed) & ((1 << 64) - 1)) ^ int(stream)) ^ (int(step) + 1)))
+    return np.uint64(_mix(_stream_base(int(seed), int(stream)) ^ (int(step) + 1)))
 
 
 @njit(inline="always", cache=True)
