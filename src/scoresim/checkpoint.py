@@ -42,7 +42,7 @@ FORMAT = 8  # raise when the stored worlds change shape (2: compact pending expi
 #            5: JSON and arrays instead of pickle, with a checksum;
 #            6: schedules: each world's phase, recorder grade columns, lists a change closed;
 #            7: the credit market;
-#            8: the recorder's persons by cell and column map, the no-system violation count)
+#            8: the recorder's persons by cell and its column map)
 
 
 def set_status(out: Path, state: str, **extra) -> None:

@@ -264,9 +264,9 @@ CARRIED = {
     "World": (
         "s", "seed", "dt", "active", "firm_active", "deg_active", "firm_deg_active", "state",
         "out", "firm_out", "audit", "firm_audit", "firm_unrelated", "legal_rep", "reps_lost",
-        "pressed_violations", "free_violations", "vpn_posts_hidden", "cuts", "firm_exposed_ever",
-        "person_records", "_lcc", "seconds", "spill", "events", "firm_events", "recorder", "ties0",
-        "firm_class", "closing", "market",
+        "pressed_violations", "vpn_posts_hidden", "cuts", "firm_exposed_ever", "person_records",
+        "_lcc", "seconds", "spill", "events", "firm_events", "recorder", "ties0", "firm_class",
+        "closing", "market",
     ),
     "Ledger": (
         "n", "own_true", "own_false", "false_opaque", "struck_at", "prior", "last_ctx",

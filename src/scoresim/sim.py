@@ -276,7 +276,6 @@ class World:
         # violations of the persons pressed (from the step after their first pressure), in
         # this world and, by common random numbers, with no system (the twin's): policing.py
         self.pressed_violations = np.zeros(2, np.int64)
-        self.free_violations = 0  # this step's with no system (behaviour.run_persons)
         self.vpn_posts_hidden = 0.0  # expected records of critical posts a VPN kept away
         self.deter_max = ad.deter_max if self.sources.sees_any(VIOLATIONS) else 0.0
         self.events = Events(behaviour.EVENT_ROOM * p.n + 1024)
@@ -365,13 +364,14 @@ class World:
         # 1. behaviour: how watched each person feels (adaptation), then what they do
         blocks = behaviour.Blocks(
             out.block_flight, out.block_rail, out.block_credit, out.block_luxury,
-            self.registry.listed,
-        )._replace(contacts=self.ledger.listed_contacts, status=out.status)  # fmt: skip
+            self.registry.listed, contacts=self.ledger.listed_contacts, status=out.status,
+        )  # fmt: skip
         if self.policing.on:  # the pressed: their violations with no system are counted
             blocks = blocks._replace(since=self.policing.first)
         if self.scope is not None:  # outside a pilot nobody is watched
             blocks = blocks._replace(inside=self.scope.persons)
-        self.free_violations = behaviour.run_persons(
+        # (and the violations the pressed would make with no system: policing's measure)
+        free_violations = behaviour.run_persons(
             t,
             behaviour.step_keys(self.seed, t),
             self.params,
@@ -584,7 +584,7 @@ class World:
         )
         # 8. metrics
         if measure:
-            self._measure(t, ev_agent, ev_act, recs, frecs)
+            self._measure(t, ev_agent, ev_act, recs, frecs, free_violations)
         self.ledger.forget()
         self.firm_ledger.forget()
         self.seconds += time.perf_counter() - started
@@ -607,7 +607,7 @@ class World:
         g = self.ledger.grade
         return g if self.grade_columns is None else self.grade_columns[g]
 
-    def _measure(self, t, ev_agent, ev_act, recs, frecs) -> None:
+    def _measure(self, t, ev_agent, ev_act, recs, frecs, free_violations: int) -> None:
         rec = self.recorder
         rec.person_step(
             t,
@@ -634,7 +634,7 @@ class World:
         if self.policing.on:
             since = self.policing.first
             self.pressed_violations[0] += _count_since(ev_agent, ev_act, VIOLATION_IDS, since, t)
-            self.pressed_violations[1] += self.free_violations
+            self.pressed_violations[1] += free_violations
         mask = int(self.responses[behaviour.RP_POST_MASK])
         if mask:
             self.vpn_posts_hidden += behaviour.kept_from_sources(
