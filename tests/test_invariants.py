@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from scoresim import Sim, load_scenario
 from scoresim.results import Results
@@ -154,3 +155,53 @@ def test_cause_classes_add_up_and_follow_their_rule():
     shares = [s[f"sanctioned_{k}_share"] for k in ("own_true_only", "false_records",
               "association_only", "mixed")]  # fmt: skip
     assert abs(sum(shares) - 1.0) < 1e-9
+
+
+def _recount_lists(reg, t: int, was_listed: np.ndarray, was_ever: np.ndarray) -> dict:
+    """A registry's summary columns counted from scratch over every agent and list."""
+    member, since = reg.member, reg.since
+    listed = member.any(axis=0)
+    return {
+        "listed": listed,
+        "long_listed": ((since >= 0) & (t - since >= reg.two_years)).any(axis=0),
+        "joined": listed & ~was_listed,
+        "left": was_listed & ~listed,
+        "ever": was_ever | listed,
+        "visible": (reg.public[:, None] & member & (t - since >= reg.lag[:, None])).any(axis=0),
+    }
+
+
+@pytest.mark.parametrize(
+    "scenario, overrides, years",
+    [
+        # notice before listing, appeals, credit repair, delistings kept on a false ground
+        ("eu-safeguards", {"false_records": {"kept_share": 0.5, "kept_days": 60}}, 1.5),
+        ("article", None, 1.0),  # public lists, a firms' grade list, association
+        ("article-rollout", None, 2.2),  # pilots, and two changes of the rules carried over
+    ],
+)
+def test_list_columns_kept_by_change_equal_a_recount(scenario, overrides, years):
+    """A step of the lists reads and writes only the agents they touch (``Registry.on``) and
+    the step's entrants; every column they keep — on a list, for two years, ever, joined or
+    left this step, visible — equals a recount over every agent and list at every step, and
+    every member is among those touched (also across a change of the rules)."""
+    sim = Sim(scenario, overrides=overrides, n=6000, years=years, seed=7, twin=False).build()
+    prev, flips = {}, []
+
+    def check(t: int) -> None:
+        for side in ("registry", "firm_registry"):
+            reg = getattr(sim.worlds[0], side)  # (a change of the rules rebuilds the world)
+            was_listed, was_ever = prev.get(side, (np.zeros_like(reg.listed),) * 2)
+            want = _recount_lists(reg, t, was_listed, was_ever)
+            for name, col in want.items():
+                if name == "visible" and not reg.public.any():
+                    continue  # (left as it is without public lists)
+                assert np.array_equal(getattr(reg, name), col), (side, t, name)
+            assert np.all(np.diff(reg.on) > 0)
+            assert np.isin(np.flatnonzero(reg.member.any(axis=0)), reg.on).all()
+            assert np.array_equal(reg.stock(), reg.member.sum(axis=1))
+            prev[side] = (reg.listed.copy(), reg.ever.copy())
+            flips.append(int(want["joined"].sum() + want["left"].sum()))
+
+    sim.run(after_step=check)
+    assert sum(flips) > 10, flips  # the lists moved

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from numba import njit
 
 import scoresim
 from scoresim import behaviour
 from scoresim.behaviour import CHUNK, chunk_size
+from scoresim.rng import uniforms_at
 
 STATE = ("debt", "debt_timer", "misses", "employed", "watched", "knows", "vpn", "coverage",
          "pressured")  # fmt: skip
@@ -87,6 +89,53 @@ def test_chunked_behaviour_equals_one_serial_pass(room, n):
     assert np.all(np.diff(got_agent) >= 0)  # in person order
     for name in STATE:  # chunks redone from their own start
         assert np.array_equal(getattr(st, name), getattr(want_state, name)), name
+
+
+@njit
+def _bound_sums(p, rp, tr, n):
+    """Each person's sum of its clocks' bounds, from the kernel's own ``_bounds``."""
+    h_loan, h_decide, travel_on = behaviour._clock_setup(p, rp)
+    bound, own = np.empty(behaviour.N_CLOCKS), np.empty(behaviour.N_CLOCKS)
+    out = np.empty(n)
+    for i in range(n):
+        total, alone = behaviour._bounds(bound, own, i, p, tr, h_loan, h_decide, travel_on)
+        out[i] = total + (own.sum() if alone else 0.0)  # (the clocks drawn on their own too)
+    return out
+
+
+# the favoured purchase's expected count a step: as the article has it; bounds' sums
+# straddling 1; and a clock above one tick a step (it draws on its own: never skipped)
+@pytest.mark.parametrize("favoured", [None, 0.8, 1.5])
+def test_tick_ceilings_skip_only_persons_with_no_tick(favoured):
+    """A person whose draw is at or above its tick ceiling skips its clocks' bounds: the
+    events and every state column are those of the pass without ceilings; each ceiling is the
+    bounds' sum rounded up to a multiple of 2**-16 (ALWAYS from just below 1)."""
+    n = 20_000
+    args, st = _behaviour_args(n)
+    p = args[2].copy()
+    if favoured is not None:
+        p[behaviour.P_FAVOURED] = favoured
+    rp, traits = args[3], args[7]
+    ceiling = behaviour.tick_ceilings(p, rp, traits)
+    sums = _bound_sums(p, rp, traits, n)
+    capped = ceiling < behaviour.ALWAYS
+    up = ceiling[capped] / behaviour.CEILING_SCALE - sums[capped]
+    assert (up >= 0).all() and (up < 2.0**-16).all()
+    assert (sums[~capped] > 1.0 - 2.0**-15).all()
+    u = uniforms_at(args[1][12], behaviour.TICK_SLOTS * np.arange(n))  # the persons' draws
+    skipped = capped & (u * behaviour.CEILING_SCALE >= ceiling)
+    if favoured is None:
+        assert skipped.mean() > 0.1  # (this setup reconsiders VPN use often: fewer skip)
+    elif favoured > 1.0:
+        assert not capped.any()
+    else:
+        assert 0.05 < capped.mean() < 0.95 and skipped.any()
+    want = _serial((*args[:2], p, *args[3:]), st)
+    got = _serial((*args[:2], p, *args[3:7], traits._replace(ceiling=ceiling), *args[8:]), st)
+    assert len(want[0]) > n // 10
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+    for name in STATE:
+        assert np.array_equal(getattr(got[2], name), getattr(want[2], name)), name
 
 
 def test_the_pass_sets_how_watched_each_person_feels():

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scoresim.network import (
+    _assortativity_kernel,
     build_person_graph,
     components,
     from_pairs,
@@ -118,6 +119,13 @@ def test_score_assortativity_matches_numpy_and_ignores_cut_ties():
     want = np.corrcoef(score[rows[keep]].astype(float), score[g.nbr[keep]].astype(float))[0, 1]
     assert abs(score_assortativity(g, active, score) - want) < 1e-9
     assert want > 0.05  # households share a score level here: the test has signal
+    # one score everywhere (a world with no scoring): undefined, as the full walk finds too
+    for level in (600.0, 0.1, 850.25):
+        same = np.full(persons.n, level, np.float32)
+        assert np.isnan(score_assortativity(g, active, same))
+        assert np.isnan(_assortativity_kernel(g.indptr, g.adj, active, same))
+    same[-1] += 1.0  # one differs: the ties are walked again
+    assert np.isfinite(score_assortativity(g, active, same))
 
 
 def test_wide_entries_for_huge_populations_behave_alike():

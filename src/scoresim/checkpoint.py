@@ -36,13 +36,14 @@ OLD_FILES = ("state.pkl", "state.sha256")  # left by earlier versions: removed w
 STATUS = "status"
 STATES = ("running", "interrupted", "failed", "complete")
 OUTPUTS = ("scenario.toml", "timeseries.parquet", "summary.json")
-FORMAT = 8  # raise when the stored worlds change shape (2: compact pending expiries;
+FORMAT = 9  # raise when the stored worlds change shape (2: compact pending expiries;
 #            3: approval, grade-sanction onsets, representatives, the audit matrix;
 #            4: the responses: travel knowledge, VPN use, policing, screening;
 #            5: JSON and arrays instead of pickle, with a checksum;
 #            6: schedules: each world's phase, recorder grade columns, lists a change closed;
 #            7: the credit market;
-#            8: the recorder's persons by cell and its column map)
+#            8: the recorder's persons by cell and its column map;
+#            9: each world's tick ceilings)
 
 
 def set_status(out: Path, state: str, **extra) -> None:

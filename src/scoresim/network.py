@@ -500,9 +500,21 @@ def _assortativity_kernel(indptr, adj, active, score):
     return sxy / sxx
 
 
+@njit(cache=True)
+def _all_equal(x):
+    for i in range(1, len(x)):
+        if x[i] != x[0]:
+            return False
+    return True
+
+
 def score_assortativity(graph: Graph, active: np.ndarray, score: np.ndarray) -> float:
-    """Pearson correlation of scores across active ties (NaN if undefined). Because every tie
-    is stored in both directions, the two ends have the same mean and variance."""
+    """Pearson correlation of scores across active ties (NaN if undefined: among others, where
+    every score is the same — a world with no scoring, such as the twin, whose ties are then
+    not walked). Because every tie is stored in both directions, the two ends have the same
+    mean and variance."""
+    if _all_equal(score):
+        return float("nan")
     return float(_assortativity_kernel(graph.indptr, graph.adj, active, score))
 
 

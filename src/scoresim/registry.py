@@ -21,6 +21,7 @@ from numba import njit, prange
 from . import expr
 from .acts import ACT_ID, CONTEXT_ID
 from .network import nbr_of
+from .parallel import slicing
 from .prefetch import prefetch_row
 from .rng import uniform, uniforms_at
 from .scenario import FIRM_FIELDS, PERSON_FIELDS, FalseRecords, ListSpec, Safeguards
@@ -66,6 +67,10 @@ class Registry:
         self.long_listed = np.zeros(n, bool)  # on some list for two years or more
         self.ever = np.zeros(n, bool)  # ever on a list
         self.repaired = np.zeros(n, bool)  # ever taken off a list early by a repair act
+        # who the lists touch (ascending): every member of a list, and whoever has one of
+        # the columns above (but ever) set. A step reads and writes these and the step's
+        # entrants only, never everyone: the columns of anyone else are all False.
+        self.on = np.zeros(0, np.int32)
         self.two_years = max(1, round(2.0 / step_years))
         self.inflow = np.zeros(k, np.int64)  # this step, per list
         self.outflow = np.zeros(k, np.int64)
@@ -114,7 +119,7 @@ class Registry:
         self.appeals_upheld = 0
 
     def stock(self) -> np.ndarray:
-        return self.member.sum(axis=1)
+        return self.member[:, self.on].sum(axis=1)  # (every member is in ``on``)
 
     def appeal(self, t: int, key, pool: np.ndarray, active: np.ndarray | None) -> np.ndarray:
         """Listed or sanctioned agents (``pool``) appeal; as many as capacity allows are heard,
@@ -151,7 +156,10 @@ class Registry:
         upheld: np.ndarray | None = None,
         kept_key=None,
     ) -> None:
-        was = self.listed.copy()
+        before = self.on
+        if not self.specs and not len(before):
+            return  # no list, and nobody left to take off one
+        entered = []  # the step's entrants, list by list
         self.inflow[:] = 0
         self.outflow[:] = 0
         self.notices[:] = 0
@@ -161,17 +169,21 @@ class Registry:
         g_true = g_own = None
         for k, spec in enumerate(self.specs):
             m = self.member[k]
-            # leave: repair, appeal upheld, term, condition gone
-            leave = np.zeros_like(m)
+            members = before[m[before]]
+            # leave: repair, appeal upheld, term, condition gone (marked for members only)
+            leave = np.zeros_like(m)  # (untouched pages cost nothing)
             if len(self.repair_acts[k]) and len(records):
                 r = np.isin(records.act, self.repair_acts[k])
-                leave[records.subject[r]] = True
-                self.repaired[records.subject[r][m[records.subject[r]]]] = True
+                subj = records.subject[r]
+                leave[subj[m[subj]]] = True
+                self.repaired[subj[m[subj]]] = True
                 if self.notice:  # paying within the notice period stops the listing
-                    self.pending[k][records.subject[r]] = -1
+                    self.pending[k][subj] = -1
             if upheld is not None and len(upheld):
-                leave[upheld[self.cause[k][upheld] == FALSE]] = True
+                struck = upheld[self.cause[k][upheld] == FALSE]
+                leave[struck[m[struck]]] = True
             self.outflow[k], kept = _leave(
+                members,
                 leave,
                 m,
                 self.since[k],
@@ -190,19 +202,22 @@ class Registry:
             )
             self.kept += kept
             if len(self.enter_acts[k]):
-                self._enter_on_records(k, t, records, fields)
+                new = self._enter_on_records(k, t, records, fields)
             else:
                 if g_true is None and len(self.grade_sets[k]):
                     g_true, g_own = led.hypothetical_grades()
-                self._enter_on_condition(k, t, shown, g_true, g_own, leave, fields)
-        flips = _summarise(  # in place: nothing keeps these columns from one step to the next
+                stay = members[~leave[members]]
+                new = self._enter_on_condition(k, t, shown, g_true, g_own, leave, stay, fields)
+            entered.append(new)
+        new = np.sort(np.concatenate(entered)) if entered else before[:0]
+        self.on, changed = _summarise(
+            _merged(before, new),
             self.member,
             self.since,
             t,
             self.two_years,
             self.public,
             self.lag,
-            was,
             self.listed,
             self.long_listed,
             self.ever,
@@ -211,22 +226,24 @@ class Registry:
             self.visible,
         )
         # contacts of the newly (de)listed: association counters
-        if active is not None and flips:
+        if active is not None and len(changed):
             g = led.graph
-            changed = np.flatnonzero(self.listed != was).astype(np.int32)
             _bump_contacts(changed, self.joined, g.indptr, g.adj, active, led.listed_contacts)
 
-    def _join(self, k, t, subj, cause, acts) -> None:
+    def _join(self, k, t, subj, cause, acts) -> np.ndarray:
         self.member[k][subj] = True
         self.since[k][subj] = t
         self.cause[k][subj] = cause
         self.ctx[k][subj] = ACT_CONTEXT[acts]
         self.gravity[k][subj] = ACT_GRAVITY[acts]
         self.inflow[k] += len(subj)
+        return subj
 
-    def _enter_on_records(self, k, t, records, fields) -> None:
-        """A record of a listing act lists its subject (after the notice period, if any)."""
+    def _enter_on_records(self, k, t, records, fields) -> np.ndarray:
+        """A record of a listing act lists its subject (after the notice period, if any).
+        Returns the subjects listed."""
         m = self.member[k]
+        new = []
         if len(records):
             r = np.flatnonzero(np.isin(records.act, self.enter_acts[k]))
             r = r[~m[records.subject[r]]]
@@ -247,64 +264,66 @@ class Registry:
                     self.pending_record[k][subj] = records.act[r].astype(np.int16) * 4 + cause
                     self.notices[k] += len(subj)
                 else:
-                    self._join(k, t, subj, cause, records.act[r])
+                    new.append(self._join(k, t, subj, cause, records.act[r]))
         if self.notice:
             due = np.flatnonzero((self.pending[k] >= 0) & (t - self.pending[k] >= self.notice))
             if len(due):
                 code = self.pending_record[k][due]
                 self.pending[k][due] = -1
-                self._join(k, t, due, (code % 4).astype(np.uint8), (code // 4).astype(np.intp))
+                cause = (code % 4).astype(np.uint8)
+                new.append(self._join(k, t, due, cause, (code // 4).astype(np.intp)))
+        return np.concatenate(new) if new else np.zeros(0, np.int64)
 
-    def _enter_on_condition(self, k, t, shown, g_true, g_own, leave, fields) -> None:
+    def _enter_on_condition(self, k, t, shown, g_true, g_own, leave, stay, fields) -> np.ndarray:
         """A score below a threshold, or a grade in a set, lists the subject; the cause of
-        every member is re-derived from today's components."""
+        every member (``stay``: those not leaving now, and the entrants) is re-derived from
+        today's components. Returns the subjects listed."""
         spec, led, m = self.specs[k], self.ledger, self.member[k]
         by_score = spec.enter_below is not None
-        if by_score:
-            cond = shown < self.thresholds[k]
-        else:
-            cond = self.grade_masks[k][led.grade]
-        if self.inside is not None:
-            cond &= self.inside
-        enter = cond & ~m & ~leave
-        if enter.any() and self.trees[k] is not None:
-            idx = np.flatnonzero(enter)
+        pend = self.pending[k]  # (empty without notice)
+        inside = self.inside if self.inside is not None else np.zeros(0, bool)
+        # those meeting the condition who are not members and not leaving now (a warning
+        # lapses where the condition fails)
+        idx = _condition_met(
+            by_score, shown, self.thresholds[k], led.grade, self.grade_masks[k], inside, m,
+            leave, pend,
+        )  # fmt: skip
+        if len(idx) and self.trees[k] is not None:
             keep = expr.evaluate(self.trees[k], fields(idx, np.ones(len(idx), bool)), len(idx))
-            enter[idx[~keep]] = False
+            idx = idx[keep]
         named = None  # (subjects, context, gravity) of those entering now
         if self.notice:  # a warning first; listed only if the condition still holds after it
-            pend = self.pending[k]
-            pend[~cond] = -1
-            fresh = enter & (pend < 0)
+            fresh = idx[pend[idx] < 0]
             pend[fresh] = t
-            if fresh.any():  # the data that met the condition are named at the warning
-                idx = np.flatnonzero(fresh)
-                c = self._cause_now(k, idx, by_score, g_true, g_own)
-                ctx, grav = named_cause(c, led.last_ctx[idx], led.last_gravity[idx])
-                self.pending_record[k][idx] = ctx.astype(np.int16) * 4 + grav
-            self.notices[k] += int(fresh.sum())
-            enter &= t - pend >= self.notice
-            pend[enter] = -1
-            if enter.any():
-                idx = np.flatnonzero(enter)
+            if len(fresh):  # the data that met the condition are named at the warning
+                c = self._cause_now(k, fresh, by_score, g_true, g_own)
+                ctx, grav = named_cause(c, led.last_ctx[fresh], led.last_gravity[fresh])
+                self.pending_record[k][fresh] = ctx.astype(np.int16) * 4 + grav
+            self.notices[k] += len(fresh)
+            idx = idx[t - pend[idx] >= self.notice]
+            pend[idx] = -1
+            if len(idx):
                 code = self.pending_record[k][idx]
                 named = (idx, (code // 4).astype(np.uint8), (code % 4).astype(np.uint8))
-        if enter.any():
-            m[enter] = True
-            self.since[k][enter] = t
-            self.inflow[k] += int(enter.sum())
+        if len(idx):
+            m[idx] = True
+            self.since[k][idx] = t
+            self.inflow[k] += len(idx)
         _rederive_causes(
-            m, self.cause[k], self._condition(k, by_score, g_true, g_own), self.kept_until[k]
+            np.concatenate((stay, idx)),
+            self.cause[k],
+            self._condition(k, by_score, g_true, g_own),
+            self.kept_until[k],
         )
-        if enter.any():  # the data behind a membership are named once, when it starts
+        if len(idx):  # the data behind a membership are named once, when it starts
             if named is None:
-                idx = np.flatnonzero(enter)
                 ctx, grav = named_cause(
                     self.cause[k][idx], led.last_ctx[idx], led.last_gravity[idx]
                 )
                 named = (idx, ctx, grav)
-            idx, ctx, grav = named
+            _, ctx, grav = named
             self.ctx[k][idx], self.gravity[k][idx] = ctx, grav
+        return idx
 
     def _cause_now(self, k, idx, by_score, g_true, g_own) -> np.ndarray:
         """The cause (TRUE, FALSE, ASSOC) of list k's condition for subjects ``idx`` now: the
@@ -353,6 +372,7 @@ class Condition(NamedTuple):
 
 @njit(cache=True, parallel=True)
 def _leave(  # the columns it writes are arguments, not a bundle: docs/architecture.md
+    members,
     leave,
     member,
     since,
@@ -369,36 +389,36 @@ def _leave(  # the columns it writes are arguments, not a bundle: docs/architect
     kept_steps,
     kept_until,
 ):
-    """Members that leave list k now: those marked already (repair, upheld appeal), those at
-    the end of the term, and — lists without a term — those whose condition no longer holds
-    (score back at the threshold, grade out of the set). Takes them off; returns how many,
-    and how many were kept instead: a delisting delayed (with probability ``kept_share``, by
+    """Of list k's ``members``, those that leave now: those marked already in ``leave``
+    (repair, upheld appeal), those at the end of the term, and — lists without a term — those
+    whose condition no longer holds (score back at the threshold, grade out of the set).
+    Takes them off and marks them in ``leave`` (and only them); returns how many, and how
+    many were kept instead: a delisting delayed (with probability ``kept_share``, by
     ``kept_steps``) keeps the member listed on a false ground (cause FALSE) until then."""
     out = 0
     kept = 0
     by_grade = grade_set.any()
     keeping = len(kept_until) > 0
-    for i in prange(len(member)):
-        go = False
-        if member[i]:
-            go = leave[i]
-            if term > 0:
-                go = go or t - since[i] >= term
-            else:
-                if by_score:
-                    go = go or shown[i] >= threshold
-                if by_grade:
-                    go = go or not grade_set[grade[i]]
-            if keeping:
-                if not go:
-                    kept_until[i] = -1  # listed on its own ground again
-                elif kept_until[i] >= 0:
-                    go = t >= kept_until[i]  # kept until the delayed delisting
-                elif uniform(key, i) < kept_share:
-                    kept_until[i] = t + kept_steps
-                    cause[i] = FALSE
-                    go = False
-                    kept += 1
+    for x in prange(len(members)):
+        i = members[x]
+        go = leave[i]
+        if term > 0:
+            go = go or t - since[i] >= term
+        else:
+            if by_score:
+                go = go or shown[i] >= threshold
+            if by_grade:
+                go = go or not grade_set[grade[i]]
+        if keeping:
+            if not go:
+                kept_until[i] = -1  # listed on its own ground again
+            elif kept_until[i] >= 0:
+                go = t >= kept_until[i]  # kept until the delayed delisting
+            elif uniform(key, i) < kept_share:
+                kept_until[i] = t + kept_steps
+                cause[i] = FALSE
+                go = False
+                kept += 1
         leave[i] = go
         if go:
             member[i] = False
@@ -410,37 +430,99 @@ def _leave(  # the columns it writes are arguments, not a bundle: docs/architect
     return out, kept
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
+def _merged(a, b):
+    """The agents of two ascending lists, each once, ascending (np.union1d without its
+    sort)."""
+    out = np.empty(len(a) + len(b), np.int32)
+    x = y = k = 0
+    while x < len(a) or y < len(b):
+        if y == len(b) or (x < len(a) and a[x] <= b[y]):
+            v = a[x]
+            x += 1
+        else:
+            v = b[y]
+            y += 1
+        if k == 0 or out[k - 1] != v:
+            out[k] = v
+            k += 1
+    return out[:k]
+
+
+@njit(cache=True)
 def _summarise(
-    member, since, t, two_years, public, lag, was, listed, long_listed, ever, joined, left, visible
-):
-    """Across all lists: on any list, on one for two years or more, ever listed, joined or
-    left this step, visible (on a public list past its lag; left as it is without public
-    lists). Returns how many agents joined or left."""
-    k_lists, n = member.shape
+    touched, member, since, t, two_years, public, lag, listed, long_listed, ever, joined, left,
+    visible,
+):  # fmt: skip
+    """Across all lists, for the agents ``touched`` (ascending: all whose columns may be set,
+    and the step's entrants): on any list, on one for two years or more, ever listed, joined
+    or left this step, visible (on a public list past its lag; left as it is without public
+    lists). Returns who still has a column set (the next step's ``on``) and who joined or
+    left (ascending)."""
+    k_lists = member.shape[0]
     any_public = public.any()
-    flips = 0
-    for i in prange(n):
+    keep = np.empty(len(touched), np.int32)
+    flips = np.empty(len(touched), np.int32)
+    n_keep = n_flips = 0
+    for x in range(len(touched)):
+        i = touched[x]
         on = held = seen = False
         for k in range(k_lists):
             s = since[k, i]
             on = on or member[k, i]
             held = held or (s >= 0 and t - s >= two_years)
             seen = seen or (public[k] and member[k, i] and t - s >= lag[k])
+        was = listed[i]
         listed[i] = on
         long_listed[i] = held
         ever[i] = ever[i] or on
-        joined[i] = on and not was[i]
-        left[i] = was[i] and not on
+        joined[i] = on and not was
+        left[i] = was and not on
         if any_public:
             visible[i] = seen
-        if on != was[i]:
-            flips += 1
-    return flips
+        if on != was:
+            flips[n_flips] = i
+            n_flips += 1
+        if on or held or joined[i] or left[i] or (any_public and visible[i]):
+            keep[n_keep] = i
+            n_keep += 1
+    return keep[:n_keep], flips[:n_flips]
 
 
 @njit(cache=True, parallel=True)
-def _rederive_causes(member, cause, condition, kept_until):
+def _condition_met(by_score, shown, threshold, grade, grade_set, inside, member, leave, pending):
+    """The agents (ascending) that meet a condition list's condition — a score below
+    ``threshold`` or a grade in ``grade_set``, and inside a pilot if ``inside`` is given — and
+    are neither members nor leaving now; where the condition fails, a warning given
+    (``pending``, if any) lapses. One pass over everyone in fixed slices (parallel.py), each
+    writing its finds into its own stretch of the output, closed up in slice order."""
+    n = len(member)
+    slices, span = slicing(n)
+    out = np.empty(n, np.int64)  # (a slice's stretch holds all its agents: never overflows)
+    counts = np.zeros(slices, np.int64)
+    piloted, warning = len(inside) > 0, len(pending) > 0
+    for c in prange(slices):
+        w = c * span
+        for i in range(c * span, min(n, (c + 1) * span)):
+            met = shown[i] < threshold if by_score else grade_set[grade[i]]
+            if piloted and not inside[i]:
+                met = False
+            if not met:
+                if warning:
+                    pending[i] = -1
+            elif not member[i] and not leave[i]:
+                out[w] = i
+                w += 1
+        counts[c] = w - c * span
+    k = counts[0]
+    for c in range(1, slices):
+        out[k : k + counts[c]] = out[c * span : c * span + counts[c]]
+        k += counts[c]
+    return out[:k]
+
+
+@njit(cache=True, parallel=True)
+def _rederive_causes(members, cause, condition, kept_until):
     """The cause of every member of a condition list from today's components: TRUE if its
     own true records alone meet the condition, FALSE if its own records do, else ASSOC (the
     scores of ``hypothetical_scores``); a member kept after its delisting stays FALSE. The
@@ -450,8 +532,9 @@ def _rederive_causes(member, cause, condition, kept_until):
         condition
     )
     keeping = len(kept_until) > 0
-    for i in prange(len(member)):
-        if not member[i] or (keeping and kept_until[i] >= 0):
+    for x in prange(len(members)):
+        i = members[x]
+        if keeping and kept_until[i] >= 0:
             continue
         cause[i] = _condition_cause(
             i,

@@ -288,7 +288,7 @@ RULED = {
     "Ledger": ("score", "assoc", "sum_own", "sum_w", "grade", "_hypothetical"),
     "Registry": (
         "member", "since", "cause", "ctx", "gravity", "pending", "pending_record", "kept_until",
-        "listed", "visible", "long_listed", "joined", "left", "budget",
+        "listed", "visible", "long_listed", "joined", "left", "budget", "on",
     ),
     "Policing": ("_firm_ever",),
     "Approvals": ("had_system",),
@@ -297,6 +297,7 @@ REBUILT = {
     "World": (
         "sc", "regime", "table", "firm_table", "barring", "p_name_rep", "params", "chill_max",
         "responses", "deter_max", "avoid_rate", "visible_low", "grade_columns", "scope",
+        "ceiling",
     ),
     "Ledger": (
         "base", "range", "grade_mins", "grade_names", "layer_weights", "mean_weight",
@@ -423,7 +424,8 @@ def _carry_registry(old, new, prefix: str) -> list[tuple[str, float]]:
         if old.kept_until.shape[1] and new.kept_until.shape[1]:
             new.kept_until[j] = old.kept_until[k]
     # who was listed before the change: the next update counts who leaves and tells contacts
-    for col in ("listed", "long_listed", "joined", "left"):
+    # (``on``: every member of the new lists is among the old lists' members)
+    for col in ("listed", "long_listed", "joined", "left", "on"):
         setattr(new, col, getattr(old, col))
     if new.public.any():  # with no public list nothing is visible (nothing recomputes it)
         new.visible = old.visible

@@ -272,6 +272,9 @@ class World:
         self.responses = behaviour.response_parameters(
             sc, regime, dt, self.sources, society.vpn_intercept
         )
+        self.ceiling = behaviour.tick_ceilings(  # (the same in run and twin: traits only)
+            self.params, self.responses, behaviour.traits_of(p, society, self.coverage)
+        )
         self.policing = Policing(sc, regime, p.n, f.n)
         # violations of the persons pressed (from the step after their first pressure), in
         # this world and, by common random numbers, with no system (the twin's): policing.py
@@ -382,6 +385,7 @@ class World:
             p,
             s,
             self.coverage,
+            self.ceiling,
             st,
             blocks,
             self.events,
@@ -830,9 +834,9 @@ STATIC_PERSON_BYTES = PERSON_BYTES + 8 + 4 + 2 + 1 + 5 + 13  # traits etc., CSR 
 #          travel, coverage bits, self-employed, approval baseline; the responses' 13: open and
 #          VPN-hidden coverage bits 4, air and rail propensities 8, learner 1
 HOUSEHOLD_BYTES = 4  # the first person of each household
-WORLD_PERSON_BYTES = 143  # one world's columns: ledger 58, registry 7 + 8 a list, sanctions
+WORLD_PERSON_BYTES = 145  # one world's columns: ledger 58, registry 7 + 8 a list, sanctions
 #                           28, state 18, event buffer 10, degree 4, spill 1, metrics 5, approval 8,
-#                           policing 4 (the step of the first pressure)
+#                           policing 4 (the step of the first pressure), tick ceilings 2
 LIST_PERSON_BYTES = 8  # one list's columns in one world (since, member, gravity, ctx, cause)
 NOTICE_LIST_BYTES = 6  # one list's notice columns, under a notice period (step, record)
 KEPT_LIST_BYTES = 4  # one list's delayed delistings (the step each ends)
