@@ -281,3 +281,22 @@ def test_hypothetical_grades_equal_the_numpy_expressions(score_range):
         g_own, grade_of(led.shown(led.base + led.own_true + led.own_false), mins)
     )
     assert len(np.unique(g_own)) >= 4  # the data span the bands (clamped or not)
+
+
+def test_a_full_event_buffer_widens_and_changes_nothing():
+    """A step whose events do not fit is redone chunk by chunk and the buffer gains a slot a
+    person for the steps after: the same outputs as with room to spare from the start."""
+    runs = []
+    for room in (0, 4):  # none at all; more than any step needs
+        sim = scoresim.Sim("article", n=3000, years=0.2, seed=4, twin=False).build()
+        w = sim.worlds[0]
+        w.events = behaviour.Events(room * 3000 + 1024)
+        sizes = []
+        for t in range(sim.scenario.run.steps):
+            w.step(t)
+            sizes.append(len(w.events.agent))
+        runs.append((w.recorder.cells.copy(), sizes))
+    (narrow, grown), (wide, kept) = runs
+    assert np.array_equal(narrow, wide)
+    assert grown[0] == 3000 + 1024 and grown[-1] == grown[0]  # one slot was enough after
+    assert kept[0] == kept[-1] == 4 * 3000 + 1024

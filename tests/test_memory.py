@@ -14,8 +14,9 @@ N = 20_000
 
 
 def _bytes_by_length(obj, n: int, skip: set[int]) -> tuple[int, int]:
-    """Bytes of the arrays reachable from ``obj`` with one row per agent (or a multiple,
-    like the event buffer) and bytes of arrays with one row per graph entry."""
+    """Bytes of the arrays reachable from ``obj`` with one row per agent (or more, like the
+    event buffer: a slot an agent and a little) and bytes of arrays with one row per graph
+    entry."""
     seen, per_agent, per_entry = set(skip), 0, 0
     entries = None
 
@@ -27,7 +28,7 @@ def _bytes_by_length(obj, n: int, skip: set[int]) -> tuple[int, int]:
         if isinstance(o, np.ndarray):
             if entries is not None and o.ndim == 1 and len(o) == entries:
                 per_entry += o.nbytes
-            elif o.ndim >= 1 and (o.shape[-1] == n or len(o) in (n, n + 1) or len(o) >= 2 * n):
+            elif o.ndim >= 1 and (o.shape[-1] == n or len(o) >= n):
                 per_agent += o.nbytes
             return
         if isinstance(o, (list, tuple)):

@@ -389,7 +389,8 @@ def _emit_count(ev_agent, ev_act, k, limit, i, act, u, lam):
 CHUNK = 1 << 14  # persons per parallel chunk at most; fewer in small runs, so both cores work
 MIN_CHUNK = 1 << 10
 CHUNKS_SMALL_RUN = 8  # a run of fewer than 8 * CHUNK persons is cut into this many chunks
-EVENT_ROOM = 2  # event slots a person in the buffer; a chunk that needs more is redone
+EVENT_ROOM = 1  # event slots a person in the buffer at first (a chunk that needs more is
+#                redone, and the buffer gains a slot a person: Events.widen)
 MAX_EVENTS = 32 * MAX_REPEAT  # more than any person can emit in one step (< 32 sites)
 
 
@@ -1061,6 +1062,13 @@ class Events:
         self.count = len(agents)
         self._spill = None if agents.base is self.agent else (agents, acts)
 
+    def widen(self, n: int) -> None:
+        """One more slot for each of ``n`` agents, from the next step on (the events held now
+        stay where they are: new arrays, since they did not fit)."""
+        room = len(self.agent) // max(n, 1) + 1
+        self.agent = np.empty(room * n + 1024, np.int32)
+        self.act = np.empty(room * n + 1024, np.uint8)
+
 
 # A person's tick ceiling: the sum of its clocks' bounds, rounded up to a multiple of 2**-16
 # (2 bytes a person); ALWAYS where the sum is that close to 1 or above (a clock may draw on
@@ -1159,6 +1167,8 @@ def run_persons(
         events.act,
     )
     events.take(agents, acts)
+    if agents.base is not events.agent:  # a chunk overflowed (and was redone): more room
+        events.widen(len(changing.debt))
     return free
 
 

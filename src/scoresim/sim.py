@@ -834,8 +834,8 @@ STATIC_PERSON_BYTES = PERSON_BYTES + 8 + 4 + 2 + 1 + 5 + 13  # traits etc., CSR 
 #          travel, coverage bits, self-employed, approval baseline; the responses' 13: open and
 #          VPN-hidden coverage bits 4, air and rail propensities 8, learner 1
 HOUSEHOLD_BYTES = 4  # the first person of each household
-WORLD_PERSON_BYTES = 145  # one world's columns: ledger 58, registry 7 + 8 a list, sanctions
-#                           28, state 18, event buffer 10, degree 4, spill 1, metrics 5, approval 8,
+WORLD_PERSON_BYTES = 140  # one world's columns: ledger 58, registry 7 + 8 a list, sanctions
+#                           28, state 18, event buffer 5, degree 4, spill 1, metrics 5, approval 8,
 #                           policing 4 (the step of the first pressure), tick ceilings 2
 LIST_PERSON_BYTES = 8  # one list's columns in one world (since, member, gravity, ctx, cause)
 NOTICE_LIST_BYTES = 6  # one list's notice columns, under a notice period (step, record)
