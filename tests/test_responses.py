@@ -317,3 +317,19 @@ def test_safeguarded_firms_keep_their_listed_partners():
         others_cut += int((gone & to_listed & ~guarded[rows]).sum())
         before = w.firm_active.copy()
     assert kept_cut == 0 and others_cut > 20
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_firms_rating_percentile_is_a_plain_search(ties):
+    """The screening's percentile (how many rated firms score below each firm) looks the
+    firms up in score order: the same counts as searching in firm order, ties and firms
+    outside the rated set included."""
+    from scoresim.screening import below
+
+    rng = np.random.default_rng(3)
+    for m in (0, 1, 7, 5000):
+        x = rng.normal(1000, 50, m).astype(np.float32)
+        if ties:
+            x = np.round(x / 25) * 25
+        ranked = np.sort(x[rng.random(m) < 0.6])  # rated: those inside a pilot
+        assert np.array_equal(below(ranked, x), np.searchsorted(ranked, x, "left"))
