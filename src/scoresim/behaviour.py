@@ -1167,8 +1167,8 @@ def run_persons(
         events.act,
     )
     events.take(agents, acts)
-    if agents.base is not events.agent:  # a chunk overflowed (and was redone): more room
-        events.widen(len(changing.debt))
+    if len(agents) and not np.may_share_memory(agents, events.agent):  # not in the buffer:
+        events.widen(len(changing.debt))  # a chunk overflowed (and was redone): more room
     return free
 
 
