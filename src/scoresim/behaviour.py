@@ -1057,10 +1057,13 @@ class Events:
             n = kernel(*args, self.agent, self.act)
         self.count = n
 
-    def take(self, agents: np.ndarray, acts: np.ndarray) -> None:
-        """Hold events a parallel kernel returned (views of the buffer, or new arrays)."""
+    def take(self, agents: np.ndarray, acts: np.ndarray) -> bool:
+        """Hold events a parallel kernel returned (views of the buffer, or new arrays);
+        returns whether they are in the buffer."""
         self.count = len(agents)
-        self._spill = None if agents.base is self.agent else (agents, acts)
+        held = len(agents) == 0 or np.may_share_memory(agents, self.agent)
+        self._spill = None if held else (agents, acts)
+        return held
 
     def widen(self, n: int) -> None:
         """One more slot for each of ``n`` agents, from the next step on (the events held now
@@ -1166,9 +1169,8 @@ def run_persons(
         events.agent,
         events.act,
     )
-    events.take(agents, acts)
-    if len(agents) and not np.may_share_memory(agents, events.agent):  # not in the buffer:
-        events.widen(len(changing.debt))  # a chunk overflowed (and was redone): more room
+    if not events.take(agents, acts):  # a chunk overflowed (and was redone): more room
+        events.widen(len(changing.debt))
     return free
 
 

@@ -175,8 +175,9 @@ class Registry:
             if len(self.repair_acts[k]) and len(records):
                 r = np.isin(records.act, self.repair_acts[k])
                 subj = records.subject[r]
-                leave[subj[m[subj]]] = True
-                self.repaired[subj[m[subj]]] = True
+                paid = subj[m[subj]]  # members who repaired
+                leave[paid] = True
+                self.repaired[paid] = True
                 if self.notice:  # paying within the notice period stops the listing
                     self.pending[k][subj] = -1
             if upheld is not None and len(upheld):
