@@ -125,3 +125,46 @@ def test_under_a_notice_period_the_cause_is_the_data_that_met_the_condition():
     assert w.registry.member[0, PERSON] and w.registry.since[0, PERSON] == 2
     assert w.registry.ctx[0, PERSON] == CONTEXT_ID["finance"]
     assert w.out.block_flight[PERSON] and w.out.unrelated[PERSON] == 0
+
+
+def test_the_cause_named_is_the_largest_deduction_then_the_graver_act_then_the_earlier_rule():
+    """The one-pass choice of each subject's cause (scoring._largest_deductions) names what a
+    sort by (subject, points, gravity descending, rule order) puts first, with ties in points
+    and gravity on purpose; subjects with no deduction keep what they had, and the scratch is
+    left all zero."""
+    from scoresim.scoring import ACT_CONTEXT, ACT_GRAVITY, _largest_deductions
+
+    rng = np.random.default_rng(7)
+    n = 400
+    # rules in order, with ties in points between acts of equal and of unequal gravity
+    # (gravities: missed payment 1 and traffic offence 1, fraud 3 and major offence 3, loan
+    # default 2); each rule's subjects overlap the others' and repeat
+    rules = [(-20.0, "missed_payment"), (-20.0, "traffic_offence"), (-5.0, "fraud"),
+             (-20.0, "fraud"), (-20.0, "major_offence"), (-50.0, "loan_default"),
+             (-50.0, "missed_payment"), (-5.0, "major_offence")]  # fmt: skip
+    parts = [(rng.integers(0, n - 50, 150).astype(np.int32), pts, ACT_ID[a]) for pts, a in rules]
+    ctx = np.full(n, 250, np.uint8)
+    grav = np.full(n, 9, np.uint8)
+    best = np.zeros(n, np.float64)
+    _largest_deductions(
+        np.concatenate([p[0] for p in parts]),
+        np.cumsum([len(p[0]) for p in parts]),
+        np.array([p[1] for p in parts]),
+        np.array([p[2] for p in parts], np.intp),
+        best,
+        ctx,
+        grav,
+    )
+    # the plain formulation: a stable sort, largest deduction first, then the graver act
+    subj = np.concatenate([p[0] for p in parts])
+    pts = np.concatenate([np.full(len(p[0]), p[1]) for p in parts])
+    act = np.concatenate([np.full(len(p[0]), p[2], np.intp) for p in parts])
+    order = np.lexsort((-ACT_GRAVITY[act].astype(np.int16), pts, subj))
+    subj, act = subj[order], act[order]
+    first = np.concatenate([[True], subj[1:] != subj[:-1]])
+    want_ctx, want_grav = np.full(n, 250, np.uint8), np.full(n, 9, np.uint8)
+    want_ctx[subj[first]] = ACT_CONTEXT[act[first]]
+    want_grav[subj[first]] = ACT_GRAVITY[act[first]]
+    np.testing.assert_array_equal(ctx, want_ctx)
+    np.testing.assert_array_equal(grav, want_grav)
+    assert (ctx[n - 50 :] == 250).all() and not best.any()

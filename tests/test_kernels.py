@@ -209,8 +209,8 @@ def test_two_pass_tie_cutting_equals_one_serial_pass():
     z = np.zeros(n)
     drawn = _draw_cuts(sources, g.indptr, g.adj, got, rate, weight, key)
     _apply_cuts(
-        sources[drawn], g.indptr, g.adj, got, np.zeros(n, np.float32), np.zeros(n, bool),
-        np.ones(5), False, z, z.copy(), np.zeros(n, np.int32), deg, cuts,
+        sources[drawn], g.indptr, g.adj, got, np.zeros(n, np.float32), np.zeros(n, np.float32),
+        np.zeros(n, bool), np.ones(5), False, z, z.copy(), np.zeros(n, np.int32), deg, cuts,
     )  # fmt: skip
     assert np.array_equal(got, want)
     assert np.array_equal(deg, want_deg)

@@ -261,3 +261,80 @@ def test_inspection_ratio_is_worst_over_best(best, worst):
     none = {"regime": {"sanctions": []}}
     s = Sim("corporate", overrides=none, n=20_000, years=1, seed=1, twin=False).run().summary()
     assert s["inspection_ratio"] == pytest.approx(1.0)
+
+
+def test_employers_decide_each_person_as_the_plain_chance_does():
+    """The employers' step decides ``u < 1 - exp(-h dt)`` without the exponential for draws
+    clearly away from the chance: every person's outcome equals the plain formula's, for
+    draws spread over every hazard and for draws within a few units in the last place of
+    the chance, on both sides (response._below_chance). The plain formula is compiled as
+    the kernel was: numpy's exponential may differ from it in the last place."""
+    from numba import njit
+
+    from scoresim.response import _below_chance, _employers_kernel
+    from scoresim.rng import uniforms_at
+
+    @njit
+    def plain(u, x):
+        out = np.empty(len(u), np.bool_)
+        for k in range(len(u)):
+            out[k] = u[k] < 1.0 - np.exp(-x[k])
+        return out
+
+    @njit
+    def chances(x):
+        return np.array([1.0 - np.exp(-v) for v in x])
+
+    rng = np.random.default_rng(11)
+    x = np.concatenate([[0.0, 1e-300, 1e-9], 10.0 ** rng.uniform(-8, 1.3, 3000)])
+    chance = chances(x)
+    near = [np.nextafter(chance, 2.0 * (k > 0) - 1.0) if k else chance for k in (-1, 0, 1)]
+    for u in (*near, rng.random(len(x)), x, x - x * x / 2, chance * rng.uniform(0.9, 1.1)):
+        got = np.array([_below_chance(a, b) for a, b in zip(u, x, strict=True)])
+        np.testing.assert_array_equal(got, plain(u, x))
+    n, dt, key = 20_000, 1 / 52, np.uint64(2024)
+    employer = np.where(rng.random(n) < 0.8, 3, -1).astype(np.int32)
+    employed, listed = rng.random(n) < 0.9, rng.random(n) < 0.3
+    hazard = rng.uniform(0.0, 40.0, n).astype(np.float32)  # wide, so both sides are common
+    loss, firing, finding, screening = 0.1, 5.0, 30.0, 0.4
+    after = employed.copy()
+    _employers_kernel(key, employer, after, listed, hazard, loss, firing, finding, screening, dt)
+    u = uniforms_at(key, np.arange(n, dtype=np.int64))
+    h_loss = loss + hazard.astype(np.float64) + np.where(listed, firing, 0.0)
+    h_find = finding * np.where(listed, 1.0 - screening, 1.0)
+    h = np.where(employed, h_loss, h_find)
+    flips = (employer >= 0) & plain(u, h * dt)
+    assert 0 < flips.sum() < n / 2
+    np.testing.assert_array_equal(after, employed ^ flips)
+
+
+def test_records_wait_for_their_sources_latency_in_the_order_made():
+    """A step's records are held until their source's latency has passed: each part holds
+    exactly the records of one latency, in the order they were made (what a mask per latency
+    gives), and a batch whose sources share one latency is held whole."""
+    from scoresim.sources import Records, SourceSet
+
+    sc = load_scenario("article")
+    sources = SourceSet(sc, list(sc.sources))
+    lat = sources.latency
+    assert len(np.unique(lat)) >= 3
+    rng = np.random.default_rng(5)
+    m = 5000
+    recs = Records(
+        rng.integers(0, 10**6, m).astype(np.int32),
+        rng.integers(0, 40, m).astype(np.uint8),
+        rng.integers(0, len(lat), m).astype(np.uint8),
+        rng.random(m) < 0.9,
+    )
+    sources._hold(10, recs)
+    assert sorted(sources.pending) == sorted(10 + int(d) for d in np.unique(lat))
+    for d in np.unique(lat):
+        (part,) = sources.pending[10 + int(d)]
+        mask = lat[recs.source] == d
+        for col in ("subject", "act", "source", "true"):
+            np.testing.assert_array_equal(getattr(part, col), getattr(recs, col)[mask])
+    one = recs.take(lat[recs.source] == lat.max())
+    sources.pending.clear()
+    sources._hold(3, one)
+    later = 3 + int(lat.max())
+    assert list(sources.pending) == [later] and sources.pending[later][0] is one

@@ -62,9 +62,17 @@ def test_degrees_and_components_match_networkx(case):
         active[e] = active[r] = 0
     masked = _nx(n, g, active)
     np.testing.assert_array_equal(g.degree(active), [masked.degree(i) for i in range(n)])
-    count, _ = components(g, active)
+    count, labels = components(g, active)
     assert count == nx.number_connected_components(masked)
     assert ties_by_layer(g, active)[0] == masked.number_of_edges()
+    # joined in ranges (in parallel, then the ties between ranges): the same components
+    largest = max(len(c) for c in nx.connected_components(masked)) / n
+    for parts in (1, 2, 3, 7, n):
+        assert largest_component_share(g, active, parts) == largest
+        np.testing.assert_array_equal(components(g, active, parts)[1], labels)
+    first = {min(c): c for c in nx.connected_components(masked)}  # labels by first node
+    for k, root in enumerate(sorted(first)):
+        assert set(np.flatnonzero(labels == k)) == first[root]
 
 
 def test_society_graph_matches_networkx_and_has_its_layers():

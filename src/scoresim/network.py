@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 
 from .parallel import slicing
 from .population import Firms, Persons, group_starts
@@ -405,7 +405,7 @@ def row_weight_sums(indptr, adj, layer_w):
     return out
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def _find(parent, x):
     while parent[x] != x:
         parent[x] = parent[parent[x]]  # path halving
@@ -413,50 +413,97 @@ def _find(parent, x):
     return x
 
 
-@njit(cache=True)
-def _components_kernel(indptr, adj, active):
-    """Union-find over active entries; labels numbered 0.. in order of first appearance.
-    Every tie is stored (and cut) both ways, so each is joined once, from its lower end;
-    the root of i is found once per row and kept up to date through the row's joins."""
+@njit(inline="always", cache=True)
+def _join_row(parent, indptr, adj, active, i, lo_e, until):
+    """Join node i with its active neighbours j (i < j < ``until``) from entry ``lo_e`` of its
+    row on (rows are sorted by neighbour). A root always points to the smaller root, so
+    ``parent[x] <= x`` throughout, and joins among nodes of one range of indices touch the
+    parents of that range only."""
+    a = -1
+    for e in range(lo_e, indptr[i + 1]):
+        j = nbr_of(adj[e])
+        if j >= until:
+            break
+        if j > i and active[e]:
+            if a < 0:
+                a = _find(parent, i)
+            b = _find(parent, j)
+            if a != b:
+                if a < b:
+                    parent[b] = a
+                else:
+                    parent[a] = b
+                    a = b
+
+
+@njit(cache=True, parallel=True)
+def _component_roots(indptr, adj, active, parts):
+    """Each node's component, named by its smallest node (union-find over active entries).
+    The nodes are cut into ``parts`` ranges joined in parallel over the ties inside each
+    range, then the ties between ranges are joined in one serial pass; the components do not
+    depend on the order of joins, so neither does the answer on ``parts``."""
     n = len(indptr) - 1
     parent = np.arange(n, dtype=np.int32)
-    for i in range(n):
-        a = -1
-        for e in range(indptr[i], indptr[i + 1]):
-            j = nbr_of(adj[e])
-            if j > i and active[e]:
-                if a < 0:
-                    a = _find(parent, i)
-                b = _find(parent, j)
-                if a != b:
-                    if a < b:
-                        parent[b] = a
-                    else:
-                        parent[a] = b
-                        a = b
-    labels = np.empty(n, dtype=np.int32)
-    relabel = np.full(n, -1, dtype=np.int32)
+    span = (n + parts - 1) // parts
+    for part in prange(parts):
+        lo, hi = part * span, min(n, (part + 1) * span)
+        for i in range(lo, hi):
+            _join_row(parent, indptr, adj, active, i, indptr[i], hi)
+    for part in range(parts - 1):
+        lo, hi = part * span, min(n, (part + 1) * span)
+        first = np.int64(hi) << LAYER_BITS
+        for i in range(lo, hi):
+            e = lower_bound(adj, indptr[i], indptr[i + 1], first)
+            _join_row(parent, indptr, adj, active, i, e, n)
+    for i in range(n):  # parent[i] <= i: in ascending order, each parent's root is known
+        parent[i] = parent[parent[i]]
+    return parent
+
+
+@njit(cache=True)
+def _labels_of(roots):
+    """Labels numbered 0.. in order of first appearance (roots are their components' first
+    nodes)."""
+    labels = np.empty(len(roots), dtype=np.int32)
     count = 0
-    for i in range(n):
-        r = _find(parent, i)
-        if relabel[r] < 0:
-            relabel[r] = count
+    for i in range(len(roots)):
+        if roots[i] == i:
+            labels[i] = count
             count += 1
-        labels[i] = relabel[r]
+        else:
+            labels[i] = labels[roots[i]]
     return count, labels
 
 
-def components(graph: Graph, active: np.ndarray | None = None) -> tuple[int, np.ndarray]:
-    """Connected components over active ties: (count, label per node)."""
+@njit(cache=True)
+def _largest_size(roots):
+    """The number of nodes of the largest component."""
+    size = np.zeros(len(roots), dtype=np.int32)
+    for i in range(len(roots)):
+        size[roots[i]] += 1
+    return size.max()
+
+
+def _roots(graph: Graph, active: np.ndarray | None, parts: int | None) -> np.ndarray:
     mask = np.ones(graph.entries, np.uint8) if active is None else active
-    return _components_kernel(graph.indptr, graph.adj, mask)
+    parts = get_num_threads() if parts is None else parts
+    return _component_roots(graph.indptr, graph.adj, mask, max(1, min(parts, graph.n)))
 
 
-def largest_component_share(graph: Graph, active: np.ndarray | None = None) -> float:
+def components(
+    graph: Graph, active: np.ndarray | None = None, parts: int | None = None
+) -> tuple[int, np.ndarray]:
+    """Connected components over active ties: (count, label per node). ``parts``: ranges
+    joined in parallel (default: the thread count; the answer does not depend on it)."""
+    return _labels_of(_roots(graph, active, parts))
+
+
+def largest_component_share(
+    graph: Graph, active: np.ndarray | None = None, parts: int | None = None
+) -> float:
     if graph.n == 0:
         return 0.0
-    _, labels = components(graph, active)
-    return float(np.bincount(labels).max() / graph.n)
+    return float(_largest_size(_roots(graph, active, parts)) / graph.n)
 
 
 @njit(cache=True, parallel=True)

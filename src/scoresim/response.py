@@ -44,7 +44,8 @@ def _apply_cuts(
     indptr,
     adj,
     active,
-    own,
+    own_true,
+    own_false,
     listed,
     layer_w,
     track_own,
@@ -70,9 +71,9 @@ def _apply_cuts(
             if r >= 0:
                 active[r] = 0
             w = layer_w[lay]
-            if track_own:
-                sum_own[i] -= w * own[j]
-                sum_own[j] -= w * own[i]
+            if track_own:  # own points as Ledger.own() forms them (float32)
+                sum_own[i] -= w * (own_true[j] + own_false[j])
+                sum_own[j] -= w * (own_true[i] + own_false[i])
             sum_w[i] -= w
             sum_w[j] -= w
             if listed[j]:
@@ -105,7 +106,8 @@ def cut_marked(sources, graph, active, ledger, listed, deg_active, cuts) -> None
         g.indptr,
         g.adj,
         active,
-        ledger.own(),
+        ledger.own_true,
+        ledger.own_false,
         listed,
         ledger.layer_weights,
         ledger.associating and ledger.mean_weight > 0,
@@ -127,12 +129,24 @@ def _employers_kernel(
         u = uniform(key, i)
         if employed[i]:
             h = base_loss + job_hazard[i] + (firing if listed[i] else 0.0)
-            if u < 1.0 - np.exp(-h * dt):
+            if _below_chance(u, h * dt):
                 employed[i] = False
         else:
             h = finding * ((1.0 - screening) if listed[i] else 1.0)
-            if u < 1.0 - np.exp(-h * dt):
+            if _below_chance(u, h * dt):
                 employed[i] = True
+
+
+@njit(inline="always", cache=True)
+def _below_chance(u, x):
+    """``u < 1 - exp(-x)`` (x >= 0), as computed in floating point, with the exponential
+    formed only for the few ``u`` near the chance: x - x^2/2 <= 1 - exp(-x) <= x, and the
+    computed value is within 1e-15 of the exact one, so a margin of 1e-12 decides the rest."""
+    if u >= x + 1e-12:
+        return False
+    if u < x - 0.5 * x * x - 1e-12:
+        return True
+    return u < 1.0 - np.exp(-x)
 
 
 def employers(key, employer, employed, listed, job_hazard, behaviour, response, dt) -> None:

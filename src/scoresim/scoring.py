@@ -24,7 +24,7 @@ import numpy as np
 from numba import get_num_threads, njit, prange
 
 from . import expr
-from .acts import ACT_ID, ACTS, CONTEXT_ID
+from .acts import ACT_ID, ACTS, CONTEXT_ID, N_ACTS
 from .network import LAYER_BITS, Graph, layer_of, lower_bound, nbr_of, row_weight_sums
 from .prefetch import prefetch_row
 from .scenario import FIRM_FIELDS, LAYERS, PERSON_FIELDS, Grade, Regime
@@ -194,8 +194,10 @@ class Ledger:
         deductions: list[tuple] = []  # (subjects, points, act) of this step's negative rules
         if len(records) and self.rules:
             _count_into(self.prior, records.subject)
+            by_act = np.argsort(records.act, kind="stable")  # each act's records, in order
+            bounds = np.searchsorted(records.act[by_act], np.arange(N_ACTS + 1), side="left")
             for act, rules in self.rules.items():
-                idx = np.flatnonzero(records.act == act)
+                idx = by_act[bounds[act] : bounds[act + 1]]
                 if len(idx) == 0:
                     continue
                 subj, tr = records.subject[idx], records.true[idx]
@@ -226,25 +228,26 @@ class Ledger:
                         )
                     if rule.points < 0:
                         deductions.append((s, rule.points, act))
-        if deductions:
-            self._name_deductions(deductions)
         if changed_parts:
             self._propagate(self.distinct(np.concatenate(changed_parts)), active)
+        if deductions:  # (after the propagation, which leaves its scratch all zero)
+            self._name_deductions(deductions)
         self.refresh_association()
         self.grade = grade_of(self.shown(), self.grade_mins)
 
     def _name_deductions(self, deductions: list[tuple]) -> None:
         """Each subject with deductions this step: the context and gravity of its largest
         deduction (ties: the graver act, then the earlier rule) become ``last_ctx`` and
-        ``last_gravity``."""
-        subj = np.concatenate([d[0] for d in deductions])
-        pts = np.concatenate([np.full(len(d[0]), d[1]) for d in deductions])
-        act = np.concatenate([np.full(len(d[0]), d[2], np.intp) for d in deductions])
-        order = np.lexsort((-ACT_GRAVITY[act].astype(np.int16), pts, subj))  # largest first
-        subj, act = subj[order], act[order]
-        first = np.concatenate([[True], subj[1:] != subj[:-1]])
-        self.last_ctx[subj[first]] = ACT_CONTEXT[act[first]]
-        self.last_gravity[subj[first]] = ACT_GRAVITY[act[first]]
+        ``last_gravity``. ``deductions``: (subjects, points, act) in rule order."""
+        _largest_deductions(
+            np.concatenate([d[0] for d in deductions]),
+            np.cumsum([len(d[0]) for d in deductions]),
+            np.array([d[1] for d in deductions], np.float64),
+            np.array([d[2] for d in deductions], np.intp),
+            self._d_own,  # all zero between steps' propagations: the scratch of the best
+            self.last_ctx,
+            self.last_gravity,
+        )
 
     def _add(self, subj, true, opaque, pts, t_rec: int, expiring: bool) -> None:
         _add_points(
@@ -405,6 +408,29 @@ def _distinct_sorted(values, mark):
             res[q] = v
             q += 1
     return res
+
+
+@njit(cache=True)
+def _largest_deductions(subj, part_ends, part_pts, part_act, best, last_ctx, last_gravity):
+    """One pass over the deductions in rule order (part p: subjects up to ``part_ends[p]``,
+    each losing ``part_pts[p]`` for act ``part_act[p]``): a subject's first deduction, or one
+    larger than its best so far, or as large but for a graver act, names its context and
+    gravity — what a sort by (subject, points, gravity descending, rule order) would put
+    first. ``best`` is all-zero scratch (points are negative), left all zero."""
+    start = 0
+    for p in range(len(part_ends)):
+        pts, a = part_pts[p], part_act[p]
+        g = ACT_GRAVITY[a]
+        for k in range(start, part_ends[p]):
+            i = subj[k]
+            b = best[i]
+            if b == 0.0 or pts < b or (pts == b and g > last_gravity[i]):
+                best[i] = pts
+                last_ctx[i] = ACT_CONTEXT[a]
+                last_gravity[i] = g
+        start = part_ends[p]
+    for k in range(len(subj)):
+        best[subj[k]] = 0.0
 
 
 @njit(cache=True)

@@ -236,12 +236,25 @@ class SourceSet:
         if len(made):
             new = Records.concat([new, made])
         if len(new):
-            lat = self.latency[new.source]
-            delays = np.unique(lat)
-            for d in delays:
-                part = new if len(delays) == 1 else new.take(lat == d)
-                self.pending.setdefault(t + int(d), []).append(part)
+            self._hold(t, new)
         return Records.concat(self.pending.pop(t, []))
+
+    def _hold(self, t: int, new: Records) -> None:
+        """Keep ``new`` records until their sources' latencies have passed: one part per
+        latency, each in the order of ``new`` (a stable sort by latency: a sort of small
+        integers, linear in the records)."""
+        present = np.bincount(new.source, minlength=len(self.latency)) > 0
+        delays = np.unique(self.latency[present])
+        if len(delays) == 1:
+            self.pending.setdefault(t + int(delays[0]), []).append(new)
+            return
+        lat = self.latency.astype(np.uint16)[new.source]  # (up to 3650 steps: scenario.py)
+        order = np.argsort(lat, kind="stable")
+        ends = np.searchsorted(lat[order], delays, side="right")
+        starts = np.concatenate([[0], ends[:-1]])
+        for d, lo, hi in zip(delays, starts, ends, strict=True):
+            part = new.take(order[lo:hi])
+            self.pending.setdefault(t + int(d), []).append(part)
 
 
 class Sensing(NamedTuple):
