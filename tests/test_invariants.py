@@ -205,3 +205,107 @@ def test_list_columns_kept_by_change_equal_a_recount(scenario, overrides, years)
 
     sim.run(after_step=check)
     assert sum(flips) > 10, flips  # the lists moved
+
+
+def test_the_cells_recorded_equal_a_recount_by_cell():
+    """Every step, each cell's counts of persons (employed, isolated, aware, approving,
+    approving and aware, informed, approving and informed) equal a recount over every person,
+    and its sums (income, ties, watched, scores, approval) one within float rounding;
+    counted in blocks of a few persons (the pass's packed counts) the same table comes out."""
+    from scoresim import metrics as M
+
+    sim = Sim("article", n=4000, years=0.5, seed=9, twin=False).build()
+    w = sim.worlds[0]
+    rec = w.recorder
+    name = {m: M.ALL_PERSON_METRICS.index(m) for m in M.LIVING}
+    seen = []
+
+    def check(t: int) -> None:
+        st, ap = w.state, w.approval
+        cell = rec.cell
+        x = ap.logit()
+        yes, aware, informed = x >= 0, ap.state.aware, ap.state.informed
+
+        def count(v):
+            return np.bincount(cell, weights=np.asarray(v, np.float64), minlength=M.N_CELLS)
+
+        want = {
+            "employed": count(st.employed & (w.s.persons.employer >= 0)),
+            "isolated": count(w.deg_active == 0),
+            "aware": count(aware),
+            "approving": count(yes),
+            "approving_aware": count(yes & aware),
+            "informed": count(informed),
+            "approving_informed": count(yes & informed),
+        }
+        for m, v in want.items():
+            assert np.array_equal(rec.cells[t][:, name[m]], v), (t, m)
+        sums = {
+            "income": count(st.income),
+            "active_ties": count(w.deg_active),
+            "watched": count(st.watched),
+            "score_sum": count(w.ledger.score),
+            "approval": count(1.0 / (1.0 + np.exp(-x.astype(np.float64)))),
+        }
+        for m, v in sums.items():
+            np.testing.assert_allclose(rec.cells[t][:, name[m]], v, rtol=1e-6, err_msg=m)
+        seen.append(int(want["approving"].sum()))
+
+    sim.run(after_step=check)
+    assert len(set(seen)) > 1 and 0 < seen[-1] < 4000  # approval moved, and splits persons
+    # counted in blocks of 7 persons, every field of the packed counts filled: the same
+    rng = np.random.default_rng(2)
+    n = 5000
+
+    def flags(p):
+        return rng.random(n) < p
+
+    cell = rng.integers(0, M.N_CELLS, n).astype(rec.cell.dtype)
+    living = M.Living(rng.random(n).astype(np.float32), flags(0.8),
+                      np.where(flags(0.9), 1, -1).astype(np.int32),
+                      np.where(flags(0.3), 0, 5).astype(np.int32), rng.random(n).astype(np.float32),
+                      rng.normal(900, 50, n).astype(np.float32), np.empty(0, np.uint8))  # fmt: skip
+    opinion = M.Opinion(rng.normal(0, 1, n).astype(np.float32), np.zeros(n, np.float32),
+                        flags(0.5), flags(0.4), flags(0.5), np.float32(0.3))  # fmt: skip
+    width = len(M.LIVING)
+    once, often = np.zeros((M.N_CELLS, width)), np.zeros((M.N_CELLS, width))
+    M._add_living(cell, living, opinion, 0, n, once)
+    M._add_living(cell, living, opinion, 0, n, often, 7)
+    assert np.array_equal(once, often)
+    x = opinion.base + opinion.informed * opinion.reached * np.float32(0.3)
+    yes = x >= 0
+    works = living.employed & (living.employer >= 0)
+    aware, informed = opinion.aware, opinion.informed
+    counted = {"employed": works, "isolated": living.deg_active == 0, "aware": aware,
+               "approving": yes, "approving_aware": yes & aware, "informed": informed,
+               "approving_informed": yes & informed}  # fmt: skip
+    for m, v in counted.items():
+        assert np.array_equal(once[:, M.LIVING.index(m)], np.bincount(cell, v, M.N_CELLS)), m
+
+
+def test_acts_and_records_are_counted_in_their_persons_cells():
+    """Each person act counts in its column of its person's cell (a firm's act nowhere), each
+    record in the records column, a false one in the false-records column too: what counting
+    with np.bincount first gives."""
+    from scoresim import metrics as M
+    from scoresim.acts import ACTS, N_ACTS
+
+    rng = np.random.default_rng(4)
+    n, k = 3000, 20_000
+    cell = rng.integers(0, M.N_CELLS, n).astype(np.int32)
+    cols = np.array([M.ALL_PERSON_METRICS.index(a.name) if a.subject == "person" else -1
+                     for a in ACTS])  # fmt: skip
+    agent = np.sort(rng.integers(0, n, k)).astype(np.int32)
+    act = rng.integers(0, N_ACTS, k).astype(np.uint8)
+    subject, true = rng.integers(0, n, k // 2).astype(np.int32), rng.random(k // 2) < 0.8
+    got = np.zeros((M.N_CELLS, len(M.ALL_PERSON_METRICS)))
+    M._count_acts_and_records(cell, agent, act, cols, subject, true, got)
+    want = np.zeros_like(got)
+    counts = np.bincount(cell[agent] * N_ACTS + act, minlength=M.N_CELLS * N_ACTS)
+    counts = counts.reshape(M.N_CELLS, N_ACTS)
+    person = cols >= 0
+    assert (~person).any()  # firms' acts are in the draw, and must count nowhere
+    want[:, cols[person]] += counts[:, person]
+    want[:, M.PM["records"]] += np.bincount(cell[subject], minlength=M.N_CELLS)
+    want[:, M.PM["false_records"]] += np.bincount(cell[subject[~true]], minlength=M.N_CELLS)
+    assert np.array_equal(got, want) and want[:, M.PM["false_records"]].sum() > 0
