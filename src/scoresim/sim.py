@@ -648,9 +648,9 @@ class World:
                 st.coverage,
                 self.sources.recorded,
             )
-        rec.total(t, "vpn_users", float(st.vpn.sum()))
+        rec.total(t, "vpn_users", float(np.count_nonzero(st.vpn)))  # (a bool sum is slower)
         rec.total(t, "critical_posts_hidden_by_vpn", self.vpn_posts_hidden)
-        rec.total(t, "persons_pressured", float(st.pressured.sum()))
+        rec.total(t, "persons_pressured", float(np.count_nonzero(st.pressured)))
         rec.total(t, "ties_cut_by_policing", float(self.policing.cuts))
         rec.total(t, "firms_pressured", float(self.policing.firm_pressed.sum()))
         for k, name in enumerate(LAYER_NAMES):
