@@ -281,6 +281,19 @@ def test_the_cells_recorded_equal_a_recount_by_cell():
                "approving_informed": yes & informed}  # fmt: skip
     for m, v in counted.items():
         assert np.array_equal(once[:, M.LIVING.index(m)], np.bincount(cell, v, M.N_CELLS)), m
+    # one cell, every person counted in every field: as many as a field holds, in full blocks
+    n = int(M.FIELD)
+    yes = np.ones(n, bool)
+    zero, none = np.zeros(n, np.int32), np.zeros(n, np.float32)
+    living = M.Living(none, yes, zero, zero, none, none, np.empty(0, np.uint8))
+    opinion = M.Opinion(np.ones(n, np.float32), np.zeros(n, np.float32), yes, yes,
+                        np.empty(0, bool), np.float32(0.0))  # fmt: skip
+    full = np.zeros((M.N_CELLS, width))
+    M._add_living(np.zeros(n, np.int32), living, opinion, 0, n, full)
+    for m in counted:
+        assert full[0, M.LIVING.index(m)] == n, m
+    with pytest.raises(ValueError, match="field"):
+        M._add_living(np.zeros(n, np.int32), living, opinion, 0, n, full, n + 1)
 
 
 def test_acts_and_records_are_counted_in_their_persons_cells():
@@ -309,3 +322,41 @@ def test_acts_and_records_are_counted_in_their_persons_cells():
     want[:, M.PM["records"]] += np.bincount(cell[subject], minlength=M.N_CELLS)
     want[:, M.PM["false_records"]] += np.bincount(cell[subject[~true]], minlength=M.N_CELLS)
     assert np.array_equal(got, want) and want[:, M.PM["false_records"]].sum() > 0
+
+
+def test_the_lists_columns_recorded_equal_a_recount_also_when_the_lists_end():
+    """Every step and world, each cell's list and sanction counts (on a list, joined, left,
+    visible, long listed, sanctioned by status, applications, unrelated, disproportionate,
+    rewarded, household spill-over) equal a recount over every person — including the twin,
+    whose pass skips them (nobody listed or sanctioned), and the steps after the rules
+    drop every list and sanction, when the last members leave."""
+    from scoresim import metrics as M
+
+    over = {"schedule": [{"at": 0.4, "regime_from": "none"}]}
+    sim = Sim("article", overrides=over, n=5000, years=0.7, seed=3).build()
+    name = {m: M.ALL_PERSON_METRICS.index(m) for m in M.LISTING}
+    left_at_end = []
+
+    def check(t: int) -> None:
+        for w in sim.worlds:  # (a change of the rules rebuilds the worlds)
+            reg, out = w.registry, w.out
+            want = {
+                "listed": reg.listed, "list_inflow": reg.joined, "list_outflow": reg.left,
+                "visible_listed": reg.visible, "long_listed": reg.long_listed,
+                "sanctioned": out.status > 0, "sanctioned_own_true": out.status == 1,
+                "wrongly_sanctioned": out.status == 2,
+                "association_sanctioned": out.status == 3,
+                "sanction_applications": out.applied, "unrelated_applications": out.unrelated,
+                "disproportionate": out.disproportionate, "rewarded": out.rewarded,
+                "household_spillover": w.spill,
+            }  # fmt: skip
+            for m, v in want.items():
+                got = w.recorder.cells[t][:, name[m]]
+                v = np.bincount(w.recorder.cell, np.asarray(v, np.float64), M.N_CELLS)
+                assert np.array_equal(got, v), (t, w.regime.name, m)
+        left_at_end.append(int(sim.worlds[0].registry.left.sum()))
+
+    sim.run(after_step=check)
+    change = round(0.4 * 52)
+    assert max(left_at_end[:change]) > 0 and left_at_end[change] > 0  # the lists ended there
+    assert sum(left_at_end[change + 1 :]) == 0

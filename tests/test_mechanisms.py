@@ -333,6 +333,17 @@ def test_records_wait_for_their_sources_latency_in_the_order_made():
         mask = lat[recs.source] == d
         for col in ("subject", "act", "source", "true"):
             np.testing.assert_array_equal(getattr(part, col), getattr(recs, col)[mask])
+    # latencies of daily steps (up to 3650 days) and beyond what 16 bits hold
+    for wide in ([0, 3, 300, 1000, 3650], [1, 70_000, 300, 65_536, 0]):
+        sources.latency = np.resize(np.array(wide, np.int64), len(lat))
+        sources.pending.clear()
+        sources._hold(10, recs)
+        for d in np.unique(sources.latency):
+            (part,) = sources.pending[10 + int(d)]
+            mask = sources.latency[recs.source] == d
+            np.testing.assert_array_equal(part.subject, recs.subject[mask])
+            np.testing.assert_array_equal(part.true, recs.true[mask])
+    sources.latency = lat
     one = recs.take(lat[recs.source] == lat.max())
     sources.pending.clear()
     sources._hold(3, one)

@@ -178,8 +178,9 @@ _GRADES = len(LIVING)  # grade g of a world with grades counts in its LIVING tab
 LISTING_COLS = np.array([PM[m] for m in LISTING], np.int64)
 LIVING_COLS = np.array([PM[m] for m in LIVING], np.int64)
 # The pass counts the LIVING columns that are counts of persons (0 or 1 each) three to an
-# integer, in fields of 21 bits, and adds them to the table every COUNT_BLOCK persons: one
-# addition for three (the sums are whole numbers, the same in any order and width)
+# integer, in fields of 21 bits (the top one below the sign bit), and adds them to the table
+# every COUNT_BLOCK persons: one addition for three (the sums are whole numbers, the same in
+# any order and width). A field holds up to FIELD persons: a block must not hold more.
 COUNT_BLOCK = 1 << 20
 FIELD = np.int64((1 << 21) - 1)
 
@@ -249,6 +250,8 @@ def _add_living(cell, living, opinion, lo, hi, a, block=COUNT_BLOCK):
     )
     approval_base, experience, aware = opinion.base, opinion.experience, opinion.aware
     informed, reached, info_effect = opinion.informed, opinion.reached, opinion.info_effect
+    if block > FIELD:
+        raise ValueError("more persons a block than a count's field holds")
     everyone = len(reached) == 0  # a campaign reached everyone it informed
     counts = np.zeros((N_CELLS, 3), np.int64)
     for start in range(lo, hi, block):

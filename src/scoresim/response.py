@@ -71,7 +71,7 @@ def _apply_cuts(
             if r >= 0:
                 active[r] = 0
             w = layer_w[lay]
-            if track_own:  # own points as Ledger.own() forms them (float32)
+            if track_own:  # own points, true and false, in float32
                 sum_own[i] -= w * (own_true[j] + own_false[j])
                 sum_own[j] -= w * (own_true[i] + own_false[i])
             sum_w[i] -= w

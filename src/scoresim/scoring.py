@@ -352,9 +352,6 @@ class Ledger:
         lo, hi = self.range if self.range is not None else (0.0, 0.0)
         return np.float32(self.base), self.range is not None, np.float32(lo), np.float32(hi)
 
-    def own(self) -> np.ndarray:
-        return self.own_true + self.own_false
-
     def hypothetical_grades(self) -> tuple[np.ndarray, np.ndarray]:
         """Grades from own-true points alone and from own points alone (for attribution),
         formed once per change of the own points (lists, sanctions and metrics all ask);

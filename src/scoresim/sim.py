@@ -652,7 +652,7 @@ class World:
         rec.total(t, "critical_posts_hidden_by_vpn", self.vpn_posts_hidden)
         rec.total(t, "persons_pressured", float(np.count_nonzero(st.pressured)))
         rec.total(t, "ties_cut_by_policing", float(self.policing.cuts))
-        rec.total(t, "firms_pressured", float(self.policing.firm_pressed.sum()))
+        rec.total(t, "firms_pressured", float(np.count_nonzero(self.policing.firm_pressed)))
         for k, name in enumerate(LAYER_NAMES):
             rec.total(t, f"ties_cut.{name}", float(self.cuts[k]))
             rec.total(t, f"ties_active.{name}", float(self.ties0[k] - self.cuts[k]))

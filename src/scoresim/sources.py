@@ -248,7 +248,8 @@ class SourceSet:
         if len(delays) == 1:
             self.pending.setdefault(t + int(delays[0]), []).append(new)
             return
-        lat = self.latency.astype(np.uint16)[new.source]  # (up to 3650 steps: scenario.py)
+        small = delays[-1] <= np.iinfo(np.uint16).max  # (3650 days at most: scenario.py)
+        lat = self.latency.astype(np.uint16 if small else np.int64)[new.source]
         order = np.argsort(lat, kind="stable")
         ends = np.searchsorted(lat[order], delays, side="right")
         starts = np.concatenate([[0], ends[:-1]])
