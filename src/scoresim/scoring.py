@@ -28,6 +28,7 @@ from .acts import ACT_ID, ACTS, CONTEXT_ID, N_ACTS
 from .network import LAYER_BITS, Graph, layer_of, lower_bound, nbr_of, row_weight_sums
 from .prefetch import prefetch_row
 from .scenario import FIRM_FIELDS, LAYERS, PERSON_FIELDS, Grade, Regime
+from .sources import grouped
 
 NO_CONTEXT = 255
 ACT_CONTEXT = np.array([CONTEXT_ID[a.context] for a in ACTS], np.uint8)  # data context of acts
@@ -194,8 +195,7 @@ class Ledger:
         deductions: list[tuple] = []  # (subjects, points, act) of this step's negative rules
         if len(records) and self.rules:
             _count_into(self.prior, records.subject)
-            by_act = np.argsort(records.act, kind="stable")  # each act's records, in order
-            bounds = np.searchsorted(records.act[by_act], np.arange(N_ACTS + 1), side="left")
+            by_act, bounds = grouped(records.act, N_ACTS)  # each act's records, in order
             for act, rules in self.rules.items():
                 idx = by_act[bounds[act] : bounds[act + 1]]
                 if len(idx) == 0:

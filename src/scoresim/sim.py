@@ -272,7 +272,7 @@ class World:
         self.responses = behaviour.response_parameters(
             sc, regime, dt, self.sources, society.vpn_intercept
         )
-        self.ceiling = behaviour.tick_ceilings(  # (the same in run and twin: traits only)
+        self.ceiling = behaviour.tick_ceilings(  # (from traits and the clocks' parameters)
             self.params, self.responses, behaviour.traits_of(p, society, self.coverage)
         )
         self.policing = Policing(sc, regime, p.n, f.n)

@@ -58,6 +58,14 @@ class Records:
         return len(self.subject)
 
 
+def grouped(keys: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """The positions of ``keys`` (small integers, 0 .. n_groups - 1) grouped by key, each
+    group in its original order, and where each group starts: group g is
+    ``order[bounds[g] : bounds[g + 1]]`` (a stable sort of small integers: linear in them)."""
+    order = np.argsort(keys, kind="stable")
+    return order, np.searchsorted(keys[order], np.arange(n_groups + 1), side="left")
+
+
 @dataclass
 class Coverage:
     """Per agent, one bit per scenario source: does the source see this agent at all?
@@ -248,13 +256,10 @@ class SourceSet:
         if len(delays) == 1:
             self.pending.setdefault(t + int(delays[0]), []).append(new)
             return
-        small = delays[-1] <= np.iinfo(np.uint16).max  # (3650 days at most: scenario.py)
-        lat = self.latency.astype(np.uint16 if small else np.int64)[new.source]
-        order = np.argsort(lat, kind="stable")
-        ends = np.searchsorted(lat[order], delays, side="right")
-        starts = np.concatenate([[0], ends[:-1]])
-        for d, lo, hi in zip(delays, starts, ends, strict=True):
-            part = new.take(order[lo:hi])
+        rank = np.searchsorted(delays, self.latency).astype(np.uint16)  # a source's delay's
+        order, bounds = grouped(rank[new.source], len(delays))  # place among the delays
+        for g, d in enumerate(delays):
+            part = new.take(order[bounds[g] : bounds[g + 1]])
             self.pending.setdefault(t + int(d), []).append(part)
 
 
