@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import scoresim
+from scoresim.network import active_flags
 
 SMALL = dict(n=4000, years=1.0, seed=7)
 
@@ -15,12 +16,13 @@ def brute_association(world):
     """Association sums recomputed from scratch over active ties only."""
     g, led = world.s.graph, world.ledger
     rows = np.repeat(np.arange(g.n), np.diff(g.indptr))
-    w = led.layer_weights[g.layer] * world.active
+    active = active_flags(world.active, g.entries)
+    w = led.layer_weights[g.layer] * active
     own = (led.own_true + led.own_false).astype(np.float64)
     s = np.bincount(rows, weights=w * own[g.nbr], minlength=g.n)
     wsum = np.bincount(rows, weights=w, minlength=g.n)
-    listed = np.bincount(rows, weights=world.active * world.registry.listed[g.nbr], minlength=g.n)
-    deg = np.bincount(rows, weights=world.active, minlength=g.n)
+    listed = np.bincount(rows, weights=active * world.registry.listed[g.nbr], minlength=g.n)
+    deg = np.bincount(rows, weights=active, minlength=g.n)
     return s, wsum, listed, deg
 
 
@@ -90,7 +92,8 @@ def stepped_checks():
             )
         )
         log["twin_sanctioned"].append(int((st.twin.out.applied > 0).sum()))
-        log["twin_cut"].append(int((st.twin.active == 0).sum()))
+        twin_graph = st.twin.s.graph
+        log["twin_cut"].append(int((~active_flags(st.twin.active, twin_graph.entries)).sum()))
         log["sanctioned"].append(int((st.run.out.applied > 0).sum()))
     log["stepped"] = st
     return log

@@ -105,7 +105,7 @@ def test_experience_moves_by_the_sizes_the_scenario_gives():
         _own_kernel,
         _refusals_kernel,
     )
-    from scoresim.network import from_pairs
+    from scoresim.network import from_pairs, pack_active
 
     sp = Approval()
     n = 6
@@ -144,7 +144,7 @@ def test_experience_moves_by_the_sizes_the_scenario_gives():
     heard = Shifts(sp.contact_sanctioned, sp.contact_unjust, sp.contact_rewarded)
     _contacts_kernel(np.uint64(3), 1.0, np.array([0, 1], np.int32),
                      Outcomes(st4, rw4, np.zeros(4, bool), np.zeros(4, bool)), g.indptr, g.adj,
-                     active, heard, x, seen)  # fmt: skip
+                     pack_active(active), heard, x, seen)  # fmt: skip
     unjust = sp.contact_sanctioned + sp.contact_unjust
     np.testing.assert_allclose(x, [unjust, sp.contact_sanctioned, 0.0, unjust], rtol=1e-6)
     assert seen.tolist() == [True, True, False, True]  # 2 is cut off: hears nothing

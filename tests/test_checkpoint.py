@@ -197,7 +197,7 @@ def test_checkpoint_of_another_format_is_refused_clearly_and_kept(tmp_path):
     altered = dict(good)
     name = next(k for k in good if k != "__meta__" and good[k].size)
     altered[name] = good[name].copy()
-    altered[name].flat[0] += 1  # one number changed, the checksum not
+    altered[name].view(np.uint8).flat[0] ^= 1  # one bit changed, the checksum not
     other = dict(
         good, __meta__=np.frombuffer(json.dumps({**meta, "scenario": "x"}).encode(), np.uint8)
     )

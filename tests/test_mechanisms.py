@@ -21,6 +21,7 @@ from scoresim.metrics import (
     disparate_impact_intervals,
     flagged,
 )
+from scoresim.network import active_flags
 from scoresim.population import build_firms, build_persons
 from scoresim.sources import coverage_bits
 
@@ -67,14 +68,15 @@ def test_firms_drop_only_listed_partners_at_their_rate():
     rows = np.repeat(np.arange(g.n), np.diff(g.indptr))
     p = 1 - np.exp(-drop * w.dt)  # per step and tie of a listed firm (firms weigh 1)
     expected = cut = 0.0
-    before = w.firm_active.copy()
+    before = active_flags(w.firm_active, g.entries)
     for _ in st.steps():
-        gone = np.flatnonzero((before == 1) & (w.firm_active == 0))
+        now = active_flags(w.firm_active, g.entries)
+        gone = np.flatnonzero(before & ~now)
         visible = w.firm_registry.visible
         assert np.all(visible[rows[gone]] | visible[g.nbr[gone]])
         cut += len(gone) / 2  # both entries of a tie
-        expected += p * ((before == 1) & visible[rows]).sum()
-        before = w.firm_active.copy()
+        expected += p * (before & visible[rows]).sum()
+        before = now
     assert cut > 30
     assert abs(cut - expected) < 5 * np.sqrt(expected) + 0.05 * expected, (cut, expected)
 

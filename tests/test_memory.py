@@ -9,14 +9,15 @@ import pytest
 
 import scoresim
 from scoresim import sim as S
+from scoresim.network import active_words
 
 N = 20_000
 
 
 def _bytes_by_length(obj, n: int, skip: set[int]) -> tuple[int, int]:
     """Bytes of the arrays reachable from ``obj`` with one row per agent (or more, like the
-    event buffer: a slot an agent and a little) and bytes of arrays with one row per graph
-    entry."""
+    event buffer: a slot an agent and a little) and bytes of arrays with a bit per graph
+    entry (the active mask)."""
     seen, per_agent, per_entry = set(skip), 0, 0
     entries = None
 
@@ -26,7 +27,7 @@ def _bytes_by_length(obj, n: int, skip: set[int]) -> tuple[int, int]:
             return
         seen.add(id(o))
         if isinstance(o, np.ndarray):
-            if entries is not None and o.ndim == 1 and len(o) == entries:
+            if entries is not None and o.ndim == 1 and len(o) == active_words(entries):
                 per_entry += o.nbytes
             elif o.ndim >= 1 and (o.shape[-1] == n or len(o) >= n):
                 per_agent += o.nbytes
@@ -57,7 +58,7 @@ def test_world_budget_matches_its_arrays(preset):
     per_agent, per_entry = _bytes_by_length(world, N, shared)
     budget = S.world_person_bytes(sim.scenario.regime)
     assert abs(per_agent / N - budget) < 1.0, (per_agent / N, budget)
-    assert per_entry == society.graph.entries  # the active mask, one byte an entry
+    assert per_entry == 8 * active_words(society.graph.entries)  # the active mask: a bit each
 
 
 def test_society_budget_matches_its_arrays():
@@ -98,3 +99,73 @@ def test_a_pilot_worlds_extra_bytes_stay_within_their_budget():
     assert S.PILOT_PERSON_BYTES - 4 <= persons / N <= S.PILOT_PERSON_BYTES
     assert S.PILOT_FIRM_BYTES - 4 <= firms / m <= S.PILOT_FIRM_BYTES
     assert world.recorder.panel.region.nbytes == S.PANEL_PERSON_BYTES * N
+
+
+def test_step_columns_narrow_only_where_every_step_fits():
+    """A list's steps, notices, delayed delistings and appeals are int16 while the burn-in's
+    first step and the run's last plus the longest delayed delisting fit, int32 beyond."""
+    short = scoresim.load_scenario("article")
+    assert S.step_type(short) is np.int16
+    long_daily = short.model_copy(deep=True)
+    long_daily.run.step, long_daily.run.years = "day", 80.0  # 29,220 steps + 3,650 days
+    assert S.step_type(long_daily) is np.int32
+    long_daily.run.years = 79.0 - 3650 / 365.25  # just inside
+    assert S.step_type(long_daily) is np.int16
+    burnt = short.model_copy(deep=True)
+    burnt.run.step, burnt.run.years, burnt.run.burn_in_years = "day", 1.0, 50.0
+    assert S.step_type(burnt) is np.int16  # 18,262 steps before the start
+
+
+def test_narrow_step_columns_change_no_number(monkeypatch):
+    """The same run with every step column int32 (the wide form) records the same numbers:
+    notices, delayed delistings, appeals and terms read and write steps alike."""
+    over = {
+        "false_records": {"kept_share": 0.5, "kept_days": 90.0, "misattributed": 0.05},
+        "run": {"step": "day"},
+    }
+
+    def cells(width):
+        monkeypatch.setattr(S, "step_type", lambda sc: width)
+        sim = scoresim.Sim("eu-safeguards", n=6000, years=0.8, seed=4, overrides=over).build()
+        assert sim.worlds[0].registry.since.dtype == width
+        assert len(sim.worlds[0].registry.kept_until[0]) == 6000  # delayed delistings kept
+        sim.run()
+        w = sim.worlds[0]
+        assert (w.ledger.struck_at != np.iinfo(width).min).any()  # appeals struck records
+        return [x.recorder.cells.copy() for x in sim.worlds], w.registry.since.astype(np.int64)
+
+    narrow, wide = cells(np.int16), cells(np.int32)
+    for a, b in zip(narrow[0], wide[0]):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(narrow[1], wide[1])
+    assert (narrow[1] >= 0).sum() > 0  # somebody was listed: the steps were used
+
+
+@pytest.mark.parametrize(
+    ("span", "flags"), [(10**5, "mixed"), (10**5, "plain"), (2**31 - 1, "mixed"), (70_000, "mixed")]
+)
+def test_pending_records_give_back_their_records_sorted(span, flags):
+    """A compact group of pending records gives back each record — subject, true flag,
+    opaque flag — in ascending order of subject (a record's flags stay with it), in ~2 bytes
+    a record where the gaps between subjects fit 16 bits."""
+    from scoresim.scoring import Pending
+
+    rng = np.random.default_rng(span)
+    n = 5000
+    subj = rng.integers(0, span, n).astype(np.int32)
+    subj[:50] = subj[50]  # repeats: one subject with many records
+    true = rng.random(n) < (1.0 if flags == "plain" else 0.9)
+    opaque = rng.random(n) < (0.0 if flags == "plain" else 0.3)
+    p = Pending.of(subj, true, opaque, np.float32(5.0), 7)
+    order = np.argsort(subj, kind="stable")
+    got = p.records()
+    np.testing.assert_array_equal(got[0], subj[order])
+    assert got[0].dtype == np.int32
+    np.testing.assert_array_equal(got[1], true[order])
+    np.testing.assert_array_equal(got[2], opaque[order])
+    assert (p.true is None and p.opaque is None) == (flags == "plain")
+    narrow = np.diff(np.sort(subj)).max() < 2**16
+    assert p.gaps.dtype == (np.uint16 if narrow else np.uint32)
+    assert narrow == (span != 2**31 - 1)
+    bits = 0 if flags == "plain" else 2 * ((n + 7) // 8)
+    assert p.gaps.nbytes + bits <= n * (2.25 if narrow else 4.25)

@@ -4,21 +4,61 @@ from __future__ import annotations
 
 import networkx as nx
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from numba import njit
 
 from scoresim.network import (
     _assortativity_kernel,
+    active_flags,
+    all_active,
     build_person_graph,
+    check_active,
     components,
+    deactivate,
     from_pairs,
+    is_active,
     largest_component_share,
+    pack_active,
     reverse_entry,
     score_assortativity,
     ties_by_layer,
 )
 from scoresim.population import build_firms, build_persons
 from scoresim.scenario import Network, Population
+
+
+@njit(cache=False)
+def _bits_seen_by_kernels(bits, entries, cut):
+    """What compiled code reads from a bitset after clearing the entries ``cut``."""
+    for e in cut:
+        deactivate(bits, e)
+    out = np.empty(entries, np.bool_)
+    for e in range(entries):
+        out[e] = is_active(bits, e)
+    return out
+
+
+@pytest.mark.parametrize("entries", [0, 1, 63, 64, 65, 200, 1001])
+def test_active_bitset_reads_and_cuts_as_a_byte_an_entry(entries):
+    """The active mask is a bit an entry: numpy's packing and the kernels' reads agree bit for
+    bit (entry e is bit e & 63 of word e >> 6), a cut clears its entry's bit only, and a mask
+    in the old byte-an-entry form is refused rather than misread."""
+    rng = np.random.default_rng(entries)
+    flags = rng.random(entries) < 0.6
+    bits = pack_active(flags)
+    assert len(bits) == (entries + 63) // 64 and bits.dtype == np.uint64
+    np.testing.assert_array_equal(active_flags(bits, entries), flags)
+    np.testing.assert_array_equal(active_flags(all_active(entries), entries), np.ones(entries))
+    cut = rng.choice(entries, entries // 3, replace=False).astype(np.int64)
+    want = flags.copy()
+    want[cut] = False
+    np.testing.assert_array_equal(_bits_seen_by_kernels(bits, entries, cut), want)
+    np.testing.assert_array_equal(active_flags(bits, entries), want)
+    if entries > 64:
+        with pytest.raises(ValueError, match="bitset"):
+            check_active(flags.astype(np.uint8), entries)
 
 
 def _nx(n, graph, active=None):
@@ -61,6 +101,7 @@ def test_degrees_and_components_match_networkx(case):
         assert r >= 0 and nbr[r] == rows[e] and rows[r] == nbr[e] and layer[r] == layer[e]
         active[e] = active[r] = 0
     masked = _nx(n, g, active)
+    active = pack_active(active)  # the engine's form: a bit an entry
     np.testing.assert_array_equal(g.degree(active), [masked.degree(i) for i in range(n)])
     count, labels = components(g, active)
     assert count == nx.number_connected_components(masked)
@@ -124,6 +165,7 @@ def test_score_assortativity_matches_numpy_and_ignores_cut_ties():
         r = reverse_entry(g.indptr, g.adj, rows[e], e)
         active[e] = active[r] = 0
     keep = active.astype(bool)
+    active = pack_active(keep)
     want = np.corrcoef(score[rows[keep]].astype(float), score[g.nbr[keep]].astype(float))[0, 1]
     assert abs(score_assortativity(g, active, score) - want) < 1e-9
     assert want > 0.05  # households share a score level here: the test has signal
@@ -149,7 +191,7 @@ def test_wide_entries_for_huge_populations_behave_alike():
     np.testing.assert_array_equal(narrow.nbr, wide.nbr)
     np.testing.assert_array_equal(narrow.layer, wide.layer)
     rows = np.repeat(np.arange(n), np.diff(narrow.indptr))
-    active = (rng.random(narrow.entries) < 0.6).astype(np.uint8)
+    active = pack_active(rng.random(narrow.entries) < 0.6)
     for e in range(0, narrow.entries, 7):
         assert reverse_entry(narrow.indptr, narrow.adj, rows[e], e) == reverse_entry(
             wide.indptr, wide.adj, rows[e], e

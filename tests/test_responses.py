@@ -13,6 +13,7 @@ from scoresim import Sim
 from scoresim import acts as A
 from scoresim.acts import VIOLATIONS
 from scoresim.behaviour import UNPAID_REFUSES
+from scoresim.network import active_flags
 
 
 def _run(preset, n=30_000, years=2.0, seed=4, **over):
@@ -271,7 +272,7 @@ def test_a_required_drop_leaves_no_tie_to_a_visibly_listed_firm():
     checked = 0
     for _ in st.steps():
         vis = w.firm_registry.visible
-        live = w.firm_active == 1
+        live = active_flags(w.firm_active, g.entries)
         assert not (live & (vis[rows] | vis[nbr])).any()
         checked += int(vis.sum())
     assert checked > 0 and w.screening.dropped[1] > 0  # required drops happened
@@ -308,14 +309,15 @@ def test_safeguarded_firms_keep_their_listed_partners():
     nbr = (g.adj >> 3).astype(np.int64)
     guarded = w.s.safeguarded
     kept_cut = others_cut = 0
-    before = w.firm_active.copy()
+    before = active_flags(w.firm_active, g.entries)
     for _ in st.steps():
         vis = w.firm_registry.visible
-        gone = (before == 1) & (w.firm_active == 0)
+        now = active_flags(w.firm_active, g.entries)
+        gone = before & ~now
         to_listed = vis[nbr] & ~vis[rows]
         kept_cut += int((gone & to_listed & guarded[rows]).sum())
         others_cut += int((gone & to_listed & ~guarded[rows]).sum())
-        before = w.firm_active.copy()
+        before = now
     assert kept_cut == 0 and others_cut > 20
 
 

@@ -218,7 +218,7 @@ def test_a_tighter_record_age_cap_reaches_records_already_made():
 
     def check(t: int) -> None:
         queue = sim.worlds[0].ledger.expiry
-        ages[t] = max(due - e[4] for due, entries in queue.items() for e in entries)
+        ages[t] = max(due - e.made for due, entries in queue.items() for e in entries)
 
     sim.run(after_step=check)
     T = sim.phases[1].step

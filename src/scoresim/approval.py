@@ -37,7 +37,7 @@ from scipy.special import ndtri
 
 from . import acts as A
 from . import expr
-from .network import nbr_of
+from .network import is_active, nbr_of
 from .prefetch import prefetch_row
 from .rng import Stream, draws, stream_key, uniform, uniforms_at
 from .scenario import STATIC_PERSON_FIELDS, Approval, Scenario
@@ -256,7 +256,7 @@ def _contacts_kernel(key, hears, news, outcomes, indptr, adj, active, heard, exp
         if d == 0.0:
             continue
         for e in range(indptr[j], indptr[j + 1]):
-            if active[e] and uniform(key, 4 * np.int64(e) + 3) < hears:
+            if is_active(active, e) and uniform(key, 4 * np.int64(e) + 3) < hears:
                 i = nbr_of(adj[e])
                 experience[i] += d
                 aware[i] = True

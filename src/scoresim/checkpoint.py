@@ -36,14 +36,16 @@ OLD_FILES = ("state.pkl", "state.sha256")  # left by earlier versions: removed w
 STATUS = "status"
 STATES = ("running", "interrupted", "failed", "complete")
 OUTPUTS = ("scenario.toml", "timeseries.parquet", "summary.json")
-FORMAT = 9  # raise when the stored worlds change shape (2: compact pending expiries;
+FORMAT = 10  # raise when the stored worlds change shape (2: compact pending expiries;
 #            3: approval, grade-sanction onsets, representatives, the audit matrix;
 #            4: the responses: travel knowledge, VPN use, policing, screening;
 #            5: JSON and arrays instead of pickle, with a checksum;
 #            6: schedules: each world's phase, recorder grade columns, lists a change closed;
 #            7: the credit market;
 #            8: the recorder's persons by cell and its column map;
-#            9: each world's tick ceilings)
+#            9: each world's tick ceilings;
+#            10: the active ties as a bitset, a bit an entry; steps in int16; pending
+#                records compact, scoring.Pending)
 
 
 def set_status(out: Path, state: str, **extra) -> None:

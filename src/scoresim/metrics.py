@@ -444,7 +444,7 @@ class Recorder:
         grade_names: list[str],
         regions: int = 0,
     ):
-        self.cell = cells_of(persons)
+        self.cell = cells_of(persons).astype(np.int16)  # N_CELLS < 2**15
         self.persons = np.bincount(self.cell, minlength=N_CELLS).astype(np.float64)  # by cell
         # per region (``regions`` > 0: a run with a pilot, or run.regional)
         self.panel = RegionalPanel(persons.region, regions, steps) if regions else None

@@ -6,7 +6,11 @@ ties, 4 bytes an entry (uint32 up to 2**29 agents, uint64 beyond). Each undirect
 stored twice (i->j and j->i), rows sorted by adj (= by neighbour, then layer), so the reverse
 entry of a tie is found by binary search (no extra index array).
 Firms: a separate CSR of business partner links. Ties are never deleted during a run: a cut
-tie is masked in a per-world ``active`` array, and stays countable (docs/model.md §2.4).
+tie is masked in a per-world ``active`` bitset, and stays countable (docs/model.md §2.4).
+The bitset holds one bit an entry in 64-bit words (entry e is bit ``e & 63`` of word
+``e >> 6``): an eighth of a byte an entry, where a byte an entry was the graph's largest
+per-world column. (Words, not bytes: a kernel reading bits out of uint8 bytes walked ties
+~40 % slower than from a byte an entry; out of words, as fast; BENCHMARKS.md.)
 """
 
 from __future__ import annotations
@@ -68,14 +72,61 @@ class Graph:
     def degree(self, active: np.ndarray | None = None) -> np.ndarray:
         if active is None:
             return np.diff(self.indptr).astype(np.int32)
-        return _active_degree(self.indptr, active)
+        return _active_degree(self.indptr, check_active(active, self.entries))
 
     def nbytes(self) -> int:
         return self.indptr.nbytes + self.adj.nbytes
 
 
-# Bytes per directed entry (up to 2**29 agents; each world adds its 1-byte active mask).
+# Bytes per directed entry (up to 2**29 agents; each world adds a bit an entry, its active mask).
 ENTRY_BYTES = 4
+
+
+def all_active(entries: int) -> np.ndarray:
+    """An active bitset with every one of ``entries`` set (the bits past the last are 0)."""
+    return pack_active(np.ones(entries, bool))
+
+
+def active_words(entries: int) -> int:
+    """The 64-bit words of an active bitset for ``entries`` entries."""
+    return (entries + 63) // 64
+
+
+def pack_active(flags: np.ndarray) -> np.ndarray:
+    """The active bitset of per-entry flags (anything nonzero is active)."""
+    flags = np.asarray(flags) != 0
+    packed = np.zeros(8 * active_words(len(flags)), np.uint8)
+    packed[: (len(flags) + 7) // 8] = np.packbits(flags, bitorder="little")
+    return packed.view("<u8").astype(np.uint64)  # bit e & 63 of word e >> 6, on any machine
+
+
+def active_flags(bits: np.ndarray, entries: int) -> np.ndarray:
+    """Per-entry bools of an active bitset (a new array: for Python-side use and tests)."""
+    packed = bits.astype("<u8").view(np.uint8)
+    return np.unpackbits(packed, count=entries, bitorder="little").view(bool)
+
+
+def check_active(bits: np.ndarray, entries: int) -> np.ndarray:
+    """``bits`` if it is an active bitset for ``entries`` entries; a clear error otherwise (a
+    byte an entry, the form before bitsets, would be read wrongly, not fail)."""
+    if bits.dtype != np.uint64 or len(bits) != active_words(entries):
+        raise ValueError(
+            f"an active mask must be a bitset of {active_words(entries)} uint64 words for "
+            f"{entries} entries (network.pack_active); got {len(bits)} of {bits.dtype}"
+        )
+    return bits
+
+
+@njit(inline="always", cache=True)
+def is_active(bits, e):
+    """Whether entry ``e``'s tie is active."""
+    return ((bits[e >> 6] >> np.uint64(e & 63)) & np.uint64(1)) != 0
+
+
+@njit(inline="always", cache=True)
+def deactivate(bits, e):
+    """Mark entry ``e`` cut (not thread-safe: its word holds 63 other entries' bits)."""
+    bits[e >> 6] &= ~(np.uint64(1) << np.uint64(e & 63))
 
 
 @njit(cache=True)
@@ -85,7 +136,8 @@ def _active_degree(indptr, active):
     for i in range(n):
         c = 0
         for e in range(indptr[i], indptr[i + 1]):
-            c += active[e]
+            if is_active(active, e):
+                c += 1
         out[i] = c
     return out
 
@@ -378,7 +430,7 @@ def reverse_entry(indptr, adj, i, e):
 
 def ties_by_layer(graph: Graph, active: np.ndarray | None = None, n_layers: int = 5) -> np.ndarray:
     """Undirected ties per layer (active only, if a mask is given)."""
-    mask = np.ones(1, np.uint8) if active is None else active
+    mask = np.zeros(1, np.uint64) if active is None else check_active(active, graph.entries)
     return _layer_entries(graph.adj, mask, active is None, n_layers) / 2
 
 
@@ -386,7 +438,7 @@ def ties_by_layer(graph: Graph, active: np.ndarray | None = None, n_layers: int 
 def _layer_entries(adj, active, all_active, n_layers):
     out = np.zeros(n_layers, np.float64)
     for e in range(len(adj)):
-        if all_active or active[e]:
+        if all_active or is_active(active, e):
             out[layer_of(adj[e])] += 1.0
     return out
 
@@ -424,7 +476,7 @@ def _join_row(parent, indptr, adj, active, i, lo_e, until):
         j = nbr_of(adj[e])
         if j >= until:
             break
-        if j > i and active[e]:
+        if j > i and is_active(active, e):
             if a < 0:
                 a = _find(parent, i)
             b = _find(parent, j)
@@ -485,7 +537,7 @@ def _largest_size(roots):
 
 
 def _roots(graph: Graph, active: np.ndarray | None, parts: int | None) -> np.ndarray:
-    mask = np.ones(graph.entries, np.uint8) if active is None else active
+    mask = all_active(graph.entries) if active is None else check_active(active, graph.entries)
     parts = get_num_threads() if parts is None else parts
     return _component_roots(graph.indptr, graph.adj, mask, max(1, min(parts, graph.n)))
 
@@ -517,7 +569,7 @@ def _assortativity_kernel(indptr, adj, active, score):
         c = sx = 0.0  # local sums: slices share cache lines, so add to memory once
         for i in range(s * span, min(n, (s + 1) * span)):
             for e in range(indptr[i], indptr[i + 1]):
-                if active[e]:
+                if is_active(active, e):
                     c += 1.0
                     sx += score[i]
         first[s, 0], first[s, 1] = c, sx
@@ -534,7 +586,7 @@ def _assortativity_kernel(indptr, adj, active, score):
         for i in range(s * span, min(n, (s + 1) * span)):
             x = score[i] - mean
             for e in range(indptr[i], indptr[i + 1]):
-                if active[e]:
+                if is_active(active, e):
                     xx += x * x
                     xy += x * (score[nbr_of(adj[e])] - mean)
         second[s, 0], second[s, 1] = xx, xy
@@ -562,6 +614,7 @@ def score_assortativity(graph: Graph, active: np.ndarray, score: np.ndarray) -> 
     mean and variance."""
     if _all_equal(score):
         return float("nan")
+    active = check_active(active, graph.entries)
     return float(_assortativity_kernel(graph.indptr, graph.adj, active, score))
 
 

@@ -27,7 +27,7 @@ from . import response
 from .acts import VPN_USE
 from .behaviour import per_step
 from .effects import EFFECT_ID
-from .network import LAYER_NAMES, layer_of, nbr_of
+from .network import LAYER_NAMES, is_active, layer_of, nbr_of
 from .rng import Stream, stream_key, uniforms_at
 from .scenario import Regime, Scenario, association_on
 from .scoring import ACT_GRAVITY
@@ -56,7 +56,7 @@ def _felt(offenders, indptr, adj, active, share, watched):
     for x in prange(len(offenders)):
         i = offenders[x]
         for e in range(indptr[i], indptr[i + 1]):
-            if active[e] and share[layer_of(adj[e])]:
+            if is_active(active, e) and share[layer_of(adj[e])]:
                 out[x] += watched[nbr_of(adj[e])]
     return out
 

@@ -47,7 +47,7 @@ def prefetch(typingctx, array, index):
 
 @njit(cache=True, inline="always")
 def prefetch_row(indptr, adj, active, agents, x):
-    """Ask for the row of ``agents[x + AHEAD]`` (its ties and their active flags) and for
+    """Ask for the row of ``agents[x + AHEAD]`` (its ties and their active bits) and for
     the row start of ``agents[x + 2 * AHEAD]``, while the row of ``agents[x]`` is walked."""
     if x + 2 * AHEAD < len(agents):
         prefetch(indptr, agents[x + 2 * AHEAD])
@@ -57,4 +57,4 @@ def prefetch_row(indptr, adj, active, agents, x):
         if end > start:
             prefetch(adj, start)
             prefetch(adj, end - 1)  # a row of up to two cache lines
-            prefetch(active, start)
+            prefetch(active, start >> 6)  # a bit an entry: one line holds 512

@@ -20,7 +20,7 @@ from numba import njit, prange
 
 from . import expr
 from .acts import ACT_ID, CONTEXT_ID
-from .network import nbr_of
+from .network import is_active, nbr_of
 from .parallel import slicing
 from .prefetch import prefetch_row
 from .rng import uniform, uniforms_at
@@ -49,14 +49,16 @@ class Registry:
         safeguards: Safeguards | None = None,
         false_records: FalseRecords | None = None,
         inside: np.ndarray | None = None,
+        step_type: type = np.int32,
     ):
+        """``step_type``: the integer of the columns holding a step (sim.step_type)."""
         self.specs = specs
         self.inside = inside  # a pilot's subjects: only they can be listed (None: all)
         self.names = [s.name for s in specs]
         k = len(specs)
         self.ledger = ledger
         self.member = np.zeros((k, n), bool)
-        self.since = np.full((k, n), -1, np.int32)
+        self.since = np.full((k, n), -1, step_type)
         self.cause = np.zeros((k, n), np.uint8)
         self.ctx = np.zeros((k, n), np.uint8)
         self.gravity = np.zeros((k, n), np.uint8)
@@ -99,14 +101,14 @@ class Registry:
         self.thresholds = [np.float32(s.enter_below or 0.0) for s in specs]
         # notice before listing: the step the warning was given, and (record lists) its data
         self.notice = _steps(guard.notice_days, step_years)
-        self.pending = np.full((k, n) if self.notice else (k, 0), -1, np.int32)
+        self.pending = np.full((k, n) if self.notice else (k, 0), -1, step_type)
         self.pending_record = np.zeros((k, n) if self.notice else (k, 0), np.int16)
         # delistings delayed: a false ground to stay listed (a false record kept)
         fr = false_records or FalseRecords()
         keeping = fr.kept_share > 0 and fr.kept_days > 0
         self.kept_share = fr.kept_share if keeping else 0.0
         self.kept_steps = _steps(fr.kept_days, step_years)
-        self.kept_until = np.full((k, n) if keeping else (k, 0), -1, np.int32)
+        self.kept_until = np.full((k, n) if keeping else (k, 0), -1, step_type)
         self.kept = 0
         # appeals
         a = guard.appeals
@@ -598,7 +600,7 @@ def _bump_contacts(changed, joined, indptr, adj, active, listed_contacts):
         j = changed[x]
         d = 1 if joined[j] else -1
         for e in range(indptr[j], indptr[j + 1]):
-            if active[e]:
+            if is_active(active, e):
                 listed_contacts[nbr_of(adj[e])] += d
 
 

@@ -13,34 +13,52 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .network import layer_of, nbr_of, reverse_entry
+from .network import check_active, deactivate, is_active, layer_of, nbr_of, reverse_entry
 from .prefetch import prefetch_row
 from .rng import uniform
 
-CANDIDATE = 2  # in ``active`` between the two passes: still active, drawn to be cut
+
+@njit(inline="always", cache=True)
+def _draws_cut(adj, e, rate, weight, key):
+    """Whether the contact at entry ``e`` draws to cut the tie: a pure function of (key, e)."""
+    p = rate[layer_of(adj[e])] * weight[nbr_of(adj[e])]
+    return p > 0.0 and uniform(key, e) < p
 
 
 @njit(cache=True, parallel=True)
 def _draw_cuts(sources, indptr, adj, active, rate, weight, key):
-    """Pass 1, in parallel (each source owns its row): mark the active entries whose contact
-    draws to cut the tie; return the positions of the sources with a mark. The draw of
-    entry e is a pure function of (key, e)."""
-    drawn = np.zeros(len(sources), np.uint8)
+    """Pass 1, in parallel (each source owns its row): the active entries whose contact
+    draws to cut the tie, with their sources, in source order then row order. Counted first,
+    then written (the draws are pure, so the second walk draws the same)."""
+    hits = np.zeros(len(sources) + 1, np.int64)
     for x in prange(len(sources)):
         prefetch_row(indptr, adj, active, sources, x)
         j = sources[x]
+        c = 0
         for e in range(indptr[j], indptr[j + 1]):
-            if active[e]:
-                p = rate[layer_of(adj[e])] * weight[nbr_of(adj[e])]
-                if p > 0.0 and uniform(key, e) < p:
-                    active[e] = CANDIDATE
-                    drawn[x] = 1
-    return np.flatnonzero(drawn)
+            if is_active(active, e) and _draws_cut(adj, e, rate, weight, key):
+                c += 1
+        hits[x + 1] = c
+    at = np.cumsum(hits)
+    src = np.empty(at[-1], np.int64)
+    ent = np.empty(at[-1], np.int64)
+    for x in prange(len(sources)):
+        if at[x + 1] == at[x]:
+            continue
+        j = sources[x]
+        k = at[x]
+        for e in range(indptr[j], indptr[j + 1]):
+            if is_active(active, e) and _draws_cut(adj, e, rate, weight, key):
+                src[k] = j
+                ent[k] = e
+                k += 1
+    return src, ent
 
 
 @njit(cache=True)
 def _apply_cuts(
-    sources,
+    src,
+    ent,
     indptr,
     adj,
     active,
@@ -55,34 +73,34 @@ def _apply_cuts(
     deg_active,
     cuts,
 ):
-    """Pass 2, serial in source order: cut the marked ties. A mark whose tie was cut from the
-    other end earlier in the order is gone by then (both entries are set to 0), so the
-    outcome is that of one serial pass that draws and cuts as it goes."""
-    for x in range(len(sources)):
-        prefetch_row(indptr, adj, active, sources, x)
-        j = sources[x]
-        for e in range(indptr[j], indptr[j + 1]):
-            if active[e] != CANDIDATE:
-                continue
-            i = nbr_of(adj[e])
-            lay = layer_of(adj[e])
-            r = reverse_entry(indptr, adj, j, e)
-            active[e] = 0
-            if r >= 0:
-                active[r] = 0
-            w = layer_w[lay]
-            if track_own:  # own points, true and false, in float32
-                sum_own[i] -= w * (own_true[j] + own_false[j])
-                sum_own[j] -= w * (own_true[i] + own_false[i])
-            sum_w[i] -= w
-            sum_w[j] -= w
-            if listed[j]:
-                listed_contacts[i] -= 1
-            if listed[i]:
-                listed_contacts[j] -= 1
-            deg_active[i] -= 1
-            deg_active[j] -= 1
-            cuts[lay] += 1
+    """Pass 2, serial in the drawn order: cut the drawn ties (entry ``ent[k]`` of source
+    ``src[k]``). A drawn entry whose tie was cut from the other end earlier in the order is
+    inactive by then (both entries' bits are cleared), so the outcome is that of one serial
+    pass that draws and cuts as it goes."""
+    for k in range(len(ent)):
+        e = ent[k]
+        if not is_active(active, e):
+            continue
+        j = src[k]
+        i = nbr_of(adj[e])
+        lay = layer_of(adj[e])
+        r = reverse_entry(indptr, adj, j, e)
+        deactivate(active, e)
+        if r >= 0:
+            deactivate(active, r)
+        w = layer_w[lay]
+        if track_own:  # own points, true and false, in float32
+            sum_own[i] -= w * (own_true[j] + own_false[j])
+            sum_own[j] -= w * (own_true[i] + own_false[i])
+        sum_w[i] -= w
+        sum_w[j] -= w
+        if listed[j]:
+            listed_contacts[i] -= 1
+        if listed[i]:
+            listed_contacts[j] -= 1
+        deg_active[i] -= 1
+        deg_active[j] -= 1
+        cuts[lay] += 1
 
 
 def cut_ties(
@@ -92,17 +110,19 @@ def cut_ties(
     if len(sources) == 0 or not (rate > 0).any():
         return
     sources = sources.astype(np.int32)
-    drawn = _draw_cuts(sources, graph.indptr, graph.adj, active, rate, weight, key)
-    cut_marked(sources[drawn], graph, active, ledger, listed, deg_active, cuts)
+    active = check_active(active, graph.entries)
+    src, ent = _draw_cuts(sources, graph.indptr, graph.adj, active, rate, weight, key)
+    cut_entries(src, ent, graph, active, ledger, listed, deg_active, cuts)
 
 
-def cut_marked(sources, graph, active, ledger, listed, deg_active, cuts) -> None:
-    """Cut the entries marked ``CANDIDATE`` in the rows of ``sources`` (pass 2)."""
-    if len(sources) == 0:
+def cut_entries(src, ent, graph, active, ledger, listed, deg_active, cuts) -> None:
+    """Cut the ties of entries ``ent`` (of sources ``src``) still active, in order (pass 2)."""
+    if len(ent) == 0:
         return
     g = graph
     _apply_cuts(
-        sources,
+        src,
+        ent,
         g.indptr,
         g.adj,
         active,

@@ -367,7 +367,7 @@ def _recap(expiry: dict, cap: int, t: int) -> dict:
     out: dict[int, list] = {}
     for due, entries in expiry.items():
         for entry in entries:
-            out.setdefault(max(t, min(due, entry[4] + cap)), []).append(entry)
+            out.setdefault(max(t, min(due, entry.made + cap)), []).append(entry)
     return out
 
 

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from numba import get_num_threads, njit, prange
 
 from . import expr
 from .acts import ACT_ID, ACTS, CONTEXT_ID, N_ACTS
-from .network import LAYER_BITS, Graph, layer_of, lower_bound, nbr_of, row_weight_sums
+from .network import LAYER_BITS, Graph, is_active, layer_of, lower_bound, nbr_of, row_weight_sums
 from .prefetch import prefetch_row
 from .scenario import FIRM_FIELDS, LAYERS, PERSON_FIELDS, Grade, Regime
 from .sources import grouped
@@ -33,6 +34,50 @@ from .sources import grouped
 NO_CONTEXT = 255
 ACT_CONTEXT = np.array([CONTEXT_ID[a.context] for a in ACTS], np.uint8)  # data context of acts
 ACT_GRAVITY = np.array([a.gravity for a in ACTS], np.uint8)  # gravity of each act
+
+
+class Pending(NamedTuple):
+    """One rule's records of one step, waiting to expire, compact — pending records are the
+    part of memory that grows with the run: the subjects in ascending order as gaps from the
+    one before (uint16 where every gap fits, else uint32; the first subject apart), the true
+    and opaque flags a bit a record (None: every record true, or none opaque). ~2.1 bytes a
+    record instead of 5. Sorting changes no number: a group's records all add ``points`` or
+    nothing to each of a subject's sums, so in any order alike."""
+
+    first: int  # the smallest subject
+    gaps: np.ndarray  # subject k minus subject k - 1 (0 for the first)
+    true: np.ndarray | None  # np.packbits of the true flags
+    opaque: np.ndarray | None  # np.packbits of the opaque flags
+    points: np.float32  # what expiry adds (the rule's points, negated)
+    made: int  # the step the records were made
+
+    @classmethod
+    def of(cls, subj, true, opaque, points, made: int) -> Pending:
+        all_true, none_opaque = bool(true.all()), not opaque.any()
+        if all_true and none_opaque:
+            subj = np.sort(subj)
+        else:
+            order = np.argsort(subj, kind="stable")
+            subj, true, opaque = subj[order], true[order], opaque[order]
+        gaps = np.diff(subj, prepend=subj[0])
+        wide = len(gaps) and gaps.max() > np.iinfo(np.uint16).max
+        return cls(
+            int(subj[0]),
+            gaps.astype(np.uint32 if wide else np.uint16),
+            None if all_true else np.packbits(true),
+            None if none_opaque else np.packbits(opaque),
+            points,
+            made,
+        )
+
+    def records(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(subjects int32, true, opaque) in ascending order of subject."""
+        subj = np.cumsum(self.gaps, dtype=np.int64)
+        subj += self.first
+        n = len(subj)
+        true = np.ones(n, bool) if self.true is None else np.unpackbits(self.true, count=n)
+        opaque = np.zeros(n, bool) if self.opaque is None else np.unpackbits(self.opaque, count=n)
+        return subj.astype(np.int32), true.view(bool), opaque.view(bool)
 
 
 @dataclass
@@ -135,13 +180,16 @@ class Ledger:
         listed_cap: int,
         rules: dict[int, list[CompiledRule]],
         score_range: tuple[float, float] | None = None,
+        step_type: type = np.int32,
     ):
+        """``step_type``: the integer of the steps of appeals (sim.step_type)."""
         self.n, self.base = n, float(base)
         self.range = score_range
         self.own_true = np.zeros(n, np.float32)
         self.own_false = np.zeros(n, np.float32)
         self.false_opaque = np.zeros(n, np.float32)  # the part of own_false no appeal can strike
-        self.struck_at = np.full(n, -(2**31), np.int32)  # step of the last successful appeal
+        # the step of the last successful appeal (never: the type's least)
+        self.struck_at = np.full(n, np.iinfo(step_type).min, step_type)
         self.assoc = np.zeros(n, np.float32)
         self.score = np.full(n, base, np.float32)
         self.grade_mins, self.grade_names = grade_bands(grades)
@@ -168,10 +216,8 @@ class Ledger:
         if self.associating:
             self.sum_w[:] = row_weight_sums(graph.indptr, graph.adj, self.layer_weights)
         self.rules = rules
-        # step -> records expiring then: (subj, true, opaque, -points, step recorded), with
-        # true None if all are, opaque None if none is: pending records are the part of
-        # memory that grows with the run, so they keep ids and one number per rule only
-        self.expiry: dict[int, list[tuple]] = {}
+        # step -> the records expiring then, a Pending for each rule and step they were made
+        self.expiry: dict[int, list[Pending]] = {}
         self._d_own = np.zeros(n, np.float64)
         self._mark = np.zeros(n, np.uint8)  # scratch for _distinct_sorted, all zero between uses
         self._hypothetical: tuple | None = None  # this step's hypothetical grades, once asked
@@ -187,10 +233,9 @@ class Ledger:
         """Expire old points, add this step's records, update association and grades."""
         self._hypothetical = None
         changed_parts = []
-        for subj, true, opaque, pts, t_rec in self.expiry.pop(t, []):
-            true = np.ones(len(subj), bool) if true is None else true  # all true
-            opaque = np.zeros(len(subj), bool) if opaque is None else opaque  # none opaque
-            self._add(subj, true, opaque, pts, t_rec, True)
+        for due in self.expiry.pop(t, []):
+            subj, true, opaque = due.records()
+            self._add(subj, true, opaque, due.points, due.made, True)
             changed_parts.append(subj)
         deductions: list[tuple] = []  # (subjects, points, act) of this step's negative rules
         if len(records) and self.rules:
@@ -224,7 +269,7 @@ class Ledger:
                     changed_parts.append(s)
                     if rule.expiry_steps:
                         self.expiry.setdefault(t + rule.expiry_steps, []).append(
-                            (s, None if tt.all() else tt, oo if oo.any() else None, -pts, t)
+                            Pending.of(s, tt, oo, -pts, t)
                         )
                     if rule.points < 0:
                         deductions.append((s, rule.points, act))
@@ -519,7 +564,7 @@ def _propagate_own(changed, d_own, indptr, adj, active, layer_w, sum_own, parts)
                 i = nbr_of(adj[e])
                 if i >= hi:
                     break
-                if active[e]:
+                if is_active(active, e):
                     sum_own[i] += layer_w[layer_of(adj[e])] * d
                 e += 1
 
@@ -532,7 +577,7 @@ def _recount_sums(indptr, adj, active, layer_w, own_true, own_false, sum_own, su
         a = 0.0
         w_sum = 0.0
         for e in range(indptr[i], indptr[i + 1]):
-            if active[e]:
+            if is_active(active, e):
                 j = nbr_of(adj[e])
                 w = layer_w[layer_of(adj[e])]
                 a += w * (np.float64(own_true[j]) + np.float64(own_false[j]))

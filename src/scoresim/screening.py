@@ -17,8 +17,7 @@ from numba import njit
 
 from . import response
 from .behaviour import per_step
-from .network import nbr_of
-from .response import CANDIDATE
+from .network import is_active, nbr_of
 from .rng import Stream, draws, stream_key, uniform
 from .scenario import Regime, Scenario
 
@@ -56,20 +55,33 @@ def publishes_firm_ratings(regime: Regime) -> bool:
     return regime.publicity > 0 and firm_rules
 
 
+@njit(inline="always", cache=True)
+def _avoids(adj, e, percentile, avoid_i, skip, p, key):
+    """Whether a firm drops the partner at its active entry ``e`` by rating this step."""
+    j = nbr_of(adj[e])
+    return not skip[j] and percentile[j] < avoid_i and uniform(key, e) < p
+
+
 @njit(cache=True)
-def _mark_rating(indptr, adj, active, percentile, avoid, skip, p, key):
-    """Mark (``CANDIDATE``) the active partners a firm avoids by rating and draws to
-    drop this step; return the firms with a mark. ``skip``: partners handled as listed."""
-    marked = np.zeros(len(avoid), np.uint8)
+def _drawn_by_rating(indptr, adj, active, percentile, avoid, skip, p, key):
+    """The active partners' entries a firm avoids by rating and draws to drop this step, with
+    the firms (in firm then row order; counted, then written). ``skip``: partners handled as
+    listed."""
+    total = 0
     for i in range(len(avoid)):
         for e in range(indptr[i], indptr[i + 1]):
-            if active[e] != 1:
-                continue
-            j = nbr_of(adj[e])
-            if not skip[j] and percentile[j] < avoid[i] and uniform(key, e) < p:
-                active[e] = CANDIDATE
-                marked[i] = 1
-    return np.flatnonzero(marked)
+            if is_active(active, e) and _avoids(adj, e, percentile, avoid[i], skip, p, key):
+                total += 1
+    src = np.empty(total, np.int64)
+    ent = np.empty(total, np.int64)
+    k = 0
+    for i in range(len(avoid)):
+        for e in range(indptr[i], indptr[i + 1]):
+            if is_active(active, e) and _avoids(adj, e, percentile, avoid[i], skip, p, key):
+                src[k] = i
+                ent[k] = e
+                k += 1
+    return src, ent
 
 
 def below(ranked: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -127,9 +139,9 @@ class Screening:
         if self.inside is not None:  # a firm outside a pilot has no rating to avoid
             percentile[~self.inside] = 1.0
         key = stream_key(seed, Stream.SCREENING, t)
-        firms = _mark_rating(
+        src, ent = _drawn_by_rating(
             graph.indptr, graph.adj, active, percentile, self.avoid, visible, self.p_rating, key
         )
         before = int(cuts[4])
-        response.cut_marked(firms, graph, active, ledger, registry.listed, deg_active, cuts)
+        response.cut_entries(src, ent, graph, active, ledger, registry.listed, deg_active, cuts)
         self.dropped[RATING] += int(cuts[4]) - before

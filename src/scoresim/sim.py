@@ -29,6 +29,7 @@ from .network import (
     ENTRY_BYTES,
     LAYER_NAMES,
     PACK32_LIMIT,
+    all_active,
     build_firm_graph,
     build_person_graph,
     largest_component_share,
@@ -140,6 +141,17 @@ def has_system(regime: Regime) -> bool:
     )
 
 
+def step_type(sc: Scenario) -> type:
+    """The integer of the columns that hold a step (a list entry's, a notice's, a delayed
+    delisting's end, an appeal's): int16 where every step from the burn-in's first to the
+    run's last plus the longest delayed delisting (3,650 days) fits — runs of up to ~570
+    years of weeks or ~80 of days —, else int32. 2 bytes a person and list less, and the
+    same numbers: a step is an integer either way."""
+    last = sc.run.steps + round(3650 / 365.25 / sc.step_years) + 1
+    first = -round(sc.run.burn_in_years / sc.step_years)
+    return np.int16 if last < 2**15 and first >= -(2**15) else np.int32
+
+
 class World:
     """One society's dynamic state under one regime (the run, or the twin)."""
 
@@ -162,8 +174,8 @@ class World:
         # a pilot's reach (None: everywhere) and what the sources see of the society then
         self.scope = Scope.of(sc, regime, p, f)
         self.coverage = society.coverage
-        self.active = np.ones(society.graph.entries, np.uint8)
-        self.firm_active = np.ones(society.firm_graph.entries, np.uint8)
+        self.active = all_active(society.graph.entries)  # a bit a tie entry
+        self.firm_active = all_active(society.firm_graph.entries)
         self.deg_active = society.graph.degree()
         self.firm_deg_active = society.firm_graph.degree()
         self.state = (
@@ -175,6 +187,7 @@ class World:
             self.use_coverage(society.coverage)
         a, guard = regime.association, regime.safeguards
         on = 1.0 if association_on(regime) else 0.0  # switched off, or by the safeguard
+        steps = step_type(sc)
         self.ledger = Ledger(
             p.n,
             regime.scoring.base,
@@ -186,6 +199,7 @@ class World:
             a.listed_cap,
             compile_rules(regime, "person", dt),
             regime.scoring.range,
+            steps,
         )
         self.firm_ledger = Ledger(
             f.n,
@@ -198,6 +212,7 @@ class World:
             0,
             compile_rules(regime, "firm", dt),
             regime.scoring.firm_range,
+            steps,
         )
         # a credit market (its starting scores are own points, the same in run and twin)
         self.market = lending.Market(sc, p, sc.run.steps) if sc.lending.enabled else None
@@ -215,6 +230,7 @@ class World:
             guard,
             fr,
             None if scope is None else scope.persons,
+            steps,
         )
         self.firm_registry = Registry(
             [x for x in regime.lists if x.subject == "firm"],
@@ -224,6 +240,7 @@ class World:
             guard,
             fr,
             None if scope is None else scope.firms,
+            steps,
         )
         args = (
             self.registry.names,
@@ -834,14 +851,16 @@ STATIC_PERSON_BYTES = PERSON_BYTES + 8 + 4 + 2 + 1 + 5 + 13  # traits etc., CSR 
 #          travel, coverage bits, self-employed, approval baseline; the responses' 13: open and
 #          VPN-hidden coverage bits 4, air and rail propensities 8, learner 1
 HOUSEHOLD_BYTES = 4  # the first person of each household
-WORLD_PERSON_BYTES = 140  # one world's columns: ledger 58, registry 7 + 8 a list, sanctions
-#                           28, state 18, event buffer 5, degree 4, spill 1, metrics 5, approval 8,
+WORLD_PERSON_BYTES = 134  # one world's columns but its steps: ledger 54 + a step (the last
+#                           appeal's), registry 7 + a list's, sanctions 28, state 18, event
+#                           buffer 5, degree 4, spill 1, metrics 3 (cell 2, ever 1), approval 8,
 #                           policing 4 (the step of the first pressure), tick ceilings 2
-LIST_PERSON_BYTES = 8  # one list's columns in one world (since, member, gravity, ctx, cause)
-NOTICE_LIST_BYTES = 6  # one list's notice columns, under a notice period (step, record)
-KEPT_LIST_BYTES = 4  # one list's delayed delistings (the step each ends)
+LIST_PERSON_BYTES = 4  # one list's columns in one world (member, gravity, ctx, cause) + a step
+NOTICE_LIST_BYTES = 2  # one list's notice columns, under a notice period (record) + a step
+# (each of these holds one step more: since, the notice's step, a delayed delisting's end; 2
+# or 4 bytes, sim.step_type)
 GRADE_SET_BYTES = 3  # per agent, for each set of grades a sanction is on (in, context, gravity)
-WORLD_FIRM_BYTES = 71  # incl. the representative (4), size class (1), screening weight (4),
+WORLD_FIRM_BYTES = 69  # incl. the representative (4), size class (1), screening weight (4),
 #                        policing (pressed, ever pressed: 2)
 FIRM_RESPONSE_BYTES = 5  # static: the share of worst-rated firms avoided (4), safeguarded (1)
 ANSWERABLE_FIRM_BYTES = 4  # per sanction that reaches representatives: who answers
@@ -861,16 +880,20 @@ def _grade_sets(regime: Regime, side: str) -> int:
     return len(sets)
 
 
-def world_person_bytes(regime: Regime, kept: bool = False) -> float:
+def world_person_bytes(regime: Regime, kept: bool = False, step_bytes: int = 2) -> float:
     """Bytes per person of one world under ``regime`` (its columns, lists and grade sets);
     ``kept``: delistings may be delayed (a step per list and person)."""
     lists = sum(x.subject == "person" for x in regime.lists)
-    per_list = LIST_PERSON_BYTES + (NOTICE_LIST_BYTES if regime.safeguards.notice_days else 0)
-    per_list += KEPT_LIST_BYTES if kept else 0
-    return WORLD_PERSON_BYTES + per_list * lists + GRADE_SET_BYTES * _grade_sets(regime, "person")
+    per_list = LIST_PERSON_BYTES + step_bytes
+    if regime.safeguards.notice_days:
+        per_list += NOTICE_LIST_BYTES + step_bytes
+    per_list += step_bytes if kept else 0
+    own = WORLD_PERSON_BYTES + step_bytes
+    return own + per_list * lists + GRADE_SET_BYTES * _grade_sets(regime, "person")
 
 
-RECORD_BYTES = 5  # a pending expiry: agent id + its true flag
+RECORD_BYTES = 2.25  # a pending expiry (scoring.Pending): a gap to the agent before, its true
+#                     flag (a bit) and, from a few sources, its opaque flag (a bit)
 RECORDS_PER_PERSON_STEP = 0.12  # [measured] article, the busiest preset (benchmarks/memory.py)
 BASE_BYTES = 280e6  # interpreter, numba, libraries, per-step tables [measured]
 
@@ -919,7 +942,9 @@ def tables_bytes(sc: Scenario) -> int:
 def _world_bytes(sc: Scenario, regime: Regime, n: int, m: int, entries: float) -> float:
     """One world's bytes under ``regime``: its columns, tie masks, recorder and records."""
     fr = sc.false_records
-    run = n * world_person_bytes(regime, fr.kept_share > 0 and fr.kept_days > 0) + entries
+    kept = fr.kept_share > 0 and fr.kept_days > 0
+    step_bytes = np.dtype(step_type(sc)).itemsize
+    run = n * world_person_bytes(regime, kept, step_bytes) + entries / 8
     if regions_inside(sc, regime) is not None:
         run += n * PILOT_PERSON_BYTES + m * PILOT_FIRM_BYTES
     if sc.run.regional or sc.schedule or regions_inside(sc, regime) is not None:
