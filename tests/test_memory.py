@@ -109,8 +109,13 @@ def test_step_columns_narrow_only_where_every_step_fits():
     long_daily = short.model_copy(deep=True)
     long_daily.run.step, long_daily.run.years = "day", 80.0  # 29,220 steps + 3,650 days
     assert S.step_type(long_daily) is np.int32
-    long_daily.run.years = 79.0 - 3650 / 365.25  # just inside
+    long_daily.run.years = 79.75  # 29,129 steps + 3,650 + 1: just past 32,767
+    assert S.step_type(long_daily) is np.int32
+    long_daily.run.years = 79.7  # 29,111 + 3,651: just inside
     assert S.step_type(long_daily) is np.int16
+    weekly = short.model_copy(deep=True)
+    weekly.run.years = 200.0  # the longest run allowed, in weeks
+    assert S.step_type(weekly) is np.int16
     burnt = short.model_copy(deep=True)
     burnt.run.step, burnt.run.years, burnt.run.burn_in_years = "day", 1.0, 50.0
     assert S.step_type(burnt) is np.int16  # 18,262 steps before the start

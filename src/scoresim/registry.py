@@ -146,7 +146,7 @@ class Registry:
         upheld = ask[wrong & (uniforms_at(key, 3 * ask + 2) < self.appeal_success)]
         self.appeals_upheld = len(upheld)
         if len(upheld):
-            led.strike(upheld, t, active if active is not None else np.zeros(0, np.uint8))
+            led.strike(upheld, t, active if active is not None else np.zeros(0, np.uint64))
         return upheld
 
     def update(

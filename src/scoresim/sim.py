@@ -144,9 +144,9 @@ def has_system(regime: Regime) -> bool:
 def step_type(sc: Scenario) -> type:
     """The integer of the columns that hold a step (a list entry's, a notice's, a delayed
     delisting's end, an appeal's): int16 where every step from the burn-in's first to the
-    run's last plus the longest delayed delisting (3,650 days) fits — runs of up to ~570
-    years of weeks or ~80 of days —, else int32. 2 bytes a person and list less, and the
-    same numbers: a step is an integer either way."""
+    run's last plus the longest delayed delisting (3,650 days) fits — every run of weeks or
+    months (at most 200 years), runs of days up to ~79.7 years —, else int32. 2 bytes a
+    person and list less, and the same numbers: a step is an integer either way."""
     last = sc.run.steps + round(3650 / 365.25 / sc.step_years) + 1
     first = -round(sc.run.burn_in_years / sc.step_years)
     return np.int16 if last < 2**15 and first >= -(2**15) else np.int32
@@ -894,7 +894,9 @@ def world_person_bytes(regime: Regime, kept: bool = False, step_bytes: int = 2) 
 
 RECORD_BYTES = 2.25  # a pending expiry (scoring.Pending): a gap to the agent before, its true
 #                     flag (a bit) and, from a few sources, its opaque flag (a bit)
-RECORDS_PER_PERSON_STEP = 0.12  # [measured] article, the busiest preset (benchmarks/memory.py)
+# [measured] article, the busiest preset (benchmarks/memory.py): 0.12 records a person and
+# weekly step; records come with time, not steps (monthly steps make ~4.6x as many a step)
+RECORDS_PER_PERSON_YEAR = 0.12 * 365.25 / 7
 BASE_BYTES = 280e6  # interpreter, numba, libraries, per-step tables [measured]
 
 
@@ -962,7 +964,8 @@ def _world_bytes(sc: Scenario, regime: Regime, n: int, m: int, entries: float) -
         expiries = [cap if x == 0 else min(x, cap) for x in expiries]
     if expiries:
         held = sc.run.steps if 0 in expiries else round(max(expiries) / sc.step_years)
-        run += n * RECORDS_PER_PERSON_STEP * min(sc.run.steps, held) * RECORD_BYTES
+        per_step = RECORDS_PER_PERSON_YEAR * sc.step_years
+        run += n * per_step * min(sc.run.steps, held) * RECORD_BYTES
     return run
 
 
