@@ -60,7 +60,7 @@ class Pending(NamedTuple):
             order = np.argsort(subj, kind="stable")
             subj, true, opaque = subj[order], true[order], opaque[order]
         gaps = np.diff(subj, prepend=subj[0])
-        wide = len(gaps) and gaps.max() > np.iinfo(np.uint16).max
+        wide = gaps.max() > np.iinfo(np.uint16).max  # (a group is never empty)
         return cls(
             int(subj[0]),
             gaps.astype(np.uint32 if wide else np.uint16),
