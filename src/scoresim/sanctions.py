@@ -218,11 +218,13 @@ class Outcome:
     block_credit: np.ndarray  # float32: chance a loan application is refused (and more)
     job_hazard: np.ndarray  # float32 extra yearly job-loss hazard
     income_factor: np.ndarray  # float32 multiplier on income (a firm's revenue)
-    inspection: np.ndarray  # float32 multiplier on regulators' detection (firms)
+    inspection: np.ndarray  # float32 multiplier on regulators' detection (firms; persons': none)
     audit: np.ndarray  # int64 [data context, sanction context]: applications this step
 
     @classmethod
-    def zeros(cls, n: int) -> Outcome:
+    def zeros(cls, n: int, inspected: bool = True) -> Outcome:
+        """No sanction on any of ``n`` agents; ``inspected``: the agents are firms, whose
+        inspections a sanction can raise (a person's cannot: the column is empty)."""
         dtypes = {
             "bits": np.uint16,
             "status": np.uint8,
@@ -237,7 +239,7 @@ class Outcome:
             if f.name == "audit":
                 made[f.name] = np.zeros((N_DATA_CONTEXTS, N_SANCTION_CONTEXTS), np.int64)
             elif f.name in ones:
-                made[f.name] = np.ones(n, np.float32)
+                made[f.name] = np.ones(n if inspected or f.name != "inspection" else 0, np.float32)
             else:
                 made[f.name] = np.zeros(n, dtypes.get(f.name, bool))
         return cls(**made)
@@ -483,7 +485,8 @@ def _apply_kernel(rules, standing, landed, proportionality, context_bound, audit
             block_luxury[i] = lx
             barred[i] = bar
             block_credit[i] = credit
-            inspection[i] = insp
+            if len(inspection):  # (firms only)
+                inspection[i] = insp
             job_hazard[i] = hazard
             income_factor[i] = max(0.0, 1.0 - min(loss, 1.0) + gain)
 

@@ -250,7 +250,7 @@ class World:
         )
         self.table = sanctions.compile_table(regime, "person", *args)
         self.firm_table = sanctions.compile_table(regime, "firm", *args)
-        self.out = sanctions.Outcome.zeros(p.n)
+        self.out = sanctions.Outcome.zeros(p.n, inspected=False)
         self.firm_out = sanctions.Outcome.zeros(f.n)
         # the data named as the cause of grade sanctions, from the step they start
         self.onsets = sanctions.Onsets.of(self.table.own_sets, p.n)
@@ -329,6 +329,13 @@ class World:
         self.person_records = 0
         self._lcc: tuple[int, float] | None = None
         self.seconds = 0.0
+
+    @property
+    def bare(self) -> bool:
+        """No system now nor ever before (a schedule may end one: what it left still
+        moves), no credit market (its scores are a ledger's), no pilot: scores, lists,
+        sanctions, tie cuts and policing have nothing to do, and a step skips them."""
+        return not self.approval.had_system and self.market is None and self.scope is None
 
     def reach(self) -> np.ndarray:
         """Per region, whether the regime reaches it (none where there is no system)."""
@@ -446,6 +453,12 @@ class World:
             None if scope is None else scope.firm_targets,
         )
         self.person_records += len(recs)
+        if self.bare:  # no system, nor ever one: only what lives without one moves
+            self._live(t, ev_agent, ev_act)
+            if measure:
+                self._measure(t, ev_agent, ev_act, recs, frecs, free_violations)
+            self.seconds += time.perf_counter() - started
+            return
         # 3. scoring: components, expiry, association, grades
         self.ledger.apply(t, recs, self.person_fields, self.active, self.sources.opaque)
         self.firm_ledger.apply(
@@ -573,19 +586,31 @@ class World:
             self.firm_deg_active,
             self.cuts,
         )
+        self._live(t, ev_agent, ev_act, flagged)
+        # 8. metrics
+        if measure:
+            self._measure(t, ev_agent, ev_act, recs, frecs, free_violations)
+        self.ledger.forget()
+        self.firm_ledger.forget()
+        self.seconds += time.perf_counter() - started
+
+    def _live(self, t: int, ev_agent, ev_act, flagged: np.ndarray | None = None) -> None:
+        """6 and 7, what a step does with or without a system: employers (screening on
+        ``flagged``: by default, the listed), income, approval."""
+        s, sc, regime, st, out = self.s, self.sc, self.regime, self.state, self.out
         response.employers(
             stream_key(self.seed, Stream.EMPLOYER, t),
-            p.employer,
+            s.persons.employer,
             st.employed,
-            flagged,
+            self.registry.listed if flagged is None else flagged,
             out.job_hazard,
             sc.behaviour,
             regime.response,
             self.dt,
         )
         response.income(
-            p.base_income,
-            p.employer,
+            s.persons.base_income,
+            s.persons.employer,
             st.employed,
             sc.behaviour.unemployed_income_share,
             out.income_factor,
@@ -603,12 +628,6 @@ class World:
             self.active,
             self.person_fields,
         )
-        # 8. metrics
-        if measure:
-            self._measure(t, ev_agent, ev_act, recs, frecs, free_violations)
-        self.ledger.forget()
-        self.firm_ledger.forget()
-        self.seconds += time.perf_counter() - started
 
     def _lend(self, t: int) -> None:
         """The credit market's step: its events join the persons' (each person's events
@@ -851,10 +870,19 @@ STATIC_PERSON_BYTES = PERSON_BYTES + 8 + 4 + 2 + 1 + 5 + 13  # traits etc., CSR 
 #          travel, coverage bits, self-employed, approval baseline; the responses' 13: open and
 #          VPN-hidden coverage bits 4, air and rail propensities 8, learner 1
 HOUSEHOLD_BYTES = 4  # the first person of each household
-WORLD_PERSON_BYTES = 134  # one world's columns but its steps: ledger 54 + a step (the last
-#                           appeal's), registry 7 + a list's, sanctions 28, state 18, event
+WORLD_PERSON_BYTES = 130  # one world's columns but its steps: ledger 54 + a step (the last
+#                           appeal's), registry 7 + a list's, sanctions 24, state 18, event
 #                           buffer 5, degree 4, spill 1, metrics 3 (cell 2, ever 1), approval 8,
 #                           policing 4 (the step of the first pressure), tick ceilings 2
+BARE_PERSON_BYTES = 46  # a bare world's columns but its step (World.bare: no system, no
+#                         market, no pilot) that it writes: state 18, event buffer 5, degree
+#                         4, tick ceilings 2, the recorder's cell 2, who the campaign informed
+#                         1, and the constants it is given at the start (score 4, a ledger's
+#                         context 1, income factor 4, awareness 1, policing's first step 4).
+#                         Its other columns are zeros
+#                         it never writes: numpy takes them from the system zeroed and
+#                         untouched, and they are no memory until written (arrays of more
+#                         than 32 MB, as at scale, always; smaller ones may reuse freed memory)
 LIST_PERSON_BYTES = 4  # one list's columns in one world (member, gravity, ctx, cause) + a step
 NOTICE_LIST_BYTES = 2  # one list's notice columns, under a notice period (record) + a step
 # (each of these holds one step more: since, the notice's step, a delayed delisting's end; 2
@@ -920,10 +948,14 @@ def estimate_bytes(sc: Scenario) -> int:
     society += n / sc.population.household_mean * HOUSEHOLD_BYTES
     build = society + entries * 4 + n * 16  # pair lists (int32 a, b per 2 entries), counts
     worlds = []
+    had_system = False  # the run's world has had a system (it stays not bare)
     for phase in phases(sc) if sc.schedule else [None]:
         now = sc if phase is None else phase.scenario
-        regimes = [now.regime] + ([NONE_REGIME] if sc.run.twin else [])
-        worlds.append([_world_bytes(now, regime, n, m, entries) for regime in regimes])
+        had_system = had_system or has_system(now.regime)
+        sizes = [_world_bytes(now, now.regime, n, m, entries, bare=not had_system)]
+        if sc.run.twin:
+            sizes.append(_world_bytes(now, NONE_REGIME, n, m, entries, bare=True))
+        worlds.append(sizes)
     run = society + max(sum(w) for w in worlds)
     if sc.schedule:  # a change holds the old world and the new one for a moment
         run += max(max(w) for w in worlds)
@@ -941,12 +973,17 @@ def tables_bytes(sc: Scenario) -> int:
     return table_bytes(sc, sc.regime) + (table_bytes(sc, NONE_REGIME) if sc.run.twin else 0)
 
 
-def _world_bytes(sc: Scenario, regime: Regime, n: int, m: int, entries: float) -> float:
-    """One world's bytes under ``regime``: its columns, tie masks, recorder and records."""
+def _world_bytes(
+    sc: Scenario, regime: Regime, n: int, m: int, entries: float, bare: bool = False
+) -> float:
+    """One world's bytes under ``regime``: its columns, tie masks, recorder and records;
+    ``bare``: it has had no system (World.bare, if nothing else rules it out here)."""
     fr = sc.false_records
     kept = fr.kept_share > 0 and fr.kept_days > 0
     step_bytes = np.dtype(step_type(sc)).itemsize
-    run = n * world_person_bytes(regime, kept, step_bytes) + entries / 8
+    bare = bare and not sc.lending.enabled and regions_inside(sc, regime) is None
+    own = BARE_PERSON_BYTES + step_bytes if bare else world_person_bytes(regime, kept, step_bytes)
+    run = n * own + entries / 8
     if regions_inside(sc, regime) is not None:
         run += n * PILOT_PERSON_BYTES + m * PILOT_FIRM_BYTES
     if sc.run.regional or sc.schedule or regions_inside(sc, regime) is not None:
