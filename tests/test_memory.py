@@ -61,6 +61,46 @@ def test_world_budget_matches_its_arrays(preset):
     assert per_entry == 8 * active_words(society.graph.entries)  # the active mask: a bit each
 
 
+@pytest.mark.parametrize("preset", ["article", "court-defaulters", "sesame", "corporate"])
+def test_world_firm_budget_matches_its_arrays(preset):
+    """A world's columns of a firm (after a step: the inspections it boosts are the
+    sanctions' own column) add up to the firms' budget; where sanctions are on firms' grades
+    the budget is an upper bound (corporate)."""
+    sim = scoresim.Sim(preset, n=N, years=0.1, twin=False).build()
+    sim.run()
+    world, society = sim.worlds[0], sim.society
+    m = society.firms.n
+    shared = {id(x) for x in vars(society).values()} | {id(society), id(sim.scenario)}
+    shared |= {id(v) for x in (society.firms, society.firm_graph) for v in vars(x).values()}
+    seen, per_firm = set(shared), 0
+
+    def walk(o, depth=0):
+        nonlocal per_firm
+        if id(o) in seen or depth > 5:
+            return
+        seen.add(id(o))
+        if isinstance(o, np.ndarray):
+            per_firm += o.nbytes if o.ndim >= 1 and o.shape[-1] == m else 0
+            return
+        if isinstance(o, dict):  # (the pending records: persons', by step; not firms')
+            return
+        for v in (
+            o
+            if isinstance(o, (list, tuple))
+            else vars(o).values()
+            if hasattr(o, "__dict__")
+            else ()
+        ):
+            walk(v, depth + 1)
+
+    walk(world)
+    budget = S.world_firm_bytes(sim.scenario.regime)
+    if S._grade_sets(sim.scenario.regime, "firm"):
+        assert budget - 20 <= per_firm / m <= budget, (per_firm / m, budget)
+    else:
+        assert per_firm / m == pytest.approx(budget, abs=0.5), (per_firm / m, budget)
+
+
 def test_society_budget_matches_its_arrays():
     sim = scoresim.Sim("article", n=N, years=0.1, twin=False)
     society = S.build_society(sim.scenario)

@@ -888,8 +888,9 @@ NOTICE_LIST_BYTES = 2  # one list's notice columns, under a notice period (recor
 # (each of these holds one step more: since, the notice's step, a delayed delisting's end; 2
 # or 4 bytes, sim.step_type)
 GRADE_SET_BYTES = 3  # per agent, for each set of grades a sanction is on (in, context, gravity)
-WORLD_FIRM_BYTES = 69  # incl. the representative (4), size class (1), screening weight (4),
-#                        policing (pressed, ever pressed: 2)
+WORLD_FIRM_BYTES = 104  # one world's columns of a firm but its steps and lists: ledger 54,
+#                         sanctions 28, registry 7, degree 4, representative 4, screening
+#                         weight 4, size class 1, pressed by policing 1, exposed 1
 FIRM_RESPONSE_BYTES = 5  # static: the share of worst-rated firms avoided (4), safeguarded (1)
 ANSWERABLE_FIRM_BYTES = 4  # per sanction that reaches representatives: who answers
 PILOT_PERSON_BYTES = 13  # a pilot world's own coverage (4), reach (1), ids out (8) or in (4)
@@ -908,16 +909,34 @@ def _grade_sets(regime: Regime, side: str) -> int:
     return len(sets)
 
 
-def world_person_bytes(regime: Regime, kept: bool = False, step_bytes: int = 2) -> float:
-    """Bytes per person of one world under ``regime`` (its columns, lists and grade sets);
-    ``kept``: delistings may be delayed (a step per list and person)."""
-    lists = sum(x.subject == "person" for x in regime.lists)
+def _lists_bytes(regime: Regime, subject: str, kept: bool, step_bytes: int) -> float:
+    """Bytes per agent of one world's lists of ``subject`` ("person" or "firm")."""
+    lists = sum(x.subject == subject for x in regime.lists)
     per_list = LIST_PERSON_BYTES + step_bytes
     if regime.safeguards.notice_days:
         per_list += NOTICE_LIST_BYTES + step_bytes
     per_list += step_bytes if kept else 0
+    return per_list * lists
+
+
+def world_person_bytes(regime: Regime, kept: bool = False, step_bytes: int = 2) -> float:
+    """Bytes per person of one world under ``regime`` (its columns, lists and grade sets);
+    ``kept``: delistings may be delayed (a step per list and person)."""
     own = WORLD_PERSON_BYTES + step_bytes
-    return own + per_list * lists + GRADE_SET_BYTES * _grade_sets(regime, "person")
+    lists = _lists_bytes(regime, "person", kept, step_bytes)
+    return own + lists + GRADE_SET_BYTES * _grade_sets(regime, "person")
+
+
+def world_firm_bytes(regime: Regime, kept: bool = False, step_bytes: int = 2) -> float:
+    """Bytes per firm of one world under ``regime``: its columns and lists, its grade sets
+    (held for its own sanctions and its representatives', with the step each firm entered:
+    an upper bound), and where sanctions reach representatives, who answers for each firm
+    under each sanction of a person and whether policing ever pressed it."""
+    out = WORLD_FIRM_BYTES + step_bytes + _lists_bytes(regime, "firm", kept, step_bytes)
+    out += (2 * GRADE_SET_BYTES + 4) * _grade_sets(regime, "firm")
+    if any(s.subject == "representative" for s in regime.sanctions):
+        out += ANSWERABLE_FIRM_BYTES * sum(s.subject != "firm" for s in regime.sanctions) + 1
+    return out
 
 
 RECORD_BYTES = 2.25  # a pending expiry (scoring.Pending): a gap to the agent before, its true
@@ -988,12 +1007,7 @@ def _world_bytes(
         run += n * PILOT_PERSON_BYTES + m * PILOT_FIRM_BYTES
     if sc.run.regional or sc.schedule or regions_inside(sc, regime) is not None:
         run += n * PANEL_PERSON_BYTES  # (a schedule may bring a pilot: counted alike)
-    # firm grade sets: held for the firms' own sanctions and for their representatives'
-    # (with the step each firm entered: 4 bytes more)
-    run += m * (WORLD_FIRM_BYTES + (2 * GRADE_SET_BYTES + 4) * _grade_sets(regime, "firm"))
-    reaching = [s for s in regime.sanctions if s.subject == "representative"]
-    if reaching:
-        run += m * ANSWERABLE_FIRM_BYTES * sum(s.subject != "firm" for s in regime.sanctions)
+    run += m * world_firm_bytes(regime, kept, step_bytes)
     run += table_bytes(sc, regime)
     expiries = [r.expiry_years for r in regime.rules]
     cap = regime.safeguards.max_record_age_years
