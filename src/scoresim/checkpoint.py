@@ -36,7 +36,7 @@ OLD_FILES = ("state.pkl", "state.sha256")  # left by earlier versions: removed w
 STATUS = "status"
 STATES = ("running", "interrupted", "failed", "complete")
 OUTPUTS = ("scenario.toml", "timeseries.parquet", "summary.json")
-FORMAT = 10  # raise when the stored worlds change shape (2: compact pending expiries;
+FORMAT = 11  # raise when the stored worlds change shape (2: compact pending expiries;
 #            3: approval, grade-sanction onsets, representatives, the audit matrix;
 #            4: the responses: travel knowledge, VPN use, policing, screening;
 #            5: JSON and arrays instead of pickle, with a checksum;
@@ -45,7 +45,8 @@ FORMAT = 10  # raise when the stored worlds change shape (2: compact pending exp
 #            8: the recorder's persons by cell and its column map;
 #            9: each world's tick ceilings;
 #            10: the active ties as a bitset, a bit an entry; steps in int16; pending
-#                records compact, scoring.Pending)
+#                records compact, scoring.Pending;
+#            11: a ledger's scratch a bit an agent, its sums of a step's changes by agent)
 
 
 def set_status(out: Path, state: str, **extra) -> None:
@@ -149,7 +150,11 @@ class _Decoder:
             return cls(x["v"])  # an Enum's lookup of a member by value, nothing else
         k = x["id"]
         if "$array" in x:
-            out = self.made[k] = np.array(self.arrays[x["$array"]])
+            a = self.arrays[x["$array"]]
+            # all-zero columns (a bare world's) as fresh zeros: untouched, no memory until
+            # written, as they were before the checkpoint (the same bytes either way)
+            zero = not np.ascontiguousarray(a).reshape(-1).view(np.uint8).any()
+            out = self.made[k] = np.zeros(a.shape, a.dtype) if zero else np.array(a)
             return out
         if "$list" in x:
             out = self.made[k] = []

@@ -547,7 +547,8 @@ def _scenarios(presets, n, years, seed) -> list[Scenario]:
 
 def _compare_one(scenarios: list[Scenario], progress) -> Comparison:
     base = scenarios[0]
-    check_memory(base)
+    for sc in scenarios:  # the twin and one regime's world at a time, over one society
+        check_memory(sc)
     society = build_society(base)
     start = burn_in(society, base, recorded_names([base])[0], [])
     steps = base.run.steps

@@ -270,7 +270,7 @@ CARRIED = {
     ),
     "Ledger": (
         "n", "own_true", "own_false", "false_opaque", "struck_at", "prior", "last_ctx",
-        "last_gravity", "expiry", "listed_contacts", "_d_own", "_mark", "graph",
+        "last_gravity", "expiry", "listed_contacts", "_marks", "graph",
     ),
     "Registry": ("ever", "repaired", "two_years"),
     "Approvals": ("state", "eligible", "base", "seed", "dt"),  # and had_system: see rebuild

@@ -26,7 +26,16 @@ from numba import get_num_threads, njit, prange
 
 from . import expr
 from .acts import ACT_ID, ACTS, CONTEXT_ID, N_ACTS
-from .network import LAYER_BITS, Graph, is_active, layer_of, lower_bound, nbr_of, row_weight_sums
+from .network import (
+    LAYER_BITS,
+    Graph,
+    active_words,
+    is_active,
+    layer_of,
+    lower_bound,
+    nbr_of,
+    row_weight_sums,
+)
 from .prefetch import prefetch_row
 from .scenario import FIRM_FIELDS, LAYERS, PERSON_FIELDS, Grade, Regime
 from .sources import grouped
@@ -218,8 +227,9 @@ class Ledger:
         self.rules = rules
         # step -> the records expiring then, a Pending for each rule and step they were made
         self.expiry: dict[int, list[Pending]] = {}
-        self._d_own = np.zeros(n, np.float64)
-        self._mark = np.zeros(n, np.uint8)  # scratch for _distinct_sorted, all zero between uses
+        # scratch of _ranked, a bit an agent, all zero between uses (the changes of a step
+        # are summed per agent in a column as long as the agents changed, not as long as all)
+        self._marks = np.zeros(active_words(n), np.uint64)
         self._hypothetical: tuple | None = None  # this step's hypothetical grades, once asked
 
     def apply(
@@ -235,8 +245,7 @@ class Ledger:
         changed_parts = []
         for due in self.expiry.pop(t, []):
             subj, true, opaque = due.records()
-            self._add(subj, true, opaque, due.points, due.made, True)
-            changed_parts.append(subj)
+            changed_parts.append((subj, self._add(subj, true, opaque, due.points, due.made, True)))
         deductions: list[tuple] = []  # (subjects, points, act) of this step's negative rules
         if len(records) and self.rules:
             _count_into(self.prior, records.subject)
@@ -260,13 +269,11 @@ class Ledger:
                         continue
                     pts = np.float32(rule.points)
                     if rule.saturate:  # never expires (scenario.check)
-                        self._add_saturating(s, tt, oo, pts)
-                        changed_parts.append(s)
+                        changed_parts.append((s, self._add_saturating(s, tt, oo, pts)))
                         if rule.points < 0:
                             deductions.append((s, rule.points, act))
                         continue
-                    self._add(s, tt, oo, pts, t, False)
-                    changed_parts.append(s)
+                    changed_parts.append((s, self._add(s, tt, oo, pts, t, False)))
                     if rule.expiry_steps:
                         self.expiry.setdefault(t + rule.expiry_steps, []).append(
                             Pending.of(s, tt, oo, -pts, t)
@@ -274,8 +281,9 @@ class Ledger:
                     if rule.points < 0:
                         deductions.append((s, rule.points, act))
         if changed_parts:
-            self._propagate(self.distinct(np.concatenate(changed_parts)), active)
-        if deductions:  # (after the propagation, which leaves its scratch all zero)
+            subj, delta = (np.concatenate(x) for x in zip(*changed_parts))
+            self._propagate(subj, delta, active)
+        if deductions:
             self._name_deductions(deductions)
         self.refresh_association()
         self.grade = grade_of(self.shown(), self.grade_mins)
@@ -284,17 +292,22 @@ class Ledger:
         """Each subject with deductions this step: the context and gravity of its largest
         deduction (ties: the graver act, then the earlier rule) become ``last_ctx`` and
         ``last_gravity``. ``deductions``: (subjects, points, act) in rule order."""
+        subj = np.concatenate([d[0] for d in deductions])
+        agents, ranks = _ranked(subj, self._marks)
         _largest_deductions(
-            np.concatenate([d[0] for d in deductions]),
+            subj,
+            ranks,
             np.cumsum([len(d[0]) for d in deductions]),
             np.array([d[1] for d in deductions], np.float64),
             np.array([d[2] for d in deductions], np.intp),
-            self._d_own,  # all zero between steps' propagations: the scratch of the best
+            np.zeros(len(agents), np.float64),
             self.last_ctx,
             self.last_gravity,
         )
 
-    def _add(self, subj, true, opaque, pts, t_rec: int, expiring: bool) -> None:
+    def _add(self, subj, true, opaque, pts, t_rec: int, expiring: bool) -> np.ndarray:
+        """Add the records' points; returns how far each moved its subject's own points."""
+        delta = np.empty(len(subj), np.float32)
         _add_points(
             subj,
             true,
@@ -307,15 +320,18 @@ class Ledger:
             self.own_false,
             self.false_opaque,
             self.score,
-            self._d_own,
+            delta,
         )
+        return delta
 
-    def _add_saturating(self, subj, true, opaque, pts) -> None:
+    def _add_saturating(self, subj, true, opaque, pts) -> np.ndarray:
         lo, hi = self.range
+        delta = np.empty(len(subj), np.float32)
         _add_saturating_points(
             subj, true, opaque, pts, np.float32(self.base), np.float32(lo), np.float32(hi),
-            self.own_true, self.own_false, self.false_opaque, self.score, self._d_own,
+            self.own_true, self.own_false, self.false_opaque, self.score, delta,
         )  # fmt: skip
+        return delta
 
     def seed(self, points: np.ndarray, active: np.ndarray) -> None:
         """Start every agent with ``points`` of its own (true) record: a credit market's
@@ -329,37 +345,39 @@ class Ledger:
             self.refresh_association()
         self.grade = grade_of(self.shown(), self.grade_mins)
 
-    def _propagate(self, changed: np.ndarray, active: np.ndarray) -> None:
-        """Tell the contacts of ``changed`` agents how their own points moved."""
-        if self.associating and self.mean_weight > 0:
-            g = self.graph
-            _propagate_own(
-                changed,
-                self._d_own,
-                g.indptr,
-                g.adj,
-                active,
-                self.layer_weights,
-                self.sum_own,
-                get_num_threads(),
-            )
-        self._d_own[changed] = 0.0
+    def _propagate(self, subj: np.ndarray, delta: np.ndarray, active: np.ndarray) -> None:
+        """Tell the contacts of the agents whose own points moved how far they moved: each
+        agent's records' ``delta`` summed in record order (float64, as one column of sums
+        taking them one by one would), then scattered in the order of the agents."""
+        if not (self.associating and self.mean_weight > 0) or len(subj) == 0:
+            return
+        changed, ranks = _ranked(subj, self._marks)
+        g = self.graph
+        _propagate_own(
+            changed,
+            _sums_by_rank(ranks, delta, len(changed)),
+            g.indptr,
+            g.adj,
+            active,
+            self.layer_weights,
+            self.sum_own,
+            get_num_threads(),
+        )
 
     def distinct(self, agents: np.ndarray) -> np.ndarray:
         """The distinct ``agents``, ascending (np.unique's answer, in time linear in them)."""
-        return _distinct_sorted(agents, self._mark)
+        return _ranked(agents, self._marks)[0]
 
     def strike(self, agents: np.ndarray, t: int, active: np.ndarray) -> None:
         """A successful appeal strikes the agents' false records, except those of opaque
         sources; records of theirs that expire later are not taken back twice."""
-        agents = np.unique(agents)
+        agents = np.unique(agents).astype(np.int32)
         self._hypothetical = None
         open_part = (self.own_false[agents] - self.false_opaque[agents]).astype(np.float32)
         self.own_false[agents] = self.false_opaque[agents]
         self.score[agents] -= open_part
-        self._d_own[agents] -= open_part
         self.struck_at[agents] = t
-        self._propagate(agents, active)
+        self._propagate(agents, -open_part, active)
         self.refresh_association()
         self.grade = grade_of(self.shown(), self.grade_mins)
 
@@ -424,55 +442,78 @@ class Ledger:
         self._hypothetical = None
 
 
+@njit(inline="always", cache=True)
+def _popcount(x):
+    """The set bits of a uint64."""
+    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return np.int64((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
+
+
 @njit(cache=True)
-def _distinct_sorted(values, mark):
-    """The distinct values, ascending (what np.unique gives), in time linear in the input:
-    mark them, then either sort the few distinct ones or, when there are many, read them off
-    the marks in order. ``mark`` is an all-zero scratch array, left all zero."""
-    out = np.empty(len(values), np.int32)
-    k = 0
+def _ranked(values, marks):
+    """The distinct ``values`` ascending and each value's position among them — what
+    ``np.unique(values, return_inverse=True)`` gives — in time linear in the values plus a
+    word per 64 agents: each value sets its bit in ``marks`` (all zero, left all zero), a
+    running count of the bits below each word ranks them."""
+    one = np.uint64(1)
     for v in values:
-        if mark[v] == 0:
-            mark[v] = 1
-            out[k] = v
+        marks[v >> 6] |= one << np.uint64(v & 63)
+    below = np.empty(len(marks), np.int64)
+    total = 0
+    for w in range(len(marks)):
+        below[w] = total
+        if marks[w]:
+            total += _popcount(marks[w])
+    distinct = np.empty(total, np.int32)
+    k = 0
+    for w in range(len(marks)):
+        word = marks[w]
+        while word:
+            low = word & (~word + one)  # the lowest bit set
+            distinct[k] = w * 64 + _popcount(low - one)
+            word ^= low
             k += 1
-    if k * 32 < len(mark):
-        for j in range(k):
-            mark[out[j]] = 0
-        res = out[:k].copy()
-        res.sort()
-        return res
-    res = np.empty(k, np.int32)
-    q = 0
-    for v in range(len(mark)):
-        if mark[v]:
-            mark[v] = 0
-            res[q] = v
-            q += 1
-    return res
+    ranks = np.empty(len(values), np.int64)
+    for r in range(len(values)):
+        v = values[r]
+        w = v >> 6
+        ranks[r] = below[w] + _popcount(marks[w] & ((one << np.uint64(v & 63)) - one))
+    for v in values:
+        marks[v >> 6] = 0
+    return distinct, ranks
 
 
 @njit(cache=True)
-def _largest_deductions(subj, part_ends, part_pts, part_act, best, last_ctx, last_gravity):
+def _sums_by_rank(ranks, delta, k):
+    """Each of ``k`` ranks' ``delta`` summed in order, in float64."""
+    out = np.zeros(k, np.float64)
+    for r in range(len(ranks)):
+        out[ranks[r]] += delta[r]
+    return out
+
+
+@njit(cache=True)
+def _largest_deductions(subj, ranks, part_ends, part_pts, part_act, best, last_ctx, last_gravity):
     """One pass over the deductions in rule order (part p: subjects up to ``part_ends[p]``,
     each losing ``part_pts[p]`` for act ``part_act[p]``): a subject's first deduction, or one
     larger than its best so far, or as large but for a graver act, names its context and
     gravity — what a sort by (subject, points, gravity descending, rule order) would put
-    first. ``best`` is all-zero scratch (points are negative), left all zero."""
+    first. ``best``: all zero (points are negative), a slot for each distinct subject, the
+    record's being ``ranks[k]``."""
     start = 0
     for p in range(len(part_ends)):
         pts, a = part_pts[p], part_act[p]
         g = ACT_GRAVITY[a]
         for k in range(start, part_ends[p]):
             i = subj[k]
-            b = best[i]
+            b = best[ranks[k]]
             if b == 0.0 or pts < b or (pts == b and g > last_gravity[i]):
-                best[i] = pts
+                best[ranks[k]] = pts
                 last_ctx[i] = ACT_CONTEXT[a]
                 last_gravity[i] = g
         start = part_ends[p]
-    for k in range(len(subj)):
-        best[subj[k]] = 0.0
 
 
 @njit(cache=True)
@@ -484,7 +525,7 @@ def _count_into(counts, agents):
 
 @njit(cache=True)
 def _add_saturating_points(
-    subj, true, opaque, pts, base, lo, hi, own_true, own_false, false_opaque, score, d_own
+    subj, true, opaque, pts, base, lo, hi, own_true, own_false, false_opaque, score, delta
 ):
     """Add ``pts`` for each record, in record order, but only as far as takes base + own
     points to the edge of lo..hi (a record that cannot move the score adds nothing; one that
@@ -502,7 +543,7 @@ def _add_saturating_points(
         if opaque[k]:
             false_opaque[i] += d_false
         score[i] += d
-        d_own[i] += d
+        delta[k] = d
 
 
 @njit(cache=True)
@@ -518,11 +559,12 @@ def _add_points(
     own_false,
     false_opaque,
     score,
-    d_own,
+    delta,
 ):
     """Add ``pts`` for each record: to own_true if true, else to own_false (and to its opaque
-    part if an opaque source made it). An expiring false record whose open part was struck
-    on appeal since takes back only its opaque part."""
+    part if an opaque source made it); ``delta``: how far each moved its subject's own
+    points. An expiring false record whose open part was struck on appeal since takes back
+    only its opaque part."""
     zero = np.float32(0.0)
     for k in range(len(subj)):
         i = subj[k]
@@ -536,14 +578,15 @@ def _add_points(
         own_false[i] += df
         false_opaque[i] += d_opaque
         score[i] += d_true + df
-        d_own[i] += d_true + df
+        delta[k] = d_true + df
 
 
 @njit(cache=True, parallel=True)
 def _propagate_own(changed, d_own, indptr, adj, active, layer_w, sum_own, parts):
-    """Scatter own-point changes to contacts. Each thread owns a range of receivers and walks
-    every change in order, so each receiver's sum gets its additions in the order of one
-    serial pass (the same float rounding at any thread count). Rows are sorted by neighbour,
+    """Scatter own-point changes (``d_own[x]``: of agent ``changed[x]``) to contacts. Each
+    thread owns a range of receivers and walks every change in order, so each receiver's sum
+    gets its additions in the order of one serial pass (the same float rounding at any
+    thread count). Rows are sorted by neighbour,
     so a thread walks only its own stretch of each row (found by binary search). The cost is
     reading the changed agents' rows from memory, hence the prefetch; laying the updates out
     by receiver first, or the graph out for locality, was measured and did not help."""
@@ -554,7 +597,7 @@ def _propagate_own(changed, d_own, indptr, adj, active, layer_w, sum_own, parts)
         for x in range(len(changed)):
             prefetch_row(indptr, adj, active, changed, x)
             j = changed[x]
-            d = d_own[j]
+            d = d_own[x]
             if d == 0.0:
                 continue
             e, end = indptr[j], indptr[j + 1]

@@ -333,9 +333,15 @@ class World:
     @property
     def bare(self) -> bool:
         """No system now nor ever before (a schedule may end one: what it left still
-        moves), no credit market (its scores are a ledger's), no pilot: scores, lists,
-        sanctions, tie cuts and policing have nothing to do, and a step skips them."""
-        return not self.approval.had_system and self.market is None and self.scope is None
+        moves), no credit market (its scores are a ledger's), no pilot, no grades employers
+        see (a regime of grades alone still costs jobs): scores, lists, sanctions, tie cuts
+        and policing have nothing to do, and a step skips them."""
+        return (
+            not self.approval.had_system
+            and self.market is None
+            and self.scope is None
+            and not len(self.visible_low)
+        )
 
     def reach(self) -> np.ndarray:
         """Per region, whether the regime reaches it (none where there is no system)."""
@@ -870,25 +876,25 @@ STATIC_PERSON_BYTES = PERSON_BYTES + 8 + 4 + 2 + 1 + 5 + 13  # traits etc., CSR 
 #          travel, coverage bits, self-employed, approval baseline; the responses' 13: open and
 #          VPN-hidden coverage bits 4, air and rail propensities 8, learner 1
 HOUSEHOLD_BYTES = 4  # the first person of each household
-WORLD_PERSON_BYTES = 130  # one world's columns but its steps: ledger 54 + a step (the last
+WORLD_PERSON_BYTES = 121  # one world's columns but its steps: ledger 45 + a step (the last
 #                           appeal's), registry 7 + a list's, sanctions 24, state 18, event
 #                           buffer 5, degree 4, spill 1, metrics 3 (cell 2, ever 1), approval 8,
 #                           policing 4 (the step of the first pressure), tick ceilings 2
 BARE_PERSON_BYTES = 46  # a bare world's columns but its step (World.bare: no system, no
-#                         market, no pilot) that it writes: state 18, event buffer 5, degree
-#                         4, tick ceilings 2, the recorder's cell 2, who the campaign informed
-#                         1, and the constants it is given at the start (score 4, a ledger's
-#                         context 1, income factor 4, awareness 1, policing's first step 4).
-#                         Its other columns are zeros
-#                         it never writes: numpy takes them from the system zeroed and
-#                         untouched, and they are no memory until written (arrays of more
+#                         market, no pilot, no grades employers see) that it writes: state 18,
+#                         event buffer 5, degree 4, tick ceilings 2, the recorder's cell 2, who
+#                         an information campaign told 1 (if there is one), and the constants
+#                         it is given at the start (score 4, a ledger's context 1, income
+#                         factor 4, awareness 1, policing's first step 4). Its other columns
+#                         are zeros it never writes: numpy takes them from the system zeroed
+#                         and untouched, and they are no memory until written (arrays of more
 #                         than 32 MB, as at scale, always; smaller ones may reuse freed memory)
 LIST_PERSON_BYTES = 4  # one list's columns in one world (member, gravity, ctx, cause) + a step
 NOTICE_LIST_BYTES = 2  # one list's notice columns, under a notice period (record) + a step
 # (each of these holds one step more: since, the notice's step, a delayed delisting's end; 2
 # or 4 bytes, sim.step_type)
 GRADE_SET_BYTES = 3  # per agent, for each set of grades a sanction is on (in, context, gravity)
-WORLD_FIRM_BYTES = 104  # one world's columns of a firm but its steps and lists: ledger 54,
+WORLD_FIRM_BYTES = 95  # one world's columns of a firm but its steps and lists: ledger 45,
 #                         sanctions 28, registry 7, degree 4, representative 4, screening
 #                         weight 4, size class 1, pressed by policing 1, exposed 1
 FIRM_RESPONSE_BYTES = 5  # static: the share of worst-rated firms avoided (4), safeguarded (1)
@@ -1001,6 +1007,7 @@ def _world_bytes(
     kept = fr.kept_share > 0 and fr.kept_days > 0
     step_bytes = np.dtype(step_type(sc)).itemsize
     bare = bare and not sc.lending.enabled and regions_inside(sc, regime) is None
+    bare = bare and not regime.response.visible_low_grades
     own = BARE_PERSON_BYTES + step_bytes if bare else world_person_bytes(regime, kept, step_bytes)
     run = n * own + entries / 8
     if regions_inside(sc, regime) is not None:
