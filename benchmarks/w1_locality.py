@@ -35,8 +35,7 @@ def main() -> None:
     n = g.n
     rng = np.random.default_rng(1)
     changed = np.sort(rng.choice(n, int(n * args.changed), replace=False)).astype(np.int32)
-    d_own = np.zeros(n)
-    d_own[changed] = rng.normal(size=len(changed))
+    d_own = rng.normal(size=len(changed))  # a change a changed agent, in their order
 
     rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(g.indptr))
     layer = g.adj & ((1 << LAYER_BITS) - 1)

@@ -130,9 +130,9 @@ def test_under_a_notice_period_the_cause_is_the_data_that_met_the_condition():
 def test_the_cause_named_is_the_largest_deduction_then_the_graver_act_then_the_earlier_rule():
     """The one-pass choice of each subject's cause (scoring._largest_deductions) names what a
     sort by (subject, points, gravity descending, rule order) puts first, with ties in points
-    and gravity on purpose; subjects with no deduction keep what they had, and the scratch is
+    and gravity on purpose; subjects with no deduction keep what they had, and the marks are
     left all zero."""
-    from scoresim.scoring import ACT_CONTEXT, ACT_GRAVITY, _largest_deductions
+    from scoresim.scoring import ACT_CONTEXT, ACT_GRAVITY, _largest_deductions, _ranked
 
     rng = np.random.default_rng(7)
     n = 400
@@ -145,13 +145,16 @@ def test_the_cause_named_is_the_largest_deduction_then_the_graver_act_then_the_e
     parts = [(rng.integers(0, n - 50, 150).astype(np.int32), pts, ACT_ID[a]) for pts, a in rules]
     ctx = np.full(n, 250, np.uint8)
     grav = np.full(n, 9, np.uint8)
-    best = np.zeros(n, np.float64)
+    marks = np.zeros((n + 63) // 64, np.uint64)
+    everyone = np.concatenate([p[0] for p in parts])
+    distinct, ranks = _ranked(everyone, marks)
     _largest_deductions(
-        np.concatenate([p[0] for p in parts]),
+        everyone,
+        ranks,
         np.cumsum([len(p[0]) for p in parts]),
         np.array([p[1] for p in parts]),
         np.array([p[2] for p in parts], np.intp),
-        best,
+        np.zeros(len(distinct), np.float64),
         ctx,
         grav,
     )
@@ -167,4 +170,4 @@ def test_the_cause_named_is_the_largest_deduction_then_the_graver_act_then_the_e
     want_grav[subj[first]] = ACT_GRAVITY[act[first]]
     np.testing.assert_array_equal(ctx, want_ctx)
     np.testing.assert_array_equal(grav, want_grav)
-    assert (ctx[n - 50 :] == 250).all() and not best.any()
+    assert (ctx[n - 50 :] == 250).all() and not marks.any()

@@ -256,7 +256,8 @@ def test_own_point_scatter_equals_one_serial_pass(parts):
                 if active[e]:
                     want[nbr[e]] += weights[layer[e]] * d_own[j]
     got = start.copy()
-    _propagate_own(changed, d_own, g.indptr, g.adj, pack_active(active), weights, got, parts)
+    compact = d_own[changed]  # (a change a changed agent, in their order)
+    _propagate_own(changed, compact, g.indptr, g.adj, pack_active(active), weights, got, parts)
     np.testing.assert_array_equal(got, want)
 
 
