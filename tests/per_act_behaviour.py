@@ -103,8 +103,8 @@ def persons_range(
         st.coverage,
         st.pressured,
     )
-    block_flight, block_rail, block_credit = bl.flight, bl.rail, bl.credit
-    block_luxury, listed = bl.luxury, bl.listed
+    sanctions, block_credit, listed = bl.sanctions, bl.credit, bl.listed
+    no_flight, no_rail, no_luxury = bl.restricts[0], bl.restricts[1], bl.restricts[2]
     kf, kv, ks, kshop, kw, kc, kt = keys[0], keys[1], keys[2], keys[3], keys[4], keys[5], keys[6]
     kcourt, klux, kmis, kch, kvpn = keys[7], keys[8], keys[9], keys[10], keys[11]
     eval_every = int(p[IX_EVAL_EVERY])
@@ -139,7 +139,9 @@ def persons_range(
             deter *= comply
         # --- what the person knows of their travel restrictions
         if travel_on:
-            restricted = (1 if block_flight[i] else 0) | (2 if block_rail[i] else 0)
+            restricted = (1 if sanctions[i] & no_flight else 0) | (
+                2 if sanctions[i] & no_rail else 0
+            )
             kn = knows[i] & restricted
             if restricted and learner[i]:
                 if kn != restricted and uniform(kch, 64 * i + 60) < rp[RP_NOTICE]:
@@ -284,7 +286,7 @@ def persons_range(
                     limit,
                     i,
                     _count(u, lam),
-                    block_flight[i],
+                    (sanctions[i] & no_flight) != 0,
                     travel_on,
                     A.FLIGHT_TAKEN,
                     A.FLIGHT_BLOCKED,
@@ -307,7 +309,7 @@ def persons_range(
                     limit,
                     i,
                     _count(u, lam),
-                    block_rail[i],
+                    (sanctions[i] & no_rail) != 0,
                     travel_on,
                     A.RAIL_TAKEN,
                     A.RAIL_BLOCKED,
@@ -328,7 +330,7 @@ def persons_range(
             if times > 0:
                 act = A.LUXURY_TAKEN
                 breach = False
-                if block_luxury[i]:  # refused, unless the person gets round it
+                if sanctions[i] & no_luxury:  # refused, unless the person gets round it
                     breach = uniform(klux, 2 * i + 1) < p[IX_BREACH]
                     act = A.LUXURY_TAKEN if breach else A.LUXURY_BLOCKED
                     refused += 0 if breach else times

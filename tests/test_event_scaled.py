@@ -116,7 +116,7 @@ def _covariates(args, st) -> dict[str, np.ndarray]:
         "employed": st.employed,
         "vpn": st.vpn,
         "credit_block": bl.credit,
-        "flight_block": bl.flight,
+        "flight_block": bl.restricted(behaviour.RESTRICT_FLIGHT),
         "listed": bl.listed,
         "knows": st.knows,
     }

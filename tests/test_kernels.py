@@ -55,7 +55,7 @@ def _behaviour_args(n: int, t: int = 3):
         0.4,
         traits,
         changing(st),
-        behaviour.Blocks(*flags),
+        behaviour.Blocks.of_flags(*flags),
     )
     assert out is not None
     return args, st

@@ -327,3 +327,24 @@ def test_setting_a_key_back_to_unset_is_refused_because_toml_cannot_say_it():
             },
         )
     assert e.value.key == "schedule[0].sources.courts.false_rate" and "null" in e.value.allowed
+
+
+def test_sanctions_reordered_mid_run_change_nothing():
+    """Who may not fly, take rail or spend, whose household's schooling is barred and who is
+    rewarded are read from each person's sanction bits (Outcome.having) under the masks of
+    the table that wrote them: a schedule that lists the same sanctions in reverse order
+    (every bit moves) records the same numbers as the run without it."""
+    sanctions = [
+        s.model_dump(mode="python", exclude_defaults=True) for s in load("article").regime.sanctions
+    ]
+    kw = dict(years=1.0, n=6000, seed=4)
+    plain = Sim("article", **kw).run().timeseries()
+    over = _scheduled("article", {"at": 0.5, "regime": {"sanctions": sanctions[::-1]}})
+    turned = Sim("article", overrides=over, **kw).run().timeseries()
+    a = plain.set_index(["metric", "group", "step"]).sort_index()
+    b = turned.set_index(["metric", "group", "step"]).sort_index()
+    assert a.index.equals(b.index)
+    assert _equal_nan(a.run, b.run) and _equal_nan(a.twin, b.twin)
+    after = a.run.xs("all", level="group")
+    for m in ("flight_blocked", "rail_blocked", "household_spillover", "rewarded"):
+        assert after[m].loc[27:].sum() > 0, m  # each read after the change

@@ -75,17 +75,32 @@ class Blocks(NamedTuple):
     for whom the kernel also counts the violations they would make with no system. What each
     person sees of the regime — ``contacts`` listed, their own sanction ``status``, whether
     a pilot reaches them (``inside``; empty: everyone) — makes how watched they feel, set
-    by the kernel as each person's step begins (empty ``contacts``: ``watched`` as given)."""
+    by the kernel as each person's step begins (empty ``contacts``: ``watched`` as given).
+    A person may not fly (take high-speed rail, spend on luxury) if their ``sanctions``
+    bits meet ``restricts[RESTRICT_FLIGHT]`` (``RESTRICT_RAIL``, ``RESTRICT_LUXURY``)."""
 
-    flight: np.ndarray
-    rail: np.ndarray
+    sanctions: np.ndarray  # uint16: each person's sanctions this step (Outcome.bits)
+    restricts: np.ndarray  # uint16 x 3: the bits of the sanctions that block each
     credit: np.ndarray
-    luxury: np.ndarray
     listed: np.ndarray
     since: np.ndarray = np.empty(0, np.int32)
     contacts: np.ndarray = np.empty(0, np.int32)
     status: np.ndarray = np.empty(0, np.uint8)
     inside: np.ndarray = np.empty(0, np.bool_)
+
+    @classmethod
+    def of_flags(cls, flight, rail, credit, luxury, listed, **rest) -> Blocks:
+        """From a bool column a restriction (tests): each its own bit."""
+        bits = flight.astype(np.uint16) | (rail.astype(np.uint16) << 1)
+        bits |= luxury.astype(np.uint16) << 2
+        return cls(bits, np.array([1, 2, 4], np.uint16), credit, listed, **rest)
+
+    def restricted(self, which: int) -> np.ndarray:
+        """Who may not fly (``RESTRICT_FLIGHT``; rail, luxury): a new bool array."""
+        return (self.sanctions & self.restricts[which]) != 0
+
+
+RESTRICT_FLIGHT, RESTRICT_RAIL, RESTRICT_LUXURY = range(3)  # Blocks.restricts, in order
 
 
 @dataclass
@@ -681,8 +696,9 @@ def _persons_range(
         st.coverage,
         st.pressured,
     )
-    block_flight, block_rail, block_credit = bl.flight, bl.rail, bl.credit
-    block_luxury, listed, since = bl.luxury, bl.listed, bl.since
+    sanctions, block_credit, listed, since = bl.sanctions, bl.credit, bl.listed, bl.since
+    no_flight, no_rail = bl.restricts[RESTRICT_FLIGHT], bl.restricts[RESTRICT_RAIL]
+    no_luxury = bl.restricts[RESTRICT_LUXURY]
     counting = len(since) > 0
     contacts, status, inside, risk_aversion = bl.contacts, bl.status, bl.inside, tr.risk_aversion
     adapting, piloted = len(contacts) > 0, len(inside) > 0
@@ -753,7 +769,9 @@ def _persons_range(
                     free += unwatched[j]
         # --- what the person knows of their travel restrictions
         if travel_on:
-            restricted = (1 if block_flight[i] else 0) | (2 if block_rail[i] else 0)
+            restricted = (1 if sanctions[i] & no_flight else 0) | (
+                2 if sanctions[i] & no_rail else 0
+            )
             kn = knows[i] & restricted
             if restricted and learner[i]:
                 if kn != restricted and uniform(kch, 64 * i + 60) < rp[RP_NOTICE]:
@@ -872,13 +890,15 @@ def _persons_range(
             # travel: an attempt is refused if the person is restricted (the refusal counted)
             if kept[C_FLIGHTS] > 0:
                 k, r = _trips(
-                    ev_agent, ev_act, k, limit, i, kept[C_FLIGHTS], block_flight[i], travel_on,
+                    ev_agent, ev_act, k, limit, i, kept[C_FLIGHTS], (sanctions[i] & no_flight) != 0,
+                    travel_on,
                     A.FLIGHT_TAKEN, A.FLIGHT_BLOCKED, 1, knows, learner[i], kch, 64 * i, rp,
                 )  # fmt: skip
                 refused += r
             if kept[C_RAIL] > 0:
                 k, r = _trips(
-                    ev_agent, ev_act, k, limit, i, kept[C_RAIL], block_rail[i], travel_on,
+                    ev_agent, ev_act, k, limit, i, kept[C_RAIL], (sanctions[i] & no_rail) != 0,
+                    travel_on,
                     A.RAIL_TAKEN, A.RAIL_BLOCKED, 2, knows, learner[i], kch, 64 * i + 30, rp,
                 )  # fmt: skip
                 refused += r
@@ -888,7 +908,7 @@ def _persons_range(
             if times > 0:
                 act = A.LUXURY_TAKEN
                 breach = False
-                if block_luxury[i]:  # refused, unless the person gets round it
+                if sanctions[i] & no_luxury:  # refused, unless the person gets round it
                     breach = uniform(klux, 2 * i + 1) < p[IX_BREACH]
                     act = A.LUXURY_TAKEN if breach else A.LUXURY_BLOCKED
                     refused += 0 if breach else times

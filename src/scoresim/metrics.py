@@ -18,6 +18,7 @@ import numpy as np
 from numba import njit, prange
 
 from .acts import ACT_ID, ACTS, N_ACTS
+from .effects import EFFECT_ID
 from .parallel import slicing
 from .population import Persons
 
@@ -207,7 +208,8 @@ class Sanctioning(NamedTuple):
     applied: np.ndarray
     unrelated: np.ndarray
     dispro: np.ndarray
-    rewarded: np.ndarray
+    bits: np.ndarray  # the sanctions each has (a reward among them: rewarded)
+    reward: np.uint16  # the bits of the rewards
     spill: np.ndarray
 
 
@@ -303,7 +305,8 @@ def _person_pass(
     listed, joined, left = listing.listed, listing.joined, listing.left
     visible, long_listed = listing.visible, listing.long_listed
     status, applied, unrelated = sanctioning.status, sanctioning.applied, sanctioning.unrelated
-    dispro, rewarded, spill = sanctioning.dispro, sanctioning.rewarded, sanctioning.spill
+    dispro, bits, spill = sanctioning.dispro, sanctioning.bits, sanctioning.spill
+    reward = sanctioning.reward
     n = len(cell)
     slices, span = slicing(n)
     for task in prange(2 * slices):
@@ -320,8 +323,8 @@ def _person_pass(
             c = cell[i]
             st = status[i]
             quiet = not (listed[i] or joined[i] or left[i] or visible[i] or long_listed[i])
-            if quiet and st == 0 and applied[i] == 0 and not rewarded[i] and not spill[i]:
-                continue  # (disproportionate and unrelated applications need applied)
+            if quiet and bits[i] == 0 and not spill[i]:
+                continue  # (no sanction, so no status, application or reward)
             a[c, _LISTED] += listed[i]
             a[c, _INFLOW] += joined[i]
             a[c, _OUTFLOW] += left[i]
@@ -334,8 +337,9 @@ def _person_pass(
             a[c, _APPLIED] += applied[i]
             a[c, _UNRELATED] += unrelated[i]
             a[c, _DISPRO] += dispro[i]
-            a[c, _REWARDED] += rewarded[i]
-            if rewarded[i]:
+            rewarded = (bits[i] & reward) != 0
+            a[c, _REWARDED] += rewarded
+            if rewarded:
                 ever[i] |= 8
             a[c, _SPILL] += spill[i]
     for task in range(2 * slices):
@@ -505,7 +509,13 @@ class Recorder:
             self.cell,
             Listing(reg.listed, reg.joined, reg.left, reg.visible, reg.long_listed),
             Sanctioning(
-                out.status, out.applied, out.unrelated, out.disproportionate, out.rewarded, spill
+                out.status,
+                out.applied,
+                out.unrelated,
+                out.disproportionate,
+                out.bits,
+                out.effects[EFFECT_ID["reward"]],
+                spill,
             ),
             Living(
                 state.income,
@@ -529,7 +539,7 @@ class Recorder:
             self._living_cols,
             acc,
             # (Registry.on holds whoever has a list column set)
-            len(reg.on) > 0 or _any_of(out.status, out.applied, out.rewarded, spill),
+            len(reg.on) > 0 or _any_of(out.bits, spill),  # (bits: applied or rewarded)
         )
         acc[:, _PERSONS] += self.persons
         _count_acts_and_records(

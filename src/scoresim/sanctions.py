@@ -26,7 +26,7 @@ import numpy as np
 from numba import njit, prange
 
 from .acts import CONTEXT_ID, CONTEXTS, SANCTION_CONTEXT_ID, SANCTION_CONTEXTS
-from .effects import EFFECT_ID
+from .effects import EFFECT_ID, EFFECTS
 from .parallel import slicing
 from .registry import ASSOC, ASSOC_CONTEXT, NO_CAUSE, Registry
 from .scenario import Regime, association_on
@@ -51,6 +51,9 @@ FLIGHTS, RAIL, CREDIT, JOB, INCOME, SCHOOL, LICENCE, PROCUREMENT, INSPECTION, LE
     )
 )
 N_DATA_CONTEXTS = len(CONTEXTS)
+N_EFFECTS = len(EFFECTS)
+# the effects the persons' kernel reads, in behaviour.Blocks.restricts' order
+RESTRICTIONS = np.array([FLIGHTS, RAIL, LUXURY], np.int64)
 N_SANCTION_CONTEXTS = len(SANCTION_CONTEXTS)
 
 
@@ -209,12 +212,10 @@ class Outcome:
     applied: np.ndarray  # uint8 sanctions applied (rewards excluded)
     unrelated: np.ndarray  # uint8 of which in a context unrelated to the data
     disproportionate: np.ndarray  # bool
-    rewarded: np.ndarray  # bool
-    block_flight: np.ndarray  # bool
-    block_rail: np.ndarray
-    block_school: np.ndarray
-    block_luxury: np.ndarray
-    barred: np.ndarray  # bool: may not serve as a firm's legal representative
+    # uint16 per effect (EFFECT_ID): the bits of the sanctions with that effect in the table
+    # that wrote ``bits`` — whether an agent is rewarded, may not fly, ... is its bits under
+    # the effect's mask (``having``), not a column of its own (6 B an agent less)
+    effects: np.ndarray
     block_credit: np.ndarray  # float32: chance a loan application is refused (and more)
     job_hazard: np.ndarray  # float32 extra yearly job-loss hazard
     income_factor: np.ndarray  # float32 multiplier on income (a firm's revenue)
@@ -227,6 +228,7 @@ class Outcome:
         inspections a sanction can raise (a person's cannot: the column is empty)."""
         dtypes = {
             "bits": np.uint16,
+            "effects": np.uint16,
             "status": np.uint8,
             "applied": np.uint8,
             "unrelated": np.uint8,
@@ -238,6 +240,8 @@ class Outcome:
         for f in fields(cls):
             if f.name == "audit":
                 made[f.name] = np.zeros((N_DATA_CONTEXTS, N_SANCTION_CONTEXTS), np.int64)
+            elif f.name == "effects":
+                made[f.name] = np.zeros(N_EFFECTS, np.uint16)
             elif f.name in ones:
                 made[f.name] = np.ones(n if inspected or f.name != "inspection" else 0, np.float32)
             else:
@@ -249,6 +253,57 @@ class Outcome:
         for f in fields(self):
             col = getattr(self, f.name)
             col[...] = 1 if f.name in ("income_factor", "inspection") else 0
+
+    def having(self, effect: int) -> np.ndarray:
+        """Whether each agent has a sanction of ``effect`` (an EFFECT_ID) this step: a new
+        bool array (none at all: untouched zeros, no memory until written)."""
+        mask = self.effects[effect]
+        having = np.zeros(len(self.bits), bool)
+        if mask != 0:
+            _having(self.bits, mask, having)
+        return having
+
+    @property
+    def rewarded(self) -> np.ndarray:
+        return self.having(REWARD)
+
+    @property
+    def block_flight(self) -> np.ndarray:
+        return self.having(FLIGHTS)
+
+    @property
+    def block_rail(self) -> np.ndarray:
+        return self.having(RAIL)
+
+    @property
+    def block_school(self) -> np.ndarray:
+        return self.having(SCHOOL)
+
+    @property
+    def block_luxury(self) -> np.ndarray:
+        return self.having(LUXURY)
+
+    @property
+    def barred(self) -> np.ndarray:
+        """May not serve as a firm's legal representative."""
+        return self.having(LEGAL_REP)
+
+
+@njit(cache=True)
+def _having(bits, mask, having):
+    """having[i]: bits[i] meets mask (no uint16 scratch as long as the agents)."""
+    for i in range(len(bits)):
+        if bits[i] & mask:
+            having[i] = True
+
+
+def effect_masks(effect: np.ndarray) -> np.ndarray:
+    """Per effect (EFFECT_ID), the bits of a table's sanctions (``effect``: each one's)
+    that have it: ``Outcome.effects``."""
+    masks = np.zeros(N_EFFECTS, np.uint16)
+    for s, e in enumerate(effect):
+        masks[e] |= np.uint16(1 << s)
+    return masks
 
 
 class Rules(NamedTuple):
@@ -298,12 +353,6 @@ class Landed(NamedTuple):
     applied: np.ndarray
     unrelated: np.ndarray
     disproportionate: np.ndarray
-    rewarded: np.ndarray
-    block_flight: np.ndarray
-    block_rail: np.ndarray
-    block_school: np.ndarray
-    block_luxury: np.ndarray
-    barred: np.ndarray
     block_credit: np.ndarray
     job_hazard: np.ndarray
     income_factor: np.ndarray
@@ -331,13 +380,7 @@ def _apply_kernel(rules, standing, landed, proportionality, context_bound, audit
     rep_member, rep_ctx, rep_gravity = standing.rep_member, standing.rep_ctx, standing.rep_gravity
     rep_row, self_employed, scope = standing.rep_row, standing.self_employed, standing.scope
     bits, status, applied, unrelated = landed.bits, landed.status, landed.applied, landed.unrelated
-    disproportionate, rewarded = landed.disproportionate, landed.rewarded
-    block_flight, block_rail, block_school = (
-        landed.block_flight,
-        landed.block_rail,
-        landed.block_school,
-    )
-    block_luxury, barred, block_credit = landed.block_luxury, landed.barred, landed.block_credit
+    disproportionate, block_credit = landed.disproportionate, landed.block_credit
     job_hazard, income_factor, inspection = (
         landed.job_hazard,
         landed.income_factor,
@@ -372,12 +415,6 @@ def _apply_kernel(rules, standing, landed, proportionality, context_bound, audit
             gain = 0.0
             hazard = 0.0
             credit = 0.0
-            fl = False
-            rl = False
-            sc = False
-            lx = False
-            bar = False
-            rw = False
             insp = 1.0
             reached = len(scope) == 0 or scope[i]  # outside a pilot: nothing lands
             if reached and bits[i] == 0:  # anything that could land on it?
@@ -430,7 +467,6 @@ def _apply_kernel(rules, standing, landed, proportionality, context_bound, audit
                     continue  # safeguard: a sanction may only use data of its own context
                 b |= 1 << s
                 if e == REWARD:
-                    rw = True
                     gain += strength[s]
                     continue
                 n_app += 1
@@ -444,18 +480,9 @@ def _apply_kernel(rules, standing, landed, proportionality, context_bound, audit
                 sev += severity[s]
                 if gv > grav:
                     grav = gv
-                if e == FLIGHTS:
-                    fl = True
-                elif e == RAIL:
-                    rl = True
-                elif e == CREDIT:
+                # (flights, rail, school, luxury, legal representatives: in b alone)
+                if e == CREDIT:
                     credit = max(credit, strength[s])
-                elif e == SCHOOL:
-                    sc = True
-                elif e == LUXURY:
-                    lx = True
-                elif e == LEGAL_REP:
-                    bar = True
                 elif e == INSPECTION:
                     insp *= strength[s]
                 elif e == JOB:
@@ -478,12 +505,6 @@ def _apply_kernel(rules, standing, landed, proportionality, context_bound, audit
             else:
                 status[i] = 3
             disproportionate[i] = n_app > 0 and sev > proportionality * grav
-            rewarded[i] = rw
-            block_flight[i] = fl
-            block_rail[i] = rl
-            block_school[i] = sc
-            block_luxury[i] = lx
-            barred[i] = bar
             block_credit[i] = credit
             if len(inspection):  # (firms only)
                 inspection[i] = insp
@@ -518,7 +539,7 @@ def apply(
     sanction (or reward) can land on (None: all)."""
     n = len(out.bits)
     if len(table) == 0:
-        if out.status.any() or out.rewarded.any():  # sanctions ended (a schedule's change)
+        if out.bits.any():  # sanctions (or rewards) ended: a schedule's change
             out.clear()
         else:
             out.bits[:] = 0
@@ -588,6 +609,7 @@ def apply(
         np.zeros(0, bool) if scope is None else scope,
     )
     landed = Landed(*(getattr(out, f) for f in Landed._fields))
+    out.effects[:] = effect_masks(table.effect)  # the table that writes the bits reads them
     _apply_kernel(rules, standing, landed, proportionality, context_bound, parts)
     out.audit[:] = parts.sum(axis=0)
 

@@ -396,8 +396,9 @@ class World:
         st, out = self.state, self.out
         # 1. behaviour: how watched each person feels (adaptation), then what they do
         blocks = behaviour.Blocks(
-            out.block_flight, out.block_rail, out.block_credit, out.block_luxury,
-            self.registry.listed, contacts=self.ledger.listed_contacts, status=out.status,
+            out.bits, out.effects[sanctions.RESTRICTIONS], out.block_credit,
+            self.registry.listed,
+            contacts=self.ledger.listed_contacts, status=out.status,
         )  # fmt: skip
         if self.policing.on:  # the pressed: their violations with no system are counted
             blocks = blocks._replace(since=self.policing.first)
@@ -526,11 +527,7 @@ class World:
         )
         self.boost = self.firm_out.inspection
         _household_spillover(
-            s.household_starts,
-            p.household,
-            np.flatnonzero(out.block_school),
-            out.block_school,
-            self.spill,
+            s.household_starts, p.household, out.bits, out.effects[sanctions.SCHOOL], self.spill
         )
         # 6. response: avoidance, employers, partners, representatives, income
         if self.barring or self.legal_rep.min(initial=0) < 0:  # bars, or firms still naming
@@ -806,16 +803,18 @@ def _bit_counts(bits: np.ndarray, width: int) -> np.ndarray:
 
 
 @njit(cache=True)
-def _household_spillover(starts, household, blocked_at, blocked, spill):
+def _household_spillover(starts, household, bits, school, spill):
     """Household members of a person whose children are barred from private schools (into
-    ``spill``), visiting only the households of the barred (``blocked_at``). Households are
-    contiguous: ``starts`` are their first persons, then N."""
+    ``spill``): a person is barred if its sanctions' ``bits`` meet ``school`` (the bits of
+    the sanctions that bar schools: 0, none does). Households are contiguous: ``starts``
+    are their first persons, then N."""
     spill[:] = False
-    for i in blocked_at:
-        h = household[i]
-        for m in range(starts[h], starts[h + 1]):
-            if not blocked[m]:
-                spill[m] = True
+    for i in range(len(bits) if school else 0):
+        if bits[i] & school:
+            h = household[i]
+            for m in range(starts[h], starts[h + 1]):
+                if not bits[m] & school:
+                    spill[m] = True
 
 
 def recorded_names(scenarios: list[Scenario]) -> tuple[list[str], list[str]]:
@@ -876,8 +875,8 @@ STATIC_PERSON_BYTES = PERSON_BYTES + 8 + 4 + 2 + 1 + 5 + 13  # traits etc., CSR 
 #          travel, coverage bits, self-employed, approval baseline; the responses' 13: open and
 #          VPN-hidden coverage bits 4, air and rail propensities 8, learner 1
 HOUSEHOLD_BYTES = 4  # the first person of each household
-WORLD_PERSON_BYTES = 121  # one world's columns but its steps: ledger 45 + a step (the last
-#                           appeal's), registry 7 + a list's, sanctions 24, state 18, event
+WORLD_PERSON_BYTES = 115  # one world's columns but its steps: ledger 45 + a step (the last
+#                           appeal's), registry 7 + a list's, sanctions 18, state 18, event
 #                           buffer 5, degree 4, spill 1, metrics 3 (cell 2, ever 1), approval 8,
 #                           policing 4 (the step of the first pressure), tick ceilings 2
 BARE_PERSON_BYTES = 46  # a bare world's columns but its step (World.bare: no system, no
@@ -894,8 +893,8 @@ NOTICE_LIST_BYTES = 2  # one list's notice columns, under a notice period (recor
 # (each of these holds one step more: since, the notice's step, a delayed delisting's end; 2
 # or 4 bytes, sim.step_type)
 GRADE_SET_BYTES = 3  # per agent, for each set of grades a sanction is on (in, context, gravity)
-WORLD_FIRM_BYTES = 95  # one world's columns of a firm but its steps and lists: ledger 45,
-#                         sanctions 28, registry 7, degree 4, representative 4, screening
+WORLD_FIRM_BYTES = 89  # one world's columns of a firm but its steps and lists: ledger 45,
+#                         sanctions 22, registry 7, degree 4, representative 4, screening
 #                         weight 4, size class 1, pressed by policing 1, exposed 1
 FIRM_RESPONSE_BYTES = 5  # static: the share of worst-rated firms avoided (4), safeguarded (1)
 ANSWERABLE_FIRM_BYTES = 4  # per sanction that reaches representatives: who answers
