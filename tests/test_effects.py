@@ -131,9 +131,10 @@ def test_an_income_loss_takes_its_share_of_the_sanctioned_incomes():
     expected = lost = 0.0
     for _ in st.steps():
         on = st.run.out.applied > 0
-        expected += 0.3 * float(st.twin.state.income[on].sum(dtype=np.float64))
-        lost += float(st.twin.state.income.sum(dtype=np.float64)) - float(
-            st.run.state.income.sum(dtype=np.float64)
+        twin_income = st.twin.income()
+        expected += 0.3 * float(twin_income[on].sum(dtype=np.float64))
+        lost += float(twin_income.sum(dtype=np.float64)) - float(
+            st.run.income().sum(dtype=np.float64)
         )
     assert expected > 0 and lost == pytest.approx(expected, rel=1e-3)
 

@@ -254,7 +254,7 @@ def test_the_cells_recorded_equal_a_recount_by_cell():
         for m, v in want.items():
             assert np.array_equal(rec.cells[t][:, name[m]], v), (t, m)
         sums = {
-            "income": count(st.income),
+            "income": count(w.income()),
             "active_ties": count(w.deg_active),
             "watched": count(st.watched),
             "score_sum": count(w.ledger.score),
@@ -274,7 +274,8 @@ def test_the_cells_recorded_equal_a_recount_by_cell():
         return rng.random(n) < p
 
     cell = rng.integers(0, M.N_CELLS, n).astype(rec.cell.dtype)
-    living = M.Living(rng.random(n).astype(np.float32), flags(0.8),
+    living = M.Living(rng.random(n).astype(np.float32), rng.random(n).astype(np.float32),
+                      np.float32(0.4), flags(0.8),
                       np.where(flags(0.9), 1, -1).astype(np.int32),
                       np.where(flags(0.3), 0, 5).astype(np.int32), rng.random(n).astype(np.float32),
                       rng.normal(900, 50, n).astype(np.float32), np.empty(0, np.uint8))  # fmt: skip
@@ -298,7 +299,8 @@ def test_the_cells_recorded_equal_a_recount_by_cell():
     n = int(M.FIELD)
     yes = np.ones(n, bool)
     zero, none = np.zeros(n, np.int32), np.zeros(n, np.float32)
-    living = M.Living(none, yes, zero, zero, none, none, np.empty(0, np.uint8))
+    living = M.Living(none, none, np.float32(0.4), yes, zero, zero, none, none,
+                      np.empty(0, np.uint8))  # fmt: skip
     opinion = M.Opinion(np.ones(n, np.float32), np.zeros(n, np.float32), yes, yes,
                         np.empty(0, bool), np.float32(0.0))  # fmt: skip
     full = np.zeros((M.N_CELLS, width))

@@ -275,7 +275,7 @@ print(json.dumps({"bare": twin.bare, "written": written, "sizes": sizes}))
 # What a bare world writes (sim.BARE_PERSON_BYTES), besides its event buffer
 BARE_WRITES = {
     "twin.state." + c
-    for c in ("debt", "debt_timer", "misses", "employed", "income", "watched", "knows", "vpn")
+    for c in ("debt", "debt_timer", "misses", "employed", "watched", "knows", "vpn")
 } | {
     "twin.state.coverage", "twin.state.pressured", "twin.deg_active", "twin.ceiling",
     "twin.recorder.cell", "twin.ledger.score", "twin.ledger.struck_at", "twin.ledger.last_ctx",

@@ -47,7 +47,7 @@ def test_persons_outside_a_pilot_with_no_ties_into_it_are_their_twin():
             eb = set(zip(b[0][mask[b[0]]].tolist(), b[1][mask[b[0]]].tolist()))
             same = ea == eb and np.array_equal(run.deg_active[mask], twin.deg_active[mask])
             for part, names in (
-                ("state", ("debt", "misses", "employed", "income", "knows", "vpn", "watched")),
+                ("state", ("debt", "misses", "employed", "knows", "vpn", "watched")),
                 ("approval.state", ("experience", "aware")),
             ):
                 x, y = run, twin
@@ -55,6 +55,7 @@ def test_persons_outside_a_pilot_with_no_ties_into_it_are_their_twin():
                     x, y = getattr(x, attr), getattr(y, attr)
                 same &= all(np.array_equal(getattr(x, n)[mask], getattr(y, n)[mask]) for n in names)
             same &= np.array_equal(run.approval.logit()[mask], twin.approval.logit()[mask])
+            same &= np.array_equal(run.income()[mask], twin.income()[mask])
             if who == "quiet" and not same:
                 differ["quiet"].append(t)
             if who == "touching" and not same:

@@ -110,8 +110,7 @@ class PersonState:
     debt: np.ndarray  # uint8 debt state
     debt_timer: np.ndarray  # int16 steps left in SUED/JUDGMENT
     misses: np.ndarray  # uint8 missed payments on the current loan
-    employed: np.ndarray  # bool
-    income: np.ndarray  # float32 yuan per year, after sanctions and rewards
+    employed: np.ndarray  # bool (income follows from it: response.earned, World.income)
     watched: np.ndarray  # float32 in [0, 1]: how watched the person feels
     knows: np.ndarray  # uint8 bits: knows of a restriction on flights (1), high-speed rail (2)
     vpn: np.ndarray  # bool: uses a VPN now
@@ -120,14 +119,13 @@ class PersonState:
 
     @classmethod
     def start(
-        cls, n: int, employed: np.ndarray, income: np.ndarray, vpn: np.ndarray, coverage
+        cls, n: int, employed: np.ndarray, vpn: np.ndarray, coverage: np.ndarray
     ) -> PersonState:
         return cls(
             debt=np.zeros(n, np.uint8),
             debt_timer=np.zeros(n, np.int16),
             misses=np.zeros(n, np.uint8),
             employed=employed.copy(),
-            income=income.copy(),
             watched=np.zeros(n, np.float32),
             knows=np.zeros(n, np.uint8),
             vpn=vpn.copy(),

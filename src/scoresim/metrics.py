@@ -21,6 +21,7 @@ from .acts import ACT_ID, ACTS, N_ACTS
 from .effects import EFFECT_ID
 from .parallel import slicing
 from .population import Persons
+from .response import earned, income
 
 DIMENSIONS = (  # (name, values, column) in cell order
     ("urban", ("rural", "urban")),
@@ -214,9 +215,12 @@ class Sanctioning(NamedTuple):
 
 
 class Living(NamedTuple):
-    """Each person's income, work, ties, sense of being watched, score and grade."""
+    """Each person's income (response.earned, from what it follows from), work, ties, sense
+    of being watched, score and grade."""
 
-    income: np.ndarray
+    base_income: np.ndarray
+    income_factor: np.ndarray
+    unemployed_share: np.float32
     employed: np.ndarray
     employer: np.ndarray
     deg_active: np.ndarray
@@ -243,7 +247,8 @@ def _add_living(cell, living, opinion, lo, hi, a, block=COUNT_BLOCK):
     (at most 2^21 - 1). Written without branches on a person's values: a mispredicted branch
     per person cost more than the rest (measured: 9.2 -> 7.2 ms a pass at 10^6, with the
     packing)."""
-    income, employed, employer = living.income, living.employed, living.employer
+    base_income, factor, share = living.base_income, living.income_factor, living.unemployed_share
+    employed, employer = living.employed, living.employer
     deg_active, watched, score, grade = (
         living.deg_active,
         living.watched,
@@ -259,7 +264,7 @@ def _add_living(cell, living, opinion, lo, hi, a, block=COUNT_BLOCK):
     for start in range(lo, hi, block):
         for i in range(start, min(hi, start + block)):
             c = cell[i]
-            a[c, _INCOME] += income[i]
+            a[c, _INCOME] += earned(base_income, employer, employed, share, factor, i)
             a[c, _TIES] += deg_active[i]
             a[c, _WATCHED] += watched[i]
             a[c, _SCORE] += score[i]
@@ -490,6 +495,8 @@ class Recorder:
         spill,
         state,
         employer,
+        base_income,
+        unemployed_share,
         deg_active,
         score,
         grade,
@@ -518,7 +525,9 @@ class Recorder:
                 spill,
             ),
             Living(
-                state.income,
+                base_income,
+                out.income_factor,
+                np.float32(unemployed_share),
                 state.employed,
                 employer,
                 deg_active,
@@ -550,7 +559,7 @@ class Recorder:
                 t,
                 reg.listed,
                 out.status,
-                state.income,
+                income(base_income, employer, state.employed, unemployed_share, out.income_factor),
                 state.employed & (employer >= 0),
                 deg_active,
                 state.watched,

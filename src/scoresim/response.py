@@ -187,18 +187,27 @@ def employers(key, employer, employed, listed, job_hazard, behaviour, response, 
     )
 
 
-def income(base_income, employer, employed, unemployed_share, income_factor, out) -> None:
-    """Income after job status, sanctions and rewards."""
+@njit(cache=True, inline="always")
+def earned(base_income, employer, employed, unemployed_share, income_factor, i):
+    """Person i's income after job status, sanctions and rewards (float32; the metrics pass
+    forms it as it counts: no column holds it). ``unemployed_share``: a np.float32."""
+    work = np.float32(1.0) if employer[i] < 0 or employed[i] else unemployed_share
+    return base_income[i] * work * income_factor[i]
+
+
+def income(base_income, employer, employed, unemployed_share, income_factor) -> np.ndarray:
+    """Every person's income (``earned``), as a new float32 array."""
+    out = np.empty(len(base_income), np.float32)
     _income_kernel(
         base_income, employer, employed, np.float32(unemployed_share), income_factor, out
     )
+    return out
 
 
 @njit(cache=True, parallel=True)
 def _income_kernel(base_income, employer, employed, unemployed_share, income_factor, out):
     for i in prange(len(out)):
-        work = np.float32(1.0) if employer[i] < 0 or employed[i] else unemployed_share
-        out[i] = base_income[i] * work * income_factor[i]
+        out[i] = earned(base_income, employer, employed, unemployed_share, income_factor, i)
 
 
 @njit(cache=True)

@@ -179,7 +179,7 @@ class World:
         self.deg_active = society.graph.degree()
         self.firm_deg_active = society.firm_graph.degree()
         self.state = (
-            PersonState.start(p.n, p.employer >= 0, p.base_income, p.vpn, society.coverage.persons)
+            PersonState.start(p.n, p.employer >= 0, p.vpn, society.coverage.persons)
             if start is None
             else start.copy()
         )
@@ -597,9 +597,18 @@ class World:
         self.firm_ledger.forget()
         self.seconds += time.perf_counter() - started
 
+    def income(self) -> np.ndarray:
+        """Each person's income now, after job status, sanctions and rewards (a new array:
+        no column holds it, the metrics form it as they count)."""
+        p = self.s.persons
+        share = self.sc.behaviour.unemployed_income_share
+        return response.income(
+            p.base_income, p.employer, self.state.employed, share, self.out.income_factor
+        )
+
     def _live(self, t: int, ev_agent, ev_act, flagged: np.ndarray | None = None) -> None:
         """6 and 7, what a step does with or without a system: employers (screening on
-        ``flagged``: by default, the listed), income, approval."""
+        ``flagged``: by default, the listed), approval (income follows: World.income)."""
         s, sc, regime, st, out = self.s, self.sc, self.regime, self.state, self.out
         response.employers(
             stream_key(self.seed, Stream.EMPLOYER, t),
@@ -610,14 +619,6 @@ class World:
             sc.behaviour,
             regime.response,
             self.dt,
-        )
-        response.income(
-            s.persons.base_income,
-            s.persons.employer,
-            st.employed,
-            sc.behaviour.unemployed_income_share,
-            out.income_factor,
-            st.income,
         )
         # 7. approval: awareness, experience, information
         self.approval.step(
@@ -659,6 +660,8 @@ class World:
             self.spill,
             self.state,
             self.s.persons.employer,
+            self.s.persons.base_income,
+            self.sc.behaviour.unemployed_income_share,
             self.deg_active,
             self.ledger.score,
             self._recorded_grades(),
@@ -875,12 +878,12 @@ STATIC_PERSON_BYTES = PERSON_BYTES + 8 + 4 + 2 + 1 + 5 + 13  # traits etc., CSR 
 #          travel, coverage bits, self-employed, approval baseline; the responses' 13: open and
 #          VPN-hidden coverage bits 4, air and rail propensities 8, learner 1
 HOUSEHOLD_BYTES = 4  # the first person of each household
-WORLD_PERSON_BYTES = 115  # one world's columns but its steps: ledger 45 + a step (the last
-#                           appeal's), registry 7 + a list's, sanctions 18, state 18, event
+WORLD_PERSON_BYTES = 111  # one world's columns but its steps: ledger 45 + a step (the last
+#                           appeal's), registry 7 + a list's, sanctions 18, state 14, event
 #                           buffer 5, degree 4, spill 1, metrics 3 (cell 2, ever 1), approval 8,
 #                           policing 4 (the step of the first pressure), tick ceilings 2
-BARE_PERSON_BYTES = 46  # a bare world's columns but its step (World.bare: no system, no
-#                         market, no pilot, no grades employers see) that it writes: state 18,
+BARE_PERSON_BYTES = 42  # a bare world's columns but its step (World.bare: no system, no
+#                         market, no pilot, no grades employers see) that it writes: state 14,
 #                         event buffer 5, degree 4, tick ceilings 2, the recorder's cell 2, who
 #                         an information campaign told 1 (if there is one), and the constants
 #                         it is given at the start (score 4, a ledger's context 1, income
