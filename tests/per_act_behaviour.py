@@ -79,6 +79,7 @@ from scoresim.behaviour import (
     _trips,
 )
 from scoresim.rng import uniform
+from scoresim.sanctions import FLIGHTS, LUXURY, RAIL, credit_block
 
 
 @njit
@@ -103,8 +104,9 @@ def persons_range(
         st.coverage,
         st.pressured,
     )
-    sanctions, block_credit, listed = bl.sanctions, bl.credit, bl.listed
-    no_flight, no_rail, no_luxury = bl.restricts[0], bl.restricts[1], bl.restricts[2]
+    listed = bl.listed
+    sanctions, effects, strength = bl.sanctions, bl.effects, bl.strength
+    no_flight, no_rail, no_luxury = effects[FLIGHTS], effects[RAIL], effects[LUXURY]
     kf, kv, ks, kshop, kw, kc, kt = keys[0], keys[1], keys[2], keys[3], keys[4], keys[5], keys[6]
     kcourt, klux, kmis, kch, kvpn = keys[7], keys[8], keys[9], keys[10], keys[11]
     eval_every = int(p[IX_EVAL_EVERY])
@@ -155,7 +157,8 @@ def persons_range(
         u1 = uniform(kf, 4 * i + 1)
         if s == NONE:
             if u0 < p[P_LOAN]:  # applies for a loan; a credit sanction refuses it with its strength
-                if block_credit[i] > 0.0 and u1 < block_credit[i]:
+                credit = credit_block(sanctions[i], effects, strength)
+                if credit > 0.0 and u1 < credit:
                     k = _emit(ev_agent, ev_act, k, limit, i, A.LOAN_REFUSED)
                     refused += 1
                 else:
@@ -165,8 +168,9 @@ def persons_range(
             pm = p[P_MISSED] * (0.2 + 1.6 * fragility[i])
             if not employed[i]:
                 pm *= 2.0  # [assume] no wage, twice the risk of missing
-            if block_credit[i] > 0.0:
-                pm *= 1.0 + block_credit[i]  # credit cut: no refinancing (feedback)
+            credit = credit_block(sanctions[i], effects, strength)
+            if credit > 0.0:
+                pm *= 1.0 + credit  # credit cut: no refinancing (feedback)
             if pressured[i]:
                 pm *= comply
             if u0 < pm:

@@ -191,8 +191,10 @@ def test_credit_block_refuses_in_proportion_to_its_strength():
         state.misses[:] = 0
         state.watched[:] = 0.0
         state.pressured[:] = False  # nobody pressed by contacts to pay
-        credit = np.full(n, s, np.float32)
-        blocks = args[-1]._replace(credit=credit)
+        bl = args[-1]  # everyone under one credit sanction of strength s (bit 3)
+        strength = bl.strength.copy()
+        strength[3] = s
+        blocks = bl._replace(sanctions=bl.sanctions | np.uint16(8), strength=strength)
         call = [*args[:-2], changing(state), blocks]
         agents, kinds, _ = behaviour._persons_kernel(
             *call, np.empty(4 * n, np.int32), np.empty(4 * n, np.uint8)

@@ -23,6 +23,7 @@ from scoresim.behaviour import (
     UNPAID_REFUSES,
     UNPAID_UNABLE,
 )
+from scoresim.sanctions import CREDIT, FLIGHTS
 
 N, STEPS = 50_000, 120
 N_DEBT = 7
@@ -48,8 +49,12 @@ def _world(n: int):
     st.vpn[:] = tr.internet & (rng.random(n) < 0.3)
     st.coverage[:] = tr.open_coverage & ~np.where(st.vpn, tr.vpn_hidden, 0).astype(np.uint16)
     bl = args[9]
-    credit = np.where(rng.random(n) < 0.2, rng.choice([0.5, 1.0], n), 0.0).astype(np.float32)
-    return (*args[:8], args[8], bl._replace(credit=credit)), st
+    # loans refused with chance 0.5 or 1: two credit sanctions (bits 3 and 4), one or none each
+    credit = np.where(rng.random(n) < 0.2, rng.choice([1, 2], n), 0).astype(np.uint16)
+    bits = (bl.sanctions & ~np.uint16(0b11000)) | (credit << 3)
+    effects, strength = bl.effects.copy(), bl.strength.copy()
+    effects[CREDIT], strength[3], strength[4] = 0b11000, 1.0, 0.5
+    return (*args[:8], args[8], bl._replace(sanctions=bits, effects=effects, strength=strength)), st
 
 
 def _new_range(*args):
@@ -115,8 +120,8 @@ def _covariates(args, st) -> dict[str, np.ndarray]:
         "pressured": st.pressured,
         "employed": st.employed,
         "vpn": st.vpn,
-        "credit_block": bl.credit,
-        "flight_block": bl.restricted(behaviour.RESTRICT_FLIGHT),
+        "credit_block": bl.credit(),
+        "flight_block": bl.restricted(FLIGHTS),
         "listed": bl.listed,
         "knows": st.knows,
     }

@@ -7,7 +7,9 @@ import pytest
 
 from scoresim import Sim, load_scenario
 from scoresim.network import active_flags
+from scoresim.response import Earning
 from scoresim.results import Results
+from scoresim.sanctions import N_EFFECTS
 
 ARTICLE_SOURCES = tuple(load_scenario("article").sources)
 
@@ -274,21 +276,22 @@ def test_the_cells_recorded_equal_a_recount_by_cell():
         return rng.random(n) < p
 
     cell = rng.integers(0, M.N_CELLS, n).astype(rec.cell.dtype)
-    living = M.Living(rng.random(n).astype(np.float32), rng.random(n).astype(np.float32),
-                      np.float32(0.4), flags(0.8),
-                      np.where(flags(0.9), 1, -1).astype(np.int32),
-                      np.where(flags(0.3), 0, 5).astype(np.int32), rng.random(n).astype(np.float32),
+    none16, no_effects = np.zeros(n, np.uint16), np.zeros(N_EFFECTS, np.uint16)
+    payroll = np.where(flags(0.9), 1, -1).astype(np.int32)
+    earning = Earning(rng.random(n).astype(np.float32), payroll, flags(0.8), flags(0.1),
+                      np.float32(0.4), none16, no_effects, np.zeros(16))  # fmt: skip
+    living = M.Living(np.where(flags(0.3), 0, 5).astype(np.int32), rng.random(n).astype(np.float32),
                       rng.normal(900, 50, n).astype(np.float32), np.empty(0, np.uint8))  # fmt: skip
     opinion = M.Opinion(rng.normal(0, 1, n).astype(np.float32), np.zeros(n, np.float32),
                         flags(0.5), flags(0.4), flags(0.5), np.float32(0.3))  # fmt: skip
     width = len(M.LIVING)
     once, often = np.zeros((M.N_CELLS, width)), np.zeros((M.N_CELLS, width))
-    M._add_living(cell, living, opinion, 0, n, once)
-    M._add_living(cell, living, opinion, 0, n, often, 7)
+    M._add_living(cell, earning, living, opinion, 0, n, once)
+    M._add_living(cell, earning, living, opinion, 0, n, often, 7)
     assert np.array_equal(once, often)
     x = opinion.base + opinion.informed * opinion.reached * np.float32(0.3)
     yes = x >= 0
-    works = living.employed & (living.employer >= 0)
+    works = earning.employed & (earning.employer >= 0)
     aware, informed = opinion.aware, opinion.informed
     counted = {"employed": works, "isolated": living.deg_active == 0, "aware": aware,
                "approving": yes, "approving_aware": yes & aware, "informed": informed,
@@ -299,16 +302,17 @@ def test_the_cells_recorded_equal_a_recount_by_cell():
     n = int(M.FIELD)
     yes = np.ones(n, bool)
     zero, none = np.zeros(n, np.int32), np.zeros(n, np.float32)
-    living = M.Living(none, none, np.float32(0.4), yes, zero, zero, none, none,
-                      np.empty(0, np.uint8))  # fmt: skip
+    earning = Earning(none, zero, yes, yes, np.float32(0.4), np.zeros(n, np.uint16), no_effects,
+                      np.zeros(16))  # fmt: skip
+    living = M.Living(zero, none, none, np.empty(0, np.uint8))
     opinion = M.Opinion(np.ones(n, np.float32), np.zeros(n, np.float32), yes, yes,
                         np.empty(0, bool), np.float32(0.0))  # fmt: skip
     full = np.zeros((M.N_CELLS, width))
-    M._add_living(np.zeros(n, np.int32), living, opinion, 0, n, full)
+    M._add_living(np.zeros(n, np.int32), earning, living, opinion, 0, n, full)
     for m in counted:
         assert full[0, M.LIVING.index(m)] == n, m
     with pytest.raises(ValueError, match="field"):
-        M._add_living(np.zeros(n, np.int32), living, opinion, 0, n, full, n + 1)
+        M._add_living(np.zeros(n, np.int32), earning, living, opinion, 0, n, full, n + 1)
 
 
 def test_acts_and_records_are_counted_in_their_persons_cells():

@@ -275,6 +275,7 @@ def test_employers_decide_each_person_as_the_plain_chance_does():
 
     from scoresim.response import _below_chance, _employers_kernel
     from scoresim.rng import uniforms_at
+    from scoresim.sanctions import JOB, Outcome, Sanctioned
 
     @njit
     def plain(u, x):
@@ -297,10 +298,18 @@ def test_employers_decide_each_person_as_the_plain_chance_does():
     n, dt, key = 20_000, 1 / 52, np.uint64(2024)
     employer = np.where(rng.random(n) < 0.8, 3, -1).astype(np.int32)
     employed, listed = rng.random(n) < 0.9, rng.random(n) < 0.3
-    hazard = rng.uniform(0.0, 40.0, n).astype(np.float32)  # wide, so both sides are common
+    # sixteen job-loss sanctions, some of them each: hazards wide, so both sides are common
+    out = Outcome.zeros(n)
+    out.bits[:] = rng.integers(0, 1 << 16, n)
+    out.effects[JOB], out.strength[:] = 0xFFFF, rng.uniform(0.0, 5.0, 16)
+    hazard = out.job_hazard  # (each a sum of strengths, as the sanctions' step formed it)
+    assert hazard.min() < 5.0 and hazard.max() > 40.0
     loss, firing, finding, screening = 0.1, 5.0, 30.0, 0.4
     after = employed.copy()
-    _employers_kernel(key, employer, after, listed, hazard, loss, firing, finding, screening, dt)
+    sanctioned = Sanctioned.of(out)
+    _employers_kernel(
+        key, employer, after, listed, sanctioned, loss, firing, finding, screening, dt
+    )
     u = uniforms_at(key, np.arange(n, dtype=np.int64))
     h_loss = loss + hazard.astype(np.float64) + np.where(listed, firing, 0.0)
     h_find = finding * np.where(listed, 1.0 - screening, 1.0)

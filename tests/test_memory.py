@@ -279,7 +279,7 @@ BARE_WRITES = {
 } | {
     "twin.state.coverage", "twin.state.pressured", "twin.deg_active", "twin.ceiling",
     "twin.recorder.cell", "twin.ledger.score", "twin.ledger.struck_at", "twin.ledger.last_ctx",
-    "twin.out.income_factor", "twin.approval.state.aware", "twin.approval.state.informed",
+    "twin.approval.state.aware", "twin.approval.state.informed",
     "twin.policing.first",
 }  # fmt: skip
 

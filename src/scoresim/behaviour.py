@@ -29,6 +29,15 @@ from numba import njit, prange
 
 from . import acts as A
 from .rng import Stream, stream_key, uniform
+from .sanctions import (
+    CREDIT,
+    FLIGHTS,
+    LUXURY,
+    MAX_SANCTIONS,
+    N_EFFECTS,
+    RAIL,
+    credit_block,
+)
 from .scenario import Behaviour
 
 # debt states (docs/model.md §7.1.2)
@@ -76,12 +85,13 @@ class Blocks(NamedTuple):
     person sees of the regime — ``contacts`` listed, their own sanction ``status``, whether
     a pilot reaches them (``inside``; empty: everyone) — makes how watched they feel, set
     by the kernel as each person's step begins (empty ``contacts``: ``watched`` as given).
-    A person may not fly (take high-speed rail, spend on luxury) if their ``sanctions``
-    bits meet ``restricts[RESTRICT_FLIGHT]`` (``RESTRICT_RAIL``, ``RESTRICT_LUXURY``)."""
+    Whether a person may fly, take high-speed rail, spend on luxury or borrow follows from
+    the sanctions they have (sanctions.Sanctioned's columns: their bits, and what each bit
+    does; flat, as a parallel loop takes a bundle)."""
 
-    sanctions: np.ndarray  # uint16: each person's sanctions this step (Outcome.bits)
-    restricts: np.ndarray  # uint16 x 3: the bits of the sanctions that block each
-    credit: np.ndarray
+    sanctions: np.ndarray
+    effects: np.ndarray
+    strength: np.ndarray
     listed: np.ndarray
     since: np.ndarray = np.empty(0, np.int32)
     contacts: np.ndarray = np.empty(0, np.int32)
@@ -90,17 +100,24 @@ class Blocks(NamedTuple):
 
     @classmethod
     def of_flags(cls, flight, rail, credit, luxury, listed, **rest) -> Blocks:
-        """From a bool column a restriction (tests): each its own bit."""
+        """From a bool column a restriction (tests): each a sanction of its own, a loan
+        refused for certain under ``credit``."""
         bits = flight.astype(np.uint16) | (rail.astype(np.uint16) << 1)
-        bits |= luxury.astype(np.uint16) << 2
-        return cls(bits, np.array([1, 2, 4], np.uint16), credit, listed, **rest)
+        bits |= (luxury.astype(np.uint16) << 2) | (credit.astype(np.uint16) << 3)
+        effects = np.zeros(N_EFFECTS, np.uint16)
+        strength = np.zeros(MAX_SANCTIONS)
+        for bit, effect in enumerate((FLIGHTS, RAIL, LUXURY, CREDIT)):
+            effects[effect] = 1 << bit
+        strength[3] = 1.0
+        return cls(bits, effects, strength, listed, **rest)
 
-    def restricted(self, which: int) -> np.ndarray:
-        """Who may not fly (``RESTRICT_FLIGHT``; rail, luxury): a new bool array."""
-        return (self.sanctions & self.restricts[which]) != 0
+    def restricted(self, effect: int) -> np.ndarray:
+        """Who has a sanction of ``effect`` (sanctions.FLIGHTS, ...): a new bool array."""
+        return (self.sanctions & self.effects[effect]) != 0
 
-
-RESTRICT_FLIGHT, RESTRICT_RAIL, RESTRICT_LUXURY = range(3)  # Blocks.restricts, in order
+    def credit(self) -> np.ndarray:
+        """Each person's chance that a loan application is refused (a new array)."""
+        return np.array([credit_block(b, self.effects, self.strength) for b in self.sanctions])
 
 
 @dataclass
@@ -694,9 +711,9 @@ def _persons_range(
         st.coverage,
         st.pressured,
     )
-    sanctions, block_credit, listed, since = bl.sanctions, bl.credit, bl.listed, bl.since
-    no_flight, no_rail = bl.restricts[RESTRICT_FLIGHT], bl.restricts[RESTRICT_RAIL]
-    no_luxury = bl.restricts[RESTRICT_LUXURY]
+    listed, since = bl.listed, bl.since
+    sanctions, effects, strength = bl.sanctions, bl.effects, bl.strength  # and what each does
+    no_flight, no_rail, no_luxury = effects[FLIGHTS], effects[RAIL], effects[LUXURY]
     counting = len(since) > 0
     contacts, status, inside, risk_aversion = bl.contacts, bl.status, bl.inside, tr.risk_aversion
     adapting, piloted = len(contacts) > 0, len(inside) > 0
@@ -782,7 +799,8 @@ def _persons_range(
         if s == NONE:
             if acting and kept[C_LOAN] > 0:  # applies; a credit sanction refuses with its
                 # strength
-                if block_credit[i] > 0.0 and uniform(kf, 4 * i + 1) < block_credit[i]:
+                credit = credit_block(sanctions[i], effects, strength)
+                if credit > 0.0 and uniform(kf, 4 * i + 1) < credit:
                     k = _emit(ev_agent, ev_act, k, limit, i, A.LOAN_REFUSED)
                     refused += 1
                 else:
@@ -796,8 +814,9 @@ def _persons_range(
                 pm = p[P_MISSED] * (0.2 + 1.6 * fragility[i])
                 if not employed[i]:
                     pm *= 2.0  # [assume] no wage, twice the risk of missing
-                if block_credit[i] > 0.0:
-                    pm *= 1.0 + block_credit[i]  # credit cut: no refinancing (feedback)
+                credit = credit_block(sanctions[i], effects, strength)
+                if credit > 0.0:
+                    pm *= 1.0 + credit  # credit cut: no refinancing (feedback)
                 if pressured[i]:
                     pm *= 1.0 - rp[RP_COMPLY]
                 if u0 < pm:

@@ -18,10 +18,10 @@ import numpy as np
 from numba import njit, prange
 
 from .acts import ACT_ID, ACTS, N_ACTS
-from .effects import EFFECT_ID
 from .parallel import slicing
 from .population import Persons
 from .response import earned, income
+from .sanctions import REWARD, applied_of
 
 DIMENSIONS = (  # (name, values, column) in cell order
     ("urban", ("rural", "urban")),
@@ -206,23 +206,17 @@ class Sanctioning(NamedTuple):
     """What the sanctions did to each person this step (sanctions.Outcome's columns)."""
 
     status: np.ndarray
-    applied: np.ndarray
     unrelated: np.ndarray
     dispro: np.ndarray
-    bits: np.ndarray  # the sanctions each has (a reward among them: rewarded)
-    reward: np.uint16  # the bits of the rewards
+    bits: np.ndarray  # which sanctions each has (applications, rewards: sanctions.Sanctioned)
+    effects: np.ndarray  # what each does
     spill: np.ndarray
 
 
 class Living(NamedTuple):
-    """Each person's income (response.earned, from what it follows from), work, ties, sense
-    of being watched, score and grade."""
+    """Each person's ties, sense of being watched, score and grade (with response.Earning:
+    income and work)."""
 
-    base_income: np.ndarray
-    income_factor: np.ndarray
-    unemployed_share: np.float32
-    employed: np.ndarray
-    employer: np.ndarray
     deg_active: np.ndarray
     watched: np.ndarray
     score: np.ndarray
@@ -241,14 +235,13 @@ class Opinion(NamedTuple):
 
 
 @njit(cache=True)
-def _add_living(cell, living, opinion, lo, hi, a, block=COUNT_BLOCK):
+def _add_living(cell, earning, living, opinion, lo, hi, a, block=COUNT_BLOCK):
     """Persons lo..hi-1 into ``a`` (their cells' LIVING columns, then grades): the sums in
     person order, the counts of persons three to an integer, added every ``block`` persons
     (at most 2^21 - 1). Written without branches on a person's values: a mispredicted branch
     per person cost more than the rest (measured: 9.2 -> 7.2 ms a pass at 10^6, with the
     packing)."""
-    base_income, factor, share = living.base_income, living.income_factor, living.unemployed_share
-    employed, employer = living.employed, living.employer
+    employed, employer = earning.employed, earning.employer
     deg_active, watched, score, grade = (
         living.deg_active,
         living.watched,
@@ -264,7 +257,7 @@ def _add_living(cell, living, opinion, lo, hi, a, block=COUNT_BLOCK):
     for start in range(lo, hi, block):
         for i in range(start, min(hi, start + block)):
             c = cell[i]
-            a[c, _INCOME] += earned(base_income, employer, employed, share, factor, i)
+            a[c, _INCOME] += earned(earning, i)
             a[c, _TIES] += deg_active[i]
             a[c, _WATCHED] += watched[i]
             a[c, _SCORE] += score[i]
@@ -294,7 +287,7 @@ def _add_living(cell, living, opinion, lo, hi, a, block=COUNT_BLOCK):
 
 @njit(cache=True, parallel=True)
 def _person_pass(
-    cell, listing, sanctioning, living, opinion, ever, tables, living_cols, acc, anyone
+    cell, listing, sanctioning, earning, living, opinion, ever, tables, living_cols, acc, anyone
 ):
     """Add every person into its cell; each slice (parallel.py) sums into its own table and
     the tables are added in slice order. Within a slice, two tasks split the columns between
@@ -309,9 +302,10 @@ def _person_pass(
     more to touch than to clear)."""
     listed, joined, left = listing.listed, listing.joined, listing.left
     visible, long_listed = listing.visible, listing.long_listed
-    status, applied, unrelated = sanctioning.status, sanctioning.applied, sanctioning.unrelated
-    dispro, bits, spill = sanctioning.dispro, sanctioning.bits, sanctioning.spill
-    reward = sanctioning.reward
+    status, unrelated = sanctioning.status, sanctioning.unrelated
+    bits, effects = sanctioning.bits, sanctioning.effects
+    reward = effects[REWARD]
+    dispro, spill = sanctioning.dispro, sanctioning.spill
     n = len(cell)
     slices, span = slicing(n)
     for task in prange(2 * slices):
@@ -320,7 +314,7 @@ def _person_pass(
         a[:] = 0.0
         lo, hi = part * span, min(n, (part + 1) * span)
         if half == 1:
-            _add_living(cell, living, opinion, lo, hi, a)
+            _add_living(cell, earning, living, opinion, lo, hi, a)
             continue
         if not anyone:
             continue
@@ -339,7 +333,7 @@ def _person_pass(
                 a[c, _SANCTIONED] += 1.0
                 a[c, _OWN_TRUE + st - 1] += 1.0
                 ever[i] |= _EVER_BITS[st]
-            a[c, _APPLIED] += applied[i]
+            a[c, _APPLIED] += applied_of(bits[i], effects)
             a[c, _UNRELATED] += unrelated[i]
             a[c, _DISPRO] += dispro[i]
             rewarded = (bits[i] & reward) != 0
@@ -494,9 +488,7 @@ class Recorder:
         out,
         spill,
         state,
-        employer,
-        base_income,
-        unemployed_share,
+        earning,
         deg_active,
         score,
         grade,
@@ -517,19 +509,14 @@ class Recorder:
             Listing(reg.listed, reg.joined, reg.left, reg.visible, reg.long_listed),
             Sanctioning(
                 out.status,
-                out.applied,
                 out.unrelated,
                 out.disproportionate,
                 out.bits,
-                out.effects[EFFECT_ID["reward"]],
+                out.effects,
                 spill,
             ),
+            earning,
             Living(
-                base_income,
-                out.income_factor,
-                np.float32(unemployed_share),
-                state.employed,
-                employer,
                 deg_active,
                 state.watched,
                 score,
@@ -559,8 +546,8 @@ class Recorder:
                 t,
                 reg.listed,
                 out.status,
-                income(base_income, employer, state.employed, unemployed_share, out.income_factor),
-                state.employed & (employer >= 0),
+                income(earning),
+                state.employed & (earning.employer >= 0),
                 deg_active,
                 state.watched,
                 approvals.logit() >= 0.0,

@@ -10,12 +10,15 @@ The same kernel serves firms dropping listed partners (business layer, weight 1)
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit, prange
 
 from .network import check_active, deactivate, is_active, layer_of, nbr_of, reverse_entry
 from .prefetch import prefetch_row
 from .rng import uniform
+from .sanctions import income_factor_of, job_hazard_of
 
 
 @njit(inline="always", cache=True)
@@ -141,14 +144,16 @@ def cut_entries(src, ent, graph, active, ledger, listed, deg_active, cuts) -> No
 
 @njit(cache=True, parallel=True)
 def _employers_kernel(
-    key, employer, employed, listed, job_hazard, base_loss, firing, finding, screening, dt
+    key, employer, employed, listed, sanctioned, base_loss, firing, finding, screening, dt
 ):
+    bits, effects, strength = sanctioned
     for i in prange(len(employed)):
         if employer[i] < 0:
             continue  # outside the workforce (retired, self-employed, not working)
         u = uniform(key, i)
         if employed[i]:
-            h = base_loss + job_hazard[i] + (firing if listed[i] else 0.0)
+            h = base_loss + job_hazard_of(bits[i], effects, strength)
+            h += firing if listed[i] else 0.0
             if _below_chance(u, h * dt):
                 employed[i] = False
         else:
@@ -169,16 +174,16 @@ def _below_chance(u, x):
     return u < 1.0 - np.exp(-x)
 
 
-def employers(key, employer, employed, listed, job_hazard, behaviour, response, dt) -> None:
-    """Employers let staff go (more so if listed, low-graded or sanctioned) and screen
-    applicants by list and grade (``listed`` holds both).
+def employers(key, employer, employed, listed, sanctioned, behaviour, response, dt) -> None:
+    """Employers let staff go (more so if listed, low-graded or sanctioned: ``sanctioned``,
+    sanctions.Sanctioned) and screen applicants by list and grade (``listed`` holds both).
     A person who finds a job again returns to the same firm's payroll [assume]."""
     _employers_kernel(
         key,
         employer,
         employed,
         listed,
-        job_hazard,
+        sanctioned,
         behaviour.job_loss,
         response.employer_firing,
         behaviour.job_finding,
@@ -187,27 +192,42 @@ def employers(key, employer, employed, listed, job_hazard, behaviour, response, 
     )
 
 
+class Earning(NamedTuple):
+    """What a person's income follows from: base income, payroll (``employer``; -1: none),
+    job, whose a denied licence cuts (``self_employed``), the share of income an unemployed
+    person keeps (a np.float32) and their sanctions (sanctions.Sanctioned's columns: flat,
+    as a parallel loop takes a bundle)."""
+
+    base_income: np.ndarray
+    employer: np.ndarray
+    employed: np.ndarray
+    self_employed: np.ndarray
+    unemployed_share: np.float32
+    bits: np.ndarray
+    effects: np.ndarray
+    strength: np.ndarray
+
+
 @njit(cache=True, inline="always")
-def earned(base_income, employer, employed, unemployed_share, income_factor, i):
-    """Person i's income after job status, sanctions and rewards (float32; the metrics pass
-    forms it as it counts: no column holds it). ``unemployed_share``: a np.float32."""
-    work = np.float32(1.0) if employer[i] < 0 or employed[i] else unemployed_share
-    return base_income[i] * work * income_factor[i]
+def earned(e, i):
+    """Person i's income after job status, sanctions and rewards (float32; formed where it
+    is read — the metrics pass — not held in a column)."""
+    work = np.float32(1.0) if e.employer[i] < 0 or e.employed[i] else e.unemployed_share
+    factor = income_factor_of(e.bits[i], e.self_employed[i], e.effects, e.strength)
+    return e.base_income[i] * work * factor
 
 
-def income(base_income, employer, employed, unemployed_share, income_factor) -> np.ndarray:
+def income(earning: Earning) -> np.ndarray:
     """Every person's income (``earned``), as a new float32 array."""
-    out = np.empty(len(base_income), np.float32)
-    _income_kernel(
-        base_income, employer, employed, np.float32(unemployed_share), income_factor, out
-    )
+    out = np.empty(len(earning.base_income), np.float32)
+    _income_kernel(earning, out)
     return out
 
 
 @njit(cache=True, parallel=True)
-def _income_kernel(base_income, employer, employed, unemployed_share, income_factor, out):
+def _income_kernel(earning, out):
     for i in prange(len(out)):
-        out[i] = earned(base_income, employer, employed, unemployed_share, income_factor, i)
+        out[i] = earned(earning, i)
 
 
 @njit(cache=True)

@@ -52,6 +52,7 @@ FLIGHTS, RAIL, CREDIT, JOB, INCOME, SCHOOL, LICENCE, PROCUREMENT, INSPECTION, LE
 )
 N_DATA_CONTEXTS = len(CONTEXTS)
 N_EFFECTS = len(EFFECTS)
+MAX_SANCTIONS = 16  # a bit each in an agent's uint16 (scenario validation holds it)
 # the effects the persons' kernel reads, in behaviour.Blocks.restricts' order
 RESTRICTIONS = np.array([FLIGHTS, RAIL, LUXURY], np.int64)
 N_SANCTION_CONTEXTS = len(SANCTION_CONTEXTS)
@@ -205,54 +206,44 @@ def _onset_kernel(
 
 @dataclass
 class Outcome:
-    """Per agent, this step: what is applied and what the audit says about it."""
+    """Per agent, this step: what is applied and what the audit says about it. What the
+    sanctions do follows from which an agent has (``bits``) and what each does (``effects``,
+    ``strength``: those of the table that wrote the bits), and is formed where it is read —
+    ``having`` (may not fly, ...), ``applied``, ``block_credit``, ``job_hazard``,
+    ``income_factor``, ``inspection``, and the compiled ``credit_block``, ``job_hazard_of``,
+    ``income_factor_of`` — not held in columns of their own (19 B an agent less)."""
 
     bits: np.ndarray  # uint16, one bit per sanction in the table
     status: np.ndarray  # uint8: 0 none, 1 own true records, 2 false records, 3 association
-    applied: np.ndarray  # uint8 sanctions applied (rewards excluded)
-    unrelated: np.ndarray  # uint8 of which in a context unrelated to the data
+    unrelated: np.ndarray  # uint8 applications in a context unrelated to the data
     disproportionate: np.ndarray  # bool
-    # uint16 per effect (EFFECT_ID): the bits of the sanctions with that effect in the table
-    # that wrote ``bits`` — whether an agent is rewarded, may not fly, ... is its bits under
-    # the effect's mask (``having``), not a column of its own (6 B an agent less)
-    effects: np.ndarray
-    block_credit: np.ndarray  # float32: chance a loan application is refused (and more)
-    job_hazard: np.ndarray  # float32 extra yearly job-loss hazard
-    income_factor: np.ndarray  # float32 multiplier on income (a firm's revenue)
-    inspection: np.ndarray  # float32 multiplier on regulators' detection (firms; persons': none)
+    effects: np.ndarray  # uint16 per effect (EFFECT_ID): the bits of the sanctions with it
+    strength: np.ndarray  # float64 per bit: the sanction's strength
     audit: np.ndarray  # int64 [data context, sanction context]: applications this step
 
     @classmethod
-    def zeros(cls, n: int, inspected: bool = True) -> Outcome:
-        """No sanction on any of ``n`` agents; ``inspected``: the agents are firms, whose
-        inspections a sanction can raise (a person's cannot: the column is empty)."""
-        dtypes = {
-            "bits": np.uint16,
-            "effects": np.uint16,
-            "status": np.uint8,
-            "applied": np.uint8,
-            "unrelated": np.uint8,
-            "job_hazard": np.float32,
-            "block_credit": np.float32,
-        }
-        ones = ("income_factor", "inspection")
-        made = {}
-        for f in fields(cls):
-            if f.name == "audit":
-                made[f.name] = np.zeros((N_DATA_CONTEXTS, N_SANCTION_CONTEXTS), np.int64)
-            elif f.name == "effects":
-                made[f.name] = np.zeros(N_EFFECTS, np.uint16)
-            elif f.name in ones:
-                made[f.name] = np.ones(n if inspected or f.name != "inspection" else 0, np.float32)
-            else:
-                made[f.name] = np.zeros(n, dtypes.get(f.name, bool))
-        return cls(**made)
+    def zeros(cls, n: int) -> Outcome:
+        """No sanction on any of ``n`` agents."""
+        return cls(
+            bits=np.zeros(n, np.uint16),
+            status=np.zeros(n, np.uint8),
+            unrelated=np.zeros(n, np.uint8),
+            disproportionate=np.zeros(n, bool),
+            effects=np.zeros(N_EFFECTS, np.uint16),
+            strength=np.zeros(MAX_SANCTIONS, np.float64),
+            audit=np.zeros((N_DATA_CONTEXTS, N_SANCTION_CONTEXTS), np.int64),
+        )
 
     def clear(self) -> None:
         """Every column back to what it is with no sanction (in place)."""
         for f in fields(self):
-            col = getattr(self, f.name)
-            col[...] = 1 if f.name in ("income_factor", "inspection") else 0
+            getattr(self, f.name)[...] = 0
+
+    def record(self, table: Table) -> None:
+        """What each bit does, from the table about to write the bits."""
+        self.effects[:] = effect_masks(table.effect)
+        self.strength[:] = 0.0
+        self.strength[: len(table)] = table.strength
 
     def having(self, effect: int) -> np.ndarray:
         """Whether each agent has a sanction of ``effect`` (an EFFECT_ID) this step: a new
@@ -262,6 +253,38 @@ class Outcome:
         if mask != 0:
             _having(self.bits, mask, having)
         return having
+
+    def _each(self, what: int, self_employed: np.ndarray | None = None) -> np.ndarray:
+        out = np.empty(len(self.bits), np.uint8 if what == _APPLIED else np.float32)
+        everyone = self_employed is None
+        some = np.zeros(0, bool) if everyone else self_employed
+        _each_agent(self.bits, self.effects, self.strength, some, everyone, what, out)
+        return out
+
+    @property
+    def applied(self) -> np.ndarray:
+        """uint8: sanctions applied to each agent (rewards excluded)."""
+        return self._each(_APPLIED)
+
+    @property
+    def block_credit(self) -> np.ndarray:
+        """float32: the chance each agent's loan application is refused (and more)."""
+        return self._each(_CREDIT)
+
+    @property
+    def job_hazard(self) -> np.ndarray:
+        """float32: each agent's extra yearly job-loss hazard."""
+        return self._each(_JOB)
+
+    @property
+    def inspection(self) -> np.ndarray:
+        """float32: the multiplier on regulators' detection of each agent (firms)."""
+        return self._each(_INSPECTION)
+
+    def income_factor(self, self_employed: np.ndarray | None = None) -> np.ndarray:
+        """float32: the multiplier on each agent's income (a firm's revenue);
+        ``self_employed``: whose income a denied licence cuts (None: everyone's, as firms)."""
+        return self._each(_INCOME, self_employed)
 
     @property
     def rewarded(self) -> np.ndarray:
@@ -289,12 +312,123 @@ class Outcome:
         return self.having(LEGAL_REP)
 
 
+class Sanctioned(NamedTuple):
+    """Which sanctions each agent has and what each does: an Outcome as kernels read it."""
+
+    bits: np.ndarray  # uint16 an agent
+    effects: np.ndarray  # uint16 per effect: the bits of the sanctions with it
+    strength: np.ndarray  # float64 per bit
+
+    @classmethod
+    def of(cls, out: Outcome) -> Sanctioned:
+        return cls(out.bits, out.effects, out.strength)
+
+
 @njit(cache=True)
 def _having(bits, mask, having):
     """having[i]: bits[i] meets mask (no uint16 scratch as long as the agents)."""
     for i in range(len(bits)):
         if bits[i] & mask:
             having[i] = True
+
+
+# What the sanctions an agent has (its bits) do, added in the order of the bits, as the
+# kernel that sets them went through the sanctions: the same numbers as it formed.
+@njit(cache=True, inline="always")
+def _total(b, mask, strength):
+    """The strengths of the sanctions in ``b & mask``, added."""
+    m = np.int64(b) & np.int64(mask)
+    x = 0.0
+    s = 0
+    while m:
+        if m & 1:
+            x += strength[s]
+        m >>= 1
+        s += 1
+    return x
+
+
+@njit(cache=True, inline="always")
+def _largest(b, mask, strength):
+    m = np.int64(b) & np.int64(mask)
+    x = 0.0
+    s = 0
+    while m:
+        if m & 1:
+            x = max(x, strength[s])
+        m >>= 1
+        s += 1
+    return x
+
+
+@njit(cache=True, inline="always")
+def applied_of(b, effects):
+    """Sanctions applied (rewards excluded) to an agent with bits ``b``."""
+    m = np.int64(b) & ~np.int64(effects[REWARD])
+    k = 0
+    while m:
+        k += m & 1
+        m >>= 1
+    return k
+
+
+@njit(cache=True, inline="always")
+def credit_block(b, effects, strength):
+    """float32: the chance a loan application of an agent with bits ``b`` is refused."""
+    return np.float32(_largest(b, effects[CREDIT], strength))
+
+
+@njit(cache=True, inline="always")
+def job_hazard_of(b, effects, strength):
+    """float32: the extra yearly job-loss hazard of an agent with bits ``b``."""
+    return np.float32(_total(b, effects[JOB], strength))
+
+
+@njit(cache=True, inline="always")
+def income_factor_of(b, self_employed, effects, strength):
+    """float32: the multiplier on the income of an agent with bits ``b`` (a denied licence
+    cuts only the ``self_employed``'s)."""
+    if b == 0:
+        return np.float32(1.0)
+    lose = np.int64(effects[INCOME]) | np.int64(effects[PROCUREMENT])
+    if self_employed:
+        lose |= np.int64(effects[LICENCE])
+    loss = _total(b, lose, strength)
+    gain = _total(b, effects[REWARD], strength)
+    return np.float32(max(0.0, 1.0 - min(loss, 1.0) + gain))
+
+
+@njit(cache=True, inline="always")
+def inspection_of(b, effects, strength):
+    m = np.int64(b) & np.int64(effects[INSPECTION])
+    x = 1.0
+    s = 0
+    while m:
+        if m & 1:
+            x *= strength[s]
+        m >>= 1
+        s += 1
+    return np.float32(x)
+
+
+_APPLIED, _CREDIT, _JOB, _INCOME, _INSPECTION = range(5)
+
+
+@njit(cache=True)
+def _each_agent(bits, effects, strength, self_employed, everyone, what, out):
+    """One of the above for every agent (``everyone``: all are self-employed, as firms)."""
+    for i in range(len(bits)):
+        b = bits[i]
+        if what == _APPLIED:
+            out[i] = applied_of(b, effects)
+        elif what == _CREDIT:
+            out[i] = credit_block(b, effects, strength)
+        elif what == _JOB:
+            out[i] = job_hazard_of(b, effects, strength)
+        elif what == _INCOME:
+            out[i] = income_factor_of(b, everyone or self_employed[i], effects, strength)
+        else:
+            out[i] = inspection_of(b, effects, strength)
 
 
 def effect_masks(effect: np.ndarray) -> np.ndarray:
@@ -314,7 +448,6 @@ class Rules(NamedTuple):
     grades: np.ndarray
     via_firm: np.ndarray
     effect: np.ndarray
-    strength: np.ndarray
     related: np.ndarray
     severity: np.ndarray
     context: np.ndarray  # where each sanction bites (a sanction context)
@@ -341,22 +474,16 @@ class Standing(NamedTuple):
     rep_ctx: np.ndarray
     rep_gravity: np.ndarray
     rep_row: np.ndarray
-    self_employed: np.ndarray
     scope: np.ndarray
 
 
 class Landed(NamedTuple):
-    """The kernel's per-agent outputs (Outcome's columns but the audit, the same arrays)."""
+    """The kernel's per-agent outputs (Outcome's columns, the same arrays)."""
 
     bits: np.ndarray
     status: np.ndarray
-    applied: np.ndarray
     unrelated: np.ndarray
     disproportionate: np.ndarray
-    block_credit: np.ndarray
-    job_hazard: np.ndarray
-    income_factor: np.ndarray
-    inspection: np.ndarray
 
 
 @njit(cache=True, parallel=True)
@@ -367,25 +494,15 @@ def _apply_kernel(rules, standing, landed, proportionality, context_bound, audit
     sanction last step is passed over after a look at those few columns: nothing lands on it
     and its outputs are at their defaults — most agents, most steps."""
     trigger, index, grades, via_firm = rules.trigger, rules.index, rules.grades, rules.via_firm
-    effect, strength, related, severity = (
-        rules.effect,
-        rules.strength,
-        rules.related,
-        rules.severity,
-    )
+    effect, related, severity = rules.effect, rules.related, rules.severity
     sanction_ctx, grade_set = rules.context, rules.grade_set
     member, cause, ctx, gravity = standing.member, standing.cause, standing.ctx, standing.gravity
     grade, g_true, g_own = standing.grade, standing.g_true, standing.g_own
     onset_ctx, onset_gravity = standing.onset_ctx, standing.onset_gravity
     rep_member, rep_ctx, rep_gravity = standing.rep_member, standing.rep_ctx, standing.rep_gravity
-    rep_row, self_employed, scope = standing.rep_row, standing.self_employed, standing.scope
-    bits, status, applied, unrelated = landed.bits, landed.status, landed.applied, landed.unrelated
-    disproportionate, block_credit = landed.disproportionate, landed.block_credit
-    job_hazard, income_factor, inspection = (
-        landed.job_hazard,
-        landed.income_factor,
-        landed.inspection,
-    )
+    rep_row, scope = standing.rep_row, standing.scope
+    bits, status, unrelated = landed.bits, landed.status, landed.unrelated
+    disproportionate = landed.disproportionate
     n = len(bits)
     n_s = len(trigger)
     # what can reach anyone at all: the grades some sanction takes, the lists some sanction
@@ -411,11 +528,6 @@ def _apply_kernel(rules, standing, landed, proportionality, context_bound, audit
             n_unrel = 0
             sev = 0
             grav = 0
-            loss = 0.0
-            gain = 0.0
-            hazard = 0.0
-            credit = 0.0
-            insp = 1.0
             reached = len(scope) == 0 or scope[i]  # outside a pilot: nothing lands
             if reached and bits[i] == 0:  # anything that could land on it?
                 standing_any = False
@@ -467,7 +579,6 @@ def _apply_kernel(rules, standing, landed, proportionality, context_bound, audit
                     continue  # safeguard: a sanction may only use data of its own context
                 b |= 1 << s
                 if e == REWARD:
-                    gain += strength[s]
                     continue
                 n_app += 1
                 audit[cx, sanction_ctx[s]] += 1
@@ -480,21 +591,9 @@ def _apply_kernel(rules, standing, landed, proportionality, context_bound, audit
                 sev += severity[s]
                 if gv > grav:
                     grav = gv
-                # (flights, rail, school, luxury, legal representatives: in b alone)
-                if e == CREDIT:
-                    credit = max(credit, strength[s])
-                elif e == INSPECTION:
-                    insp *= strength[s]
-                elif e == JOB:
-                    hazard += strength[s]
-                elif e == INCOME or e == PROCUREMENT:
-                    loss += strength[s]
-                elif e == LICENCE and self_employed[i]:
-                    loss += strength[s]
             if b == 0 and bits[i] == 0:
                 continue  # nothing now, nothing last step: every output is at its default
-            bits[i] = b
-            applied[i] = min(n_app, 255)
+            bits[i] = b  # (what the sanctions do follows from it: Outcome)
             unrelated[i] = min(n_unrel, 255)
             if n_app == 0:
                 status[i] = 0
@@ -505,11 +604,6 @@ def _apply_kernel(rules, standing, landed, proportionality, context_bound, audit
             else:
                 status[i] = 3
             disproportionate[i] = n_app > 0 and sev > proportionality * grav
-            block_credit[i] = credit
-            if len(inspection):  # (firms only)
-                inspection[i] = insp
-            job_hazard[i] = hazard
-            income_factor[i] = max(0.0, 1.0 - min(loss, 1.0) + gain)
 
 
 def apply(
@@ -526,26 +620,20 @@ def apply(
     firm_onsets: Onsets | None = None,
     legal_rep: np.ndarray | None = None,
     answerable: np.ndarray | None = None,
-    self_employed: np.ndarray | None = None,
     scope: np.ndarray | None = None,
 ) -> None:
-    """Fill ``out`` with this step's sanctions for every agent of one kind. ``self_employed``
-    says whose income a denied licence cuts (every agent's, for firms: their revenue);
-    ``onsets`` and ``firm_onsets`` hold the causes of grade sanctions. A firm's sanction that
-    reaches its representative lands on the person who represented it when the listing (or
-    grade) began — ``answerable[row, firm]``, taken from ``legal_rep`` (-1: nobody) in that
-    step — for as long as it lasts, even after they stop representing it; a representative
-    named later is not answerable for it. ``scope``: a pilot's agents, the only ones a
-    sanction (or reward) can land on (None: all)."""
+    """Fill ``out`` with this step's sanctions for every agent of one kind (which each has and what
+    each does: Outcome). ``onsets`` and ``firm_onsets`` hold the causes of grade sanctions.
+    A firm's sanction that reaches its representative lands on the person who represented it
+    when the listing (or grade) began — ``answerable[row, firm]``, taken from ``legal_rep``
+    (-1: nobody) in that step — for as long as it lasts, even after they stop representing
+    it; a representative named later is not answerable for it. ``scope``: a pilot's agents,
+    the only ones a sanction (or reward) can land on (None: all)."""
     n = len(out.bits)
     if len(table) == 0:
         if out.bits.any():  # sanctions (or rewards) ended: a schedule's change
             out.clear()
-        else:
-            out.bits[:] = 0
-            out.status[:] = 0
-            out.applied[:] = 0
-            out.audit[:] = 0
+        out.audit[:] = 0  # (no bits: no status, application or reward either)
         return
     onsets.update(ledger, t)
     if firm_onsets is not None:
@@ -585,8 +673,6 @@ def apply(
     cause = registry.cause if len(registry.specs) else np.zeros((1, n), np.uint8)
     ctx = registry.ctx if len(registry.specs) else np.zeros((1, n), np.uint8)
     gravity = registry.gravity if len(registry.specs) else np.zeros((1, n), np.uint8)
-    if self_employed is None:
-        self_employed = np.ones(n, bool)
     onset_ctx = onsets.ctx if len(onsets.sets) else np.zeros((1, 0), np.uint8)
     onset_gravity = onsets.gravity if len(onsets.sets) else np.zeros((1, 0), np.uint8)
     parts = np.zeros((slicing(n)[0], N_DATA_CONTEXTS, N_SANCTION_CONTEXTS), np.int64)
@@ -605,11 +691,10 @@ def apply(
         rep_ctx,
         rep_gravity,
         rep_row,
-        self_employed,
         np.zeros(0, bool) if scope is None else scope,
     )
     landed = Landed(*(getattr(out, f) for f in Landed._fields))
-    out.effects[:] = effect_masks(table.effect)  # the table that writes the bits reads them
+    out.record(table)  # the table that writes the bits is the one that reads them
     _apply_kernel(rules, standing, landed, proportionality, context_bound, parts)
     out.audit[:] = parts.sum(axis=0)
 

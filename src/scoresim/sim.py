@@ -250,7 +250,7 @@ class World:
         )
         self.table = sanctions.compile_table(regime, "person", *args)
         self.firm_table = sanctions.compile_table(regime, "firm", *args)
-        self.out = sanctions.Outcome.zeros(p.n, inspected=False)
+        self.out = sanctions.Outcome.zeros(p.n)
         self.firm_out = sanctions.Outcome.zeros(f.n)
         # the data named as the cause of grade sanctions, from the step they start
         self.onsets = sanctions.Onsets.of(self.table.own_sets, p.n)
@@ -396,8 +396,7 @@ class World:
         st, out = self.state, self.out
         # 1. behaviour: how watched each person feels (adaptation), then what they do
         blocks = behaviour.Blocks(
-            out.bits, out.effects[sanctions.RESTRICTIONS], out.block_credit,
-            self.registry.listed,
+            *sanctions.Sanctioned.of(out), self.registry.listed,
             contacts=self.ledger.listed_contacts, status=out.status,
         )  # fmt: skip
         if self.policing.on:  # the pressed: their violations with no system are counted
@@ -522,7 +521,6 @@ class World:
             self.rep_onsets,
             self.legal_rep,
             self.answerable,
-            s.self_employed,
             scope=None if scope is None else scope.persons,
         )
         self.boost = self.firm_out.inspection
@@ -597,14 +595,22 @@ class World:
         self.firm_ledger.forget()
         self.seconds += time.perf_counter() - started
 
+    def earning(self) -> response.Earning:
+        """What each person's income follows from (response.earned)."""
+        p = self.s.persons
+        return response.Earning(
+            p.base_income,
+            p.employer,
+            self.state.employed,
+            self.s.self_employed,
+            np.float32(self.sc.behaviour.unemployed_income_share),
+            *sanctions.Sanctioned.of(self.out),
+        )
+
     def income(self) -> np.ndarray:
         """Each person's income now, after job status, sanctions and rewards (a new array:
         no column holds it, the metrics form it as they count)."""
-        p = self.s.persons
-        share = self.sc.behaviour.unemployed_income_share
-        return response.income(
-            p.base_income, p.employer, self.state.employed, share, self.out.income_factor
-        )
+        return response.income(self.earning())
 
     def _live(self, t: int, ev_agent, ev_act, flagged: np.ndarray | None = None) -> None:
         """6 and 7, what a step does with or without a system: employers (screening on
@@ -615,7 +621,7 @@ class World:
             s.persons.employer,
             st.employed,
             self.registry.listed if flagged is None else flagged,
-            out.job_hazard,
+            sanctions.Sanctioned.of(out),
             sc.behaviour,
             regime.response,
             self.dt,
@@ -659,9 +665,7 @@ class World:
             self.out,
             self.spill,
             self.state,
-            self.s.persons.employer,
-            self.s.persons.base_income,
-            self.sc.behaviour.unemployed_income_share,
+            self.earning(),
             self.deg_active,
             self.ledger.score,
             self._recorded_grades(),
@@ -721,7 +725,7 @@ class World:
         self.audit += self.out.audit
         self.firm_audit += self.firm_out.audit
         self.firm_unrelated += int(self.firm_out.unrelated.sum(dtype=np.int64))
-        revenue = f.revenue * self.firm_out.income_factor
+        revenue = f.revenue * self.firm_out.income_factor()
         by_class = np.bincount(self.firm_class, weights=revenue, minlength=len(metrics.FIRM_SIZES))
         rec.total(t, "firm_revenue", float(revenue.sum(dtype=np.float64)))
         rec.total(t, "firm_revenue.foreign", float(revenue[f.foreign].sum(dtype=np.float64)))
@@ -878,16 +882,16 @@ STATIC_PERSON_BYTES = PERSON_BYTES + 8 + 4 + 2 + 1 + 5 + 13  # traits etc., CSR 
 #          travel, coverage bits, self-employed, approval baseline; the responses' 13: open and
 #          VPN-hidden coverage bits 4, air and rail propensities 8, learner 1
 HOUSEHOLD_BYTES = 4  # the first person of each household
-WORLD_PERSON_BYTES = 111  # one world's columns but its steps: ledger 45 + a step (the last
-#                           appeal's), registry 7 + a list's, sanctions 18, state 14, event
+WORLD_PERSON_BYTES = 98  # one world's columns but its steps: ledger 45 + a step (the last
+#                          appeal's), registry 7 + a list's, sanctions 5, state 14, event
 #                           buffer 5, degree 4, spill 1, metrics 3 (cell 2, ever 1), approval 8,
 #                           policing 4 (the step of the first pressure), tick ceilings 2
-BARE_PERSON_BYTES = 42  # a bare world's columns but its step (World.bare: no system, no
+BARE_PERSON_BYTES = 38  # a bare world's columns but its step (World.bare: no system, no
 #                         market, no pilot, no grades employers see) that it writes: state 14,
 #                         event buffer 5, degree 4, tick ceilings 2, the recorder's cell 2, who
 #                         an information campaign told 1 (if there is one), and the constants
-#                         it is given at the start (score 4, a ledger's context 1, income
-#                         factor 4, awareness 1, policing's first step 4). Its other columns
+#                         it is given at the start (score 4, a ledger's context 1,
+#                         awareness 1, policing's first step 4). Its other columns
 #                         are zeros it never writes: numpy takes them from the system zeroed
 #                         and untouched, and they are no memory until written (arrays of more
 #                         than 32 MB, as at scale, always; smaller ones may reuse freed memory)
@@ -896,9 +900,10 @@ NOTICE_LIST_BYTES = 2  # one list's notice columns, under a notice period (recor
 # (each of these holds one step more: since, the notice's step, a delayed delisting's end; 2
 # or 4 bytes, sim.step_type)
 GRADE_SET_BYTES = 3  # per agent, for each set of grades a sanction is on (in, context, gravity)
-WORLD_FIRM_BYTES = 89  # one world's columns of a firm but its steps and lists: ledger 45,
-#                         sanctions 22, registry 7, degree 4, representative 4, screening
-#                         weight 4, size class 1, pressed by policing 1, exposed 1
+WORLD_FIRM_BYTES = 76  # one world's columns of a firm but its steps and lists: ledger 45,
+#                         sanctions 5, the inspections they boost 4, registry 7, degree 4,
+#                         representative 4, screening weight 4, size class 1, pressed by
+#                         policing 1, exposed 1
 FIRM_RESPONSE_BYTES = 5  # static: the share of worst-rated firms avoided (4), safeguarded (1)
 ANSWERABLE_FIRM_BYTES = 4  # per sanction that reaches representatives: who answers
 PILOT_PERSON_BYTES = 13  # a pilot world's own coverage (4), reach (1), ids out (8) or in (4)
