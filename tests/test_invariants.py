@@ -373,9 +373,14 @@ def test_the_lists_columns_recorded_equal_a_recount_also_when_the_lists_end():
                 got = w.recorder.cells[t][:, name[m]]
                 v = np.bincount(w.recorder.cell, np.asarray(v, np.float64), M.N_CELLS)
                 assert np.array_equal(got, v), (t, w.regime.name, m)
+            # the visible are found among those the lists touch, not by a pass over everyone
+            assert np.array_equal(reg.visible_ones(), np.flatnonzero(reg.visible))
         left_at_end.append(int(sim.worlds[0].registry.left.sum()))
+        visible_seen.append(len(sim.worlds[0].registry.visible_ones()))
 
+    visible_seen = []
     sim.run(after_step=check)
+    assert max(visible_seen) > 0
     change = round(0.4 * 52)
     assert max(left_at_end[:change]) > 0 and left_at_end[change] > 0  # the lists ended there
     assert sum(left_at_end[change + 1 :]) == 0

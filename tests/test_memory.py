@@ -307,7 +307,7 @@ def test_a_bare_world_writes_only_its_budget():
     written, sizes = found["written"], found["sizes"]
     untouched = [k for k in sizes if k not in BARE_WRITES]
     checked = [k for k in untouched if k in written]
-    assert len(checked) >= 0.8 * len(untouched) >= 20, (len(checked), len(untouched))
+    assert len(checked) >= 0.8 * len(untouched) >= 15, (len(checked), len(untouched))
     assert {k: written[k] for k in checked if written[k] > 0} == {}  # none written
     events = S.BARE_PERSON_BYTES + 2 - sum(sizes[k] for k in BARE_WRITES) / n  # (+ struck: 2)
     assert events == pytest.approx(5.0)  # the rest of the budget: the event buffer

@@ -148,7 +148,7 @@ def test_rewards_raise_income_and_are_not_sanctions():
     out = st.run.out
     assert out.rewarded.sum() > 1000
     assert np.all(out.applied == 0) and np.all(out.status == 0)
-    assert np.allclose(out.income_factor()[out.rewarded], 1.1)
+    assert np.allclose(out.income_factor(st.run.s.self_employed)[out.rewarded], 1.1)
 
 
 def test_unrelated_context_audit_counts_what_it_should():

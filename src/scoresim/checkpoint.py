@@ -36,7 +36,7 @@ OLD_FILES = ("state.pkl", "state.sha256")  # left by earlier versions: removed w
 STATUS = "status"
 STATES = ("running", "interrupted", "failed", "complete")
 OUTPUTS = ("scenario.toml", "timeseries.parquet", "summary.json")
-FORMAT = 12  # raise when the stored worlds change shape (2: compact pending expiries;
+FORMAT = 13  # raise when the stored worlds change shape (2: compact pending expiries;
 #            3: approval, grade-sanction onsets, representatives, the audit matrix;
 #            4: the responses: travel knowledge, VPN use, policing, screening;
 #            5: JSON and arrays instead of pickle, with a checksum;
@@ -47,7 +47,9 @@ FORMAT = 12  # raise when the stored worlds change shape (2: compact pending exp
 #            10: the active ties as a bitset, a bit an entry; steps in int16; pending
 #                records compact, scoring.Pending;
 #            11: a ledger's scratch a bit an agent, its sums of a step's changes by agent;
-#            12: a sanction outcome's restrictions and rewards read from its bits)
+#            12: a sanction outcome's restrictions and rewards read from its bits;
+#            13: what each sanction bit does held by the outcome, no income column, a
+#                list's marks a bit each)
 
 
 def set_status(out: Path, state: str, **extra) -> None:

@@ -20,6 +20,7 @@ from numba import njit, prange
 from .acts import ACT_ID, ACTS, N_ACTS
 from .parallel import slicing
 from .population import Persons
+from .registry import JOINED, LEFT, LONG_LISTED, VISIBLE
 from .response import earned, income
 from .sanctions import REWARD, applied_of
 
@@ -193,13 +194,10 @@ _EVER_BITS = np.array([0, 1 | 16, 1 | 2, 1 | 4], np.uint8)
 
 
 class Listing(NamedTuple):
-    """Each person's lists this step (the registry's columns)."""
+    """Each person's lists this step (the registry's columns: listed, and its marks)."""
 
     listed: np.ndarray
-    joined: np.ndarray
-    left: np.ndarray
-    visible: np.ndarray
-    long_listed: np.ndarray
+    marks: np.ndarray  # registry.VISIBLE, JOINED, LEFT, LONG_LISTED, ...
 
 
 class Sanctioning(NamedTuple):
@@ -300,8 +298,7 @@ def _person_pass(
     persons a cell has are not counted here (``Recorder.persons``: they do not change).
     ``tables`` is scratch of 2 x slices tables, kept from step to step (fresh memory costs
     more to touch than to clear)."""
-    listed, joined, left = listing.listed, listing.joined, listing.left
-    visible, long_listed = listing.visible, listing.long_listed
+    listed, marks = listing.listed, listing.marks
     status, unrelated = sanctioning.status, sanctioning.unrelated
     bits, effects = sanctioning.bits, sanctioning.effects
     reward = effects[REWARD]
@@ -321,14 +318,15 @@ def _person_pass(
         for i in range(lo, hi):
             c = cell[i]
             st = status[i]
-            quiet = not (listed[i] or joined[i] or left[i] or visible[i] or long_listed[i])
+            m = marks[i]
+            quiet = not (listed[i] or m & (JOINED | LEFT | VISIBLE | LONG_LISTED))
             if quiet and bits[i] == 0 and not spill[i]:
                 continue  # (no sanction, so no status, application or reward)
             a[c, _LISTED] += listed[i]
-            a[c, _INFLOW] += joined[i]
-            a[c, _OUTFLOW] += left[i]
-            a[c, _VISIBLE] += visible[i]
-            a[c, _LONG] += long_listed[i]
+            a[c, _INFLOW] += (m & JOINED) != 0
+            a[c, _OUTFLOW] += (m & LEFT) != 0
+            a[c, _VISIBLE] += (m & VISIBLE) != 0
+            a[c, _LONG] += (m & LONG_LISTED) != 0
             if st > 0:  # status 1 own true, 2 false records, 3 association: adjacent
                 a[c, _SANCTIONED] += 1.0
                 a[c, _OWN_TRUE + st - 1] += 1.0
@@ -506,7 +504,7 @@ class Recorder:
             self._tables = np.zeros((2 * slices, N_CELLS, width), np.float64)
         _person_pass(
             self.cell,
-            Listing(reg.listed, reg.joined, reg.left, reg.visible, reg.long_listed),
+            Listing(reg.listed, reg.marks),
             Sanctioning(
                 out.status,
                 out.unrelated,

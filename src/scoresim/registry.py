@@ -37,6 +37,10 @@ def _steps(days: float, step_years: float) -> int:
     return max(1 if days > 0 else 0, int(round(days / (365.25 * step_years))))
 
 
+# Registry.marks, a bit each
+VISIBLE, JOINED, LEFT, LONG_LISTED, EVER, REPAIRED = (1 << k for k in range(6))
+
+
 class Registry:
     """The lists of one subject kind (persons or firms) in one world."""
 
@@ -62,16 +66,14 @@ class Registry:
         self.cause = np.zeros((k, n), np.uint8)
         self.ctx = np.zeros((k, n), np.uint8)
         self.gravity = np.zeros((k, n), np.uint8)
-        self.listed = np.zeros(n, bool)  # on any list
-        self.visible = np.zeros(n, bool)  # on a public list, past its publication lag
-        self.joined = np.zeros(n, bool)  # this step, onto any list from none
-        self.left = np.zeros(n, bool)  # this step, off every list
-        self.long_listed = np.zeros(n, bool)  # on some list for two years or more
-        self.ever = np.zeros(n, bool)  # ever on a list
-        self.repaired = np.zeros(n, bool)  # ever taken off a list early by a repair act
-        # who the lists touch (ascending): every member of a list, and whoever has one of
-        # the columns above (but ever) set. A step reads and writes these and the step's
-        # entrants only, never everyone: the columns of anyone else are all False.
+        self.listed = np.zeros(n, bool)  # on any list (read by many: a column of its own)
+        # a bit each (VISIBLE ... REPAIRED): on a public list past its publication lag,
+        # onto any list from none this step, off every list this step, on some list for two
+        # years or more, ever on a list, ever taken off a list early by a repair act
+        self.marks = np.zeros(n, np.uint8)
+        # who the lists touch (ascending): every member of a list, and whoever is listed or
+        # has one of the first four marks. A step reads and writes these and the step's
+        # entrants only, never everyone: the columns of anyone else are all unset.
         self.on = np.zeros(0, np.int32)
         self.two_years = max(1, round(2.0 / step_years))
         self.inflow = np.zeros(k, np.int64)  # this step, per list
@@ -119,6 +121,38 @@ class Registry:
         self.budget = 0.0
         self.appeals_heard = 0
         self.appeals_upheld = 0
+
+    def marked(self, bit: int) -> np.ndarray:
+        """Who has mark ``bit`` (VISIBLE ... REPAIRED): a new bool array."""
+        return (self.marks & bit) != 0
+
+    @property
+    def visible(self) -> np.ndarray:
+        return self.marked(VISIBLE)
+
+    @property
+    def joined(self) -> np.ndarray:
+        return self.marked(JOINED)
+
+    @property
+    def left(self) -> np.ndarray:
+        return self.marked(LEFT)
+
+    @property
+    def long_listed(self) -> np.ndarray:
+        return self.marked(LONG_LISTED)
+
+    @property
+    def ever(self) -> np.ndarray:
+        return self.marked(EVER)
+
+    @property
+    def repaired(self) -> np.ndarray:
+        return self.marked(REPAIRED)
+
+    def visible_ones(self) -> np.ndarray:
+        """Who is visible, ascending (all among ``on``: no pass over everyone)."""
+        return self.on[(self.marks[self.on] & VISIBLE) != 0]
 
     def stock(self) -> np.ndarray:
         return self.member[:, self.on].sum(axis=1)  # (every member is in ``on``)
@@ -179,7 +213,7 @@ class Registry:
                 subj = records.subject[r]
                 paid = subj[m[subj]]  # members who repaired
                 leave[paid] = True
-                self.repaired[paid] = True
+                self.marks[paid] |= REPAIRED
                 if self.notice:  # paying within the notice period stops the listing
                     self.pending[k][subj] = -1
             if upheld is not None and len(upheld):
@@ -222,16 +256,12 @@ class Registry:
             self.public,
             self.lag,
             self.listed,
-            self.long_listed,
-            self.ever,
-            self.joined,
-            self.left,
-            self.visible,
+            self.marks,
         )
         # contacts of the newly (de)listed: association counters
         if active is not None and len(changed):
             g = led.graph
-            _bump_contacts(changed, self.joined, g.indptr, g.adj, active, led.listed_contacts)
+            _bump_contacts(changed, self.marks, g.indptr, g.adj, active, led.listed_contacts)
 
     def _join(self, k, t, subj, cause, acts) -> np.ndarray:
         self.member[k][subj] = True
@@ -453,10 +483,7 @@ def _merged(a, b):
 
 
 @njit(cache=True)
-def _summarise(
-    touched, member, since, t, two_years, public, lag, listed, long_listed, ever, joined, left,
-    visible,
-):  # fmt: skip
+def _summarise(touched, member, since, t, two_years, public, lag, listed, marks):
     """Across all lists, for the agents ``touched`` (ascending: all whose columns may be set,
     and the step's entrants): on any list, on one for two years or more, ever listed, joined
     or left this step, visible (on a public list past its lag; left as it is without public
@@ -477,16 +504,15 @@ def _summarise(
             seen = seen or (public[k] and member[k, i] and t - s >= lag[k])
         was = listed[i]
         listed[i] = on
-        long_listed[i] = held
-        ever[i] = ever[i] or on
-        joined[i] = on and not was
-        left[i] = was and not on
-        if any_public:
-            visible[i] = seen
+        m = marks[i] & (EVER | REPAIRED | (0 if any_public else VISIBLE))  # (kept as they are)
+        m |= (LONG_LISTED if held else 0) | (EVER if on else 0)
+        m |= (JOINED if on and not was else 0) | (LEFT if was and not on else 0)
+        m |= VISIBLE if any_public and seen else 0
+        marks[i] = m
         if on != was:
             flips[n_flips] = i
             n_flips += 1
-        if on or held or joined[i] or left[i] or (any_public and visible[i]):
+        if on or m & (LONG_LISTED | JOINED | LEFT) or (any_public and m & VISIBLE):
             keep[n_keep] = i
             n_keep += 1
     return keep[:n_keep], flips[:n_flips]
@@ -594,14 +620,14 @@ def named_cause(cause, last_ctx, last_gravity) -> tuple[np.ndarray, np.ndarray]:
 
 
 @njit(cache=True)
-def _bump_contacts(changed, joined, indptr, adj, active, listed_contacts):
+def _bump_contacts(changed, marks, indptr, adj, active, listed_contacts):
     for x in range(len(changed)):
         prefetch_row(indptr, adj, active, changed, x)
         j = changed[x]
-        d = 1 if joined[j] else -1
+        d = 1 if marks[j] & JOINED else -1
         for e in range(indptr[j], indptr[j + 1]):
             if is_active(active, e):
                 listed_contacts[nbr_of(adj[e])] += d
 
 
-__all__ = ["Registry", "TRUE", "FALSE", "ASSOC", "NO_CAUSE"]
+__all__ = ["Registry", "TRUE", "FALSE", "ASSOC", "NO_CAUSE", "VISIBLE", "JOINED", "LEFT"]

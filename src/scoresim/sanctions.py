@@ -281,9 +281,10 @@ class Outcome:
         """float32: the multiplier on regulators' detection of each agent (firms)."""
         return self._each(_INSPECTION)
 
-    def income_factor(self, self_employed: np.ndarray | None = None) -> np.ndarray:
+    def income_factor(self, self_employed: np.ndarray | None) -> np.ndarray:
         """float32: the multiplier on each agent's income (a firm's revenue);
-        ``self_employed``: whose income a denied licence cuts (None: everyone's, as firms)."""
+        ``self_employed``: whose income a denied licence cuts (persons: the society's column;
+        None: everyone's, as for firms)."""
         return self._each(_INCOME, self_employed)
 
     @property

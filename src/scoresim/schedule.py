@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .registry import VISIBLE
 from .scenario import Scenario, ScenarioError, _merge, _read_toml, _resolve, presets
 
 if TYPE_CHECKING:
@@ -272,7 +273,7 @@ CARRIED = {
         "n", "own_true", "own_false", "false_opaque", "struck_at", "prior", "last_ctx",
         "last_gravity", "expiry", "listed_contacts", "_marks", "graph",
     ),
-    "Registry": ("ever", "repaired", "two_years"),
+    "Registry": ("two_years",),
     "Approvals": ("state", "eligible", "base", "seed", "dt"),  # and had_system: see rebuild
     "SourceSet": ("pending",),
     "Policing": ("first", "firm_pressed", "firms_ever", "cuts"),
@@ -288,7 +289,7 @@ RULED = {
     "Ledger": ("score", "assoc", "sum_own", "sum_w", "grade", "_hypothetical"),
     "Registry": (
         "member", "since", "cause", "ctx", "gravity", "pending", "pending_record", "kept_until",
-        "listed", "visible", "long_listed", "joined", "left", "budget", "on",
+        "listed", "marks", "budget", "on",
     ),
     "Policing": ("_firm_ever",),
     "Approvals": ("had_system",),
@@ -425,10 +426,11 @@ def _carry_registry(old, new, prefix: str) -> list[tuple[str, float]]:
             new.kept_until[j] = old.kept_until[k]
     # who was listed before the change: the next update counts who leaves and tells contacts
     # (``on``: every member of the new lists is among the old lists' members)
-    for col in ("listed", "long_listed", "joined", "left", "on"):
+    # (and the marks: ever listed, ever repaired, ...)
+    for col in ("listed", "marks", "on"):
         setattr(new, col, getattr(old, col))
-    if new.public.any():  # with no public list nothing is visible (nothing recomputes it)
-        new.visible = old.visible
+    if not new.public.any():  # with no public list nothing is visible (nothing recomputes it)
+        new.marks = new.marks & np.uint8(~VISIBLE & 0xFF)
     new.budget = min(old.budget, new.capacity + 1.0)
     stock = old.stock()
     return [

@@ -539,7 +539,7 @@ class World:
                 self.p_name_rep,
             )
             self.reps_lost += lost
-        visible = self.registry.visible
+        visible = self.registry.visible_ones()  # (ascending)
         flagged = self.registry.listed  # what employers screen on: any list, or a low grade
         if len(self.visible_low):
             low = np.isin(self.ledger.grade, self.visible_low)
@@ -547,9 +547,9 @@ class World:
                 low &= scope.persons
             flagged = flagged | low
             if regime.publicity > 0:
-                visible = visible | low
+                visible = np.flatnonzero(self.registry.visible | low)
         response.cut_ties(
-            np.flatnonzero(visible),
+            visible,
             s.graph,
             self.active,
             self.avoid_rate,
@@ -725,7 +725,7 @@ class World:
         self.audit += self.out.audit
         self.firm_audit += self.firm_out.audit
         self.firm_unrelated += int(self.firm_out.unrelated.sum(dtype=np.int64))
-        revenue = f.revenue * self.firm_out.income_factor()
+        revenue = f.revenue * self.firm_out.income_factor(None)  # (a firm: everyone)
         by_class = np.bincount(self.firm_class, weights=revenue, minlength=len(metrics.FIRM_SIZES))
         rec.total(t, "firm_revenue", float(revenue.sum(dtype=np.float64)))
         rec.total(t, "firm_revenue.foreign", float(revenue[f.foreign].sum(dtype=np.float64)))
@@ -882,8 +882,8 @@ STATIC_PERSON_BYTES = PERSON_BYTES + 8 + 4 + 2 + 1 + 5 + 13  # traits etc., CSR 
 #          travel, coverage bits, self-employed, approval baseline; the responses' 13: open and
 #          VPN-hidden coverage bits 4, air and rail propensities 8, learner 1
 HOUSEHOLD_BYTES = 4  # the first person of each household
-WORLD_PERSON_BYTES = 98  # one world's columns but its steps: ledger 45 + a step (the last
-#                          appeal's), registry 7 + a list's, sanctions 5, state 14, event
+WORLD_PERSON_BYTES = 93  # one world's columns but its steps: ledger 45 + a step (the last
+#                          appeal's), registry 2 + a list's, sanctions 5, state 14, event
 #                           buffer 5, degree 4, spill 1, metrics 3 (cell 2, ever 1), approval 8,
 #                           policing 4 (the step of the first pressure), tick ceilings 2
 BARE_PERSON_BYTES = 38  # a bare world's columns but its step (World.bare: no system, no
@@ -900,8 +900,8 @@ NOTICE_LIST_BYTES = 2  # one list's notice columns, under a notice period (recor
 # (each of these holds one step more: since, the notice's step, a delayed delisting's end; 2
 # or 4 bytes, sim.step_type)
 GRADE_SET_BYTES = 3  # per agent, for each set of grades a sanction is on (in, context, gravity)
-WORLD_FIRM_BYTES = 76  # one world's columns of a firm but its steps and lists: ledger 45,
-#                         sanctions 5, the inspections they boost 4, registry 7, degree 4,
+WORLD_FIRM_BYTES = 71  # one world's columns of a firm but its steps and lists: ledger 45,
+#                         sanctions 5, the inspections they boost 4, registry 2, degree 4,
 #                         representative 4, screening weight 4, size class 1, pressed by
 #                         policing 1, exposed 1
 FIRM_RESPONSE_BYTES = 5  # static: the share of worst-rated firms avoided (4), safeguarded (1)
