@@ -30,7 +30,7 @@ from .effects import EFFECT_ID, EFFECTS
 from .parallel import slicing
 from .registry import ASSOC, ASSOC_CONTEXT, NO_CAUSE, Registry
 from .scenario import Regime, association_on
-from .scoring import NO_CONTEXT, Ledger
+from .scoring import NO_CONTEXT, Ledger, _popcount
 
 ON_LIST, ON_GRADE = 0, 1
 LUXURY = EFFECT_ID["block_luxury"]
@@ -365,12 +365,7 @@ def _largest(b, mask, strength):
 @njit(cache=True, inline="always")
 def applied_of(b, effects):
     """Sanctions applied (rewards excluded) to an agent with bits ``b``."""
-    m = np.int64(b) & ~np.int64(effects[REWARD])
-    k = 0
-    while m:
-        k += m & 1
-        m >>= 1
-    return k
+    return _popcount(np.uint64(np.int64(b) & ~np.int64(effects[REWARD])))
 
 
 @njit(cache=True, inline="always")
