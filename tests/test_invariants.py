@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from scoresim import Sim, load_scenario
-from scoresim.network import active_flags
+from scoresim.network import active_flags, pack_active
 from scoresim.response import Earning
 from scoresim.results import Results
 from scoresim.sanctions import N_EFFECTS
@@ -280,8 +280,11 @@ def test_the_cells_recorded_equal_a_recount_by_cell():
     payroll = np.where(flags(0.9), 1, -1).astype(np.int32)
     earning = Earning(rng.random(n).astype(np.float32), payroll, flags(0.8), flags(0.1),
                       np.float32(0.4), none16, no_effects, np.zeros(16))  # fmt: skip
-    living = M.Living(np.where(flags(0.3), 0, 5).astype(np.int32), rng.random(n).astype(np.float32),
-                      rng.normal(900, 50, n).astype(np.float32), np.empty(0, np.uint8))  # fmt: skip
+    # rows of 7 ties (across words of the active bits), none active in a third of them
+    ties = (rng.random((n, 7)) < 0.6) & ~flags(0.3)[:, None]
+    living = M.Living(np.arange(n + 1, dtype=np.int64) * 7, pack_active(ties.ravel()),
+                      rng.random(n).astype(np.float32), rng.normal(900, 50, n).astype(np.float32),
+                      np.empty(0, np.uint8))  # fmt: skip
     opinion = M.Opinion(rng.normal(0, 1, n).astype(np.float32), np.zeros(n, np.float32),
                         flags(0.5), flags(0.4), flags(0.5), np.float32(0.3))  # fmt: skip
     width = len(M.LIVING)
@@ -293,7 +296,9 @@ def test_the_cells_recorded_equal_a_recount_by_cell():
     yes = x >= 0
     works = earning.employed & (earning.employer >= 0)
     aware, informed = opinion.aware, opinion.informed
-    counted = {"employed": works, "isolated": living.deg_active == 0, "aware": aware,
+    ties_of = np.bincount(cell, ties.sum(1), M.N_CELLS)
+    assert np.array_equal(once[:, M.LIVING.index("active_ties")], ties_of)
+    counted = {"employed": works, "isolated": ~ties.any(1), "aware": aware,
                "approving": yes, "approving_aware": yes & aware, "informed": informed,
                "approving_informed": yes & informed}  # fmt: skip
     for m, v in counted.items():
@@ -304,7 +309,8 @@ def test_the_cells_recorded_equal_a_recount_by_cell():
     zero, none = np.zeros(n, np.int32), np.zeros(n, np.float32)
     earning = Earning(none, zero, yes, yes, np.float32(0.4), np.zeros(n, np.uint16), no_effects,
                       np.zeros(16))  # fmt: skip
-    living = M.Living(zero, none, none, np.empty(0, np.uint8))
+    living = M.Living(np.zeros(n + 1, np.int64), np.empty(0, np.uint64), none, none,
+                      np.empty(0, np.uint8))  # fmt: skip
     opinion = M.Opinion(np.ones(n, np.float32), np.zeros(n, np.float32), yes, yes,
                         np.empty(0, bool), np.float32(0.0))  # fmt: skip
     full = np.zeros((M.N_CELLS, width))

@@ -10,6 +10,7 @@ import pytest
 import scoresim
 from scoresim import sim as S
 from scoresim.network import active_words
+from scoresim.policing import pressing
 
 N = 20_000
 
@@ -56,7 +57,8 @@ def test_world_budget_matches_its_arrays(preset):
     shared = {id(x) for x in vars(society).values()} | {id(society), id(sim.scenario)}
     shared |= {id(v) for x in (society.persons, society.graph) for v in vars(x).values()}
     per_agent, per_entry = _bytes_by_length(world, N, shared)
-    budget = S.world_person_bytes(sim.scenario.regime)
+    regime = sim.scenario.regime
+    budget = S.world_person_bytes(regime, pressed=pressing(sim.scenario, regime))
     assert abs(per_agent / N - budget) < 1.0, (per_agent / N, budget)
     assert per_entry == 8 * active_words(society.graph.entries)  # the active mask: a bit each
 
@@ -277,10 +279,9 @@ BARE_WRITES = {
     "twin.state." + c
     for c in ("debt", "debt_timer", "misses", "employed", "watched", "knows", "vpn")
 } | {
-    "twin.state.coverage", "twin.state.pressured", "twin.deg_active", "twin.ceiling",
+    "twin.state.coverage", "twin.state.pressured", "twin.ceiling",
     "twin.recorder.cell", "twin.ledger.score", "twin.ledger.struck_at", "twin.ledger.last_ctx",
     "twin.approval.state.aware", "twin.approval.state.informed",
-    "twin.policing.first",
 }  # fmt: skip
 
 

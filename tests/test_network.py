@@ -12,6 +12,7 @@ from numba import njit
 from scoresim.network import (
     _assortativity_kernel,
     active_flags,
+    active_in,
     all_active,
     build_person_graph,
     check_active,
@@ -59,6 +60,29 @@ def test_active_bitset_reads_and_cuts_as_a_byte_an_entry(entries):
     if entries > 64:
         with pytest.raises(ValueError, match="bitset"):
             check_active(flags.astype(np.uint8), entries)
+
+
+@njit(cache=False)
+def _active_in_each(bits, lo, hi):
+    out = np.empty(len(lo), np.int64)
+    for k in range(len(lo)):
+        out[k] = active_in(bits, lo[k], hi[k])
+    return out
+
+
+def test_a_rows_active_ties_are_counted_from_its_bits():
+    """active_in (the degree every reader counts, no world keeping a column of it) counts the
+    set bits of any span of entries: inside a word, across two, whole words (rows of more than
+    64 ties, as online hubs have), empty rows."""
+    rng = np.random.default_rng(5)
+    flags = rng.random(1000) < 0.5
+    lo = rng.integers(0, 1000, 4000)
+    hi = np.minimum(lo + rng.integers(0, 200, 4000), 1000)
+    lo[:3], hi[:3] = [0, 64, 10], [1000, 128, 10]  # all, one whole word, empty
+    cum = np.concatenate([[0], np.cumsum(flags)])
+    got = _active_in_each(pack_active(flags), lo, hi)
+    np.testing.assert_array_equal(got, cum[hi] - cum[lo])
+    assert (hi - lo > 128).any() and got[0] == flags.sum()
 
 
 def _nx(n, graph, active=None):

@@ -68,7 +68,12 @@ def test_a_regime_switched_on_at_year_two_is_its_twin_until_then():
     """The issue's test: the run equals its twin in every recorded number for the first two
     years, and departs from it after."""
     over = _scheduled("none", {"at": 2.0, "regime_from": "article"})
-    res = Sim("none", years=2.5, overrides=over, **KW).run()
+    sim = Sim("none", years=2.5, overrides=over, **KW)
+    res = sim.run()
+    # policing, none until the change, keeps each person's first pressure from then on
+    run, twin = sim.worlds
+    assert len(twin.policing.first) == 0 and len(run.policing.first) == KW["n"]
+    assert (run.policing.first[run.policing.ever] >= 104).all() and run.policing.ever.any()
     df = res.timeseries()
     change = res.summary()["changes"][0]
     assert change["step"] == 104 and change["reached"] and change["regime"] == "article"

@@ -93,7 +93,7 @@ class Blocks(NamedTuple):
     effects: np.ndarray
     strength: np.ndarray
     listed: np.ndarray
-    since: np.ndarray = np.empty(0, np.int32)
+    since: np.ndarray = np.empty(0, np.int16)  # (sim.step_type: one type, one compile)
     contacts: np.ndarray = np.empty(0, np.int32)
     status: np.ndarray = np.empty(0, np.uint8)
     inside: np.ndarray = np.empty(0, np.bool_)

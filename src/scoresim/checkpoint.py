@@ -36,7 +36,7 @@ OLD_FILES = ("state.pkl", "state.sha256")  # left by earlier versions: removed w
 STATUS = "status"
 STATES = ("running", "interrupted", "failed", "complete")
 OUTPUTS = ("scenario.toml", "timeseries.parquet", "summary.json")
-FORMAT = 13  # raise when the stored worlds change shape (2: compact pending expiries;
+FORMAT = 14  # raise when the stored worlds change shape (2: compact pending expiries;
 #            3: approval, grade-sanction onsets, representatives, the audit matrix;
 #            4: the responses: travel knowledge, VPN use, policing, screening;
 #            5: JSON and arrays instead of pickle, with a checksum;
@@ -49,7 +49,9 @@ FORMAT = 13  # raise when the stored worlds change shape (2: compact pending exp
 #            11: a ledger's scratch a bit an agent, its sums of a step's changes by agent;
 #            12: a sanction outcome's restrictions and rewards read from its bits;
 #            13: what each sanction bit does held by the outcome, no income column, a
-#                list's marks a bit each)
+#                list's marks a bit each;
+#            14: no degree columns (counted from the active bits); policing's first
+#                pressure in a world's step integer, kept only where policing is on)
 
 
 def set_status(out: Path, state: str, **extra) -> None:

@@ -18,6 +18,7 @@ import numpy as np
 from numba import njit, prange
 
 from .acts import ACT_ID, ACTS, N_ACTS
+from .network import active_in
 from .parallel import slicing
 from .population import Persons
 from .registry import JOINED, LEFT, LONG_LISTED, VISIBLE
@@ -215,7 +216,8 @@ class Living(NamedTuple):
     """Each person's ties, sense of being watched, score and grade (with response.Earning:
     income and work)."""
 
-    deg_active: np.ndarray
+    indptr: np.ndarray  # each person's row of ties (network.Graph)
+    active: np.ndarray  # which are active (a bit a tie: the active degree, network.active_in)
     watched: np.ndarray
     score: np.ndarray
     grade: np.ndarray  # empty where the world has no grades
@@ -240,8 +242,9 @@ def _add_living(cell, earning, living, opinion, lo, hi, a, block=COUNT_BLOCK):
     per person cost more than the rest (measured: 9.2 -> 7.2 ms a pass at 10^6, with the
     packing)."""
     employed, employer = earning.employed, earning.employer
-    deg_active, watched, score, grade = (
-        living.deg_active,
+    indptr, active, watched, score, grade = (
+        living.indptr,
+        living.active,
         living.watched,
         living.score,
         living.grade,
@@ -256,7 +259,8 @@ def _add_living(cell, earning, living, opinion, lo, hi, a, block=COUNT_BLOCK):
         for i in range(start, min(hi, start + block)):
             c = cell[i]
             a[c, _INCOME] += earned(earning, i)
-            a[c, _TIES] += deg_active[i]
+            ties = active_in(active, indptr[i], indptr[i + 1])
+            a[c, _TIES] += ties
             a[c, _WATCHED] += watched[i]
             a[c, _SCORE] += score[i]
             a[c, _SCORE_SQ] += score[i] * score[i]
@@ -268,7 +272,7 @@ def _add_living(cell, earning, living, opinion, lo, hi, a, block=COUNT_BLOCK):
             a[c, _APPROVAL] += 1.0 / (1.0 + np.exp(-x))
             yes, aw, inf = np.int64(x >= 0.0), np.int64(aware[i]), np.int64(informed[i])
             works = np.int64(employed[i]) & np.int64(employer[i] >= 0)
-            counts[c, 0] += works | (np.int64(deg_active[i] == 0) << 21) | (aw << 42)
+            counts[c, 0] += works | (np.int64(ties == 0) << 21) | (aw << 42)
             counts[c, 1] += yes | ((yes & aw) << 21) | (inf << 42)
             counts[c, 2] += yes & inf
         for c in range(N_CELLS):
@@ -487,7 +491,8 @@ class Recorder:
         spill,
         state,
         earning,
-        deg_active,
+        graph,
+        active,
         score,
         grade,
         approvals,
@@ -496,7 +501,8 @@ class Recorder:
         rec_subject,
         rec_true,
     ) -> None:
-        """Add one step of one world; ``grade`` is None where the world has no grades."""
+        """Add one step of one world (its ties: ``graph`` and the bits of those ``active``);
+        ``grade`` is None where the world has no grades."""
         acc = self.cells[t]
         if self._tables is None:
             slices = slicing(len(self.cell))[0]
@@ -515,7 +521,8 @@ class Recorder:
             ),
             earning,
             Living(
-                deg_active,
+                graph.indptr,
+                active,
                 state.watched,
                 score,
                 grade if grade is not None and self.n_grades else np.empty(0, np.uint8),
@@ -546,7 +553,7 @@ class Recorder:
                 out.status,
                 income(earning),
                 state.employed & (earning.employer >= 0),
-                deg_active,
+                graph.degree(active),
                 state.watched,
                 approvals.logit() >= 0.0,
                 ev_agent,

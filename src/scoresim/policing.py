@@ -61,9 +61,6 @@ def _felt(offenders, indptr, adj, active, share, watched):
     return out
 
 
-NEVER = np.iinfo(np.int32).max  # the step of a first pressure that never came
-
-
 def offences(recs, opaque: np.ndarray, distinct=np.unique) -> np.ndarray:
     """Subjects of this step's offences that contacts can know of: true records of an act of
     some gravity, from a source whose records can be seen; VPN use is not one (it is
@@ -73,30 +70,45 @@ def offences(recs, opaque: np.ndarray, distinct=np.unique) -> np.ndarray:
     return distinct(recs.subject[seen]).astype(np.int64)
 
 
+def pressing(sc: Scenario, regime: Regime) -> bool:
+    """Whether contacts press persons under ``regime`` (policing is on)."""
+    pol = sc.responses.policing
+    return pol.enabled and pol.strength > 0 and bool(sharing_layers(regime).any())
+
+
 class Policing:
     """One world's policing: who is pressed, since when, and the ties cut over offences."""
 
-    def __init__(self, sc: Scenario, regime: Regime, n: int, m: int):
+    def __init__(self, sc: Scenario, regime: Regime, n: int, m: int, steps: type = np.int32):
         pol = sc.responses.policing
         self.share = sharing_layers(regime) if pol.enabled else np.zeros(5, bool)
-        self.on = bool(self.share.any()) and pol.strength > 0
+        self.on = pressing(sc, regime)
         reaching = any(s.subject == "representative" for s in regime.sanctions)
         self.firms_on = pol.enabled and pol.strength > 0 and reaching and association_on(regime)
         self.strength = pol.strength
         self.p_lapse = per_step(pol.lapses, sc.step_years)
         self.cut_rate = np.where(self.share, pol.cut, 0.0)
-        self.first = np.full(n, NEVER, np.int32)  # the step a person was first pressed
+        # the step each person was first pressed (``never``: not yet), in the integer of a
+        # world's steps (sim.step_type); none where policing has never been on
+        self.n, self.never = n, steps(np.iinfo(steps).max)
+        self.first = self.nobody_pressed() if self.on else np.empty(0, steps)
         self.firm_pressed = np.zeros(m, bool)
         self.firms_ever = 0  # firms ever pressed by their representative
         self._firm_ever = np.zeros(m if self.firms_on else 0, bool)
         self.cuts = 0  # ties cut over offences, over the run
 
+    def nobody_pressed(self) -> np.ndarray:
+        """A ``first`` column of nobody pressed yet."""
+        return np.full(self.n, self.never, type(self.never))
+
     @property
     def ever(self) -> np.ndarray:
-        return self.first != NEVER
+        if len(self.first) == 0:
+            return np.zeros(self.n, bool)
+        return self.first != self.never
 
     def respond(self, t, seed, recs, opaque, state, graph, active, risk_aversion, ledger,
-                listed, deg_active, cuts) -> None:  # fmt: skip
+                listed, cuts) -> None:  # fmt: skip
         """This step's offences: the pressed who offended anyway lose ties, the others may be
         pressed; then pressure lapses for some of those pressed before."""
         if not self.on:  # no policing (any more): those pressed before are let go in time
@@ -121,7 +133,6 @@ class Policing:
                 stream_key(seed, Stream.POLICING_CUT, t),
                 ledger,
                 listed,
-                deg_active,
                 cuts,
             )
             self.cuts += int(cuts[:4].sum()) - total

@@ -73,7 +73,6 @@ def _apply_cuts(
     sum_own,
     sum_w,
     listed_contacts,
-    deg_active,
     cuts,
 ):
     """Pass 2, serial in the drawn order: cut the drawn ties (entry ``ent[k]`` of source
@@ -101,24 +100,20 @@ def _apply_cuts(
             listed_contacts[i] -= 1
         if listed[i]:
             listed_contacts[j] -= 1
-        deg_active[i] -= 1
-        deg_active[j] -= 1
         cuts[lay] += 1
 
 
-def cut_ties(
-    sources: np.ndarray, graph, active, rate, weight, key, ledger, listed, deg_active, cuts
-) -> None:
+def cut_ties(sources: np.ndarray, graph, active, rate, weight, key, ledger, listed, cuts) -> None:
     """Contacts of ``sources`` cut ties with them (see module doc)."""
     if len(sources) == 0 or not (rate > 0).any():
         return
     sources = sources.astype(np.int32)
     active = check_active(active, graph.entries)
     src, ent = _draw_cuts(sources, graph.indptr, graph.adj, active, rate, weight, key)
-    cut_entries(src, ent, graph, active, ledger, listed, deg_active, cuts)
+    cut_entries(src, ent, graph, active, ledger, listed, cuts)
 
 
-def cut_entries(src, ent, graph, active, ledger, listed, deg_active, cuts) -> None:
+def cut_entries(src, ent, graph, active, ledger, listed, cuts) -> None:
     """Cut the ties of entries ``ent`` (of sources ``src``) still active, in order (pass 2)."""
     if len(ent) == 0:
         return
@@ -137,7 +132,6 @@ def cut_entries(src, ent, graph, active, ledger, listed, deg_active, cuts) -> No
         ledger.sum_own,
         ledger.sum_w,
         ledger.listed_contacts,
-        deg_active,
         cuts,
     )
 

@@ -27,10 +27,11 @@ from numba import njit, prange
 
 from .acts import CONTEXT_ID, CONTEXTS, SANCTION_CONTEXT_ID, SANCTION_CONTEXTS
 from .effects import EFFECT_ID, EFFECTS
+from .network import popcount
 from .parallel import slicing
 from .registry import ASSOC, ASSOC_CONTEXT, NO_CAUSE, Registry
 from .scenario import Regime, association_on
-from .scoring import NO_CONTEXT, Ledger, _popcount
+from .scoring import NO_CONTEXT, Ledger
 
 ON_LIST, ON_GRADE = 0, 1
 LUXURY = EFFECT_ID["block_luxury"]
@@ -365,7 +366,7 @@ def _largest(b, mask, strength):
 @njit(cache=True, inline="always")
 def applied_of(b, effects):
     """Sanctions applied (rewards excluded) to an agent with bits ``b``."""
-    return _popcount(np.uint64(np.int64(b) & ~np.int64(effects[REWARD])))
+    return popcount(np.uint64(np.int64(b) & ~np.int64(effects[REWARD])))
 
 
 @njit(cache=True, inline="always")

@@ -263,7 +263,7 @@ def phases(sc: Scenario, file=None) -> list[Phase]:
 # an attribute in neither, so a new one must be placed here.
 CARRIED = {
     "World": (
-        "s", "seed", "dt", "active", "firm_active", "deg_active", "firm_deg_active", "state",
+        "s", "seed", "dt", "active", "firm_active", "state",
         "out", "firm_out", "audit", "firm_audit", "firm_unrelated", "legal_rep", "reps_lost",
         "pressed_violations", "vpn_posts_hidden", "cuts", "firm_exposed_ever", "person_records",
         "_lcc", "seconds", "spill", "events", "firm_events", "recorder", "ties0", "firm_class",
@@ -315,7 +315,7 @@ REBUILT = {
         "names", "index", "detection", "false_rate", "invented", "invented_acts", "latency",
         "opaque", "act_sources", "observed", "recorded", "boostable", "invented_count",
     ),
-    "Policing": ("share", "on", "firms_on", "strength", "p_lapse", "cut_rate"),
+    "Policing": ("share", "on", "firms_on", "strength", "p_lapse", "cut_rate", "n", "never"),
     "Screening": ("on", "required", "rating", "p_rating", "avoid", "immune", "listed_weight",
                   "rates", "inside"),
 }  # fmt: skip
@@ -350,6 +350,8 @@ def rebuild(old: World, sc: Scenario, regime, t: int) -> World:
     for part in ("sources", "firm_sources"):
         _carry_pending(getattr(old, part), getattr(new, part), regime)
     _carry_parts(old.policing, new.policing, "Policing")
+    if new.policing.on and len(new.policing.first) == 0:  # policing starts: nobody pressed yet
+        new.policing.first = new.policing.nobody_pressed()
     if len(old.policing._firm_ever) >= len(new.policing._firm_ever):
         new.policing._firm_ever = old.policing._firm_ever
     _carry_parts(old.screening, new.screening, "Screening")

@@ -34,6 +34,7 @@ from .network import (
     layer_of,
     lower_bound,
     nbr_of,
+    popcount,
     row_weight_sums,
 )
 from .prefetch import prefetch_row
@@ -442,15 +443,6 @@ class Ledger:
         self._hypothetical = None
 
 
-@njit(inline="always", cache=True)
-def _popcount(x):
-    """The set bits of a uint64."""
-    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
-    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
-    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
-    return np.int64((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
-
-
 @njit(cache=True)
 def _ranked(values, marks):
     """The distinct ``values`` ascending and each value's position among them — what
@@ -465,21 +457,21 @@ def _ranked(values, marks):
     for w in range(len(marks)):
         below[w] = total
         if marks[w]:
-            total += _popcount(marks[w])
+            total += popcount(marks[w])
     distinct = np.empty(total, np.int32)
     k = 0
     for w in range(len(marks)):
         word = marks[w]
         while word:
             low = word & (~word + one)  # the lowest bit set
-            distinct[k] = w * 64 + _popcount(low - one)
+            distinct[k] = w * 64 + popcount(low - one)
             word ^= low
             k += 1
     ranks = np.empty(len(values), np.int64)
     for r in range(len(values)):
         v = values[r]
         w = v >> 6
-        ranks[r] = below[w] + _popcount(marks[w] & ((one << np.uint64(v & 63)) - one))
+        ranks[r] = below[w] + popcount(marks[w] & ((one << np.uint64(v & 63)) - one))
     for v in values:
         marks[v >> 6] = 0
     return distinct, ranks

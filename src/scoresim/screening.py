@@ -115,7 +115,7 @@ class Screening:
         self.rates = np.array([0, 0, 0, 0, listed])
         self.dropped = np.zeros(3, np.int64)
 
-    def drop(self, t, seed, graph, active, ledger, registry, deg_active, cuts) -> None:
+    def drop(self, t, seed, graph, active, ledger, registry, cuts) -> None:
         visible = registry.visible
         before = int(cuts[4])
         response.cut_ties(
@@ -127,7 +127,6 @@ class Screening:
             stream_key(seed, Stream.PARTNER, t),
             ledger,
             registry.listed,
-            deg_active,
             cuts,
         )
         self.dropped[REQUIRED if self.required else LISTED] += int(cuts[4]) - before
@@ -143,5 +142,5 @@ class Screening:
             graph.indptr, graph.adj, active, percentile, self.avoid, visible, self.p_rating, key
         )
         before = int(cuts[4])
-        response.cut_entries(src, ent, graph, active, ledger, registry.listed, deg_active, cuts)
+        response.cut_entries(src, ent, graph, active, ledger, registry.listed, cuts)
         self.dropped[RATING] += int(cuts[4]) - before

@@ -37,7 +37,7 @@ from .network import (
     ties_by_layer,
 )
 from .pilot import Scope, regions_inside
-from .policing import Policing
+from .policing import Policing, pressing
 from .population import FIRM_BYTES, PERSON_BYTES, build_firms, build_persons, group_starts
 from .registry import Registry
 from .rng import Stream, draws, stream_key
@@ -176,8 +176,6 @@ class World:
         self.coverage = society.coverage
         self.active = all_active(society.graph.entries)  # a bit a tie entry
         self.firm_active = all_active(society.firm_graph.entries)
-        self.deg_active = society.graph.degree()
-        self.firm_deg_active = society.firm_graph.degree()
         self.state = (
             PersonState.start(p.n, p.employer >= 0, p.vpn, society.coverage.persons)
             if start is None
@@ -292,7 +290,7 @@ class World:
         self.ceiling = behaviour.tick_ceilings(  # (from traits and the clocks' parameters)
             self.params, self.responses, behaviour.traits_of(p, society, self.coverage)
         )
-        self.policing = Policing(sc, regime, p.n, f.n)
+        self.policing = Policing(sc, regime, p.n, f.n, step_type(sc))
         # violations of the persons pressed (from the step after their first pressure), in
         # this world and, by common random numbers, with no system (the twin's): policing.py
         self.pressed_violations = np.zeros(2, np.int64)
@@ -557,7 +555,6 @@ class World:
             stream_key(self.seed, Stream.AVOIDANCE, t),
             self.ledger,
             self.registry.listed,
-            self.deg_active,
             self.cuts,
         )
         self.policing.respond(
@@ -571,7 +568,6 @@ class World:
             p.risk_aversion,
             self.ledger,
             self.registry.listed,
-            self.deg_active,
             self.cuts,
         )
         self.policing.respond_firms(
@@ -584,7 +580,6 @@ class World:
             self.firm_active,
             self.firm_ledger,
             self.firm_registry,
-            self.firm_deg_active,
             self.cuts,
         )
         self._live(t, ev_agent, ev_act, flagged)
@@ -611,6 +606,12 @@ class World:
         """Each person's income now, after job status, sanctions and rewards (a new array:
         no column holds it, the metrics form it as they count)."""
         return response.income(self.earning())
+
+    @property
+    def deg_active(self) -> np.ndarray:
+        """Each person's active ties (a new array: no column holds it, the metrics count each
+        row's active bits as they read it, network.active_in)."""
+        return self.s.graph.degree(self.active)
 
     def _live(self, t: int, ev_agent, ev_act, flagged: np.ndarray | None = None) -> None:
         """6 and 7, what a step does with or without a system: employers (screening on
@@ -666,7 +667,8 @@ class World:
             self.spill,
             self.state,
             self.earning(),
-            self.deg_active,
+            self.s.graph,
+            self.active,
             self.ledger.score,
             self._recorded_grades(),
             self.approval,
@@ -882,26 +884,27 @@ STATIC_PERSON_BYTES = PERSON_BYTES + 8 + 4 + 2 + 1 + 5 + 13  # traits etc., CSR 
 #          travel, coverage bits, self-employed, approval baseline; the responses' 13: open and
 #          VPN-hidden coverage bits 4, air and rail propensities 8, learner 1
 HOUSEHOLD_BYTES = 4  # the first person of each household
-WORLD_PERSON_BYTES = 93  # one world's columns but its steps: ledger 45 + a step (the last
+WORLD_PERSON_BYTES = 85  # one world's columns but its steps: ledger 45 + a step (the last
 #                          appeal's), registry 2 + a list's, sanctions 5, state 14, event
-#                           buffer 5, degree 4, spill 1, metrics 3 (cell 2, ever 1), approval 8,
-#                           policing 4 (the step of the first pressure), tick ceilings 2
-BARE_PERSON_BYTES = 38  # a bare world's columns but its step (World.bare: no system, no
+#                           buffer 5, spill 1, metrics 3 (cell 2, ever 1), approval 8, tick
+#                           ceilings 2; + a step where policing is on (the first pressure's)
+BARE_PERSON_BYTES = 30  # a bare world's columns but its step (World.bare: no system, no
 #                         market, no pilot, no grades employers see) that it writes: state 14,
-#                         event buffer 5, degree 4, tick ceilings 2, the recorder's cell 2, who
+#                         event buffer 5, tick ceilings 2, the recorder's cell 2, who
 #                         an information campaign told 1 (if there is one), and the constants
 #                         it is given at the start (score 4, a ledger's context 1,
-#                         awareness 1, policing's first step 4). Its other columns
+#                         awareness 1). Its other columns
 #                         are zeros it never writes: numpy takes them from the system zeroed
 #                         and untouched, and they are no memory until written (arrays of more
 #                         than 32 MB, as at scale, always; smaller ones may reuse freed memory)
+# (no world keeps a degree column: readers count a row's active bits, network.active_in)
 LIST_PERSON_BYTES = 4  # one list's columns in one world (member, gravity, ctx, cause) + a step
 NOTICE_LIST_BYTES = 2  # one list's notice columns, under a notice period (record) + a step
 # (each of these holds one step more: since, the notice's step, a delayed delisting's end; 2
 # or 4 bytes, sim.step_type)
 GRADE_SET_BYTES = 3  # per agent, for each set of grades a sanction is on (in, context, gravity)
-WORLD_FIRM_BYTES = 71  # one world's columns of a firm but its steps and lists: ledger 45,
-#                         sanctions 5, the inspections they boost 4, registry 2, degree 4,
+WORLD_FIRM_BYTES = 67  # one world's columns of a firm but its steps and lists: ledger 45,
+#                         sanctions 5, the inspections they boost 4, registry 2,
 #                         representative 4, screening weight 4, size class 1, pressed by
 #                         policing 1, exposed 1
 FIRM_RESPONSE_BYTES = 5  # static: the share of worst-rated firms avoided (4), safeguarded (1)
@@ -932,10 +935,13 @@ def _lists_bytes(regime: Regime, subject: str, kept: bool, step_bytes: int) -> f
     return per_list * lists
 
 
-def world_person_bytes(regime: Regime, kept: bool = False, step_bytes: int = 2) -> float:
+def world_person_bytes(
+    regime: Regime, kept: bool = False, step_bytes: int = 2, pressed: bool = False
+) -> float:
     """Bytes per person of one world under ``regime`` (its columns, lists and grade sets);
-    ``kept``: delistings may be delayed (a step per list and person)."""
-    own = WORLD_PERSON_BYTES + step_bytes
+    ``kept``: delistings may be delayed (a step per list and person); ``pressed``: policing
+    is on (policing.pressing: the step of each person's first pressure)."""
+    own = WORLD_PERSON_BYTES + step_bytes * (2 if pressed else 1)
     lists = _lists_bytes(regime, "person", kept, step_bytes)
     return own + lists + GRADE_SET_BYTES * _grade_sets(regime, "person")
 
@@ -1015,7 +1021,9 @@ def _world_bytes(
     step_bytes = np.dtype(step_type(sc)).itemsize
     bare = bare and not sc.lending.enabled and regions_inside(sc, regime) is None
     bare = bare and not regime.response.visible_low_grades
-    own = BARE_PERSON_BYTES + step_bytes if bare else world_person_bytes(regime, kept, step_bytes)
+    pressed = pressing(sc, regime)
+    own = world_person_bytes(regime, kept, step_bytes, pressed)
+    own = BARE_PERSON_BYTES + step_bytes if bare else own
     run = n * own + entries / 8
     if regions_inside(sc, regime) is not None:
         run += n * PILOT_PERSON_BYTES + m * PILOT_FIRM_BYTES
