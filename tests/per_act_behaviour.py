@@ -97,13 +97,7 @@ def persons_range(
     )
     travel_weight, air_weight, rail_weight = tr.travel_weight, tr.air_weight, tr.rail_weight
     debt, timer, misses, employed = st.debt, st.timer, st.misses, st.employed
-    watched, knows, vpn, coverage, pressured = (
-        st.watched,
-        st.knows,
-        st.vpn,
-        st.coverage,
-        st.pressured,
-    )
+    watched, knows, vpn, pressured = st.watched, st.knows, st.vpn, st.pressured
     listed = bl.listed
     sanctions, effects, strength = bl.sanctions, bl.effects, bl.strength
     no_flight, no_rail, no_luxury = effects[FLIGHTS], effects[RAIL], effects[LUXURY]
@@ -128,12 +122,12 @@ def persons_range(
                 - rp[RP_VPN_PENALTY] * _exposure(vpn_mask, with_vpn, recorded)
             )
             vpn[i] = uniform(kvpn, 4 * i + 1) < 1.0 / (1.0 + np.exp(-x))
-            coverage[i] = open_coverage[i] & ~(vpn_hidden[i] if vpn[i] else np.uint16(0))
         chill = 1.0 - chill_max * w
         chill_post, chill_shop = chill, chill
         if per_act and w > 0.0:  # by how watched the person believes each act is
-            chill_post = 1.0 - chill_max * w * _exposure(post_mask, coverage[i], recorded)
-            chill_shop = 1.0 - chill_max * w * _exposure(shop_mask, coverage[i], recorded)
+            seen = open_coverage[i] & ~(vpn_hidden[i] if vpn[i] else np.uint16(0))
+            chill_post = 1.0 - chill_max * w * _exposure(post_mask, seen, recorded)
+            chill_shop = 1.0 - chill_max * w * _exposure(shop_mask, seen, recorded)
         deter = 1.0 - deter_max * w
         comply = 1.0
         if pressured[i]:  # policing by contacts who share the person's penalties

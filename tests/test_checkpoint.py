@@ -287,14 +287,14 @@ def test_checkpoint_encoding_keeps_types_and_sharing_and_refuses_other_classes()
 
     enc = _Encoder({})
     a = np.arange(5, dtype=np.int32)
-    st = PersonState.start(3, np.ones(3, bool), np.zeros(3, bool), np.arange(3, dtype=np.uint16))
+    st = PersonState.start(3, np.ones(3, bool), np.array([0, 1, 1], bool))
     x = {"f": np.float64(1.5), "twice": [a, a], "s": Stream.ENSEMBLE, "nan": float("nan"),
          (1, "k"): st}  # fmt: skip
     back = _Decoder({}, enc.arrays).decode(json.loads(json.dumps(enc.encode(x))))
     assert type(back["f"]) is np.float64 and type(back["s"]) is Stream
     assert back["twice"][0] is back["twice"][1] and back["twice"][0].dtype == np.int32
     assert np.isnan(back["nan"]) and type(back[(1, "k")]) is PersonState
-    np.testing.assert_array_equal(back[(1, "k")].coverage, st.coverage)
+    np.testing.assert_array_equal(back[(1, "k")].vpn, st.vpn)
     with pytest.raises(TypeError, match="not one of scoresim's classes"):
         _Encoder({}).encode(Path("x"))
     for node in (  # a crafted file cannot call a scoresim class's constructor either

@@ -47,7 +47,6 @@ def _world(n: int):
     st.employed[:] = rng.random(n) < 0.85
     tr = args[7]
     st.vpn[:] = tr.internet & (rng.random(n) < 0.3)
-    st.coverage[:] = tr.open_coverage & ~np.where(st.vpn, tr.vpn_hidden, 0).astype(np.uint16)
     bl = args[9]
     # loans refused with chance 0.5 or 1: two credit sanctions (bits 3 and 4), one or none each
     credit = np.where(rng.random(n) < 0.2, rng.choice([1, 2], n), 0).astype(np.uint16)

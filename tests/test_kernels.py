@@ -12,8 +12,7 @@ from scoresim import behaviour
 from scoresim.behaviour import CHUNK, chunk_size
 from scoresim.rng import uniforms_at
 
-STATE = ("debt", "debt_timer", "misses", "employed", "watched", "knows", "vpn", "coverage",
-         "pressured")  # fmt: skip
+STATE = ("debt", "debt_timer", "misses", "employed", "watched", "knows", "vpn", "pressured")
 
 
 def changing(st) -> behaviour.Changing:

@@ -23,7 +23,7 @@ from scoresim.metrics import (
 )
 from scoresim.network import active_flags
 from scoresim.population import build_firms, build_persons
-from scoresim.sources import coverage_bits
+from scoresim.sources import coverage_bits, with_vpn
 
 
 def _within(share: float, p: float, n: int, z: float = 4.0) -> bool:
@@ -36,7 +36,8 @@ def test_vpn_users_and_foreigners_are_covered_as_the_sources_say():
     sc.population.foreigner_share = 0.2  # enough foreigners to measure
     persons = build_persons(sc.population, 3)
     firms = build_firms(sc.population, persons, 3)
-    bits = coverage_bits(sc, persons, firms, 3).persons
+    cov = coverage_bits(sc, persons, firms, 3)
+    bits = with_vpn(cov.open, cov.vpn_hidden, persons.vpn)  # what the sources see at the start
     names = list(sc.sources)
     social, bank = sc.sources["social_media"], sc.sources["bank"]
     seen = (bits >> names.index("social_media")) & 1 == 1

@@ -113,7 +113,6 @@ def test_society_budget_matches_its_arrays():
         + society.air_weight.nbytes
         + society.rail_weight.nbytes
         + society.learner.nbytes
-        + society.coverage.persons.nbytes
         + society.coverage.open.nbytes
         + society.coverage.vpn_hidden.nbytes
         + society.self_employed.nbytes
@@ -132,9 +131,7 @@ def test_a_pilot_worlds_extra_bytes_stay_within_their_budget():
     sim = scoresim.Sim("article", n=N, years=0.1, twin=False, overrides=over).build()
     world = sim.worlds[0]
     scope, cov = world.scope, world.coverage
-    persons = sum(
-        a.nbytes for a in (scope.persons, scope.outside, scope.targets, cov.persons, cov.open)
-    )
+    persons = sum(a.nbytes for a in (scope.persons, scope.outside, scope.targets, cov.open))
     firms = sum(a.nbytes for a in (scope.firms, scope.firm_targets, cov.firms))
     m = sim.society.firms.n
     # upper bounds: ids are 8 bytes for each person outside, 4 for each inside (firms: 4 in)
@@ -279,7 +276,7 @@ BARE_WRITES = {
     "twin.state." + c
     for c in ("debt", "debt_timer", "misses", "employed", "watched", "knows", "vpn")
 } | {
-    "twin.state.coverage", "twin.state.pressured", "twin.ceiling",
+    "twin.state.pressured", "twin.ceiling",
     "twin.recorder.cell", "twin.ledger.score", "twin.ledger.struck_at", "twin.ledger.last_ctx",
     "twin.approval.state.aware", "twin.approval.state.informed",
 }  # fmt: skip

@@ -115,7 +115,7 @@ def test_a_source_coming_online_by_schedule_covers_more_and_keeps_whom_it_covere
     covered = {}
 
     def seen(t: int) -> None:
-        covered[t] = (sim.worlds[0].coverage.persons >> bit) & 1 == 1
+        covered[t] = (sim.worlds[0].coverage.open >> bit) & 1 == 1
 
     res = sim.run(after_step=seen)
     steps = [ph.step for ph in sim.phases]

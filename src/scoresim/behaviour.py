@@ -39,6 +39,7 @@ from .sanctions import (
     credit_block,
 )
 from .scenario import Behaviour
+from .sources import seen_now
 
 # debt states (docs/model.md §7.1.2)
 NONE, LOAN, DEFAULT, SUED, JUDGMENT, UNPAID_UNABLE, UNPAID_REFUSES = range(7)
@@ -74,7 +75,6 @@ class Changing(NamedTuple):
     watched: np.ndarray
     knows: np.ndarray
     vpn: np.ndarray
-    coverage: np.ndarray
     pressured: np.ndarray
 
 
@@ -130,14 +130,11 @@ class PersonState:
     employed: np.ndarray  # bool (income follows from it: response.earned, World.income)
     watched: np.ndarray  # float32 in [0, 1]: how watched the person feels
     knows: np.ndarray  # uint8 bits: knows of a restriction on flights (1), high-speed rail (2)
-    vpn: np.ndarray  # bool: uses a VPN now
-    coverage: np.ndarray  # uint16: the sources that see the person now (with their VPN use)
+    vpn: np.ndarray  # bool: uses a VPN now (what the sources see follows: sources.Seen)
     pressured: np.ndarray  # bool: pressed to comply by contacts who share their penalties
 
     @classmethod
-    def start(
-        cls, n: int, employed: np.ndarray, vpn: np.ndarray, coverage: np.ndarray
-    ) -> PersonState:
+    def start(cls, n: int, employed: np.ndarray, vpn: np.ndarray) -> PersonState:
         return cls(
             debt=np.zeros(n, np.uint8),
             debt_timer=np.zeros(n, np.int16),
@@ -146,7 +143,6 @@ class PersonState:
             watched=np.zeros(n, np.float32),
             knows=np.zeros(n, np.uint8),
             vpn=vpn.copy(),
-            coverage=coverage.copy(),
             pressured=np.zeros(n, bool),
         )
 
@@ -446,7 +442,7 @@ def _persons_chunks(t, keys, p, rp, recorded, chill_max, deter_max, tr, st, bl, 
     reports -1, to be redone (``_persons_kernel``). Returns each chunk's event count and its
     violations with no system (``_persons_range``)."""
     debt, timer, misses = st.debt, st.timer, st.misses
-    knows, vpn, coverage = st.knows, st.vpn, st.coverage
+    knows, vpn = st.knows, st.vpn
     n = len(debt)
     chunks = (n + chunk_size(n) - 1) // chunk_size(n)
     room = len(ev_agent) // max(n, 1)
@@ -455,7 +451,7 @@ def _persons_chunks(t, keys, p, rp, recorded, chill_max, deter_max, tr, st, bl, 
     for c in prange(chunks):
         lo, hi, start, end = _chunk_span(c, chunks, n, room, len(ev_agent))
         debt0, timer0, misses0 = debt[lo:hi].copy(), timer[lo:hi].copy(), misses[lo:hi].copy()
-        knows0, vpn0, coverage0 = knows[lo:hi].copy(), vpn[lo:hi].copy(), coverage[lo:hi].copy()
+        knows0, vpn0 = knows[lo:hi].copy(), vpn[lo:hi].copy()
         k, free[c] = _persons_range(
             lo,
             hi,
@@ -476,7 +472,7 @@ def _persons_chunks(t, keys, p, rp, recorded, chill_max, deter_max, tr, st, bl, 
         )
         if k > end:
             debt[lo:hi], timer[lo:hi], misses[lo:hi] = debt0, timer0, misses0
-            knows[lo:hi], vpn[lo:hi], coverage[lo:hi] = knows0, vpn0, coverage0
+            knows[lo:hi], vpn[lo:hi] = knows0, vpn0
             counts[c] = -1
         else:
             counts[c] = k - start
@@ -704,13 +700,7 @@ def _persons_range(
     expressiveness, law, learner = tr.expressiveness, tr.law, tr.learner
     fragility, open_coverage, vpn_hidden = tr.fragility, tr.open_coverage, tr.vpn_hidden
     debt, timer, misses, employed = st.debt, st.timer, st.misses, st.employed
-    watched, knows, vpn, coverage, pressured = (
-        st.watched,
-        st.knows,
-        st.vpn,
-        st.coverage,
-        st.pressured,
-    )
+    watched, knows, vpn, pressured = st.watched, st.knows, st.vpn, st.pressured
     listed, since = bl.listed, bl.since
     sanctions, effects, strength = bl.sanctions, bl.effects, bl.strength  # and what each does
     no_flight, no_rail, no_luxury = effects[FLIGHTS], effects[RAIL], effects[LUXURY]
@@ -767,13 +757,13 @@ def _persons_range(
                 - rp[RP_VPN_PENALTY] * _exposure(vpn_mask, with_vpn, recorded)
             )
             vpn[i] = uniform(kvpn, 4 * i + 1) < 1.0 / (1.0 + np.exp(-x))
-            coverage[i] = open_coverage[i] & ~(vpn_hidden[i] if vpn[i] else np.uint16(0))
         if acting:
             chill = 1.0 - chill_max * w
             chill_post, chill_shop = chill, chill
             if per_act and w > 0.0:  # by how watched the person believes each act is
-                chill_post = 1.0 - chill_max * w * _exposure(post_mask, coverage[i], recorded)
-                chill_shop = 1.0 - chill_max * w * _exposure(shop_mask, coverage[i], recorded)
+                seen = seen_now(open_coverage, vpn_hidden, vpn, i)  # (with VPN use now)
+                chill_post = 1.0 - chill_max * w * _exposure(post_mask, seen, recorded)
+                chill_shop = 1.0 - chill_max * w * _exposure(shop_mask, seen, recorded)
             deter = 1.0 - deter_max * w
             if pressured[i]:  # policing by contacts who share the person's penalties
                 deter *= 1.0 - rp[RP_COMPLY]
@@ -969,14 +959,16 @@ def _exposure(mask, bits, recorded):
 
 
 @njit(cache=True)
-def kept_from_sources(agents, mask, open_coverage, coverage, recorded):
+def kept_from_sources(agents, mask, seen, recorded):
     """Expected records of acts by ``agents`` that a VPN kept from the sources ``mask``: the
-    chance each act is recorded without the person's VPN less the chance with it."""
+    chance each act is recorded without the person's VPN less the chance with it
+    (``seen``: sources.Seen)."""
     total = 0.0
     for i in agents:
-        if open_coverage[i] != coverage[i]:
-            total += _exposure(mask, open_coverage[i], recorded)
-            total -= _exposure(mask, coverage[i], recorded)
+        now = seen_now(seen.open, seen.hidden, seen.vpn, i)
+        if seen.open[i] != now:
+            total += _exposure(mask, seen.open[i], recorded)
+            total -= _exposure(mask, now, recorded)
     return total
 
 
@@ -1189,7 +1181,6 @@ def run_persons(
         state.watched,
         state.knows,
         state.vpn,
-        state.coverage,
         state.pressured,
     )
     agents, acts, free = _persons_kernel(

@@ -69,7 +69,6 @@ class Scope:
         """What the sources see of a society when only those inside are covered."""
         zero = np.uint16(0)
         return Coverage(
-            np.where(self.persons, cov.persons, zero),
             np.where(self.firms, cov.firms, zero),
             np.where(self.persons, cov.open, zero),
             cov.vpn_hidden,

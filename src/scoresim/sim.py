@@ -44,7 +44,7 @@ from .rng import Stream, draws, stream_key
 from .scenario import Regime, Scenario, ScenarioError, association_on, load
 from .schedule import phases, rebuild, set_coverage
 from .scoring import Ledger, compile_rules, person_layer_weights
-from .sources import Coverage, SourceSet, coverage_bits, with_vpn
+from .sources import Coverage, SourceSet, coverage_bits
 
 
 @dataclass
@@ -177,9 +177,7 @@ class World:
         self.active = all_active(society.graph.entries)  # a bit a tie entry
         self.firm_active = all_active(society.firm_graph.entries)
         self.state = (
-            PersonState.start(p.n, p.employer >= 0, p.vpn, society.coverage.persons)
-            if start is None
-            else start.copy()
+            PersonState.start(p.n, p.employer >= 0, p.vpn) if start is None else start.copy()
         )
         if self.scope is not None:
             self.use_coverage(society.coverage)
@@ -349,11 +347,10 @@ class World:
         return np.ones(k, bool) if self.scope is None else self.scope.regions
 
     def use_coverage(self, society_coverage: Coverage) -> None:
-        """What this world's sources see (a pilot's: only those inside), and so each
-        person's coverage with their VPN use now."""
+        """What this world's sources see (a pilot's: only those inside); what they see of
+        each person now follows from it and their VPN use (Coverage.seen)."""
         cov = society_coverage if self.scope is None else self.scope.coverage(society_coverage)
         self.coverage = cov
-        self.state.coverage = with_vpn(cov.open, cov.vpn_hidden, self.state.vpn)
 
     # ---------------------------------------------------------------- fields for conditions
     def person_fields(self, subj: np.ndarray, true: np.ndarray) -> dict:
@@ -439,7 +436,7 @@ class World:
             ev_agent,
             ev_act,
             p.n,
-            st.coverage,
+            self.coverage.seen(st.vpn),
             np.ones(1, np.float32),
             0,
             None if scope is None else scope.targets,
@@ -451,7 +448,7 @@ class World:
             fev_agent,
             fev_act,
             f.n,
-            self.coverage.firms,
+            self.coverage.seen_firms(),
             self.boost,
             Stream.FIRM_OFFSET,
             None if scope is None else scope.firm_targets,
@@ -692,8 +689,7 @@ class World:
             self.vpn_posts_hidden += behaviour.kept_from_sources(
                 ev_agent[ev_act == CRITICAL_POST],
                 mask,
-                self.coverage.open,
-                st.coverage,
+                self.coverage.seen(st.vpn),
                 self.sources.recorded,
             )
         rec.total(t, "vpn_users", float(np.count_nonzero(st.vpn)))  # (a bool sum is slower)
@@ -880,16 +876,17 @@ def total_names(sc: Scenario) -> list[str]:
 
 # The memory budget (bytes), checked against the arrays by tests/test_memory.py and against
 # peak RSS by benchmarks/memory.py (BENCHMARKS.md):
-STATIC_PERSON_BYTES = PERSON_BYTES + 8 + 4 + 2 + 1 + 5 + 13  # traits etc., CSR row start,
-#          travel, coverage bits, self-employed, approval baseline; the responses' 13: open and
-#          VPN-hidden coverage bits 4, air and rail propensities 8, learner 1
+STATIC_PERSON_BYTES = PERSON_BYTES + 8 + 4 + 1 + 5 + 13  # traits etc., CSR row start,
+#          travel, self-employed, approval baseline; the responses' 13: open and VPN-hidden
+#          coverage bits 4 (what the sources see of a person now follows from them and VPN
+#          use: sources.Seen), air and rail propensities 8, learner 1
 HOUSEHOLD_BYTES = 4  # the first person of each household
-WORLD_PERSON_BYTES = 85  # one world's columns but its steps: ledger 45 + a step (the last
-#                          appeal's), registry 2 + a list's, sanctions 5, state 14, event
+WORLD_PERSON_BYTES = 83  # one world's columns but its steps: ledger 45 + a step (the last
+#                          appeal's), registry 2 + a list's, sanctions 5, state 12, event
 #                           buffer 5, spill 1, metrics 3 (cell 2, ever 1), approval 8, tick
 #                           ceilings 2; + a step where policing is on (the first pressure's)
-BARE_PERSON_BYTES = 30  # a bare world's columns but its step (World.bare: no system, no
-#                         market, no pilot, no grades employers see) that it writes: state 14,
+BARE_PERSON_BYTES = 28  # a bare world's columns but its step (World.bare: no system, no
+#                         market, no pilot, no grades employers see) that it writes: state 12,
 #                         event buffer 5, tick ceilings 2, the recorder's cell 2, who
 #                         an information campaign told 1 (if there is one), and the constants
 #                         it is given at the start (score 4, a ledger's context 1,
@@ -909,7 +906,7 @@ WORLD_FIRM_BYTES = 67  # one world's columns of a firm but its steps and lists: 
 #                         policing 1, exposed 1
 FIRM_RESPONSE_BYTES = 5  # static: the share of worst-rated firms avoided (4), safeguarded (1)
 ANSWERABLE_FIRM_BYTES = 4  # per sanction that reaches representatives: who answers
-PILOT_PERSON_BYTES = 13  # a pilot world's own coverage (4), reach (1), ids out (8) or in (4)
+PILOT_PERSON_BYTES = 11  # a pilot world's own coverage (2), reach (1), ids out (8) or in (4)
 PANEL_PERSON_BYTES = 8  # the regional panel's region of each person (int64, for bincount)
 PILOT_FIRM_BYTES = 7  # its firms' coverage (2), reach (1), ids inside (4)
 

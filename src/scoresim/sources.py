@@ -69,14 +69,38 @@ def grouped(keys: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
 @dataclass
 class Coverage:
     """Per agent, one bit per scenario source: does the source see this agent at all?
-    ``persons`` is what the sources see with the population's VPN users hidden; ``open`` what
-    they would see with no VPN; ``vpn_hidden`` which sources a VPN hides the person from (a
-    person's coverage with VPN use ``v`` is ``open & ~(v ? vpn_hidden : 0)``)."""
+    ``open`` is what the sources would see of a person with no VPN; ``vpn_hidden`` which
+    sources a VPN hides the person from (a person's coverage with VPN use ``v`` is
+    ``open & ~(v ? vpn_hidden : 0)``: formed where read, ``Seen``, as VPN use changes)."""
 
-    persons: np.ndarray  # uint16
     firms: np.ndarray  # uint16
     open: np.ndarray  # uint16
     vpn_hidden: np.ndarray  # uint16
+
+    def seen(self, vpn: np.ndarray) -> Seen:
+        """What the sources see of the persons, of whom those with ``vpn`` use one now."""
+        return Seen(self.open, self.vpn_hidden, vpn)
+
+    def seen_firms(self) -> Seen:
+        return Seen(self.firms, np.zeros(0, np.uint16), np.zeros(0, bool))
+
+
+class Seen(NamedTuple):
+    """What the sources see of each agent now: ``open`` less, for those who use a VPN now
+    (``vpn``; empty: none, as firms), the sources it hides them from (``hidden``). No world
+    keeps the result: it follows from VPN use, and is formed where read (``seen_now``)."""
+
+    open: np.ndarray  # uint16
+    hidden: np.ndarray  # uint16
+    vpn: np.ndarray  # bool
+
+
+@njit(inline="always", cache=True)
+def seen_now(open_bits, hidden, vpn, i):
+    """The sources that see agent ``i`` now (Seen's columns; ``vpn`` empty: no VPN)."""
+    if len(vpn) and vpn[i]:
+        return open_bits[i] & ~hidden[i]
+    return open_bits[i]
 
 
 def coverage_bits(sc: Scenario, persons, firms, seed: int) -> Coverage:
@@ -97,8 +121,7 @@ def coverage_bits(sc: Scenario, persons, firms, seed: int) -> Coverage:
         uf = draws(seed, Stream.COVERAGE, firms.n, step=1000 + s)
         fcov = np.where(firms.foreign, src.coverage * src.foreign_coverage, src.coverage)
         fbits |= (uf < fcov).astype(np.uint16) << s
-    pbits = with_vpn(obits, hbits, persons.vpn)
-    return Coverage(pbits, fbits, obits, hbits)
+    return Coverage(fbits, obits, hbits)
 
 
 def recorded_table(detection: np.ndarray) -> np.ndarray:
@@ -169,7 +192,7 @@ class SourceSet:
     def sees_any(self, act_names) -> bool:
         return bool(any(self.observed[ACT_ID[a]] for a in act_names))
 
-    def _invent(self, t, seed, n_subjects, cov_bits, stream_offset) -> Records:
+    def _invent(self, t, seed, n_subjects, seen: Seen, stream_offset) -> Records:
         """Records of misdeeds that never happened (clerical errors, identity confusion):
         for each source, a Poisson number with mean rate x step x subjects, each about a
         subject drawn at random — kept if the source covers them — and an act drawn from the
@@ -194,8 +217,11 @@ class SourceSet:
             pick = np.minimum(
                 (uniforms_at(key, 2 * c + 1) * len(acts)).astype(np.int64), len(acts) - 1
             )
-            seen = ((cov_bits[who] >> s) & 1) == 1
-            who, what = who[seen], acts[pick][seen]
+            bits = seen.open[who]
+            if len(seen.vpn):
+                bits = with_vpn(bits, seen.hidden[who], seen.vpn[who])
+            covered = ((bits >> s) & 1) == 1
+            who, what = who[covered], acts[pick][covered]
             parts.append(
                 Records(who, what, np.full(len(who), s, np.uint8), np.zeros(len(who), bool))
             )
@@ -208,12 +234,13 @@ class SourceSet:
         ev_agent,
         ev_act,
         n_subjects: int,
-        cov_bits,
+        seen: Seen,
         boost,
         stream_offset: int,
         targets: np.ndarray | None = None,
     ) -> Records:
         """Turn this step's events into records; return those due now (latency applied).
+        ``seen``: what the sources see of each subject now (Coverage.seen, .seen_firms);
         ``targets``: whom a misattributed record can name (a pilot's subjects; None: all)."""
         if len(ev_agent) and self.observed.any():
             cap = len(ev_agent) * int((self.act_sources >= 0).sum(axis=1).max())
@@ -226,7 +253,7 @@ class SourceSet:
                 ev_act,
                 n_subjects,
                 Sensing(self.act_sources, self.detection, self.false_rate, self.boostable),
-                cov_bits,
+                seen,
                 boost,
                 ObserveKeys(
                     stream_key(seed, Stream.DETECTION + stream_offset, t),
@@ -239,7 +266,7 @@ class SourceSet:
             new = Records(subj[:k], act[:k], src[:k], tru[:k])
         else:
             new = Records.empty()
-        made = self._invent(t, seed, n_subjects, cov_bits, stream_offset)
+        made = self._invent(t, seed, n_subjects, seen, stream_offset)
         self.invented_count = len(made)
         if len(made):
             new = Records.concat([new, made])
@@ -292,7 +319,7 @@ class Made(NamedTuple):
 
 
 @njit(cache=True)
-def _observe_kernel(ev_agent, ev_act, n_subjects, sensing, cov, boost, keys, targets, made):
+def _observe_kernel(ev_agent, ev_act, n_subjects, sensing, seen, boost, keys, targets, made):
     """Each event is offered to the sources that observe its act. The draws of an event are
     keyed by (agent, act, source) and, for the second and later time the agent did the same
     act in the step, by that repetition too (key ``kr``). An agent's events are contiguous
@@ -300,6 +327,7 @@ def _observe_kernel(ev_agent, ev_act, n_subjects, sensing, cov, boost, keys, tar
     ``targets``: whom a misattributed record can name (empty: every subject)."""
     act_sources, detection, false_rate = sensing.act_sources, sensing.detection, sensing.false_rate
     boostable = sensing.boostable
+    open_bits, hidden, vpn = seen.open, seen.hidden, seen.vpn
     kd, kf, kr = keys.detect, keys.false, keys.repeat
     subj, act, src, tru = made.subject, made.act, made.source, made.true
     k = 0
@@ -313,11 +341,12 @@ def _observe_kernel(ev_agent, ev_act, n_subjects, sensing, cov, boost, keys, tar
         for b in range(first, e):
             if ev_act[b] == a:
                 rep += 1
+        cov = seen_now(open_bits, hidden, vpn, i)
         for x in range(act_sources.shape[1]):
             s = act_sources[a, x]
             if s < 0:
                 break
-            if (cov[i] >> s) & 1 == 0:
+            if (cov >> s) & 1 == 0:
                 continue
             det = detection[s]
             if boostable[a]:
