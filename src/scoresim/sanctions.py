@@ -336,28 +336,24 @@ def _having(bits, mask, having):
 
 # What the sanctions an agent has (its bits) do, added in the order of the bits, as the
 # kernel that sets them went through the sanctions: the same numbers as it formed.
-@njit(cache=True, inline="always")
-def _total(b, mask, strength):
-    """The strengths of the sanctions in ``b & mask``, added."""
-    m = np.int64(b) & np.int64(mask)
-    x = 0.0
-    s = 0
-    while m:
-        if m & 1:
-            x += strength[s]
-        m >>= 1
-        s += 1
-    return x
+_ADD, _MOST, _TIMES = range(3)  # how _fold folds the strengths of an agent's sanctions
 
 
 @njit(cache=True, inline="always")
-def _largest(b, mask, strength):
+def _fold(b, mask, strength, how):
+    """The strengths of the sanctions in ``b & mask``, in bit order (the order the sanctions'
+    step once added them in), added (_ADD), the largest (_MOST) or multiplied (_TIMES)."""
     m = np.int64(b) & np.int64(mask)
-    x = 0.0
+    x = 1.0 if how == _TIMES else 0.0
     s = 0
     while m:
         if m & 1:
-            x = max(x, strength[s])
+            if how == _ADD:
+                x += strength[s]
+            elif how == _MOST:
+                x = max(x, strength[s])
+            else:
+                x *= strength[s]
         m >>= 1
         s += 1
     return x
@@ -372,13 +368,13 @@ def applied_of(b, effects):
 @njit(cache=True, inline="always")
 def credit_block(b, effects, strength):
     """float32: the chance a loan application of an agent with bits ``b`` is refused."""
-    return np.float32(_largest(b, effects[CREDIT], strength))
+    return np.float32(_fold(b, effects[CREDIT], strength, _MOST))
 
 
 @njit(cache=True, inline="always")
 def job_hazard_of(b, effects, strength):
     """float32: the extra yearly job-loss hazard of an agent with bits ``b``."""
-    return np.float32(_total(b, effects[JOB], strength))
+    return np.float32(_fold(b, effects[JOB], strength, _ADD))
 
 
 @njit(cache=True, inline="always")
@@ -390,22 +386,15 @@ def income_factor_of(b, self_employed, effects, strength):
     lose = np.int64(effects[INCOME]) | np.int64(effects[PROCUREMENT])
     if self_employed:
         lose |= np.int64(effects[LICENCE])
-    loss = _total(b, lose, strength)
-    gain = _total(b, effects[REWARD], strength)
+    loss = _fold(b, lose, strength, _ADD)
+    gain = _fold(b, effects[REWARD], strength, _ADD)
     return np.float32(max(0.0, 1.0 - min(loss, 1.0) + gain))
 
 
 @njit(cache=True, inline="always")
 def inspection_of(b, effects, strength):
-    m = np.int64(b) & np.int64(effects[INSPECTION])
-    x = 1.0
-    s = 0
-    while m:
-        if m & 1:
-            x *= strength[s]
-        m >>= 1
-        s += 1
-    return np.float32(x)
+    """float32: the multiplier on the inspections of a firm with bits ``b``."""
+    return np.float32(_fold(b, effects[INSPECTION], strength, _TIMES))
 
 
 _APPLIED, _CREDIT, _JOB, _INCOME, _INSPECTION = range(5)
