@@ -296,3 +296,28 @@ def test_a_full_event_buffer_widens_and_changes_nothing():
     assert np.array_equal(narrow, wide)
     assert grown[0] == 3000 + 1024 and grown[-1] == grown[0]  # one slot was enough after
     assert kept[0] == kept[-1] == 4 * 3000 + 1024
+
+
+@pytest.mark.parametrize("clamped", [True, False])
+def test_grades_formed_in_place_equal_the_grades_of_the_shown_score(clamped):
+    """Ledger.regrade (one pass, in place) gives grade_of(shown()): scores past either end of
+    the range, on a band's minimum and a float32 step either side of it."""
+    from scoresim.scoring import Ledger, grade_of
+
+    sim = scoresim.Sim("sesame", n=2000, years=0.1, twin=False).build()
+    led: Ledger = sim.worlds[0].ledger
+    if not clamped:
+        led.range = None
+    # bands past the range's ends too, where clamping moves a score's grade
+    led.grade_mins = np.array([960.0, 700.0, 600.0, 355.5, 340.0])
+    rng = np.random.default_rng(3)
+    mins = led.grade_mins.astype(np.float32)
+    edges = np.concatenate([mins, np.nextafter(mins, -np.inf), np.nextafter(mins, np.inf)])
+    picks = np.concatenate([edges, [200.0, 349.9, 350.0, 950.0, 990.0]]).astype(np.float32)
+    led.score[:] = np.where(rng.random(led.n) < 0.5, rng.choice(picks, led.n),
+                            rng.uniform(250, 1050, led.n)).astype(np.float32)  # fmt: skip
+    want = grade_of(led.shown(), led.grade_mins)
+    led.grade[:] = 255
+    led.regrade()
+    assert np.array_equal(led.grade, want)
+    assert len(np.unique(want)) == len(led.grade_mins) - clamped  # none above 950 if clamped
