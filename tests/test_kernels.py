@@ -321,3 +321,19 @@ def test_grades_formed_in_place_equal_the_grades_of_the_shown_score(clamped):
     led.regrade()
     assert np.array_equal(led.grade, want)
     assert len(np.unique(want)) == len(led.grade_mins) - clamped  # none above 950 if clamped
+
+
+def test_sums_of_layer_weights_are_kept_in_float32_only_where_exact():
+    """weight_sum_type: float32 for weights that are multiples of a power of two small enough
+    that no row's sum can round (the same numbers as float64), float64 otherwise."""
+    from scoresim.scoring import weight_sum_type
+
+    article = np.array([1.0, 0.5, 0.5, 0.25, 0.0])
+    assert weight_sum_type(article, 600_000) is np.float32
+    assert weight_sum_type(article, 2**22) is np.float64  # a sum of 2^22 in quarters rounds
+    assert weight_sum_type(np.array([1.0, 0.3, 0, 0, 0]), 10) is np.float64
+    assert weight_sum_type(np.array([0, 0, 0, 0, 1.0]), 1000) is np.float32
+    # exact: every partial sum in float32 equals float64's, for a long row in any order
+    rng = np.random.default_rng(1)
+    w = rng.choice(article, 600_000)
+    assert np.cumsum(w.astype(np.float32), dtype=np.float32)[-1] == w.sum()

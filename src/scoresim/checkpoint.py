@@ -52,7 +52,8 @@ FORMAT = 14  # raise when the stored worlds change shape (2: compact pending exp
 #                list's marks a bit each;
 #            14: no degree columns (counted from the active bits); policing's first
 #                pressure in a world's step integer, kept only where policing is on; no
-#                column of what the sources see of a person now (from VPN use))
+#                column of what the sources see of a person now (from VPN use); sums of
+#                layer weights in float32 where exact)
 
 
 def set_status(out: Path, state: str, **extra) -> None:

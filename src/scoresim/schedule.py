@@ -384,7 +384,7 @@ def _carry_ledger(old, new, active: np.ndarray) -> None:
     rules form them the same way; otherwise the score is re-based on the new base and the
     association recounted over the active ties (points already given keep the old rule's
     size: they net to zero when they expire)."""
-    from .scoring import grade_of
+    from .scoring import grade_of, most_ties, weight_sum_type
 
     _carry_parts(old, new, "Ledger")
     same = (
@@ -400,7 +400,7 @@ def _carry_ledger(old, new, active: np.ndarray) -> None:
         new.score = (np.float32(new.base) + new.own_true + new.own_false).astype(np.float32)
         new.assoc = np.zeros(new.n, np.float32)
         new.sum_own = np.zeros(new.n, np.float64)
-        new.sum_w = np.zeros(new.n, np.float64)
+        new.sum_w = np.zeros(new.n, weight_sum_type(new.layer_weights, most_ties(new.graph)))
         if new.associating:
             new.recount_association(active)
             new.refresh_association()

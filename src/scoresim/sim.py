@@ -43,7 +43,7 @@ from .registry import Registry
 from .rng import Stream, draws, stream_key
 from .scenario import Regime, Scenario, ScenarioError, association_on, load
 from .schedule import phases, rebuild, set_coverage
-from .scoring import Ledger, compile_rules, person_layer_weights
+from .scoring import Ledger, compile_rules, person_layer_weights, weight_sum_type
 from .sources import Coverage, SourceSet, coverage_bits
 
 
@@ -881,10 +881,13 @@ STATIC_PERSON_BYTES = PERSON_BYTES + 8 + 4 + 1 + 5 + 13  # traits etc., CSR row 
 #          coverage bits 4 (what the sources see of a person now follows from them and VPN
 #          use: sources.Seen), air and rail propensities 8, learner 1
 HOUSEHOLD_BYTES = 4  # the first person of each household
-WORLD_PERSON_BYTES = 83  # one world's columns but its steps: ledger 45 + a step (the last
+WORLD_PERSON_BYTES = 79  # one world's columns but its steps: ledger 41 + a step (the last
 #                          appeal's), registry 2 + a list's, sanctions 5, state 12, event
 #                           buffer 5, spill 1, metrics 3 (cell 2, ever 1), approval 8, tick
-#                           ceilings 2; + a step where policing is on (the first pressure's)
+#                           ceilings 2; + a step where policing is on (the first pressure's);
+#                           + 4 where the sums of layer weights need float64 (weight_sum_type)
+MOST_TIES = 10**6  # [assume] the most ties a person has, for the estimate of weight_sum_type
+#                  (the article's online hubs at 10^8 persons: ~6 x 10^5 expected)
 BARE_PERSON_BYTES = 28  # a bare world's columns but its step (World.bare: no system, no
 #                         market, no pilot, no grades employers see) that it writes: state 12,
 #                         event buffer 5, tick ceilings 2, the recorder's cell 2, who
@@ -900,7 +903,8 @@ NOTICE_LIST_BYTES = 2  # one list's notice columns, under a notice period (recor
 # (each of these holds one step more: since, the notice's step, a delayed delisting's end; 2
 # or 4 bytes, sim.step_type)
 GRADE_SET_BYTES = 3  # per agent, for each set of grades a sanction is on (in, context, gravity)
-WORLD_FIRM_BYTES = 67  # one world's columns of a firm but its steps and lists: ledger 45,
+WORLD_FIRM_BYTES = 63  # one world's columns of a firm but its steps and lists: ledger 41
+#                         (the business ties' weight, 1, sums exactly in float32),
 #                         sanctions 5, the inspections they boost 4, registry 2,
 #                         representative 4, screening weight 4, size class 1, pressed by
 #                         policing 1, exposed 1
@@ -939,6 +943,7 @@ def world_person_bytes(
     ``kept``: delistings may be delayed (a step per list and person); ``pressed``: policing
     is on (policing.pressing: the step of each person's first pressure)."""
     own = WORLD_PERSON_BYTES + step_bytes * (2 if pressed else 1)
+    own += np.dtype(weight_sum_type(person_layer_weights(regime), MOST_TIES)).itemsize - 4
     lists = _lists_bytes(regime, "person", kept, step_bytes)
     return own + lists + GRADE_SET_BYTES * _grade_sets(regime, "person")
 
