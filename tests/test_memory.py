@@ -346,3 +346,21 @@ def test_a_bare_world_records_what_a_full_step_would(preset, over, expected, mon
         np.testing.assert_array_equal(a, c)
         np.testing.assert_array_equal(b, d)
     assert bare == expected
+
+
+def test_the_twin_shares_the_runs_tick_ceilings():
+    """One column of tick ceilings serves both worlds (sim.share_ceilings): at least each
+    world's own everywhere (a larger ceiling skips fewer persons, never a tick), and in the
+    article the two are the same."""
+    from scoresim import behaviour
+
+    sim = scoresim.Sim("article", n=N, years=0.1, twin=True).build()
+    run, twin = sim.worlds
+    assert twin.ceiling is run.ceiling
+    p, s = sim.society.persons, sim.society
+    own = [
+        behaviour.tick_ceilings(w.params, w.responses, behaviour.traits_of(p, s, w.coverage))
+        for w in (run, twin)
+    ]
+    assert np.array_equal(run.ceiling, np.maximum(*own)) and np.array_equal(own[0], own[1])
+    assert (run.ceiling < behaviour.ALWAYS).mean() > 0.5  # the ceilings let persons be skipped
