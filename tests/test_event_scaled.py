@@ -245,8 +245,9 @@ def test_violations_with_no_system_are_the_unwatched_worlds():
     unpressed.pressured[:] = False
     twin = _events_by_person(args, unpressed, 0.0)
     n, t = len(st.debt), args[0]
-    since = np.where(np.arange(n) % 3 == 0, t - 5, np.where(np.arange(n) % 3 == 1, t, 1 << 30))
-    bl = args[9]._replace(since=since.astype(np.int32))
+    never = np.iinfo(np.int16).max  # policing.first's "not yet", in the runs' step integer
+    since = np.where(np.arange(n) % 3 == 0, t - 5, np.where(np.arange(n) % 3 == 1, t, never))
+    bl = args[9]._replace(since=since.astype(np.int16))
     pressed.pressured[:] = np.arange(n) % 3 == 0
     free: list[int] = []
     run = _events_by_person((*args[:9], bl), pressed, 0.9, free)

@@ -75,7 +75,7 @@ def _serial(args, st):
 def test_chunked_behaviour_equals_one_serial_pass(room, n):
     assert (n + chunk_size(n) - 1) // chunk_size(n) >= 3
     args, st = _behaviour_args(n)
-    since = np.random.default_rng(5).integers(0, 2 * args[0], n).astype(np.int32)
+    since = np.random.default_rng(5).integers(0, 2 * args[0], n).astype(np.int16)  # step_type
     args = (*args[:-1], args[-1]._replace(since=since))  # the pressed: their no-system count
     want_agent, want_act, want_state, want_free = _serial(args, st)
     events = behaviour.Events(int(room * n))

@@ -1000,10 +1000,12 @@ def estimate_bytes(sc: Scenario) -> int:
     build = society + entries * 4 + n * 16  # pair lists (int32 a, b per 2 entries), counts
     worlds = []
     had_system = False  # the run's world has had a system (it stays not bare)
+    pressed = False  # policing has been on in it (its first pressures stay: policing.first)
     for phase in phases(sc) if sc.schedule else [None]:
         now = sc if phase is None else phase.scenario
         had_system = had_system or has_system(now.regime)
-        sizes = [_world_bytes(now, now.regime, n, m, entries, bare=not had_system)]
+        pressed = pressed or pressing(now, now.regime)
+        sizes = [_world_bytes(now, now.regime, n, m, entries, not had_system, pressed)]
         if sc.run.twin:  # (it shares the run's tick ceilings until a change: share_ceilings)
             twin = _world_bytes(now, NONE_REGIME, n, m, entries, bare=True)
             sizes.append(twin - (0 if sc.schedule else n * CEILING_BYTES))
@@ -1026,16 +1028,23 @@ def tables_bytes(sc: Scenario) -> int:
 
 
 def _world_bytes(
-    sc: Scenario, regime: Regime, n: int, m: int, entries: float, bare: bool = False
+    sc: Scenario,
+    regime: Regime,
+    n: int,
+    m: int,
+    entries: float,
+    bare: bool = False,
+    pressed: bool = False,
 ) -> float:
     """One world's bytes under ``regime``: its columns, tie masks, recorder and records;
-    ``bare``: it has had no system (World.bare, if nothing else rules it out here)."""
+    ``bare``: it has had no system (World.bare, if nothing else rules it out here);
+    ``pressed``: policing has been on in it before (its column of first pressures stays)."""
     fr = sc.false_records
     kept = fr.kept_share > 0 and fr.kept_days > 0
     step_bytes = np.dtype(step_type(sc)).itemsize
     bare = bare and not sc.lending.enabled and regions_inside(sc, regime) is None
     bare = bare and not regime.response.visible_low_grades
-    pressed = pressing(sc, regime)
+    pressed = pressed or pressing(sc, regime)
     own = world_person_bytes(regime, kept, step_bytes, pressed)
     own = BARE_PERSON_BYTES + step_bytes if bare else own
     run = n * own + entries / 8
