@@ -217,3 +217,25 @@ def test_rongcheng_is_alive_from_aaa_to_d():
     happened = w.recorder.over_all().sum(axis=0)  # every rule's act happened in the run
     quiet = [r.record for r in sc.regime.rules if happened[M.index(r.record)] == 0]
     assert not quiet, quiet
+
+
+def test_compare_worlds_share_the_twins_tick_ceilings(monkeypatch):
+    """Each regime's world in a compare keeps one column of tick ceilings with the twin, as
+    a run's worlds do (the memory check counts one): the twin's array, at least each
+    world's own ceilings (a larger ceiling changes no tick)."""
+    from scoresim import compare as cmp
+
+    built = []
+
+    class Recorded(cmp.World):
+        def __init__(self, *args, **kw):
+            super().__init__(*args, **kw)
+            built.append((self, self.ceiling.copy()))
+
+    monkeypatch.setattr(cmp, "World", Recorded)
+    cmp.compare(["article", "eu-safeguards"], n=2000, years=0.1, seed=2)
+    (twin, _), *regimes = built
+    assert len(regimes) == 2
+    for world, own in regimes:
+        assert world.ceiling is twin.ceiling
+        assert (world.ceiling >= own).all()

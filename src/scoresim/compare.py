@@ -44,7 +44,15 @@ from .results import format_value as _fmt
 from .results import headline_value as _value
 from .scenario import Scenario, ScenarioError, from_dict, load
 from .schedule import phases, rebuild
-from .sim import NONE_REGIME, World, build_society, burn_in, check_memory, recorded_names
+from .sim import (
+    NONE_REGIME,
+    World,
+    build_society,
+    burn_in,
+    check_memory,
+    recorded_names,
+    share_ceilings,
+)
 
 # what must be equal for two presets to share one society
 SHARED = ("population", "network", "behaviour", "approval")
@@ -569,6 +577,8 @@ def _compare_one(scenarios: list[Scenario], progress) -> Comparison:
         if twin is None:
             grades = []
         world = World(society, first, regime, names, grades, start, None, regional)
+        if twin is not None:  # one column of tick ceilings for the twin and this world, as
+            share_ceilings(twin, world)  # a run has (the twin has stepped: no tick changes)
         changes = {ph.step: ph.scenario for ph in stages[1:]}  # regime changes only here
         for t in range(steps):
             if t in changes:
