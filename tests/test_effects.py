@@ -196,8 +196,9 @@ def test_credit_block_refuses_in_proportion_to_its_strength():
         strength[3] = s
         blocks = bl._replace(sanctions=bl.sanctions | np.uint16(8), strength=strength)
         call = [*args[:-2], changing(state), blocks]
-        agents, kinds, _ = behaviour._persons_kernel(
-            *call, np.empty(4 * n, np.int32), np.empty(4 * n, np.uint8)
+        ((agents, kinds, _),) = behaviour._persons_kernel(
+            *call[:2],
+            behaviour.Side(*call[2:], np.empty(4 * n, np.int32), np.empty(4 * n, np.uint8)),
         )
         refused = int((kinds == acts.LOAN_REFUSED).sum())
         taken = int((state.debt[:half] == LOAN).sum())

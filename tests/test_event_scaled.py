@@ -56,9 +56,18 @@ def _world(n: int):
     return (*args[:8], args[8], bl._replace(sanctions=bits, effects=effects, strength=strength)), st
 
 
+def _one_world(lo, hi, k, limit, t, keys, *side):
+    """The kernel's pass over one world that draws its own ticks, from the arguments of the
+    per-act kernel (a Side's fields after ``keys``): the next slot and the count of
+    violations with no system."""
+    return behaviour._persons_range(
+        lo, hi, k, limit, t, keys, behaviour.Side(*side), behaviour._no_ticks(), False
+    )
+
+
 def _new_range(*args):
     """The kernel's events only (not its count of violations with no system)."""
-    return behaviour._persons_range(*args)[0]
+    return _one_world(*args)[0]
 
 
 def _tally(range_kernel, args, st, keys_of, steps: int = STEPS):
@@ -210,7 +219,7 @@ def _events_by_person(args, st, watched: float | None, free: list | None = None)
         state.watched[:] = watched
     n = len(st.debt)
     a, b = np.empty(40 * n, np.int32), np.empty(40 * n, np.uint8)
-    k, none = behaviour._persons_range(0, n, 0, len(a), *args[:8], changing(state), args[9], a, b)
+    k, none = _one_world(0, n, 0, len(a), *args[:8], changing(state), args[9], a, b)
     if free is not None:
         free.append(none)
     return np.bincount(a[:k].astype(np.int64) * A.N_ACTS + b[:k], minlength=n * A.N_ACTS).reshape(

@@ -60,13 +60,21 @@ def _behaviour_args(n: int, t: int = 3):
     return args, st
 
 
+def _one_world(lo, hi, k, limit, t, keys, *side):
+    """The persons' pass over one world that draws its own ticks (a Side's fields after
+    ``keys``): the next slot and the count of violations with no system."""
+    return behaviour._persons_range(
+        lo, hi, k, limit, t, keys, behaviour.Side(*side), behaviour._no_ticks(), False
+    )
+
+
 def _serial(args, st):
     """The oracle: one serial pass over every person into a buffer with room for all."""
     state = st.copy()
     serial_args = args[:-2] + (changing(state), args[-1])
     n = len(state.debt)
     sg, sc = np.empty(40 * n, np.int32), np.empty(40 * n, np.uint8)
-    k, free = behaviour._persons_range(0, n, 0, len(sg), *serial_args, sg, sc)
+    k, free = _one_world(0, n, 0, len(sg), *serial_args, sg, sc)
     return sg[:k], sc[:k], state, free
 
 
@@ -79,7 +87,9 @@ def test_chunked_behaviour_equals_one_serial_pass(room, n):
     args = (*args[:-1], args[-1]._replace(since=since))  # the pressed: their no-system count
     want_agent, want_act, want_state, want_free = _serial(args, st)
     events = behaviour.Events(int(room * n))
-    got_agent, got_act, got_free = behaviour._persons_kernel(*args, events.agent, events.act)
+    ((got_agent, got_act, got_free),) = behaviour._persons_kernel(
+        *args[:2], behaviour.Side(*args[2:], events.agent, events.act)
+    )
     events.take(got_agent, got_act)
     got_agent, got_act = events.view()
     assert len(want_agent) > n // 10  # events happened
@@ -156,14 +166,14 @@ def test_the_pass_sets_how_watched_each_person_feels():
     state = st.copy()
     call = (*args[:3], rp, *args[4:7], traits, changing(state), blocks)
     a, b = np.empty(40 * n, np.int32), np.empty(40 * n, np.uint8)
-    behaviour._persons_range(0, n, 0, len(a), *call, a, b)
+    _one_world(0, n, 0, len(a), *call, a, b)
     feel = np.minimum(1.0, 0.3 + 0.2 * contacts + 1.0 * (status > 0))
     want = np.where(inside, (risk.astype(np.float64) * 0.8 * feel).astype(np.float32), 0.0)
     assert np.array_equal(state.watched, want)
     assert want.max() > 0.5 and (want == 0).sum() > 0.25 * n
     untouched = st.copy()  # no ``contacts``: the watched level as given
     call = (*args[:3], rp, *args[4:7], traits, changing(untouched), args[9])
-    behaviour._persons_range(0, n, 0, len(a), *call, a, b)
+    _one_world(0, n, 0, len(a), *call, a, b)
     assert np.array_equal(untouched.watched, st.watched)
 
 
@@ -337,3 +347,99 @@ def test_sums_of_layer_weights_are_kept_in_float32_only_where_exact():
     rng = np.random.default_rng(1)
     w = rng.choice(article, 600_000)
     assert np.cumsum(w.astype(np.float32), dtype=np.float32)[-1] == w.sum()
+
+
+@pytest.mark.parametrize("room", [3.0, 0.05])  # ample, and far too small for most chunks
+def test_two_worlds_in_one_pass_equal_each_alone(room):
+    """Two worlds with the same clocks stepped in one pass (the ticks drawn once) give each
+    world exactly what its own pass gives: the same events in the same order, the same state
+    and the same count of violations with no system — however full the buffers."""
+    n = 3 * CHUNK + 501
+    args, st = _behaviour_args(n)
+    since = np.random.default_rng(5).integers(0, 2 * args[0], n).astype(np.int16)
+    run = (*args[:-1], args[-1]._replace(since=since))  # watched, pressed, listed, restricted
+    twin_state = st.copy()
+    twin_state.watched[:] = 0.0  # nobody watched, pressed or restricted: the twin
+    twin_state.pressured[:] = False
+    quiet = [np.zeros(n, bool) for _ in range(5)]
+    twin = (*args[:5], 0.0, 0.0, args[7], args[8], behaviour.Blocks.of_flags(*quiet))
+    wants = [_serial(run, st), _serial(twin, twin_state)]
+    states = [st.copy(), twin_state.copy()]
+    events = [behaviour.Events(int(room * n)) for _ in range(2)]
+    sides = [
+        behaviour.Side(*w[2:-2], changing(s), w[-1], ev.agent, ev.act)
+        for w, s, ev in zip((run, twin), states, events)
+    ]
+    assert behaviour.same_clocks(*sides)
+    got = behaviour._persons_kernel(args[0], args[1], *sides)
+    assert wants[0][3] > 0 and wants[1][3] == 0
+    assert min(len(wants[0][0]), len(wants[1][0])) > n // 10
+    differ = len(wants[0][0]) != len(wants[1][0]) or (wants[0][1] != wants[1][1]).any()
+    assert differ  # the regime changed what the run's persons did
+    for (agent, act, free), ev, (want_agent, want_act, want_state, want_free), state in zip(
+        got, events, wants, states
+    ):
+        ev.take(agent, act)
+        agent, act = ev.view()
+        assert free == want_free
+        assert np.array_equal(agent, want_agent) and np.array_equal(act, want_act)
+        for name in STATE:
+            assert np.array_equal(getattr(state, name), getattr(want_state, name)), name
+
+
+def test_same_clocks_reads_every_parameter_the_bounds_read():
+    """Two worlds share their ticks only if what the clocks' bounds read is the same: a
+    parameter outside BOUND_P/BOUND_RP moves no tick ceiling (so no bound), one inside
+    makes the worlds' clocks differ, and so do traits that are other arrays."""
+    n = 4000
+    args, st = _behaviour_args(n)
+    p, rp, traits = args[2], args[3].copy(), args[7]
+    rp[behaviour.RP_VPN], rp[behaviour.RP_TRAVEL] = 1.0, 1.0  # every bound in play
+    base = behaviour.tick_ceilings(p, rp, traits)
+    for i in range(len(p)):
+        if i not in behaviour.BOUND_P:
+            q = p.copy()
+            q[i] = q[i] * 1.7 + 0.01
+            assert np.array_equal(behaviour.tick_ceilings(q, rp, traits), base), i
+    for i in range(len(rp)):
+        if i not in behaviour.BOUND_RP:
+            r = rp.copy()
+            r[i] = r[i] * 1.7 + 0.01
+            assert np.array_equal(behaviour.tick_ceilings(p, r, traits), base), i
+    side = behaviour.Side(p, rp, *args[4:7], traits._replace(ceiling=base), changing(st), args[9],
+                          np.empty(1, np.int32), np.empty(1, np.uint8))  # fmt: skip
+    assert behaviour.same_clocks(side, side._replace(chill_max=0.0, deter_max=0.0))
+    q = p.copy()
+    q[behaviour.P_TRAFFIC] *= 2.0
+    assert not behaviour.same_clocks(side, side._replace(p=q))
+    r = rp.copy()
+    r[behaviour.RP_DECIDE] *= 2.0
+    assert not behaviour.same_clocks(side, side._replace(rp=r))
+    law = side.tr._replace(law=side.tr.law.copy())
+    assert not behaviour.same_clocks(side, side._replace(tr=law))
+
+
+@pytest.mark.parametrize("preset", ["article", "eu-safeguards"])
+def test_a_run_steps_its_twins_persons_with_its_own_as_each_alone(preset, monkeypatch):
+    """Sim.run steps the persons of the run and its twin in one pass (sim.behave): every
+    recorded number of both worlds is what stepping each world alone gives."""
+    from scoresim import sim as sim_module
+
+    def worlds(fused: bool):
+        calls = []
+        if not fused:
+            monkeypatch.setattr(sim_module, "behave", lambda worlds, t: calls.append(t))
+        sim = scoresim.Sim(preset, n=3000, years=0.5, seed=4)
+        sim.run()
+        monkeypatch.undo()
+        return sim.worlds, calls
+
+    fused, _ = worlds(True)
+    alone, calls = worlds(False)
+    assert len(calls) == fused[0].sc.run.steps  # (the switch took)
+    assert all(w.behaved is None for w in fused)
+    for a, b in zip(fused, alone):
+        assert np.array_equal(a.recorder.cells, b.recorder.cells)
+        assert np.array_equal(a.recorder.totals, b.recorder.totals, equal_nan=True)
+        assert np.array_equal(a.ledger.score, b.ledger.score)
+        assert np.array_equal(a.state.debt, b.state.debt)

@@ -8,8 +8,9 @@ recurring act, taking a loan and reconsidering VPN use is a clock that ticks at 
 gives the number of ticks, and each tick one more uniform for its clock (competing risks)
 and whether the regime keeps it (thinning by deterrence, chilling, pressure). So a person to
 whom nothing happens costs one draw, and the twin, whose bounds are the same, draws the same
-ticks: an act differs between run and twin only where the regime cut it or changed a state
-(debt, job). A clock that ticks more than once a step on average draws on its own; debts,
+ticks (a run draws them once for both: ``_draw_ticks``, ``same_clocks``): an act differs
+between run and twin only where the regime cut it or changed a state (debt, job). A clock
+that ticks more than once a step on average draws on its own; debts,
 restrictions, evaluations and what follows an act keep their own streams.
 
 Rates in the scenario are per year. A state change (taking a loan, missing a payment,
@@ -435,48 +436,96 @@ def _chunk_span(c, chunks, n, room, capacity):
     return lo, hi, lo * room, capacity if c == chunks - 1 else hi * room
 
 
+class Side(NamedTuple):
+    """One world's part of the persons' pass: its kernel parameters (``parameters``,
+    ``response_parameters``), its sources' chances of recording (sources.recorded_table),
+    how far being watched chills and deters, the persons as it has them and its event
+    buffer. The pass steps one world, or two that draw the same ticks (``same_clocks``)."""
+
+    p: np.ndarray
+    rp: np.ndarray
+    recorded: np.ndarray
+    chill_max: float
+    deter_max: float
+    tr: Traits
+    st: Changing
+    bl: Blocks
+    ev_agent: np.ndarray
+    ev_act: np.ndarray
+
+
+@njit(cache=True)
+def _saved(st, lo, hi):
+    """Persons lo..hi of what the pass changes, as they were (a chunk redone starts there)."""
+    return (
+        st.debt[lo:hi].copy(),
+        st.timer[lo:hi].copy(),
+        st.misses[lo:hi].copy(),
+        st.knows[lo:hi].copy(),
+        st.vpn[lo:hi].copy(),
+    )
+
+
+@njit(cache=True)
+def _restore(st, lo, hi, saved):
+    st.debt[lo:hi], st.timer[lo:hi], st.misses[lo:hi] = saved[0], saved[1], saved[2]
+    st.knows[lo:hi], st.vpn[lo:hi] = saved[3], saved[4]
+
+
 @njit(cache=True, parallel=True)
-def _persons_chunks(t, keys, p, rp, recorded, chill_max, deter_max, tr, st, bl, ev_agent, ev_act):
-    """Persons in fixed chunks, in parallel, each writing its events into its own slice of the
-    buffer. A chunk whose slice is too small puts its persons' state back as it was and
-    reports -1, to be redone (``_persons_kernel``). Returns each chunk's event count and its
-    violations with no system (``_persons_range``)."""
-    debt, timer, misses = st.debt, st.timer, st.misses
-    knows, vpn = st.knows, st.vpn
-    n = len(debt)
+def _persons_chunks(
+    t, keys, pair,
+    p_a, rp_a, rec_a, chill_a, deter_a, tr_a, st_a, bl_a, agent_a, act_a,
+    p_b, rp_b, rec_b, chill_b, deter_b, tr_b, st_b, bl_b, agent_b, act_b,
+):  # fmt: skip
+    """Persons in fixed chunks, in parallel, each writing its events into its own slice of
+    each world's buffer. A chunk whose slice is too small in either world puts its persons'
+    state back as it was in both and reports -1, to be redone (``_persons_kernel``). Returns
+    each chunk's event count and its violations with no system (``_persons_range``), a
+    column each world (the second unused unless ``pair``). Each world comes as its Side's
+    fields (a parallel loop takes flat bundles only: each chunk puts the Sides together)."""
+    n = len(st_a.debt)
     chunks = (n + chunk_size(n) - 1) // chunk_size(n)
-    room = len(ev_agent) // max(n, 1)
-    counts = np.zeros(chunks, np.int64)
-    free = np.zeros(chunks, np.int64)
+    counts = np.zeros((chunks, 2), np.int64)
+    free = np.zeros((chunks, 2), np.int64)
     for c in prange(chunks):
-        lo, hi, start, end = _chunk_span(c, chunks, n, room, len(ev_agent))
-        debt0, timer0, misses0 = debt[lo:hi].copy(), timer[lo:hi].copy(), misses[lo:hi].copy()
-        knows0, vpn0 = knows[lo:hi].copy(), vpn[lo:hi].copy()
-        k, free[c] = _persons_range(
-            lo,
-            hi,
-            start,
-            end,
-            t,
-            keys,
-            p,
-            rp,
-            recorded,
-            chill_max,
-            deter_max,
-            tr,
-            st,
-            bl,
-            ev_agent,
-            ev_act,
-        )
-        if k > end:
-            debt[lo:hi], timer[lo:hi], misses[lo:hi] = debt0, timer0, misses0
-            knows[lo:hi], vpn[lo:hi] = knows0, vpn0
-            counts[c] = -1
-        else:
-            counts[c] = k - start
+        got = _chunk(
+            c, chunks, t, keys, pair,
+            p_a, rp_a, rec_a, chill_a, deter_a, tr_a, st_a, bl_a, agent_a, act_a,
+            p_b, rp_b, rec_b, chill_b, deter_b, tr_b, st_b, bl_b, agent_b, act_b,
+        )  # fmt: skip
+        counts[c, 0], counts[c, 1], free[c, 0], free[c, 1] = got[0], got[1], got[2], got[3]
     return counts, free
+
+
+@njit(cache=True)
+def _chunk(
+    c, chunks, t, keys, pair,
+    p_a, rp_a, rec_a, chill_a, deter_a, tr_a, st_a, bl_a, agent_a, act_a,
+    p_b, rp_b, rec_b, chill_b, deter_b, tr_b, st_b, bl_b, agent_b, act_b,
+):  # fmt: skip
+    """Chunk c of ``_persons_chunks``: each world's event count (-1: redo) and violations
+    with no system."""
+    a = Side(p_a, rp_a, rec_a, chill_a, deter_a, tr_a, st_a, bl_a, agent_a, act_a)
+    b = Side(p_b, rp_b, rec_b, chill_b, deter_b, tr_b, st_b, bl_b, agent_b, act_b)
+    n = len(st_a.debt)
+    lo, hi, start_a, end_a = _chunk_span(c, chunks, n, len(agent_a) // max(n, 1), len(agent_a))
+    start_b, end_b = _chunk_span(c, chunks, n, len(agent_b) // max(n, 1), len(agent_b))[2:]
+    saved_a = _saved(st_a, lo, hi)
+    saved_b = _saved(st_b, lo, hi if pair else lo)
+    if pair:
+        k_a, k_b, free_a, free_b = _pair_range(
+            lo, hi, start_a, end_a, start_b, end_b, t, keys, a, b
+        )
+    else:
+        k_a, free_a = _persons_range(lo, hi, start_a, end_a, t, keys, a, _no_ticks(), False)
+        k_b, free_b = start_b, 0
+    if k_a > end_a or (pair and k_b > end_b):
+        _restore(st_a, lo, hi, saved_a)
+        if pair:
+            _restore(st_b, lo, hi, saved_b)
+        return -1, -1, free_a, free_b
+    return k_a - start_a, k_b - start_b, free_a, free_b
 
 
 @njit(cache=True)
@@ -495,46 +544,61 @@ def _close_up(counts, n, ev_agent, ev_act):
 
 
 def _persons_kernel(
-    t,
-    keys,
-    p,
-    rp,
-    recorded,
-    chill_max,
-    deter_max,
-    tr: Traits,
-    st: Changing,
-    bl: Blocks,
-    ev_agent,
-    ev_act,
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """One step of every person: the events in person order — the same events in the same
-    order as one serial pass, whatever the number of threads and however full the buffer.
-    Returns the events (agent, act), in the buffer (ev_agent, ev_act) when they fit, else
-    in new arrays; and the violations the pressed (``bl.since``) would make with no system."""
-    fixed = (t, keys, p, rp, recorded, chill_max, deter_max, tr, st, bl)
-    counts, free = _persons_chunks(*fixed, ev_agent, ev_act)
-    n = len(st.debt)
+    t, keys, a: Side, b: Side | None = None
+) -> list[tuple[np.ndarray, np.ndarray, int]]:
+    """One step of every person, in world ``a`` and, if given, in world ``b`` with the same
+    ticks: each world's events in person order — the same events in the same order as one
+    serial pass of that world alone, whatever the number of threads and however full the
+    buffers. Returns for each world its events (agent, act), in its buffer when they fit,
+    else in new arrays, and the violations its pressed (``bl.since``) would make with no
+    system."""
+    pair = b is not None
+    sides = (a, b) if pair else (a,)
+    counts, free = _persons_chunks(t, keys, pair, *a, *(a if b is None else b))
+    n = len(a.st.debt)
     if (counts >= 0).all():
-        k = _close_up(counts, n, ev_agent, ev_act)
-        return ev_agent[:k], ev_act[:k], int(free.sum())
+        out = []
+        for w, s in enumerate(sides):
+            k = _close_up(counts[:, w].copy(), n, s.ev_agent, s.ev_act)
+            out.append((s.ev_agent[:k], s.ev_act[:k], int(free[:, w].sum())))
+        return out
     # rare (rates far above the weekly scale): redo the full chunks with room for every act
-    room = len(ev_agent) // max(n, 1)
-    agents, acts = [], []
-    for c, count in enumerate(counts):
-        lo, hi, start, _ = _chunk_span(c, len(counts), n, room, len(ev_agent))
-        if count >= 0:
-            agents.append(ev_agent[start : start + count].copy())
-            acts.append(ev_act[start : start + count].copy())
+    chunks = len(counts)
+    agents: list[list[np.ndarray]] = [[] for _ in sides]
+    acts: list[list[np.ndarray]] = [[] for _ in sides]
+    for c in range(chunks):
+        if counts[c, 0] >= 0:
+            for w, s in enumerate(sides):
+                room = len(s.ev_agent) // max(n, 1)
+                start = _chunk_span(c, chunks, n, room, len(s.ev_agent))[2]
+                agents[w].append(s.ev_agent[start : start + counts[c, w]].copy())
+                acts[w].append(s.ev_act[start : start + counts[c, w]].copy())
             continue
-        a = np.empty(MAX_EVENTS * (hi - lo), np.int32)
-        b = np.empty(len(a), np.uint8)
-        k, free[c] = _persons_range(lo, hi, 0, len(a), *fixed, a, b)
-        if k > len(a):
+        lo, hi = c * chunk_size(n), min(n, (c + 1) * chunk_size(n))
+        wide = [
+            s._replace(
+                ev_agent=np.empty(MAX_EVENTS * (hi - lo), np.int32),
+                ev_act=np.empty(MAX_EVENTS * (hi - lo), np.uint8),
+            )
+            for s in sides
+        ]
+        size = MAX_EVENTS * (hi - lo)
+        if pair:
+            k_a, k_b, free[c, 0], free[c, 1] = _pair_range(
+                lo, hi, 0, size, 0, size, t, keys, wide[0], wide[1]
+            )
+        else:
+            k_a, free[c, 0] = _persons_range(lo, hi, 0, size, t, keys, wide[0], _no_ticks(), False)
+            k_b = 0
+        if max(k_a, k_b) > size:
             raise RuntimeError(f"a person emitted more than {MAX_EVENTS} events in one step")
-        agents.append(a[:k])
-        acts.append(b[:k])
-    return np.concatenate(agents), np.concatenate(acts), int(free.sum())
+        for w, k in enumerate((k_a, k_b)[: len(sides)]):
+            agents[w].append(wide[w].ev_agent[:k])
+            acts[w].append(wide[w].ev_act[:k])
+    return [
+        (np.concatenate(agents[w]), np.concatenate(acts[w]), int(free[:, w].sum()))
+        for w in range(len(sides))
+    ]
 
 
 # The clocks: the acts one draw a person a step decides (docs/architecture.md, §1 Behaviour).
@@ -635,11 +699,12 @@ def _bounds(bound, own, i, p, tr, h_loan, h_decide, travel_on):
 
 
 @njit(cache=True, inline="always")
-def _ticks(u, total, key, i, bound, clock, rest):
+def _ticks(u, total, key, i, bound, clock, rest, at):
     """Person i's ticks this step, given its draw u < total: how many (Poisson(total), from
     u), and for each its clock, chosen with chance bound/total (competing risks), into
-    ``clock``; and into ``rest`` the uniform left over from that choice — where in its
-    clock's share the draw fell, independent of which clock — against which a tick is kept."""
+    ``clock`` from ``at``; and into ``rest`` the uniform left over from that choice — where in
+    its clock's share the draw fell, independent of which clock — against which a tick is
+    kept."""
     n = _count_upto(u, total, MAX_TICKS)
     for e in range(n):
         x = uniform(key, TICK_SLOTS * i + 1 + e) * total
@@ -651,8 +716,8 @@ def _ticks(u, total, key, i, bound, clock, rest):
             while bound[j] <= 0.0 and j > 0:
                 j -= 1
             x = bound[j] * 0.9999999999999999
-        clock[e] = j
-        rest[e] = x / bound[j]
+        clock[at + e] = j
+        rest[at + e] = x / bound[j]
     return n
 
 
@@ -670,13 +735,14 @@ def _share(j, deter, chill_post, chill_shop):
 
 
 @njit(cache=True, inline="always")
-def _keep(clock, rest, ticks, own, alone, key, i, kept, deter, chill_post, chill_shop):
+def _keep(clock, rest, at, ticks, own, alone, key, i, kept, deter, chill_post, chill_shop):
     """How many of each clock's ticks the regime leaves, into ``kept``, at most MAX_REPEAT of
     one act: of the shared ticks, those whose leftover uniform falls below the share; of a
     clock that draws on its own, the Poisson count at its bound times the share, from its own
-    uniform (the same uniform in run and twin, so the run's count is at most the twin's)."""
+    uniform (the same uniform in run and twin, so the run's count is at most the twin's).
+    The person's ticks are ``clock``/``rest`` from ``at`` (``Ticks``)."""
     kept[:] = 0
-    for e in range(ticks):
+    for e in range(at, at + ticks):
         j = clock[e]
         if rest[e] < _share(j, deter, chill_post, chill_shop) and kept[j] < MAX_REPEAT:
             kept[j] += 1
@@ -687,16 +753,82 @@ def _keep(clock, rest, ticks, own, alone, key, i, kept, deter, chill_post, chill
                 kept[j] = _count(u, own[j] * _share(j, deter, chill_post, chill_shop))
 
 
+class Ticks(NamedTuple):
+    """The ticks of persons lo..hi this step, drawn once for two worlds with the same clocks
+    (``_draw_ticks``): person lo + j has ``first[j + 1] - first[j]`` ticks, their clocks and
+    the uniforms left over from choosing them (``_ticks``) in ``clock``/``rest`` from
+    ``first[j]``; and, if any of its clocks draws on its own, ``own[alone_at[j]]`` holds their
+    bounds (``alone_at[j]`` -1: none)."""
+
+    first: np.ndarray
+    alone_at: np.ndarray
+    clock: np.ndarray
+    rest: np.ndarray
+    own: np.ndarray
+
+
 @njit(cache=True)
-def _persons_range(
-    lo, hi, k, limit, t, keys, p, rp, recorded, chill_max, deter_max, tr, st, bl, ev_agent, ev_act
-):
-    """Persons lo..hi of one step: their events into ev_agent/ev_act from slot k (up to
-    limit); returns the next slot (past limit: the slice was too small) and the violations
-    the persons pressed before step t (``bl.since``) would make with no system — every tick of
-    a violation's clock kept, from the same numbers: the twin's persons, counted in the same
-    pass. One draw a person decides whether any clock ticks; further draws only for ticks,
-    debts and restrictions."""
+def _draw_ticks(lo, hi, key, p, rp, tr):
+    """The ticks of persons lo..hi this step (``Ticks``), as ``_persons_range`` draws them:
+    one draw a person decides whether any clock ticks (none if the draw is at or above the
+    person's tick ceiling), and for each tick one more which clock."""
+    ceiling = tr.ceiling
+    capped = len(ceiling) > 0
+    h_loan, h_decide, travel_on = _clock_setup(p, rp)
+    bound, own = np.empty(N_CLOCKS), np.empty(N_CLOCKS)
+    m = hi - lo
+    first = np.empty(m + 1, np.int64)
+    alone_at = np.full(m, -1, np.int32)
+    clock = np.empty(m // 2 + MAX_TICKS, np.int64)
+    rest = np.empty(len(clock))
+    owns = np.empty((0, N_CLOCKS))
+    k, rows = 0, 0
+    for j in range(m):
+        i = lo + j
+        first[j] = k
+        u = uniform(key, TICK_SLOTS * i)
+        if capped and ceiling[i] < ALWAYS and u * CEILING_SCALE >= ceiling[i]:
+            continue  # u >= the bounds' sum: none is needed
+        total, alone = _bounds(bound, own, i, p, tr, h_loan, h_decide, travel_on)
+        if k + MAX_TICKS > len(clock):  # room for more
+            clock = np.concatenate((clock, np.empty(len(clock), np.int64)))
+            rest = np.concatenate((rest, np.empty(len(rest))))
+        k += _ticks(u, total, key, i, bound, clock, rest, k) if u < total else 0
+        if alone > 0:
+            if rows == len(owns):
+                owns = np.concatenate((owns, np.empty((rows + 16, N_CLOCKS))))
+            owns[rows, :] = own
+            alone_at[j] = rows
+            rows += 1
+    first[m] = k
+    return Ticks(first, alone_at, clock, rest, owns)
+
+
+@njit(cache=True)
+def _no_ticks():
+    """No drawn ticks: a world's pass draws its own (``_persons_range``)."""
+    return Ticks(
+        np.zeros(1, np.int64),
+        np.zeros(0, np.int32),
+        np.zeros(0, np.int64),
+        np.zeros(0),
+        np.zeros((0, N_CLOCKS)),
+    )
+
+
+@njit(cache=True)
+def _persons_range(lo, hi, k, limit, t, keys, s, drawn, reading):
+    """Persons lo..hi of one step in one world (a Side): their events into its buffer from
+    slot k (up to limit); returns the next slot (past limit: the slice was too small) and the
+    violations the persons pressed before step t (``bl.since``) would make with no system —
+    every tick of a violation's clock kept, from the same numbers: the twin's persons,
+    counted in the same pass. One draw a person decides whether any clock ticks; further
+    draws only for ticks, debts and restrictions. With ``reading``, the ticks are not drawn
+    but read from ``drawn`` (``_draw_ticks``: drawn once for this world and another with the
+    same clocks). (Every array is taken out of the bundles before the loop, and none is
+    reassigned in it: the loop of a world alone stays as fast as before the reading.)"""
+    p, rp, recorded, chill_max, deter_max = s.p, s.rp, s.recorded, s.chill_max, s.deter_max
+    tr, st, bl, ev_agent, ev_act = s.tr, s.st, s.bl, s.ev_agent, s.ev_act
     expressiveness, law, learner = tr.expressiveness, tr.law, tr.learner
     fragility, open_coverage, vpn_hidden = tr.fragility, tr.open_coverage, tr.vpn_hidden
     debt, timer, misses, employed = st.debt, st.timer, st.misses, st.employed
@@ -722,9 +854,25 @@ def _persons_range(
     bound, own = np.empty(N_CLOCKS), np.empty(N_CLOCKS)
     kept = np.zeros(N_CLOCKS, np.int64)
     unwatched = np.zeros(N_CLOCKS, np.int64)
-    clock = np.empty(MAX_TICKS, np.int64)
-    rest = np.empty(MAX_TICKS)
+    first, alone_at, owns = drawn.first, drawn.alone_at, drawn.own
+    clock, rest = drawn.clock, drawn.rest
+    if not reading:  # room for one person's ticks
+        clock, rest = np.empty(MAX_TICKS, np.int64), np.empty(MAX_TICKS)
     for i in range(lo, hi):
+        if reading:
+            j = i - lo
+            at, ticks, alone = first[j], first[j + 1] - first[j], 0
+            if alone_at[j] >= 0:
+                alone = 1
+                own[:] = owns[alone_at[j]]
+        else:
+            at = 0
+            u = uniform(ka, TICK_SLOTS * i)
+            if capped and ceiling[i] < ALWAYS and u * CEILING_SCALE >= ceiling[i]:
+                alone, ticks = 0, 0  # u >= the bounds' sum: none is needed
+            else:
+                total, alone = _bounds(bound, own, i, p, tr, h_loan, h_decide, travel_on)
+                ticks = _ticks(u, total, ka, i, bound, clock, rest, 0) if u < total else 0
         if adapting:  # how watched one feels: risk aversion x publicity x what one sees
             feel = awareness + contact_weight * contacts[i] + own_weight * (status[i] > 0)
             watched[i] = risk_aversion[i] * publicity * min(1.0, feel)
@@ -732,16 +880,10 @@ def _persons_range(
                 watched[i] = 0  # outside a pilot nobody is watched
         w = watched[i]
         refused = 0  # purchases and loans refused this step (the pressure of a refusal)
-        u = uniform(ka, TICK_SLOTS * i)
-        if capped and ceiling[i] < ALWAYS and u * CEILING_SCALE >= ceiling[i]:
-            total, alone, ticks = 0.0, 0, 0  # u >= the bounds' sum: none is needed
-        else:
-            total, alone = _bounds(bound, own, i, p, tr, h_loan, h_decide, travel_on)
-            ticks = _ticks(u, total, ka, i, bound, clock, rest) if u < total else 0
         acting = ticks > 0 or alone > 0
         # --- VPN use, reconsidered when its clock ticks (before acting: it hides today's posts)
         decides = False
-        for e in range(ticks):
+        for e in range(at, at + ticks):
             decides |= clock[e] == C_VPN_DECIDE
         if alone > 0 and own[C_VPN_DECIDE] > 0.0:
             at = TICK_SLOTS * i + OWN_SLOT + C_VPN_DECIDE
@@ -767,9 +909,9 @@ def _persons_range(
             deter = 1.0 - deter_max * w
             if pressured[i]:  # policing by contacts who share the person's penalties
                 deter *= 1.0 - rp[RP_COMPLY]
-            _keep(clock, rest, ticks, own, alone, ka, i, kept, deter, chill_post, chill_shop)
+            _keep(clock, rest, at, ticks, own, alone, ka, i, kept, deter, chill_post, chill_shop)
             if counting and since[i] < t:  # what no system would have left: every tick
-                _keep(clock, rest, ticks, own, alone, ka, i, unwatched, 1.0, 1.0, 1.0)
+                _keep(clock, rest, at, ticks, own, alone, ka, i, unwatched, 1.0, 1.0, 1.0)
                 for j in range(C_TRAFFIC, C_MISCONDUCT + 1):
                     free += unwatched[j]
         # --- what the person knows of their travel restrictions
@@ -942,6 +1084,18 @@ def _persons_range(
                 k = _emit(ev_agent, ev_act, k, limit, i, A.DEBT_PAID)
                 k = _emit(ev_agent, ev_act, k, limit, i, A.PAID_AFTER_REFUSAL)
     return k, free
+
+
+@njit(cache=True)
+def _pair_range(lo, hi, k_a, limit_a, k_b, limit_b, t, keys, a, b):
+    """Persons lo..hi of one step in two worlds with the same clocks (``same_clocks``): the
+    ticks drawn once (they read traits and the scenario only), then each world's step with
+    its own state, reading them. Returns each world's next slot and its violations with no
+    system, as ``_persons_range`` gives them for each alone."""
+    drawn = _draw_ticks(lo, hi, keys[12], a.p, a.rp, a.tr)
+    k_a, free_a = _persons_range(lo, hi, k_a, limit_a, t, keys, a, drawn, True)
+    k_b, free_b = _persons_range(lo, hi, k_b, limit_b, t, keys, b, drawn, True)
+    return k_a, k_b, free_a, free_b
 
 
 @njit(cache=True, inline="always")
@@ -1151,9 +1305,7 @@ def traits_of(persons, society, coverage, ceiling=np.empty(0, np.uint16)) -> Tra
     )
 
 
-def run_persons(
-    t,
-    keys,
+def side(
     params,
     responses,
     recorded,
@@ -1166,13 +1318,11 @@ def run_persons(
     state,
     blocks: Blocks,
     events: Events,
-) -> int:
-    """One step of every person into ``events`` (``responses``: response_parameters;
+) -> Side:
+    """One world's Side of the persons' pass (``responses``: response_parameters;
     ``recorded``: the world's sources.recorded_table; ``coverage``: what the world's sources
-    see, sim.World.use_coverage; ``ceiling``: tick_ceilings; ``blocks``: what the regime does
-    to them and what they see of it). Returns the violations that the persons pressed before
-    this step (``blocks.since``) would make with no system."""
-    traits = traits_of(persons, society, coverage, ceiling)
+    see, sim.World.use_coverage; ``ceiling``: tick_ceilings; ``blocks``: what the regime
+    does to them and what they see of it)."""
     changing = Changing(
         state.debt,
         state.debt_timer,
@@ -1183,23 +1333,62 @@ def run_persons(
         state.vpn,
         state.pressured,
     )
-    agents, acts, free = _persons_kernel(
-        t,
-        keys,
+    return Side(
         params,
         responses,
         recorded,
-        chill_max,
-        deter_max,
-        traits,
+        float(chill_max),
+        float(deter_max),
+        traits_of(persons, society, coverage, ceiling),
         changing,
         blocks,
         events.agent,
         events.act,
     )
-    if not events.take(agents, acts):  # a chunk overflowed (and was redone): more room
-        events.widen(len(changing.debt))
-    return free
+
+
+# What the clocks' bounds read of the kernel's parameters (``_bounds``, ``_clock_setup``):
+# two worlds whose entries here are equal draw the same ticks (``same_clocks``).
+BOUND_P = np.array(
+    [
+        P_LOAN, P_TRAFFIC, P_LATE_UTILITY, P_LITTERING, P_MAJOR, IX_MIS_SUM, P_POST,
+        P_DISFAVOURED, P_FAVOURED, P_VOLUNTEERING, P_BLOOD, P_HEROIC, _COMMEND, _FLIGHTS,
+        _RAIL, _LUXURY,
+    ]
+)  # fmt: skip
+BOUND_RP = np.array([RP_TRAVEL, RP_VPN, RP_DECIDE])
+_BOUND_TRAITS = (
+    "internet", "expressiveness", "law", "fragility", "civic", "travel_weight", "air_weight",
+    "rail_weight", "ceiling",
+)  # fmt: skip
+
+
+def same_clocks(a: Side, b: Side) -> bool:
+    """Whether two worlds' persons have the same clocks: the same bounds (the parameters and
+    traits they read) and the same tick ceilings, so one draw of the ticks serves both. The
+    traits must be the same arrays (the run's and the twin's are the society's)."""
+    return (
+        all(getattr(a.tr, f) is getattr(b.tr, f) for f in _BOUND_TRAITS)
+        and np.array_equal(a.p[BOUND_P], b.p[BOUND_P])
+        and np.array_equal(a.rp[BOUND_RP], b.rp[BOUND_RP])
+        and len(a.st.debt) == len(b.st.debt)
+    )
+
+
+def run_persons(t, keys, sides: list[Side], events: list[Events]) -> list[int]:
+    """One step of every person in one world, or in two with the same clocks
+    (``same_clocks``) in one pass that draws their ticks once: each world's events into its
+    ``events``. Returns, for each world, the violations that the persons pressed before this
+    step (``blocks.since``) would make with no system."""
+    if len(sides) == 2 and not same_clocks(*sides):
+        raise ValueError("two worlds step in one pass only with the same clocks")
+    out = _persons_kernel(t, keys, *sides)
+    frees = []
+    for (agents, acts, free), ev, s in zip(out, events, sides):
+        if not ev.take(agents, acts):  # a chunk overflowed (and was redone): more room
+            ev.widen(len(s.st.debt))
+        frees.append(free)
+    return frees
 
 
 def run_firms(t, seed, b: Behaviour, dt, firms, pressed, comply, events: Events) -> None:

@@ -36,7 +36,7 @@ OLD_FILES = ("state.pkl", "state.sha256")  # left by earlier versions: removed w
 STATUS = "status"
 STATES = ("running", "interrupted", "failed", "complete")
 OUTPUTS = ("scenario.toml", "timeseries.parquet", "summary.json")
-FORMAT = 14  # raise when the stored worlds change shape (2: compact pending expiries;
+FORMAT = 15  # raise when the stored worlds change shape (2: compact pending expiries;
 #            3: approval, grade-sanction onsets, representatives, the audit matrix;
 #            4: the responses: travel knowledge, VPN use, policing, screening;
 #            5: JSON and arrays instead of pickle, with a checksum;
@@ -53,7 +53,8 @@ FORMAT = 14  # raise when the stored worlds change shape (2: compact pending exp
 #            14: no degree columns (counted from the active bits); policing's first
 #                pressure in a world's step integer, kept only where policing is on; no
 #                column of what the sources see of a person now (from VPN use); sums of
-#                layer weights in float32 where exact)
+#                layer weights in float32 where exact;
+#            15: a world's result of a persons' pass shared with the twin, World.behaved)
 
 
 def set_status(out: Path, state: str, **extra) -> None:

@@ -151,6 +151,25 @@ def share_ceilings(run: World, twin: World) -> None:
     twin.ceiling = run.ceiling
 
 
+def behave(worlds: list[World], t: int) -> None:
+    """Step the persons of the run and its twin in one pass, where their clocks are the same
+    (behaviour.same_clocks: the same seed, bounds and tick ceilings, as in every preset): each
+    person's ticks are drawn once for both, and each world keeps what its regime leaves of
+    them. Each world's step then takes its result (World.behaved) — the same numbers as
+    stepping each alone."""
+    if len(worlds) != 2 or worlds[0].seed != worlds[1].seed:
+        return
+    started = time.perf_counter()
+    sides = [w.side() for w in worlds]
+    if not behaviour.same_clocks(*sides):
+        return
+    keys = behaviour.step_keys(worlds[0].seed, t)
+    frees = behaviour.run_persons(t, keys, sides, [w.events for w in worlds])
+    for w, free in zip(worlds, frees):
+        w.behaved = free
+    worlds[0].seconds += time.perf_counter() - started  # (the twin's cost in the run's time)
+
+
 def step_type(sc: Scenario) -> type:
     """The integer of the columns that hold a step (a list entry's, a notice's, a delayed
     delisting's end, an appeal's): int16 where every step from the burn-in's first to the
@@ -335,6 +354,9 @@ class World:
         self.person_records = 0
         self._lcc: tuple[int, float] | None = None
         self.seconds = 0.0
+        # this step's violations of the pressed with no system, once its persons have stepped
+        # beside the twin's (Sim.run: behave); None: not yet
+        self.behaved: int | None = None
 
     @property
     def bare(self) -> bool:
@@ -399,32 +421,14 @@ class World:
         s, sc, regime = self.s, self.sc, self.regime
         p, f = s.persons, s.firms
         st, out = self.state, self.out
-        # 1. behaviour: how watched each person feels (adaptation), then what they do
-        blocks = behaviour.Blocks(
-            *sanctions.Sanctioned.of(out), self.registry.listed,
-            contacts=self.ledger.listed_contacts, status=out.status,
-        )  # fmt: skip
-        if self.policing.on:  # the pressed: their violations with no system are counted
-            blocks = blocks._replace(since=self.policing.first)
-        if self.scope is not None:  # outside a pilot nobody is watched
-            blocks = blocks._replace(inside=self.scope.persons)
-        # (and the violations the pressed would make with no system: policing's measure)
-        free_violations = behaviour.run_persons(
-            t,
-            behaviour.step_keys(self.seed, t),
-            self.params,
-            self.responses,
-            self.sources.recorded,
-            self.chill_max,
-            self.deter_max,
-            p,
-            s,
-            self.coverage,
-            self.ceiling,
-            st,
-            blocks,
-            self.events,
-        )
+        # 1. behaviour: how watched each person feels (adaptation), then what they do (and
+        # the violations the pressed would make with no system: policing's measure) — done
+        # already if the twin stepped its persons with this world's (Sim.run: behave)
+        if self.behaved is None:
+            keys = behaviour.step_keys(self.seed, t)
+            free_violations = behaviour.run_persons(t, keys, [self.side()], [self.events])[0]
+        else:
+            free_violations, self.behaved = self.behaved, None
         if self.market is not None:  # the credit market's applications and outcomes
             self._lend(t)
         behaviour.run_firms(
@@ -596,6 +600,33 @@ class World:
         self.ledger.forget()
         self.firm_ledger.forget()
         self.seconds += time.perf_counter() - started
+
+    def side(self) -> behaviour.Side:
+        """This world's part of the persons' pass at the start of a step: its parameters, what
+        its regime does to each person, and its event buffer."""
+        out = self.out
+        blocks = behaviour.Blocks(
+            *sanctions.Sanctioned.of(out), self.registry.listed,
+            contacts=self.ledger.listed_contacts, status=out.status,
+        )  # fmt: skip
+        if self.policing.on:  # the pressed: their violations with no system are counted
+            blocks = blocks._replace(since=self.policing.first)
+        if self.scope is not None:  # outside a pilot nobody is watched
+            blocks = blocks._replace(inside=self.scope.persons)
+        return behaviour.side(
+            self.params,
+            self.responses,
+            self.sources.recorded,
+            self.chill_max,
+            self.deter_max,
+            self.s.persons,
+            self.s,
+            self.coverage,
+            self.ceiling,
+            self.state,
+            blocks,
+            self.events,
+        )
 
     def earning(self) -> response.Earning:
         """What each person's income follows from (response.earned)."""
@@ -1206,6 +1237,7 @@ class Sim:
             for ph in self.phases[1:]:
                 if ph.step == t:
                     self._enter(ph, t)
+            behave(self.worlds, t)
             for w in self.worlds:
                 w.step(t)
             if after_step is not None:
