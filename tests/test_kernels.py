@@ -349,13 +349,24 @@ def test_sums_of_layer_weights_are_kept_in_float32_only_where_exact():
     assert np.cumsum(w.astype(np.float32), dtype=np.float32)[-1] == w.sum()
 
 
+@pytest.mark.parametrize("alone", [False, True])  # clocks that draw on their own, or none
 @pytest.mark.parametrize("room", [3.0, 0.05])  # ample, and far too small for most chunks
-def test_two_worlds_in_one_pass_equal_each_alone(room):
+def test_two_worlds_in_one_pass_equal_each_alone(room, alone):
     """Two worlds with the same clocks stepped in one pass (the ticks drawn once) give each
     world exactly what its own pass gives: the same events in the same order, the same state
-    and the same count of violations with no system — however full the buffers."""
+    and the same count of violations with no system — however full the buffers, with tick
+    ceilings skipping persons, and with clocks that draw on their own (a VPN decision and a
+    purchase above one tick a step)."""
     n = 3 * CHUNK + 501
     args, st = _behaviour_args(n)
+    p, rp = args[2].copy(), args[3].copy()
+    if alone:
+        rp[behaviour.RP_VPN], rp[behaviour.RP_DECIDE] = 1.0, 0.9  # a hazard of 2.3 a step
+        p[behaviour.P_FAVOURED] = 1.5
+    traits = args[7]._replace(ceiling=behaviour.tick_ceilings(p, rp, args[7]))
+    args = (*args[:2], p, rp, *args[4:7], traits, *args[8:])
+    skipped = traits.ceiling < behaviour.ALWAYS
+    assert skipped.mean() < 0.01 if alone else skipped.mean() > 0.5
     since = np.random.default_rng(5).integers(0, 2 * args[0], n).astype(np.int16)
     run = (*args[:-1], args[-1]._replace(since=since))  # watched, pressed, listed, restricted
     twin_state = st.copy()
@@ -415,28 +426,46 @@ def test_same_clocks_reads_every_parameter_the_bounds_read():
     r = rp.copy()
     r[behaviour.RP_DECIDE] *= 2.0
     assert not behaviour.same_clocks(side, side._replace(rp=r))
-    law = side.tr._replace(law=side.tr.law.copy())
-    assert not behaviour.same_clocks(side, side._replace(tr=law))
+    for name in behaviour._BOUND_TRAITS:  # the same values in other arrays: not trusted
+        other = side.tr._replace(**{name: getattr(side.tr, name).copy()})
+        assert not behaviour.same_clocks(side, side._replace(tr=other)), name
+    rng = np.random.default_rng(3)
+    for name in set(traits._fields) - set(behaviour._BOUND_TRAITS):  # the others move no bound
+        column = getattr(traits, name)
+        if len(column):
+            shuffled = traits._replace(**{name: rng.permutation(column)})
+            assert np.array_equal(behaviour.tick_ceilings(p, rp, shuffled), base), name
 
 
-@pytest.mark.parametrize("preset", ["article", "eu-safeguards"])
+@pytest.mark.parametrize("preset", ["article", "eu-safeguards", "repeal"])
 def test_a_run_steps_its_twins_persons_with_its_own_as_each_alone(preset, monkeypatch):
     """Sim.run steps the persons of the run and its twin in one pass (sim.behave): every
     recorded number of both worlds is what stepping each world alone gives."""
     from scoresim import sim as sim_module
 
+    run_persons = behaviour.run_persons
+
     def worlds(fused: bool):
         calls = []
-        if not fused:
+        if fused:  # count the passes that step both worlds
+
+            def spy(t, keys, sides, events):
+                calls.extend([t] if len(sides) == 2 else [])
+                return run_persons(t, keys, sides, events)
+
+            monkeypatch.setattr(behaviour, "run_persons", spy)
+        else:
             monkeypatch.setattr(sim_module, "behave", lambda worlds, t: calls.append(t))
         sim = scoresim.Sim(preset, n=3000, years=0.5, seed=4)
         sim.run()
         monkeypatch.undo()
         return sim.worlds, calls
 
-    fused, _ = worlds(True)
+    fused, shared = worlds(True)
     alone, calls = worlds(False)
-    assert len(calls) == fused[0].sc.run.steps  # (the switch took)
+    steps = list(range(fused[0].sc.run.steps))
+    assert shared == steps  # every step's persons in one pass (after a change too)
+    assert calls == steps  # (and none in the run without it)
     assert all(w.behaved is None for w in fused)
     for a, b in zip(fused, alone):
         assert np.array_equal(a.recorder.cells, b.recorder.cells)

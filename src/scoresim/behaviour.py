@@ -886,8 +886,8 @@ def _persons_range(lo, hi, k, limit, t, keys, s, drawn, reading):
         for e in range(at, at + ticks):
             decides |= clock[e] == C_VPN_DECIDE
         if alone > 0 and own[C_VPN_DECIDE] > 0.0:
-            at = TICK_SLOTS * i + OWN_SLOT + C_VPN_DECIDE
-            decides = uniform(ka, at) < -np.expm1(-own[C_VPN_DECIDE])
+            slot = TICK_SLOTS * i + OWN_SLOT + C_VPN_DECIDE
+            decides = uniform(ka, slot) < -np.expm1(-own[C_VPN_DECIDE])
         if decides:
             felt = w * _exposure(post_mask, open_coverage[i], recorded)
             with_vpn = open_coverage[i] & ~vpn_hidden[i]  # the sources that see a VPN user

@@ -298,7 +298,7 @@ REBUILT = {
     "World": (
         "sc", "regime", "table", "firm_table", "barring", "p_name_rep", "params", "chill_max",
         "responses", "deter_max", "avoid_rate", "visible_low", "grade_columns", "scope",
-        "ceiling",
+        "ceiling", "behaved",
     ),
     "Ledger": (
         "base", "range", "grade_mins", "grade_names", "layer_weights", "mean_weight",

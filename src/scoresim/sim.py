@@ -146,17 +146,17 @@ def share_ceilings(run: World, twin: World) -> None:
     ceiling only lets the persons' kernel skip a person whose draw is at or above it, so a
     larger one skips fewer and changes no tick (behaviour.tick_ceilings); the two are equal
     in every preset checked. 2 bytes a person less. (A change of the run's regime gives it
-    its own again, schedule.rebuild.)"""
+    its own, schedule.rebuild, and Sim._enter shares them again.)"""
     np.maximum(run.ceiling, twin.ceiling, out=run.ceiling)
     twin.ceiling = run.ceiling
 
 
 def behave(worlds: list[World], t: int) -> None:
     """Step the persons of the run and its twin in one pass, where their clocks are the same
-    (behaviour.same_clocks: the same seed, bounds and tick ceilings, as in every preset): each
-    person's ticks are drawn once for both, and each world keeps what its regime leaves of
-    them. Each world's step then takes its result (World.behaved) — the same numbers as
-    stepping each alone."""
+    (behaviour.same_clocks: the same seed, bounds and tick ceilings — every preset, before
+    and after a scheduled change, Sim._enter): each person's ticks are drawn once for both,
+    and each world keeps what its regime leaves of them. Each world's step ``t`` then takes
+    its result (World.behaved) — the same numbers as stepping each alone."""
     if len(worlds) != 2 or worlds[0].seed != worlds[1].seed:
         return
     started = time.perf_counter()
@@ -166,7 +166,7 @@ def behave(worlds: list[World], t: int) -> None:
     keys = behaviour.step_keys(worlds[0].seed, t)
     frees = behaviour.run_persons(t, keys, sides, [w.events for w in worlds])
     for w, free in zip(worlds, frees):
-        w.behaved = free
+        w.behaved = (t, free)
     worlds[0].seconds += time.perf_counter() - started  # (the twin's cost in the run's time)
 
 
@@ -354,9 +354,9 @@ class World:
         self.person_records = 0
         self._lcc: tuple[int, float] | None = None
         self.seconds = 0.0
-        # this step's violations of the pressed with no system, once its persons have stepped
-        # beside the twin's (Sim.run: behave); None: not yet
-        self.behaved: int | None = None
+        # (step, its violations of the pressed with no system) once the step's persons have
+        # stepped beside the twin's (Sim.run: behave); None: not yet
+        self.behaved: tuple[int, int] | None = None
 
     @property
     def bare(self) -> bool:
@@ -424,11 +424,12 @@ class World:
         # 1. behaviour: how watched each person feels (adaptation), then what they do (and
         # the violations the pressed would make with no system: policing's measure) — done
         # already if the twin stepped its persons with this world's (Sim.run: behave)
-        if self.behaved is None:
+        done, self.behaved = self.behaved, None
+        if done is not None and done[0] == t:
+            free_violations = done[1]
+        else:
             keys = behaviour.step_keys(self.seed, t)
             free_violations = behaviour.run_persons(t, keys, [self.side()], [self.events])[0]
-        else:
-            free_violations, self.behaved = self.behaved, None
         if self.market is not None:  # the credit market's applications and outcomes
             self._lend(t)
         behaviour.run_firms(
@@ -1037,9 +1038,9 @@ def estimate_bytes(sc: Scenario) -> int:
         had_system = had_system or has_system(now.regime)
         pressed = pressed or pressing(now, now.regime)
         sizes = [_world_bytes(now, now.regime, n, m, entries, not had_system, pressed)]
-        if sc.run.twin:  # (it shares the run's tick ceilings until a change: share_ceilings)
+        if sc.run.twin:  # (it shares the run's tick ceilings: share_ceilings)
             twin = _world_bytes(now, NONE_REGIME, n, m, entries, bare=True)
-            sizes.append(twin - (0 if sc.schedule else n * CEILING_BYTES))
+            sizes.append(twin - n * CEILING_BYTES)
         worlds.append(sizes)
     run = society + max(sum(w) for w in worlds)
     if sc.schedule:  # a change holds the old world and the new one for a moment
@@ -1258,6 +1259,8 @@ class Sim:
         self.worlds[0] = rebuild(self.worlds[0], sc, sc.regime, t)
         if len(self.worlds) > 1 and phase.other_changed:
             self.worlds[1] = rebuild(self.worlds[1], sc, NONE_REGIME, t)
+        if len(self.worlds) > 1:  # one column of ceilings again (no tick changes): the
+            share_ceilings(*self.worlds)  # worlds can step their persons together (behave)
 
 
 class Interrupted(Exception):
