@@ -172,3 +172,55 @@ def test_the_panel_keeps_regions_and_the_split_apart_with_two_regions():
     assert persons["pilot_inside"] == persons["region.region_1"]
     assert persons["pilot_outside"] == persons["region.region_2"]
     assert (df[df.metric == "persons"].groupby(["group", "step"], observed=True).size() == 1).all()
+
+
+def test_the_regional_panel_sums_what_bincount_sums():
+    """The panel's persons' columns, summed in one compiled pass with income, active degree
+    and approval formed where counted, are exactly np.bincount's sums over the columns those
+    follow from (every column, every region, several steps of a pilot run)."""
+    from scoresim.metrics import _RM, RegionalPanel
+    from scoresim.response import income
+
+    over = {"regime": {"pilot": {"regions": ["Shandong", "Tibet"]}}}
+    sim = Sim("article", n=6000, years=0.3, seed=7, overrides=over).build()
+    run = sim.worlds[0]
+    seen = []
+    add = RegionalPanel.add
+
+    def checked(panel, t, listed, status, earning, living, opinion, *rest):
+        add(panel, t, listed, status, earning, living, opinion, *rest)
+        r, k = panel.region.astype(np.int64), panel.n_regions
+
+        def count(w=None):
+            return np.bincount(r, weights=w, minlength=k)
+
+        x = opinion.base + opinion.experience
+        shifted = (
+            opinion.informed if len(opinion.reached) == 0 else opinion.informed & opinion.reached
+        )
+        x = x + opinion.info_effect * shifted
+        degree = sim.society.graph.degree(living.active)
+        want = {
+            "persons": count(),
+            "listed": count(listed),
+            "sanctioned": count(status > 0),
+            "income": count(income(earning)),
+            "employed": count(earning.employed & (earning.employer >= 0)),
+            "isolated": count(degree == 0),
+            "active_ties": count(degree),
+            "watched": count(living.watched),
+            "approving": count(x >= 0.0),
+        }
+        for name, values in want.items():
+            assert np.array_equal(panel.values[t][:, _RM[name]], values), (t, name)
+        seen.append((t, int(listed.sum()), int((degree == 0).sum())))
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(RegionalPanel, "add", checked)
+        for t in range(sim.scenario.run.steps):
+            for w in sim.worlds:
+                w.step(t)
+    assert len(seen) == 2 * sim.scenario.run.steps
+    values = run.recorder.panel.values
+    for name in ("income", "active_ties", "approving", "watched"):  # something to count
+        assert (values[:, :, _RM[name]] > 0).any(), name

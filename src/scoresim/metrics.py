@@ -22,7 +22,7 @@ from .network import active_in
 from .parallel import slicing
 from .population import Persons
 from .registry import JOINED, LEFT, LONG_LISTED, VISIBLE
-from .response import earned, income
+from .response import earned
 from .sanctions import REWARD, applied_of
 
 DIMENSIONS = (  # (name, values, column) in cell order
@@ -398,7 +398,7 @@ class RegionalPanel:
     region then (``inside``)."""
 
     def __init__(self, region: np.ndarray, n_regions: int, steps: int):
-        self.region = region.astype(np.int64)
+        self.region = region  # the persons' own column (uint8): no copy
         self.n_regions = n_regions
         self.values = np.zeros((steps, n_regions, len(REGIONAL_METRICS)), np.float64)
         self.inside = np.zeros((steps, n_regions), bool)
@@ -409,30 +409,62 @@ class RegionalPanel:
         v = self.values if values is None else values
         return np.einsum("tk,tkm->tm", where.astype(np.float64), v)
 
-    def add(self, t, listed, status, income, employed, deg_active, watched, approving,
-            ev_agent, ev_act, rec_subject) -> None:  # fmt: skip
+    def add(self, t, listed, status, earning, living, opinion, ev_agent, ev_act, rec_subject):
+        """Step t's sums by region: the persons' columns in one compiled pass
+        (``_panel_pass``: no column formed for them), the records and acts by bincount."""
         k, r, v = self.n_regions, self.region, self.values[t]
-
-        def count(weights=None):
-            return np.bincount(r, weights=weights, minlength=k)
-
-        v[:, _RM["persons"]] = count()
-        v[:, _RM["listed"]] = count(listed)
-        v[:, _RM["sanctioned"]] = count(status > 0)
-        v[:, _RM["income"]] = count(income)
-        v[:, _RM["employed"]] = count(employed)
-        v[:, _RM["isolated"]] = count(deg_active == 0)
-        v[:, _RM["active_ties"]] = count(deg_active)
-        v[:, _RM["watched"]] = count(watched)
-        v[:, _RM["approving"]] = count(approving)
+        v[:, :] = 0.0
+        _panel_pass(r, listed, status, earning, living, opinion, v)
         if len(rec_subject):
             v[:, _RM["records"]] = np.bincount(r[rec_subject], minlength=k)
         if len(ev_agent):
-            acts = np.bincount(r[ev_agent] * N_ACTS + ev_act, minlength=k * N_ACTS)
-            acts = acts.reshape(k, N_ACTS)
+            cells = r[ev_agent].astype(np.int64) * N_ACTS + ev_act
+            acts = np.bincount(cells, minlength=k * N_ACTS).reshape(k, N_ACTS)
             for a in ACTS:
                 if a.subject == "person":
                     v[:, _RM[a.name]] = acts[:, ACT_ID[a.name]]
+
+
+_R_PERSONS, _R_LISTED, _R_SANCTIONED, _R_INCOME, _R_EMPLOYED = (
+    _RM["persons"],
+    _RM["listed"],
+    _RM["sanctioned"],
+    _RM["income"],
+    _RM["employed"],
+)
+_R_ISOLATED, _R_TIES, _R_WATCHED, _R_APPROVING = (
+    _RM["isolated"],
+    _RM["active_ties"],
+    _RM["watched"],
+    _RM["approving"],
+)
+
+
+@njit(cache=True)
+def _panel_pass(region, listed, status, earning, living, opinion, v):
+    """Each person into its region's row of ``v``: persons, listed, sanctioned, income,
+    employed, isolated, active ties, watched and approving, added in person order as
+    np.bincount adds them (so the same sums), with each person's income, active degree and
+    approval formed where counted, as the metrics pass forms them (``_add_living``)."""
+    indptr, active, watched = living.indptr, living.active, living.watched
+    base, experience, informed = opinion.base, opinion.experience, opinion.informed
+    reached, info_effect = opinion.reached, opinion.info_effect
+    everyone = len(reached) == 0
+    for i in range(len(region)):
+        r = region[i]
+        ties = active_in(active, indptr[i], indptr[i + 1])
+        informs = np.int64(informed[i]) & np.int64(everyone or reached[i])
+        x = base[i] + experience[i]  # float32, as Approvals.logit forms it
+        x = x + info_effect * np.float32(informs)
+        v[r, _R_PERSONS] += 1.0
+        v[r, _R_LISTED] += 1.0 if listed[i] else 0.0
+        v[r, _R_SANCTIONED] += 1.0 if status[i] > 0 else 0.0
+        v[r, _R_INCOME] += np.float64(earned(earning, i))
+        v[r, _R_EMPLOYED] += 1.0 if earning.employed[i] and earning.employer[i] >= 0 else 0.0
+        v[r, _R_ISOLATED] += 1.0 if ties == 0 else 0.0
+        v[r, _R_TIES] += ties
+        v[r, _R_WATCHED] += np.float64(watched[i])
+        v[r, _R_APPROVING] += 1.0 if x >= 0.0 else 0.0
 
 
 LAZY_TABLE_BYTES = 1 << 30  # above this, the per-step table is zeroed lazily, page by page
@@ -508,6 +540,21 @@ class Recorder:
             slices = slicing(len(self.cell))[0]
             width = max(len(LISTING), len(self._living_cols))
             self._tables = np.zeros((2 * slices, N_CELLS, width), np.float64)
+        living = Living(
+            graph.indptr,
+            active,
+            state.watched,
+            score,
+            grade if grade is not None and self.n_grades else np.empty(0, np.uint8),
+        )
+        opinion = Opinion(
+            approvals.base,
+            approvals.state.experience,
+            approvals.state.aware,
+            approvals.state.informed,
+            approvals.inside,
+            np.float32(approvals.info_effect()),
+        )
         _person_pass(
             self.cell,
             Listing(reg.listed, reg.marks),
@@ -520,21 +567,8 @@ class Recorder:
                 spill,
             ),
             earning,
-            Living(
-                graph.indptr,
-                active,
-                state.watched,
-                score,
-                grade if grade is not None and self.n_grades else np.empty(0, np.uint8),
-            ),
-            Opinion(
-                approvals.base,
-                approvals.state.experience,
-                approvals.state.aware,
-                approvals.state.informed,
-                approvals.inside,
-                np.float32(approvals.info_effect()),
-            ),
+            living,
+            opinion,
             self.ever,
             self._tables,
             self._living_cols,
@@ -548,17 +582,7 @@ class Recorder:
         )
         if self.panel is not None:
             self.panel.add(
-                t,
-                reg.listed,
-                out.status,
-                income(earning),
-                state.employed & (earning.employer >= 0),
-                graph.degree(active),
-                state.watched,
-                approvals.logit() >= 0.0,
-                ev_agent,
-                ev_act,
-                rec_subject,
+                t, reg.listed, out.status, earning, living, opinion, ev_agent, ev_act, rec_subject
             )
 
     def total(self, t: int, name: str, value: float) -> None:

@@ -954,7 +954,7 @@ WORLD_FIRM_BYTES = 63  # one world's columns of a firm but its steps and lists: 
 FIRM_RESPONSE_BYTES = 5  # static: the share of worst-rated firms avoided (4), safeguarded (1)
 ANSWERABLE_FIRM_BYTES = 4  # per sanction that reaches representatives: who answers
 PILOT_PERSON_BYTES = 11  # a pilot world's own coverage (2), reach (1), ids out (8) or in (4)
-PANEL_PERSON_BYTES = 8  # the regional panel's region of each person (int64, for bincount)
+# (the regional panel keeps no column: it reads the persons' region, metrics._panel_pass)
 PILOT_FIRM_BYTES = 7  # its firms' coverage (2), reach (1), ids inside (4)
 
 
@@ -1082,8 +1082,6 @@ def _world_bytes(
     run = n * own + entries / 8
     if regions_inside(sc, regime) is not None:
         run += n * PILOT_PERSON_BYTES + m * PILOT_FIRM_BYTES
-    if sc.run.regional or sc.schedule or regions_inside(sc, regime) is not None:
-        run += n * PANEL_PERSON_BYTES  # (a schedule may bring a pilot: counted alike)
     run += m * world_firm_bytes(regime, kept, step_bytes)
     run += table_bytes(sc, regime)
     expiries = [r.expiry_years for r in regime.rules]
