@@ -143,7 +143,7 @@ def test_experience_moves_by_the_sizes_the_scenario_gives():
     st4, rw4 = np.array([1, 2, 0, 0], np.uint8), np.zeros(4, bool)
     heard = Shifts(sp.contact_sanctioned, sp.contact_unjust, sp.contact_rewarded)
     _contacts_kernel(np.uint64(3), 1.0, np.array([0, 1], np.int32),
-                     Outcomes(st4, rw4, np.zeros(4, bool), np.zeros(4, bool)), g.indptr, g.adj,
+                     Outcomes(st4, rw4, np.zeros(4, bool), np.zeros(4, bool)), g.ties,
                      pack_active(active), heard, x, seen)  # fmt: skip
     unjust = sp.contact_sanctioned + sp.contact_unjust
     np.testing.assert_allclose(x, [unjust, sp.contact_sanctioned, 0.0, unjust], rtol=1e-6)

@@ -180,7 +180,7 @@ def test_the_pass_sets_how_watched_each_person_feels():
 def test_two_pass_tie_cutting_equals_one_serial_pass():
     """Draw-then-apply must cut exactly the ties a serial draw-and-cut pass cuts, including
     ties between two listed sources (drawn from both ends, cut once)."""
-    from scoresim.network import active_flags, from_pairs, pack_active, reverse_entry
+    from scoresim.network import active_flags, from_pairs, pack_active, reverse_entry, row_room
     from scoresim.response import _apply_cuts, _draw_cuts
     from scoresim.rng import uniform
 
@@ -194,8 +194,10 @@ def test_two_pass_tie_cutting_equals_one_serial_pass():
     key = np.uint64(12345)
     start = (rng.random(g.entries) < 0.9).astype(np.uint8)
     nbr_, layer_ = g.nbr, g.layer  # decoded once (each access decodes the whole array)
+    t = g.ties
+    row = np.empty(row_room(t), t.adj.dtype)
     for e in range(g.entries):  # a consistent mask: both directions alike
-        r = reverse_entry(g.indptr, g.adj, np.searchsorted(g.indptr, e, "right") - 1, e)
+        r = reverse_entry(t, np.searchsorted(g.indptr, e, "right") - 1, e, row)
         start[r] = start[e]
 
     # the oracle: one serial pass, drawing and cutting as it goes
@@ -207,14 +209,14 @@ def test_two_pass_tie_cutting_equals_one_serial_pass():
             p = rate[layer_[e]] * weight[nbr_[e]]
             if p > 0 and uniform(key, e) < p:
                 want[e] = 0
-                want[reverse_entry(g.indptr, g.adj, j, e)] = 0
+                want[reverse_entry(t, j, e, row)] = 0
 
     got = pack_active(start)
     cuts = np.zeros(5, np.int64)
     z = np.zeros(n)
-    src, ent = _draw_cuts(sources, g.indptr, g.adj, got, rate, weight, key)
+    src, ent = _draw_cuts(sources, t, got, rate, weight, key)
     _apply_cuts(
-        src, ent, g.indptr, g.adj, got, np.zeros(n, np.float32), np.zeros(n, np.float32),
+        src, ent, t, got, np.zeros(n, np.float32), np.zeros(n, np.float32),
         np.zeros(n, bool), np.ones(5), False, z, z.copy(), np.zeros(n, np.int32), cuts,
     )  # fmt: skip
     assert np.array_equal(active_flags(got, g.entries), want.astype(bool))
@@ -261,7 +263,7 @@ def test_own_point_scatter_equals_one_serial_pass(parts):
                     want[nbr[e]] += weights[layer[e]] * d_own[j]
     got = start.copy()
     compact = d_own[changed]  # (a change a changed agent, in their order)
-    _propagate_own(changed, compact, g.indptr, g.adj, pack_active(active), weights, got, parts)
+    _propagate_own(changed, compact, g.ties, pack_active(active), weights, got, parts)
     np.testing.assert_array_equal(got, want)
 
 

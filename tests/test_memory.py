@@ -109,6 +109,7 @@ def test_society_budget_matches_its_arrays():
     static = (
         society.persons.nbytes()
         + society.graph.indptr.nbytes
+        + society.graph.xptr.nbytes
         + society.travel_weight.nbytes
         + society.air_weight.nbytes
         + society.rail_weight.nbytes
@@ -123,7 +124,12 @@ def test_society_budget_matches_its_arrays():
     households = N / sim.scenario.population.household_mean
     assert abs(static - S.STATIC_PERSON_BYTES * N - S.HOUSEHOLD_BYTES * households) < 0.05 * N
     graph = society.graph
-    assert graph.adj.nbytes == graph.entries * S.ENTRY_BYTES
+    assert graph.stored.nbytes == len(graph.stored) * S.ENTRY_BYTES
+    degree, stored = S.mean_degrees(sim.scenario)  # household, lattice ties held implicitly
+    assert graph.entries / N == pytest.approx(degree, rel=0.1)
+    assert len(graph.stored) / N == pytest.approx(stored, rel=0.1)
+    lattice_bits = N * sim.scenario.network.community_degree / 2
+    assert graph.rewired.nbytes == pytest.approx(lattice_bits / 8, rel=0.01)
 
 
 def test_a_pilot_worlds_extra_bytes_stay_within_their_budget():

@@ -23,11 +23,17 @@ from scoresim.network import (
     largest_component_share,
     pack_active,
     reverse_entry,
+    row_room,
     score_assortativity,
     ties_by_layer,
 )
-from scoresim.population import build_firms, build_persons
+from scoresim.population import build_firms, build_persons, group_starts
 from scoresim.scenario import Network, Population
+
+
+def _reverse(g, i, e):
+    """The entry matching entry ``e`` of row ``i`` from the other end (-1 if none)."""
+    return reverse_entry(g.ties, i, e, np.empty(row_room(g.ties), g.ties.adj.dtype))
 
 
 @njit(cache=False)
@@ -121,7 +127,7 @@ def test_degrees_and_components_match_networkx(case):
     rows = np.repeat(np.arange(n), np.diff(g.indptr))
     nbr, layer = g.nbr, g.layer
     for e in np.flatnonzero(rng.random(g.entries) < 0.5):
-        r = reverse_entry(g.indptr, g.adj, rows[e], e)
+        r = _reverse(g, rows[e], e)
         assert r >= 0 and nbr[r] == rows[e] and rows[r] == nbr[e] and layer[r] == layer[e]
         active[e] = active[r] = 0
     masked = _nx(n, g, active)
@@ -186,7 +192,7 @@ def test_score_assortativity_matches_numpy_and_ignores_cut_ties():
     active = np.ones(g.entries, np.uint8)
     rows = np.repeat(np.arange(g.n), np.diff(g.indptr))
     for e in np.flatnonzero(rng.random(g.entries) < 0.3):
-        r = reverse_entry(g.indptr, g.adj, rows[e], e)
+        r = _reverse(g, rows[e], e)
         active[e] = active[r] = 0
     keep = active.astype(bool)
     active = pack_active(keep)
@@ -197,7 +203,7 @@ def test_score_assortativity_matches_numpy_and_ignores_cut_ties():
     for level in (600.0, 0.1, 850.25):
         same = np.full(persons.n, level, np.float32)
         assert np.isnan(score_assortativity(g, active, same))
-        assert np.isnan(_assortativity_kernel(g.indptr, g.adj, active, same))
+        assert np.isnan(_assortativity_kernel(g.ties, active, same))
     same[-1] += 1.0  # one differs: the ties are walked again
     assert np.isfinite(score_assortativity(g, active, same))
 
@@ -217,9 +223,7 @@ def test_wide_entries_for_huge_populations_behave_alike():
     rows = np.repeat(np.arange(n), np.diff(narrow.indptr))
     active = pack_active(rng.random(narrow.entries) < 0.6)
     for e in range(0, narrow.entries, 7):
-        assert reverse_entry(narrow.indptr, narrow.adj, rows[e], e) == reverse_entry(
-            wide.indptr, wide.adj, rows[e], e
-        )
+        assert _reverse(narrow, rows[e], e) == _reverse(wide, rows[e], e)
     assert components(narrow, active)[0] == components(wide, active)[0]
     np.testing.assert_array_equal(ties_by_layer(narrow, active), ties_by_layer(wide, active))
     score = rng.random(n).astype(np.float32)
@@ -265,3 +269,94 @@ def test_csr_rows_sorted_and_deduplicated_with_hubs_and_repeats():
     got = got_rows * (n << 3) + g.adj.astype(np.int64)
     np.testing.assert_array_equal(got, want)
     assert np.diff(g.indptr).max() > 32  # the hub rows took the library sort
+
+
+def _stored_whole(persons, spec: Network, seed: int, g, wide: bool):
+    """The graph ``g`` is meant to be, every tie stored (the form before the implicit layers):
+    each household's pairs, the whole community lattice with its rewired links (drawn here
+    with the builder's draws, link by link), and ``g``'s stored co-worker and online ties."""
+    from scoresim.network import COMMUNITY, HOUSEHOLD, ONLINE, WORK, from_parts
+    from scoresim.rng import Stream, stream_key, uniform
+
+    a, b = [], []
+    starts = group_starts(persons.household)
+    for lo, hi in zip(starts[:-1], starts[1:]):
+        for x in range(lo, hi):
+            for y in range(x + 1, hi):
+                a.append(x), b.append(y)
+    parts = [(np.array(a, np.int64), np.array(b, np.int64), HOUSEHOLD)]
+    half = int(round(spec.community_degree / 2))
+    stride = max(1, int(np.ceil(3 * 2.62)))
+    key = stream_key(seed, Stream.NETWORK, COMMUNITY)
+    cells = group_starts(persons.region.astype(np.int64) * 2 + (~persons.urban))
+    a, b, k = [], [], 0
+    for lo, hi in zip(cells[:-1], cells[1:]):
+        s = hi - lo
+        if s <= 1:
+            continue
+        for x in range(s):
+            for d in range(1, half + 1):
+                j = lo + (x + d * stride) % s
+                if uniform(key, 2 * k) < spec.community_rewire:
+                    j = lo + int(uniform(key, 2 * k + 1) * s)
+                a.append(lo + x), b.append(j)
+                k += 1
+    parts.append((np.array(a, np.int64), np.array(b, np.int64), COMMUNITY))
+    rows = np.repeat(np.arange(g.n), np.diff(g.ties.xptr))
+    nbr, layer = g.stored >> 3, g.stored & 7
+    for lay in (WORK, ONLINE):
+        one_way = (layer == lay) & (rows < nbr)  # each stored tie is stored from both ends
+        parts.append((rows[one_way], nbr[one_way].astype(np.int64), lay))
+    return from_parts(g.n, parts, wide)
+
+
+@pytest.mark.parametrize(
+    "persons,regions,degree,rewire",
+    [(3000, 4, 8.0, 0.1), (400, 40, 8.0, 0.3), (300, 60, 14.0, 0.0), (500, 3, 6.0, 1.0)],
+)
+def test_implicit_rows_are_the_rows_stored_whole(persons, regions, degree, rewire):
+    """Household and unrewired community ties are not stored: the rows row_into lays out are
+    the rows of the graph with every tie stored, entry for entry (the same order, so the same
+    active bits, sums and draws), with cells of a few persons whose lattice wraps onto itself
+    (repeats and self-ties dropped), every link rewired or none, and entries of 8 bytes."""
+    pop = Population(persons=persons, region_weights=[1.0] * regions)
+    people = build_persons(pop, 6)
+    build_firms(pop, people, 6)
+    spec = Network(community_degree=degree, community_rewire=rewire)
+    g = build_person_graph(spec, people, 6)
+    assert len(g.stored) < g.entries  # some ties are held implicitly
+    whole = _stored_whole(people, spec, 6, g, wide=False)
+    np.testing.assert_array_equal(g.indptr, whole.indptr)
+    np.testing.assert_array_equal(g.adj, whole.stored)
+    assert g.longest == np.diff(whole.indptr).max()
+    # the same with entries of 8 bytes (beyond 2**29 agents)
+    from scoresim.network import from_parts, with_implicit
+
+    rows = np.repeat(np.arange(g.n), np.diff(g.ties.xptr))
+    nbr, layer = (g.stored >> 3).astype(np.int64), (g.stored & 7).astype(np.int64)
+    one_way = rows < nbr
+    stored = from_parts(g.n, [(rows[one_way & (layer == x)], nbr[one_way & (layer == x)], x)
+                              for x in np.unique(layer)], wide=True)  # fmt: skip
+    wide = with_implicit(
+        stored, people.household, group_starts(people.household).astype(np.int32),
+        g.cell_starts, g.half, g.stride, g.rewired,
+    )  # fmt: skip
+    assert wide.ties.adj.dtype == np.uint64
+    np.testing.assert_array_equal(wide.indptr, whole.indptr)
+    np.testing.assert_array_equal(wide.adj, whole.stored)
+    # reverse entries and cut masks read the implicit rows alike
+    rng = np.random.default_rng(1)
+    whole_rows = np.repeat(np.arange(g.n), np.diff(g.indptr))
+    for e in rng.choice(g.entries, 200, replace=False):
+        r = _reverse(g, whole_rows[e], e)
+        assert r >= 0 and whole_rows[r] == whole.nbr[e] and whole.nbr[r] == whole_rows[e]
+        assert whole.layer[r] == whole.layer[e] and _reverse(wide, whole_rows[e], e) == r
+    # walks over every row: components (rows past a range's end joined apart) and assortativity
+    active = pack_active(rng.random(g.entries) < 0.5)
+    for parts in (1, 2, 3, 7):
+        count, labels = components(g, active, parts)
+        want_count, want_labels = components(whole, active, parts)
+        assert count == want_count and np.array_equal(labels, want_labels)
+    score = rng.random(g.n).astype(np.float32)
+    assert score_assortativity(g, active, score) == score_assortativity(whole, active, score)
+    np.testing.assert_array_equal(ties_by_layer(g, active), ties_by_layer(whole, active))

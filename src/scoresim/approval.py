@@ -37,7 +37,7 @@ from scipy.special import ndtri
 
 from . import acts as A
 from . import expr
-from .network import is_active, nbr_of
+from .network import is_active, nbr_of, row_into, row_room
 from .prefetch import prefetch_row
 from .rng import Stream, draws, stream_key, uniform, uniforms_at
 from .scenario import STATIC_PERSON_FIELDS, Approval, Scenario
@@ -162,7 +162,7 @@ class Approvals:
         if len(news):
             heard = Shifts(sp.contact_sanctioned, sp.contact_unjust, sp.contact_rewarded)
             _contacts_kernel(
-                key, sp.contact_hears, news, outcomes, graph.indptr, graph.adj, active, heard,
+                key, sp.contact_hears, news, outcomes, graph.ties, active, heard,
                 st.experience, st.aware,
             )  # fmt: skip
         st.was_sanctioned[:] = status > 0
@@ -238,15 +238,16 @@ def _refusals_kernel(ev_agent, ev_act, refused, d_refused, experience, aware):
 
 
 @njit(cache=True)
-def _contacts_kernel(key, hears, news, outcomes, indptr, adj, active, heard, experience, aware):
+def _contacts_kernel(key, hears, news, outcomes, ties, active, heard, experience, aware):
     """Each contact (over an active tie) of a person newly sanctioned or rewarded hears of it
     with probability ``hears`` (a draw keyed by the tie entry). Serial in person order: a
     contact's sum gets its additions in one fixed order."""
     status, rewarded = outcomes.status, outcomes.rewarded
     was_sanctioned, was_rewarded = outcomes.was_sanctioned, outcomes.was_rewarded
     d_sanc, d_unjust, d_reward = heard.sanctioned, heard.unjust, heard.rewarded
+    row = np.empty(row_room(ties), ties.adj.dtype)
     for x in range(len(news)):
-        prefetch_row(indptr, adj, active, news, x)
+        prefetch_row(ties, active, news, x)
         j = news[x]
         d = 0.0
         if status[j] > 0 and not was_sanctioned[j]:
@@ -255,9 +256,11 @@ def _contacts_kernel(key, hears, news, outcomes, indptr, adj, active, heard, exp
             d += d_reward
         if d == 0.0:
             continue
-        for e in range(indptr[j], indptr[j + 1]):
+        first = ties.indptr[j]
+        for q in range(row_into(ties, j, row)):
+            e = first + q
             if is_active(active, e) and uniform(key, 4 * np.int64(e) + 3) < hears:
-                i = nbr_of(adj[e])
+                i = nbr_of(row[q])
                 experience[i] += d
                 aware[i] = True
 

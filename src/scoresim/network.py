@@ -16,6 +16,8 @@ per-world column. (Words, not bytes: a kernel reading bits out of uint8 bytes wa
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
+from typing import NamedTuple
 
 import numpy as np
 from numba import get_num_threads, njit, prange
@@ -46,10 +48,44 @@ def layer_of(v):
     return np.int64(v & LAYER_MASK)
 
 
+class Ties(NamedTuple):
+    """A graph as kernels read it. Row i's entries are its household's other members and its
+    community lattice ties that were not rewired, held implicitly (they follow from the
+    order of the persons, region by region, household by household), and the stored ones
+    (co-workers, online ties, rewired community ties), ``adj[xptr[i]:xptr[i + 1]]``.
+    ``row_into`` lays a row out as if it were stored whole (by neighbour, then layer, no
+    repeats): entry ``indptr[i] + q``, whose active bit the worlds keep, is its q-th."""
+
+    indptr: np.ndarray  # int64, n + 1: each row's first entry, implicit ones counted
+    xptr: np.ndarray  # int64, n + 1: each row's first stored entry
+    adj: np.ndarray  # uint32 (uint64 from 2**29 agents): the stored entries, neighbour << 3 | layer
+    household: np.ndarray  # int32: each person's household (empty: no implicit households)
+    household_starts: np.ndarray  # int32: first person of each household, then n
+    cell_starts: np.ndarray  # int64: first person of each (region, urban) cell, then n
+    layout: np.ndarray  # int64: lattice half degree, stride; longest row; most implicit entries
+    rewired: np.ndarray  # uint64 bitset, bit i * half + d - 1: person i's lattice slot d rewired
+
+
+HALF, STRIDE, LONGEST, MOST_IMPLICIT = range(4)  # the fields of Ties.layout
+
+
 @dataclass
 class Graph:
-    indptr: np.ndarray  # int64, n + 1
-    adj: np.ndarray  # uint32 (uint64 for 2**29 agents and more): neighbour << 3 | layer
+    indptr: np.ndarray  # int64, n + 1: row starts over all entries, implicit ones counted
+    stored: np.ndarray  # uint32 (uint64 for 2**29 agents and more): neighbour << 3 | layer
+    xptr: np.ndarray | None = None  # int64, n + 1: row starts of ``stored`` (None: indptr)
+    household: np.ndarray | None = None  # the persons' household ids, if held implicitly
+    household_starts: np.ndarray | None = None
+    cell_starts: np.ndarray | None = None  # the lattice's cells, if held implicitly
+    half: int = 0  # the lattice's half degree (0: no lattice held implicitly)
+    stride: int = 0
+    rewired: np.ndarray | None = None
+    longest: int = -1  # the longest row (-1: not yet known)
+    most_implicit: int = 0  # the most implicit entries of a row
+
+    def __post_init__(self) -> None:
+        if self.longest < 0:
+            self.longest = int(np.diff(self.indptr).max()) if self.n else 0
 
     @property
     def n(self) -> int:
@@ -57,7 +93,30 @@ class Graph:
 
     @property
     def entries(self) -> int:
-        return len(self.adj)
+        return int(self.indptr[-1])
+
+    @cached_property
+    def ties(self) -> Ties:
+        """The bundle kernels walk rows with (row_into); formed once (a graph's arrays are
+        not replaced once built)."""
+        none32, none64 = np.zeros(0, np.int32), np.zeros(0, np.int64)
+        held = self.household is not None
+        return Ties(
+            self.indptr,
+            self.indptr if self.xptr is None else self.xptr,
+            self.stored,
+            self.household if held else none32,
+            self.household_starts if held else none32,
+            none64 if self.cell_starts is None else self.cell_starts,
+            np.array([self.half, self.stride, self.longest, self.most_implicit], np.int64),
+            np.zeros(1, np.uint64) if self.rewired is None else self.rewired,
+        )
+
+    @property
+    def adj(self) -> np.ndarray:
+        """Every entry, implicit ones too, in row order (a new array: for Python-side use and
+        tests; at scale, kernels walk rows with row_into)."""
+        return _materialize(self.ties)
 
     @property
     def nbr(self) -> np.ndarray:
@@ -75,7 +134,173 @@ class Graph:
         return _active_degree(self.indptr, check_active(active, self.entries))
 
     def nbytes(self) -> int:
-        return self.indptr.nbytes + self.adj.nbytes
+        """Bytes of the graph's own arrays (the household columns are the persons')."""
+        own = [self.indptr, self.stored, self.xptr, self.cell_starts, self.rewired]
+        return sum(a.nbytes for a in own if a is not None)
+
+
+@njit(cache=True)
+def row_room(t):
+    """The length of a buffer row_into can fill for any row of ``t``."""
+    return t.layout[LONGEST] + t.layout[MOST_IMPLICIT]
+
+
+@njit(inline="always", cache=True)
+def _is_rewired(t, i, d):
+    b = np.int64(i) * t.layout[HALF] + d - 1
+    return ((t.rewired[b >> 6] >> np.uint64(b & 63)) & np.uint64(1)) != 0
+
+
+@njit(inline="always", cache=True)
+def _put_sorted(buf, at, k, v):
+    """Insert ``v`` into the sorted buf[at:at + k] unless it is there; the new length."""
+    y = at + k - 1
+    while y >= at and buf[y] > v:
+        y -= 1
+    if y >= at and buf[y] == v:
+        return k
+    for z in range(at + k - 1, y, -1):
+        buf[z + 1] = buf[z]
+    buf[y + 1] = v
+    return k + 1
+
+
+@njit(inline="always", cache=True)
+def _wrap(y, s):
+    """y % s, without a division where y is within one cell's length of 0..s-1 (as it is
+    but in cells shorter than the lattice's reach)."""
+    if y >= s:
+        y -= s
+    elif y < 0:
+        y += s
+    if y < 0 or y >= s:
+        y %= s
+    return y
+
+
+@njit(inline="always", cache=True)
+def implicit_span(t, i):
+    """The persons row i's implicit ties can reach, lo..hi-1 (its lattice cell, or its
+    household where no lattice is held; an empty range if the row has none)."""
+    if t.layout[HALF] > 0:
+        c = _cell_of(t.cell_starts, i)
+        return t.cell_starts[c], t.cell_starts[c + 1]
+    if len(t.household):
+        h = t.household[i]
+        return np.int64(t.household_starts[h]), np.int64(t.household_starts[h + 1])
+    return np.int64(i), np.int64(i)
+
+
+@njit(inline="always", cache=True)
+def _cell_of(starts, i):
+    """The cell of person i: the last c with starts[c] <= i."""
+    lo, hi = 0, len(starts) - 1
+    while hi - lo > 1:
+        mid = (lo + hi) >> 1
+        if starts[mid] <= i:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+@njit(inline="always", cache=True)
+def row_into(t, i, buf):
+    """Row i's entries into ``buf[:k]`` (a buffer of ``row_room(t)``) in the order of a row
+    stored whole: by neighbour, then layer, each once; returns k. Entry q is entry
+    ``t.indptr[i] + q`` of the graph."""
+    lo, hi = t.xptr[i], t.xptr[i + 1]
+    half = t.layout[HALF]
+    if len(t.household) == 0 and half == 0:
+        for q in range(hi - lo):
+            buf[q] = t.adj[lo + q]
+        return hi - lo
+    at = t.layout[LONGEST]  # the implicit entries, sorted, in the buffer's tail
+    m = 0  # (put in nearly ascending order: lattice ties behind, household, lattice ahead)
+    first = s = x = 0
+    stride = t.layout[STRIDE]
+    if half > 0:
+        c = _cell_of(t.cell_starts, i)
+        first = t.cell_starts[c]
+        s = t.cell_starts[c + 1] - first
+        x = i - first
+        if s > 1:
+            for d in range(half, 0, -1):
+                p = first + _wrap(x - d * stride, s)
+                if p != i and not _is_rewired(t, p, d):
+                    m = _put_sorted(buf, at, m, (p << LAYER_BITS) | COMMUNITY)
+    if len(t.household):
+        h = t.household[i]
+        for j in range(t.household_starts[h], t.household_starts[h + 1]):
+            if j != i:
+                m = _put_sorted(buf, at, m, (np.int64(j) << LAYER_BITS) | HOUSEHOLD)
+    if s > 1:
+        for d in range(1, half + 1):
+            if not _is_rewired(t, i, d):
+                j = first + _wrap(x + d * stride, s)
+                if j != i:
+                    m = _put_sorted(buf, at, m, (j << LAYER_BITS) | COMMUNITY)
+    k = 0  # merge the two sorted runs, each value once
+    a, b, end = lo, at, at + m
+    while a < hi and b < end:  # (without branches: which run is ahead is unpredictable)
+        va, vb = t.adj[a], buf[b]
+        buf[k] = min(va, vb)
+        a += va <= vb
+        b += vb <= va
+        k += 1
+    while b < end:
+        buf[k] = buf[b]
+        b += 1
+        k += 1
+    while a < hi:
+        buf[k] = t.adj[a]
+        a += 1
+        k += 1
+    return k
+
+
+@njit(cache=True, parallel=True)
+def _row_lengths(t):
+    n = len(t.xptr) - 1
+    out = np.zeros(n + 1, np.int64)
+    slices, span = slicing(n)
+    for s in prange(slices):
+        buf = np.empty(row_room(t), t.adj.dtype)
+        for i in range(s * span, min(n, (s + 1) * span)):
+            out[i + 1] = row_into(t, i, buf)
+    return out
+
+
+@njit(cache=True, parallel=True)
+def _materialize(t):
+    n = len(t.indptr) - 1
+    out = np.empty(t.indptr[n], t.adj.dtype)
+    slices, span = slicing(n)
+    for s in prange(slices):
+        buf = np.empty(row_room(t), t.adj.dtype)
+        for i in range(s * span, min(n, (s + 1) * span)):
+            k = row_into(t, i, buf)
+            out[t.indptr[i] : t.indptr[i] + k] = buf[:k]
+    return out
+
+
+def with_implicit(
+    stored: Graph,
+    household: np.ndarray,
+    household_starts: np.ndarray,
+    cell_starts: np.ndarray,
+    half: int,
+    stride: int,
+    rewired: np.ndarray,
+) -> Graph:
+    """The graph whose rows are ``stored``'s with each person's household and unrewired
+    lattice ties added implicitly; its row starts count them (one pass over the rows)."""
+    most = int(np.diff(household_starts).max(initial=1)) - 1 + 2 * half
+    parts = (stored.stored, stored.indptr, household, household_starts, cell_starts)
+    lattice = (half, stride, rewired)
+    room = int(np.diff(stored.indptr).max(initial=0)) + most  # enough to count the rows
+    lengths = _row_lengths(Graph(stored.indptr, *parts, *lattice, room, most).ties)
+    return Graph(np.cumsum(lengths), *parts, *lattice, int(lengths.max(initial=0)), most)
 
 
 # Bytes per directed entry (up to 2**29 agents; each world adds a bit an entry, its active mask).
@@ -292,33 +517,39 @@ def _clique_pairs(group_starts, cap):
 
 
 @njit(cache=True)
-def _small_world_pairs(cell_starts, half_degree, stride, rewire, key):
+def _rewired_lattice(n, cell_starts, half_degree, stride, rewire, key):
     """Watts-Strogatz inside each (region, urban) cell: each person links to the persons
     ``stride``, 2*``stride``, ... positions ahead (past their own household, which sits at
-    adjacent positions), and each link is rewired to a random cell member with prob ``rewire``."""
-    total = 0
-    for c in range(len(cell_starts) - 1):
-        s = cell_starts[c + 1] - cell_starts[c]
-        if s > 1:
-            total += s * half_degree
-    a = np.empty(total, dtype=np.int32)
-    b = np.empty(total, dtype=np.int32)
-    k = 0
-    for c in range(len(cell_starts) - 1):
-        lo, hi = cell_starts[c], cell_starts[c + 1]
-        s = hi - lo
-        if s <= 1:
-            continue
-        for x in range(s):
-            for d in range(1, half_degree + 1):
-                i = lo + x
-                j = lo + (x + d * stride) % s
-                if uniform(key, 2 * k) < rewire:
-                    j = lo + int(uniform(key, 2 * k + 1) * s)
-                a[k] = i
-                b[k] = j
-                k += 1
-    return a[:k], b[:k]
+    adjacent positions), and each link is rewired to a random cell member with prob
+    ``rewire``. The lattice follows from the person order and is not stored: returns which
+    links were rewired (a bit a person and link) and the rewired pairs, which are stored."""
+    rewired = np.zeros((n * half_degree + 63) // 64 + 1, np.uint64)
+    m = 0
+    for fill in range(2):  # count the rewired links and mark them, then write their pairs
+        if fill:
+            a = np.empty(m, dtype=np.int32)
+            b = np.empty(m, dtype=np.int32)
+        else:
+            a = b = np.empty(0, dtype=np.int32)
+        k = 0  # the link's number, as when every link was a stored pair (the draws' counter)
+        m = 0
+        for c in range(len(cell_starts) - 1):
+            lo, hi = cell_starts[c], cell_starts[c + 1]
+            s = hi - lo
+            if s <= 1:
+                continue
+            for x in range(s):
+                for d in range(1, half_degree + 1):
+                    if uniform(key, 2 * k) < rewire:
+                        if fill:
+                            a[m] = lo + x
+                            b[m] = lo + int(uniform(key, 2 * k + 1) * s)
+                        else:
+                            bit = (lo + x) * half_degree + d - 1
+                            rewired[bit >> 6] |= np.uint64(1) << np.uint64(bit & 63)
+                        m += 1
+                    k += 1
+    return rewired, a, b
 
 
 @njit(cache=True)
@@ -376,10 +607,15 @@ def _chung_lu_pairs(members, weights, n_edges, key):
     return a, b
 
 
-def build_person_graph(spec: Network, persons: Persons, seed: int) -> Graph:
+def build_person_graph(
+    spec: Network, persons: Persons, seed: int, household_starts: np.ndarray | None = None
+) -> Graph:
+    """The persons' ties. Household and unrewired community ties are held implicitly
+    (Ties); co-workers, online ties and rewired community ties are stored."""
     n = persons.n
     parts: list[tuple[np.ndarray, np.ndarray, int]] = []  # (a, b, layer), int32 pairs
-    parts.append((*_clique_pairs(group_starts(persons.household), 10_000), HOUSEHOLD))
+    if household_starts is None:
+        household_starts = group_starts(persons.household).astype(np.int32)
     workers = np.flatnonzero(persons.employer >= 0)
     order = workers[np.argsort(persons.employer[workers], kind="stable")].astype(np.int32)
     del workers
@@ -392,12 +628,13 @@ def build_person_graph(spec: Network, persons: Persons, seed: int) -> Graph:
     cell_starts = group_starts(cell)
     del cell
     half = int(round(spec.community_degree / 2))
+    stride = max(1, int(np.ceil(3 * 2.62)))  # [assume] beyond a typical household's span
+    rewired = None
     if half > 0:
-        stride = max(1, int(np.ceil(3 * 2.62)))  # [assume] beyond a typical household's span
         key = stream_key(seed, Stream.NETWORK, COMMUNITY)
-        pairs = _small_world_pairs(cell_starts, half, stride, spec.community_rewire, key)
-        parts.append((*pairs, COMMUNITY))
-        del pairs
+        rewired, ra, rb = _rewired_lattice(n, cell_starts, half, stride, spec.community_rewire, key)
+        parts.append((ra, rb, COMMUNITY))
+        del ra, rb
     users = np.flatnonzero(persons.internet).astype(np.int32)
     if len(users) > 1 and spec.online_degree > 0:
         pu = draws(seed, Stream.NETWORK, len(users), step=101)
@@ -409,7 +646,10 @@ def build_person_graph(spec: Network, persons: Persons, seed: int) -> Graph:
         parts.append((*_chung_lu_pairs(users, w, n_edges, key), ONLINE))
         del w
     del users
-    return from_parts(n, parts)
+    stored = from_parts(n, parts)
+    return with_implicit(
+        stored, persons.household, household_starts, cell_starts, half, stride, rewired
+    )
 
 
 def build_firm_graph(spec: Network, firms: Firms, seed: int) -> Graph:
@@ -440,41 +680,61 @@ def lower_bound(adj, lo, hi, want):
 
 
 @njit(cache=True)
-def reverse_entry(indptr, adj, i, e):
-    """The index of the entry j->i matching entry e = i->j (same layer); -1 if absent."""
-    j = nbr_of(adj[e])
-    want = (np.int64(i) << LAYER_BITS) | layer_of(adj[e])
-    r = lower_bound(adj, indptr[j], indptr[j + 1], want)
-    if r < indptr[j + 1] and adj[r] == want:
-        return r
+def entry_value(t, i, e, row):
+    """The value of entry ``e`` of row i (``row``: a buffer of row_room(t), left holding
+    row i)."""
+    row_into(t, i, row)
+    return row[e - t.indptr[i]]
+
+
+@njit(cache=True)
+def reverse_of(t, i, v, row):
+    """The index of the entry j->i matching the entry i->j of value ``v`` (same layer); -1
+    if absent (``row`` is left holding row j)."""
+    j = nbr_of(v)
+    want = (np.int64(i) << LAYER_BITS) | layer_of(v)
+    k = row_into(t, j, row)
+    r = lower_bound(row, 0, k, want)
+    if r < k and row[r] == want:
+        return t.indptr[j] + r
     return -1
+
+
+@njit(cache=True)
+def reverse_entry(t, i, e, row):
+    """The index of the entry j->i matching entry e = i->j of row i; -1 if absent."""
+    return reverse_of(t, i, entry_value(t, i, e, row), row)
 
 
 def ties_by_layer(graph: Graph, active: np.ndarray | None = None, n_layers: int = 5) -> np.ndarray:
     """Undirected ties per layer (active only, if a mask is given)."""
     mask = np.zeros(1, np.uint64) if active is None else check_active(active, graph.entries)
-    return _layer_entries(graph.adj, mask, active is None, n_layers) / 2
+    return _layer_entries(graph.ties, mask, active is None, n_layers) / 2
 
 
 @njit(cache=True)
-def _layer_entries(adj, active, all_active, n_layers):
+def _layer_entries(t, active, all_active, n_layers):
     out = np.zeros(n_layers, np.float64)
-    for e in range(len(adj)):
-        if all_active or is_active(active, e):
-            out[layer_of(adj[e])] += 1.0
+    row = np.empty(row_room(t), t.adj.dtype)
+    for i in range(len(t.indptr) - 1):
+        first = t.indptr[i]
+        for q in range(row_into(t, i, row)):
+            if all_active or is_active(active, first + q):
+                out[layer_of(row[q])] += 1.0
     return out
 
 
 @njit(cache=True)
-def row_weight_sums(indptr, adj, layer_w):
+def row_weight_sums(t, layer_w):
     """Sum over each row's entries of its layer's weight (in entry order), without the
     per-entry temporaries np.repeat + np.bincount would need."""
-    n = len(indptr) - 1
+    n = len(t.indptr) - 1
     out = np.zeros(n, np.float64)
+    row = np.empty(row_room(t), t.adj.dtype)
     for i in range(n):
         acc = 0.0
-        for e in range(indptr[i], indptr[i + 1]):
-            acc += layer_w[layer_of(adj[e])]
+        for q in range(row_into(t, i, row)):
+            acc += layer_w[layer_of(row[q])]
         out[i] = acc
     return out
 
@@ -488,17 +748,18 @@ def _find(parent, x):
 
 
 @njit(inline="always", cache=True)
-def _join_row(parent, indptr, adj, active, i, lo_e, until):
-    """Join node i with its active neighbours j (i < j < ``until``) from entry ``lo_e`` of its
-    row on (rows are sorted by neighbour). A root always points to the smaller root, so
-    ``parent[x] <= x`` throughout, and joins among nodes of one range of indices touch the
-    parents of that range only."""
+def _join_row(parent, t, active, i, row, k, q, until):
+    """Join node i with its active neighbours j (i < j < ``until``) from entry ``q`` of its
+    row (``row[:k]``) on (rows are sorted by neighbour). A root always points to the smaller
+    root, so ``parent[x] <= x`` throughout, and joins among nodes of one range of indices
+    touch the parents of that range only."""
     a = -1
-    for e in range(lo_e, indptr[i + 1]):
-        j = nbr_of(adj[e])
+    first = t.indptr[i]
+    while q < k:
+        j = nbr_of(row[q])
         if j >= until:
             break
-        if j > i and is_active(active, e):
+        if j > i and is_active(active, first + q):
             if a < 0:
                 a = _find(parent, i)
             b = _find(parent, j)
@@ -508,27 +769,34 @@ def _join_row(parent, indptr, adj, active, i, lo_e, until):
                 else:
                     parent[a] = b
                     a = b
+        q += 1
 
 
 @njit(cache=True, parallel=True)
-def _component_roots(indptr, adj, active, parts):
+def _component_roots(t, active, parts):
     """Each node's component, named by its smallest node (union-find over active entries).
     The nodes are cut into ``parts`` ranges joined in parallel over the ties inside each
     range, then the ties between ranges are joined in one serial pass; the components do not
     depend on the order of joins, so neither does the answer on ``parts``."""
-    n = len(indptr) - 1
+    n = len(t.indptr) - 1
     parent = np.arange(n, dtype=np.int32)
     span = (n + parts - 1) // parts
     for part in prange(parts):
         lo, hi = part * span, min(n, (part + 1) * span)
+        row = np.empty(row_room(t), t.adj.dtype)
         for i in range(lo, hi):
-            _join_row(parent, indptr, adj, active, i, indptr[i], hi)
+            k = row_into(t, i, row)
+            _join_row(parent, t, active, i, row, k, 0, hi)
+    row = np.empty(row_room(t), t.adj.dtype)
     for part in range(parts - 1):
         lo, hi = part * span, min(n, (part + 1) * span)
         first = np.int64(hi) << LAYER_BITS
-        for i in range(lo, hi):
-            e = lower_bound(adj, indptr[i], indptr[i + 1], first)
-            _join_row(parent, indptr, adj, active, i, e, n)
+        for i in range(lo, hi):  # (rows with no tie past the range are not laid out)
+            end = t.xptr[i + 1]
+            if (end == t.xptr[i] or t.adj[end - 1] < first) and implicit_span(t, i)[1] <= hi:
+                continue
+            k = row_into(t, i, row)
+            _join_row(parent, t, active, i, row, k, lower_bound(row, 0, k, first), n)
     for i in range(n):  # parent[i] <= i: in ascending order, each parent's root is known
         parent[i] = parent[parent[i]]
     return parent
@@ -561,7 +829,7 @@ def _largest_size(roots):
 def _roots(graph: Graph, active: np.ndarray | None, parts: int | None) -> np.ndarray:
     mask = all_active(graph.entries) if active is None else check_active(active, graph.entries)
     parts = get_num_threads() if parts is None else parts
-    return _component_roots(graph.indptr, graph.adj, mask, max(1, min(parts, graph.n)))
+    return _component_roots(graph.ties, mask, max(1, min(parts, graph.n)))
 
 
 def components(
@@ -581,19 +849,19 @@ def largest_component_share(
 
 
 @njit(cache=True, parallel=True)
-def _assortativity_kernel(indptr, adj, active, score):
+def _assortativity_kernel(t, active, score):
     """Two passes over the active entries, each in slices whose partial sums are added in
     slice order (the same float sums at any thread count)."""
-    n = len(indptr) - 1
+    n = len(t.indptr) - 1
     slices, span = slicing(n)
     first = np.zeros((slices, 2), np.float64)  # entries, sum of scores
     for s in prange(slices):
         c = sx = 0.0  # local sums: slices share cache lines, so add to memory once
         for i in range(s * span, min(n, (s + 1) * span)):
-            for e in range(indptr[i], indptr[i + 1]):
-                if is_active(active, e):
-                    c += 1.0
-                    sx += score[i]
+            k = active_in(active, t.indptr[i], t.indptr[i + 1])
+            for _ in range(k):  # (one at a time: the float sums of a loop over the entries)
+                c += 1.0
+                sx += score[i]
         first[s, 0], first[s, 1] = c, sx
     n_e = sx = 0.0
     for s in range(slices):
@@ -605,12 +873,14 @@ def _assortativity_kernel(indptr, adj, active, score):
     second = np.zeros((slices, 2), np.float64)  # sum of x^2, sum of x * y
     for s in prange(slices):
         xx = xy = 0.0
+        row = np.empty(row_room(t), t.adj.dtype)
         for i in range(s * span, min(n, (s + 1) * span)):
             x = score[i] - mean
-            for e in range(indptr[i], indptr[i + 1]):
-                if is_active(active, e):
+            first = t.indptr[i]
+            for q in range(row_into(t, i, row)):
+                if is_active(active, first + q):
                     xx += x * x
-                    xy += x * (score[nbr_of(adj[e])] - mean)
+                    xy += x * (score[nbr_of(row[q])] - mean)
         second[s, 0], second[s, 1] = xx, xy
     sxx = sxy = 0.0
     for s in range(slices):
@@ -637,7 +907,7 @@ def score_assortativity(graph: Graph, active: np.ndarray, score: np.ndarray) -> 
     if _all_equal(score):
         return float("nan")
     active = check_active(active, graph.entries)
-    return float(_assortativity_kernel(graph.indptr, graph.adj, active, score))
+    return float(_assortativity_kernel(graph.ties, active, score))
 
 
 LAYER_NAMES = LAYERS + ("business",)

@@ -27,7 +27,8 @@ from . import response
 from .acts import VPN_USE
 from .behaviour import per_step
 from .effects import EFFECT_ID
-from .network import LAYER_NAMES, is_active, layer_of, nbr_of
+from .network import LAYER_NAMES, is_active, layer_of, nbr_of, row_into, row_room
+from .parallel import slicing
 from .rng import Stream, stream_key, uniforms_at
 from .scenario import Regime, Scenario, association_on
 from .scoring import ACT_GRAVITY
@@ -50,14 +51,18 @@ def sharing_layers(regime: Regime) -> np.ndarray:
 
 
 @njit(cache=True, parallel=True)
-def _felt(offenders, indptr, adj, active, share, watched):
+def _felt(offenders, ties, active, share, watched):
     """Per offender, the summed felt surveillance of the contacts who share their penalties."""
     out = np.zeros(len(offenders), np.float64)
-    for x in prange(len(offenders)):
-        i = offenders[x]
-        for e in range(indptr[i], indptr[i + 1]):
-            if is_active(active, e) and share[layer_of(adj[e])]:
-                out[x] += watched[nbr_of(adj[e])]
+    slices, span = slicing(len(offenders))
+    for s in prange(slices):
+        row = np.empty(row_room(ties), ties.adj.dtype)
+        for x in range(s * span, min(len(offenders), (s + 1) * span)):
+            i = offenders[x]
+            first = ties.indptr[i]
+            for q in range(row_into(ties, i, row)):
+                if is_active(active, first + q) and share[layer_of(row[q])]:
+                    out[x] += watched[nbr_of(row[q])]
     return out
 
 
@@ -137,7 +142,7 @@ class Policing:
             )
             self.cuts += int(cuts[:4].sum()) - total
         if len(first):
-            felt = _felt(first, graph.indptr, graph.adj, active, self.share, state.watched)
+            felt = _felt(first, graph.ties, active, self.share, state.watched)
             hit = first[uniforms_at(key, 2 * first) < 1.0 - np.exp(-self.strength * felt)]
             pressed[hit] = True
             self.first[hit] = np.minimum(self.first[hit], t)

@@ -46,15 +46,18 @@ def prefetch(typingctx, array, index):
 
 
 @njit(cache=True, inline="always")
-def prefetch_row(indptr, adj, active, agents, x):
-    """Ask for the row of ``agents[x + AHEAD]`` (its ties and their active bits) and for
-    the row start of ``agents[x + 2 * AHEAD]``, while the row of ``agents[x]`` is walked."""
+def prefetch_row(ties, active, agents, x):
+    """Ask for the row of ``agents[x + AHEAD]`` (its stored ties and their active bits) and
+    for the row starts of ``agents[x + 2 * AHEAD]``, while the row of ``agents[x]`` is walked
+    (network.Ties: its implicit ties are next to the person in memory)."""
     if x + 2 * AHEAD < len(agents):
-        prefetch(indptr, agents[x + 2 * AHEAD])
+        prefetch(ties.indptr, agents[x + 2 * AHEAD])
+        prefetch(ties.xptr, agents[x + 2 * AHEAD])
     if x + AHEAD < len(agents):
         j = agents[x + AHEAD]
-        start, end = indptr[j], indptr[j + 1]
+        start, end = ties.xptr[j], ties.xptr[j + 1]
         if end > start:
-            prefetch(adj, start)
-            prefetch(adj, end - 1)  # a row of up to two cache lines
-            prefetch(active, start >> 6)  # a bit an entry: one line holds 512
+            prefetch(ties.adj, start)
+            prefetch(ties.adj, end - 1)  # a row of up to two cache lines
+        if ties.indptr[j + 1] > ties.indptr[j]:
+            prefetch(active, ties.indptr[j] >> 6)  # a bit an entry: one line holds 512

@@ -20,7 +20,7 @@ from numba import njit, prange
 
 from . import expr
 from .acts import ACT_ID, CONTEXT_ID
-from .network import is_active, nbr_of
+from .network import is_active, nbr_of, row_into, row_room
 from .parallel import slicing
 from .prefetch import prefetch_row
 from .rng import uniform, uniforms_at
@@ -261,7 +261,7 @@ class Registry:
         # contacts of the newly (de)listed: association counters
         if active is not None and len(changed):
             g = led.graph
-            _bump_contacts(changed, self.marks, g.indptr, g.adj, active, led.listed_contacts)
+            _bump_contacts(changed, self.marks, g.ties, active, led.listed_contacts)
 
     def _join(self, k, t, subj, cause, acts) -> np.ndarray:
         self.member[k][subj] = True
@@ -620,14 +620,16 @@ def named_cause(cause, last_ctx, last_gravity) -> tuple[np.ndarray, np.ndarray]:
 
 
 @njit(cache=True)
-def _bump_contacts(changed, marks, indptr, adj, active, listed_contacts):
+def _bump_contacts(changed, marks, ties, active, listed_contacts):
+    row = np.empty(row_room(ties), ties.adj.dtype)
     for x in range(len(changed)):
-        prefetch_row(indptr, adj, active, changed, x)
+        prefetch_row(ties, active, changed, x)
         j = changed[x]
         d = 1 if marks[j] & JOINED else -1
-        for e in range(indptr[j], indptr[j + 1]):
-            if is_active(active, e):
-                listed_contacts[nbr_of(adj[e])] += d
+        first = ties.indptr[j]
+        for q in range(row_into(ties, j, row)):
+            if is_active(active, first + q):
+                listed_contacts[nbr_of(row[q])] += d
 
 
 __all__ = ["Registry", "TRUE", "FALSE", "ASSOC", "NO_CAUSE", "VISIBLE", "JOINED", "LEFT"]

@@ -15,46 +15,67 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit, prange
 
-from .network import check_active, deactivate, is_active, layer_of, nbr_of, reverse_entry
+from .network import (
+    check_active,
+    deactivate,
+    entry_value,
+    is_active,
+    layer_of,
+    nbr_of,
+    reverse_of,
+    row_into,
+    row_room,
+)
+from .parallel import slicing
 from .prefetch import prefetch_row
 from .rng import uniform
 from .sanctions import income_factor_of, job_hazard_of
 
 
 @njit(inline="always", cache=True)
-def _draws_cut(adj, e, rate, weight, key):
-    """Whether the contact at entry ``e`` draws to cut the tie: a pure function of (key, e)."""
-    p = rate[layer_of(adj[e])] * weight[nbr_of(adj[e])]
+def _draws_cut(v, e, rate, weight, key):
+    """Whether the contact of entry ``e`` (its value ``v``) draws to cut the tie: a pure
+    function of (key, e)."""
+    p = rate[layer_of(v)] * weight[nbr_of(v)]
     return p > 0.0 and uniform(key, e) < p
 
 
 @njit(cache=True, parallel=True)
-def _draw_cuts(sources, indptr, adj, active, rate, weight, key):
+def _draw_cuts(sources, ties, active, rate, weight, key):
     """Pass 1, in parallel (each source owns its row): the active entries whose contact
     draws to cut the tie, with their sources, in source order then row order. Counted first,
     then written (the draws are pure, so the second walk draws the same)."""
     hits = np.zeros(len(sources) + 1, np.int64)
-    for x in prange(len(sources)):
-        prefetch_row(indptr, adj, active, sources, x)
-        j = sources[x]
-        c = 0
-        for e in range(indptr[j], indptr[j + 1]):
-            if is_active(active, e) and _draws_cut(adj, e, rate, weight, key):
-                c += 1
-        hits[x + 1] = c
+    slices, span = slicing(len(sources))
+    for s in prange(slices):
+        row = np.empty(row_room(ties), ties.adj.dtype)
+        for x in range(s * span, min(len(sources), (s + 1) * span)):
+            prefetch_row(ties, active, sources, x)
+            j = sources[x]
+            first = ties.indptr[j]
+            c = 0
+            for q in range(row_into(ties, j, row)):
+                e = first + q
+                if is_active(active, e) and _draws_cut(row[q], e, rate, weight, key):
+                    c += 1
+            hits[x + 1] = c
     at = np.cumsum(hits)
     src = np.empty(at[-1], np.int64)
     ent = np.empty(at[-1], np.int64)
-    for x in prange(len(sources)):
-        if at[x + 1] == at[x]:
-            continue
-        j = sources[x]
-        k = at[x]
-        for e in range(indptr[j], indptr[j + 1]):
-            if is_active(active, e) and _draws_cut(adj, e, rate, weight, key):
-                src[k] = j
-                ent[k] = e
-                k += 1
+    for s in prange(slices):
+        row = np.empty(row_room(ties), ties.adj.dtype)
+        for x in range(s * span, min(len(sources), (s + 1) * span)):
+            if at[x + 1] == at[x]:
+                continue
+            j = sources[x]
+            first = ties.indptr[j]
+            k = at[x]
+            for q in range(row_into(ties, j, row)):
+                e = first + q
+                if is_active(active, e) and _draws_cut(row[q], e, rate, weight, key):
+                    src[k] = j
+                    ent[k] = e
+                    k += 1
     return src, ent
 
 
@@ -62,8 +83,7 @@ def _draw_cuts(sources, indptr, adj, active, rate, weight, key):
 def _apply_cuts(
     src,
     ent,
-    indptr,
-    adj,
+    ties,
     active,
     own_true,
     own_false,
@@ -79,14 +99,16 @@ def _apply_cuts(
     ``src[k]``). A drawn entry whose tie was cut from the other end earlier in the order is
     inactive by then (both entries' bits are cleared), so the outcome is that of one serial
     pass that draws and cuts as it goes."""
+    row = np.empty(row_room(ties), ties.adj.dtype)
     for k in range(len(ent)):
         e = ent[k]
         if not is_active(active, e):
             continue
         j = src[k]
-        i = nbr_of(adj[e])
-        lay = layer_of(adj[e])
-        r = reverse_entry(indptr, adj, j, e)
+        v = entry_value(ties, j, e, row)
+        i = nbr_of(v)
+        lay = layer_of(v)
+        r = reverse_of(ties, j, v, row)
         deactivate(active, e)
         if r >= 0:
             deactivate(active, r)
@@ -109,7 +131,7 @@ def cut_ties(sources: np.ndarray, graph, active, rate, weight, key, ledger, list
         return
     sources = sources.astype(np.int32)
     active = check_active(active, graph.entries)
-    src, ent = _draw_cuts(sources, graph.indptr, graph.adj, active, rate, weight, key)
+    src, ent = _draw_cuts(sources, graph.ties, active, rate, weight, key)
     cut_entries(src, ent, graph, active, ledger, listed, cuts)
 
 
@@ -121,8 +143,7 @@ def cut_entries(src, ent, graph, active, ledger, listed, cuts) -> None:
     _apply_cuts(
         src,
         ent,
-        g.indptr,
-        g.adj,
+        g.ties,
         active,
         ledger.own_true,
         ledger.own_false,

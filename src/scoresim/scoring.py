@@ -30,13 +30,17 @@ from .network import (
     LAYER_BITS,
     Graph,
     active_words,
+    implicit_span,
     is_active,
     layer_of,
     lower_bound,
     nbr_of,
     popcount,
+    row_into,
+    row_room,
     row_weight_sums,
 )
+from .parallel import slicing
 from .prefetch import prefetch_row
 from .scenario import FIRM_FIELDS, LAYERS, PERSON_FIELDS, Grade, Regime
 from .sources import grouped
@@ -253,7 +257,7 @@ class Ledger:
         self.sum_w = np.zeros(n, weight_sum_type(self.layer_weights, most_ties(graph)))  # sum of w
         self.listed_contacts = np.zeros(n, np.int32)
         if self.associating:
-            self.sum_w[:] = row_weight_sums(graph.indptr, graph.adj, self.layer_weights)
+            self.sum_w[:] = row_weight_sums(graph.ties, self.layer_weights)
         self.rules = rules
         # step -> the records expiring then, a Pending for each rule and step they were made
         self.expiry: dict[int, list[Pending]] = {}
@@ -386,8 +390,7 @@ class Ledger:
         _propagate_own(
             changed,
             _sums_by_rank(ranks, delta, len(changed)),
-            g.indptr,
-            g.adj,
+            g.ties,
             active,
             self.layer_weights,
             self.sum_own,
@@ -443,8 +446,8 @@ class Ledger:
         step by step they are kept incrementally)."""
         g = self.graph
         _recount_sums(
-            g.indptr, g.adj, active, self.layer_weights, self.own_true, self.own_false,
-            self.sum_own, self.sum_w,
+            g.ties, active, self.layer_weights, self.own_true, self.own_false, self.sum_own,
+            self.sum_w,
         )  # fmt: skip
 
     def shown_args(self) -> tuple[np.float32, bool, np.float32, np.float32]:
@@ -610,7 +613,7 @@ def _add_points(
 
 
 @njit(cache=True, parallel=True)
-def _propagate_own(changed, d_own, indptr, adj, active, layer_w, sum_own, parts):
+def _propagate_own(changed, d_own, ties, active, layer_w, sum_own, parts):
     """Scatter own-point changes (``d_own[x]``: of agent ``changed[x]``) to contacts. Each
     thread owns a range of receivers and walks every change in order, so each receiver's sum
     gets its additions in the order of one serial pass (the same float rounding at any
@@ -622,39 +625,63 @@ def _propagate_own(changed, d_own, indptr, adj, active, layer_w, sum_own, parts)
     for part in prange(parts):
         lo, hi = part * span, (part + 1) * span
         first = np.int64(lo) << LAYER_BITS
+        row = np.empty(row_room(ties), ties.adj.dtype)
         for x in range(len(changed)):
-            prefetch_row(indptr, adj, active, changed, x)
+            prefetch_row(ties, active, changed, x)
             j = changed[x]
             d = d_own[x]
             if d == 0.0:
                 continue
-            e, end = indptr[j], indptr[j + 1]
-            if lo > 0:
-                e = lower_bound(adj, e, end, first)
-            while e < end:
-                i = nbr_of(adj[e])
+            span_lo, span_hi = implicit_span(ties, j)
+            if span_hi <= lo or span_lo >= hi or span_lo == span_hi:
+                # no implicit tie in this thread's range: walk the stored ones in it, each
+                # numbered past the row's implicit ties below it (all or none of them)
+                a, end = ties.xptr[j], ties.xptr[j + 1]
+                if lo > 0:
+                    a = lower_bound(ties.adj, a, end, first)
+                skip = ties.indptr[j] - ties.xptr[j]
+                if span_hi <= lo:
+                    skip += ties.indptr[j + 1] - ties.indptr[j] - (end - ties.xptr[j])
+                while a < end:
+                    i = nbr_of(ties.adj[a])
+                    if i >= hi:
+                        break
+                    if is_active(active, skip + a):
+                        sum_own[i] += layer_w[layer_of(ties.adj[a])] * d
+                    a += 1
+                continue
+            end = row_into(ties, j, row)
+            q = lower_bound(row, 0, end, first) if lo > 0 else 0
+            start = ties.indptr[j]
+            while q < end:
+                i = nbr_of(row[q])
                 if i >= hi:
                     break
-                if is_active(active, e):
-                    sum_own[i] += layer_w[layer_of(adj[e])] * d
-                e += 1
+                if is_active(active, start + q):
+                    sum_own[i] += layer_w[layer_of(row[q])] * d
+                q += 1
 
 
 @njit(cache=True, parallel=True)
-def _recount_sums(indptr, adj, active, layer_w, own_true, own_false, sum_own, sum_w):
+def _recount_sums(ties, active, layer_w, own_true, own_false, sum_own, sum_w):
     """Each agent's layer-weighted sums over its active ties: of the contacts' own points
     and of the weights."""
-    for i in prange(len(sum_own)):
-        a = 0.0
-        w_sum = 0.0
-        for e in range(indptr[i], indptr[i + 1]):
-            if is_active(active, e):
-                j = nbr_of(adj[e])
-                w = layer_w[layer_of(adj[e])]
-                a += w * (np.float64(own_true[j]) + np.float64(own_false[j]))
-                w_sum += w
-        sum_own[i] = a
-        sum_w[i] = w_sum
+    n = len(sum_own)
+    slices, span = slicing(n)
+    for s in prange(slices):
+        row = np.empty(row_room(ties), ties.adj.dtype)
+        for i in range(s * span, min(n, (s + 1) * span)):
+            a = 0.0
+            w_sum = 0.0
+            first = ties.indptr[i]
+            for q in range(row_into(ties, i, row)):
+                if is_active(active, first + q):
+                    j = nbr_of(row[q])
+                    w = layer_w[layer_of(row[q])]
+                    a += w * (np.float64(own_true[j]) + np.float64(own_false[j]))
+                    w_sum += w
+            sum_own[i] = a
+            sum_w[i] = w_sum
 
 
 @njit(cache=True, parallel=True)

@@ -138,8 +138,8 @@ class Screening:
         if self.inside is not None:  # a firm outside a pilot has no rating to avoid
             percentile[~self.inside] = 1.0
         key = stream_key(seed, Stream.SCREENING, t)
-        src, ent = _drawn_by_rating(
-            graph.indptr, graph.adj, active, percentile, self.avoid, visible, self.p_rating, key
+        src, ent = _drawn_by_rating(  # (the firms' rows are stored whole: Graph.stored)
+            graph.indptr, graph.stored, active, percentile, self.avoid, visible, self.p_rating, key
         )
         before = int(cuts[4])
         response.cut_entries(src, ent, graph, active, ledger, registry.listed, cuts)

@@ -74,7 +74,8 @@ def build_society(sc: Scenario) -> Society:
     seed = sc.run.seed
     persons = build_persons(sc.population, seed)
     firms = build_firms(sc.population, persons, seed)
-    graph = build_person_graph(sc.network, persons, seed)
+    household_starts = group_starts(persons.household).astype(np.int32)
+    graph = build_person_graph(sc.network, persons, seed, household_starts)
     firm_graph = build_firm_graph(sc.network, firms, seed)
     coverage = coverage_bits(sc, persons, firms, seed)
     approval_base, aware0 = approval.baseline(sc.approval, persons, seed)
@@ -108,7 +109,7 @@ def build_society(sc: Scenario) -> Society:
         else np.zeros(firms.n, np.float32),
         screening.safeguarded(sc, firms.foreign, seed),
         self_employed(sc.population, persons, seed),
-        group_starts(persons.household).astype(np.int32),
+        household_starts,
         np.searchsorted(persons.region, np.arange(len(sc.population.region_weights) + 1)),
         approval_base,
         aware0,
@@ -918,7 +919,8 @@ def total_names(sc: Scenario) -> list[str]:
 
 # The memory budget (bytes), checked against the arrays by tests/test_memory.py and against
 # peak RSS by benchmarks/memory.py (BENCHMARKS.md):
-STATIC_PERSON_BYTES = PERSON_BYTES + 8 + 4 + 1 + 5 + 13  # traits etc., CSR row start,
+STATIC_PERSON_BYTES = PERSON_BYTES + 8 + 8 + 4 + 1 + 5 + 13  # traits etc., CSR row starts
+#          (of all entries, of the stored ones: network.Ties),
 #          travel, self-employed, approval baseline; the responses' 13: open and VPN-hidden
 #          coverage bits 4 (what the sources see of a person now follows from them and VPN
 #          use: sources.Seen), air and rail propensities 8, learner 1
@@ -1011,6 +1013,17 @@ RECORDS_PER_PERSON_YEAR = 0.12 * 365.25 / 7
 BASE_BYTES = 280e6  # interpreter, numba, libraries, per-step tables [measured]
 
 
+def mean_degrees(sc: Scenario) -> tuple[float, float]:
+    """A person's entries, all and stored: co-workers, online ties and rewired community
+    ties are stored, household and unrewired community ties held implicitly (network.Ties),
+    with a bit a lattice link."""
+    net, pop = sc.network, sc.population
+    work = min(net.work_degree_cap, 10) * 0.6
+    online = net.online_degree * pop.internet_share
+    stored = work + online + net.community_degree * net.community_rewire
+    return (pop.household_mean - 1) + work + net.community_degree + online, stored
+
+
 def estimate_bytes(sc: Scenario) -> int:
     """Peak memory of a build and run, from the per-person and per-entry budgets above: the
     larger of the build (society + pair lists) and the run (society + worlds + pending
@@ -1018,18 +1031,13 @@ def estimate_bytes(sc: Scenario) -> int:
     n = sc.population.persons
     m = n * sc.population.firms_per_person
     net = sc.network
-    degree = (
-        (sc.population.household_mean - 1)
-        + min(net.work_degree_cap, 10) * 0.6
-        + net.community_degree
-        + net.online_degree * sc.population.internet_share
-    )
-    entries = n * degree
+    degree, stored_degree = mean_degrees(sc)
+    entries, stored = n * degree, n * stored_degree
     entry_bytes = ENTRY_BYTES if n < PACK32_LIMIT else 8  # wide entries beyond 2**29
-    society = n * STATIC_PERSON_BYTES + entries * entry_bytes
+    society = n * STATIC_PERSON_BYTES + stored * entry_bytes + n * net.community_degree / 16
     society += m * (FIRM_BYTES + FIRM_RESPONSE_BYTES)
     society += n / sc.population.household_mean * HOUSEHOLD_BYTES
-    build = society + entries * 4 + n * 16  # pair lists (int32 a, b per 2 entries), counts
+    build = society + stored * 4 + n * 16  # pair lists (int32 a, b per 2 entries), counts
     worlds = []
     had_system = False  # the run's world has had a system (it stays not bare)
     pressed = False  # policing has been on in it (its first pressures stay: policing.first)
