@@ -26,8 +26,17 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--twin", action="store_true", help="W1t: the twin on")
     ap.add_argument("--profile", action="store_true", help="cProfile one loop, top 25 by time")
+    ap.add_argument(
+        "--ties",
+        choices=["auto", "stored", "implicit"],
+        default="auto",
+        help="the graph's form (auto: sim.ties_implicit; the numbers are the same)",
+    )
     args = ap.parse_args()
     n = int(args.n)
+    if args.ties != "auto":
+        held = args.ties == "implicit"
+        scoresim.sim.ties_implicit = lambda sc, have=None: held
     scoresim.Sim("article", n=2000, years=0.1).run()  # compile the kernels first
     builds, loops = [], []
     for k in range(args.repeat):
@@ -60,6 +69,7 @@ def main() -> None:
         f"W1{'t' if args.twin else ''}: N={n:,}, steps={steps}, median build "
         f"{statistics.median(builds):.1f} s, median loop {loop:.1f} s, "
         f"{n * steps / loop / 1e6:.2f} M person-steps/s, peak RSS {peak_rss_gb():.2f} GB"
+        f", ties {args.ties}"
     )
     print(f"machine: {machine()}")
 

@@ -103,13 +103,13 @@ def test_world_firm_budget_matches_its_arrays(preset):
         assert per_firm / m == pytest.approx(budget, abs=0.5), (per_firm / m, budget)
 
 
-def test_society_budget_matches_its_arrays():
+@pytest.mark.parametrize("implicit", [False, True])
+def test_society_budget_matches_its_arrays(implicit):
     sim = scoresim.Sim("article", n=N, years=0.1, twin=False)
-    society = S.build_society(sim.scenario)
+    society = S.build_society(sim.scenario, implicit)
     static = (
         society.persons.nbytes()
         + society.graph.indptr.nbytes
-        + society.graph.xptr.nbytes
         + society.travel_weight.nbytes
         + society.air_weight.nbytes
         + society.rail_weight.nbytes
@@ -125,11 +125,26 @@ def test_society_budget_matches_its_arrays():
     assert abs(static - S.STATIC_PERSON_BYTES * N - S.HOUSEHOLD_BYTES * households) < 0.05 * N
     graph = society.graph
     assert graph.stored.nbytes == len(graph.stored) * S.ENTRY_BYTES
-    degree, stored = S.mean_degrees(sim.scenario)  # household, lattice ties held implicitly
+    degree, stored = S.mean_degrees(sim.scenario, implicit)
     assert graph.entries / N == pytest.approx(degree, rel=0.1)
     assert len(graph.stored) / N == pytest.approx(stored, rel=0.1)
-    lattice_bits = N * sim.scenario.network.community_degree / 2
-    assert graph.rewired.nbytes == pytest.approx(lattice_bits / 8, rel=0.01)
+    if implicit:  # household, lattice ties held implicitly: row starts of the stored, bits
+        assert graph.xptr.nbytes == pytest.approx(N * S.IMPLICIT_BYTES, abs=8)
+        lattice_bits = N * sim.scenario.network.community_degree / 2
+        assert graph.rewired.nbytes == pytest.approx(lattice_bits / 8, rel=0.01)
+    else:
+        assert graph.xptr is None and graph.rewired is None
+
+
+def test_ties_are_held_implicitly_where_stored_whole_they_would_crowd_the_memory():
+    """The form follows the estimate of the graph stored whole against the memory there is;
+    the implicit form's estimate is the smaller by the entries it does not store."""
+    sc = scoresim.Sim("article", n=10**7, years=1, twin=False).scenario
+    whole, implicit = S.estimate_bytes(sc, False), S.estimate_bytes(sc, True)
+    assert (whole - implicit) / 10**7 > 20  # ~9 entries of 4 B, less 8 B of row starts
+    assert S.ties_implicit(sc, have=whole)  # stored whole it would fill it
+    assert not S.ties_implicit(sc, have=4 * whole)
+    assert S.estimate_bytes(sc) in (whole, implicit)
 
 
 def test_a_pilot_worlds_extra_bytes_stay_within_their_budget():

@@ -37,7 +37,7 @@ from scipy.special import ndtri
 
 from . import acts as A
 from . import expr
-from .network import is_active, nbr_of, row_into, row_room
+from .network import is_active, nbr_of, row_of, row_room
 from .prefetch import prefetch_row
 from .rng import Stream, draws, stream_key, uniform, uniforms_at
 from .scenario import STATIC_PERSON_FIELDS, Approval, Scenario
@@ -257,10 +257,11 @@ def _contacts_kernel(key, hears, news, outcomes, ties, active, heard, experience
         if d == 0.0:
             continue
         first = ties.indptr[j]
-        for q in range(row_into(ties, j, row)):
+        r, o, k = row_of(ties, j, row)
+        for q in range(k):
             e = first + q
             if is_active(active, e) and uniform(key, 4 * np.int64(e) + 3) < hears:
-                i = nbr_of(row[q])
+                i = nbr_of(r[o + q])
                 experience[i] += d
                 aware[i] = True
 

@@ -216,7 +216,7 @@ def row_into(t, i, buf):
             buf[q] = t.adj[lo + q]
         return hi - lo
     at = t.layout[LONGEST]  # the implicit entries, sorted, in the buffer's tail
-    m = 0  # (put in nearly ascending order: lattice ties behind, household, lattice ahead)
+    m = 0
     first = s = x = 0
     stride = t.layout[STRIDE]
     if half > 0:
@@ -224,17 +224,37 @@ def row_into(t, i, buf):
         first = t.cell_starts[c]
         s = t.cell_starts[c + 1] - first
         x = i - first
-        if s > 1:
-            for d in range(half, 0, -1):
-                p = first + _wrap(x - d * stride, s)
-                if p != i and not _is_rewired(t, p, d):
-                    m = _put_sorted(buf, at, m, (p << LAYER_BITS) | COMMUNITY)
+    h_lo = h_hi = np.int64(i)
     if len(t.household):
         h = t.household[i]
-        for j in range(t.household_starts[h], t.household_starts[h + 1]):
+        h_lo, h_hi = np.int64(t.household_starts[h]), np.int64(t.household_starts[h + 1])
+    lattice = half > 0 and s > 1
+    reach = half * stride
+    if not lattice or (x >= reach and x + reach < s and h_lo > i - stride and h_hi <= i + stride):
+        # the usual row: its lattice ties behind, its household, its lattice ties ahead are
+        # in ascending order already, and distinct (no lattice link wraps round its cell)
+        if lattice:
+            for d in range(half, 0, -1):
+                if not _is_rewired(t, i - d * stride, d):
+                    buf[at + m] = ((i - d * stride) << LAYER_BITS) | COMMUNITY
+                    m += 1
+        for j in range(h_lo, h_hi):
             if j != i:
-                m = _put_sorted(buf, at, m, (np.int64(j) << LAYER_BITS) | HOUSEHOLD)
-    if s > 1:
+                buf[at + m] = (j << LAYER_BITS) | HOUSEHOLD
+                m += 1
+        if lattice:
+            for d in range(1, half + 1):
+                if not _is_rewired(t, i, d):
+                    buf[at + m] = ((i + d * stride) << LAYER_BITS) | COMMUNITY
+                    m += 1
+    else:  # put in nearly ascending order: lattice ties behind, household, lattice ahead
+        for d in range(half, 0, -1):
+            p = first + _wrap(x - d * stride, s)
+            if p != i and not _is_rewired(t, p, d):
+                m = _put_sorted(buf, at, m, (p << LAYER_BITS) | COMMUNITY)
+        for j in range(h_lo, h_hi):
+            if j != i:
+                m = _put_sorted(buf, at, m, (j << LAYER_BITS) | HOUSEHOLD)
         for d in range(1, half + 1):
             if not _is_rewired(t, i, d):
                 j = first + _wrap(x + d * stride, s)
@@ -242,6 +262,12 @@ def row_into(t, i, buf):
                     m = _put_sorted(buf, at, m, (j << LAYER_BITS) | COMMUNITY)
     k = 0  # merge the two sorted runs, each value once
     a, b, end = lo, at, at + m
+    if m > 0:  # the stored ties before the first implicit one, copied as they are
+        cut = lower_bound(t.adj, lo, hi, buf[at])
+        while a < cut:
+            buf[k] = t.adj[a]
+            a += 1
+            k += 1
     while a < hi and b < end:  # (without branches: which run is ahead is unpredictable)
         va, vb = t.adj[a], buf[b]
         buf[k] = min(va, vb)
@@ -257,6 +283,16 @@ def row_into(t, i, buf):
         a += 1
         k += 1
     return k
+
+
+@njit(inline="always", cache=True)
+def row_of(t, i, buf):
+    """Row i as ``(r, o, k)``: its entries are ``r[o:o + k]``, in the order of a row stored
+    whole (entry q is entry ``t.indptr[i] + q``). A row with nothing implicit is read where
+    it is stored; one with implicit ties is laid out in ``buf`` (row_into)."""
+    if len(t.household) == 0 and t.layout[HALF] == 0:
+        return t.adj, t.xptr[i], t.xptr[i + 1] - t.xptr[i]
+    return buf, np.int64(0), row_into(t, i, buf)
 
 
 @njit(cache=True, parallel=True)
@@ -553,6 +589,32 @@ def _rewired_lattice(n, cell_starts, half_degree, stride, rewire, key):
 
 
 @njit(cache=True)
+def _unrewired_pairs(cell_starts, half_degree, stride, rewired):
+    """The lattice links that were not rewired, as pairs (a graph that stores them)."""
+    total = 0
+    for c in range(len(cell_starts) - 1):
+        s = cell_starts[c + 1] - cell_starts[c]
+        if s > 1:
+            total += s * half_degree
+    a = np.empty(total, dtype=np.int32)
+    b = np.empty(total, dtype=np.int32)
+    m = 0
+    for c in range(len(cell_starts) - 1):
+        lo, hi = cell_starts[c], cell_starts[c + 1]
+        s = hi - lo
+        if s <= 1:
+            continue
+        for x in range(s):
+            for d in range(1, half_degree + 1):
+                bit = (lo + x) * half_degree + d - 1
+                if not (rewired[bit >> 6] >> np.uint64(bit & 63)) & np.uint64(1):
+                    a[m] = lo + x
+                    b[m] = lo + (x + d * stride) % s
+                    m += 1
+    return a[:m], b[:m]
+
+
+@njit(cache=True)
 def _guide_table(cum, buckets):
     """guide[b] = searchsorted(cum, b / buckets * total, 'right'): where a draw in bucket b
     starts looking, so a draw touches a few neighbouring entries of ``cum`` instead of
@@ -608,10 +670,16 @@ def _chung_lu_pairs(members, weights, n_edges, key):
 
 
 def build_person_graph(
-    spec: Network, persons: Persons, seed: int, household_starts: np.ndarray | None = None
+    spec: Network,
+    persons: Persons,
+    seed: int,
+    household_starts: np.ndarray | None = None,
+    implicit: bool = True,
 ) -> Graph:
-    """The persons' ties. Household and unrewired community ties are held implicitly
-    (Ties); co-workers, online ties and rewired community ties are stored."""
+    """The persons' ties. ``implicit``: household and unrewired community ties are held
+    implicitly (Ties: ~9 of 23.5 entries a person not stored, walks a little slower), and
+    co-workers, online ties and rewired community ties stored; otherwise every tie is
+    stored. The two are the same graph, entry for entry."""
     n = persons.n
     parts: list[tuple[np.ndarray, np.ndarray, int]] = []  # (a, b, layer), int32 pairs
     if household_starts is None:
@@ -635,6 +703,10 @@ def build_person_graph(
         rewired, ra, rb = _rewired_lattice(n, cell_starts, half, stride, spec.community_rewire, key)
         parts.append((ra, rb, COMMUNITY))
         del ra, rb
+        if not implicit:
+            parts.append((*_unrewired_pairs(cell_starts, half, stride, rewired), COMMUNITY))
+    if not implicit:
+        parts.append((*_clique_pairs(household_starts, 10_000), HOUSEHOLD))
     users = np.flatnonzero(persons.internet).astype(np.int32)
     if len(users) > 1 and spec.online_degree > 0:
         pu = draws(seed, Stream.NETWORK, len(users), step=101)
@@ -647,6 +719,8 @@ def build_person_graph(
         del w
     del users
     stored = from_parts(n, parts)
+    if not implicit:
+        return stored
     return with_implicit(
         stored, persons.household, household_starts, cell_starts, half, stride, rewired
     )
@@ -683,8 +757,8 @@ def lower_bound(adj, lo, hi, want):
 def entry_value(t, i, e, row):
     """The value of entry ``e`` of row i (``row``: a buffer of row_room(t), left holding
     row i)."""
-    row_into(t, i, row)
-    return row[e - t.indptr[i]]
+    r, o, _ = row_of(t, i, row)
+    return r[o + e - t.indptr[i]]
 
 
 @njit(cache=True)
@@ -693,10 +767,10 @@ def reverse_of(t, i, v, row):
     if absent (``row`` is left holding row j)."""
     j = nbr_of(v)
     want = (np.int64(i) << LAYER_BITS) | layer_of(v)
-    k = row_into(t, j, row)
-    r = lower_bound(row, 0, k, want)
-    if r < k and row[r] == want:
-        return t.indptr[j] + r
+    r, o, k = row_of(t, j, row)
+    q = lower_bound(r, o, o + k, want)
+    if q < o + k and r[q] == want:
+        return t.indptr[j] + q - o
     return -1
 
 
@@ -718,9 +792,10 @@ def _layer_entries(t, active, all_active, n_layers):
     row = np.empty(row_room(t), t.adj.dtype)
     for i in range(len(t.indptr) - 1):
         first = t.indptr[i]
-        for q in range(row_into(t, i, row)):
+        r, o, k = row_of(t, i, row)
+        for q in range(k):
             if all_active or is_active(active, first + q):
-                out[layer_of(row[q])] += 1.0
+                out[layer_of(r[o + q])] += 1.0
     return out
 
 
@@ -733,8 +808,9 @@ def row_weight_sums(t, layer_w):
     row = np.empty(row_room(t), t.adj.dtype)
     for i in range(n):
         acc = 0.0
-        for q in range(row_into(t, i, row)):
-            acc += layer_w[layer_of(row[q])]
+        r, o, k = row_of(t, i, row)
+        for q in range(k):
+            acc += layer_w[layer_of(r[o + q])]
         out[i] = acc
     return out
 
@@ -748,15 +824,15 @@ def _find(parent, x):
 
 
 @njit(inline="always", cache=True)
-def _join_row(parent, t, active, i, row, k, q, until):
+def _join_row(parent, t, active, i, r, o, k, q, until):
     """Join node i with its active neighbours j (i < j < ``until``) from entry ``q`` of its
-    row (``row[:k]``) on (rows are sorted by neighbour). A root always points to the smaller
-    root, so ``parent[x] <= x`` throughout, and joins among nodes of one range of indices
-    touch the parents of that range only."""
+    row (``r[o:o + k]``: row_of) on (rows are sorted by neighbour). A root always points to
+    the smaller root, so ``parent[x] <= x`` throughout, and joins among nodes of one range
+    of indices touch the parents of that range only."""
     a = -1
     first = t.indptr[i]
     while q < k:
-        j = nbr_of(row[q])
+        j = nbr_of(r[o + q])
         if j >= until:
             break
         if j > i and is_active(active, first + q):
@@ -785,8 +861,8 @@ def _component_roots(t, active, parts):
         lo, hi = part * span, min(n, (part + 1) * span)
         row = np.empty(row_room(t), t.adj.dtype)
         for i in range(lo, hi):
-            k = row_into(t, i, row)
-            _join_row(parent, t, active, i, row, k, 0, hi)
+            r, o, k = row_of(t, i, row)
+            _join_row(parent, t, active, i, r, o, k, 0, hi)
     row = np.empty(row_room(t), t.adj.dtype)
     for part in range(parts - 1):
         lo, hi = part * span, min(n, (part + 1) * span)
@@ -795,8 +871,9 @@ def _component_roots(t, active, parts):
             end = t.xptr[i + 1]
             if (end == t.xptr[i] or t.adj[end - 1] < first) and implicit_span(t, i)[1] <= hi:
                 continue
-            k = row_into(t, i, row)
-            _join_row(parent, t, active, i, row, k, lower_bound(row, 0, k, first), n)
+            r, o, k = row_of(t, i, row)
+            q = lower_bound(r, o, o + k, first) - o
+            _join_row(parent, t, active, i, r, o, k, q, n)
     for i in range(n):  # parent[i] <= i: in ascending order, each parent's root is known
         parent[i] = parent[parent[i]]
     return parent
@@ -877,10 +954,11 @@ def _assortativity_kernel(t, active, score):
         for i in range(s * span, min(n, (s + 1) * span)):
             x = score[i] - mean
             first = t.indptr[i]
-            for q in range(row_into(t, i, row)):
+            r, o, k = row_of(t, i, row)
+            for q in range(k):
                 if is_active(active, first + q):
                     xx += x * x
-                    xy += x * (score[nbr_of(row[q])] - mean)
+                    xy += x * (score[nbr_of(r[o + q])] - mean)
         second[s, 0], second[s, 1] = xx, xy
     sxx = sxy = 0.0
     for s in range(slices):

@@ -20,7 +20,7 @@ from numba import njit, prange
 
 from . import expr
 from .acts import ACT_ID, CONTEXT_ID
-from .network import is_active, nbr_of, row_into, row_room
+from .network import is_active, nbr_of, row_of, row_room
 from .parallel import slicing
 from .prefetch import prefetch_row
 from .rng import uniform, uniforms_at
@@ -627,9 +627,10 @@ def _bump_contacts(changed, marks, ties, active, listed_contacts):
         j = changed[x]
         d = 1 if marks[j] & JOINED else -1
         first = ties.indptr[j]
-        for q in range(row_into(ties, j, row)):
+        r, o, k = row_of(ties, j, row)
+        for q in range(k):
             if is_active(active, first + q):
-                listed_contacts[nbr_of(row[q])] += d
+                listed_contacts[nbr_of(r[o + q])] += d
 
 
 __all__ = ["Registry", "TRUE", "FALSE", "ASSOC", "NO_CAUSE", "VISIBLE", "JOINED", "LEFT"]

@@ -23,7 +23,7 @@ from .network import (
     layer_of,
     nbr_of,
     reverse_of,
-    row_into,
+    row_of,
     row_room,
 )
 from .parallel import slicing
@@ -54,9 +54,10 @@ def _draw_cuts(sources, ties, active, rate, weight, key):
             j = sources[x]
             first = ties.indptr[j]
             c = 0
-            for q in range(row_into(ties, j, row)):
+            r, o, n_q = row_of(ties, j, row)
+            for q in range(n_q):
                 e = first + q
-                if is_active(active, e) and _draws_cut(row[q], e, rate, weight, key):
+                if is_active(active, e) and _draws_cut(r[o + q], e, rate, weight, key):
                     c += 1
             hits[x + 1] = c
     at = np.cumsum(hits)
@@ -70,9 +71,10 @@ def _draw_cuts(sources, ties, active, rate, weight, key):
             j = sources[x]
             first = ties.indptr[j]
             k = at[x]
-            for q in range(row_into(ties, j, row)):
+            r, o, n_q = row_of(ties, j, row)
+            for q in range(n_q):
                 e = first + q
-                if is_active(active, e) and _draws_cut(row[q], e, rate, weight, key):
+                if is_active(active, e) and _draws_cut(r[o + q], e, rate, weight, key):
                     src[k] = j
                     ent[k] = e
                     k += 1

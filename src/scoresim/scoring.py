@@ -36,7 +36,7 @@ from .network import (
     lower_bound,
     nbr_of,
     popcount,
-    row_into,
+    row_of,
     row_room,
     row_weight_sums,
 )
@@ -650,15 +650,15 @@ def _propagate_own(changed, d_own, ties, active, layer_w, sum_own, parts):
                         sum_own[i] += layer_w[layer_of(ties.adj[a])] * d
                     a += 1
                 continue
-            end = row_into(ties, j, row)
-            q = lower_bound(row, 0, end, first) if lo > 0 else 0
+            r, o, end = row_of(ties, j, row)
+            q = lower_bound(r, o, o + end, first) - o if lo > 0 else 0
             start = ties.indptr[j]
             while q < end:
-                i = nbr_of(row[q])
+                i = nbr_of(r[o + q])
                 if i >= hi:
                     break
                 if is_active(active, start + q):
-                    sum_own[i] += layer_w[layer_of(row[q])] * d
+                    sum_own[i] += layer_w[layer_of(r[o + q])] * d
                 q += 1
 
 
@@ -674,10 +674,11 @@ def _recount_sums(ties, active, layer_w, own_true, own_false, sum_own, sum_w):
             a = 0.0
             w_sum = 0.0
             first = ties.indptr[i]
-            for q in range(row_into(ties, i, row)):
+            r, o, k = row_of(ties, i, row)
+            for q in range(k):
                 if is_active(active, first + q):
-                    j = nbr_of(row[q])
-                    w = layer_w[layer_of(row[q])]
+                    j = nbr_of(r[o + q])
+                    w = layer_w[layer_of(r[o + q])]
                     a += w * (np.float64(own_true[j]) + np.float64(own_false[j]))
                     w_sum += w
             sum_own[i] = a

@@ -70,12 +70,16 @@ class Society:
     aware0: np.ndarray  # bool: knows of the system at the start
 
 
-def build_society(sc: Scenario) -> Society:
+def build_society(sc: Scenario, implicit: bool | None = None) -> Society:
+    """The society ``sc`` describes; ``implicit``: whether its graph holds household and
+    lattice ties implicitly (None: where the graph stored whole would crowd the memory,
+    ties_implicit; the numbers are the same either way)."""
     seed = sc.run.seed
+    implicit = ties_implicit(sc) if implicit is None else implicit
     persons = build_persons(sc.population, seed)
     firms = build_firms(sc.population, persons, seed)
     household_starts = group_starts(persons.household).astype(np.int32)
-    graph = build_person_graph(sc.network, persons, seed, household_starts)
+    graph = build_person_graph(sc.network, persons, seed, household_starts, implicit)
     firm_graph = build_firm_graph(sc.network, firms, seed)
     coverage = coverage_bits(sc, persons, firms, seed)
     approval_base, aware0 = approval.baseline(sc.approval, persons, seed)
@@ -919,8 +923,7 @@ def total_names(sc: Scenario) -> list[str]:
 
 # The memory budget (bytes), checked against the arrays by tests/test_memory.py and against
 # peak RSS by benchmarks/memory.py (BENCHMARKS.md):
-STATIC_PERSON_BYTES = PERSON_BYTES + 8 + 8 + 4 + 1 + 5 + 13  # traits etc., CSR row starts
-#          (of all entries, of the stored ones: network.Ties),
+STATIC_PERSON_BYTES = PERSON_BYTES + 8 + 4 + 1 + 5 + 13  # traits etc., CSR row start,
 #          travel, self-employed, approval baseline; the responses' 13: open and VPN-hidden
 #          coverage bits 4 (what the sources see of a person now follows from them and VPN
 #          use: sources.Seen), air and rail propensities 8, learner 1
@@ -1013,28 +1016,50 @@ RECORDS_PER_PERSON_YEAR = 0.12 * 365.25 / 7
 BASE_BYTES = 280e6  # interpreter, numba, libraries, per-step tables [measured]
 
 
-def mean_degrees(sc: Scenario) -> tuple[float, float]:
-    """A person's entries, all and stored: co-workers, online ties and rewired community
-    ties are stored, household and unrewired community ties held implicitly (network.Ties),
-    with a bit a lattice link."""
+IMPLICIT_BYTES = 8  # a person's row start among the stored entries, where ties are implicit
+IMPLICIT_SHARE = 0.5  # [assume] hold ties implicitly where the graph stored whole would need
+#                       more than this share of the available memory (the walks are slower)
+
+
+def mean_degrees(sc: Scenario, implicit: bool = True) -> tuple[float, float]:
+    """A person's entries, all and stored. ``implicit``: household and unrewired community
+    ties are held implicitly (network.Ties, with a bit a lattice link), co-workers, online
+    ties and rewired community ties stored; otherwise all are stored."""
     net, pop = sc.network, sc.population
     work = min(net.work_degree_cap, 10) * 0.6
     online = net.online_degree * pop.internet_share
-    stored = work + online + net.community_degree * net.community_rewire
-    return (pop.household_mean - 1) + work + net.community_degree + online, stored
+    degree = (pop.household_mean - 1) + work + net.community_degree + online
+    return (
+        degree,
+        work + online + net.community_degree * net.community_rewire if implicit else degree,
+    )
 
 
-def estimate_bytes(sc: Scenario) -> int:
+def ties_implicit(sc: Scenario, have: float | None = None) -> bool:
+    """Whether the society's graph holds household and lattice ties implicitly: where the
+    graph stored whole would need more than IMPLICIT_SHARE of the memory ``have`` (the
+    available memory if None). Both forms give the same numbers; the implicit one needs
+    ~27 B a person less, and its walks are slower (BENCHMARKS.md)."""
+    have = available_bytes() if have is None else have
+    return estimate_bytes(sc, implicit=False) > IMPLICIT_SHARE * have
+
+
+def estimate_bytes(sc: Scenario, implicit: bool | None = None) -> int:
     """Peak memory of a build and run, from the per-person and per-entry budgets above: the
     larger of the build (society + pair lists) and the run (society + worlds + pending
-    record expiries, which grow until the longest rule's expiry)."""
+    record expiries, which grow until the longest rule's expiry). ``implicit``: the graph's
+    form (None: the one build_society chooses, ties_implicit)."""
+    if implicit is None:
+        implicit = ties_implicit(sc)
     n = sc.population.persons
     m = n * sc.population.firms_per_person
     net = sc.network
-    degree, stored_degree = mean_degrees(sc)
+    degree, stored_degree = mean_degrees(sc, implicit)
     entries, stored = n * degree, n * stored_degree
     entry_bytes = ENTRY_BYTES if n < PACK32_LIMIT else 8  # wide entries beyond 2**29
-    society = n * STATIC_PERSON_BYTES + stored * entry_bytes + n * net.community_degree / 16
+    society = n * STATIC_PERSON_BYTES + stored * entry_bytes
+    if implicit:  # the stored entries' row starts; a bit a lattice link
+        society += n * (IMPLICIT_BYTES + net.community_degree / 16)
     society += m * (FIRM_BYTES + FIRM_RESPONSE_BYTES)
     society += n / sc.population.household_mean * HOUSEHOLD_BYTES
     build = society + stored * 4 + n * 16  # pair lists (int32 a, b per 2 entries), counts
@@ -1115,13 +1140,14 @@ def available_bytes() -> int:
 
 
 def largest_fitting(sc: Scenario, budget: float) -> int:
-    """The largest population (to within 1 %) whose estimate stays within ``budget`` bytes."""
+    """The largest population (to within 1 %) whose estimate stays within ``budget`` bytes
+    (with ties held implicitly where they would be with ``budget`` available)."""
     lo, hi = 10, max(11, sc.population.persons)
     while hi - lo > max(1000, lo // 100):
         mid = (lo + hi) // 2
         trial = sc.model_copy(deep=True)
         trial.population.persons = mid
-        if estimate_bytes(trial) <= budget:
+        if estimate_bytes(trial, ties_implicit(trial, budget)) <= budget:
             lo = mid
         else:
             hi = mid
