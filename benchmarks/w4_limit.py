@@ -62,10 +62,17 @@ class KernelBytes:
                     setattr(module, name, self._wrap(obj))
 
     def _wrap(self, kernel):
+        def arrays(values):  # the arrays among the arguments, in bundles (named tuples) too
+            for v in values:
+                if isinstance(v, tuple):
+                    yield from arrays(v)
+                elif isinstance(v, np.ndarray):
+                    yield v
+
         def counted(*args, **kw):
             seen = set()
-            for a in list(args) + list(kw.values()):
-                if isinstance(a, np.ndarray) and id(a) not in seen:
+            for a in arrays(list(args) + list(kw.values())):
+                if id(a) not in seen:
                     seen.add(id(a))
                     self.all += a.nbytes
                     if a.ndim != 1 or len(a) != self.entries:

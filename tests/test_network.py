@@ -386,3 +386,20 @@ def test_a_run_over_implicit_ties_equals_one_over_ties_stored_whole(preset, monk
         np.testing.assert_array_equal(a.ledger.sum_own, b.ledger.sum_own)
     if preset == "article":  # contacts cut ties there: the masks have something to differ in
         assert not np.array_equal(stored.worlds[0].active, all_active(stored.society.graph.entries))
+
+
+def test_implicit_ties_refuse_a_household_across_two_cells():
+    """The reach of a row's implicit ties is its lattice cell, which holds its household
+    (build_persons never splits one): cells that would split one are refused, not misread."""
+    from scoresim.network import from_parts, with_implicit
+
+    people = build_persons(Population(persons=500), 2)
+    starts = group_starts(people.household).astype(np.int32)
+    cells = group_starts(people.region.astype(np.int64) * 2 + (~people.urban))
+    stored = from_parts(people.n, [])
+    bits = np.zeros(people.n // 16 + 2, np.uint64)
+    with_implicit(stored, people.household, starts, cells, 4, 8, bits)  # as built: accepted
+    big = int(np.argmax(np.diff(starts)))  # a household of two or more
+    split = np.sort(np.r_[cells, starts[big] + 1])
+    with pytest.raises(ValueError, match="straddles"):
+        with_implicit(stored, people.household, starts, split, 4, 8, bits)

@@ -295,6 +295,17 @@ def row_of(t, i, buf):
     return buf, np.int64(0), row_into(t, i, buf)
 
 
+@njit(cache=True)
+def _households_inside_cells(household_starts, cell_starts):
+    """Whether every household lies inside one cell (as build_persons lays them out): the
+    reach of a row's implicit ties is then its cell (implicit_span)."""
+    for h in range(len(household_starts) - 1):
+        lo, hi = household_starts[h], household_starts[h + 1]
+        if hi > lo and _cell_of(cell_starts, lo) != _cell_of(cell_starts, hi - 1):
+            return False
+    return True
+
+
 @njit(cache=True, parallel=True)
 def _row_lengths(t):
     n = len(t.xptr) - 1
@@ -331,6 +342,8 @@ def with_implicit(
 ) -> Graph:
     """The graph whose rows are ``stored``'s with each person's household and unrewired
     lattice ties added implicitly; its row starts count them (one pass over the rows)."""
+    if half > 0 and not _households_inside_cells(household_starts, cell_starts):
+        raise ValueError("a household straddles two lattice cells: implicit_span needs not")
     most = int(np.diff(household_starts).max(initial=1)) - 1 + 2 * half
     parts = (stored.stored, stored.indptr, household, household_starts, cell_starts)
     lattice = (half, stride, rewired)
@@ -953,10 +966,10 @@ def _assortativity_kernel(t, active, score):
         row = np.empty(row_room(t), t.adj.dtype)
         for i in range(s * span, min(n, (s + 1) * span)):
             x = score[i] - mean
-            first = t.indptr[i]
+            row0 = t.indptr[i]
             r, o, k = row_of(t, i, row)
             for q in range(k):
-                if is_active(active, first + q):
+                if is_active(active, row0 + q):
                     xx += x * x
                     xy += x * (score[nbr_of(r[o + q])] - mean)
         second[s, 0], second[s, 1] = xx, xy

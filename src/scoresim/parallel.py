@@ -15,3 +15,15 @@ def slicing(n: int) -> tuple[int, int]:
     """(number of slices, agents per slice) for ``n`` agents."""
     slices = max(1, min(MAX_SLICES, (n + SLICE - 1) // SLICE))
     return slices, (n + slices - 1) // slices
+
+
+ROW_SLICES = 256  # slices at most of a list of rows to walk, each with its own row buffer
+
+
+@njit(cache=True)
+def row_slicing(n: int) -> tuple[int, int]:
+    """(number of slices, rows per slice) for walking ``n`` independent rows in parallel,
+    each slice with its own buffer (network.row_of): fine enough to spread a few thousand
+    rows over the threads, coarse enough that the buffers cost nothing."""
+    slices = max(1, min(ROW_SLICES, n))
+    return slices, (n + slices - 1) // slices

@@ -28,7 +28,7 @@ from .acts import VPN_USE
 from .behaviour import per_step
 from .effects import EFFECT_ID
 from .network import LAYER_NAMES, is_active, layer_of, nbr_of, row_of, row_room
-from .parallel import slicing
+from .parallel import row_slicing
 from .rng import Stream, stream_key, uniforms_at
 from .scenario import Regime, Scenario, association_on
 from .scoring import ACT_GRAVITY
@@ -54,7 +54,7 @@ def sharing_layers(regime: Regime) -> np.ndarray:
 def _felt(offenders, ties, active, share, watched):
     """Per offender, the summed felt surveillance of the contacts who share their penalties."""
     out = np.zeros(len(offenders), np.float64)
-    slices, span = slicing(len(offenders))
+    slices, span = row_slicing(len(offenders))
     for s in prange(slices):
         row = np.empty(row_room(ties), ties.adj.dtype)
         for x in range(s * span, min(len(offenders), (s + 1) * span)):

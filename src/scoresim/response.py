@@ -26,7 +26,7 @@ from .network import (
     row_of,
     row_room,
 )
-from .parallel import slicing
+from .parallel import row_slicing
 from .prefetch import prefetch_row
 from .rng import uniform
 from .sanctions import income_factor_of, job_hazard_of
@@ -46,7 +46,7 @@ def _draw_cuts(sources, ties, active, rate, weight, key):
     draws to cut the tie, with their sources, in source order then row order. Counted first,
     then written (the draws are pure, so the second walk draws the same)."""
     hits = np.zeros(len(sources) + 1, np.int64)
-    slices, span = slicing(len(sources))
+    slices, span = row_slicing(len(sources))
     for s in prange(slices):
         row = np.empty(row_room(ties), ties.adj.dtype)
         for x in range(s * span, min(len(sources), (s + 1) * span)):

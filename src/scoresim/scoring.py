@@ -40,7 +40,7 @@ from .network import (
     row_room,
     row_weight_sums,
 )
-from .parallel import slicing
+from .parallel import row_slicing
 from .prefetch import prefetch_row
 from .scenario import FIRM_FIELDS, LAYERS, PERSON_FIELDS, Grade, Regime
 from .sources import grouped
@@ -129,7 +129,7 @@ def compile_rules(regime: Regime, subject: str, step_years: float) -> dict[int, 
 
 def most_ties(graph: Graph) -> int:
     """The longest row of ``graph``: the most ties any agent has."""
-    return int(np.diff(graph.indptr).max()) if graph.n else 0
+    return graph.longest
 
 
 def weight_sum_type(layer_weights: np.ndarray, most: int) -> type:
@@ -667,7 +667,7 @@ def _recount_sums(ties, active, layer_w, own_true, own_false, sum_own, sum_w):
     """Each agent's layer-weighted sums over its active ties: of the contacts' own points
     and of the weights."""
     n = len(sum_own)
-    slices, span = slicing(n)
+    slices, span = row_slicing(n)
     for s in prange(slices):
         row = np.empty(row_room(ties), ties.adj.dtype)
         for i in range(s * span, min(n, (s + 1) * span)):

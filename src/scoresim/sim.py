@@ -72,8 +72,8 @@ class Society:
 
 def build_society(sc: Scenario, implicit: bool | None = None) -> Society:
     """The society ``sc`` describes; ``implicit``: whether its graph holds household and
-    lattice ties implicitly (None: where the graph stored whole would crowd the memory,
-    ties_implicit; the numbers are the same either way)."""
+    lattice ties implicitly (None: where the run with the graph stored whole would crowd
+    the memory, ties_implicit; the numbers are the same either way)."""
     seed = sc.run.seed
     implicit = ties_implicit(sc) if implicit is None else implicit
     persons = build_persons(sc.population, seed)
@@ -1037,9 +1037,10 @@ def mean_degrees(sc: Scenario, implicit: bool = True) -> tuple[float, float]:
 
 def ties_implicit(sc: Scenario, have: float | None = None) -> bool:
     """Whether the society's graph holds household and lattice ties implicitly: where the
-    graph stored whole would need more than IMPLICIT_SHARE of the memory ``have`` (the
-    available memory if None). Both forms give the same numbers; the implicit one needs
-    ~27 B a person less, and its walks are slower (BENCHMARKS.md)."""
+    run, with the graph stored whole, would need more than IMPLICIT_SHARE of the memory
+    ``have`` (the available memory if None; so the estimate of a run near that share
+    depends on the memory free when it is made). Both forms give the same numbers; the
+    implicit one needs ~27 B a person less, and its walks are slower (BENCHMARKS.md)."""
     have = available_bytes() if have is None else have
     return estimate_bytes(sc, implicit=False) > IMPLICIT_SHARE * have
 
