@@ -147,8 +147,15 @@ def row_room(t):
 
 @njit(inline="always", cache=True)
 def _is_rewired(t, i, d):
-    b = np.int64(i) * t.layout[HALF] + d - 1
-    return ((t.rewired[b >> 6] >> np.uint64(b & 63)) & np.uint64(1)) != 0
+    """Whether person i's lattice link d was rewired (bit i * half + d - 1, laid out as the
+    active bitsets are: is_active reads it)."""
+    return is_active(t.rewired, np.int64(i) * t.layout[HALF] + d - 1)
+
+
+@njit(inline="always", cache=True)
+def stored_whole(t):
+    """Whether every row of ``t`` is stored as it is (nothing held implicitly)."""
+    return len(t.household) == 0 and t.layout[HALF] == 0
 
 
 @njit(inline="always", cache=True)
@@ -211,7 +218,7 @@ def row_into(t, i, buf):
     ``t.indptr[i] + q`` of the graph."""
     lo, hi = t.xptr[i], t.xptr[i + 1]
     half = t.layout[HALF]
-    if len(t.household) == 0 and half == 0:
+    if stored_whole(t):
         for q in range(hi - lo):
             buf[q] = t.adj[lo + q]
         return hi - lo
@@ -290,7 +297,7 @@ def row_of(t, i, buf):
     """Row i as ``(r, o, k)``: its entries are ``r[o:o + k]``, in the order of a row stored
     whole (entry q is entry ``t.indptr[i] + q``). A row with nothing implicit is read where
     it is stored; one with implicit ties is laid out in ``buf`` (row_into)."""
-    if len(t.household) == 0 and t.layout[HALF] == 0:
+    if stored_whole(t):
         return t.adj, t.xptr[i], t.xptr[i + 1] - t.xptr[i]
     return buf, np.int64(0), row_into(t, i, buf)
 
@@ -566,15 +573,16 @@ def _clique_pairs(group_starts, cap):
 
 
 @njit(cache=True)
-def _rewired_lattice(n, cell_starts, half_degree, stride, rewire, key):
+def _lattice(n, cell_starts, half_degree, stride, rewire, key, whole):
     """Watts-Strogatz inside each (region, urban) cell: each person links to the persons
     ``stride``, 2*``stride``, ... positions ahead (past their own household, which sits at
     adjacent positions), and each link is rewired to a random cell member with prob
-    ``rewire``. The lattice follows from the person order and is not stored: returns which
-    links were rewired (a bit a person and link) and the rewired pairs, which are stored."""
+    ``rewire``. Returns which links were rewired (a bit a person and link) and the pairs to
+    store: the rewired links, and the others too if the graph is stored ``whole`` (else
+    they follow from the person order: Ties)."""
     rewired = np.zeros((n * half_degree + 63) // 64 + 1, np.uint64)
     m = 0
-    for fill in range(2):  # count the rewired links and mark them, then write their pairs
+    for fill in range(2):  # count the pairs and mark the rewired links, then write the pairs
         if fill:
             a = np.empty(m, dtype=np.int32)
             b = np.empty(m, dtype=np.int32)
@@ -589,42 +597,20 @@ def _rewired_lattice(n, cell_starts, half_degree, stride, rewire, key):
                 continue
             for x in range(s):
                 for d in range(1, half_degree + 1):
-                    if uniform(key, 2 * k) < rewire:
+                    moved = uniform(key, 2 * k) < rewire
+                    if moved or whole:
                         if fill:
                             a[m] = lo + x
-                            b[m] = lo + int(uniform(key, 2 * k + 1) * s)
-                        else:
+                            if moved:
+                                b[m] = lo + int(uniform(key, 2 * k + 1) * s)
+                            else:
+                                b[m] = lo + (x + d * stride) % s
+                        elif moved:
                             bit = (lo + x) * half_degree + d - 1
                             rewired[bit >> 6] |= np.uint64(1) << np.uint64(bit & 63)
                         m += 1
                     k += 1
     return rewired, a, b
-
-
-@njit(cache=True)
-def _unrewired_pairs(cell_starts, half_degree, stride, rewired):
-    """The lattice links that were not rewired, as pairs (a graph that stores them)."""
-    total = 0
-    for c in range(len(cell_starts) - 1):
-        s = cell_starts[c + 1] - cell_starts[c]
-        if s > 1:
-            total += s * half_degree
-    a = np.empty(total, dtype=np.int32)
-    b = np.empty(total, dtype=np.int32)
-    m = 0
-    for c in range(len(cell_starts) - 1):
-        lo, hi = cell_starts[c], cell_starts[c + 1]
-        s = hi - lo
-        if s <= 1:
-            continue
-        for x in range(s):
-            for d in range(1, half_degree + 1):
-                bit = (lo + x) * half_degree + d - 1
-                if not (rewired[bit >> 6] >> np.uint64(bit & 63)) & np.uint64(1):
-                    a[m] = lo + x
-                    b[m] = lo + (x + d * stride) % s
-                    m += 1
-    return a[:m], b[:m]
 
 
 @njit(cache=True)
@@ -713,11 +699,10 @@ def build_person_graph(
     rewired = None
     if half > 0:
         key = stream_key(seed, Stream.NETWORK, COMMUNITY)
-        rewired, ra, rb = _rewired_lattice(n, cell_starts, half, stride, spec.community_rewire, key)
-        parts.append((ra, rb, COMMUNITY))
-        del ra, rb
-        if not implicit:
-            parts.append((*_unrewired_pairs(cell_starts, half, stride, rewired), COMMUNITY))
+        rewire, whole = spec.community_rewire, not implicit
+        rewired, la, lb = _lattice(n, cell_starts, half, stride, rewire, key, whole)
+        parts.append((la, lb, COMMUNITY))
+        del la, lb
     if not implicit:
         parts.append((*_clique_pairs(household_starts, 10_000), HOUSEHOLD))
     users = np.flatnonzero(persons.internet).astype(np.int32)

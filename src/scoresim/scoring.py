@@ -633,26 +633,16 @@ def _propagate_own(changed, d_own, ties, active, layer_w, sum_own, parts):
             if d == 0.0:
                 continue
             span_lo, span_hi = implicit_span(ties, j)
+            start = ties.indptr[j]  # the row's first entry
             if span_hi <= lo or span_lo >= hi or span_lo == span_hi:
-                # no implicit tie in this thread's range: walk the stored ones in it, each
+                # no implicit tie in this thread's range: the stored ones as they are, each
                 # numbered past the row's implicit ties below it (all or none of them)
-                a, end = ties.xptr[j], ties.xptr[j + 1]
-                if lo > 0:
-                    a = lower_bound(ties.adj, a, end, first)
-                skip = ties.indptr[j] - ties.xptr[j]
+                r, o, end = ties.adj, ties.xptr[j], ties.xptr[j + 1] - ties.xptr[j]
                 if span_hi <= lo:
-                    skip += ties.indptr[j + 1] - ties.indptr[j] - (end - ties.xptr[j])
-                while a < end:
-                    i = nbr_of(ties.adj[a])
-                    if i >= hi:
-                        break
-                    if is_active(active, skip + a):
-                        sum_own[i] += layer_w[layer_of(ties.adj[a])] * d
-                    a += 1
-                continue
-            r, o, end = row_of(ties, j, row)
+                    start += ties.indptr[j + 1] - ties.indptr[j] - end
+            else:
+                r, o, end = row_of(ties, j, row)
             q = lower_bound(r, o, o + end, first) - o if lo > 0 else 0
-            start = ties.indptr[j]
             while q < end:
                 i = nbr_of(r[o + q])
                 if i >= hi:
