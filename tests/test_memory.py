@@ -128,12 +128,17 @@ def test_society_budget_matches_its_arrays(implicit):
     degree, stored = S.mean_degrees(sim.scenario, implicit)
     assert graph.entries / N == pytest.approx(degree, rel=0.1)
     assert len(graph.stored) / N == pytest.approx(stored, rel=0.1)
-    if implicit:  # household, lattice ties held implicitly: row starts of the stored, bits
+    if implicit:  # household, co-worker, lattice ties held implicitly: row starts of the
+        #           stored, a bit a lattice link, the firms' staff
         assert graph.xptr.nbytes == pytest.approx(N * S.IMPLICIT_BYTES, abs=8)
         lattice_bits = N * sim.scenario.network.community_degree / 2
         assert graph.rewired.nbytes == pytest.approx(lattice_bits / 8, rel=0.01)
+        staff = N * S.WORKER_SHARE * S.STAFF_BYTES
+        assert graph.staff.nbytes == pytest.approx(staff, rel=0.05)
+        firms = society.firms.n
+        assert graph.staff_starts.nbytes == pytest.approx(firms * S.STAFF_START_BYTES, rel=0.02)
     else:
-        assert graph.xptr is None and graph.rewired is None
+        assert graph.xptr is None and graph.rewired is None and graph.staff is None
 
 
 def test_ties_are_held_implicitly_where_stored_whole_they_would_crowd_the_memory():
@@ -141,7 +146,8 @@ def test_ties_are_held_implicitly_where_stored_whole_they_would_crowd_the_memory
     the implicit form's estimate is the smaller by the entries it does not store."""
     sc = scoresim.Sim("article", n=10**7, years=1, twin=False).scenario
     whole, implicit = S.estimate_bytes(sc, False), S.estimate_bytes(sc, True)
-    assert (whole - implicit) / 10**7 > 20  # ~9 entries of 4 B, less 8 B of row starts
+    assert (whole - implicit) / 10**7 > 40  # ~15 entries of 4 B, less ~11 B of row starts
+    #                                         and staff
     assert S.ties_implicit(sc, have=whole)  # stored whole it would fill it
     assert not S.ties_implicit(sc, have=4 * whole)
     assert S.estimate_bytes(sc) in (whole, implicit)

@@ -274,7 +274,8 @@ def test_csr_rows_sorted_and_deduplicated_with_hubs_and_repeats():
 def _stored_whole(persons, spec: Network, seed: int, g, wide: bool):
     """The graph ``g`` is meant to be, every tie stored (the form before the implicit layers):
     each household's pairs, the whole community lattice with its rewired links (drawn here
-    with the builder's draws, link by link), and ``g``'s stored co-worker and online ties."""
+    with the builder's draws, link by link), each firm's co-workers (from the employers
+    alone), and ``g``'s stored online ties."""
     from scoresim.network import COMMUNITY, HOUSEHOLD, ONLINE, WORK, from_parts
     from scoresim.rng import Stream, stream_key, uniform
 
@@ -302,29 +303,49 @@ def _stored_whole(persons, spec: Network, seed: int, g, wide: bool):
                 a.append(lo + x), b.append(j)
                 k += 1
     parts.append((np.array(a, np.int64), np.array(b, np.int64), COMMUNITY))
+    a, b = [], []  # co-workers: a firm's workers all tied, or a ring of degree cap if many
+    for firm in np.unique(persons.employer[persons.employer >= 0]):
+        staff = np.flatnonzero(persons.employer == firm)
+        s, cap = len(staff), spec.work_degree_cap
+        for x in range(s):
+            others = (
+                range(x + 1, s) if s <= cap + 1 else [(x + d) % s for d in range(1, cap // 2 + 1)]
+            )
+            for y in others:
+                a.append(staff[x]), b.append(staff[y])
+    parts.append((np.array(a, np.int64), np.array(b, np.int64), WORK))
     rows = np.repeat(np.arange(g.n), np.diff(g.ties.xptr))
     nbr, layer = g.stored >> 3, g.stored & 7
-    for lay in (WORK, ONLINE):
-        one_way = (layer == lay) & (rows < nbr)  # each stored tie is stored from both ends
-        parts.append((rows[one_way], nbr[one_way].astype(np.int64), lay))
+    assert not np.any(layer == WORK)  # co-workers are held implicitly
+    one_way = (layer == ONLINE) & (rows < nbr)  # each stored tie is stored from both ends
+    parts.append((rows[one_way], nbr[one_way].astype(np.int64), ONLINE))
     return from_parts(g.n, parts, wide)
 
 
 @pytest.mark.parametrize(
-    "persons,regions,degree,rewire",
-    [(3000, 4, 8.0, 0.1), (400, 40, 8.0, 0.3), (300, 60, 14.0, 0.0), (500, 3, 6.0, 1.0)],
+    "persons,regions,degree,rewire,cap",
+    [
+        (3000, 4, 8.0, 0.1, 10),
+        (400, 40, 8.0, 0.3, 3),
+        (300, 60, 14.0, 0.0, 2),
+        (500, 3, 6.0, 1.0, 4),
+    ],
 )
-def test_implicit_rows_are_the_rows_stored_whole(persons, regions, degree, rewire):
-    """Household and unrewired community ties are not stored: the rows row_into lays out are
-    the rows of the graph with every tie stored, entry for entry (the same order, so the same
-    active bits, sums and draws), with cells of a few persons whose lattice wraps onto itself
-    (repeats and self-ties dropped), every link rewired or none, and entries of 8 bytes."""
+def test_implicit_rows_are_the_rows_stored_whole(persons, regions, degree, rewire, cap):
+    """Household, co-worker and unrewired community ties are not stored: the rows row_into
+    lays out are the rows of the graph with every tie stored, entry for entry (the same
+    order, so the same active bits, sums and draws), with cells of a few persons whose
+    lattice wraps onto itself (repeats and self-ties dropped), every link rewired or none,
+    firms of all-tied workers and firms in rings (odd and even caps), and entries of 8
+    bytes."""
     pop = Population(persons=persons, region_weights=[1.0] * regions)
     people = build_persons(pop, 6)
     build_firms(pop, people, 6)
-    spec = Network(community_degree=degree, community_rewire=rewire)
+    spec = Network(community_degree=degree, community_rewire=rewire, work_degree_cap=cap)
     g = build_person_graph(spec, people, 6)
     assert len(g.stored) < g.entries  # some ties are held implicitly
+    sizes = np.bincount(people.employer[people.employer >= 0])
+    assert sizes.max() > cap + 1 and np.any((sizes > 1) & (sizes <= cap + 1))  # rings, cliques
     whole = _stored_whole(people, spec, 6, g, wide=False)
     np.testing.assert_array_equal(g.indptr, whole.indptr)
     np.testing.assert_array_equal(g.adj, whole.stored)
@@ -339,7 +360,7 @@ def test_implicit_rows_are_the_rows_stored_whole(persons, regions, degree, rewir
                               for x in np.unique(layer)], wide=True)  # fmt: skip
     wide = with_implicit(
         stored, people.household, group_starts(people.household).astype(np.int32),
-        g.cell_starts, g.half, g.stride, g.rewired,
+        g.cell_starts, g.half, g.stride, g.rewired, people.employer, g.staff, g.work_cap,
     )  # fmt: skip
     assert wide.ties.adj.dtype == np.uint64
     np.testing.assert_array_equal(wide.indptr, whole.indptr)
@@ -365,8 +386,8 @@ def test_implicit_rows_are_the_rows_stored_whole(persons, regions, degree, rewir
 @pytest.mark.parametrize("preset", ["article", "eu-safeguards", "rongcheng"])
 def test_a_run_over_implicit_ties_equals_one_over_ties_stored_whole(preset, monkeypatch):
     """Every recorded number, every cut tie and every score of a run (and its twin) over a
-    graph that holds household and lattice ties implicitly are those of the same run over
-    the graph stored whole: the form is a matter of memory and speed only."""
+    graph that holds household, co-worker and lattice ties implicitly are those of the same
+    run over the graph stored whole: the form is a matter of memory and speed only."""
     import scoresim
     from scoresim import sim as S
 

@@ -49,12 +49,13 @@ def layer_of(v):
 
 
 class Ties(NamedTuple):
-    """A graph as kernels read it. Row i's entries are its household's other members and its
-    community lattice ties that were not rewired, held implicitly (they follow from the
-    order of the persons, region by region, household by household), and the stored ones
-    (co-workers, online ties, rewired community ties), ``adj[xptr[i]:xptr[i + 1]]``.
-    ``row_into`` lays a row out as if it were stored whole (by neighbour, then layer, no
-    repeats): entry ``indptr[i] + q``, whose active bit the worlds keep, is its q-th."""
+    """A graph as kernels read it. Row i's entries are its household's other members, its
+    community lattice ties that were not rewired and its co-workers, held implicitly (they
+    follow from the order of the persons, region by region, household by household, and
+    from the staff of its employer), and the stored ones (online ties, rewired community
+    ties), ``adj[xptr[i]:xptr[i + 1]]``. ``row_into`` lays a row out as if it were stored
+    whole (by neighbour, then layer, no repeats): entry ``indptr[i] + q``, whose active bit
+    the worlds keep, is its q-th."""
 
     indptr: np.ndarray  # int64, n + 1: each row's first entry, implicit ones counted
     xptr: np.ndarray  # int64, n + 1: each row's first stored entry
@@ -62,11 +63,18 @@ class Ties(NamedTuple):
     household: np.ndarray  # int32: each person's household (empty: no implicit households)
     household_starts: np.ndarray  # int32: first person of each household, then n
     cell_starts: np.ndarray  # int64: first person of each (region, urban) cell, then n
-    layout: np.ndarray  # int64: lattice half degree, stride; longest row; most implicit entries
+    layout: np.ndarray  # int64: lattice half degree, stride; longest row; most implicit
+    #                     entries; co-workers' cap (see HALF...)
     rewired: np.ndarray  # uint64 bitset, bit i * half + d - 1: person i's lattice slot d rewired
+    employer: np.ndarray  # int32: each person's firm or -1 (empty: no implicit co-workers)
+    staff: np.ndarray  # int32: the workers, firm by firm, ascending within a firm
+    staff_starts: np.ndarray  # int64: each firm's first worker in ``staff``, then its length
 
 
-HALF, STRIDE, LONGEST, MOST_IMPLICIT = range(4)  # the fields of Ties.layout
+# the fields of Ties.layout: the lattice's half degree and stride, the longest row, the most
+# implicit entries of a row, the co-workers' cap (network.work_degree_cap: a firm of more
+# than cap + 1 workers is a ring lattice of degree cap, _clique_pairs)
+HALF, STRIDE, LONGEST, MOST_IMPLICIT, WORK_CAP = range(5)
 
 
 @dataclass
@@ -82,6 +90,10 @@ class Graph:
     rewired: np.ndarray | None = None
     longest: int = -1  # the longest row (-1: not yet known)
     most_implicit: int = 0  # the most implicit entries of a row
+    employer: np.ndarray | None = None  # the persons' employers, if co-workers are implicit
+    staff: np.ndarray | None = None  # int32: the workers, firm by firm (Ties.staff)
+    staff_starts: np.ndarray | None = None  # int64: each firm's first worker, then the count
+    work_cap: int = 0  # the co-workers' cap (Ties.layout)
 
     def __post_init__(self) -> None:
         if self.longest < 0:
@@ -101,6 +113,7 @@ class Graph:
         not replaced once built)."""
         none32, none64 = np.zeros(0, np.int32), np.zeros(0, np.int64)
         held = self.household is not None
+        work = self.employer is not None
         return Ties(
             self.indptr,
             self.indptr if self.xptr is None else self.xptr,
@@ -108,8 +121,14 @@ class Graph:
             self.household if held else none32,
             self.household_starts if held else none32,
             none64 if self.cell_starts is None else self.cell_starts,
-            np.array([self.half, self.stride, self.longest, self.most_implicit], np.int64),
+            np.array(
+                [self.half, self.stride, self.longest, self.most_implicit, self.work_cap],
+                np.int64,
+            ),
             np.zeros(1, np.uint64) if self.rewired is None else self.rewired,
+            self.employer if work else none32,
+            self.staff if work else none32,
+            self.staff_starts if work else none64,
         )
 
     @property
@@ -134,15 +153,18 @@ class Graph:
         return _active_degree(self.indptr, check_active(active, self.entries))
 
     def nbytes(self) -> int:
-        """Bytes of the graph's own arrays (the household columns are the persons')."""
+        """Bytes of the graph's own arrays (the household and employer columns are the
+        persons')."""
         own = [self.indptr, self.stored, self.xptr, self.cell_starts, self.rewired]
+        own += [self.staff, self.staff_starts]
         return sum(a.nbytes for a in own if a is not None)
 
 
 @njit(cache=True)
 def row_room(t):
-    """The length of a buffer row_into can fill for any row of ``t``."""
-    return t.layout[LONGEST] + t.layout[MOST_IMPLICIT]
+    """The length of a buffer row_into can fill for any row of ``t`` (the row, then room
+    for its implicit entries twice: two sorted runs and their merge)."""
+    return t.layout[LONGEST] + 2 * t.layout[MOST_IMPLICIT]
 
 
 @njit(inline="always", cache=True)
@@ -155,7 +177,7 @@ def _is_rewired(t, i, d):
 @njit(inline="always", cache=True)
 def stored_whole(t):
     """Whether every row of ``t`` is stored as it is (nothing held implicitly)."""
-    return len(t.household) == 0 and t.layout[HALF] == 0
+    return len(t.household) == 0 and t.layout[HALF] == 0 and len(t.employer) == 0
 
 
 @njit(inline="always", cache=True)
@@ -186,16 +208,32 @@ def _wrap(y, s):
 
 
 @njit(inline="always", cache=True)
+def _staff_of(t, i):
+    """Person i's firm's workers, ``t.staff[lo:hi]`` (an empty range if it has no employer
+    or co-workers are stored)."""
+    if len(t.employer) == 0 or t.employer[i] < 0:
+        return np.int64(0), np.int64(0)
+    f = t.employer[i]
+    return t.staff_starts[f], t.staff_starts[f + 1]
+
+
+@njit(inline="always", cache=True)
 def implicit_span(t, i):
-    """The persons row i's implicit ties can reach, lo..hi-1 (its lattice cell, or its
-    household where no lattice is held; an empty range if the row has none)."""
+    """The persons row i's implicit ties can reach, lo..hi-1: its lattice cell (or its
+    household where no lattice is held) and its firm's workers, from the first to the last
+    (an empty range if the row has none)."""
+    lo, hi = np.int64(i), np.int64(i)
     if t.layout[HALF] > 0:
         c = _cell_of(t.cell_starts, i)
-        return t.cell_starts[c], t.cell_starts[c + 1]
-    if len(t.household):
+        lo, hi = t.cell_starts[c], t.cell_starts[c + 1]
+    elif len(t.household):
         h = t.household[i]
-        return np.int64(t.household_starts[h]), np.int64(t.household_starts[h + 1])
-    return np.int64(i), np.int64(i)
+        lo, hi = np.int64(t.household_starts[h]), np.int64(t.household_starts[h + 1])
+    a, b = _staff_of(t, i)
+    if b - a > 1:
+        first, last = np.int64(t.staff[a]), np.int64(t.staff[b - 1]) + 1
+        lo, hi = (first, last) if lo == hi else (min(lo, first), max(hi, last))
+    return lo, hi
 
 
 @njit(inline="always", cache=True)
@@ -267,10 +305,14 @@ def row_into(t, i, buf):
                 j = first + _wrap(x + d * stride, s)
                 if j != i:
                     m = _put_sorted(buf, at, m, (j << LAYER_BITS) | COMMUNITY)
-    k = 0  # merge the two sorted runs, each value once
-    a, b, end = lo, at, at + m
-    if m > 0:  # the stored ties before the first implicit one, copied as they are
-        cut = lower_bound(t.adj, lo, hi, buf[at])
+    f_lo, f_hi = _staff_of(t, i)
+    b, end = at, at + m
+    if f_hi - f_lo > 1:
+        b, end = _with_co_workers(t.staff, f_lo, f_hi, t.layout[WORK_CAP], i, buf, at, m)
+    k = 0  # merge the stored run and the implicit one, each value once
+    a = lo
+    if end > b:  # the stored ties before the first implicit one, copied as they are
+        cut = lower_bound(t.adj, lo, hi, buf[b])
         while a < cut:
             buf[k] = t.adj[a]
             a += 1
@@ -290,6 +332,55 @@ def row_into(t, i, buf):
         a += 1
         k += 1
     return k
+
+
+@njit(cache=True)  # (not inlined: every row walk inlines row_into, and so compiles faster)
+def _with_co_workers(staff, f_lo, f_hi, cap, i, buf, at, m):
+    """Row i's co-workers (the pairs _clique_pairs makes: all its firm's other workers
+    ``staff[f_lo:f_hi]``, or the ``cap // 2`` each side of the person in the firm's ring)
+    merged with its other implicit entries ``buf[at:at + m]``; returns where the merged run
+    lies in ``buf`` (``lo, hi``; the co-workers and the merge use the room past ``at + m``)."""
+    s = f_hi - f_lo
+    c = at + m  # the co-workers, sorted
+    w = 0
+    reach = cap // 2
+    p = lower_bound(staff, f_lo, f_hi, i) if s > cap + 1 else f_lo
+    if s <= cap + 1 or (f_lo + reach <= p and p < f_hi - reach):
+        # all the firm's workers, or the ring's reach each side where it does not wrap: in
+        # ascending order already
+        lo, hi = (f_lo, f_hi) if s <= cap + 1 else (p - reach, p + reach + 1)
+        for q in range(lo, hi):
+            j = np.int64(staff[q])
+            if j != i:
+                buf[c + w] = (j << LAYER_BITS) | WORK
+                w += 1
+    else:
+        x = p - f_lo
+        for d in range(1, reach + 1):
+            for y in (x - d, x + d):
+                j = np.int64(staff[f_lo + _wrap(y, s)])
+                w = _put_sorted(buf, c, w, (j << LAYER_BITS) | WORK)
+    if m == 0:
+        return c, c + w
+    u, v, out = at, c, c + w  # merge the two runs (no value is in both: their layers differ)
+    k = out
+    while u < at + m and v < c + w:
+        if buf[u] < buf[v]:
+            buf[k] = buf[u]
+            u += 1
+        else:
+            buf[k] = buf[v]
+            v += 1
+        k += 1
+    while u < at + m:
+        buf[k] = buf[u]
+        u += 1
+        k += 1
+    while v < c + w:
+        buf[k] = buf[v]
+        v += 1
+        k += 1
+    return out, k
 
 
 @njit(inline="always", cache=True)
@@ -346,17 +437,30 @@ def with_implicit(
     half: int,
     stride: int,
     rewired: np.ndarray,
+    employer: np.ndarray | None = None,
+    staff: np.ndarray | None = None,
+    work_cap: int = 0,
 ) -> Graph:
     """The graph whose rows are ``stored``'s with each person's household and unrewired
-    lattice ties added implicitly; its row starts count them (one pass over the rows)."""
+    lattice ties added implicitly, and its co-workers if ``employer`` and ``staff`` (the
+    workers, firm by firm, ascending within a firm) are given; its row starts count them
+    (one pass over the rows)."""
     if half > 0 and not _households_inside_cells(household_starts, cell_starts):
         raise ValueError("a household straddles two lattice cells: implicit_span needs not")
     most = int(np.diff(household_starts).max(initial=1)) - 1 + 2 * half
+    work: tuple = (None, None, None, 0)
+    if employer is not None and staff is not None and len(staff):
+        firms = int(employer.max()) + 1
+        staff_starts = np.zeros(firms + 1, np.int64)
+        np.cumsum(np.bincount(employer[staff], minlength=firms), out=staff_starts[1:])
+        most += min(work_cap, int(np.diff(staff_starts).max()) - 1)
+        work = (employer, staff, staff_starts, work_cap)
     parts = (stored.stored, stored.indptr, household, household_starts, cell_starts)
     lattice = (half, stride, rewired)
     room = int(np.diff(stored.indptr).max(initial=0)) + most  # enough to count the rows
-    lengths = _row_lengths(Graph(stored.indptr, *parts, *lattice, room, most).ties)
-    return Graph(np.cumsum(lengths), *parts, *lattice, int(lengths.max(initial=0)), most)
+    lengths = _row_lengths(Graph(stored.indptr, *parts, *lattice, room, most, *work).ties)
+    longest = int(lengths.max(initial=0))
+    return Graph(np.cumsum(lengths), *parts, *lattice, longest, most, *work)
 
 
 # Bytes per directed entry (up to 2**29 agents; each world adds a bit an entry, its active mask).
@@ -675,22 +779,21 @@ def build_person_graph(
     household_starts: np.ndarray | None = None,
     implicit: bool = True,
 ) -> Graph:
-    """The persons' ties. ``implicit``: household and unrewired community ties are held
-    implicitly (Ties: ~9 of 23.5 entries a person not stored, walks a little slower), and
-    co-workers, online ties and rewired community ties stored; otherwise every tie is
-    stored. The two are the same graph, entry for entry."""
+    """The persons' ties. ``implicit``: household, co-worker and unrewired community ties are
+    held implicitly (Ties: ~15 of 23.5 entries a person not stored, walks slower), online
+    ties and rewired community ties stored; otherwise every tie is stored. The two are the
+    same graph, entry for entry."""
     n = persons.n
     parts: list[tuple[np.ndarray, np.ndarray, int]] = []  # (a, b, layer), int32 pairs
     if household_starts is None:
         household_starts = group_starts(persons.household).astype(np.int32)
     workers = np.flatnonzero(persons.employer >= 0)
-    order = workers[np.argsort(persons.employer[workers], kind="stable")].astype(np.int32)
+    staff = workers[np.argsort(persons.employer[workers], kind="stable")].astype(np.int32)
     del workers
-    if len(order):
-        wa, wb = _clique_pairs(group_starts(persons.employer[order]), spec.work_degree_cap)
-        parts.append((order[wa], order[wb], WORK))
-        del wa, wb
-    del order
+    if len(staff) and not implicit:
+        wa, wb = _clique_pairs(group_starts(persons.employer[staff]), spec.work_degree_cap)
+        parts.append((staff[wa], staff[wb], WORK))
+        del wa, wb, staff
     cell = persons.region.astype(np.int64) * 2 + (~persons.urban)
     cell_starts = group_starts(cell)
     del cell
@@ -720,8 +823,9 @@ def build_person_graph(
     if not implicit:
         return stored
     return with_implicit(
-        stored, persons.household, household_starts, cell_starts, half, stride, rewired
-    )
+        stored, persons.household, household_starts, cell_starts, half, stride, rewired,
+        persons.employer, staff, spec.work_degree_cap,
+    )  # fmt: skip
 
 
 def build_firm_graph(spec: Network, firms: Firms, seed: int) -> Graph:

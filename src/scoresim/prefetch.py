@@ -47,14 +47,19 @@ def prefetch(typingctx, array, index):
 
 @njit(cache=True, inline="always")
 def prefetch_row(ties, active, agents, x):
-    """Ask for the row of ``agents[x + AHEAD]`` (its stored ties and their active bits) and
-    for the row starts of ``agents[x + 2 * AHEAD]``, while the row of ``agents[x]`` is walked
-    (network.Ties: its implicit ties are next to the person in memory)."""
+    """Ask for the row of ``agents[x + AHEAD]`` (its stored ties and their active bits, and
+    where co-workers are implicit, its firm's first worker) and for the row starts of
+    ``agents[x + 2 * AHEAD]``, while the row of ``agents[x]`` is walked (network.Ties: its
+    household and lattice ties are next to the person in memory)."""
     if x + 2 * AHEAD < len(agents):
         prefetch(ties.indptr, agents[x + 2 * AHEAD])
         prefetch(ties.xptr, agents[x + 2 * AHEAD])
+        if len(ties.employer):
+            prefetch(ties.employer, agents[x + 2 * AHEAD])
     if x + AHEAD < len(agents):
         j = agents[x + AHEAD]
+        if len(ties.employer) and ties.employer[j] >= 0:
+            prefetch(ties.staff_starts, ties.employer[j])
         start, end = ties.xptr[j], ties.xptr[j + 1]
         if end > start:
             prefetch(ties.adj, start)

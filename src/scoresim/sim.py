@@ -1017,30 +1017,33 @@ BASE_BYTES = 280e6  # interpreter, numba, libraries, per-step tables [measured]
 
 
 IMPLICIT_BYTES = 8  # a person's row start among the stored entries, where ties are implicit
+STAFF_BYTES = 4  # a worker's place in its firm's staff (Ties.staff), where ties are implicit
+STAFF_START_BYTES = 8  # a firm's first worker in the staff (Ties.staff_starts), likewise
+WORKER_SHARE = 0.6  # [measured] the persons who work for a firm (article, 2 x 10^5: 0.59)
 IMPLICIT_SHARE = 0.5  # [assume] hold ties implicitly where the graph stored whole would need
 #                       more than this share of the available memory (the walks are slower)
 
 
 def mean_degrees(sc: Scenario, implicit: bool = True) -> tuple[float, float]:
-    """A person's entries, all and stored. ``implicit``: household and unrewired community
-    ties are held implicitly (network.Ties, with a bit a lattice link), co-workers, online
+    """A person's entries, all and stored. ``implicit``: household, co-worker and unrewired
+    community ties are held implicitly (network.Ties, with a bit a lattice link), online
     ties and rewired community ties stored; otherwise all are stored."""
     net, pop = sc.network, sc.population
-    work = min(net.work_degree_cap, 10) * 0.6
+    work = min(net.work_degree_cap, 10) * WORKER_SHARE
     online = net.online_degree * pop.internet_share
     degree = (pop.household_mean - 1) + work + net.community_degree + online
     return (
         degree,
-        work + online + net.community_degree * net.community_rewire if implicit else degree,
+        online + net.community_degree * net.community_rewire if implicit else degree,
     )
 
 
 def ties_implicit(sc: Scenario, have: float | None = None) -> bool:
-    """Whether the society's graph holds household and lattice ties implicitly: where the
-    run, with the graph stored whole, would need more than IMPLICIT_SHARE of the memory
-    ``have`` (the available memory if None; so the estimate of a run near that share
+    """Whether the society's graph holds household, co-worker and lattice ties implicitly:
+    where the run, with the graph stored whole, would need more than IMPLICIT_SHARE of the
+    memory ``have`` (the available memory if None; so the estimate of a run near that share
     depends on the memory free when it is made). Both forms give the same numbers; the
-    implicit one needs ~27 B a person less, and its walks are slower (BENCHMARKS.md)."""
+    implicit one needs ~50 B a person less, and its walks are slower (BENCHMARKS.md)."""
     have = available_bytes() if have is None else have
     return estimate_bytes(sc, implicit=False) > IMPLICIT_SHARE * have
 
@@ -1059,8 +1062,9 @@ def estimate_bytes(sc: Scenario, implicit: bool | None = None) -> int:
     entries, stored = n * degree, n * stored_degree
     entry_bytes = ENTRY_BYTES if n < PACK32_LIMIT else 8  # wide entries beyond 2**29
     society = n * STATIC_PERSON_BYTES + stored * entry_bytes
-    if implicit:  # the stored entries' row starts; a bit a lattice link
+    if implicit:  # the stored entries' row starts; a bit a lattice link; the firms' staff
         society += n * (IMPLICIT_BYTES + net.community_degree / 16)
+        society += n * WORKER_SHARE * STAFF_BYTES + m * STAFF_START_BYTES
     society += m * (FIRM_BYTES + FIRM_RESPONSE_BYTES)
     society += n / sc.population.household_mean * HOUSEHOLD_BYTES
     build = society + stored * 4 + n * 16  # pair lists (int32 a, b per 2 entries), counts
