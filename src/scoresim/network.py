@@ -344,11 +344,11 @@ def _with_co_workers(staff, f_lo, f_hi, cap, i, buf, at, m):
     c = at + m  # the co-workers, sorted
     w = 0
     reach = cap // 2
-    p = lower_bound(staff, f_lo, f_hi, i) if s > cap + 1 else f_lo
-    if s <= cap + 1 or (f_lo + reach <= p and p < f_hi - reach):
-        # all the firm's workers, or the ring's reach each side where it does not wrap: in
-        # ascending order already
-        lo, hi = (f_lo, f_hi) if s <= cap + 1 else (p - reach, p + reach + 1)
+    lo, hi, p = f_lo, f_hi, f_lo  # all the firm's workers, or the ring's reach each side
+    if s > cap + 1:
+        p = lower_bound(staff, f_lo, f_hi, i)
+        lo, hi = p - reach, p + reach + 1
+    if f_lo <= lo and hi <= f_hi:  # no wrap: in ascending order already
         for q in range(lo, hi):
             j = np.int64(staff[q])
             if j != i:

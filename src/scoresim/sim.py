@@ -71,9 +71,9 @@ class Society:
 
 
 def build_society(sc: Scenario, implicit: bool | None = None) -> Society:
-    """The society ``sc`` describes; ``implicit``: whether its graph holds household and
-    lattice ties implicitly (None: where the run with the graph stored whole would crowd
-    the memory, ties_implicit; the numbers are the same either way)."""
+    """The society ``sc`` describes; ``implicit``: whether its graph holds household,
+    co-worker and lattice ties implicitly (None: where the run with the graph stored whole
+    would crowd the memory, ties_implicit; the numbers are the same either way)."""
     seed = sc.run.seed
     implicit = ties_implicit(sc) if implicit is None else implicit
     persons = build_persons(sc.population, seed)
