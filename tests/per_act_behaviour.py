@@ -70,6 +70,9 @@ from scoresim.behaviour import (
     RP_VPN_USES,
     RP_VPN_WATCHED,
     SUED,
+    T_AIR,
+    T_MEAN_INCOME,
+    T_RAIL,
     UNPAID_REFUSES,
     UNPAID_UNABLE,
     _count,
@@ -77,6 +80,8 @@ from scoresim.behaviour import (
     _emit_count,
     _exposure,
     _trips,
+    mode_weight,
+    travel_weight,
 )
 from scoresim.rng import uniform
 from scoresim.sanctions import FLIGHTS, LUXURY, RAIL, credit_block
@@ -95,7 +100,6 @@ def persons_range(
         tr.open_coverage,
         tr.vpn_hidden,
     )
-    travel_weight, air_weight, rail_weight = tr.travel_weight, tr.air_weight, tr.rail_weight
     debt, timer, misses, employed = st.debt, st.timer, st.misses, st.employed
     watched, knows, vpn, pressured = st.watched, st.knows, st.vpn, st.pressured
     listed = bl.listed
@@ -275,7 +279,8 @@ def persons_range(
         # --- travel: an attempt is refused if the person is restricted (the refusal counted)
         if p[_FLIGHTS] > 0.0:
             u = uniform(kt, 2 * i)
-            lam = p[_FLIGHTS] * (air_weight[i] if travel_on else travel_weight[i])
+            travel = travel_weight(tr.income[i], tr.travel[T_MEAN_INCOME])
+            lam = p[_FLIGHTS] * (mode_weight(tr, i, T_AIR) if travel_on else travel)
             if u < lam:
                 k, r = _trips(
                     ev_agent,
@@ -298,7 +303,8 @@ def persons_range(
                 refused += r
         if p[_RAIL] > 0.0:
             u = uniform(kt, 2 * i + 1)
-            lam = p[_RAIL] * (rail_weight[i] if travel_on else travel_weight[i])
+            travel = travel_weight(tr.income[i], tr.travel[T_MEAN_INCOME])
+            lam = p[_RAIL] * (mode_weight(tr, i, T_RAIL) if travel_on else travel)
             if u < lam:
                 k, r = _trips(
                     ev_agent,
@@ -323,7 +329,7 @@ def persons_range(
         # unless the person gets round it, which is itself a listing ground
         if p[_LUXURY] > 0.0:
             u = uniform(klux, 2 * i)
-            lam = p[_LUXURY] * travel_weight[i]
+            lam = p[_LUXURY] * travel_weight(tr.income[i], tr.travel[T_MEAN_INCOME])
             times = _count(u, lam) if u < lam else 0
             if times > 0:
                 act = A.LUXURY_TAKEN

@@ -122,7 +122,7 @@ def _covariates(args, st) -> dict[str, np.ndarray]:
         "fragility": tr.fragility,
         "expressiveness": tr.expressiveness,
         "civic": tr.civic,
-        "travel_weight": tr.travel_weight,
+        "travel_weight": behaviour.weights_of(tr)["travel"],
         "internet": tr.internet,
         "watched": st.watched,
         "pressured": st.pressured,

@@ -350,7 +350,7 @@ def test_implicit_rows_are_the_rows_stored_whole(persons, regions, degree, rewir
     np.testing.assert_array_equal(g.indptr, whole.indptr)
     np.testing.assert_array_equal(g.adj, whole.stored)
     assert g.longest == np.diff(whole.indptr).max()
-    # the same with entries of 8 bytes (beyond 2**29 agents)
+    # the same with entries of 8 bytes and row starts of 8 (beyond 2**29 agents)
     from scoresim.network import from_parts, with_implicit
 
     rows = np.repeat(np.arange(g.n), np.diff(g.ties.xptr))
@@ -362,7 +362,10 @@ def test_implicit_rows_are_the_rows_stored_whole(persons, regions, degree, rewir
         stored, people.household, group_starts(people.household).astype(np.int32),
         g.cell_starts, g.half, g.stride, g.rewired, people.employer, g.staff, g.work_cap,
     )  # fmt: skip
-    assert wide.ties.adj.dtype == np.uint64
+    assert g.indptr.dtype == g.ties.xptr.dtype == np.uint32  # narrow row starts
+    # (beyond 2**29 agents the entries pass 2**32 too: row starts of 8 bytes, read alike)
+    wide.indptr, wide.xptr = wide.indptr.astype(np.int64), wide.xptr.astype(np.int64)
+    assert wide.ties.adj.dtype == np.uint64 and wide.ties.xptr.dtype == np.int64
     np.testing.assert_array_equal(wide.indptr, whole.indptr)
     np.testing.assert_array_equal(wide.adj, whole.stored)
     # reverse entries and cut masks read the implicit rows alike
@@ -381,6 +384,16 @@ def test_implicit_rows_are_the_rows_stored_whole(persons, regions, degree, rewir
     score = rng.random(g.n).astype(np.float32)
     assert score_assortativity(g, active, score) == score_assortativity(whole, active, score)
     np.testing.assert_array_equal(ties_by_layer(g, active), ties_by_layer(whole, active))
+
+
+def test_row_starts_are_held_in_four_bytes_while_the_entries_fit():
+    from scoresim.network import narrow_starts
+    from scoresim.sim import row_start_bytes
+
+    fits, past = np.array([0, 7, 2**32 - 1]), np.array([0, 7, 2**32])
+    assert narrow_starts(fits).dtype == np.uint32 and row_start_bytes(2**32 - 1) == 4
+    np.testing.assert_array_equal(narrow_starts(fits), fits)
+    assert narrow_starts(past).dtype == np.int64 and row_start_bytes(2**32) == 8
 
 
 @pytest.mark.parametrize("preset", ["article", "eu-safeguards", "rongcheng"])

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import Stepped
 
-from scoresim import Sim
+from scoresim import Sim, behaviour
 from scoresim import acts as A
 from scoresim.acts import VIOLATIONS
 from scoresim.behaviour import UNPAID_REFUSES
@@ -29,12 +29,18 @@ def _acts(res, names, world="run") -> float:
 # ------------------------------------------------------------------------- 1. travel
 
 
+def _society_weights(sim):
+    s = sim.society
+    return s, behaviour.weights_of(behaviour.traits_of(s.persons, s, s.coverage))
+
+
 def test_air_travel_concentrates_among_representatives_and_high_earners_more_than_rail():
     sim = Sim("court-defaulters", n=40_000, years=0.1).build()
-    s = sim.society
+    s, weights = _society_weights(sim)
     rep = np.zeros(s.persons.n, bool)
     rep[s.firms.legal_rep[s.firms.legal_rep >= 0]] = True
-    air, rail = s.air_weight.astype(np.float64), s.rail_weight.astype(np.float64)
+    assert np.array_equal(s.representative, rep)
+    air, rail = weights["air"].astype(np.float64), weights["rail"].astype(np.float64)
     assert air.mean() == pytest.approx(1.0, abs=1e-3)  # the sourced trips per person stay
     assert rail.mean() == pytest.approx(1.0, abs=1e-3)
     assert air[rep].mean() > 2.0 * air[~rep].mean()
@@ -43,7 +49,31 @@ def test_air_travel_concentrates_among_representatives_and_high_earners_more_tha
     assert air[top].sum() / air.sum() > rail[top].sum() / rail.sum() > 0.2  # air more so
     off = Sim("court-defaulters", n=40_000, years=0.1,
               overrides={"responses": {"travel": {"enabled": False}}}).build()  # fmt: skip
-    assert off.society.air_weight is off.society.travel_weight  # off: income alone, alike
+    _, alike = _society_weights(off)
+    assert np.array_equal(alike["air"], alike["travel"])  # off: income alone, alike
+    assert np.array_equal(alike["rail"], alike["travel"])
+
+
+@pytest.mark.parametrize("air_income, rail_income", [(1.2, 0.5), (2.0, 0.7), (1.0, 0.0)])
+def test_travel_weights_read_from_income_and_flags_are_the_columns_they_replace(
+    air_income, rail_income
+):
+    """The kernels derive each person's weights from the income, the two flags and a few
+    constants; they must be the very numbers the float32 columns held (numpy's formula)."""
+    over = {"responses": {"travel": {"air_income": air_income, "rail_income": rail_income}}}
+    sim = Sim("article", n=20_000, years=0.1, overrides=over).build()
+    s, weights = _society_weights(sim)
+    spec = sim.scenario.responses.travel
+    income = s.persons.base_income
+    travel = np.clip(income / np.float32(np.mean(income)), 0.1, 5.0).astype(np.float32)
+    assert np.array_equal(weights["travel"], travel)
+    for mode, e, rep_factor, se_factor in (
+        ("air", spec.air_income, spec.air_representative, spec.air_self_employed),
+        ("rail", spec.rail_income, spec.rail_representative, spec.rail_self_employed),
+    ):
+        w = travel.astype(np.float64) ** e
+        w *= np.where(s.representative, rep_factor, 1.0) * np.where(s.self_employed, se_factor, 1.0)
+        assert np.array_equal(weights[mode], (w / w.mean()).astype(np.float32)), mode
 
 
 def _travel(**travel):

@@ -37,7 +37,7 @@ from scipy.special import ndtri
 
 from . import acts as A
 from . import expr
-from .network import is_active, nbr_of, row_of, row_room
+from .network import is_active, nbr_of, row_of, row_room, row_start
 from .prefetch import prefetch_row
 from .rng import Stream, draws, stream_key, uniform, uniforms_at
 from .scenario import STATIC_PERSON_FIELDS, Approval, Scenario
@@ -256,7 +256,7 @@ def _contacts_kernel(key, hears, news, outcomes, ties, active, heard, experience
             d += d_reward
         if d == 0.0:
             continue
-        first = ties.indptr[j]
+        first = row_start(ties, j)
         r, o, k = row_of(ties, j, row)
         for q in range(k):
             e = first + q

@@ -55,9 +55,10 @@ class Traits(NamedTuple):
     law: np.ndarray
     fragility: np.ndarray
     civic: np.ndarray
-    travel_weight: np.ndarray
-    air_weight: np.ndarray
-    rail_weight: np.ndarray
+    income: np.ndarray  # base income (float32): travel follows it (``travel_weight``)
+    representative: np.ndarray  # bool: a firm's legal representative (``mode_weight``)
+    self_employed: np.ndarray  # bool: runs an individual business (``mode_weight``)
+    travel: np.ndarray  # the travel weights' constants (``travel_terms``)
     learner: np.ndarray
     open_coverage: np.ndarray  # what the world's sources see of the person without a VPN
     vpn_hidden: np.ndarray  # what a VPN hides from them
@@ -652,6 +653,107 @@ def _clock_setup(p, rp):
     return _hazard(p[P_LOAN]), h_decide, rp[RP_TRAVEL] > 0.0
 
 
+# What the travel weights read besides the person (``travel_terms``): whether travel is by
+# mode, the mean income, and for air then rail its elasticity to income, its factors for legal
+# representatives and the self-employed, and the mean of its weights before scaling.
+T_BY_MODE, T_MEAN_INCOME, T_AIR, T_RAIL = 0, 1, 2, 6
+MODE_ELASTICITY, MODE_REPRESENTATIVE, MODE_SELF_EMPLOYED, MODE_MEAN = range(4)
+
+
+def travel_terms(spec, income: np.ndarray, representative, self_employed) -> np.ndarray:
+    """The constants the travel weights read (``spec``: scenario.Travel): the weights follow
+    from them, the income and two flags, so a person holds no weight of its own (12 bytes
+    fewer; the mean of each mode's weights, taken once here, is what scales them to mean 1)."""
+    terms = np.zeros(T_RAIL + 4)
+    terms[T_MEAN_INCOME] = np.float32(np.mean(income))
+    if not spec.enabled:
+        return terms
+    terms[T_BY_MODE] = 1.0
+    for at, modes in (
+        (T_AIR, (spec.air_income, spec.air_representative, spec.air_self_employed)),
+        (T_RAIL, (spec.rail_income, spec.rail_representative, spec.rail_self_employed)),
+    ):
+        terms[at : at + 3] = modes
+        terms[at + MODE_MEAN] = 1.0  # unscaled while the mean is taken
+        unscaled = np.empty(len(income))
+        _mode_weights(income, representative, self_employed, terms, at, unscaled)
+        terms[at + MODE_MEAN] = max(unscaled.mean(), 1e-12)
+    return terms
+
+
+@njit(cache=True, inline="always")
+def travel_weight(income, mean_income) -> np.float32:
+    """Travel and high spending relative to the mean: income relative to the mean, clipped
+    to [0.1, 5] [assume] (float32, as the column it replaces was)."""
+    rel = income / np.float32(mean_income)
+    return min(max(rel, np.float32(0.1)), np.float32(5.0))
+
+
+@njit(cache=True, inline="always")
+def _power(x, e):
+    """x ** e as numpy takes an array to a scalar power (exact squares, roots and unit
+    powers), so the weights are the same numbers as numpy's."""
+    if e == 1.0:
+        return x
+    if e == 2.0:
+        return x * x
+    if e == 0.5:
+        return np.sqrt(x)
+    if e == 0.0:
+        return 1.0
+    if e == -1.0:
+        return 1.0 / x
+    return x**e
+
+
+@njit(cache=True, inline="always")
+def _unscaled(travel, representative, self_employed, terms, at) -> float:
+    w = _power(np.float64(travel), terms[at + MODE_ELASTICITY])
+    rep = terms[at + MODE_REPRESENTATIVE] if representative else 1.0
+    return w * (rep * (terms[at + MODE_SELF_EMPLOYED] if self_employed else 1.0))
+
+
+@njit(cache=True, inline="always")
+def mode_weight(tr, i, at) -> np.float32:
+    """Trips of one mode (``at``: T_AIR or T_RAIL) relative to the mean: the travel weight to
+    the mode's income elasticity, times the business travel of legal representatives and the
+    self-employed, scaled to mean 1 (so the mode's sourced trips per person stay as they are);
+    the travel weight where travel is not by mode."""
+    travel = travel_weight(tr.income[i], tr.travel[T_MEAN_INCOME])
+    if tr.travel[T_BY_MODE] == 0.0:
+        return travel
+    w = _unscaled(travel, tr.representative[i], tr.self_employed[i], tr.travel, at)
+    return np.float32(w / tr.travel[at + MODE_MEAN])
+
+
+@njit(cache=True)
+def _mode_weights(income, representative, self_employed, terms, at, out):
+    for i in range(len(income)):
+        travel = travel_weight(income[i], terms[T_MEAN_INCOME])
+        w = _unscaled(travel, representative[i], self_employed[i], terms, at)
+        out[i] = w / terms[at + MODE_MEAN]
+
+
+def weights_of(traits: Traits) -> dict[str, np.ndarray]:
+    """Every person's travel, air and rail weights (float32), as the kernels read them (for
+    tests and figures: the kernels hold none)."""
+    tr = traits
+    out = {"travel": np.empty(len(tr.income), np.float32)}
+    _travel_weights(tr.income, tr.travel[T_MEAN_INCOME], out["travel"])
+    for name, at in (("air", T_AIR), ("rail", T_RAIL)):
+        out[name] = out["travel"].copy()
+        if tr.travel[T_BY_MODE]:
+            _mode_weights(tr.income, tr.representative, tr.self_employed, tr.travel, at,
+                          out[name])  # fmt: skip
+    return out
+
+
+@njit(cache=True)
+def _travel_weights(income, mean_income, out):
+    for i in range(len(income)):
+        out[i] = travel_weight(income[i], mean_income)
+
+
 @njit(cache=True, inline="always")
 def _bounds(bound, own, i, p, tr, h_loan, h_decide, travel_on):
     """Person i's clocks' rates this step with no system (expected ticks a step): those that
@@ -678,9 +780,10 @@ def _bounds(bound, own, i, p, tr, h_loan, h_decide, travel_on):
     bound[C_BLOOD] = p[P_BLOOD] * civic
     bound[C_HEROIC] = p[P_HEROIC]
     bound[C_COMMENDATION] = p[_COMMEND] * civic
-    bound[C_FLIGHTS] = p[_FLIGHTS] * (tr.air_weight[i] if travel_on else tr.travel_weight[i])
-    bound[C_RAIL] = p[_RAIL] * (tr.rail_weight[i] if travel_on else tr.travel_weight[i])
-    bound[C_LUXURY] = p[_LUXURY] * tr.travel_weight[i]
+    travel = travel_weight(tr.income[i], tr.travel[T_MEAN_INCOME])
+    bound[C_FLIGHTS] = p[_FLIGHTS] * (mode_weight(tr, i, T_AIR) if travel_on else travel)
+    bound[C_RAIL] = p[_RAIL] * (mode_weight(tr, i, T_RAIL) if travel_on else travel)
+    bound[C_LUXURY] = p[_LUXURY] * travel
     total = 0.0
     for j in range(N_CLOCKS):
         total += bound[j]
@@ -1294,9 +1397,10 @@ def traits_of(persons, society, coverage, ceiling=np.empty(0, np.uint16)) -> Tra
         persons.law_abidance,
         persons.financial_fragility,
         persons.civic_virtue,
-        society.travel_weight,
-        society.air_weight,
-        society.rail_weight,
+        persons.base_income,
+        society.representative,
+        society.self_employed,
+        society.travel,
         society.learner,
         coverage.open,
         coverage.vpn_hidden,
@@ -1358,8 +1462,8 @@ BOUND_P = np.array(
 )  # fmt: skip
 BOUND_RP = np.array([RP_TRAVEL, RP_VPN, RP_DECIDE])
 _BOUND_TRAITS = (
-    "internet", "expressiveness", "law", "fragility", "civic", "travel_weight", "air_weight",
-    "rail_weight", "ceiling",
+    "internet", "expressiveness", "law", "fragility", "civic", "income", "representative",
+    "self_employed", "travel", "ceiling",
 )  # fmt: skip
 
 

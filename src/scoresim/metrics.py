@@ -259,7 +259,7 @@ def _add_living(cell, earning, living, opinion, lo, hi, a, block=COUNT_BLOCK):
         for i in range(start, min(hi, start + block)):
             c = cell[i]
             a[c, _INCOME] += earned(earning, i)
-            ties = active_in(active, indptr[i], indptr[i + 1])
+            ties = active_in(active, np.int64(indptr[i]), np.int64(indptr[i + 1]))
             a[c, _TIES] += ties
             a[c, _WATCHED] += watched[i]
             a[c, _SCORE] += score[i]
@@ -452,7 +452,7 @@ def _panel_pass(region, listed, status, earning, living, opinion, v):
     everyone = len(reached) == 0
     for i in range(len(region)):
         r = region[i]
-        ties = active_in(active, indptr[i], indptr[i + 1])
+        ties = active_in(active, np.int64(indptr[i]), np.int64(indptr[i + 1]))
         informs = np.int64(informed[i]) & np.int64(everyone or reached[i])
         x = base[i] + experience[i]  # float32, as Approvals.logit forms it
         x = x + info_effect * np.float32(informs)

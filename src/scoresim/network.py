@@ -57,8 +57,9 @@ class Ties(NamedTuple):
     whole (by neighbour, then layer, no repeats): entry ``indptr[i] + q``, whose active bit
     the worlds keep, is its q-th."""
 
-    indptr: np.ndarray  # int64, n + 1: each row's first entry, implicit ones counted
-    xptr: np.ndarray  # int64, n + 1: each row's first stored entry
+    indptr: np.ndarray  # uint32 (int64 from 2**32 entries), n + 1: each row's first entry,
+    #                     implicit ones counted (read as int64: row_start)
+    xptr: np.ndarray  # uint32 (likewise), n + 1: each row's first stored entry (stored_start)
     adj: np.ndarray  # uint32 (uint64 from 2**29 agents): the stored entries, neighbour << 3 | layer
     household: np.ndarray  # int32: each person's household (empty: no implicit households)
     household_starts: np.ndarray  # int32: first person of each household, then n
@@ -79,9 +80,9 @@ HALF, STRIDE, LONGEST, MOST_IMPLICIT, WORK_CAP = range(5)
 
 @dataclass
 class Graph:
-    indptr: np.ndarray  # int64, n + 1: row starts over all entries, implicit ones counted
+    indptr: np.ndarray  # n + 1: row starts over all entries, implicit ones counted (narrow)
     stored: np.ndarray  # uint32 (uint64 for 2**29 agents and more): neighbour << 3 | layer
-    xptr: np.ndarray | None = None  # int64, n + 1: row starts of ``stored`` (None: indptr)
+    xptr: np.ndarray | None = None  # n + 1: row starts of ``stored`` (None: indptr; narrow)
     household: np.ndarray | None = None  # the persons' household ids, if held implicitly
     household_starts: np.ndarray | None = None
     cell_starts: np.ndarray | None = None  # the lattice's cells, if held implicitly
@@ -96,6 +97,8 @@ class Graph:
     work_cap: int = 0  # the co-workers' cap (Ties.layout)
 
     def __post_init__(self) -> None:
+        self.indptr = narrow_starts(self.indptr)
+        self.xptr = None if self.xptr is None else narrow_starts(self.xptr)
         if self.longest < 0:
             self.longest = int(np.diff(self.indptr).max()) if self.n else 0
 
@@ -158,6 +161,27 @@ class Graph:
         own = [self.indptr, self.stored, self.xptr, self.cell_starts, self.rewired]
         own += [self.staff, self.staff_starts]
         return sum(a.nbytes for a in own if a is not None)
+
+
+def narrow_starts(starts: np.ndarray) -> np.ndarray:
+    """Row starts as uint32 where the last fits (4 bytes a row, not 8: at 10^8 persons the
+    ~2.4 x 10^9 entries do), else as int64; kernels read them as int64 (row_start,
+    stored_start), as numba would mix uint32 with int64 into floats."""
+    if starts.dtype == np.uint32 or (len(starts) and starts[-1] >= 2**32):
+        return starts
+    return starts.astype(np.uint32)
+
+
+@njit(inline="always", cache=True)
+def row_start(t, i):
+    """The graph's entry number of row i's first entry (entry q of the row is this + q)."""
+    return np.int64(t.indptr[i])
+
+
+@njit(inline="always", cache=True)
+def stored_start(t, i):
+    """Where row i's stored entries start in ``t.adj``."""
+    return np.int64(t.xptr[i])
 
 
 @njit(cache=True)
@@ -254,7 +278,7 @@ def row_into(t, i, buf):
     """Row i's entries into ``buf[:k]`` (a buffer of ``row_room(t)``) in the order of a row
     stored whole: by neighbour, then layer, each once; returns k. Entry q is entry
     ``t.indptr[i] + q`` of the graph."""
-    lo, hi = t.xptr[i], t.xptr[i + 1]
+    lo, hi = stored_start(t, i), stored_start(t, i + 1)
     half = t.layout[HALF]
     if stored_whole(t):
         for q in range(hi - lo):
@@ -389,7 +413,8 @@ def row_of(t, i, buf):
     whole (entry q is entry ``t.indptr[i] + q``). A row with nothing implicit is read where
     it is stored; one with implicit ties is laid out in ``buf`` (row_into)."""
     if stored_whole(t):
-        return t.adj, t.xptr[i], t.xptr[i + 1] - t.xptr[i]
+        o = stored_start(t, i)
+        return t.adj, o, stored_start(t, i + 1) - o
     return buf, np.int64(0), row_into(t, i, buf)
 
 
@@ -419,13 +444,14 @@ def _row_lengths(t):
 @njit(cache=True, parallel=True)
 def _materialize(t):
     n = len(t.indptr) - 1
-    out = np.empty(t.indptr[n], t.adj.dtype)
+    out = np.empty(row_start(t, n), t.adj.dtype)
     slices, span = slicing(n)
     for s in prange(slices):
         buf = np.empty(row_room(t), t.adj.dtype)
         for i in range(s * span, min(n, (s + 1) * span)):
             k = row_into(t, i, buf)
-            out[t.indptr[i] : t.indptr[i] + k] = buf[:k]
+            first = row_start(t, i)
+            out[first : first + k] = buf[:k]
     return out
 
 
@@ -460,7 +486,8 @@ def with_implicit(
     room = int(np.diff(stored.indptr).max(initial=0)) + most  # enough to count the rows
     lengths = _row_lengths(Graph(stored.indptr, *parts, *lattice, room, most, *work).ties)
     longest = int(lengths.max(initial=0))
-    return Graph(np.cumsum(lengths), *parts, *lattice, longest, most, *work)
+    np.cumsum(lengths, out=lengths)  # the row starts (narrowed by Graph)
+    return Graph(lengths, *parts, *lattice, longest, most, *work)
 
 
 # Bytes per directed entry (up to 2**29 agents; each world adds a bit an entry, its active mask).
@@ -545,7 +572,7 @@ def _active_degree(indptr, active):
     n = len(indptr) - 1
     out = np.empty(n, dtype=np.int32)
     for i in prange(n):
-        out[i] = active_in(active, indptr[i], indptr[i + 1])
+        out[i] = active_in(active, np.int64(indptr[i]), np.int64(indptr[i + 1]))
     return out
 
 
@@ -860,7 +887,7 @@ def entry_value(t, i, e, row):
     """The value of entry ``e`` of row i (``row``: a buffer of row_room(t), left holding
     row i)."""
     r, o, _ = row_of(t, i, row)
-    return r[o + e - t.indptr[i]]
+    return r[o + e - row_start(t, i)]
 
 
 @njit(cache=True)
@@ -872,7 +899,7 @@ def reverse_of(t, i, v, row):
     r, o, k = row_of(t, j, row)
     q = lower_bound(r, o, o + k, want)
     if q < o + k and r[q] == want:
-        return t.indptr[j] + q - o
+        return row_start(t, j) + q - o
     return -1
 
 
@@ -893,7 +920,7 @@ def _layer_entries(t, active, all_active, n_layers):
     out = np.zeros(n_layers, np.float64)
     row = np.empty(row_room(t), t.adj.dtype)
     for i in range(len(t.indptr) - 1):
-        first = t.indptr[i]
+        first = row_start(t, i)
         r, o, k = row_of(t, i, row)
         for q in range(k):
             if all_active or is_active(active, first + q):
@@ -932,7 +959,7 @@ def _join_row(parent, t, active, i, r, o, k, q, until):
     the smaller root, so ``parent[x] <= x`` throughout, and joins among nodes of one range
     of indices touch the parents of that range only."""
     a = -1
-    first = t.indptr[i]
+    first = row_start(t, i)
     while q < k:
         j = nbr_of(r[o + q])
         if j >= until:
@@ -970,8 +997,9 @@ def _component_roots(t, active, parts):
         lo, hi = part * span, min(n, (part + 1) * span)
         first = np.int64(hi) << LAYER_BITS
         for i in range(lo, hi):  # (rows with no tie past the range are not laid out)
-            end = t.xptr[i + 1]
-            if (end == t.xptr[i] or t.adj[end - 1] < first) and implicit_span(t, i)[1] <= hi:
+            end = stored_start(t, i + 1)
+            bare = end == stored_start(t, i) or t.adj[end - 1] < first
+            if bare and implicit_span(t, i)[1] <= hi:
                 continue
             r, o, k = row_of(t, i, row)
             q = lower_bound(r, o, o + k, first) - o
@@ -1037,7 +1065,7 @@ def _assortativity_kernel(t, active, score):
     for s in prange(slices):
         c = sx = 0.0  # local sums: slices share cache lines, so add to memory once
         for i in range(s * span, min(n, (s + 1) * span)):
-            k = active_in(active, t.indptr[i], t.indptr[i + 1])
+            k = active_in(active, row_start(t, i), row_start(t, i + 1))
             for _ in range(k):  # (one at a time: the float sums of a loop over the entries)
                 c += 1.0
                 sx += score[i]
@@ -1055,7 +1083,7 @@ def _assortativity_kernel(t, active, score):
         row = np.empty(row_room(t), t.adj.dtype)
         for i in range(s * span, min(n, (s + 1) * span)):
             x = score[i] - mean
-            row0 = t.indptr[i]
+            row0 = row_start(t, i)
             r, o, k = row_of(t, i, row)
             for q in range(k):
                 if is_active(active, row0 + q):

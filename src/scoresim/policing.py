@@ -27,7 +27,7 @@ from . import response
 from .acts import VPN_USE
 from .behaviour import per_step
 from .effects import EFFECT_ID
-from .network import LAYER_NAMES, is_active, layer_of, nbr_of, row_of, row_room
+from .network import LAYER_NAMES, is_active, layer_of, nbr_of, row_of, row_room, row_start
 from .parallel import row_slicing
 from .rng import Stream, stream_key, uniforms_at
 from .scenario import Regime, Scenario, association_on
@@ -59,7 +59,7 @@ def _felt(offenders, ties, active, share, watched):
         row = np.empty(row_room(ties), ties.adj.dtype)
         for x in range(s * span, min(len(offenders), (s + 1) * span)):
             i = offenders[x]
-            first = ties.indptr[i]
+            first = row_start(ties, i)
             r, o, k = row_of(ties, i, row)
             for q in range(k):
                 if is_active(active, first + q) and share[layer_of(r[o + q])]:

@@ -15,6 +15,8 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from .network import row_start, stored_start
+
 AHEAD = 8  # agents ahead whose rows are asked for (4-32 measured alike on W1)
 
 
@@ -60,9 +62,10 @@ def prefetch_row(ties, active, agents, x):
         j = agents[x + AHEAD]
         if len(ties.employer) and ties.employer[j] >= 0:
             prefetch(ties.staff_starts, ties.employer[j])
-        start, end = ties.xptr[j], ties.xptr[j + 1]
+        start, end = stored_start(ties, j), stored_start(ties, j + 1)
         if end > start:
             prefetch(ties.adj, start)
             prefetch(ties.adj, end - 1)  # a row of up to two cache lines
-        if ties.indptr[j + 1] > ties.indptr[j]:
-            prefetch(active, ties.indptr[j] >> 6)  # a bit an entry: one line holds 512
+        first = row_start(ties, j)
+        if row_start(ties, j + 1) > first:
+            prefetch(active, first >> 6)  # a bit an entry: one line holds 512

@@ -20,7 +20,7 @@ from numba import njit, prange
 
 from . import expr
 from .acts import ACT_ID, CONTEXT_ID
-from .network import is_active, nbr_of, row_of, row_room
+from .network import is_active, nbr_of, row_of, row_room, row_start
 from .parallel import slicing
 from .prefetch import prefetch_row
 from .rng import uniform, uniforms_at
@@ -626,7 +626,7 @@ def _bump_contacts(changed, marks, ties, active, listed_contacts):
         prefetch_row(ties, active, changed, x)
         j = changed[x]
         d = 1 if marks[j] & JOINED else -1
-        first = ties.indptr[j]
+        first = row_start(ties, j)
         r, o, k = row_of(ties, j, row)
         for q in range(k):
             if is_active(active, first + q):

@@ -25,6 +25,7 @@ from .network import (
     reverse_of,
     row_of,
     row_room,
+    row_start,
 )
 from .parallel import row_slicing
 from .prefetch import prefetch_row
@@ -52,7 +53,7 @@ def _draw_cuts(sources, ties, active, rate, weight, key):
         for x in range(s * span, min(len(sources), (s + 1) * span)):
             prefetch_row(ties, active, sources, x)
             j = sources[x]
-            first = ties.indptr[j]
+            first = row_start(ties, j)
             c = 0
             r, o, n_q = row_of(ties, j, row)
             for q in range(n_q):
@@ -69,7 +70,7 @@ def _draw_cuts(sources, ties, active, rate, weight, key):
             if at[x + 1] == at[x]:
                 continue
             j = sources[x]
-            first = ties.indptr[j]
+            first = row_start(ties, j)
             k = at[x]
             r, o, n_q = row_of(ties, j, row)
             for q in range(n_q):

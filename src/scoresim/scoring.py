@@ -38,7 +38,9 @@ from .network import (
     popcount,
     row_of,
     row_room,
+    row_start,
     row_weight_sums,
+    stored_start,
 )
 from .parallel import row_slicing
 from .prefetch import prefetch_row
@@ -633,13 +635,14 @@ def _propagate_own(changed, d_own, ties, active, layer_w, sum_own, parts):
             if d == 0.0:
                 continue
             span_lo, span_hi = implicit_span(ties, j)
-            start = ties.indptr[j]  # the row's first entry
+            start = row_start(ties, j)  # the row's first entry
             if span_hi <= lo or span_lo >= hi or span_lo == span_hi:
                 # no implicit tie in this thread's range: the stored ones as they are, each
                 # numbered past the row's implicit ties below it (all or none of them)
-                r, o, end = ties.adj, ties.xptr[j], ties.xptr[j + 1] - ties.xptr[j]
+                o = stored_start(ties, j)
+                r, end = ties.adj, stored_start(ties, j + 1) - o
                 if span_hi <= lo:
-                    start += ties.indptr[j + 1] - ties.indptr[j] - end
+                    start += row_start(ties, j + 1) - row_start(ties, j) - end
             else:
                 r, o, end = row_of(ties, j, row)
             q = lower_bound(r, o, o + end, first) - o if lo > 0 else 0
@@ -663,7 +666,7 @@ def _recount_sums(ties, active, layer_w, own_true, own_false, sum_own, sum_w):
         for i in range(s * span, min(n, (s + 1) * span)):
             a = 0.0
             w_sum = 0.0
-            first = ties.indptr[i]
+            first = row_start(ties, i)
             r, o, k = row_of(ties, i, row)
             for q in range(k):
                 if is_active(active, first + q):

@@ -69,14 +69,14 @@ def _drawn_by_rating(indptr, adj, active, percentile, avoid, skip, p, key):
     listed."""
     total = 0
     for i in range(len(avoid)):
-        for e in range(indptr[i], indptr[i + 1]):
+        for e in range(np.int64(indptr[i]), np.int64(indptr[i + 1])):
             if is_active(active, e) and _avoids(adj, e, percentile, avoid[i], skip, p, key):
                 total += 1
     src = np.empty(total, np.int64)
     ent = np.empty(total, np.int64)
     k = 0
     for i in range(len(avoid)):
-        for e in range(indptr[i], indptr[i + 1]):
+        for e in range(np.int64(indptr[i]), np.int64(indptr[i + 1])):
             if is_active(active, e) and _avoids(adj, e, percentile, avoid[i], skip, p, key):
                 src[k] = i
                 ent[k] = e

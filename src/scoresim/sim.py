@@ -56,9 +56,9 @@ class Society:
     graph: object
     firm_graph: object
     coverage: Coverage  # which sources see whom (and whom a VPN would hide)
-    travel_weight: np.ndarray  # float32: travel propensity from income [assume]
-    air_weight: np.ndarray  # float32: air trips relative to the mean (responses.travel)
-    rail_weight: np.ndarray  # float32: high-speed-rail trips relative to the mean
+    representative: np.ndarray  # bool: a firm's legal representative (travels on business)
+    travel: np.ndarray  # the travel weights' constants (behaviour.travel_terms: the weights
+    #                     follow from them, the income and two flags)
     learner: np.ndarray  # bool: learns of a travel restriction from a refusal or a notice
     vpn_intercept: float  # VPN use's intercept: the population's VPN share with no system
     firm_avoid: np.ndarray  # float32: share of the worst-rated firms each firm avoids
@@ -83,19 +83,10 @@ def build_society(sc: Scenario, implicit: bool | None = None) -> Society:
     firm_graph = build_firm_graph(sc.network, firms, seed)
     coverage = coverage_bits(sc, persons, firms, seed)
     approval_base, aware0 = approval.baseline(sc.approval, persons, seed)
-    rel = persons.base_income / np.float32(np.mean(persons.base_income))
-    travel = np.clip(rel, 0.1, 5.0).astype(np.float32)  # [assume] travel rises with income
     se = self_employed(sc.population, persons, seed)
+    representative = np.zeros(persons.n, bool)
+    representative[firms.legal_rep[firms.legal_rep >= 0]] = True
     tr = sc.responses.travel
-    if tr.enabled:
-        rep = np.zeros(persons.n, bool)
-        rep[firms.legal_rep[firms.legal_rep >= 0]] = True
-        air = _travel_weight(travel, tr.air_income, rep, tr.air_representative, se,
-                             tr.air_self_employed)  # fmt: skip
-        rail = _travel_weight(travel, tr.rail_income, rep, tr.rail_representative, se,
-                              tr.rail_self_employed)  # fmt: skip
-    else:
-        air = rail = travel
     learner = draws(seed, Stream.RESPONSE_TRAITS, persons.n) < tr.learns
     return Society(
         persons,
@@ -103,16 +94,15 @@ def build_society(sc: Scenario, implicit: bool | None = None) -> Society:
         graph,
         firm_graph,
         coverage,
-        travel,
-        air,
-        rail,
+        representative,
+        behaviour.travel_terms(tr, persons.base_income, representative, se),
         learner,
         behaviour.vpn_intercept(sc.responses.vpn, persons),
         screening.avoid_shares(sc, firms.n, seed)
         if sc.responses.screening.enabled
         else np.zeros(firms.n, np.float32),
         screening.safeguarded(sc, firms.foreign, seed),
-        self_employed(sc.population, persons, seed),
+        se,
         household_starts,
         np.searchsorted(persons.region, np.arange(len(sc.population.region_weights) + 1)),
         approval_base,
@@ -121,15 +111,6 @@ def build_society(sc: Scenario, implicit: bool | None = None) -> Society:
 
 
 NONE_REGIME = Regime()
-
-
-def _travel_weight(rel, elasticity, rep, rep_factor, self_emp, self_factor) -> np.ndarray:
-    """Trips of one mode relative to the mean: income (relative, clipped) to a power, times
-    the business travel of legal representatives and the self-employed, scaled to mean 1 so
-    that the mode's sourced trips per person stay as they are."""
-    w = rel.astype(np.float64) ** elasticity
-    w *= np.where(rep, rep_factor, 1.0) * np.where(self_emp, self_factor, 1.0)
-    return (w / max(w.mean(), 1e-12)).astype(np.float32)
 
 
 def self_employed(spec, persons, seed: int) -> np.ndarray:
@@ -923,10 +904,11 @@ def total_names(sc: Scenario) -> list[str]:
 
 # The memory budget (bytes), checked against the arrays by tests/test_memory.py and against
 # peak RSS by benchmarks/memory.py (BENCHMARKS.md):
-STATIC_PERSON_BYTES = PERSON_BYTES + 8 + 4 + 1 + 5 + 13  # traits etc., CSR row start,
-#          travel, self-employed, approval baseline; the responses' 13: open and VPN-hidden
-#          coverage bits 4 (what the sources see of a person now follows from them and VPN
-#          use: sources.Seen), air and rail propensities 8, learner 1
+STATIC_PERSON_BYTES = PERSON_BYTES + 1 + 1 + 5 + 5  # traits etc., self-employed, legal
+#          representative (the travel weights follow from them and the income:
+#          behaviour.travel_weight, mode_weight), approval baseline; the responses' 5: open
+#          and VPN-hidden coverage bits 4 (what the sources see of a person follows from
+#          them and VPN use: sources.Seen), learner 1; and a row start (ROW_START_BYTES)
 HOUSEHOLD_BYTES = 4  # the first person of each household
 WORLD_PERSON_BYTES = 79  # one world's columns but its steps: ledger 41 + a step (the last
 #                          appeal's), registry 2 + a list's, sanctions 5, state 12, event
@@ -1016,7 +998,9 @@ RECORDS_PER_PERSON_YEAR = 0.12 * 365.25 / 7
 BASE_BYTES = 280e6  # interpreter, numba, libraries, per-step tables [measured]
 
 
-IMPLICIT_BYTES = 8  # a person's row start among the stored entries, where ties are implicit
+ROW_START_BYTES = 4  # a person's row start among all its entries (network.narrow_starts:
+#                     8 from 2**32 entries), and where ties are implicit, another among the
+#                     stored entries
 STAFF_BYTES = 4  # a worker's place in its firm's staff (Ties.staff), where ties are implicit
 STAFF_START_BYTES = 8  # a firm's first worker in the staff (Ties.staff_starts), likewise
 WORKER_SHARE = 0.6  # [measured] the persons who work for a firm (article, 2 x 10^5: 0.59)
@@ -1048,6 +1032,11 @@ def ties_implicit(sc: Scenario, have: float | None = None) -> bool:
     return estimate_bytes(sc, implicit=False) > IMPLICIT_SHARE * have
 
 
+def row_start_bytes(entries: float) -> int:
+    """Bytes of a row start in a graph of ``entries`` entries (network.narrow_starts)."""
+    return ROW_START_BYTES if entries < 2**32 else 8
+
+
 def estimate_bytes(sc: Scenario, implicit: bool | None = None) -> int:
     """Peak memory of a build and run, from the per-person and per-entry budgets above: the
     larger of the build (society + pair lists) and the run (society + worlds + pending
@@ -1061,9 +1050,9 @@ def estimate_bytes(sc: Scenario, implicit: bool | None = None) -> int:
     degree, stored_degree = mean_degrees(sc, implicit)
     entries, stored = n * degree, n * stored_degree
     entry_bytes = ENTRY_BYTES if n < PACK32_LIMIT else 8  # wide entries beyond 2**29
-    society = n * STATIC_PERSON_BYTES + stored * entry_bytes
+    society = n * (STATIC_PERSON_BYTES + row_start_bytes(entries)) + stored * entry_bytes
     if implicit:  # the stored entries' row starts; a bit a lattice link; the firms' staff
-        society += n * (IMPLICIT_BYTES + net.community_degree / 16)
+        society += n * (row_start_bytes(stored) + net.community_degree / 16)
         society += n * WORKER_SHARE * STAFF_BYTES + m * STAFF_START_BYTES
     society += m * (FIRM_BYTES + FIRM_RESPONSE_BYTES)
     society += n / sc.population.household_mean * HOUSEHOLD_BYTES
