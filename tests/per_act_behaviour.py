@@ -83,8 +83,17 @@ from scoresim.behaviour import (
     mode_weight,
     travel_weight,
 )
+from scoresim.population import trait
 from scoresim.rng import uniform
 from scoresim.sanctions import FLIGHTS, LUXURY, RAIL, credit_block
+
+
+@njit
+def _values(levels):
+    out = np.empty(len(levels), np.float32)
+    for i in range(len(levels)):
+        out[i] = trait(levels[i])
+    return out
 
 
 @njit
@@ -93,13 +102,14 @@ def persons_range(
 ):
     """Persons lo..hi of one step: their events into ev_agent/ev_act from slot k (up to
     limit); returns the next slot (past limit: the slice was too small)."""
-    internet, expressiveness, law, fragility = tr.internet, tr.expressiveness, tr.law, tr.fragility
-    civic, learner, open_coverage, vpn_hidden = (
-        tr.civic,
+    internet, learner, open_coverage, vpn_hidden = (
+        tr.internet,
         tr.learner,
         tr.open_coverage,
         tr.vpn_hidden,
     )
+    expressiveness, law = _values(tr.expressiveness), _values(tr.law)
+    fragility, civic = _values(tr.fragility), _values(tr.civic)
     debt, timer, misses, employed = st.debt, st.timer, st.misses, st.employed
     watched, knows, vpn, pressured = st.watched, st.knows, st.vpn, st.pressured
     listed = bl.listed

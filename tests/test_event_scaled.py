@@ -23,6 +23,7 @@ from scoresim.behaviour import (
     UNPAID_REFUSES,
     UNPAID_UNABLE,
 )
+from scoresim.population import trait_values
 from scoresim.sanctions import CREDIT, FLIGHTS
 
 N, STEPS = 50_000, 120
@@ -118,10 +119,10 @@ def tallies():
 def _covariates(args, st) -> dict[str, np.ndarray]:
     tr, bl = args[7], args[9]
     out = {
-        "law": tr.law,
-        "fragility": tr.fragility,
-        "expressiveness": tr.expressiveness,
-        "civic": tr.civic,
+        "law": trait_values(tr.law),
+        "fragility": trait_values(tr.fragility),
+        "expressiveness": trait_values(tr.expressiveness),
+        "civic": trait_values(tr.civic),
         "travel_weight": behaviour.weights_of(tr)["travel"],
         "internet": tr.internet,
         "watched": st.watched,

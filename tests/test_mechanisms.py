@@ -163,7 +163,7 @@ def test_a_school_ban_spills_over_to_the_whole_household():
     spilled = 0
     for _ in st.steps():
         banned = w.out.block_school
-        hh_banned = pd.Series(banned).groupby(p.household).transform("any").to_numpy()
+        hh_banned = pd.Series(banned).groupby(p.household_ids()).transform("any").to_numpy()
         want = hh_banned & ~banned  # the others of a household with a banned member
         np.testing.assert_array_equal(w.spill, want)
         spilled += int(want.sum())

@@ -114,13 +114,11 @@ def test_society_budget_matches_its_arrays(implicit):
         + society.coverage.open.nbytes
         + society.coverage.vpn_hidden.nbytes
         + society.self_employed.nbytes
-        + society.household_starts.nbytes
         + society.approval_base.nbytes
         + society.aware0.nbytes
     )
-    households = N / sim.scenario.population.household_mean
     assert society.graph.indptr.nbytes == (N + 1) * S.row_start_bytes(society.graph.entries)
-    assert abs(static - S.STATIC_PERSON_BYTES * N - S.HOUSEHOLD_BYTES * households) < 0.05 * N
+    assert abs(static - S.STATIC_PERSON_BYTES * N) < 0.05 * N
     graph = society.graph
     assert graph.stored.nbytes == len(graph.stored) * S.ENTRY_BYTES
     degree, stored = S.mean_degrees(sim.scenario, implicit)

@@ -165,7 +165,8 @@ def test_society_graph_matches_networkx_and_has_its_layers():
     assert (per_layer[:4] > 0).all()
     # household ties join only members of the same household; rows are sorted
     hh = g.layer == 0
-    assert (persons.household[rows[hh]] == persons.household[g.nbr[hh]]).all()
+    household = persons.household_ids()
+    assert (household[rows[hh]] == household[g.nbr[hh]]).all()
     nbr = g.nbr
     for i in range(0, g.n, 97):
         seg = nbr[g.indptr[i] : g.indptr[i + 1]]
@@ -188,7 +189,7 @@ def test_score_assortativity_matches_numpy_and_ignores_cut_ties():
     build_firms(pop, persons, 4)
     g = build_person_graph(Network(), persons, 4)
     rng = np.random.default_rng(0)
-    score = (persons.household % 7 * 10 + rng.normal(0, 5, persons.n)).astype(np.float32)
+    score = (persons.household_ids() % 7 * 10 + rng.normal(0, 5, persons.n)).astype(np.float32)
     active = np.ones(g.entries, np.uint8)
     rows = np.repeat(np.arange(g.n), np.diff(g.indptr))
     for e in np.flatnonzero(rng.random(g.entries) < 0.3):
@@ -280,7 +281,7 @@ def _stored_whole(persons, spec: Network, seed: int, g, wide: bool):
     from scoresim.rng import Stream, stream_key, uniform
 
     a, b = [], []
-    starts = group_starts(persons.household)
+    starts = persons.household_starts()
     for lo, hi in zip(starts[:-1], starts[1:]):
         for x in range(lo, hi):
             for y in range(x + 1, hi):
@@ -359,8 +360,8 @@ def test_implicit_rows_are_the_rows_stored_whole(persons, regions, degree, rewir
     stored = from_parts(g.n, [(rows[one_way & (layer == x)], nbr[one_way & (layer == x)], x)
                               for x in np.unique(layer)], wide=True)  # fmt: skip
     wide = with_implicit(
-        stored, people.household, group_starts(people.household).astype(np.int32),
-        g.cell_starts, g.half, g.stride, g.rewired, people.employer, g.staff, g.work_cap,
+        stored, people.home, g.cell_starts, g.half, g.stride, g.rewired, people.employer,
+        g.staff, g.work_cap,
     )  # fmt: skip
     assert g.indptr.dtype == g.ties.xptr.dtype == np.uint32  # narrow row starts
     # (beyond 2**29 agents the entries pass 2**32 too: row starts of 8 bytes, read alike)
@@ -428,12 +429,12 @@ def test_implicit_ties_refuse_a_household_across_two_cells():
     from scoresim.network import from_parts, with_implicit
 
     people = build_persons(Population(persons=500), 2)
-    starts = group_starts(people.household).astype(np.int32)
+    starts = people.household_starts()
     cells = group_starts(people.region.astype(np.int64) * 2 + (~people.urban))
     stored = from_parts(people.n, [])
     bits = np.zeros(people.n // 16 + 2, np.uint64)
-    with_implicit(stored, people.household, starts, cells, 4, 8, bits)  # as built: accepted
+    with_implicit(stored, people.home, cells, 4, 8, bits)  # as built: accepted
     big = int(np.argmax(np.diff(starts)))  # a household of two or more
     split = np.sort(np.r_[cells, starts[big] + 1])
     with pytest.raises(ValueError, match="straddles"):
-        with_implicit(stored, people.household, starts, split, 4, 8, bits)
+        with_implicit(stored, people.home, split, 4, 8, bits)

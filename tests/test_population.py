@@ -5,7 +5,16 @@ from __future__ import annotations
 import numpy as np
 
 from scoresim.network import build_firm_graph
-from scoresim.population import FIRM_BYTES, PERSON_BYTES, apportion, build_firms, build_persons
+from scoresim.population import (
+    FIRM_BYTES,
+    PERSON_BYTES,
+    TRAIT_LEVELS,
+    apportion,
+    build_firms,
+    build_persons,
+    household_of,
+    trait_values,
+)
 from scoresim.scenario import Network, Population
 
 
@@ -16,11 +25,17 @@ def test_marginals_and_layout():
     assert abs(p.urban.mean() - 0.67) < 0.01
     assert abs(p.minority.mean() - 0.0889) < 0.01
     assert abs(p.internet.mean() - 0.786) < 0.01
-    sizes = np.bincount(p.household)
+    household = p.household_ids()
+    sizes = np.bincount(household)
     assert abs(sizes.mean() - 2.62) < 0.08
-    assert (np.diff(p.household) >= 0).all() and (np.diff(p.region.astype(int)) >= 0).all()
+    assert (np.diff(household) >= 0).all() and (np.diff(p.region.astype(int)) >= 0).all()
     # a household never spans two regions or urban/rural
-    assert (np.bincount(p.household, weights=p.urban) % sizes == 0).all()
+    assert (np.bincount(household, weights=p.urban) % sizes == 0).all()
+    # a person's byte of place and size gives its household's run
+    starts = p.household_starts()
+    assert sizes.max() <= 10 and len(starts) == len(sizes) + 1
+    for i in np.random.default_rng(0).choice(p.n, 500, replace=False):
+        assert household_of(p.home, i) == (starts[household[i]], starts[household[i] + 1])
     assert abs(f.n - 60_000 * 60.2 / 1408.28) <= 1
     assert set(np.unique(np.bincount(p.income_quintile))) <= {11_999, 12_000, 12_001}
     employed = p.employer >= 0
@@ -41,3 +56,22 @@ def test_same_seed_same_society_other_seed_other():
 def test_apportion_is_exact():
     parts = apportion(1001, [1, 1, 1])
     assert parts.sum() == 1001 and parts.max() - parts.min() <= 1
+
+
+def test_traits_are_held_in_a_byte_each_and_keep_their_beta_shape():
+    """A trait is a level of 256 (the midpoint of its bin of [0, 1]): the five columns take a
+    byte a person each, and their values keep the Beta shapes' means and spreads."""
+    spec = Population(persons=60_000)
+    p = build_persons(spec, 5)
+    mid = trait_values(np.arange(TRAIT_LEVELS, dtype=np.uint8)).astype(np.float64)
+    np.testing.assert_array_equal(mid, (np.arange(TRAIT_LEVELS) + 0.5) / TRAIT_LEVELS)
+    for name in ("law_abidance", "financial_fragility", "expressiveness", "civic_virtue",
+                 "risk_aversion"):  # fmt: skip
+        levels = getattr(p, name)
+        assert levels.dtype == np.uint8, name
+        a, b = getattr(spec.traits, name)
+        mean, sd = a / (a + b), np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
+        values = trait_values(levels).astype(np.float64)
+        assert abs(values.mean() - mean) < 0.003, name  # se ~0.0008
+        assert abs(values.std() - sd) < 0.003, name
+        assert len(np.unique(levels)) > 100, name  # the levels are used, not a few

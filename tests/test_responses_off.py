@@ -7,7 +7,8 @@ The file was written by the code of commit d52540e, the last without the mechani
 matched until issue 18 made behaviour event-scaled, which changed every random stream (the
 code of d52540e cannot draw the new ones). It was then written again by the current code with
 every response off, for the outputs and series that existed at d52540e: from then on it pins
-what the presets give with the responses off.
+what the presets give with the responses off. It was written again when the five traits came
+to be held in a byte each (issue 18, memory for 10^8: every trait moved by under 1/512).
 
 To write the file again (only when an earlier output moves on purpose, for another reason,
 with the reason in the commit): SCORESIM_UPDATE_BASELINE=1 pytest tests/test_responses_off.py

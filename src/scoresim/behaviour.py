@@ -29,6 +29,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import acts as A
+from .population import trait, trait_values
 from .rng import Stream, stream_key, uniform
 from .sanctions import (
     CREDIT,
@@ -51,7 +52,7 @@ class Traits(NamedTuple):
     takes a named tuple of arrays as one argument)."""
 
     internet: np.ndarray
-    expressiveness: np.ndarray
+    expressiveness: np.ndarray  # the traits: uint8 levels (population.trait)
     law: np.ndarray
     fragility: np.ndarray
     civic: np.ndarray
@@ -62,7 +63,7 @@ class Traits(NamedTuple):
     learner: np.ndarray
     open_coverage: np.ndarray  # what the world's sources see of the person without a VPN
     vpn_hidden: np.ndarray  # what a VPN hides from them
-    risk_aversion: np.ndarray = np.empty(0, np.float32)  # (read only when adapting: Blocks)
+    risk_aversion: np.ndarray = np.empty(0, np.uint8)  # (read only when adapting: Blocks)
     ceiling: np.ndarray = np.empty(0, np.uint16)  # (``tick_ceilings``; empty: none)
 
 
@@ -366,9 +367,8 @@ def vpn_intercept(v, persons) -> float:
     target = float(persons.vpn[users].mean()) if users.any() else 0.0
     if target <= 0.0 or target >= 1.0:
         return -30.0 if target <= 0.0 else 30.0
-    x = v.expressive * persons.expressiveness[users].astype(np.float64) + v.hiding * (
-        1.0 - persons.law_abidance[users].astype(np.float64)
-    )
+    x = v.expressive * trait_values(persons.expressiveness[users]).astype(np.float64)
+    x += v.hiding * (1.0 - trait_values(persons.law_abidance[users]).astype(np.float64))
     c = float(np.log(target / (1.0 - target)) - x.mean())
     for _ in range(12):  # Newton's method: the mean rises with c, smoothly
         q = 1.0 / (1.0 + np.exp(-(c + x)))
@@ -761,15 +761,15 @@ def _bounds(bound, own, i, p, tr, h_loan, h_decide, travel_on):
     ``own`` (0 for the others). Returns the sum of the shared bounds and how many clocks draw
     on their own. The loan clock ticks whatever the debt state (a tick counts only for
     someone without a loan), so the bounds read traits and the scenario only."""
-    law = tr.law[i]
+    law = trait(tr.law[i])
     lawless = 1.5 - law
     online = tr.internet[i]
-    x = tr.expressiveness[i]
-    civic = tr.civic[i]
+    x = trait(tr.expressiveness[i])
+    civic = trait(tr.civic[i])
     bound[C_LOAN] = h_loan
     bound[C_VPN_DECIDE] = h_decide if online else 0.0
     bound[C_TRAFFIC] = p[P_TRAFFIC] * lawless
-    bound[C_LATE_UTILITY] = p[P_LATE_UTILITY] * (0.5 + tr.fragility[i])
+    bound[C_LATE_UTILITY] = p[P_LATE_UTILITY] * (0.5 + trait(tr.fragility[i]))
     bound[C_LITTERING] = p[P_LITTERING] * lawless
     bound[C_MAJOR] = p[P_MAJOR] * 2.0 * (1.0 - law)
     bound[C_MISCONDUCT] = p[IX_MIS_SUM] * lawless
@@ -978,7 +978,7 @@ def _persons_range(lo, hi, k, limit, t, keys, s, drawn, reading):
                 ticks = _ticks(u, total, ka, i, bound, clock, rest, 0) if u < total else 0
         if adapting:  # how watched one feels: risk aversion x publicity x what one sees
             feel = awareness + contact_weight * contacts[i] + own_weight * (status[i] > 0)
-            watched[i] = risk_aversion[i] * publicity * min(1.0, feel)
+            watched[i] = trait(risk_aversion[i]) * publicity * min(1.0, feel)
             if piloted and not inside[i]:
                 watched[i] = 0  # outside a pilot nobody is watched
         w = watched[i]
@@ -997,8 +997,8 @@ def _persons_range(lo, hi, k, limit, t, keys, s, drawn, reading):
             x = (
                 rp[RP_VPN_C]
                 + rp[RP_VPN_WATCHED] * felt
-                + rp[RP_VPN_EXPRESSIVE] * expressiveness[i]
-                + rp[RP_VPN_HIDING] * (1.0 - law[i])
+                + rp[RP_VPN_EXPRESSIVE] * trait(expressiveness[i])
+                + rp[RP_VPN_HIDING] * (1.0 - trait(law[i]))
                 - rp[RP_VPN_PENALTY] * _exposure(vpn_mask, with_vpn, recorded)
             )
             vpn[i] = uniform(kvpn, 4 * i + 1) < 1.0 / (1.0 + np.exp(-x))
@@ -1046,7 +1046,7 @@ def _persons_range(lo, hi, k, limit, t, keys, s, drawn, reading):
             u0 = uniform(kf, 4 * i)
             u1 = uniform(kf, 4 * i + 1)
             if s == LOAN:
-                pm = p[P_MISSED] * (0.2 + 1.6 * fragility[i])
+                pm = p[P_MISSED] * (0.2 + 1.6 * trait(fragility[i]))
                 if not employed[i]:
                     pm *= 2.0  # [assume] no wage, twice the risk of missing
                 credit = credit_block(sanctions[i], effects, strength)
@@ -1079,8 +1079,8 @@ def _persons_range(lo, hi, k, limit, t, keys, s, drawn, reading):
             elif s == JUDGMENT:
                 timer[i] -= 1
                 if timer[i] <= 0:
-                    able = u0 < (1.0 - fragility[i]) * (1.0 if employed[i] else 0.5)
-                    if able and u1 < p[IX_PAYS] * (0.5 + law[i]):
+                    able = u0 < (1.0 - trait(fragility[i])) * (1.0 if employed[i] else 0.5)
+                    if able and u1 < p[IX_PAYS] * (0.5 + trait(law[i])):
                         debt[i] = NONE
                         k = _emit(ev_agent, ev_act, k, limit, i, A.DEBT_PAID)
                     elif able:
@@ -1097,7 +1097,7 @@ def _persons_range(lo, hi, k, limit, t, keys, s, drawn, reading):
                     debt[i] = NONE
                     k = _emit(ev_agent, ev_act, k, limit, i, A.DEBT_PAID)
                 else:  # the court list's other grounds, more likely the less law-abiding
-                    lax = 1.5 - law[i]
+                    lax = 1.5 - trait(law[i])
                     for g in range(len(COURT_GROUNDS)):
                         if p[_COURT + g] > 0.0:
                             u = uniform(kcourt, 4 * i + g)
@@ -1169,7 +1169,7 @@ def _persons_range(lo, hi, k, limit, t, keys, s, drawn, reading):
                     k = _emit(ev_agent, ev_act, k, limit, i, A.SPENDING)
         # --- workplace evaluation, staggered through the year
         if employed[i] and eval_every > 0 and (t + i) % eval_every == 0:
-            q = 0.7 * uniform(kw, i) + 0.3 * (1.0 - law[i])  # noisy around performance
+            q = 0.7 * uniform(kw, i) + 0.3 * (1.0 - trait(law[i]))  # noisy around performance
             if q > 1.0 - p[IX_POOR] * 1.0:
                 k = _emit(ev_agent, ev_act, k, limit, i, A.POOR_EVAL)
             elif q < p[IX_GOOD]:

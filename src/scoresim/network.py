@@ -23,7 +23,7 @@ import numpy as np
 from numba import get_num_threads, njit, prange
 
 from .parallel import slicing
-from .population import Firms, Persons, group_starts
+from .population import Firms, Persons, group_starts, household_of
 from .rng import Stream, draws, stream_key, uniform
 from .scenario import LAYERS, Network
 
@@ -61,8 +61,8 @@ class Ties(NamedTuple):
     #                     implicit ones counted (read as int64: row_start)
     xptr: np.ndarray  # uint32 (likewise), n + 1: each row's first stored entry (stored_start)
     adj: np.ndarray  # uint32 (uint64 from 2**29 agents): the stored entries, neighbour << 3 | layer
-    household: np.ndarray  # int32: each person's household (empty: no implicit households)
-    household_starts: np.ndarray  # int32: first person of each household, then n
+    home: np.ndarray  # uint8: each person's place and household size (Persons.home; empty:
+    #                   no implicit households)
     cell_starts: np.ndarray  # int64: first person of each (region, urban) cell, then n
     layout: np.ndarray  # int64: lattice half degree, stride; longest row; most implicit
     #                     entries; co-workers' cap (see HALF...)
@@ -83,8 +83,7 @@ class Graph:
     indptr: np.ndarray  # n + 1: row starts over all entries, implicit ones counted (narrow)
     stored: np.ndarray  # uint32 (uint64 for 2**29 agents and more): neighbour << 3 | layer
     xptr: np.ndarray | None = None  # n + 1: row starts of ``stored`` (None: indptr; narrow)
-    household: np.ndarray | None = None  # the persons' household ids, if held implicitly
-    household_starts: np.ndarray | None = None
+    home: np.ndarray | None = None  # the persons' Persons.home, if households are implicit
     cell_starts: np.ndarray | None = None  # the lattice's cells, if held implicitly
     half: int = 0  # the lattice's half degree (0: no lattice held implicitly)
     stride: int = 0
@@ -115,14 +114,12 @@ class Graph:
         """The bundle kernels walk rows with (row_into); formed once (a graph's arrays are
         not replaced once built)."""
         none32, none64 = np.zeros(0, np.int32), np.zeros(0, np.int64)
-        held = self.household is not None
         work = self.employer is not None
         return Ties(
             self.indptr,
             self.indptr if self.xptr is None else self.xptr,
             self.stored,
-            self.household if held else none32,
-            self.household_starts if held else none32,
+            np.zeros(0, np.uint8) if self.home is None else self.home,
             none64 if self.cell_starts is None else self.cell_starts,
             np.array(
                 [self.half, self.stride, self.longest, self.most_implicit, self.work_cap],
@@ -201,7 +198,7 @@ def _is_rewired(t, i, d):
 @njit(inline="always", cache=True)
 def stored_whole(t):
     """Whether every row of ``t`` is stored as it is (nothing held implicitly)."""
-    return len(t.household) == 0 and t.layout[HALF] == 0 and len(t.employer) == 0
+    return len(t.home) == 0 and t.layout[HALF] == 0 and len(t.employer) == 0
 
 
 @njit(inline="always", cache=True)
@@ -250,9 +247,8 @@ def implicit_span(t, i):
     if t.layout[HALF] > 0:
         c = _cell_of(t.cell_starts, i)
         lo, hi = t.cell_starts[c], t.cell_starts[c + 1]
-    elif len(t.household):
-        h = t.household[i]
-        lo, hi = np.int64(t.household_starts[h]), np.int64(t.household_starts[h + 1])
+    elif len(t.home):
+        lo, hi = household_of(t.home, i)
     a, b = _staff_of(t, i)
     if b - a > 1:
         first, last = np.int64(t.staff[a]), np.int64(t.staff[b - 1]) + 1
@@ -294,9 +290,8 @@ def row_into(t, i, buf):
         s = t.cell_starts[c + 1] - first
         x = i - first
     h_lo = h_hi = np.int64(i)
-    if len(t.household):
-        h = t.household[i]
-        h_lo, h_hi = np.int64(t.household_starts[h]), np.int64(t.household_starts[h + 1])
+    if len(t.home):
+        h_lo, h_hi = household_of(t.home, i)
     lattice = half > 0 and s > 1
     reach = half * stride
     if not lattice or (x >= reach and x + reach < s and h_lo > i - stride and h_hi <= i + stride):
@@ -419,12 +414,12 @@ def row_of(t, i, buf):
 
 
 @njit(cache=True)
-def _households_inside_cells(household_starts, cell_starts):
+def _households_inside_cells(home, cell_starts):
     """Whether every household lies inside one cell (as build_persons lays them out): the
     reach of a row's implicit ties is then its cell (implicit_span)."""
-    for h in range(len(household_starts) - 1):
-        lo, hi = household_starts[h], household_starts[h + 1]
-        if hi > lo and _cell_of(cell_starts, lo) != _cell_of(cell_starts, hi - 1):
+    for i in range(len(home)):
+        lo, hi = household_of(home, i)
+        if lo == i and _cell_of(cell_starts, lo) != _cell_of(cell_starts, hi - 1):
             return False
     return True
 
@@ -457,8 +452,7 @@ def _materialize(t):
 
 def with_implicit(
     stored: Graph,
-    household: np.ndarray,
-    household_starts: np.ndarray,
+    home: np.ndarray,
     cell_starts: np.ndarray,
     half: int,
     stride: int,
@@ -467,13 +461,13 @@ def with_implicit(
     staff: np.ndarray | None = None,
     work_cap: int = 0,
 ) -> Graph:
-    """The graph whose rows are ``stored``'s with each person's household and unrewired
-    lattice ties added implicitly, and its co-workers if ``employer`` and ``staff`` (the
-    workers, firm by firm, ascending within a firm) are given; its row starts count them
-    (one pass over the rows)."""
-    if half > 0 and not _households_inside_cells(household_starts, cell_starts):
+    """The graph whose rows are ``stored``'s with each person's household (``home``:
+    Persons.home) and unrewired lattice ties added implicitly, and its co-workers if
+    ``employer`` and ``staff`` (the workers, firm by firm, ascending within a firm) are
+    given; its row starts count them (one pass over the rows)."""
+    if half > 0 and not _households_inside_cells(home, cell_starts):
         raise ValueError("a household straddles two lattice cells: implicit_span needs not")
-    most = int(np.diff(household_starts).max(initial=1)) - 1 + 2 * half
+    most = int((home & 15).max(initial=0)) + 2 * half  # (the largest household's size - 1)
     work: tuple = (None, None, None, 0)
     if employer is not None and staff is not None and len(staff):
         firms = int(employer.max()) + 1
@@ -481,7 +475,7 @@ def with_implicit(
         np.cumsum(np.bincount(employer[staff], minlength=firms), out=staff_starts[1:])
         most += min(work_cap, int(np.diff(staff_starts).max()) - 1)
         work = (employer, staff, staff_starts, work_cap)
-    parts = (stored.stored, stored.indptr, household, household_starts, cell_starts)
+    parts = (stored.stored, stored.indptr, home, cell_starts)
     lattice = (half, stride, rewired)
     room = int(np.diff(stored.indptr).max(initial=0)) + most  # enough to count the rows
     lengths = _row_lengths(Graph(stored.indptr, *parts, *lattice, room, most, *work).ties)
@@ -803,7 +797,6 @@ def build_person_graph(
     spec: Network,
     persons: Persons,
     seed: int,
-    household_starts: np.ndarray | None = None,
     implicit: bool = True,
 ) -> Graph:
     """The persons' ties. ``implicit``: household, co-worker and unrewired community ties are
@@ -812,8 +805,6 @@ def build_person_graph(
     same graph, entry for entry."""
     n = persons.n
     parts: list[tuple[np.ndarray, np.ndarray, int]] = []  # (a, b, layer), int32 pairs
-    if household_starts is None:
-        household_starts = group_starts(persons.household).astype(np.int32)
     workers = np.flatnonzero(persons.employer >= 0)
     staff = workers[np.argsort(persons.employer[workers], kind="stable")].astype(np.int32)
     del workers
@@ -834,7 +825,9 @@ def build_person_graph(
         parts.append((la, lb, COMMUNITY))
         del la, lb
     if not implicit:
-        parts.append((*_clique_pairs(household_starts, 10_000), HOUSEHOLD))
+        households = persons.household_starts().astype(np.int32)
+        parts.append((*_clique_pairs(households, 10_000), HOUSEHOLD))
+        del households
     users = np.flatnonzero(persons.internet).astype(np.int32)
     if len(users) > 1 and spec.online_degree > 0:
         pu = draws(seed, Stream.NETWORK, len(users), step=101)
@@ -850,8 +843,8 @@ def build_person_graph(
     if not implicit:
         return stored
     return with_implicit(
-        stored, persons.household, household_starts, cell_starts, half, stride, rewired,
-        persons.employer, staff, spec.work_degree_cap,
+        stored, persons.home, cell_starts, half, stride, rewired, persons.employer, staff,
+        spec.work_degree_cap,
     )  # fmt: skip
 
 

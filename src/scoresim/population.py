@@ -30,11 +30,12 @@ class Persons:
     foreigner: np.ndarray  # bool
     internet: np.ndarray  # bool
     vpn: np.ndarray  # bool
-    household: np.ndarray  # int32, contiguous ids
+    home: np.ndarray  # uint8: place in one's household << 4 | its size - 1 (household_of)
     employer: np.ndarray  # int32 firm id or -1
     base_income: np.ndarray  # float32, yuan per year when employed
     income_quintile: np.ndarray  # uint8 0..4 (poorest first)
-    law_abidance: np.ndarray  # float32 traits in [0, 1], fixed for life
+    law_abidance: np.ndarray  # uint8 traits in [0, 1], fixed for life: level q is the value
+    #                           (q + 0.5) / 256 (``trait``; TRAIT_LEVELS)
     financial_fragility: np.ndarray
     expressiveness: np.ndarray
     civic_virtue: np.ndarray
@@ -46,6 +47,40 @@ class Persons:
 
     def nbytes(self) -> int:
         return sum(getattr(self, f.name).nbytes for f in fields(self))
+
+    def household_starts(self) -> np.ndarray:
+        """The first person of each household, then N (int64; households are runs)."""
+        return np.append(np.flatnonzero((self.home >> 4) == 0), self.n)
+
+    def household_ids(self) -> np.ndarray:
+        """Each person's household, numbered 0.. in person order (int32; for Python-side use:
+        kernels read ``household_of``)."""
+        return (np.cumsum((self.home >> 4) == 0) - 1).astype(np.int32)
+
+
+# A household's place and size share a byte (Persons.home): households have at most 10
+# persons (``_household_sizes``), under the 16 a nibble holds.
+HOUSEHOLD_MOST = 16
+
+
+@njit(cache=True, inline="always")
+def household_of(home, i):
+    """Person i's household, lo..hi-1 (households are runs of persons)."""
+    h = np.int64(home[i])
+    lo = np.int64(i) - (h >> 4)
+    return lo, lo + (h & 15) + 1
+
+
+@njit(cache=True)
+def _homes(sizes) -> np.ndarray:
+    """Persons.home of households of these sizes, in order."""
+    home = np.empty(sizes.sum(), np.uint8)
+    k = 0
+    for s in sizes:
+        for place in range(s):
+            home[k] = (place << 4) | (s - 1)
+            k += 1
+    return home
 
 
 @dataclass
@@ -67,7 +102,7 @@ class Firms:
 
 
 # Bytes per person and per firm of the static columns above (checked by a test).
-PERSON_BYTES = 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 4 + 4 + 4 + 1 + 5 * 4
+PERSON_BYTES = 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 4 + 4 + 1 + 5 * 1
 FIRM_BYTES = 1 + 1 + 4 + 1 + 4 + 4 + 4
 
 
@@ -95,10 +130,29 @@ def _categorical(u: np.ndarray, shares) -> np.ndarray:
     )
 
 
+# A trait is held in a byte: 256 levels, the midpoints of equal bins of [0, 1]. [assume] A
+# trait's value within 1/512 is as good as exact: the traits are assumed shapes (Beta), no
+# figure pins them to three digits, and a level is 1/50 of their spread (sd ~0.1-0.25). At 10^8
+# persons the five traits take 0.5 GB, not 2 GB.
+TRAIT_LEVELS = 256
+
+
+@njit(cache=True, inline="always")
+def trait(level) -> np.float32:
+    """The value of a trait held at ``level`` (0..255): the midpoint of its bin, exact in
+    float32."""
+    return (np.float32(level) + np.float32(0.5)) * np.float32(1.0 / TRAIT_LEVELS)
+
+
+def trait_values(levels: np.ndarray) -> np.ndarray:
+    """The values (float32) of a column of trait levels (for Python-side use)."""
+    return (levels.astype(np.float32) + np.float32(0.5)) * np.float32(1.0 / TRAIT_LEVELS)
+
+
 def _beta(u: np.ndarray, ab: tuple[float, float]) -> np.ndarray:
-    """Beta(a, b) draws by inverting the CDF of the given uniforms. scipy's inverse is the
-    slowest part of building a society, and it releases the GIL: slices run on the engine's
-    threads (the same numbers whatever the slicing)."""
+    """Beta(a, b) draws (float64) by inverting the CDF of the given uniforms. scipy's inverse
+    is the slowest part of building a society, and it releases the GIL: slices run on the
+    engine's threads (the same numbers whatever the slicing)."""
     out = np.empty(len(u), np.float64)
     step = 1 << 16
     slices = [slice(k, k + step) for k in range(0, len(u), step)]
@@ -108,7 +162,12 @@ def _beta(u: np.ndarray, ab: tuple[float, float]) -> np.ndarray:
 
     with ThreadPoolExecutor(get_num_threads()) as pool:
         list(pool.map(invert, slices))
-    return out.astype(np.float32)
+    return out
+
+
+def _trait(u: np.ndarray, ab: tuple[float, float]) -> np.ndarray:
+    """A trait's levels (uint8: the bin of [0, 1] each Beta(a, b) draw falls in)."""
+    return np.minimum(_beta(u, ab) * TRAIT_LEVELS, TRAIT_LEVELS - 1).astype(np.uint8)
 
 
 @njit(cache=True)
@@ -145,8 +204,7 @@ def build_persons(spec: Population, seed: int) -> Persons:
     # households never straddle a (region, urban) cell: sizes are drawn cell by cell
     cell_bounds = np.flatnonzero(np.diff(region.astype(np.int32) * 2 + (~urban)) != 0) + 1
     cell_starts = np.concatenate([[0], cell_bounds, [n]])
-    household = np.empty(n, dtype=np.int32)
-    next_id = 0
+    home = np.empty(n, dtype=np.uint8)
     for c in range(len(cell_starts) - 1):
         a, b = int(cell_starts[c]), int(cell_starts[c + 1])
         if b <= a:
@@ -154,8 +212,7 @@ def build_persons(spec: Population, seed: int) -> Persons:
         sizes = _household_sizes(
             stream_key(seed, Stream.HOUSEHOLD, c), b - a, spec.household_mean - 1.0
         )
-        household[a:b] = np.repeat(np.arange(next_id, next_id + len(sizes), dtype=np.int32), sizes)
-        next_id += len(sizes)
+        home[a:b] = _homes(sizes)
 
     def col(k: int) -> np.ndarray:  # attribute k of every person, one stream
         return draws(seed, Stream.POPULATION, n, step=k)
@@ -189,15 +246,15 @@ def build_persons(spec: Population, seed: int) -> Persons:
         foreigner=foreigner,
         internet=internet,
         vpn=vpn,
-        household=household,
+        home=home,
         employer=np.where(employed, 0, -1).astype(np.int32),
         base_income=base_income,
         income_quintile=income_quintile,
-        law_abidance=_beta(col(9), t.law_abidance),
-        financial_fragility=_beta(col(10), t.financial_fragility),
-        expressiveness=_beta(col(11), t.expressiveness),
-        civic_virtue=_beta(col(12), t.civic_virtue),
-        risk_aversion=_beta(col(13), t.risk_aversion),
+        law_abidance=_trait(col(9), t.law_abidance),
+        financial_fragility=_trait(col(10), t.financial_fragility),
+        expressiveness=_trait(col(11), t.expressiveness),
+        civic_virtue=_trait(col(12), t.civic_virtue),
+        risk_aversion=_trait(col(13), t.risk_aversion),
     )
     return persons
 
@@ -216,7 +273,7 @@ def build_firms(spec: Population, persons: Persons, seed: int) -> Firms:
     size = np.minimum(np.floor(col(0) ** (-1.0 / spec.firm_size_pareto)), 1e6).astype(np.int32)
     foreign = col(1) < spec.foreign_firm_share
     sector = np.minimum(col(2) * spec.firm_sectors, spec.firm_sectors - 1).astype(np.uint8)
-    compliance = _beta(col(3), (5.0, 2.0))  # [assume]
+    compliance = _beta(col(3), (5.0, 2.0)).astype(np.float32)  # [assume]
     employer = persons.employer
     u = draws(seed, Stream.COMPANY, persons.n, step=10)
     firm_starts = np.concatenate([[0], np.cumsum(counts)])

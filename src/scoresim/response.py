@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.extending import overload
 
 from .network import (
     check_active,
@@ -28,16 +29,29 @@ from .network import (
     row_start,
 )
 from .parallel import row_slicing
+from .population import trait
 from .prefetch import prefetch_row
 from .rng import uniform
 from .sanctions import income_factor_of, job_hazard_of
+
+
+def _weight_of(weight, j):
+    """Contact j's weight: a trait held in levels (risk aversion: population.trait), or a
+    value (a firm's weight)."""
+
+
+@overload(_weight_of, inline="always")
+def _weight_of_typed(weight, j):
+    if isinstance(weight.dtype, types.Integer):
+        return lambda weight, j: trait(weight[j])
+    return lambda weight, j: weight[j]
 
 
 @njit(inline="always", cache=True)
 def _draws_cut(v, e, rate, weight, key):
     """Whether the contact of entry ``e`` (its value ``v``) draws to cut the tie: a pure
     function of (key, e)."""
-    p = rate[layer_of(v)] * weight[nbr_of(v)]
+    p = rate[layer_of(v)] * _weight_of(weight, nbr_of(v))
     return p > 0.0 and uniform(key, e) < p
 
 

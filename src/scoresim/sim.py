@@ -38,7 +38,7 @@ from .network import (
 )
 from .pilot import Scope, regions_inside
 from .policing import Policing, pressing
-from .population import FIRM_BYTES, PERSON_BYTES, build_firms, build_persons, group_starts
+from .population import FIRM_BYTES, PERSON_BYTES, build_firms, build_persons, household_of
 from .registry import Registry
 from .rng import Stream, draws, stream_key
 from .scenario import Regime, Scenario, ScenarioError, association_on, load
@@ -64,7 +64,6 @@ class Society:
     firm_avoid: np.ndarray  # float32: share of the worst-rated firms each firm avoids
     safeguarded: np.ndarray  # bool: foreign-invested firms with contractual safeguards
     self_employed: np.ndarray  # bool: works for oneself (an individual business)
-    household_starts: np.ndarray  # int32: first person of each household, then N
     region_starts: np.ndarray  # int64: first person of each region, then N (persons are by region)
     approval_base: np.ndarray  # float32: baseline approval of the system, log-odds
     aware0: np.ndarray  # bool: knows of the system at the start
@@ -78,8 +77,7 @@ def build_society(sc: Scenario, implicit: bool | None = None) -> Society:
     implicit = ties_implicit(sc) if implicit is None else implicit
     persons = build_persons(sc.population, seed)
     firms = build_firms(sc.population, persons, seed)
-    household_starts = group_starts(persons.household).astype(np.int32)
-    graph = build_person_graph(sc.network, persons, seed, household_starts, implicit)
+    graph = build_person_graph(sc.network, persons, seed, implicit)
     firm_graph = build_firm_graph(sc.network, firms, seed)
     coverage = coverage_bits(sc, persons, firms, seed)
     approval_base, aware0 = approval.baseline(sc.approval, persons, seed)
@@ -103,7 +101,6 @@ def build_society(sc: Scenario, implicit: bool | None = None) -> Society:
         else np.zeros(firms.n, np.float32),
         screening.safeguarded(sc, firms.foreign, seed),
         se,
-        household_starts,
         np.searchsorted(persons.region, np.arange(len(sc.population.region_weights) + 1)),
         approval_base,
         aware0,
@@ -520,9 +517,7 @@ class World:
             scope=None if scope is None else scope.persons,
         )
         self.boost = self.firm_out.inspection
-        _household_spillover(
-            s.household_starts, p.household, out.bits, out.effects[sanctions.SCHOOL], self.spill
-        )
+        _household_spillover(p.home, out.bits, out.effects[sanctions.SCHOOL], self.spill)
         # 6. response: avoidance, employers, partners, representatives, income
         if self.barring or self.legal_rep.min(initial=0) < 0:  # bars, or firms still naming
             lost, _ = response.representatives(
@@ -836,16 +831,16 @@ def _bit_counts(bits: np.ndarray, width: int) -> np.ndarray:
 
 
 @njit(cache=True)
-def _household_spillover(starts, household, bits, school, spill):
+def _household_spillover(home, bits, school, spill):
     """Household members of a person whose children are barred from private schools (into
     ``spill``): a person is barred if its sanctions' ``bits`` meet ``school`` (the bits of
-    the sanctions that bar schools: 0, none does). Households are contiguous: ``starts``
-    are their first persons, then N."""
+    the sanctions that bar schools: 0, none does). Households are runs of persons
+    (``home``: Persons.home)."""
     spill[:] = False
     for i in range(len(bits) if school else 0):
         if bits[i] & school:
-            h = household[i]
-            for m in range(starts[h], starts[h + 1]):
+            lo, hi = household_of(home, i)
+            for m in range(lo, hi):
                 if not bits[m] & school:
                     spill[m] = True
 
@@ -909,7 +904,7 @@ STATIC_PERSON_BYTES = PERSON_BYTES + 1 + 1 + 5 + 5  # traits etc., self-employed
 #          behaviour.travel_weight, mode_weight), approval baseline; the responses' 5: open
 #          and VPN-hidden coverage bits 4 (what the sources see of a person follows from
 #          them and VPN use: sources.Seen), learner 1; and a row start (ROW_START_BYTES)
-HOUSEHOLD_BYTES = 4  # the first person of each household
+# (no household column but the person's place and size, a byte: Persons.home)
 WORLD_PERSON_BYTES = 79  # one world's columns but its steps: ledger 41 + a step (the last
 #                          appeal's), registry 2 + a list's, sanctions 5, state 12, event
 #                           buffer 5, spill 1, metrics 3 (cell 2, ever 1), approval 8, tick
@@ -1055,7 +1050,6 @@ def estimate_bytes(sc: Scenario, implicit: bool | None = None) -> int:
         society += n * (row_start_bytes(stored) + net.community_degree / 16)
         society += n * WORKER_SHARE * STAFF_BYTES + m * STAFF_START_BYTES
     society += m * (FIRM_BYTES + FIRM_RESPONSE_BYTES)
-    society += n / sc.population.household_mean * HOUSEHOLD_BYTES
     build = society + stored * 4 + n * 16  # pair lists (int32 a, b per 2 entries), counts
     worlds = []
     had_system = False  # the run's world has had a system (it stays not bare)
