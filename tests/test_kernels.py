@@ -10,6 +10,7 @@ from numba import njit
 import scoresim
 from scoresim import behaviour
 from scoresim.behaviour import CHUNK, chunk_size
+from scoresim.population import trait_values
 from scoresim.rng import uniforms_at
 
 STATE = ("debt", "debt_timer", "misses", "employed", "watched", "knows", "vpn", "pressured")
@@ -155,7 +156,7 @@ def test_the_pass_sets_how_watched_each_person_feels():
     n = 20_000
     args, st = _behaviour_args(n)
     rng = np.random.default_rng(9)
-    risk = rng.random(n).astype(np.float32)
+    risk = rng.integers(0, 256, n).astype(np.uint8)  # trait levels (population.trait)
     contacts = rng.integers(0, 4, n).astype(np.int32)
     status = np.where(rng.random(n) < 0.2, rng.integers(1, 4, n), 0).astype(np.uint8)
     inside = rng.random(n) < 0.7
@@ -169,7 +170,9 @@ def test_the_pass_sets_how_watched_each_person_feels():
     a, b = np.empty(40 * n, np.int32), np.empty(40 * n, np.uint8)
     _one_world(0, n, 0, len(a), *call, a, b)
     feel = np.minimum(1.0, 0.3 + 0.2 * contacts + 1.0 * (status > 0))
-    want = np.where(inside, (risk.astype(np.float64) * 0.8 * feel).astype(np.float32), 0.0)
+    want = np.where(
+        inside, (trait_values(risk).astype(np.float64) * 0.8 * feel).astype(np.float32), 0.0
+    )
     assert np.array_equal(state.watched, want)
     assert want.max() > 0.5 and (want == 0).sum() > 0.25 * n
     untouched = st.copy()  # no ``contacts``: the watched level as given

@@ -54,7 +54,9 @@ def test_air_travel_concentrates_among_representatives_and_high_earners_more_tha
     assert np.array_equal(alike["rail"], alike["travel"])
 
 
-@pytest.mark.parametrize("air_income, rail_income", [(1.2, 0.5), (2.0, 0.7), (1.0, 0.0)])
+@pytest.mark.parametrize(
+    "air_income, rail_income", [(1.2, 0.5), (2.0, 0.7), (1.0, 0.0), (0.5, 2.0)]
+)
 def test_travel_weights_read_from_income_and_flags_are_the_columns_they_replace(
     air_income, rail_income
 ):
@@ -73,7 +75,11 @@ def test_travel_weights_read_from_income_and_flags_are_the_columns_they_replace(
     ):
         w = travel.astype(np.float64) ** e
         w *= np.where(s.representative, rep_factor, 1.0) * np.where(s.self_employed, se_factor, 1.0)
-        assert np.array_equal(weights[mode], (w / w.mean()).astype(np.float32)), mode
+        old = (w / w.mean()).astype(np.float32)
+        # numpy takes powers with libm here (equal bit for bit); on CPUs where it takes them
+        # with SIMD code instead, a last-place difference in float64 may show in a few
+        assert (weights[mode] == old).mean() > 0.999, mode
+        np.testing.assert_array_max_ulp(weights[mode], old, maxulp=1)
 
 
 def _travel(**travel):

@@ -48,8 +48,9 @@ NONE, LOAN, DEFAULT, SUED, JUDGMENT, UNPAID_UNABLE, UNPAID_REFUSES = range(7)
 
 
 class Traits(NamedTuple):
-    """What the persons' kernel reads of each person and never changes (one bundle: numba
-    takes a named tuple of arrays as one argument)."""
+    """What the persons' kernel reads of each person and never changes, and the constants
+    its travel weights follow from (one bundle: numba takes a named tuple of arrays as one
+    argument)."""
 
     internet: np.ndarray
     expressiveness: np.ndarray  # the traits: uint8 levels (population.trait)

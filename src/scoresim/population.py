@@ -58,11 +58,6 @@ class Persons:
         return (np.cumsum((self.home >> 4) == 0) - 1).astype(np.int32)
 
 
-# A household's place and size share a byte (Persons.home): households have at most 10
-# persons (``_household_sizes``), under the 16 a nibble holds.
-HOUSEHOLD_MOST = 16
-
-
 @njit(cache=True, inline="always")
 def household_of(home, i):
     """Person i's household, lo..hi-1 (households are runs of persons)."""
@@ -73,7 +68,9 @@ def household_of(home, i):
 
 @njit(cache=True)
 def _homes(sizes) -> np.ndarray:
-    """Persons.home of households of these sizes, in order."""
+    """Persons.home of households of these sizes, in order: a household's place and size
+    share a byte (households have at most 10 persons, ``_household_sizes``; a nibble holds
+    16)."""
     home = np.empty(sizes.sum(), np.uint8)
     k = 0
     for s in sizes:
@@ -118,8 +115,8 @@ def apportion(total: int, weights) -> np.ndarray:
 
 
 def group_starts(ids: np.ndarray) -> np.ndarray:
-    """First position of each run of equal values in ``ids`` (contiguous groups: households,
-    a firm's staff in employer order, a region's cells), then len(ids); int64."""
+    """First position of each run of equal values in ``ids`` (contiguous groups: a firm's
+    staff in employer order, a region's cells), then len(ids); int64."""
     return np.flatnonzero(np.diff(ids, prepend=-1, append=-2) != 0)
 
 
@@ -212,6 +209,8 @@ def build_persons(spec: Population, seed: int) -> Persons:
         sizes = _household_sizes(
             stream_key(seed, Stream.HOUSEHOLD, c), b - a, spec.household_mean - 1.0
         )
+        if sizes.max() > 16:
+            raise ValueError("a household of more than 16 persons: Persons.home holds 16")
         home[a:b] = _homes(sizes)
 
     def col(k: int) -> np.ndarray:  # attribute k of every person, one stream
