@@ -290,7 +290,7 @@ def persons_range(
         if p[_FLIGHTS] > 0.0:
             u = uniform(kt, 2 * i)
             travel = travel_weight(tr.income[i], tr.travel[T_MEAN_INCOME])
-            lam = p[_FLIGHTS] * (mode_weight(tr, i, T_AIR) if travel_on else travel)
+            lam = p[_FLIGHTS] * (mode_weight(tr, i, travel, T_AIR) if travel_on else travel)
             if u < lam:
                 k, r = _trips(
                     ev_agent,
@@ -314,7 +314,7 @@ def persons_range(
         if p[_RAIL] > 0.0:
             u = uniform(kt, 2 * i + 1)
             travel = travel_weight(tr.income[i], tr.travel[T_MEAN_INCOME])
-            lam = p[_RAIL] * (mode_weight(tr, i, T_RAIL) if travel_on else travel)
+            lam = p[_RAIL] * (mode_weight(tr, i, travel, T_RAIL) if travel_on else travel)
             if u < lam:
                 k, r = _trips(
                     ev_agent,

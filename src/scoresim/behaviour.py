@@ -715,12 +715,12 @@ def _unscaled(travel, representative, self_employed, terms, at) -> float:
 
 
 @njit(cache=True, inline="always")
-def mode_weight(tr, i, at) -> np.float32:
-    """Trips of one mode (``at``: T_AIR or T_RAIL) relative to the mean: the travel weight to
-    the mode's income elasticity, times the business travel of legal representatives and the
-    self-employed, scaled to mean 1 (so the mode's sourced trips per person stay as they are);
-    the travel weight where travel is not by mode."""
-    travel = travel_weight(tr.income[i], tr.travel[T_MEAN_INCOME])
+def mode_weight(tr, i, travel, at) -> np.float32:
+    """Trips of one mode (``at``: T_AIR or T_RAIL) relative to the mean: person i's travel
+    weight (``travel``: travel_weight, formed once by the caller) to the mode's income
+    elasticity, times the business travel of legal representatives and the self-employed,
+    scaled to mean 1 (so the mode's sourced trips per person stay as they are); the travel
+    weight where travel is not by mode."""
     if tr.travel[T_BY_MODE] == 0.0:
         return travel
     w = _unscaled(travel, tr.representative[i], tr.self_employed[i], tr.travel, at)
@@ -782,8 +782,8 @@ def _bounds(bound, own, i, p, tr, h_loan, h_decide, travel_on):
     bound[C_HEROIC] = p[P_HEROIC]
     bound[C_COMMENDATION] = p[_COMMEND] * civic
     travel = travel_weight(tr.income[i], tr.travel[T_MEAN_INCOME])
-    bound[C_FLIGHTS] = p[_FLIGHTS] * (mode_weight(tr, i, T_AIR) if travel_on else travel)
-    bound[C_RAIL] = p[_RAIL] * (mode_weight(tr, i, T_RAIL) if travel_on else travel)
+    bound[C_FLIGHTS] = p[_FLIGHTS] * (mode_weight(tr, i, travel, T_AIR) if travel_on else travel)
+    bound[C_RAIL] = p[_RAIL] * (mode_weight(tr, i, travel, T_RAIL) if travel_on else travel)
     bound[C_LUXURY] = p[_LUXURY] * travel
     total = 0.0
     for j in range(N_CLOCKS):
