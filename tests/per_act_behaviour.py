@@ -83,7 +83,7 @@ from scoresim.behaviour import (
     mode_weight,
     travel_weight,
 )
-from scoresim.population import trait
+from scoresim.population import LEARNER, has_flag, trait
 from scoresim.rng import uniform
 from scoresim.sanctions import FLIGHTS, LUXURY, RAIL, credit_block
 
@@ -102,9 +102,9 @@ def persons_range(
 ):
     """Persons lo..hi of one step: their events into ev_agent/ev_act from slot k (up to
     limit); returns the next slot (past limit: the slice was too small)."""
-    internet, learner, open_coverage, vpn_hidden = (
+    internet, flags, open_coverage, vpn_hidden = (
         tr.internet,
-        tr.learner,
+        tr.flags,
         tr.open_coverage,
         tr.vpn_hidden,
     )
@@ -153,7 +153,7 @@ def persons_range(
                 2 if sanctions[i] & no_rail else 0
             )
             kn = knows[i] & restricted
-            if restricted and learner[i]:
+            if restricted and has_flag(flags, i, LEARNER):
                 if kn != restricted and uniform(kch, 64 * i + 60) < rp[RP_NOTICE]:
                     kn = restricted  # notified of the listing and what it restricts
                 elif kn and uniform(kch, 64 * i + 61) < rp[RP_FORGET]:
@@ -305,7 +305,7 @@ def persons_range(
                     A.FLIGHT_BLOCKED,
                     1,
                     knows,
-                    learner[i],
+                    has_flag(flags, i, LEARNER),
                     kch,
                     64 * i,
                     rp,
@@ -329,7 +329,7 @@ def persons_range(
                     A.RAIL_BLOCKED,
                     2,
                     knows,
-                    learner[i],
+                    has_flag(flags, i, LEARNER),
                     kch,
                     64 * i + 30,
                     rp,

@@ -99,37 +99,52 @@ def test_experience_moves_by_the_sizes_the_scenario_gives():
     ties only (with everyone hearing), more for an unjust sanction."""
     from scoresim import acts
     from scoresim.approval import (
+        AWARE,
+        WAS_REWARDED,
+        WAS_SANCTIONED,
         Outcomes,
         Shifts,
         _contacts_kernel,
+        _news,
         _own_kernel,
         _refusals_kernel,
+        _remember,
     )
     from scoresim.network import from_pairs, pack_active
 
     sp = Approval()
     n = 6
     exp = np.zeros(n, np.float32)
-    aware = np.array([0, 0, 0, 1, 0, 0], bool)
+    flags = np.array([0, 0, 0, AWARE, 0, 0], np.uint8)
     status = np.array([1, 2, 0, 0, 3, 0], np.uint8)  # own true, false records, -, -, assoc
     rewarded = np.array([0, 0, 1, 0, 0, 0], bool)
-    was_s, was_r = np.zeros(n, bool), np.zeros(n, bool)
-    was_s[4] = True  # already sanctioned last step: no new shock
+    flags[4] |= WAS_SANCTIONED  # already sanctioned last step: no new shock
+    flags[2] |= WAS_SANCTIONED  # (and 2 was, though not now: its reward is news all the same)
+
+    def aware():
+        return ((flags & AWARE) != 0).tolist()
+
     fade, drift = np.float32(0.5), np.float32(0.01)
     exp[:] = 0.2
     everyone = np.zeros(0, bool)  # no pilot: the system's publicity reaches everybody
     own = Shifts(sp.sanctioned, sp.unjust, sp.rewarded)
-    outcomes = Outcomes(status, rewarded, was_s, was_r)
-    _own_kernel(np.uint64(1), outcomes, own, everyone, fade, drift, 0.0, exp, aware)
+    outcomes = Outcomes(status, rewarded, flags)
+    assert _news(outcomes).tolist() == [0, 1, 2]
+    _own_kernel(np.uint64(1), outcomes, own, everyone, fade, drift, 0.0, exp)
     want = np.array([0.1 + sp.sanctioned, 0.1 + sp.sanctioned + sp.unjust, 0.1 + sp.rewarded,
                      0.1 + 0.01, 0.1, 0.1])  # fmt: skip
     # (the newly sanctioned and rewarded become aware now, and drift from the next step)
     np.testing.assert_allclose(exp, want, rtol=1e-6)
-    assert aware.tolist() == [True, True, True, True, False, False]
+    assert aware() == [True, True, True, True, False, False]
     ev = np.array([5, 5, 5], np.int32)
     _refusals_kernel(ev, np.array([acts.FLIGHT_BLOCKED, acts.FLIGHT_TAKEN, acts.LOAN_REFUSED],
-                     np.uint8), approval_refused(), sp.refused, exp, aware)  # fmt: skip
-    assert exp[5] == pytest.approx(0.1 + 2 * sp.refused) and aware[5]
+                     np.uint8), approval_refused(), sp.refused, exp, flags)  # fmt: skip
+    assert exp[5] == pytest.approx(0.1 + 2 * sp.refused) and aware()[5]
+    _remember(status, rewarded, flags)  # this step's, as last step's for the next
+    assert ((flags & WAS_SANCTIONED) != 0).tolist() == (status > 0).tolist()
+    assert ((flags & WAS_REWARDED) != 0).tolist() == rewarded.tolist()
+    assert aware() == [True, True, True, True, False, True]  # (awareness kept)
+    assert _news(outcomes).tolist() == []  # nothing new if the same again
     # contacts: 0-1, 0-2 (cut), 1-3; person 0 newly sanctioned (true), 1 newly (false)
     g = from_pairs(4, np.array([0, 0, 1]), np.array([1, 2, 3]), np.zeros(3, np.uint8))
     active = np.ones(g.entries, np.uint8)
@@ -139,15 +154,14 @@ def test_experience_moves_by_the_sizes_the_scenario_gives():
     for e in range(g.indptr[2], g.indptr[3]):
         active[e] = 0
     x = np.zeros(4, np.float32)
-    seen = np.zeros(4, bool)
+    seen = np.zeros(4, np.uint8)
     st4, rw4 = np.array([1, 2, 0, 0], np.uint8), np.zeros(4, bool)
     heard = Shifts(sp.contact_sanctioned, sp.contact_unjust, sp.contact_rewarded)
-    _contacts_kernel(np.uint64(3), 1.0, np.array([0, 1], np.int32),
-                     Outcomes(st4, rw4, np.zeros(4, bool), np.zeros(4, bool)), g.ties,
-                     pack_active(active), heard, x, seen)  # fmt: skip
+    _contacts_kernel(np.uint64(3), 1.0, np.array([0, 1], np.int32), Outcomes(st4, rw4, seen),
+                     g.ties, pack_active(active), heard, x)  # fmt: skip
     unjust = sp.contact_sanctioned + sp.contact_unjust
     np.testing.assert_allclose(x, [unjust, sp.contact_sanctioned, 0.0, unjust], rtol=1e-6)
-    assert seen.tolist() == [True, True, False, True]  # 2 is cut off: hears nothing
+    assert (seen == AWARE).tolist() == [True, True, False, True]  # 2 is cut off: hears nothing
 
 
 def approval_refused():

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from scoresim import Sim, load_scenario
+from scoresim.approval import AWARE, INFORMED
 from scoresim.network import active_flags, pack_active
+from scoresim.population import SELF_EMPLOYED
 from scoresim.response import Earning
 from scoresim.results import Results
 from scoresim.sanctions import N_EFFECTS
@@ -278,24 +280,26 @@ def test_the_cells_recorded_equal_a_recount_by_cell():
     cell = rng.integers(0, M.N_CELLS, n).astype(rec.cell.dtype)
     none16, no_effects = np.zeros(n, np.uint16), np.zeros(N_EFFECTS, np.uint16)
     payroll = np.where(flags(0.9), 1, -1).astype(np.int32)
-    earning = Earning(rng.random(n).astype(np.float32), payroll, flags(0.8), flags(0.1),
+    own = flags(0.1).astype(np.uint8) * np.uint8(SELF_EMPLOYED)
+    earning = Earning(rng.random(n).astype(np.float32), payroll, flags(0.8), own,
                       np.float32(0.4), none16, no_effects, np.zeros(16))  # fmt: skip
     # rows of 7 ties (across words of the active bits), none active in a third of them
     ties = (rng.random((n, 7)) < 0.6) & ~flags(0.3)[:, None]
     living = M.Living(np.arange(n + 1, dtype=np.int64) * 7, pack_active(ties.ravel()),
                       rng.random(n).astype(np.float32), rng.normal(900, 50, n).astype(np.float32),
                       np.empty(0, np.uint8))  # fmt: skip
+    aware, informed = flags(0.5), flags(0.4)
+    bits = aware * np.uint8(AWARE) | informed * np.uint8(INFORMED)
     opinion = M.Opinion(rng.normal(0, 1, n).astype(np.float32), np.zeros(n, np.float32),
-                        flags(0.5), flags(0.4), flags(0.5), np.float32(0.3))  # fmt: skip
+                        bits.astype(np.uint8), flags(0.5), np.float32(0.3))  # fmt: skip
     width = len(M.LIVING)
     once, often = np.zeros((M.N_CELLS, width)), np.zeros((M.N_CELLS, width))
     M._add_living(cell, earning, living, opinion, 0, n, once)
     M._add_living(cell, earning, living, opinion, 0, n, often, 7)
     assert np.array_equal(once, often)
-    x = opinion.base + opinion.informed * opinion.reached * np.float32(0.3)
+    x = opinion.base + informed * opinion.reached * np.float32(0.3)
     yes = x >= 0
     works = earning.employed & (earning.employer >= 0)
-    aware, informed = opinion.aware, opinion.informed
     ties_of = np.bincount(cell, ties.sum(1), M.N_CELLS)
     assert np.array_equal(once[:, M.LIVING.index("active_ties")], ties_of)
     counted = {"employed": works, "isolated": ~ties.any(1), "aware": aware,
@@ -307,12 +311,14 @@ def test_the_cells_recorded_equal_a_recount_by_cell():
     n = int(M.FIELD)
     yes = np.ones(n, bool)
     zero, none = np.zeros(n, np.int32), np.zeros(n, np.float32)
-    earning = Earning(none, zero, yes, yes, np.float32(0.4), np.zeros(n, np.uint16), no_effects,
+    own = np.full(n, SELF_EMPLOYED, np.uint8)
+    earning = Earning(none, zero, yes, own, np.float32(0.4), np.zeros(n, np.uint16), no_effects,
                       np.zeros(16))  # fmt: skip
     living = M.Living(np.zeros(n + 1, np.int64), np.empty(0, np.uint64), none, none,
                       np.empty(0, np.uint8))  # fmt: skip
-    opinion = M.Opinion(np.ones(n, np.float32), np.zeros(n, np.float32), yes, yes,
-                        np.empty(0, bool), np.float32(0.0))  # fmt: skip
+    opinion = M.Opinion(np.ones(n, np.float32), np.zeros(n, np.float32),
+                        np.full(n, AWARE | INFORMED, np.uint8), np.empty(0, bool),
+                        np.float32(0.0))  # fmt: skip
     full = np.zeros((M.N_CELLS, width))
     M._add_living(np.zeros(n, np.int32), earning, living, opinion, 0, n, full)
     for m in counted:

@@ -39,10 +39,8 @@ def _behaviour_args(n: int, t: int = 3):
         p.financial_fragility,
         p.civic_virtue,
         p.base_income,
-        s.representative,
-        s.self_employed,
+        s.flags,
         s.travel,
-        s.learner,
         s.coverage.open,
         s.coverage.vpn_hidden,
     )

@@ -103,19 +103,40 @@ def test_world_firm_budget_matches_its_arrays(preset):
         assert per_firm / m == pytest.approx(budget, abs=0.5), (per_firm / m, budget)
 
 
+def test_a_persons_flags_hold_the_facts_they_replace():
+    """Society.flags packs four yes/no facts into a byte: each reads back as the draw it
+    holds (a bit that overlapped another, or was lost to a cast, shows here)."""
+    from scoresim import approval
+    from scoresim.rng import Stream, draws
+
+    sc = scoresim.Sim("article", n=N, years=0.1, twin=False).scenario
+    society = S.build_society(sc, False)
+    p, seed = society.persons, sc.run.seed
+    learner = draws(seed, Stream.RESPONSE_TRAITS, N) < sc.responses.travel.learns
+    rep = np.zeros(N, bool)
+    rep[society.firms.legal_rep[society.firms.legal_rep >= 0]] = True
+    facts = {
+        "learner": learner,
+        "self_employed": S.self_employed(sc.population, p, seed),
+        "representative": rep,
+        "aware0": approval.baseline(sc.approval, p, seed)[1],
+    }
+    for name, want in facts.items():
+        assert 0 < want.sum() < N, name  # each fact splits the persons
+        assert np.array_equal(getattr(society, name), want), name
+    assert society.flags.dtype == np.uint8
+
+
 @pytest.mark.parametrize("implicit", [False, True])
 def test_society_budget_matches_its_arrays(implicit):
     sim = scoresim.Sim("article", n=N, years=0.1, twin=False)
     society = S.build_society(sim.scenario, implicit)
     static = (
         society.persons.nbytes()
-        + society.representative.nbytes
-        + society.learner.nbytes
+        + society.flags.nbytes
         + society.coverage.open.nbytes
         + society.coverage.vpn_hidden.nbytes
-        + society.self_employed.nbytes
         + society.approval_base.nbytes
-        + society.aware0.nbytes
     )
     assert society.graph.indptr.nbytes == (N + 1) * S.row_start_bytes(society.graph.entries)
     assert abs(static - S.STATIC_PERSON_BYTES * N) < 0.05 * N
@@ -301,7 +322,7 @@ BARE_WRITES = {
 } | {
     "twin.state.pressured", "twin.ceiling",
     "twin.recorder.cell", "twin.ledger.score", "twin.ledger.struck_at", "twin.ledger.last_ctx",
-    "twin.approval.state.aware", "twin.approval.state.informed",
+    "twin.approval.state.flags",
 }  # fmt: skip
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from scoresim import Sim
+from scoresim.approval import INFORMED
 from scoresim.pilot import regions_inside
 from scoresim.scenario import ScenarioError, load
 
@@ -195,9 +196,8 @@ def test_the_regional_panel_sums_what_bincount_sums():
             return np.bincount(r, weights=w, minlength=k)
 
         x = opinion.base + opinion.experience
-        shifted = (
-            opinion.informed if len(opinion.reached) == 0 else opinion.informed & opinion.reached
-        )
+        informed = (opinion.flags & INFORMED) != 0
+        shifted = informed if len(opinion.reached) == 0 else informed & opinion.reached
         x = x + opinion.info_effect * shifted
         degree = sim.society.graph.degree(living.active)
         want = {

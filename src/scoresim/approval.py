@@ -38,9 +38,15 @@ from scipy.special import ndtri
 from . import acts as A
 from . import expr
 from .network import is_active, nbr_of, row_of, row_room, row_start
+from .population import flag_column
 from .prefetch import prefetch_row
 from .rng import Stream, draws, stream_key, uniform, uniforms_at
 from .scenario import STATIC_PERSON_FIELDS, Approval, Scenario
+
+# One world's yes/no facts of a person, a bit each of ApprovalState.flags (a byte instead of
+# four bool columns): knows of the system, was told its pros and cons, was sanctioned last
+# step, was rewarded last step.
+AWARE, INFORMED, WAS_SANCTIONED, WAS_REWARDED = 1, 2, 4, 8
 
 # acts that tell a person a purchase or a loan was refused to them
 _REFUSED = np.zeros(A.N_ACTS, np.bool_)
@@ -69,21 +75,17 @@ class ApprovalState:
     """One world's approval columns."""
 
     experience: np.ndarray  # float32 log-odds moved by experience (fades)
-    aware: np.ndarray  # bool: knows of the system
-    informed: np.ndarray  # bool: told the pros and cons
-    was_sanctioned: np.ndarray  # bool: sanctioned last step
-    was_rewarded: np.ndarray  # bool: rewarded last step
+    flags: np.ndarray  # uint8: AWARE, INFORMED, WAS_SANCTIONED, WAS_REWARDED
 
     @classmethod
     def start(cls, aware0: np.ndarray) -> ApprovalState:
         n = len(aware0)
-        return cls(
-            np.zeros(n, np.float32),
-            aware0.copy(),
-            np.zeros(n, bool),
-            np.zeros(n, bool),
-            np.zeros(n, bool),
-        )
+        return cls(np.zeros(n, np.float32), aware0.astype(np.uint8) * np.uint8(AWARE))
+
+    aware = flag_column(AWARE, "bool: knows of the system")
+    informed = flag_column(INFORMED, "bool: told the pros and cons")
+    was_sanctioned = flag_column(WAS_SANCTIONED, "bool: sanctioned last step")
+    was_rewarded = flag_column(WAS_REWARDED, "bool: rewarded last step")
 
 
 class Approvals:
@@ -143,30 +145,24 @@ class Approvals:
         if not self.moves:  # no system (any more): what was lived fades all the same
             if self.had_system:
                 st.experience *= self.fade
-                st.was_sanctioned[:] = status > 0
-                st.was_rewarded[:] = rewarded
+                _remember(status, rewarded, st.flags)
             return
         learn = 1.0 - np.exp(-sp.awareness_rate * publicity * self.dt)
         drift = sp.publicity * publicity * self.dt
-        outcomes = Outcomes(status, rewarded, st.was_sanctioned, st.was_rewarded)
+        outcomes = Outcomes(status, rewarded, st.flags)
         own = Shifts(sp.sanctioned, sp.unjust, sp.rewarded)
+        news = _news(outcomes)
         _own_kernel(
             key, outcomes, own, self.inside, self.fade, np.float32(drift), learn, st.experience,
-            st.aware,
         )  # fmt: skip
         if len(ev_agent):
-            _refusals_kernel(ev_agent, ev_act, _REFUSED, sp.refused, st.experience, st.aware)
-        news = np.flatnonzero(
-            ((status > 0) & ~st.was_sanctioned) | (rewarded & ~st.was_rewarded)
-        ).astype(np.int32)
+            _refusals_kernel(ev_agent, ev_act, _REFUSED, sp.refused, st.experience, st.flags)
         if len(news):
             heard = Shifts(sp.contact_sanctioned, sp.contact_unjust, sp.contact_rewarded)
             _contacts_kernel(
-                key, sp.contact_hears, news, outcomes, graph.ties, active, heard,
-                st.experience, st.aware,
+                key, sp.contact_hears, news, outcomes, graph.ties, active, heard, st.experience,
             )  # fmt: skip
-        st.was_sanctioned[:] = status > 0
-        st.was_rewarded[:] = rewarded
+        _remember(status, rewarded, st.flags)
 
     def _inform(self, key, fields) -> None:
         """Draw the informed among the eligible (the same draws in run and twin)."""
@@ -177,21 +173,69 @@ class Approvals:
             eligible = eligible[expr.evaluate(self.info_tree, cols, n)]
         u = uniforms_at(key, 4 * eligible.astype(np.int64))
         told = eligible[u < self.spec.information.share]
-        st.informed[told] = True
+        st.flags[told] |= np.uint8(INFORMED)
         self.eligible = np.zeros(n, bool)
         self.eligible[eligible] = True
         if self.moves:  # of a system in force (a pilot's: told inside its regions only)
-            st.aware[told if len(self.inside) == 0 else told[self.inside[told]]] = True
+            st.flags[told if len(self.inside) == 0 else told[self.inside[told]]] |= np.uint8(AWARE)
 
 
 class Outcomes(NamedTuple):
     """Who is sanctioned (``status`` > 0; 2: unjustly) or rewarded this step, and who was
-    last step: news is the change."""
+    last step (``flags``: ApprovalState.flags): news is the change."""
 
     status: np.ndarray
     rewarded: np.ndarray
-    was_sanctioned: np.ndarray
-    was_rewarded: np.ndarray
+    flags: np.ndarray
+
+
+@njit(cache=True, inline="always")
+def _news_of(o, i) -> bool:
+    """Whether person i is newly sanctioned or rewarded this step."""
+    return (o.status[i] > 0 and not o.flags[i] & WAS_SANCTIONED) or (
+        o.rewarded[i] and not o.flags[i] & WAS_REWARDED
+    )
+
+
+@njit(cache=True, inline="always")
+def _shift(o, i, shifts) -> float:
+    """How far person i's new sanction (more if unjust) and new reward move approval."""
+    d = 0.0
+    s = o.status[i]
+    if s > 0 and not o.flags[i] & WAS_SANCTIONED:
+        d += shifts.sanctioned + (shifts.unjust if s >= 2 else 0.0)
+    if o.rewarded[i] and not o.flags[i] & WAS_REWARDED:
+        d += shifts.rewarded
+    return d
+
+
+@njit(cache=True)
+def _news(o) -> np.ndarray:
+    """The persons newly sanctioned or rewarded this step (int32, ascending)."""
+    k = 0
+    for i in range(len(o.status)):
+        if _news_of(o, i):
+            k += 1
+    out = np.empty(k, np.int32)
+    k = 0
+    for i in range(len(o.status)):
+        if _news_of(o, i):
+            out[k] = i
+            k += 1
+    return out
+
+
+@njit(cache=True, parallel=True)
+def _remember(status, rewarded, flags):
+    """This step's sanctions and rewards, as last step's for the next."""
+    keep = ~np.int64(WAS_SANCTIONED | WAS_REWARDED)
+    for i in prange(len(flags)):
+        f = np.int64(flags[i]) & keep  # (int64 throughout: numba types uint64 | int64 as a float)
+        if status[i] > 0:
+            f |= WAS_SANCTIONED
+        if rewarded[i]:
+            f |= WAS_REWARDED
+        flags[i] = f
 
 
 class Shifts(NamedTuple):
@@ -203,57 +247,52 @@ class Shifts(NamedTuple):
 
 
 @njit(cache=True, parallel=True)
-def _own_kernel(key, outcomes, own, inside, fade, drift, learn, experience, aware):
+def _own_kernel(key, outcomes, own, inside, fade, drift, learn, experience):
     """Fade, publicity's drift among the aware, learning of the system, and one's own new
     sanction or reward (which also makes one aware). ``inside``: who the system's publicity
     reaches (empty: everybody)."""
-    status, rewarded = outcomes.status, outcomes.rewarded
-    was_sanctioned, was_rewarded = outcomes.was_sanctioned, outcomes.was_rewarded
-    d_sanctioned, d_unjust, d_rewarded = own.sanctioned, own.unjust, own.rewarded
+    flags = outcomes.flags
     everywhere = len(inside) == 0
     for i in prange(len(experience)):
         x = experience[i] * fade
         reached = everywhere or inside[i]
-        if reached and not aware[i] and learn > 0.0 and uniform(key, 4 * np.int64(i) + 1) < learn:
-            aware[i] = True
-        if reached and aware[i]:
+        aware = flags[i] & AWARE
+        if reached and not aware and learn > 0.0 and uniform(key, 4 * np.int64(i) + 1) < learn:
+            aware = AWARE
+        if reached and aware:
             x += drift
-        s = status[i]
-        if s > 0 and not was_sanctioned[i]:
-            x += d_sanctioned + (d_unjust if s >= 2 else 0.0)
-            aware[i] = True
-        if rewarded[i] and not was_rewarded[i]:
-            x += d_rewarded
-            aware[i] = True
+        s, f = outcomes.status[i], flags[i]
+        if s > 0 and not f & WAS_SANCTIONED:
+            x += own.sanctioned + (own.unjust if s >= 2 else 0.0)
+            aware = AWARE
+        if outcomes.rewarded[i] and not f & WAS_REWARDED:
+            x += own.rewarded
+            aware = AWARE
+        flags[i] |= aware
         experience[i] = x
 
 
 @njit(cache=True)
-def _refusals_kernel(ev_agent, ev_act, refused, d_refused, experience, aware):
+def _refusals_kernel(ev_agent, ev_act, refused, d_refused, experience, flags):
     for e in range(len(ev_agent)):
         if refused[ev_act[e]]:
             i = ev_agent[e]
             experience[i] += d_refused
-            aware[i] = True
+            flags[i] |= AWARE
 
 
 @njit(cache=True)
-def _contacts_kernel(key, hears, news, outcomes, ties, active, heard, experience, aware):
+def _contacts_kernel(key, hears, news, outcomes, ties, active, heard, experience):
     """Each contact (over an active tie) of a person newly sanctioned or rewarded hears of it
     with probability ``hears`` (a draw keyed by the tie entry). Serial in person order: a
-    contact's sum gets its additions in one fixed order."""
-    status, rewarded = outcomes.status, outcomes.rewarded
-    was_sanctioned, was_rewarded = outcomes.was_sanctioned, outcomes.was_rewarded
-    d_sanc, d_unjust, d_reward = heard.sanctioned, heard.unjust, heard.rewarded
+    contact's sum gets its additions in one fixed order. (Run before ``_remember``: the
+    news persons' last-step bits are still last step's.)"""
+    flags = outcomes.flags
     row = np.empty(row_room(ties), ties.adj.dtype)
     for x in range(len(news)):
         prefetch_row(ties, active, news, x)
         j = news[x]
-        d = 0.0
-        if status[j] > 0 and not was_sanctioned[j]:
-            d += d_sanc + (d_unjust if status[j] >= 2 else 0.0)
-        if rewarded[j] and not was_rewarded[j]:
-            d += d_reward
+        d = _shift(outcomes, j, heard)
         if d == 0.0:
             continue
         first = row_start(ties, j)
@@ -263,13 +302,58 @@ def _contacts_kernel(key, hears, news, outcomes, ties, active, heard, experience
             if is_active(active, e) and uniform(key, 4 * np.int64(e) + 3) < hears:
                 i = nbr_of(r[o + q])
                 experience[i] += d
-                aware[i] = True
+                flags[i] |= AWARE
 
 
-def share_approving(logit: np.ndarray, among: np.ndarray) -> float | None:
-    """Share with approval >= 0.5 among the persons in ``among`` (None if nobody)."""
-    k = int(among.sum())
-    return float((logit[among] >= 0).sum() / k) if k else None
+# The groups approval is reported among at the end (results.py), in _approving's order: the
+# aware, the ever sanctioned, internet users, the informed, the campaign's control arm
+# (eligible, not informed); the first three read the log-odds, the last two what the
+# campaign asked about (the log-odds + ``question``).
+APPROVAL_GROUPS = (
+    "approval_share",
+    "approval_sanctioned_share",
+    "approval_internet_share",
+    "approval_informed_share",
+    "approval_uninformed_share",
+)
 
 
-__all__ = ["Approvals", "ApprovalState", "baseline", "share_approving"]
+def approving_counts(ap: Approvals, ever: np.ndarray, internet: np.ndarray) -> np.ndarray:
+    """[group, (persons, approving)] of APPROVAL_GROUPS (int64; ``ever``: the recorder's
+    ever bits, 1 sanctioned), each person's log-odds formed where counted as ``logit`` forms
+    them: no column a person at the end of a run, when memory is fullest."""
+    out = np.zeros((len(APPROVAL_GROUPS), 2), np.int64)
+    eligible = np.zeros(0, bool) if ap.eligible is None else ap.eligible
+    info = np.float32(ap.info_effect())
+    question = np.float32(ap.spec.information.question)
+    st = ap.state
+    _approving(ap.base, st.experience, st.flags, ap.inside, info, question, ever, internet,
+               eligible, out)  # fmt: skip
+    return out
+
+
+@njit(cache=True)
+def _approving(base, experience, flags, inside, info, question, ever, internet, eligible, out):
+    everyone = len(inside) == 0
+    arms = len(eligible) > 0
+    for i in range(len(base)):
+        informed = (flags[i] & INFORMED) != 0
+        x = base[i] + experience[i]  # float32, as ``logit`` forms it
+        if informed and (everyone or inside[i]):
+            x = x + info
+        asked = x + question
+        yes, yes_asked = np.int64(x >= 0), np.int64(asked >= 0)
+        among = (
+            (flags[i] & AWARE) != 0,
+            (ever[i] & 1) != 0,
+            internet[i],
+            informed,
+            arms and eligible[i] and not informed,
+        )
+        for g in range(5):
+            if among[g]:
+                out[g, 0] += 1
+                out[g, 1] += yes if g < 3 else yes_asked
+
+
+__all__ = ["APPROVAL_GROUPS", "Approvals", "ApprovalState", "approving_counts", "baseline"]

@@ -29,7 +29,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import acts as A
-from .population import trait, trait_values
+from .population import LEARNER, REPRESENTATIVE, SELF_EMPLOYED, has_flag, trait, trait_values
 from .rng import Stream, stream_key, uniform
 from .sanctions import (
     CREDIT,
@@ -58,10 +58,9 @@ class Traits(NamedTuple):
     fragility: np.ndarray
     civic: np.ndarray
     income: np.ndarray  # base income (float32): travel follows it (``travel_weight``)
-    representative: np.ndarray  # bool: a firm's legal representative (``mode_weight``)
-    self_employed: np.ndarray  # bool: runs an individual business (``mode_weight``)
+    flags: np.ndarray  # uint8: Society.flags (representative and self-employed: ``mode_weight``;
+    #                    learner: learns of a travel restriction, ``_restricted_trips``)
     travel: np.ndarray  # the travel weights' constants (``travel_terms``)
-    learner: np.ndarray
     open_coverage: np.ndarray  # what the world's sources see of the person without a VPN
     vpn_hidden: np.ndarray  # what a VPN hides from them
     risk_aversion: np.ndarray = np.empty(0, np.uint8)  # (read only when adapting: Blocks)
@@ -661,10 +660,11 @@ T_BY_MODE, T_MEAN_INCOME, T_AIR, T_RAIL = 0, 1, 2, 6
 MODE_ELASTICITY, MODE_REPRESENTATIVE, MODE_SELF_EMPLOYED, MODE_MEAN = range(4)
 
 
-def travel_terms(spec, income: np.ndarray, representative, self_employed) -> np.ndarray:
+def travel_terms(spec, income: np.ndarray, flags: np.ndarray) -> np.ndarray:
     """The constants the travel weights read (``spec``: scenario.Travel): the weights follow
-    from them, the income and two flags, so a person holds no weight of its own (12 bytes
-    fewer; the mean of each mode's weights, taken once here, is what scales them to mean 1)."""
+    from them, the income and two flags (``flags``: Society.flags), so a person holds no
+    weight of its own (12 bytes fewer; the mean of each mode's weights, taken once here, is
+    what scales them to mean 1)."""
     terms = np.zeros(T_RAIL + 4)
     terms[T_MEAN_INCOME] = np.float32(np.mean(income))
     if not spec.enabled:
@@ -677,7 +677,7 @@ def travel_terms(spec, income: np.ndarray, representative, self_employed) -> np.
         terms[at : at + 3] = modes
         terms[at + MODE_MEAN] = 1.0  # unscaled while the mean is taken
         unscaled = np.empty(len(income))
-        _mode_weights(income, representative, self_employed, terms, at, unscaled)
+        _mode_weights(income, flags, terms, at, unscaled)
         terms[at + MODE_MEAN] = max(unscaled.mean(), 1e-12)
     return terms
 
@@ -708,10 +708,11 @@ def _power(x, e):
 
 
 @njit(cache=True, inline="always")
-def _unscaled(travel, representative, self_employed, terms, at) -> float:
+def _unscaled(travel, flags, i, terms, at) -> float:
     w = _power(np.float64(travel), terms[at + MODE_ELASTICITY])
-    rep = terms[at + MODE_REPRESENTATIVE] if representative else 1.0
-    return w * (rep * (terms[at + MODE_SELF_EMPLOYED] if self_employed else 1.0))
+    rep = terms[at + MODE_REPRESENTATIVE] if has_flag(flags, i, REPRESENTATIVE) else 1.0
+    own = terms[at + MODE_SELF_EMPLOYED] if has_flag(flags, i, SELF_EMPLOYED) else 1.0
+    return w * (rep * own)
 
 
 @njit(cache=True, inline="always")
@@ -723,15 +724,15 @@ def mode_weight(tr, i, travel, at) -> np.float32:
     weight where travel is not by mode."""
     if tr.travel[T_BY_MODE] == 0.0:
         return travel
-    w = _unscaled(travel, tr.representative[i], tr.self_employed[i], tr.travel, at)
+    w = _unscaled(travel, tr.flags, i, tr.travel, at)
     return np.float32(w / tr.travel[at + MODE_MEAN])
 
 
 @njit(cache=True)
-def _mode_weights(income, representative, self_employed, terms, at, out):
+def _mode_weights(income, flags, terms, at, out):
     for i in range(len(income)):
         travel = travel_weight(income[i], terms[T_MEAN_INCOME])
-        w = _unscaled(travel, representative[i], self_employed[i], terms, at)
+        w = _unscaled(travel, flags, i, terms, at)
         out[i] = w / terms[at + MODE_MEAN]
 
 
@@ -744,8 +745,7 @@ def weights_of(traits: Traits) -> dict[str, np.ndarray]:
     for name, at in (("air", T_AIR), ("rail", T_RAIL)):
         out[name] = out["travel"].copy()
         if tr.travel[T_BY_MODE]:
-            _mode_weights(tr.income, tr.representative, tr.self_employed, tr.travel, at,
-                          out[name])  # fmt: skip
+            _mode_weights(tr.income, tr.flags, tr.travel, at, out[name])
     return out
 
 
@@ -933,7 +933,7 @@ def _persons_range(lo, hi, k, limit, t, keys, s, drawn, reading):
     reassigned in it: the loop of a world alone stays as fast as before the reading.)"""
     p, rp, recorded, chill_max, deter_max = s.p, s.rp, s.recorded, s.chill_max, s.deter_max
     tr, st, bl, ev_agent, ev_act = s.tr, s.st, s.bl, s.ev_agent, s.ev_act
-    expressiveness, law, learner = tr.expressiveness, tr.law, tr.learner
+    expressiveness, law, flags = tr.expressiveness, tr.law, tr.flags
     fragility, open_coverage, vpn_hidden = tr.fragility, tr.open_coverage, tr.vpn_hidden
     debt, timer, misses, employed = st.debt, st.timer, st.misses, st.employed
     watched, knows, vpn, pressured = st.watched, st.knows, st.vpn, st.pressured
@@ -1024,7 +1024,7 @@ def _persons_range(lo, hi, k, limit, t, keys, s, drawn, reading):
                 2 if sanctions[i] & no_rail else 0
             )
             kn = knows[i] & restricted
-            if restricted and learner[i]:
+            if restricted and has_flag(flags, i, LEARNER):
                 if kn != restricted and uniform(kch, 64 * i + 60) < rp[RP_NOTICE]:
                     kn = restricted  # notified of the listing and what it restricts
                 elif kn and uniform(kch, 64 * i + 61) < rp[RP_FORGET]:
@@ -1145,14 +1145,15 @@ def _persons_range(lo, hi, k, limit, t, keys, s, drawn, reading):
                 k, r = _trips(
                     ev_agent, ev_act, k, limit, i, kept[C_FLIGHTS], (sanctions[i] & no_flight) != 0,
                     travel_on,
-                    A.FLIGHT_TAKEN, A.FLIGHT_BLOCKED, 1, knows, learner[i], kch, 64 * i, rp,
+                    A.FLIGHT_TAKEN, A.FLIGHT_BLOCKED, 1, knows, flags[i] & LEARNER, kch, 64 * i, rp,
                 )  # fmt: skip
                 refused += r
             if kept[C_RAIL] > 0:
                 k, r = _trips(
                     ev_agent, ev_act, k, limit, i, kept[C_RAIL], (sanctions[i] & no_rail) != 0,
                     travel_on,
-                    A.RAIL_TAKEN, A.RAIL_BLOCKED, 2, knows, learner[i], kch, 64 * i + 30, rp,
+                    A.RAIL_TAKEN, A.RAIL_BLOCKED, 2, knows, flags[i] & LEARNER, kch, 64 * i + 30,
+                    rp,
                 )  # fmt: skip
                 refused += r
             # high spending (star hotels, property, luxury): refused under a restriction,
@@ -1399,10 +1400,8 @@ def traits_of(persons, society, coverage, ceiling=np.empty(0, np.uint16)) -> Tra
         persons.financial_fragility,
         persons.civic_virtue,
         persons.base_income,
-        society.representative,
-        society.self_employed,
+        society.flags,
         society.travel,
-        society.learner,
         coverage.open,
         coverage.vpn_hidden,
         persons.risk_aversion,
@@ -1463,8 +1462,8 @@ BOUND_P = np.array(
 )  # fmt: skip
 BOUND_RP = np.array([RP_TRAVEL, RP_VPN, RP_DECIDE])
 _BOUND_TRAITS = (
-    "internet", "expressiveness", "law", "fragility", "civic", "income", "representative",
-    "self_employed", "travel", "ceiling",
+    "internet", "expressiveness", "law", "fragility", "civic", "income", "flags", "travel",
+    "ceiling",
 )  # fmt: skip
 
 

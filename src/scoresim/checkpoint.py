@@ -36,7 +36,7 @@ OLD_FILES = ("state.pkl", "state.sha256")  # left by earlier versions: removed w
 STATUS = "status"
 STATES = ("running", "interrupted", "failed", "complete")
 OUTPUTS = ("scenario.toml", "timeseries.parquet", "summary.json")
-FORMAT = 15  # raise when the stored worlds change shape (2: compact pending expiries;
+FORMAT = 16  # raise when the stored worlds change shape (2: compact pending expiries;
 #            3: approval, grade-sanction onsets, representatives, the audit matrix;
 #            4: the responses: travel knowledge, VPN use, policing, screening;
 #            5: JSON and arrays instead of pickle, with a checksum;
@@ -54,7 +54,8 @@ FORMAT = 15  # raise when the stored worlds change shape (2: compact pending exp
 #                pressure in a world's step integer, kept only where policing is on; no
 #                column of what the sources see of a person now (from VPN use); sums of
 #                layer weights in float32 where exact;
-#            15: a world's result of a persons' pass shared with the twin, World.behaved)
+#            15: a world's result of a persons' pass shared with the twin, World.behaved;
+#            16: approval's yes/no columns a bit each of one byte, ApprovalState.flags)
 
 
 def set_status(out: Path, state: str, **extra) -> None:

@@ -18,6 +18,7 @@ import numpy as np
 from numba import njit, prange
 
 from .acts import ACT_ID, ACTS, N_ACTS
+from .approval import AWARE, INFORMED
 from .network import active_in
 from .parallel import slicing
 from .population import Persons
@@ -228,8 +229,7 @@ class Opinion(NamedTuple):
 
     base: np.ndarray
     experience: np.ndarray
-    aware: np.ndarray
-    informed: np.ndarray
+    flags: np.ndarray  # approval.ApprovalState.flags (AWARE, INFORMED)
     reached: np.ndarray  # empty: a campaign reached everyone it informed
     info_effect: np.float32
 
@@ -249,8 +249,8 @@ def _add_living(cell, earning, living, opinion, lo, hi, a, block=COUNT_BLOCK):
         living.score,
         living.grade,
     )
-    approval_base, experience, aware = opinion.base, opinion.experience, opinion.aware
-    informed, reached, info_effect = opinion.informed, opinion.reached, opinion.info_effect
+    approval_base, experience, flags = opinion.base, opinion.experience, opinion.flags
+    reached, info_effect = opinion.reached, opinion.info_effect
     if block > FIELD:
         raise ValueError("more persons a block than a count's field holds")
     everyone = len(reached) == 0  # a campaign reached everyone it informed
@@ -266,11 +266,13 @@ def _add_living(cell, earning, living, opinion, lo, hi, a, block=COUNT_BLOCK):
             a[c, _SCORE_SQ] += score[i] * score[i]
             if len(grade):
                 a[c, _GRADES + grade[i]] += 1.0
-            informs = np.int64(informed[i]) & np.int64(everyone or reached[i])
+            inf = np.int64((flags[i] & INFORMED) != 0)
+            aw = np.int64((flags[i] & AWARE) != 0)
+            informs = inf & np.int64(everyone or reached[i])
             x = approval_base[i] + experience[i]  # float32, as Approvals.logit forms it
             x = x + info_effect * np.float32(informs)  # (+ 0: x itself)
             a[c, _APPROVAL] += 1.0 / (1.0 + np.exp(-x))
-            yes, aw, inf = np.int64(x >= 0.0), np.int64(aware[i]), np.int64(informed[i])
+            yes = np.int64(x >= 0.0)
             works = np.int64(employed[i]) & np.int64(employer[i] >= 0)
             counts[c, 0] += works | (np.int64(ties == 0) << 21) | (aw << 42)
             counts[c, 1] += yes | ((yes & aw) << 21) | (inf << 42)
@@ -447,13 +449,13 @@ def _panel_pass(region, listed, status, earning, living, opinion, v):
     np.bincount adds them (so the same sums), with each person's income, active degree and
     approval formed where counted, as the metrics pass forms them (``_add_living``)."""
     indptr, active, watched = living.indptr, living.active, living.watched
-    base, experience, informed = opinion.base, opinion.experience, opinion.informed
+    base, experience, flags = opinion.base, opinion.experience, opinion.flags
     reached, info_effect = opinion.reached, opinion.info_effect
     everyone = len(reached) == 0
     for i in range(len(region)):
         r = region[i]
         ties = active_in(active, np.int64(indptr[i]), np.int64(indptr[i + 1]))
-        informs = np.int64(informed[i]) & np.int64(everyone or reached[i])
+        informs = np.int64((flags[i] & INFORMED) != 0) & np.int64(everyone or reached[i])
         x = base[i] + experience[i]  # float32, as Approvals.logit forms it
         x = x + info_effect * np.float32(informs)
         v[r, _R_PERSONS] += 1.0
@@ -550,8 +552,7 @@ class Recorder:
         opinion = Opinion(
             approvals.base,
             approvals.state.experience,
-            approvals.state.aware,
-            approvals.state.informed,
+            approvals.state.flags,
             approvals.inside,
             np.float32(approvals.info_effect()),
         )
@@ -603,15 +604,36 @@ class Recorder:
         """(persons who ever had ``bit`` set, persons) of each group (1 sanctioned, 2 wrong,
         4 assoc)."""
         names, g = group_matrix()
-        hit = np.bincount(self.cell, weights=(self.ever & bit) > 0, minlength=N_CELLS)
-        pop = np.bincount(self.cell, minlength=N_CELLS).astype(np.float64)
-        num, den = g @ hit, g @ pop
+        hit = np.zeros(N_CELLS)
+        _count_ever(self.cell, self.ever, bit, hit)
+        num, den = g @ hit, g @ self.persons
         return {n: (int(round(a)), int(round(b))) for n, a, b in zip(names, num, den)}
 
     def ever_by_group(self, bit: int) -> dict[str, float]:
         """Share of each group that ever had ``bit`` set (1 sanctioned, 2 wrong, 4 assoc)."""
         counts = self.ever_counts_by_group(bit)
         return {n: (a / b if b > 0 else float("nan")) for n, (a, b) in counts.items()}
+
+
+@njit(cache=True)
+def tally(values, k) -> np.ndarray:
+    """How many of ``values`` are each of 0..k-1 (int64; larger ones are not counted): as
+    np.bincount, without the intp copy of ``values`` it makes (8 bytes an agent)."""
+    out = np.zeros(k, np.int64)
+    for v in values:
+        if v < k:
+            out[v] += 1
+    return out
+
+
+@njit(cache=True)
+def _count_ever(cell, ever, bit, out):
+    """The persons of each cell who ever had ``bit`` (into ``out``): counted where read, no
+    column a person (np.bincount would take its weights as float64 and the cells as intp,
+    17 bytes a person at the end of a run, when memory is fullest)."""
+    for i in range(len(cell)):
+        if ever[i] & bit:
+            out[cell[i]] += 1.0
 
 
 # Firm size classes by employees (the EU's SME thresholds: micro < 10, small < 50, medium

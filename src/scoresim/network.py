@@ -1019,11 +1019,17 @@ def _labels_of(roots):
 
 @njit(cache=True)
 def _largest_size(roots):
-    """The number of nodes of the largest component."""
-    size = np.zeros(len(roots), dtype=np.int32)
+    """The number of nodes of the largest component, counted in ``roots`` itself (which it
+    spoils: no second column a node at the measuring steps, when memory is fullest). A root
+    is its component's first node, so it is met first: from then on it holds the count,
+    negated, and the nodes after it read only their own entries."""
     for i in range(len(roots)):
-        size[roots[i]] += 1
-    return size.max()
+        r = roots[i]
+        if r == i:
+            roots[i] = -1
+        else:
+            roots[r] -= 1
+    return -roots.min() if len(roots) else 0
 
 
 def _roots(graph: Graph, active: np.ndarray | None, parts: int | None) -> np.ndarray:

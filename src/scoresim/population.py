@@ -98,6 +98,34 @@ class Firms:
         return sum(getattr(self, f.name).nbytes for f in fields(self))
 
 
+# A person's static yes/no facts that the society adds to Persons (sim.Society.flags), a bit
+# each of one byte: whether they learn of a travel restriction from a refusal or a notice,
+# run an individual business, are a firm's legal representative, know of the system at the
+# start. Bits, not bool columns: 1 B a person instead of 4 (sim.STATIC_PERSON_BYTES).
+LEARNER, SELF_EMPLOYED, REPRESENTATIVE, AWARE_AT_START = 1, 2, 4, 8
+
+
+@njit(cache=True, inline="always")
+def has_flag(flags, i, bit) -> bool:
+    """Whether person i has the static fact ``bit`` (LEARNER, ...) of Society.flags."""
+    return (flags[i] & bit) != 0
+
+
+def flag_column(bit: int, doc: str) -> property:
+    """A bool column read from a ``flags`` byte column's ``bit`` (a new array each read: for
+    Python-side readers; kernels read the bits)."""
+    return property(lambda self: (self.flags & bit) != 0, doc=doc)
+
+
+def pack_flags(learner, self_employed, representative, aware) -> np.ndarray:
+    """Society.flags from four bool columns."""
+    out = learner.astype(np.uint8) * np.uint8(LEARNER)
+    out |= self_employed.astype(np.uint8) * np.uint8(SELF_EMPLOYED)
+    out |= representative.astype(np.uint8) * np.uint8(REPRESENTATIVE)
+    out |= aware.astype(np.uint8) * np.uint8(AWARE_AT_START)
+    return out
+
+
 # Bytes per person and per firm of the static columns above (checked by a test).
 PERSON_BYTES = 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 4 + 4 + 1 + 5 * 1
 FIRM_BYTES = 1 + 1 + 4 + 1 + 4 + 4 + 4

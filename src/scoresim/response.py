@@ -29,7 +29,7 @@ from .network import (
     row_start,
 )
 from .parallel import row_slicing
-from .population import trait
+from .population import SELF_EMPLOYED, has_flag, trait
 from .prefetch import prefetch_row
 from .rng import uniform
 from .sanctions import income_factor_of, job_hazard_of
@@ -226,14 +226,14 @@ def employers(key, employer, employed, listed, sanctioned, behaviour, response, 
 
 class Earning(NamedTuple):
     """What a person's income follows from: base income, payroll (``employer``; -1: none),
-    job, whose a denied licence cuts (``self_employed``), the share of income an unemployed
-    person keeps (a np.float32) and their sanctions (sanctions.Sanctioned's columns: flat,
-    as a parallel loop takes a bundle)."""
+    job, whose a denied licence cuts (``flags``: Society.flags, SELF_EMPLOYED), the share of
+    income an unemployed person keeps (a np.float32) and their sanctions (sanctions.Sanctioned's
+    columns: flat, as a parallel loop takes a bundle)."""
 
     base_income: np.ndarray
     employer: np.ndarray
     employed: np.ndarray
-    self_employed: np.ndarray
+    flags: np.ndarray
     unemployed_share: np.float32
     bits: np.ndarray
     effects: np.ndarray
@@ -245,7 +245,8 @@ def earned(e, i):
     """Person i's income after job status, sanctions and rewards (float32; formed where it
     is read — the metrics pass — not held in a column)."""
     work = np.float32(1.0) if e.employer[i] < 0 or e.employed[i] else e.unemployed_share
-    factor = income_factor_of(e.bits[i], e.self_employed[i], e.effects, e.strength)
+    own = has_flag(e.flags, i, SELF_EMPLOYED)
+    factor = income_factor_of(e.bits[i], own, e.effects, e.strength)
     return e.base_income[i] * work * factor
 
 

@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 
 from . import __version__, lending
 from .acts import CHILLED, CONTEXTS, SANCTION_CONTEXTS, VIOLATIONS
-from .approval import share_approving
+from .approval import APPROVAL_GROUPS, approving_counts
 from .atomic import fault_point
 from .atomic import write_atomic as _atomic
 from .metrics import (
@@ -41,6 +41,7 @@ from .metrics import (
     REGIONAL_METRICS,
     disparate_impact,
     disparate_impact_intervals,
+    tally,
 )
 from .network import LAYER_NAMES
 from .scenario import Scenario, to_toml
@@ -608,21 +609,15 @@ def _approval(w) -> tuple[dict, dict]:
     survey of internet users would find). Returns the shares and the persons approving
     behind each (the aware behind ``aware_share``)."""
     ap = w.approval
-    x, st = ap.logit(), ap.state
-    asked = x + np.float32(ap.spec.information.question)  # what the campaign asked about
-    groups = {  # share key: (log-odds read, among whom)
-        "approval_share": (x, st.aware),
-        "approval_sanctioned_share": (x, (w.recorder.ever & 1) > 0),
-        "approval_internet_share": (x, w.s.persons.internet),
-        "approval_informed_share": (asked, st.informed),
-    }
-    if ap.eligible is not None:
-        groups["approval_uninformed_share"] = (asked, ap.eligible & ~st.informed)
-    shares = {"aware_share": float(st.aware.mean()), "approval_uninformed_share": None}
-    counts = {"aware_share": int(st.aware.sum())}
-    for key, (logit, among) in groups.items():
-        shares[key] = share_approving(logit, among)
-        counts[key] = int(((logit >= 0) & among).sum())
+    counts_of = approving_counts(ap, w.recorder.ever, w.s.persons.internet)
+    aware = int(counts_of[0, 0])
+    shares = {"aware_share": aware / len(ap.base), "approval_uninformed_share": None}
+    counts = {"aware_share": aware}
+    for key, (among, yes) in zip(APPROVAL_GROUPS, counts_of.tolist()):
+        if key == "approval_uninformed_share" and ap.eligible is None:
+            continue  # no campaign, no control arm
+        shares[key] = yes / among if among else None
+        counts[key] = yes
     return shares, counts
 
 
@@ -652,7 +647,7 @@ def sanction_classes(ever: np.ndarray) -> dict[str, int]:
 def _shares(ledger) -> dict[str, float]:
     """Share of agents in each grade at the end (empty without grades)."""
     names = ledger.grade_names
-    counts = np.bincount(ledger.grade, minlength=len(names))[: len(names)]
+    counts = tally(ledger.grade, len(names))
     return {g: float(c / max(1, ledger.n)) for g, c in zip(names, counts)}
 
 

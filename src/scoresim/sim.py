@@ -38,7 +38,19 @@ from .network import (
 )
 from .pilot import Scope, regions_inside
 from .policing import Policing, pressing
-from .population import FIRM_BYTES, PERSON_BYTES, build_firms, build_persons, household_of
+from .population import (
+    AWARE_AT_START,
+    FIRM_BYTES,
+    LEARNER,
+    PERSON_BYTES,
+    REPRESENTATIVE,
+    SELF_EMPLOYED,
+    build_firms,
+    build_persons,
+    flag_column,
+    household_of,
+    pack_flags,
+)
 from .registry import Registry
 from .rng import Stream, draws, stream_key
 from .scenario import Regime, Scenario, ScenarioError, association_on, load
@@ -56,17 +68,22 @@ class Society:
     graph: object
     firm_graph: object
     coverage: Coverage  # which sources see whom (and whom a VPN would hide)
-    representative: np.ndarray  # bool: a firm's legal representative (travels on business)
+    flags: np.ndarray  # uint8: a bit each (population.LEARNER, ...): learns of a travel
+    #                    restriction from a refusal or a notice, works for oneself (an
+    #                    individual business), a firm's legal representative (travels on
+    #                    business), knows of the system at the start
     travel: np.ndarray  # the travel weights' constants (behaviour.travel_terms: the weights
     #                     follow from them, the income and two flags)
-    learner: np.ndarray  # bool: learns of a travel restriction from a refusal or a notice
     vpn_intercept: float  # VPN use's intercept: the population's VPN share with no system
     firm_avoid: np.ndarray  # float32: share of the worst-rated firms each firm avoids
     safeguarded: np.ndarray  # bool: foreign-invested firms with contractual safeguards
-    self_employed: np.ndarray  # bool: works for oneself (an individual business)
     region_starts: np.ndarray  # int64: first person of each region, then N (persons are by region)
     approval_base: np.ndarray  # float32: baseline approval of the system, log-odds
-    aware0: np.ndarray  # bool: knows of the system at the start
+
+    learner = flag_column(LEARNER, "bool: learns of a travel restriction")
+    self_employed = flag_column(SELF_EMPLOYED, "bool: works for oneself")
+    representative = flag_column(REPRESENTATIVE, "bool: a firm's legal representative")
+    aware0 = flag_column(AWARE_AT_START, "bool: knows of the system at the start")
 
 
 def build_society(sc: Scenario, implicit: bool | None = None) -> Society:
@@ -86,24 +103,22 @@ def build_society(sc: Scenario, implicit: bool | None = None) -> Society:
     representative[firms.legal_rep[firms.legal_rep >= 0]] = True
     tr = sc.responses.travel
     learner = draws(seed, Stream.RESPONSE_TRAITS, persons.n) < tr.learns
+    flags = pack_flags(learner, se, representative, aware0)
     return Society(
         persons,
         firms,
         graph,
         firm_graph,
         coverage,
-        representative,
-        behaviour.travel_terms(tr, persons.base_income, representative, se),
-        learner,
+        flags,
+        behaviour.travel_terms(tr, persons.base_income, flags),
         behaviour.vpn_intercept(sc.responses.vpn, persons),
         screening.avoid_shares(sc, firms.n, seed)
         if sc.responses.screening.enabled
         else np.zeros(firms.n, np.float32),
         screening.safeguarded(sc, firms.foreign, seed),
-        se,
         np.searchsorted(persons.region, np.arange(len(sc.population.region_weights) + 1)),
         approval_base,
-        aware0,
     )
 
 
@@ -617,7 +632,7 @@ class World:
             p.base_income,
             p.employer,
             self.state.employed,
-            self.s.self_employed,
+            self.s.flags,
             np.float32(self.sc.behaviour.unemployed_income_share),
             *sanctions.Sanctioned.of(self.out),
         )
@@ -899,28 +914,30 @@ def total_names(sc: Scenario) -> list[str]:
 
 # The memory budget (bytes), checked against the arrays by tests/test_memory.py and against
 # peak RSS by benchmarks/memory.py (BENCHMARKS.md):
-STATIC_PERSON_BYTES = PERSON_BYTES + 1 + 1 + 5 + 5  # traits etc., self-employed, legal
-#          representative (the travel weights follow from them and the income:
-#          behaviour.travel_weight, mode_weight), approval baseline; the responses' 5: open
-#          and VPN-hidden coverage bits 4 (what the sources see of a person follows from
-#          them and VPN use: sources.Seen), learner 1; and a row start (ROW_START_BYTES)
+STATIC_PERSON_BYTES = PERSON_BYTES + 1 + 4 + 4  # traits etc.; the flags (Society.flags:
+#          learner, self-employed, legal representative — the travel weights follow from the
+#          last two and the income: behaviour.travel_weight, mode_weight — and awareness at
+#          the start); the approval baseline; open and VPN-hidden coverage bits (what the
+#          sources see of a person follows from them and VPN use: sources.Seen); and a row
+#          start (ROW_START_BYTES)
 # (no household column but the person's place and size, a byte: Persons.home)
-WORLD_PERSON_BYTES = 79  # one world's columns but its steps: ledger 41 + a step (the last
+WORLD_PERSON_BYTES = 76  # one world's columns but its steps: ledger 41 + a step (the last
 #                          appeal's), registry 2 + a list's, sanctions 5, state 12, event
-#                           buffer 5, spill 1, metrics 3 (cell 2, ever 1), approval 8, tick
+#                           buffer 5, spill 1, metrics 3 (cell 2, ever 1), approval 5
+#                           (experience 4, its yes/no facts a bit each: ApprovalState), tick
 #                           ceilings 2; + a step where policing is on (the first pressure's);
 #                           + 4 where the sums of layer weights need float64 (weight_sum_type)
 MOST_TIES = 10**6  # [assume] the most ties a person has, for the estimate of weight_sum_type
 #                  (the article's online hubs at 10^8 persons: ~6 x 10^5 expected)
-BARE_PERSON_BYTES = 28  # a bare world's columns but its step (World.bare: no system, no
+BARE_PERSON_BYTES = 27  # a bare world's columns but its step (World.bare: no system, no
 #                         market, no pilot, no grades employers see) that it writes: state 12,
-#                         event buffer 5, tick ceilings 2, the recorder's cell 2, who
-#                         an information campaign told 1 (if there is one), and the constants
-#                         it is given at the start (score 4, a ledger's context 1,
-#                         awareness 1). Its other columns
-#                         are zeros it never writes: numpy takes them from the system zeroed
-#                         and untouched, and they are no memory until written (arrays of more
-#                         than 32 MB, as at scale, always; smaller ones may reuse freed memory)
+#                         event buffer 5, tick ceilings 2, the recorder's cell 2, and the
+#                         constants it is given at the start (score 4, a ledger's context 1,
+#                         approval's flags 1: awareness, and who a campaign told). Its other
+#                         columns are zeros it never writes: numpy takes them from the system
+#                         zeroed and untouched, and they are no memory until written (arrays
+#                         of more than 32 MB, as at scale, always; smaller ones may reuse
+#                         freed memory)
 # (no world keeps a degree column: readers count a row's active bits, network.active_in)
 CEILING_BYTES = 2  # a person's tick ceiling (behaviour.tick_ceilings), in each world's budget
 LIST_PERSON_BYTES = 4  # one list's columns in one world (member, gravity, ctx, cause) + a step
