@@ -230,12 +230,13 @@ def test_narrow_step_columns_change_no_number(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    ("span", "flags"), [(10**5, "mixed"), (10**5, "plain"), (2**31 - 1, "mixed"), (70_000, "mixed")]
+    ("span", "flags"),
+    [(10**5, "mixed"), (10**5, "plain"), (2**31 - 1, "mixed"), (70_000, "mixed"), (300, "plain")],
 )
 def test_pending_records_give_back_their_records_sorted(span, flags):
     """A compact group of pending records gives back each record — subject, true flag,
-    opaque flag — in ascending order of subject (a record's flags stay with it), in ~2 bytes
-    a record where the gaps between subjects fit 16 bits."""
+    opaque flag — in ascending order of subject (a record's flags stay with it), each gap
+    between subjects in as many bytes as its 7-bit groups (one where it is under 128)."""
     from scoresim.scoring import Pending
 
     rng = np.random.default_rng(span)
@@ -252,11 +253,26 @@ def test_pending_records_give_back_their_records_sorted(span, flags):
     np.testing.assert_array_equal(got[1], true[order])
     np.testing.assert_array_equal(got[2], opaque[order])
     assert (p.true is None and p.opaque is None) == (flags == "plain")
-    narrow = np.diff(np.sort(subj)).max() < 2**16
-    assert p.gaps.dtype == (np.uint16 if narrow else np.uint32)
-    assert narrow == (span != 2**31 - 1)
-    bits = 0 if flags == "plain" else 2 * ((n + 7) // 8)
-    assert p.gaps.nbytes + bits <= n * (2.25 if narrow else 4.25)
+    gaps = np.diff(np.sort(subj).astype(np.int64), prepend=subj.min())
+    groups = np.maximum(1, -(-np.floor(np.log2(np.maximum(gaps, 1)) + 1).astype(int) // 7))
+    assert p.gaps.dtype == np.uint8 and p.gaps.nbytes == groups.sum()
+    assert (groups == 1).mean() > (0.9 if span < 10**6 else 0.0)  # dense: mostly a byte
+    assert (groups.max() >= 3) == (span == 2**31 - 1)  # gaps of millions: 3 groups or more
+
+
+def test_pending_gaps_at_their_byte_edges():
+    """Gaps of 127/128, 2^14 - 1/2^14 and up to 2^31 - 1 (a byte more at each 7-bit edge)
+    come back exactly, a single record too."""
+    from scoresim.scoring import Pending
+
+    edges = np.array([0, 127, 255, 255 + 16383, 255 + 32767, 2**31 - 1], np.int64)
+    subj = edges.astype(np.int32)
+    p = Pending.of(subj[::-1].copy(), np.ones(6, bool), np.zeros(6, bool), np.float32(1), 0)
+    assert p.records()[0].tolist() == subj.tolist()
+    # gaps 0, 127, 128, 16383, 16384, 2^31 - 1 - 33022: 1, 1, 2, 2, 3, 5 bytes
+    assert p.gaps.nbytes == 1 + 1 + 2 + 2 + 3 + 5
+    one = Pending.of(np.array([7], np.int32), np.ones(1, bool), np.zeros(1, bool), 1.0, 0)
+    assert one.records()[0].tolist() == [7]
 
 
 # Run in a fresh process whose allocator maps arrays of a page or more on their own where it

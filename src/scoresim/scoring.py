@@ -55,13 +55,16 @@ ACT_GRAVITY = np.array([a.gravity for a in ACTS], np.uint8)  # gravity of each a
 class Pending(NamedTuple):
     """One rule's records of one step, waiting to expire, compact — pending records are the
     part of memory that grows with the run: the subjects in ascending order as gaps from the
-    one before (uint16 where every gap fits, else uint32; the first subject apart), the true
-    and opaque flags a bit a record (None: every record true, or none opaque). ~2.1 bytes a
-    record instead of 5. Sorting changes no number: a group's records all add ``points`` or
-    nothing to each of a subject's sums, so in any order alike."""
+    one before, each in as few bytes as it needs, 7 bits a byte (a byte where the gap is
+    under 128, as most are: ~50 persons apart at the article's densest rules; the first
+    subject apart), the true and opaque flags a bit a record (None: every record true, or
+    none opaque). ~1.3 bytes a record at the article's densities, flags included, instead
+    of 5. Sorting changes no number: a group's records all add ``points`` or nothing to each
+    of a subject's sums, so in any order alike."""
 
     first: int  # the smallest subject
-    gaps: np.ndarray  # subject k minus subject k - 1 (0 for the first)
+    count: int  # records
+    gaps: np.ndarray  # uint8: subject k minus subject k - 1 (0 for the first), ``_gap_code``
     true: np.ndarray | None  # np.packbits of the true flags
     opaque: np.ndarray | None  # np.packbits of the opaque flags
     points: np.float32  # what expiry adds (the rule's points, negated)
@@ -75,11 +78,10 @@ class Pending(NamedTuple):
         else:
             order = np.argsort(subj, kind="stable")
             subj, true, opaque = subj[order], true[order], opaque[order]
-        gaps = np.diff(subj, prepend=subj[0])
-        wide = gaps.max() > np.iinfo(np.uint16).max  # (a group is never empty)
         return cls(
-            int(subj[0]),
-            gaps.astype(np.uint32 if wide else np.uint16),
+            int(subj[0]),  # (a group is never empty)
+            len(subj),
+            _gap_code(subj),
             None if all_true else np.packbits(true),
             None if none_opaque else np.packbits(opaque),
             points,
@@ -88,12 +90,55 @@ class Pending(NamedTuple):
 
     def records(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(subjects int32, true, opaque) in ascending order of subject."""
-        subj = np.cumsum(self.gaps, dtype=np.int64)
-        subj += self.first
-        n = len(subj)
+        n = self.count
+        subj = _subjects_of(self.first, self.gaps, n)
         true = np.ones(n, bool) if self.true is None else np.unpackbits(self.true, count=n)
         opaque = np.zeros(n, bool) if self.opaque is None else np.unpackbits(self.opaque, count=n)
-        return subj.astype(np.int32), true.view(bool), opaque.view(bool)
+        return subj, true.view(bool), opaque.view(bool)
+
+
+@njit(cache=True)
+def _gap_code(subj) -> np.ndarray:
+    """The gaps between ascending subjects, each in 7-bit groups, low first, a byte each with
+    its high bit set where another group follows (LEB128)."""
+    size = 0
+    for k in range(1, len(subj)):
+        g = np.int64(subj[k]) - np.int64(subj[k - 1])
+        size += 1
+        while g >= 128:
+            g >>= 7
+            size += 1
+    out = np.empty(size + 1, np.uint8)  # (the first subject's gap: 0)
+    out[0] = 0
+    at = 1
+    for k in range(1, len(subj)):
+        g = np.int64(subj[k]) - np.int64(subj[k - 1])
+        while g >= 128:
+            out[at] = (g & 127) | 128
+            g >>= 7
+            at += 1
+        out[at] = g
+        at += 1
+    return out
+
+
+@njit(cache=True)
+def _subjects_of(first, code, n) -> np.ndarray:
+    """The subjects ``_gap_code`` coded (int32, ascending)."""
+    out = np.empty(n, np.int32)
+    s, at = np.int64(first), 0
+    for k in range(n):
+        g, shift = np.int64(0), 0
+        while True:
+            b = np.int64(code[at])
+            at += 1
+            g |= (b & 127) << shift
+            if b < 128:
+                break
+            shift += 7
+        s += g
+        out[k] = s
+    return out
 
 
 @dataclass

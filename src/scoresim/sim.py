@@ -1002,12 +1002,14 @@ def world_firm_bytes(regime: Regime, kept: bool = False, step_bytes: int = 2) ->
     return out
 
 
-RECORD_BYTES = 2.25  # a pending expiry (scoring.Pending): a gap to the agent before, its true
-#                     flag (a bit) and, from a few sources, its opaque flag (a bit)
+RECORD_BYTES = 1.3  # a pending expiry (scoring.Pending): a gap to the agent before (a byte
+#                    where under 128, as most are), its true flag (a bit) and, from a few
+#                    sources, its opaque flag (a bit) [measured: article, 10^6, a year, 1.27 B]
 # [measured] article, the busiest preset (benchmarks/memory.py): 0.12 records a person and
 # weekly step; records come with time, not steps (monthly steps make ~4.6x as many a step)
 RECORDS_PER_PERSON_YEAR = 0.12 * 365.25 / 7
-BASE_BYTES = 280e6  # interpreter, numba, libraries, per-step tables [measured]
+BASE_BYTES = 360e6  # interpreter, numba, libraries, every kernel loaded [measured: a warm
+#                    process after a small run, 0.36 GB, benchmarks/memory_peaks.py, 2026-11-29]
 
 
 ROW_START_BYTES = 4  # a person's row start among all its entries (network.narrow_starts:
