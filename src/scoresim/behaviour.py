@@ -59,7 +59,7 @@ class Traits(NamedTuple):
     civic: np.ndarray
     income: np.ndarray  # base income (float32): travel follows it (``travel_weight``)
     flags: np.ndarray  # uint8: Society.flags (representative and self-employed: ``mode_weight``;
-    #                    learner: learns of a travel restriction, ``_restricted_trips``)
+    #                    learner: learns of a travel restriction from a notice or a refusal)
     travel: np.ndarray  # the travel weights' constants (``travel_terms``)
     open_coverage: np.ndarray  # what the world's sources see of the person without a VPN
     vpn_hidden: np.ndarray  # what a VPN hides from them

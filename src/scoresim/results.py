@@ -611,7 +611,8 @@ def _approval(w) -> tuple[dict, dict]:
     ap = w.approval
     counts_of = approving_counts(ap, w.recorder.ever, w.s.persons.internet)
     aware = int(counts_of[0, 0])
-    shares = {"aware_share": aware / len(ap.base), "approval_uninformed_share": None}
+    n = len(ap.base)
+    shares = {"aware_share": aware / n if n else float("nan"), "approval_uninformed_share": None}
     counts = {"aware_share": aware}
     for key, (among, yes) in zip(APPROVAL_GROUPS, counts_of.tolist()):
         if key == "approval_uninformed_share" and ap.eligible is None:

@@ -918,8 +918,8 @@ STATIC_PERSON_BYTES = PERSON_BYTES + 1 + 4 + 4  # traits etc.; the flags (Societ
 #          learner, self-employed, legal representative — the travel weights follow from the
 #          last two and the income: behaviour.travel_weight, mode_weight — and awareness at
 #          the start); the approval baseline; open and VPN-hidden coverage bits (what the
-#          sources see of a person follows from them and VPN use: sources.Seen); and a row
-#          start (ROW_START_BYTES)
+#          sources see of a person follows from them and VPN use: sources.Seen). A row start
+#          (ROW_START_BYTES) comes on top, in estimate_bytes
 # (no household column but the person's place and size, a byte: Persons.home)
 WORLD_PERSON_BYTES = 76  # one world's columns but its steps: ledger 41 + a step (the last
 #                          appeal's), registry 2 + a list's, sanctions 5, state 12, event
@@ -1002,9 +1002,12 @@ def world_firm_bytes(regime: Regime, kept: bool = False, step_bytes: int = 2) ->
     return out
 
 
-RECORD_BYTES = 1.3  # a pending expiry (scoring.Pending): a gap to the agent before (a byte
-#                    where under 128, as most are), its true flag (a bit) and, from a few
-#                    sources, its opaque flag (a bit) [measured: article, 10^6, a year, 1.27 B]
+# A pending expiry (scoring.Pending): a gap to the agent before (a byte where under 128, a
+# byte more each further 7 bits), its true flag (a bit) and, from a few sources, its opaque
+# flag (a bit). The gaps widen as steps shorten (fewer of a rule's records a step) [measured:
+# article, the end of a run, 1.65 B a record by day (3 x 10^5, half a year), 1.27 by week
+# (10^6, a year), 1.18 by month (3 x 10^5, a year); the same at any N, as densities are]
+RECORD_BYTES = {"day": 1.7, "week": 1.3, "month": 1.2}
 # [measured] article, the busiest preset (benchmarks/memory.py): 0.12 records a person and
 # weekly step; records come with time, not steps (monthly steps make ~4.6x as many a step)
 RECORDS_PER_PERSON_YEAR = 0.12 * 365.25 / 7
@@ -1131,7 +1134,7 @@ def _world_bytes(
     if expiries:
         held = sc.run.steps if 0 in expiries else round(max(expiries) / sc.step_years)
         per_step = RECORDS_PER_PERSON_YEAR * sc.step_years
-        run += n * per_step * min(sc.run.steps, held) * RECORD_BYTES
+        run += n * per_step * min(sc.run.steps, held) * RECORD_BYTES[sc.run.step]
     return run
 
 
