@@ -83,7 +83,7 @@ from scoresim.behaviour import (
     mode_weight,
     travel_weight,
 )
-from scoresim.population import LEARNER, has_flag, trait
+from scoresim.population import INTERNET, LEARNER, has_flag, trait
 from scoresim.rng import uniform
 from scoresim.sanctions import FLIGHTS, LUXURY, RAIL, credit_block
 
@@ -102,8 +102,8 @@ def persons_range(
 ):
     """Persons lo..hi of one step: their events into ev_agent/ev_act from slot k (up to
     limit); returns the next slot (past limit: the slice was too small)."""
-    internet, flags, open_coverage, vpn_hidden = (
-        tr.internet,
+    facts, flags, open_coverage, vpn_hidden = (
+        tr.facts,
         tr.flags,
         tr.open_coverage,
         tr.vpn_hidden,
@@ -125,7 +125,11 @@ def persons_range(
         w = watched[i]
         refused = 0  # purchases and loans refused this step (the pressure of a refusal)
         # --- VPN use, reconsidered now and then (before acting: it hides today's posts)
-        if rp[RP_VPN] > 0.0 and internet[i] and uniform(kvpn, 4 * i) < rp[RP_DECIDE]:
+        if (
+            rp[RP_VPN] > 0.0
+            and has_flag(facts, i, INTERNET)
+            and uniform(kvpn, 4 * i) < rp[RP_DECIDE]
+        ):
             felt = w * _exposure(post_mask, open_coverage[i], recorded)
             with_vpn = open_coverage[i] & ~vpn_hidden[i]  # the sources that see a VPN user
             x = (
@@ -240,7 +244,7 @@ def persons_range(
         # --- violations and misconduct, cut by deterrence
         k = _violations(ev_agent, ev_act, k, limit, i, kv, kmis, p, law[i], fragility[i], deter)[0]
         # --- online speech (internet users), cut by the chilling effect
-        if internet[i]:
+        if has_flag(facts, i, INTERNET):
             x = expressiveness[i]
             if p[P_POST] > 0.0:
                 u = uniform(ks, i)

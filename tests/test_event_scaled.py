@@ -23,7 +23,7 @@ from scoresim.behaviour import (
     UNPAID_REFUSES,
     UNPAID_UNABLE,
 )
-from scoresim.population import trait_values
+from scoresim.population import INTERNET, trait_values
 from scoresim.sanctions import CREDIT, FLIGHTS
 
 N, STEPS = 50_000, 120
@@ -47,7 +47,7 @@ def _world(n: int):
     st.misses[:] = np.where(st.debt == LOAN, rng.integers(0, 2, n), 0)
     st.employed[:] = rng.random(n) < 0.85
     tr = args[7]
-    st.vpn[:] = tr.internet & (rng.random(n) < 0.3)
+    st.vpn[:] = ((tr.facts & INTERNET) != 0) & (rng.random(n) < 0.3)
     bl = args[9]
     # loans refused with chance 0.5 or 1: two credit sanctions (bits 3 and 4), one or none each
     credit = np.where(rng.random(n) < 0.2, rng.choice([1, 2], n), 0).astype(np.uint16)
@@ -124,7 +124,7 @@ def _covariates(args, st) -> dict[str, np.ndarray]:
         "expressiveness": trait_values(tr.expressiveness),
         "civic": trait_values(tr.civic),
         "travel_weight": behaviour.weights_of(tr)["travel"],
-        "internet": tr.internet,
+        "internet": (tr.facts & INTERNET) != 0,
         "watched": st.watched,
         "pressured": st.pressured,
         "employed": st.employed,

@@ -33,7 +33,7 @@ def _behaviour_args(n: int, t: int = 3):
     responses = w.responses.copy()
     responses[behaviour.RP_DECIDE] = 0.5  # VPN use reconsidered often
     traits = behaviour.Traits(
-        p.internet,
+        p.facts,
         p.expressiveness,
         p.law_abidance,
         p.financial_fragility,

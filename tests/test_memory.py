@@ -170,6 +170,23 @@ def test_ties_are_held_implicitly_where_stored_whole_they_would_crowd_the_memory
     assert S.estimate_bytes(sc) in (whole, implicit)
 
 
+@pytest.mark.parametrize("asked", [10**6, 10**9])
+def test_the_largest_population_a_budget_holds_whatever_was_asked(asked):
+    """Asked at a population that fits or one that does not, the answer is the same
+    largest one within 1 %: it fits the budget and 2 % more does not."""
+    sc = scoresim.Sim("article", n=asked, years=1, twin=False).scenario
+    budget = 5e9
+    fit = S.largest_fitting(sc, budget)
+
+    def estimate(persons: int) -> int:
+        trial = sc.model_copy(deep=True)
+        trial.population.persons = persons
+        return S.estimate_bytes(trial, S.ties_implicit(trial, budget))
+
+    assert estimate(fit) <= budget < estimate(int(fit * 1.02))
+    assert 10**6 < fit < 10**9  # searched above the persons asked, and below
+
+
 def test_a_pilot_worlds_extra_bytes_stay_within_their_budget():
     over = {"regime": {"pilot": {"regions": ["Shandong", "Tibet"]}}}
     sim = scoresim.Sim("article", n=N, years=0.1, twin=False, overrides=over).build()
@@ -253,7 +270,7 @@ def test_pending_records_give_back_their_records_sorted(span, flags):
     np.testing.assert_array_equal(got[1], true[order])
     np.testing.assert_array_equal(got[2], opaque[order])
     assert (p.true is None and p.opaque is None) == (flags == "plain")
-    gaps = np.diff(np.sort(subj).astype(np.int64), prepend=subj.min())
+    gaps = np.diff(np.sort(subj).astype(np.int64))  # (the first subject: Pending.first)
     groups = np.maximum(1, -(-np.floor(np.log2(np.maximum(gaps, 1)) + 1).astype(int) // 7))
     assert p.gaps.dtype == np.uint8 and p.gaps.nbytes == groups.sum()
     assert (groups == 1).mean() > (0.9 if span < 10**6 else 0.0)  # dense: mostly a byte
@@ -269,10 +286,10 @@ def test_pending_gaps_at_their_byte_edges():
     subj = edges.astype(np.int32)
     p = Pending.of(subj[::-1].copy(), np.ones(6, bool), np.zeros(6, bool), np.float32(1), 0)
     assert p.records()[0].tolist() == subj.tolist()
-    # gaps 0, 127, 128, 16383, 16384, 2^31 - 1 - 33022: 1, 1, 2, 2, 3, 5 bytes
-    assert p.gaps.nbytes == 1 + 1 + 2 + 2 + 3 + 5
+    # gaps 127, 128, 16383, 16384, 2^31 - 1 - 33022: 1, 2, 2, 3, 5 bytes (the first: none)
+    assert p.first == 0 and p.gaps.nbytes == 1 + 2 + 2 + 3 + 5
     one = Pending.of(np.array([7], np.int32), np.ones(1, bool), np.zeros(1, bool), 1.0, 0)
-    assert one.records()[0].tolist() == [7]
+    assert one.records()[0].tolist() == [7] and one.gaps.nbytes == 0
 
 
 # Run in a fresh process whose allocator maps arrays of a page or more on their own where it

@@ -75,3 +75,34 @@ def test_traits_are_held_in_a_byte_each_and_keep_their_beta_shape():
         assert abs(values.mean() - mean) < 0.003, name  # se ~0.0008
         assert abs(values.std() - sd) < 0.003, name
         assert len(np.unique(levels)) > 100, name  # the levels are used, not a few
+
+
+def test_a_persons_facts_read_back_as_their_draws():
+    """Persons.facts packs five yes/no facts into a byte: each reads back as the draw it
+    holds (a bit that overlapped another, or was lost to a cast, shows here); urban persons
+    come first in each region, as laid out."""
+    from scoresim.population import INTERNET, VPN_AT_START, has_flag
+    from scoresim.rng import Stream, draws
+
+    spec = Population(persons=20_000, minority_exact=False)
+    p = build_persons(spec, 11)
+
+    def col(k: int) -> np.ndarray:
+        return draws(11, Stream.POPULATION, p.n, step=k)
+
+    internet = col(5) < spec.internet_share
+    want = {
+        "minority": col(3) < spec.minority_share,
+        "foreigner": col(4) < spec.foreigner_share,
+        "internet": internet,
+        "vpn": internet & (col(6) < spec.vpn_share),
+    }
+    for name, column in want.items():
+        assert 0 < column.sum() < p.n, name  # each fact splits the persons
+        assert np.array_equal(getattr(p, name), column), name
+    assert p.facts.dtype == np.uint8 and p.urban.dtype == bool
+    first_rural = [np.flatnonzero((p.region == r) & ~p.urban)[0] for r in np.unique(p.region)]
+    for r, i in zip(np.unique(p.region), first_rural):
+        assert p.urban[(p.region == r) & (np.arange(p.n) < i)].all()
+    assert all(has_flag(p.facts, i, INTERNET) == internet[i] for i in range(0, p.n, 97))
+    assert not (p.vpn & ~p.internet).any() and (p.facts & VPN_AT_START).any()

@@ -190,21 +190,30 @@ class Outcomes(NamedTuple):
 
 
 @njit(cache=True, inline="always")
+def _new_sanction(o, i) -> bool:
+    """Whether person i is sanctioned this step and was not last step."""
+    return o.status[i] > 0 and not o.flags[i] & WAS_SANCTIONED
+
+
+@njit(cache=True, inline="always")
+def _new_reward(o, i) -> bool:
+    """Whether person i is rewarded this step and was not last step."""
+    return o.rewarded[i] and not o.flags[i] & WAS_REWARDED
+
+
+@njit(cache=True, inline="always")
 def _news_of(o, i) -> bool:
     """Whether person i is newly sanctioned or rewarded this step."""
-    return (o.status[i] > 0 and not o.flags[i] & WAS_SANCTIONED) or (
-        o.rewarded[i] and not o.flags[i] & WAS_REWARDED
-    )
+    return _new_sanction(o, i) or _new_reward(o, i)
 
 
 @njit(cache=True, inline="always")
 def _shift(o, i, shifts) -> float:
     """How far person i's new sanction (more if unjust) and new reward move approval."""
     d = 0.0
-    s = o.status[i]
-    if s > 0 and not o.flags[i] & WAS_SANCTIONED:
-        d += shifts.sanctioned + (shifts.unjust if s >= 2 else 0.0)
-    if o.rewarded[i] and not o.flags[i] & WAS_REWARDED:
+    if _new_sanction(o, i):
+        d += shifts.sanctioned + (shifts.unjust if o.status[i] >= 2 else 0.0)
+    if _new_reward(o, i):
         d += shifts.rewarded
     return d
 
@@ -261,11 +270,11 @@ def _own_kernel(key, outcomes, own, inside, fade, drift, learn, experience):
             aware = AWARE
         if reached and aware:
             x += drift
-        s, f = outcomes.status[i], flags[i]
-        if s > 0 and not f & WAS_SANCTIONED:
-            x += own.sanctioned + (own.unjust if s >= 2 else 0.0)
+        # added one at a time, not as _shift's sum: x + a + b and x + (a + b) round apart
+        if _new_sanction(outcomes, i):
+            x += own.sanctioned + (own.unjust if outcomes.status[i] >= 2 else 0.0)
             aware = AWARE
-        if outcomes.rewarded[i] and not f & WAS_REWARDED:
+        if _new_reward(outcomes, i):
             x += own.rewarded
             aware = AWARE
         flags[i] |= aware

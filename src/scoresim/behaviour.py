@@ -29,7 +29,15 @@ import numpy as np
 from numba import njit, prange
 
 from . import acts as A
-from .population import LEARNER, REPRESENTATIVE, SELF_EMPLOYED, has_flag, trait, trait_values
+from .population import (
+    INTERNET,
+    LEARNER,
+    REPRESENTATIVE,
+    SELF_EMPLOYED,
+    has_flag,
+    trait,
+    trait_values,
+)
 from .rng import Stream, stream_key, uniform
 from .sanctions import (
     CREDIT,
@@ -52,7 +60,7 @@ class Traits(NamedTuple):
     its travel weights follow from (one bundle: numba takes a named tuple of arrays as one
     argument)."""
 
-    internet: np.ndarray
+    facts: np.ndarray  # uint8: Persons.facts (online: population.INTERNET)
     expressiveness: np.ndarray  # the traits: uint8 levels (population.trait)
     law: np.ndarray
     fragility: np.ndarray
@@ -764,7 +772,7 @@ def _bounds(bound, own, i, p, tr, h_loan, h_decide, travel_on):
     someone without a loan), so the bounds read traits and the scenario only."""
     law = trait(tr.law[i])
     lawless = 1.5 - law
-    online = tr.internet[i]
+    online = has_flag(tr.facts, i, INTERNET)
     x = trait(tr.expressiveness[i])
     civic = trait(tr.civic[i])
     bound[C_LOAN] = h_loan
@@ -1145,15 +1153,16 @@ def _persons_range(lo, hi, k, limit, t, keys, s, drawn, reading):
                 k, r = _trips(
                     ev_agent, ev_act, k, limit, i, kept[C_FLIGHTS], (sanctions[i] & no_flight) != 0,
                     travel_on,
-                    A.FLIGHT_TAKEN, A.FLIGHT_BLOCKED, 1, knows, flags[i] & LEARNER, kch, 64 * i, rp,
+                    A.FLIGHT_TAKEN, A.FLIGHT_BLOCKED, 1, knows, has_flag(flags, i, LEARNER), kch,
+                    64 * i, rp,
                 )  # fmt: skip
                 refused += r
             if kept[C_RAIL] > 0:
                 k, r = _trips(
                     ev_agent, ev_act, k, limit, i, kept[C_RAIL], (sanctions[i] & no_rail) != 0,
                     travel_on,
-                    A.RAIL_TAKEN, A.RAIL_BLOCKED, 2, knows, flags[i] & LEARNER, kch, 64 * i + 30,
-                    rp,
+                    A.RAIL_TAKEN, A.RAIL_BLOCKED, 2, knows, has_flag(flags, i, LEARNER), kch,
+                    64 * i + 30, rp,
                 )  # fmt: skip
                 refused += r
             # high spending (star hotels, property, luxury): refused under a restriction,
@@ -1394,7 +1403,7 @@ def traits_of(persons, society, coverage, ceiling=np.empty(0, np.uint16)) -> Tra
     """The persons' kernel's Traits of a society (``coverage``: sim.World.use_coverage;
     ``ceiling``: the world's tick_ceilings, or empty)."""
     return Traits(
-        persons.internet,
+        persons.facts,
         persons.expressiveness,
         persons.law_abidance,
         persons.financial_fragility,
@@ -1462,7 +1471,7 @@ BOUND_P = np.array(
 )  # fmt: skip
 BOUND_RP = np.array([RP_TRAVEL, RP_VPN, RP_DECIDE])
 _BOUND_TRAITS = (
-    "internet", "expressiveness", "law", "fragility", "civic", "income", "flags", "travel",
+    "facts", "expressiveness", "law", "fragility", "civic", "income", "flags", "travel",
     "ceiling",
 )  # fmt: skip
 

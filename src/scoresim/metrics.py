@@ -616,17 +616,6 @@ class Recorder:
 
 
 @njit(cache=True)
-def tally(values, k) -> np.ndarray:
-    """How many of ``values`` are each of 0..k-1 (int64; larger ones are not counted): as
-    np.bincount, without the intp copy of ``values`` it makes (8 bytes an agent)."""
-    out = np.zeros(k, np.int64)
-    for v in values:
-        if v < k:
-            out[v] += 1
-    return out
-
-
-@njit(cache=True)
 def _count_ever(cell, ever, bit, out):
     """The persons of each cell who ever had ``bit`` (into ``out``): counted where read, no
     column a person (np.bincount would take its weights as float64 and the cells as intp,

@@ -18,18 +18,20 @@ from scipy.special import betaincinv, ndtri
 from .rng import Stream, draws, stream_key, uniform
 from .scenario import Population
 
+# A person's drawn yes/no facts (Persons.facts), a bit each of one byte: lives in a town, is
+# of a minority, is a foreigner, is online, uses a VPN at the start. Bits, not bool columns:
+# 1 B a person instead of 5. Kernels read them with ``has_flag``; Python readers get bool
+# columns from the properties of the same names (a new array each read).
+URBAN, MINORITY, FOREIGNER, INTERNET, VPN_AT_START = 1, 2, 4, 8, 16
+
 
 @dataclass
 class Persons:
     region: np.ndarray  # uint8
-    urban: np.ndarray  # bool
+    facts: np.ndarray  # uint8: a bit each, URBAN, MINORITY, FOREIGNER, INTERNET, VPN_AT_START
     age_band: np.ndarray  # uint8: 0 18-29, 1 30-44, 2 45-59, 3 60+
     sex: np.ndarray  # uint8: 0 male, 1 female
     education: np.ndarray  # uint8: 0 basic, 1 secondary, 2 tertiary
-    minority: np.ndarray  # bool
-    foreigner: np.ndarray  # bool
-    internet: np.ndarray  # bool
-    vpn: np.ndarray  # bool
     home: np.ndarray  # uint8: place in one's household << 4 | its size - 1 (household_of)
     employer: np.ndarray  # int32 firm id or -1
     base_income: np.ndarray  # float32, yuan per year when employed
@@ -47,6 +49,12 @@ class Persons:
 
     def nbytes(self) -> int:
         return sum(getattr(self, f.name).nbytes for f in fields(self))
+
+    urban = property(lambda self: (self.facts & URBAN) != 0, doc="bool: lives in a town")
+    minority = property(lambda self: (self.facts & MINORITY) != 0, doc="bool: ethnic minority")
+    foreigner = property(lambda self: (self.facts & FOREIGNER) != 0, doc="bool: a foreigner")
+    internet = property(lambda self: (self.facts & INTERNET) != 0, doc="bool: online")
+    vpn = property(lambda self: (self.facts & VPN_AT_START) != 0, doc="bool: a VPN at the start")
 
     def household_starts(self) -> np.ndarray:
         """The first person of each household, then N (int64; households are runs)."""
@@ -111,6 +119,14 @@ def has_flag(flags, i, bit) -> bool:
     return (flags[i] & bit) != 0
 
 
+def pack_bits(*columns) -> np.ndarray:
+    """One byte a row from up to eight bool columns, the first as bit 1, the next as bit 2, ..."""
+    out = np.zeros(len(columns[0]), np.uint8)
+    for k, col in enumerate(columns):
+        out |= col.astype(np.uint8) << np.uint8(k)
+    return out
+
+
 def flag_column(bit: int, doc: str) -> property:
     """A bool column read from a ``flags`` byte column's ``bit`` (a new array each read: for
     Python-side readers; kernels read the bits)."""
@@ -119,15 +135,11 @@ def flag_column(bit: int, doc: str) -> property:
 
 def pack_flags(learner, self_employed, representative, aware) -> np.ndarray:
     """Society.flags from four bool columns."""
-    out = learner.astype(np.uint8) * np.uint8(LEARNER)
-    out |= self_employed.astype(np.uint8) * np.uint8(SELF_EMPLOYED)
-    out |= representative.astype(np.uint8) * np.uint8(REPRESENTATIVE)
-    out |= aware.astype(np.uint8) * np.uint8(AWARE_AT_START)
-    return out
+    return pack_bits(learner, self_employed, representative, aware)
 
 
 # Bytes per person and per firm of the static columns above (checked by a test).
-PERSON_BYTES = 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 4 + 4 + 1 + 5 * 1
+PERSON_BYTES = 1 + 1 + 1 + 1 + 1 + 1 + 4 + 4 + 1 + 5 * 1
 FIRM_BYTES = 1 + 1 + 4 + 1 + 4 + 4 + 4
 
 
@@ -265,14 +277,10 @@ def build_persons(spec: Population, seed: int) -> Persons:
     employed = col(8) < working
     persons = Persons(
         region=region,
-        urban=urban,
+        facts=pack_bits(urban, minority, foreigner, internet, vpn),
         age_band=age_band,
         sex=sex,
         education=education,
-        minority=minority,
-        foreigner=foreigner,
-        internet=internet,
-        vpn=vpn,
         home=home,
         employer=np.where(employed, 0, -1).astype(np.int32),
         base_income=base_income,

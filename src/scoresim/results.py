@@ -41,10 +41,10 @@ from .metrics import (
     REGIONAL_METRICS,
     disparate_impact,
     disparate_impact_intervals,
-    tally,
 )
 from .network import LAYER_NAMES
 from .scenario import Scenario, to_toml
+from .scoring import count_into
 from .screening import REASONS
 
 SUMMARY_KEYS = (
@@ -648,7 +648,9 @@ def sanction_classes(ever: np.ndarray) -> dict[str, int]:
 def _shares(ledger) -> dict[str, float]:
     """Share of agents in each grade at the end (empty without grades)."""
     names = ledger.grade_names
-    counts = tally(ledger.grade, len(names))
+    counts = np.zeros(len(names), np.int64)
+    if names:  # a grade is below len(names) where there are names, 0 where there are none
+        count_into(counts, ledger.grade)
     return {g: float(c / max(1, ledger.n)) for g, c in zip(names, counts)}
 
 

@@ -64,7 +64,7 @@ class Pending(NamedTuple):
 
     first: int  # the smallest subject
     count: int  # records
-    gaps: np.ndarray  # uint8: subject k minus subject k - 1 (0 for the first), ``_gap_code``
+    gaps: np.ndarray  # uint8: subject k minus subject k - 1 for k >= 1, ``_gap_code``
     true: np.ndarray | None  # np.packbits of the true flags
     opaque: np.ndarray | None  # np.packbits of the opaque flags
     points: np.float32  # what expiry adds (the rule's points, negated)
@@ -108,9 +108,8 @@ def _gap_code(subj) -> np.ndarray:
         while g >= 128:
             g >>= 7
             size += 1
-    out = np.empty(size + 1, np.uint8)  # (the first subject's gap: 0)
-    out[0] = 0
-    at = 1
+    out = np.empty(size, np.uint8)  # (the first subject is Pending.first: no gap)
+    at = 0
     for k in range(1, len(subj)):
         g = np.int64(subj[k]) - np.int64(subj[k - 1])
         while g >= 128:
@@ -127,7 +126,8 @@ def _subjects_of(first, code, n) -> np.ndarray:
     """The subjects ``_gap_code`` coded (int32, ascending)."""
     out = np.empty(n, np.int32)
     s, at = np.int64(first), 0
-    for k in range(n):
+    out[0] = s  # (a group is never empty)
+    for k in range(1, n):
         g, shift = np.int64(0), 0
         while True:
             b = np.int64(code[at])
@@ -329,7 +329,7 @@ class Ledger:
             changed_parts.append((subj, self._add(subj, true, opaque, due.points, due.made, True)))
         deductions: list[tuple] = []  # (subjects, points, act) of this step's negative rules
         if len(records) and self.rules:
-            _count_into(self.prior, records.subject)
+            count_into(self.prior, records.subject)
             by_act, bounds = grouped(records.act, N_ACTS)  # each act's records, in order
             for act, rules in self.rules.items():
                 idx = by_act[bounds[act] : bounds[act + 1]]
@@ -595,8 +595,9 @@ def _largest_deductions(subj, ranks, part_ends, part_pts, part_act, best, last_c
 
 
 @njit(cache=True)
-def _count_into(counts, agents):
-    """counts[a] += 1 for each a in agents (np.add.at, without its overhead)."""
+def count_into(counts, agents):
+    """counts[a] += 1 for each a in agents: np.add.at without its overhead, and np.bincount
+    without the intp copy of ``agents`` it makes (8 bytes an agent). Every a < len(counts)."""
     for a in agents:
         counts[a] += 1
 

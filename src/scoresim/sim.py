@@ -1151,13 +1151,25 @@ def available_bytes() -> int:
 
 def largest_fitting(sc: Scenario, budget: float) -> int:
     """The largest population (to within 1 %) whose estimate stays within ``budget`` bytes
-    (with ties held implicitly where they would be with ``budget`` available)."""
+    (with ties held implicitly where they would be with ``budget`` available): below the
+    scenario's persons where they do not fit, above them where they do (up to the
+    scenario's limit on persons)."""
+
+    def fits(persons: int) -> bool:
+        trial = sc.model_copy(deep=True)
+        trial.population.persons = persons
+        return estimate_bytes(trial, ties_implicit(trial, budget)) <= budget
+
+    cap = type(sc.population).model_fields["persons"].metadata
+    most = min(m.le for m in cap if hasattr(m, "le"))
     lo, hi = 10, max(11, sc.population.persons)
+    while hi < most and fits(hi):  # fits as asked: how far above?
+        lo, hi = hi, min(most, 2 * hi)
+    if hi == most and fits(hi):
+        return most
     while hi - lo > max(1000, lo // 100):
         mid = (lo + hi) // 2
-        trial = sc.model_copy(deep=True)
-        trial.population.persons = mid
-        if estimate_bytes(trial, ties_implicit(trial, budget)) <= budget:
+        if fits(mid):
             lo = mid
         else:
             hi = mid
