@@ -126,7 +126,9 @@ def _subjects_of(first, code, n) -> np.ndarray:
     """The subjects ``_gap_code`` coded (int32, ascending)."""
     out = np.empty(n, np.int32)
     s, at = np.int64(first), 0
-    out[0] = s  # (a group is never empty)
+    if n == 0:
+        return out
+    out[0] = s
     for k in range(1, n):
         g, shift = np.int64(0), 0
         while True:

@@ -41,10 +41,14 @@ from .policing import Policing, pressing
 from .population import (
     AWARE_AT_START,
     FIRM_BYTES,
+    FOREIGNER,
+    INTERNET,
     LEARNER,
+    MINORITY,
     PERSON_BYTES,
     REPRESENTATIVE,
     SELF_EMPLOYED,
+    URBAN,
     build_firms,
     build_persons,
     flag_column,
@@ -385,15 +389,16 @@ class World:
     # ---------------------------------------------------------------- fields for conditions
     def person_fields(self, subj: np.ndarray, true: np.ndarray) -> dict:
         p = self.s.persons
+        facts = p.facts[subj]  # (not p.urban[subj]: that forms every person's column first)
         return {
-            "urban": p.urban[subj],
-            "minority": p.minority[subj],
-            "foreigner": p.foreigner[subj],
+            "urban": (facts & URBAN) != 0,
+            "minority": (facts & MINORITY) != 0,
+            "foreigner": (facts & FOREIGNER) != 0,
             "age_band": p.age_band[subj],
             "sex": p.sex[subj],
             "education": p.education[subj],
             "income_quintile": p.income_quintile[subj],
-            "internet": p.internet[subj],
+            "internet": (facts & INTERNET) != 0,
             "employed": self.state.employed[subj],
             "score": self.ledger.score[subj],
             "listed": self.registry.listed[subj],

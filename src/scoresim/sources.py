@@ -109,12 +109,13 @@ def coverage_bits(sc: Scenario, persons, firms, seed: int) -> Coverage:
     obits = np.zeros(persons.n, np.uint16)
     hbits = np.zeros(persons.n, np.uint16)
     fbits = np.zeros(firms.n, np.uint16)
+    foreigner, internet = persons.foreigner, persons.internet  # (formed once, not a source)
     for s, src in enumerate(sc.sources.values()):
         u = draws(seed, Stream.COVERAGE, persons.n, step=2 * s)
-        cov = np.where(persons.foreigner, src.coverage * src.foreign_coverage, src.coverage)
+        cov = np.where(foreigner, src.coverage * src.foreign_coverage, src.coverage)
         seen = u < cov
         if src.online:
-            seen &= persons.internet
+            seen &= internet
             hides = draws(seed, Stream.COVERAGE, persons.n, step=2 * s + 1) < src.vpn_hidden
             hbits |= hides.astype(np.uint16) << s
         obits |= seen.astype(np.uint16) << s
