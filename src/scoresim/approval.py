@@ -190,45 +190,43 @@ class Outcomes(NamedTuple):
 
 
 @njit(cache=True, inline="always")
-def _new_sanction(o, i) -> bool:
-    """Whether person i is sanctioned this step and was not last step."""
-    return o.status[i] > 0 and not o.flags[i] & WAS_SANCTIONED
+def _new_sanction(status, flags, i) -> bool:
+    """Whether person i is sanctioned this step and was not last step (``status``,
+    ``flags``: Outcomes')."""
+    return status[i] > 0 and not flags[i] & WAS_SANCTIONED
 
 
 @njit(cache=True, inline="always")
-def _new_reward(o, i) -> bool:
+def _new_reward(rewarded, flags, i) -> bool:
     """Whether person i is rewarded this step and was not last step."""
-    return o.rewarded[i] and not o.flags[i] & WAS_REWARDED
-
-
-@njit(cache=True, inline="always")
-def _news_of(o, i) -> bool:
-    """Whether person i is newly sanctioned or rewarded this step."""
-    return _new_sanction(o, i) or _new_reward(o, i)
+    return rewarded[i] and not flags[i] & WAS_REWARDED
 
 
 @njit(cache=True, inline="always")
 def _shift(o, i, shifts) -> float:
     """How far person i's new sanction (more if unjust) and new reward move approval."""
     d = 0.0
-    if _new_sanction(o, i):
+    if _new_sanction(o.status, o.flags, i):
         d += shifts.sanctioned + (shifts.unjust if o.status[i] >= 2 else 0.0)
-    if _new_reward(o, i):
+    if _new_reward(o.rewarded, o.flags, i):
         d += shifts.rewarded
     return d
 
 
 @njit(cache=True)
 def _news(o) -> np.ndarray:
-    """The persons newly sanctioned or rewarded this step (int32, ascending)."""
+    """The persons newly sanctioned or rewarded this step (int32, ascending). The arrays are
+    taken out of ``o`` first: read through the tuple in this serial loop, an element cost
+    ~14 ns (28 ms a step at 10^6 persons), against ~0.5 ns from local arrays."""
+    status, rewarded, flags = o.status, o.rewarded, o.flags
     k = 0
-    for i in range(len(o.status)):
-        if _news_of(o, i):
+    for i in range(len(status)):
+        if _new_sanction(status, flags, i) or _new_reward(rewarded, flags, i):
             k += 1
     out = np.empty(k, np.int32)
     k = 0
-    for i in range(len(o.status)):
-        if _news_of(o, i):
+    for i in range(len(status)):
+        if _new_sanction(status, flags, i) or _new_reward(rewarded, flags, i):
             out[k] = i
             k += 1
     return out
@@ -271,10 +269,10 @@ def _own_kernel(key, outcomes, own, inside, fade, drift, learn, experience):
         if reached and aware:
             x += drift
         # added one at a time, not as _shift's sum: x + a + b and x + (a + b) round apart
-        if _new_sanction(outcomes, i):
+        if _new_sanction(outcomes.status, flags, i):
             x += own.sanctioned + (own.unjust if outcomes.status[i] >= 2 else 0.0)
             aware = AWARE
-        if _new_reward(outcomes, i):
+        if _new_reward(outcomes.rewarded, flags, i):
             x += own.rewarded
             aware = AWARE
         flags[i] |= aware
