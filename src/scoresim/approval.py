@@ -258,7 +258,8 @@ def _own_kernel(key, outcomes, own, inside, fade, drift, learn, experience):
     """Fade, publicity's drift among the aware, learning of the system, and one's own new
     sanction or reward (which also makes one aware). ``inside``: who the system's publicity
     reaches (empty: everybody)."""
-    flags = outcomes.flags
+    status, rewarded, flags = outcomes.status, outcomes.rewarded, outcomes.flags  # (not
+    #                                   read through the tuple in the loop: BENCHMARKS.md)
     everywhere = len(inside) == 0
     for i in prange(len(experience)):
         x = experience[i] * fade
@@ -269,10 +270,10 @@ def _own_kernel(key, outcomes, own, inside, fade, drift, learn, experience):
         if reached and aware:
             x += drift
         # added one at a time, not as _shift's sum: x + a + b and x + (a + b) round apart
-        if _new_sanction(outcomes.status, flags, i):
-            x += own.sanctioned + (own.unjust if outcomes.status[i] >= 2 else 0.0)
+        if _new_sanction(status, flags, i):
+            x += own.sanctioned + (own.unjust if status[i] >= 2 else 0.0)
             aware = AWARE
-        if _new_reward(outcomes.rewarded, flags, i):
+        if _new_reward(rewarded, flags, i):
             x += own.rewarded
             aware = AWARE
         flags[i] |= aware

@@ -25,6 +25,12 @@ from .scenario import Population
 URBAN, MINORITY, FOREIGNER, INTERNET, VPN_AT_START = 1, 2, 4, 8, 16
 
 
+def flag_column(bit: int, doc: str, column: str = "flags") -> property:
+    """A bool column read from the ``bit`` of a byte column (``flags``, ``facts``): a new
+    array each read, for Python-side readers; kernels read the bits."""
+    return property(lambda self: (getattr(self, column) & bit) != 0, doc=doc)
+
+
 @dataclass
 class Persons:
     region: np.ndarray  # uint8
@@ -50,11 +56,11 @@ class Persons:
     def nbytes(self) -> int:
         return sum(getattr(self, f.name).nbytes for f in fields(self))
 
-    urban = property(lambda self: (self.facts & URBAN) != 0, doc="bool: lives in a town")
-    minority = property(lambda self: (self.facts & MINORITY) != 0, doc="bool: ethnic minority")
-    foreigner = property(lambda self: (self.facts & FOREIGNER) != 0, doc="bool: a foreigner")
-    internet = property(lambda self: (self.facts & INTERNET) != 0, doc="bool: online")
-    vpn = property(lambda self: (self.facts & VPN_AT_START) != 0, doc="bool: a VPN at the start")
+    urban = flag_column(URBAN, "bool: lives in a town", "facts")
+    minority = flag_column(MINORITY, "bool: ethnic minority", "facts")
+    foreigner = flag_column(FOREIGNER, "bool: a foreigner", "facts")
+    internet = flag_column(INTERNET, "bool: online", "facts")
+    vpn = flag_column(VPN_AT_START, "bool: a VPN at the start", "facts")
 
     def household_starts(self) -> np.ndarray:
         """The first person of each household, then N (int64; households are runs)."""
@@ -125,12 +131,6 @@ def pack_bits(*columns) -> np.ndarray:
     for k, col in enumerate(columns):
         out |= col.astype(np.uint8) << np.uint8(k)
     return out
-
-
-def flag_column(bit: int, doc: str) -> property:
-    """A bool column read from a ``flags`` byte column's ``bit`` (a new array each read: for
-    Python-side readers; kernels read the bits)."""
-    return property(lambda self: (self.flags & bit) != 0, doc=doc)
 
 
 def pack_flags(learner, self_employed, representative, aware) -> np.ndarray:
