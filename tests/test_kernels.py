@@ -8,7 +8,7 @@ import pytest
 from numba import njit
 
 import scoresim
-from scoresim import behaviour
+from scoresim import behaviour, jit
 from scoresim.behaviour import CHUNK, chunk_size
 from scoresim.population import trait_values
 from scoresim.rng import uniforms_at
@@ -481,3 +481,20 @@ def test_a_run_steps_its_twins_persons_with_its_own_as_each_alone(preset, monkey
         assert np.array_equal(a.recorder.totals, b.recorder.totals, equal_nan=True)
         assert np.array_equal(a.ledger.score, b.ledger.score)
         assert np.array_equal(a.state.debt, b.state.debt)
+
+
+def test_a_loop_helper_that_returns_an_array_does_not_compile():
+    """A helper is compiled without reference counting (jit.helper): one that hands an array
+    back (nothing would count the caller's reference) must fail to compile, not run."""
+
+    @jit.helper
+    def first(a, i):
+        return a[i]
+
+    @jit.helper
+    def rest(a, i):
+        return a[i:], i
+
+    assert first(np.arange(3), 1) == 1
+    with pytest.raises(TypeError, match="rest returns .*may not return an array"):
+        rest(np.arange(3), 1)

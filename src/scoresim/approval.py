@@ -37,7 +37,8 @@ from scipy.special import ndtri
 
 from . import acts as A
 from . import expr
-from .network import is_active, nbr_of, row_of, row_room, row_start
+from .jit import helper
+from .network import is_active, nbr_of, row_room, row_span, row_start, rows_in
 from .population import flag_column
 from .prefetch import prefetch_row
 from .rng import Stream, draws, stream_key, uniform, uniforms_at
@@ -189,20 +190,20 @@ class Outcomes(NamedTuple):
     flags: np.ndarray
 
 
-@njit(cache=True, inline="always")
+@helper
 def _new_sanction(status, flags, i) -> bool:
     """Whether person i is sanctioned this step and was not last step (``status``,
     ``flags``: Outcomes')."""
     return status[i] > 0 and not flags[i] & WAS_SANCTIONED
 
 
-@njit(cache=True, inline="always")
+@helper
 def _new_reward(rewarded, flags, i) -> bool:
     """Whether person i is rewarded this step and was not last step."""
     return rewarded[i] and not flags[i] & WAS_REWARDED
 
 
-@njit(cache=True, inline="always")
+@helper
 def _shift(o, i, shifts) -> float:
     """How far person i's new sanction (more if unjust) and new reward move approval."""
     d = 0.0
@@ -297,6 +298,7 @@ def _contacts_kernel(key, hears, news, outcomes, ties, active, heard, experience
     news persons' last-step bits are still last step's.)"""
     flags = outcomes.flags
     row = np.empty(row_room(ties), ties.adj.dtype)
+    r = rows_in(ties, row)
     for x in range(len(news)):
         prefetch_row(ties, active, news, x)
         j = news[x]
@@ -304,7 +306,7 @@ def _contacts_kernel(key, hears, news, outcomes, ties, active, heard, experience
         if d == 0.0:
             continue
         first = row_start(ties, j)
-        r, o, k = row_of(ties, j, row)
+        o, k = row_span(ties, j, row)
         for q in range(k):
             e = first + q
             if is_active(active, e) and uniform(key, 4 * np.int64(e) + 3) < hears:

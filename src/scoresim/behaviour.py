@@ -29,6 +29,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import acts as A
+from .jit import helper
 from .population import (
     INTERNET,
     LEARNER,
@@ -406,7 +407,7 @@ def step_keys(seed: int, step: int) -> np.ndarray:
     return np.array([stream_key(seed, s, step) for s in streams], dtype=np.uint64)
 
 
-@njit(cache=True, inline="always")
+@helper
 def _emit(ev_agent, ev_act, k, limit, i, act):
     if k < limit:
         ev_agent[k] = i
@@ -715,7 +716,7 @@ def _power(x, e):
     return x**e
 
 
-@njit(cache=True, inline="always")
+@helper
 def _unscaled(travel, flags, i, terms, at) -> float:
     w = _power(np.float64(travel), terms[at + MODE_ELASTICITY])
     rep = terms[at + MODE_REPRESENTATIVE] if has_flag(flags, i, REPRESENTATIVE) else 1.0
@@ -723,7 +724,7 @@ def _unscaled(travel, flags, i, terms, at) -> float:
     return w * (rep * own)
 
 
-@njit(cache=True, inline="always")
+@helper
 def mode_weight(tr, i, travel, at) -> np.float32:
     """Trips of one mode (``at``: T_AIR or T_RAIL) relative to the mean: person i's travel
     weight (``travel``: travel_weight, formed once by the caller) to the mode's income
@@ -763,7 +764,7 @@ def _travel_weights(income, mean_income, out):
         out[i] = travel_weight(income[i], mean_income)
 
 
-@njit(cache=True, inline="always")
+@helper
 def _bounds(bound, own, i, p, tr, h_loan, h_decide, travel_on):
     """Person i's clocks' rates this step with no system (expected ticks a step): those that
     share the person's draw into ``bound`` (0 for the others), those above OWN_DRAW into
@@ -810,7 +811,7 @@ def _bounds(bound, own, i, p, tr, h_loan, h_decide, travel_on):
     return total, alone
 
 
-@njit(cache=True, inline="always")
+@helper
 def _ticks(u, total, key, i, bound, clock, rest, at):
     """Person i's ticks this step, given its draw u < total: how many (Poisson(total), from
     u), and for each its clock, chosen with chance bound/total (competing risks), into
@@ -846,7 +847,7 @@ def _share(j, deter, chill_post, chill_shop):
     return 1.0
 
 
-@njit(cache=True, inline="always")
+@helper
 def _keep(clock, rest, at, ticks, own, alone, key, i, kept, deter, chill_post, chill_shop):
     """How many of each clock's ticks the regime leaves, into ``kept``, at most MAX_REPEAT of
     one act: of the shared ticks, those whose leftover uniform falls below the share; of a
@@ -1212,14 +1213,14 @@ def _pair_range(lo, hi, k_a, limit_a, k_b, limit_b, t, keys, a, b):
     return k_a, k_b, free_a, free_b
 
 
-@njit(cache=True, inline="always")
+@helper
 def _emit_times(ev_agent, ev_act, k, limit, i, act, times):
     for _ in range(times):
         k = _emit(ev_agent, ev_act, k, limit, i, act)
     return k
 
 
-@njit(cache=True, inline="always")
+@helper
 def _exposure(mask, bits, recorded):
     """The chance an act is recorded, for a person the sources ``bits`` cover, by the
     sources ``mask`` that observe it (``recorded``: sources.recorded_table)."""

@@ -22,6 +22,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import get_num_threads, njit, prange
 
+from .jit import helper
 from .parallel import slicing
 from .population import Firms, Persons, group_starts, household_of
 from .rng import Stream, draws, stream_key, uniform
@@ -169,13 +170,13 @@ def narrow_starts(starts: np.ndarray) -> np.ndarray:
     return starts.astype(np.uint32)
 
 
-@njit(inline="always", cache=True)
+@helper
 def row_start(t, i):
     """The graph's entry number of row i's first entry (entry q of the row is this + q)."""
     return np.int64(t.indptr[i])
 
 
-@njit(inline="always", cache=True)
+@helper
 def stored_start(t, i):
     """Where row i's stored entries start in ``t.adj``."""
     return np.int64(t.xptr[i])
@@ -188,20 +189,20 @@ def row_room(t):
     return t.layout[LONGEST] + 2 * t.layout[MOST_IMPLICIT]
 
 
-@njit(inline="always", cache=True)
+@helper
 def _is_rewired(t, i, d):
     """Whether person i's lattice link d was rewired (bit i * half + d - 1, laid out as the
     active bitsets are: is_active reads it)."""
     return is_active(t.rewired, np.int64(i) * t.layout[HALF] + d - 1)
 
 
-@njit(inline="always", cache=True)
+@helper
 def stored_whole(t):
     """Whether every row of ``t`` is stored as it is (nothing held implicitly)."""
     return len(t.home) == 0 and t.layout[HALF] == 0 and len(t.employer) == 0
 
 
-@njit(inline="always", cache=True)
+@helper
 def _put_sorted(buf, at, k, v):
     """Insert ``v`` into the sorted buf[at:at + k] unless it is there; the new length."""
     y = at + k - 1
@@ -228,7 +229,7 @@ def _wrap(y, s):
     return y
 
 
-@njit(inline="always", cache=True)
+@helper
 def _staff_of(t, i):
     """Person i's firm's workers, ``t.staff[lo:hi]`` (an empty range if it has no employer
     or co-workers are stored)."""
@@ -238,7 +239,7 @@ def _staff_of(t, i):
     return t.staff_starts[f], t.staff_starts[f + 1]
 
 
-@njit(inline="always", cache=True)
+@helper
 def implicit_span(t, i):
     """The persons row i's implicit ties can reach, lo..hi-1: its lattice cell (or its
     household where no lattice is held) and its firm's workers, from the first to the last
@@ -256,7 +257,7 @@ def implicit_span(t, i):
     return lo, hi
 
 
-@njit(inline="always", cache=True)
+@helper
 def _cell_of(starts, i):
     """The cell of person i: the last c with starts[c] <= i."""
     lo, hi = 0, len(starts) - 1
@@ -269,7 +270,7 @@ def _cell_of(starts, i):
     return lo
 
 
-@njit(inline="always", cache=True)
+@helper
 def row_into(t, i, buf):
     """Row i's entries into ``buf[:k]`` (a buffer of ``row_room(t)``) in the order of a row
     stored whole: by neighbour, then layer, each once; returns k. Entry q is entry
@@ -403,14 +404,23 @@ def _with_co_workers(staff, f_lo, f_hi, cap, i, buf, at, m):
 
 
 @njit(inline="always", cache=True)
-def row_of(t, i, buf):
-    """Row i as ``(r, o, k)``: its entries are ``r[o:o + k]``, in the order of a row stored
-    whole (entry q is entry ``t.indptr[i] + q``). A row with nothing implicit is read where
-    it is stored; one with implicit ties is laid out in ``buf`` (row_into)."""
+def rows_in(t, buf):
+    """The array ``row_span``'s entries are read from: the stored entries where every row
+    is stored whole, else ``buf`` (a buffer of ``row_room(t)``). Chosen once, before a
+    kernel's loop over rows: an array picked per row would be reference-counted per row
+    (jit.py)."""
+    return t.adj if stored_whole(t) else buf
+
+
+@helper
+def row_span(t, i, buf):
+    """Row i as ``(o, k)``: its entries are ``rows_in(t, buf)[o:o + k]``, in the order of a
+    row stored whole (entry q is entry ``t.indptr[i] + q``). A row with nothing implicit is
+    read where it is stored; one with implicit ties is laid out in ``buf`` (row_into)."""
     if stored_whole(t):
         o = stored_start(t, i)
-        return t.adj, o, stored_start(t, i + 1) - o
-    return buf, np.int64(0), row_into(t, i, buf)
+        return o, stored_start(t, i + 1) - o
+    return np.int64(0), row_into(t, i, buf)
 
 
 @njit(cache=True)
@@ -523,13 +533,13 @@ def check_active(bits: np.ndarray, entries: int) -> np.ndarray:
     return bits
 
 
-@njit(inline="always", cache=True)
+@helper
 def is_active(bits, e):
     """Whether entry ``e``'s tie is active."""
     return ((bits[e >> 6] >> np.uint64(e & 63)) & np.uint64(1)) != 0
 
 
-@njit(inline="always", cache=True)
+@helper
 def deactivate(bits, e):
     """Mark entry ``e`` cut (not thread-safe: its word holds 63 other entries' bits)."""
     bits[e >> 6] &= ~(np.uint64(1) << np.uint64(e & 63))
@@ -544,7 +554,7 @@ def popcount(x):
     return np.int64((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
 
 
-@njit(inline="always", cache=True)
+@helper
 def active_in(bits, lo, hi):
     """The active entries among ``lo..hi-1`` (a row: an agent's active degree), a word at a
     time. A world keeps no degree column: each reader counts the row where it reads it."""
@@ -750,7 +760,7 @@ def _guide_table(cum, buckets):
     return guide
 
 
-@njit(inline="always", cache=True)
+@helper
 def _inverse_cdf(u, cum, guide):
     """searchsorted(cum, u * total, 'right'), exactly, using the guide table."""
     x = u * cum[-1]
@@ -862,7 +872,7 @@ def build_firm_graph(spec: Network, firms: Firms, seed: int) -> Graph:
     return from_parts(n, [(a, b, BUSINESS)])
 
 
-@njit(cache=True)
+@helper
 def lower_bound(adj, lo, hi, want):
     """The first entry in lo..hi-1 (part of one sorted row) that is >= ``want`` (hi if none);
     ``want = node << LAYER_BITS`` finds the row's first tie to a node >= node."""
@@ -875,28 +885,29 @@ def lower_bound(adj, lo, hi, want):
     return lo
 
 
-@njit(cache=True)
+@helper
 def entry_value(t, i, e, row):
     """The value of entry ``e`` of row i (``row``: a buffer of row_room(t), left holding
     row i)."""
-    r, o, _ = row_of(t, i, row)
-    return r[o + e - row_start(t, i)]
+    o, _ = row_span(t, i, row)
+    return rows_in(t, row)[o + e - row_start(t, i)]
 
 
-@njit(cache=True)
+@helper
 def reverse_of(t, i, v, row):
     """The index of the entry j->i matching the entry i->j of value ``v`` (same layer); -1
     if absent (``row`` is left holding row j)."""
     j = nbr_of(v)
     want = (np.int64(i) << LAYER_BITS) | layer_of(v)
-    r, o, k = row_of(t, j, row)
+    o, k = row_span(t, j, row)
+    r = rows_in(t, row)
     q = lower_bound(r, o, o + k, want)
     if q < o + k and r[q] == want:
         return row_start(t, j) + q - o
     return -1
 
 
-@njit(cache=True)
+@helper
 def reverse_entry(t, i, e, row):
     """The index of the entry j->i matching entry e = i->j of row i; -1 if absent."""
     return reverse_of(t, i, entry_value(t, i, e, row), row)
@@ -912,9 +923,10 @@ def ties_by_layer(graph: Graph, active: np.ndarray | None = None, n_layers: int 
 def _layer_entries(t, active, all_active, n_layers):
     out = np.zeros(n_layers, np.float64)
     row = np.empty(row_room(t), t.adj.dtype)
+    r = rows_in(t, row)
     for i in range(len(t.indptr) - 1):
         first = row_start(t, i)
-        r, o, k = row_of(t, i, row)
+        o, k = row_span(t, i, row)
         for q in range(k):
             if all_active or is_active(active, first + q):
                 out[layer_of(r[o + q])] += 1.0
@@ -928,16 +940,17 @@ def row_weight_sums(t, layer_w):
     n = len(t.indptr) - 1
     out = np.zeros(n, np.float64)
     row = np.empty(row_room(t), t.adj.dtype)
+    r = rows_in(t, row)
     for i in range(n):
         acc = 0.0
-        r, o, k = row_of(t, i, row)
+        o, k = row_span(t, i, row)
         for q in range(k):
             acc += layer_w[layer_of(r[o + q])]
         out[i] = acc
     return out
 
 
-@njit(inline="always", cache=True)
+@helper
 def _find(parent, x):
     while parent[x] != x:
         parent[x] = parent[parent[x]]  # path halving
@@ -945,10 +958,10 @@ def _find(parent, x):
     return x
 
 
-@njit(inline="always", cache=True)
+@helper
 def _join_row(parent, t, active, i, r, o, k, q, until):
     """Join node i with its active neighbours j (i < j < ``until``) from entry ``q`` of its
-    row (``r[o:o + k]``: row_of) on (rows are sorted by neighbour). A root always points to
+    row (``r[o:o + k]``: row_span) on (rows are sorted by neighbour). A root always points to
     the smaller root, so ``parent[x] <= x`` throughout, and joins among nodes of one range
     of indices touch the parents of that range only."""
     a = -1
@@ -982,10 +995,12 @@ def _component_roots(t, active, parts):
     for part in prange(parts):
         lo, hi = part * span, min(n, (part + 1) * span)
         row = np.empty(row_room(t), t.adj.dtype)
+        r = rows_in(t, row)
         for i in range(lo, hi):
-            r, o, k = row_of(t, i, row)
+            o, k = row_span(t, i, row)
             _join_row(parent, t, active, i, r, o, k, 0, hi)
     row = np.empty(row_room(t), t.adj.dtype)
+    r = rows_in(t, row)
     for part in range(parts - 1):
         lo, hi = part * span, min(n, (part + 1) * span)
         first = np.int64(hi) << LAYER_BITS
@@ -994,7 +1009,7 @@ def _component_roots(t, active, parts):
             bare = end == stored_start(t, i) or t.adj[end - 1] < first
             if bare and implicit_span(t, i)[1] <= hi:
                 continue
-            r, o, k = row_of(t, i, row)
+            o, k = row_span(t, i, row)
             q = lower_bound(r, o, o + k, first) - o
             _join_row(parent, t, active, i, r, o, k, q, n)
     for i in range(n):  # parent[i] <= i: in ascending order, each parent's root is known
@@ -1080,10 +1095,11 @@ def _assortativity_kernel(t, active, score):
     for s in prange(slices):
         xx = xy = 0.0
         row = np.empty(row_room(t), t.adj.dtype)
+        r = rows_in(t, row)
         for i in range(s * span, min(n, (s + 1) * span)):
             x = score[i] - mean
             row0 = row_start(t, i)
-            r, o, k = row_of(t, i, row)
+            o, k = row_span(t, i, row)
             for q in range(k):
                 if is_active(active, row0 + q):
                     xx += x * x

@@ -23,7 +23,7 @@ ROW_SLICES = 256  # slices at most of a list of rows to walk, each with its own 
 @njit(cache=True)
 def row_slicing(n: int) -> tuple[int, int]:
     """(number of slices, rows per slice) for walking ``n`` independent rows in parallel,
-    each slice with its own buffer (network.row_of): fine enough to spread a few thousand
+    each slice with its own buffer (network.row_span): fine enough to spread a few thousand
     rows over the threads, coarse enough that the buffers cost nothing."""
     slices = max(1, min(ROW_SLICES, n))
     return slices, (n + slices - 1) // slices

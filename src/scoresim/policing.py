@@ -27,7 +27,16 @@ from . import response
 from .acts import VPN_USE
 from .behaviour import per_step
 from .effects import EFFECT_ID
-from .network import LAYER_NAMES, is_active, layer_of, nbr_of, row_of, row_room, row_start
+from .network import (
+    LAYER_NAMES,
+    is_active,
+    layer_of,
+    nbr_of,
+    row_room,
+    row_span,
+    row_start,
+    rows_in,
+)
 from .parallel import row_slicing
 from .rng import Stream, stream_key, uniforms_at
 from .scenario import Regime, Scenario, association_on
@@ -57,10 +66,11 @@ def _felt(offenders, ties, active, share, watched):
     slices, span = row_slicing(len(offenders))
     for s in prange(slices):
         row = np.empty(row_room(ties), ties.adj.dtype)
+        r = rows_in(ties, row)
         for x in range(s * span, min(len(offenders), (s + 1) * span)):
             i = offenders[x]
             first = row_start(ties, i)
-            r, o, k = row_of(ties, i, row)
+            o, k = row_span(ties, i, row)
             for q in range(k):
                 if is_active(active, first + q) and share[layer_of(r[o + q])]:
                     out[x] += watched[nbr_of(r[o + q])]

@@ -15,6 +15,7 @@ import numpy as np
 from numba import get_num_threads, njit
 from scipy.special import betaincinv, ndtri
 
+from .jit import helper
 from .rng import Stream, draws, stream_key, uniform
 from .scenario import Population
 
@@ -72,7 +73,7 @@ class Persons:
         return (np.cumsum((self.home >> 4) == 0) - 1).astype(np.int32)
 
 
-@njit(cache=True, inline="always")
+@helper
 def household_of(home, i):
     """Person i's household, lo..hi-1 (households are runs of persons)."""
     h = np.int64(home[i])
@@ -119,7 +120,7 @@ class Firms:
 LEARNER, SELF_EMPLOYED, REPRESENTATIVE, AWARE_AT_START = 1, 2, 4, 8
 
 
-@njit(cache=True, inline="always")
+@helper
 def has_flag(flags, i, bit) -> bool:
     """Whether person i has the static fact ``bit`` (LEARNER, ...) of Society.flags."""
     return (flags[i] & bit) != 0

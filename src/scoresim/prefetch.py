@@ -11,10 +11,11 @@ no value, so results stay identical.
 from __future__ import annotations
 
 from llvmlite import ir
-from numba import njit, types
+from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from .jit import helper
 from .network import row_start, stored_start
 
 AHEAD = 8  # agents ahead whose rows are asked for (4-32 measured alike on W1)
@@ -47,7 +48,7 @@ def prefetch(typingctx, array, index):
     return types.void(array, index), codegen
 
 
-@njit(cache=True, inline="always")
+@helper
 def prefetch_row(ties, active, agents, x):
     """Ask for the row of ``agents[x + AHEAD]`` (its stored ties and their active bits, and
     where co-workers are implicit, its firm's first worker) and for the row starts of

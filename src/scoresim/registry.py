@@ -20,7 +20,8 @@ from numba import njit, prange
 
 from . import expr
 from .acts import ACT_ID, CONTEXT_ID
-from .network import is_active, nbr_of, row_of, row_room, row_start
+from .jit import helper
+from .network import is_active, nbr_of, row_room, row_span, row_start, rows_in
 from .parallel import slicing
 from .prefetch import prefetch_row
 from .rng import uniform, uniforms_at
@@ -581,7 +582,7 @@ def _rederive_causes(members, cause, condition, kept_until):
         )
 
 
-@njit(cache=True, inline="always")
+@helper
 def _condition_cause(
     i, by_score, threshold, base, own_true, own_false, clamp, lo, hi, grade_set, g_true, g_own
 ):
@@ -622,12 +623,13 @@ def named_cause(cause, last_ctx, last_gravity) -> tuple[np.ndarray, np.ndarray]:
 @njit(cache=True)
 def _bump_contacts(changed, marks, ties, active, listed_contacts):
     row = np.empty(row_room(ties), ties.adj.dtype)
+    r = rows_in(ties, row)
     for x in range(len(changed)):
         prefetch_row(ties, active, changed, x)
         j = changed[x]
         d = 1 if marks[j] & JOINED else -1
         first = row_start(ties, j)
-        r, o, k = row_of(ties, j, row)
+        o, k = row_span(ties, j, row)
         for q in range(k):
             if is_active(active, first + q):
                 listed_contacts[nbr_of(r[o + q])] += d

@@ -16,6 +16,7 @@ import numpy as np
 from numba import njit, prange, types
 from numba.extending import overload
 
+from .jit import helper
 from .network import (
     check_active,
     deactivate,
@@ -24,9 +25,10 @@ from .network import (
     layer_of,
     nbr_of,
     reverse_of,
-    row_of,
     row_room,
+    row_span,
     row_start,
+    rows_in,
 )
 from .parallel import row_slicing
 from .population import SELF_EMPLOYED, has_flag, trait
@@ -47,7 +49,7 @@ def _weight_of_typed(weight, j):
     return lambda weight, j: weight[j]
 
 
-@njit(inline="always", cache=True)
+@helper
 def _draws_cut(v, e, rate, weight, key):
     """Whether the contact of entry ``e`` (its value ``v``) draws to cut the tie: a pure
     function of (key, e)."""
@@ -64,12 +66,13 @@ def _draw_cuts(sources, ties, active, rate, weight, key):
     slices, span = row_slicing(len(sources))
     for s in prange(slices):
         row = np.empty(row_room(ties), ties.adj.dtype)
+        r = rows_in(ties, row)
         for x in range(s * span, min(len(sources), (s + 1) * span)):
             prefetch_row(ties, active, sources, x)
             j = sources[x]
             first = row_start(ties, j)
             c = 0
-            r, o, n_q = row_of(ties, j, row)
+            o, n_q = row_span(ties, j, row)
             for q in range(n_q):
                 e = first + q
                 if is_active(active, e) and _draws_cut(r[o + q], e, rate, weight, key):
@@ -80,13 +83,14 @@ def _draw_cuts(sources, ties, active, rate, weight, key):
     ent = np.empty(at[-1], np.int64)
     for s in prange(slices):
         row = np.empty(row_room(ties), ties.adj.dtype)
+        r = rows_in(ties, row)
         for x in range(s * span, min(len(sources), (s + 1) * span)):
             if at[x + 1] == at[x]:
                 continue
             j = sources[x]
             first = row_start(ties, j)
             k = at[x]
-            r, o, n_q = row_of(ties, j, row)
+            o, n_q = row_span(ties, j, row)
             for q in range(n_q):
                 e = first + q
                 if is_active(active, e) and _draws_cut(r[o + q], e, rate, weight, key):
@@ -240,7 +244,7 @@ class Earning(NamedTuple):
     strength: np.ndarray
 
 
-@njit(cache=True, inline="always")
+@helper
 def earned(e, i):
     """Person i's income after job status, sanctions and rewards (float32; formed where it
     is read — the metrics pass — not held in a column)."""

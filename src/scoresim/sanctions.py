@@ -27,6 +27,7 @@ from numba import njit, prange
 
 from .acts import CONTEXT_ID, CONTEXTS, SANCTION_CONTEXT_ID, SANCTION_CONTEXTS
 from .effects import EFFECT_ID, EFFECTS
+from .jit import helper
 from .network import popcount
 from .parallel import slicing
 from .registry import ASSOC, ASSOC_CONTEXT, NO_CAUSE, Registry
@@ -339,7 +340,7 @@ def _having(bits, mask, having):
 _ADD, _MOST, _TIMES = range(3)  # how _fold folds the strengths of an agent's sanctions
 
 
-@njit(cache=True, inline="always")
+@helper
 def _fold(b, mask, strength, how):
     """The strengths of the sanctions in ``b & mask``, in bit order (the order the sanctions'
     step once added them in), added (_ADD), the largest (_MOST) or multiplied (_TIMES)."""
@@ -359,25 +360,25 @@ def _fold(b, mask, strength, how):
     return x
 
 
-@njit(cache=True, inline="always")
+@helper
 def applied_of(b, effects):
     """Sanctions applied (rewards excluded) to an agent with bits ``b``."""
     return popcount(np.uint64(np.int64(b) & ~np.int64(effects[REWARD])))
 
 
-@njit(cache=True, inline="always")
+@helper
 def credit_block(b, effects, strength):
     """float32: the chance a loan application of an agent with bits ``b`` is refused."""
     return np.float32(_fold(b, effects[CREDIT], strength, _MOST))
 
 
-@njit(cache=True, inline="always")
+@helper
 def job_hazard_of(b, effects, strength):
     """float32: the extra yearly job-loss hazard of an agent with bits ``b``."""
     return np.float32(_fold(b, effects[JOB], strength, _ADD))
 
 
-@njit(cache=True, inline="always")
+@helper
 def income_factor_of(b, self_employed, effects, strength):
     """float32: the multiplier on the income of an agent with bits ``b`` (a denied licence
     cuts only the ``self_employed``'s)."""
@@ -391,7 +392,7 @@ def income_factor_of(b, self_employed, effects, strength):
     return np.float32(max(0.0, 1.0 - min(loss, 1.0) + gain))
 
 
-@njit(cache=True, inline="always")
+@helper
 def inspection_of(b, effects, strength):
     """float32: the multiplier on the inspections of a firm with bits ``b``."""
     return np.float32(_fold(b, effects[INSPECTION], strength, _TIMES))

@@ -26,6 +26,7 @@ from numba import get_num_threads, njit, prange
 
 from . import expr
 from .acts import ACT_ID, ACTS, CONTEXT_ID, N_ACTS
+from .jit import helper
 from .network import (
     LAYER_BITS,
     Graph,
@@ -36,10 +37,11 @@ from .network import (
     lower_bound,
     nbr_of,
     popcount,
-    row_of,
     row_room,
+    row_span,
     row_start,
     row_weight_sums,
+    rows_in,
     stored_start,
 )
 from .parallel import row_slicing
@@ -209,7 +211,7 @@ def grade_of(score: np.ndarray, mins: np.ndarray) -> np.ndarray:
     return out
 
 
-@njit(cache=True, inline="always")
+@helper
 def _band(score, mins):
     x = np.float64(score)
     g, last = 0, len(mins) - 1
@@ -676,6 +678,7 @@ def _propagate_own(changed, d_own, ties, active, layer_w, sum_own, parts):
         lo, hi = part * span, (part + 1) * span
         first = np.int64(lo) << LAYER_BITS
         row = np.empty(row_room(ties), ties.adj.dtype)
+        r, adj = rows_in(ties, row), ties.adj
         for x in range(len(changed)):
             prefetch_row(ties, active, changed, x)
             j = changed[x]
@@ -688,19 +691,28 @@ def _propagate_own(changed, d_own, ties, active, layer_w, sum_own, parts):
                 # no implicit tie in this thread's range: the stored ones as they are, each
                 # numbered past the row's implicit ties below it (all or none of them)
                 o = stored_start(ties, j)
-                r, end = ties.adj, stored_start(ties, j + 1) - o
+                end = stored_start(ties, j + 1) - o
                 if span_hi <= lo:
                     start += row_start(ties, j + 1) - row_start(ties, j) - end
+                _add_to_range(adj, o, end, start, first, lo, hi, active, layer_w, d, sum_own)
             else:
-                r, o, end = row_of(ties, j, row)
-            q = lower_bound(r, o, o + end, first) - o if lo > 0 else 0
-            while q < end:
-                i = nbr_of(r[o + q])
-                if i >= hi:
-                    break
-                if is_active(active, start + q):
-                    sum_own[i] += layer_w[layer_of(r[o + q])] * d
-                q += 1
+                o, end = row_span(ties, j, row)
+                _add_to_range(r, o, end, start, first, lo, hi, active, layer_w, d, sum_own)
+
+
+@helper
+def _add_to_range(r, o, end, start, first, lo, hi, active, layer_w, d, sum_own):
+    """Add ``d`` times each active entry's layer weight to the sums of the row's contacts in
+    lo..hi-1 (the row's entries ``r[o:o + end]``, numbered from ``start``; ``first``: lo's
+    least entry value)."""
+    q = lower_bound(r, o, o + end, first) - o if lo > 0 else 0
+    while q < end:
+        i = nbr_of(r[o + q])
+        if i >= hi:
+            break
+        if is_active(active, start + q):
+            sum_own[i] += layer_w[layer_of(r[o + q])] * d
+        q += 1
 
 
 @njit(cache=True, parallel=True)
@@ -711,11 +723,12 @@ def _recount_sums(ties, active, layer_w, own_true, own_false, sum_own, sum_w):
     slices, span = row_slicing(n)
     for s in prange(slices):
         row = np.empty(row_room(ties), ties.adj.dtype)
+        r = rows_in(ties, row)
         for i in range(s * span, min(n, (s + 1) * span)):
             a = 0.0
             w_sum = 0.0
             first = row_start(ties, i)
-            r, o, k = row_of(ties, i, row)
+            o, k = row_span(ties, i, row)
             for q in range(k):
                 if is_active(active, first + q):
                     j = nbr_of(r[o + q])

@@ -17,6 +17,7 @@ from numba import njit
 
 from . import response
 from .behaviour import per_step
+from .jit import helper
 from .network import is_active, nbr_of
 from .rng import Stream, draws, stream_key, uniform
 from .scenario import Regime, Scenario
@@ -55,7 +56,7 @@ def publishes_firm_ratings(regime: Regime) -> bool:
     return regime.publicity > 0 and firm_rules
 
 
-@njit(inline="always", cache=True)
+@helper
 def _avoids(adj, e, percentile, avoid_i, skip, p, key):
     """Whether a firm drops the partner at its active entry ``e`` by rating this step."""
     j = nbr_of(adj[e])

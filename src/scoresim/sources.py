@@ -17,6 +17,7 @@ import numpy as np
 from numba import njit
 
 from .acts import ACT_ID, ACTS, N_ACTS
+from .jit import helper
 from .rng import Stream, draws, stream_key, uniform, uniforms_at
 from .scenario import Scenario
 
@@ -95,7 +96,7 @@ class Seen(NamedTuple):
     vpn: np.ndarray  # bool
 
 
-@njit(inline="always", cache=True)
+@helper
 def seen_now(open_bits, hidden, vpn, i):
     """The sources that see agent ``i`` now (Seen's columns; ``vpn`` empty: no VPN)."""
     if len(vpn) and vpn[i]:
