@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from numba import njit
+from numba.core.errors import TypingError
 
 import scoresim
 from scoresim import behaviour, jit
@@ -485,7 +486,8 @@ def test_a_run_steps_its_twins_persons_with_its_own_as_each_alone(preset, monkey
 
 def test_a_loop_helper_that_returns_an_array_does_not_compile():
     """A helper is compiled without reference counting (jit.helper): one that hands an array
-    back (nothing would count the caller's reference) must fail to compile, not run."""
+    back (nothing would count the caller's reference), allocates one, or calls a plain njit
+    (which would then compile without counting for every caller) must fail to compile."""
 
     @jit.helper
     def first(a, i):
@@ -495,6 +497,22 @@ def test_a_loop_helper_that_returns_an_array_does_not_compile():
     def rest(a, i):
         return a[i:], i
 
+    @jit.helper
+    def total(n):
+        return np.zeros(n).sum()
+
+    @njit
+    def plain(a, i):
+        return a[i]
+
+    @jit.helper
+    def through_plain(a, i):
+        return plain(a, i)
+
     assert first(np.arange(3), 1) == 1
     with pytest.raises(TypeError, match="rest returns .*may not return an array"):
         rest(np.arange(3), 1)
+    with pytest.raises(TypingError, match="zeros"):  # numba allocates only with counting
+        total(3)
+    with pytest.raises(TypeError, match="through_plain calls .*plain, a plain njit"):
+        through_plain(np.arange(3), 1)

@@ -169,7 +169,7 @@ def per_step(rate_per_year: float, dt_years: float) -> float:
 MAX_REPEAT = 8  # most times one act recurs in one step (a truncation of the Poisson tail)
 
 
-@njit(cache=True)
+@helper
 def _count_upto(u, lam, most):
     """How many times an act with expected count ``lam`` this step happens, from one uniform:
     the inverse of the Poisson tail, so it happens at least once iff u < 1 - exp(-lam), at
@@ -189,7 +189,7 @@ def _count_upto(u, lam, most):
     return k
 
 
-@njit(cache=True)
+@helper
 def _count(u, lam):
     """``_count_upto`` at most MAX_REPEAT times."""
     return _count_upto(u, lam, MAX_REPEAT)
@@ -415,7 +415,7 @@ def _emit(ev_agent, ev_act, k, limit, i, act):
     return k + 1
 
 
-@njit(cache=True)
+@helper
 def _emit_count(ev_agent, ev_act, k, limit, i, act, u, lam):
     """Emit the Poisson count of an act (``_count``): called only when u < lam."""
     for _ in range(_count(u, lam)):
@@ -1241,7 +1241,7 @@ def kept_from_sources(agents, mask, seen, recorded):
     return total
 
 
-@njit(cache=True)
+@helper
 def _trips(
     ev_agent, ev_act, k, limit, i, times, blocked, travel_on, taken, refused_act, bit, knows,
     learner, key, at, rp,
@@ -1262,7 +1262,7 @@ def _trips(
     return k, times
 
 
-@njit(cache=True)
+@helper
 def _restricted_trips(
     ev_agent, ev_act, k, limit, i, times, blocked_act, bit, knows, learner, key, at, retry, sub
 ):

@@ -354,7 +354,7 @@ def row_into(t, i, buf):
     return k
 
 
-@njit(cache=True)  # (not inlined: every row walk inlines row_into, and so compiles faster)
+@helper
 def _with_co_workers(staff, f_lo, f_hi, cap, i, buf, at, m):
     """Row i's co-workers (the pairs _clique_pairs makes: all its firm's other workers
     ``staff[f_lo:f_hi]``, or the ``cap // 2`` each side of the person in the firm's ring)
