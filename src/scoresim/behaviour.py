@@ -960,6 +960,8 @@ def _persons_range(lo, hi, k, limit, t, keys, s, drawn, reading):
     kf, kw, kcourt, kvpn, ka = keys[0], keys[4], keys[7], keys[11], keys[12]
     kmis, klux, kch = keys[9], keys[8], keys[10]
     eval_every = int(p[IX_EVAL_EVERY])
+    due = (t + lo) % eval_every if eval_every > 0 else -1  # (t + i) % eval_every, counted
+    #   up with i, not divided for every person
     per_act = rp[RP_PER_ACT] > 0.0
     post_mask, shop_mask = int(rp[RP_POST_MASK]), int(rp[RP_SHOP_MASK])
     vpn_mask = int(rp[RP_VPN_MASK])
@@ -972,6 +974,9 @@ def _persons_range(lo, hi, k, limit, t, keys, s, drawn, reading):
     if not reading:  # room for one person's ticks
         clock, rest = np.empty(MAX_TICKS, np.int64), np.empty(MAX_TICKS)
     for i in range(lo, hi):
+        evaluated = due == 0  # the person's workplace evaluation is due this step
+        if due >= 0:
+            due = due + 1 if due + 1 < eval_every else 0
         if reading:
             j = i - lo
             at, ticks, alone = first[j], first[j + 1] - first[j], 0
@@ -1180,7 +1185,7 @@ def _persons_range(lo, hi, k, limit, t, keys, s, drawn, reading):
                 if breach:
                     k = _emit(ev_agent, ev_act, k, limit, i, A.SPENDING)
         # --- workplace evaluation, staggered through the year
-        if employed[i] and eval_every > 0 and (t + i) % eval_every == 0:
+        if evaluated and employed[i]:
             q = 0.7 * uniform(kw, i) + 0.3 * (1.0 - trait(law[i]))  # noisy around performance
             if q > 1.0 - p[IX_POOR] * 1.0:
                 k = _emit(ev_agent, ev_act, k, limit, i, A.POOR_EVAL)
