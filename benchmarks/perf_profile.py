@@ -16,40 +16,34 @@ Needs `perf` on the PATH and permission to sample (perf_event_paranoid <= 1, or 
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
-import pkgutil
 import shutil
 import signal
 import subprocess
 import tempfile
 import time
 
+from _kernels import compiled_functions
+
 
 def write_perf_map(package) -> int:
     """Write /tmp/perf-<pid>.map for every function compiled in this process from
     ``package``'s kernels; returns how many were named."""
-    from numba.core.registry import CPUDispatcher
-
     named: dict[int, str] = {}
-    for info in pkgutil.iter_modules(package.__path__):
-        module = importlib.import_module(f"{package.__name__}.{info.name}")
-        for name, f in vars(module).items():
-            if not isinstance(f, CPUDispatcher):
-                continue
-            for cres in list(f.overloads.values()):
-                final = cres.library._final_module
-                for fn in final.functions if final is not None else ():
-                    if fn.is_declaration or "cpython" in fn.name or "cfunc" in fn.name:
-                        continue
-                    address = cres.library.get_pointer_to_function(fn.name)
-                    if not address:
-                        continue
-                    label = f"{info.name}.{name}"
-                    if "parfor" in fn.name:
-                        label += ".parfor"
-                    elif name not in fn.name:
-                        label += "/" + fn.name[:60]
+    for label, name, f in compiled_functions(package):
+        for cres in list(f.overloads.values()):
+            final = cres.library._final_module
+            for fn in final.functions if final is not None else ():
+                if fn.is_declaration or "cpython" in fn.name or "cfunc" in fn.name:
+                    continue
+                address = cres.library.get_pointer_to_function(fn.name)
+                if not address:
+                    continue
+                if "parfor" in fn.name:
+                    named.setdefault(address, label + ".parfor")
+                elif name not in fn.name:
+                    named.setdefault(address, f"{label}/{fn.name[:60]}")
+                else:
                     named.setdefault(address, label)
     starts = sorted(named)
     with open(f"/tmp/perf-{os.getpid()}.map", "w") as fh:

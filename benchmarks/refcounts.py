@@ -14,13 +14,12 @@ kernel's per-person or per-entry loop is worth removing; one in a loop over para
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
-import pkgutil
 import re
 import tempfile
 
 import numpy as np
+from _kernels import compiled_functions
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
@@ -69,8 +68,6 @@ def main() -> None:
 
 
 def report(args) -> None:
-    from numba.core.registry import CPUDispatcher
-
     import scoresim
     from scoresim import sim as sim_module
 
@@ -78,17 +75,13 @@ def report(args) -> None:
         sim_module.ties_implicit = lambda sc, have=None: True
     scoresim.Sim(args.preset, n=3000, years=1, seed=3, twin=args.twin).run()
     rows = []
-    for info in pkgutil.iter_modules(scoresim.__path__):
-        module = importlib.import_module("scoresim." + info.name)
-        for name, f in vars(module).items():
-            if not (isinstance(f, CPUDispatcher) and f.__module__ == module.__name__):
-                continue
-            for sig in f.signatures:
-                for fn in FUNCTION.finditer(f.inspect_llvm(sig)):
-                    own = name in fn.group(1) or "parfor" in fn.group(1)
-                    if own and "cpython" not in fn.group(1):
-                        if n := loop_refcounts(fn.group(0)):
-                            rows.append((n, f"{info.name}.{name}"))
+    for label, name, f in compiled_functions(scoresim):
+        for sig in f.signatures:
+            for fn in FUNCTION.finditer(f.inspect_llvm(sig)):
+                own = name in fn.group(1) or "parfor" in fn.group(1)
+                if own and "cpython" not in fn.group(1):
+                    if n := loop_refcounts(fn.group(0)):
+                        rows.append((n, label))
     print("refcount calls in loops, per compiled function (kernel: its own loops and its")
     print(f"parallel bodies); {args.preset}, {'implicit' if args.implicit else 'stored'} graph")
     for n, name in sorted(set(rows), reverse=True):

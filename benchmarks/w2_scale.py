@@ -77,10 +77,11 @@ def main() -> None:
         )
     )
     t2 = time.perf_counter()
+    peak = peak_rss_gb()
     print(
         f"W2: N={n:,}, {steps} steps, twin {'on' if args.twin else 'off'}: build "
         f"{t1 - t0:.0f} s, loop {t2 - t1:.0f} s ({n * steps / (t2 - t1) / 1e6:.2f} M "
-        f"person-steps/s), peak RSS {peak_rss_gb():.2f} GB = {peak_rss_gb() / 1.073741824:.2f} "
+        f"person-steps/s), peak RSS {peak:.2f} GB = {peak / 1.073741824:.2f} "
         f"GiB (estimate {est / 1e9:.2f} GB)"
     )
     print(f"machine: {machine()}")

@@ -484,7 +484,7 @@ def test_a_run_steps_its_twins_persons_with_its_own_as_each_alone(preset, monkey
         assert np.array_equal(a.state.debt, b.state.debt)
 
 
-def test_a_loop_helper_that_returns_an_array_does_not_compile():
+def test_a_loop_helper_that_would_miscount_an_array_does_not_compile():
     """A helper is compiled without reference counting (jit.helper): one that hands an array
     back (nothing would count the caller's reference), allocates one, or calls a plain njit
     (which would then compile without counting for every caller) must fail to compile."""

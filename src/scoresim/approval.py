@@ -216,9 +216,8 @@ def _shift(o, i, shifts) -> float:
 
 @njit(cache=True)
 def _news(o) -> np.ndarray:
-    """The persons newly sanctioned or rewarded this step (int32, ascending). The arrays are
-    taken out of ``o`` first: read through the tuple in this serial loop, an element cost
-    ~14 ns (28 ms a step at 10^6 persons), against ~0.5 ns from local arrays."""
+    """The persons newly sanctioned or rewarded this step (int32, ascending). (The arrays are
+    taken out of ``o`` before the loop, as every kernel does its bundles.)"""
     status, rewarded, flags = o.status, o.rewarded, o.flags
     k = 0
     for i in range(len(status)):
@@ -259,8 +258,7 @@ def _own_kernel(key, outcomes, own, inside, fade, drift, learn, experience):
     """Fade, publicity's drift among the aware, learning of the system, and one's own new
     sanction or reward (which also makes one aware). ``inside``: who the system's publicity
     reaches (empty: everybody)."""
-    status, rewarded, flags = outcomes.status, outcomes.rewarded, outcomes.flags  # (not
-    #                                   read through the tuple in the loop: BENCHMARKS.md)
+    status, rewarded, flags = outcomes.status, outcomes.rewarded, outcomes.flags
     everywhere = len(inside) == 0
     for i in prange(len(experience)):
         x = experience[i] * fade
