@@ -39,7 +39,7 @@ from . import acts as A
 from . import expr
 from .jit import helper
 from .network import is_active, nbr_of, row_room, row_span, row_start, rows_in
-from .population import flag_column
+from .population import INTERNET, flag_column, has_flag
 from .prefetch import prefetch_row
 from .rng import Stream, draws, stream_key, uniform, uniforms_at
 from .scenario import STATIC_PERSON_FIELDS, Approval, Scenario
@@ -326,22 +326,23 @@ APPROVAL_GROUPS = (
 )
 
 
-def approving_counts(ap: Approvals, ever: np.ndarray, internet: np.ndarray) -> np.ndarray:
+def approving_counts(ap: Approvals, ever: np.ndarray, facts: np.ndarray) -> np.ndarray:
     """[group, (persons, approving)] of APPROVAL_GROUPS (int64; ``ever``: the recorder's
-    ever bits, 1 sanctioned), each person's log-odds formed where counted as ``logit`` forms
-    them: no column a person at the end of a run, when memory is fullest."""
+    ever bits, 1 sanctioned; ``facts``: Persons.facts, whose INTERNET bit marks internet
+    users), each person's log-odds formed where counted as ``logit`` forms them: no column a
+    person at the end of a run, when memory is fullest."""
     out = np.zeros((len(APPROVAL_GROUPS), 2), np.int64)
     eligible = np.zeros(0, bool) if ap.eligible is None else ap.eligible
     info = np.float32(ap.info_effect())
     question = np.float32(ap.spec.information.question)
     st = ap.state
-    _approving(ap.base, st.experience, st.flags, ap.inside, info, question, ever, internet,
+    _approving(ap.base, st.experience, st.flags, ap.inside, info, question, ever, facts,
                eligible, out)  # fmt: skip
     return out
 
 
 @njit(cache=True)
-def _approving(base, experience, flags, inside, info, question, ever, internet, eligible, out):
+def _approving(base, experience, flags, inside, info, question, ever, facts, eligible, out):
     everyone = len(inside) == 0
     arms = len(eligible) > 0
     for i in range(len(base)):
@@ -354,7 +355,7 @@ def _approving(base, experience, flags, inside, info, question, ever, internet, 
         among = (
             (flags[i] & AWARE) != 0,
             (ever[i] & 1) != 0,
-            internet[i],
+            has_flag(facts, i, INTERNET),
             informed,
             arms and eligible[i] and not informed,
         )

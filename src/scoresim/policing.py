@@ -38,7 +38,7 @@ from .network import (
     rows_in,
 )
 from .parallel import row_slicing
-from .rng import Stream, stream_key, uniforms_at
+from .rng import Stream, stream_key, uniform, uniforms_at
 from .scenario import Regime, Scenario, association_on
 from .scoring import ACT_GRAVITY
 
@@ -161,8 +161,7 @@ class Policing:
 
     def _lapse(self, pressed, before, key) -> None:
         """Pressure lapses for some of those pressed before this step."""
-        if len(before):
-            pressed[before[uniforms_at(key, 2 * before + 1) < self.p_lapse]] = False
+        _lapse_kernel(pressed, before, key, self.p_lapse)
 
     def respond_firms(self, t, seed, frecs, opaque, legal_rep, watched) -> None:
         """Firms that offended may be pressed by their representative (as watched as they
@@ -184,3 +183,12 @@ class Policing:
         self._firm_ever[hit] = True
         self.firms_ever = int(self._firm_ever.sum())
         self._lapse(pressed, before, key)
+
+
+@njit(cache=True)
+def _lapse_kernel(pressed, before, key, p_lapse):
+    """Pressure lapses for each of ``before`` with chance ``p_lapse`` (counter 2i + 1 of the
+    step's key): drawn where it is read, no column of draws for those pressed."""
+    for i in before:
+        if uniform(key, 2 * i + 1) < p_lapse:
+            pressed[i] = False

@@ -365,11 +365,14 @@ class Ledger:
                         )
                     if rule.points < 0:
                         deductions.append((s, rule.points, act))
+        if deductions:  # (before the scatter, which they do not touch: their subjects'
+            self._name_deductions(deductions)  # columns are then let go)
+            deductions.clear()
         if changed_parts:
             subj, delta = (np.concatenate(x) for x in zip(*changed_parts))
+            changed_parts.clear()  # (each rule's part, held twice otherwise)
             self._propagate(subj, delta, active)
-        if deductions:
-            self._name_deductions(deductions)
+            del subj, delta
         self.refresh_association()
         self.regrade()
 
@@ -437,10 +440,12 @@ class Ledger:
         if not (self.associating and self.mean_weight > 0) or len(subj) == 0:
             return
         changed, ranks = _ranked(subj, self._marks)
+        sums = _sums_by_rank(ranks, delta, len(changed))
+        del ranks  # (a slot a record, not held through the scatter)
         g = self.graph
         _propagate_own(
             changed,
-            _sums_by_rank(ranks, delta, len(changed)),
+            sums,
             g.ties,
             active,
             self.layer_weights,
@@ -557,7 +562,7 @@ def _ranked(values, marks):
             distinct[k] = w * 64 + popcount(low - one)
             word ^= low
             k += 1
-    ranks = np.empty(len(values), np.int64)
+    ranks = np.empty(len(values), np.int32)  # (agents are numbered in int32)
     for r in range(len(values)):
         v = values[r]
         w = v >> 6

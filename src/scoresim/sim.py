@@ -536,6 +536,9 @@ class World:
             self.answerable,
             scope=None if scope is None else scope.persons,
         )
+        # the lists and sanctions were the last to ask for the persons' hypothetical grades:
+        # dropped now, not held through the rest of the step (2 B a person at the peak)
+        self.ledger.forget()
         self.boost = self.firm_out.inspection
         _household_spillover(p.home, out.bits, out.effects[sanctions.SCHOOL], self.spill)
         # 6. response: avoidance, employers, partners, representatives, income
@@ -552,13 +555,13 @@ class World:
             self.reps_lost += lost
         visible = self.registry.visible_ones()  # (ascending)
         flagged = self.registry.listed  # what employers screen on: any list, or a low grade
-        if len(self.visible_low):
-            low = np.isin(self.ledger.grade, self.visible_low)
+        if len(self.visible_low):  # (one column a person formed, not three: low, then
+            flagged = np.isin(self.ledger.grade, self.visible_low)  # low or listed, in place)
             if scope is not None:
-                low &= scope.persons
-            flagged = flagged | low
+                flagged &= scope.persons
             if regime.publicity > 0:
-                visible = np.flatnonzero(self.registry.visible | low)
+                visible = np.flatnonzero(self.registry.visible | flagged)
+            flagged |= self.registry.listed
         response.cut_ties(
             visible,
             s.graph,
@@ -596,6 +599,7 @@ class World:
             self.cuts,
         )
         self._live(t, ev_agent, ev_act, flagged)
+        del flagged, visible  # (not held while the metrics count)
         # 8. metrics
         if measure:
             self._measure(t, ev_agent, ev_act, recs, frecs, free_violations)
@@ -798,7 +802,12 @@ class World:
         if t % every == 0 or t == self.sc.run.steps - 1:
             cut = int(self.cuts[:4].sum())
             if self._lcc is None or self._lcc[0] != cut:  # unchanged graph: reuse the scan
-                self._lcc = (cut, largest_component_share(self.s.graph, self.active))
+                # (the last reader of the step's events: their buffer lends the scan its
+                # column of roots, 4 B a person not taken at the peak; events.scratch)
+                share = largest_component_share(
+                    self.s.graph, self.active, scratch=self.events.scratch(self.s.graph.n)
+                )
+                self._lcc = (cut, share)
             rec.total(t, "largest_component_share", self._lcc[1])
             rec.total(
                 t,
