@@ -24,3 +24,9 @@ def peak_rss_gb() -> float:
     """The process's peak RSS in GB of 10^9 bytes, the estimate's unit (Linux gives ru_maxrss
     in KiB: before 2026-11-29 this divided it by 10^6, 2.4 % under GB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
+
+
+def rss_gb() -> float:
+    """The process's RSS now, in GB of 10^9 bytes."""
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e9

@@ -20,9 +20,10 @@ import subprocess
 import sys
 import time
 
-from _machine import machine, peak_rss_gb
+from _machine import machine, peak_rss_gb, rss_gb
 
 import scoresim
+from scoresim.heap import heap_use
 from scoresim.sim import available_bytes, estimate_bytes, largest_fitting, ties_implicit
 
 
@@ -71,11 +72,17 @@ def main() -> None:
         flush=True,
     )
     steps = sim.scenario.run.steps
-    sim.run(
-        progress=lambda k, total: (
-            print(f"  step {k}/{total}", flush=True) if k % 13 == 0 or k == total else None
-        )
-    )
+
+    def progress(k: int, total: int) -> None:
+        if k % 13 == 0 or k == total:  # RSS and glibc's heap (scoresim.heap) after the step
+            h = heap_use()
+            held = "" if h is None else (
+                f"; heap held {h.held / 1e9:.2f} GB, free in it {h.free / 1e9:.2f} GB, "
+                f"mapped {h.mapped / 1e9:.2f} GB"
+            )  # fmt: skip
+            print(f"  step {k}/{total}: RSS {rss_gb():.2f} GB{held}", flush=True)
+
+    sim.run(progress=progress)
     t2 = time.perf_counter()
     peak = peak_rss_gb()
     print(

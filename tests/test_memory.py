@@ -441,3 +441,21 @@ def test_the_twin_shares_the_runs_tick_ceilings():
     ]
     assert np.array_equal(run.ceiling, np.maximum(*own)) and np.array_equal(own[0], own[1])
     assert (run.ceiling < behaviour.ALWAYS).mean() > 0.5  # the ceilings let persons be skipped
+
+
+def test_giving_the_heap_back_between_steps_moves_no_number(monkeypatch):
+    """A large run gives glibc's free heap pages back after every step (scoresim.heap): the
+    same results as a run that keeps them, and the trim was really asked for."""
+    from scoresim import heap
+
+    def run():
+        return scoresim.Sim("article", n=3000, years=0.25, seed=5).run().timeseries()
+
+    kept = run()
+    asked = []
+    real = heap.give_back
+    monkeypatch.setattr(heap, "GIVE_BACK_FROM", 0)
+    monkeypatch.setattr(heap, "give_back", lambda: asked.append(1) or real())
+    given = run()
+    assert len(asked) == 1 + round(0.25 * 52)  # after the build, and after every step
+    assert given.equals(kept)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from . import approval, behaviour, lending, metrics, response, sanctions, screening
+from . import approval, behaviour, heap, lending, metrics, response, sanctions, screening
 from .acts import ACT_ID, CHILLED, CRITICAL_POST, VIOLATIONS
 from .behaviour import Events, PersonState
 from .network import (
@@ -1279,6 +1279,8 @@ class Sim:
                 World(self.society, sc, NONE_REGIME, names, grades, start, None, regional)
             )
             share_ceilings(*self.worlds)
+        if self.society.persons.n >= heap.GIVE_BACK_FROM:
+            heap.give_back()  # (what the build and the burn-in freed)
         self.build_seconds = time.perf_counter() - started
         return self
 
@@ -1302,6 +1304,7 @@ class Sim:
             now = [ph for ph in self.phases if ph.step < start]
             if any(ph.coverage_changed for ph in now):
                 set_coverage(self, now[-1].scenario)
+        large = self.society.persons.n >= heap.GIVE_BACK_FROM
         for t in range(start, steps):
             for ph in self.phases[1:]:
                 if ph.step == t:
@@ -1309,6 +1312,8 @@ class Sim:
             behave(self.worlds, t)
             for w in self.worlds:
                 w.step(t)
+            if large:  # the step's freed temporaries, not kept between held blocks (heap.py)
+                heap.give_back()
             if after_step is not None:
                 after_step(t)
             if progress is not None:
