@@ -1368,13 +1368,6 @@ class Events:
         self._spill = None if held else (agents, acts)
         return held
 
-    def scratch(self, n: int) -> np.ndarray | None:
-        """The agents' column as int32 scratch of ``n`` for a step's last reader of its
-        events (what the buffer held is gone: the buffer holds no events until the next
-        fill); None if it is shorter than ``n``."""
-        self.count, self._spill = 0, None
-        return self.agent[:n] if len(self.agent) >= n else None
-
     def widen(self, n: int) -> None:
         """One more slot for each of ``n`` agents, from the next step on (the events held now
         stay where they are: new arrays, since they did not fit)."""

@@ -984,18 +984,16 @@ def _join_row(parent, t, active, i, r, o, k, q, until):
 
 
 @njit(cache=True, parallel=True)
-def _component_roots(t, active, parts, parent):
-    """Each node's component, named by its smallest node (union-find over active entries),
-    into ``parent`` (int32, a node each; returned). The nodes are cut into ``parts`` ranges
-    joined in parallel over the ties inside each range, then the ties between ranges are
-    joined in one serial pass; the components do not depend on the order of joins, so
-    neither does the answer on ``parts``."""
+def _component_roots(t, active, parts):
+    """Each node's component, named by its smallest node (union-find over active entries).
+    The nodes are cut into ``parts`` ranges joined in parallel over the ties inside each
+    range, then the ties between ranges are joined in one serial pass; the components do not
+    depend on the order of joins, so neither does the answer on ``parts``."""
     n = len(t.indptr) - 1
+    parent = np.arange(n, dtype=np.int32)
     span = (n + parts - 1) // parts
     for part in prange(parts):
         lo, hi = part * span, min(n, (part + 1) * span)
-        for i in range(lo, hi):
-            parent[i] = i
         row = np.empty(row_room(t), t.adj.dtype)
         r = rows_in(t, row)
         for i in range(lo, hi):
@@ -1049,18 +1047,10 @@ def _largest_size(roots):
     return -roots.min() if len(roots) else 0
 
 
-def _roots(
-    graph: Graph, active: np.ndarray | None, parts: int | None, scratch: np.ndarray | None = None
-) -> np.ndarray:
-    """Each node's component root (``_component_roots``), in ``scratch`` where it is given
-    (int32, at least a node each: memory the caller has no use for now) or a new column."""
+def _roots(graph: Graph, active: np.ndarray | None, parts: int | None) -> np.ndarray:
     mask = all_active(graph.entries) if active is None else check_active(active, graph.entries)
     parts = get_num_threads() if parts is None else parts
-    if scratch is None:
-        scratch = np.empty(graph.n, np.int32)
-    elif scratch.dtype != np.int32 or len(scratch) < graph.n:
-        raise ValueError(f"scratch must be int32 with at least {graph.n} elements")
-    return _component_roots(graph.ties, mask, max(1, min(parts, graph.n)), scratch[: graph.n])
+    return _component_roots(graph.ties, mask, max(1, min(parts, graph.n)))
 
 
 def components(
@@ -1072,16 +1062,11 @@ def components(
 
 
 def largest_component_share(
-    graph: Graph,
-    active: np.ndarray | None = None,
-    parts: int | None = None,
-    scratch: np.ndarray | None = None,
+    graph: Graph, active: np.ndarray | None = None, parts: int | None = None
 ) -> float:
-    """The share of nodes in the largest component over active ties; ``scratch``: an int32
-    column of at least a node each that the scan may overwrite (``_roots``)."""
     if graph.n == 0:
         return 0.0
-    return float(_largest_size(_roots(graph, active, parts, scratch)) / graph.n)
+    return float(_largest_size(_roots(graph, active, parts)) / graph.n)
 
 
 @njit(cache=True, parallel=True)

@@ -802,12 +802,7 @@ class World:
         if t % every == 0 or t == self.sc.run.steps - 1:
             cut = int(self.cuts[:4].sum())
             if self._lcc is None or self._lcc[0] != cut:  # unchanged graph: reuse the scan
-                # (the last reader of the step's events: their buffer lends the scan its
-                # column of roots, 4 B a person not taken at the peak; events.scratch)
-                share = largest_component_share(
-                    self.s.graph, self.active, scratch=self.events.scratch(self.s.graph.n)
-                )
-                self._lcc = (cut, share)
+                self._lcc = (cut, largest_component_share(self.s.graph, self.active))
             rec.total(t, "largest_component_share", self._lcc[1])
             rec.total(
                 t,
