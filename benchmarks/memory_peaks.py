@@ -18,17 +18,10 @@ import threading
 import time
 import traceback
 
-from _machine import machine
+from _machine import machine, rss_gb
 
 import scoresim
 from scoresim import sim as S
-
-PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def rss() -> int:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * PAGE
 
 
 def main() -> None:
@@ -47,7 +40,7 @@ def main() -> None:
 
     def poll() -> None:
         while not done.is_set():
-            now = rss()
+            now = rss_gb()
             frame = sys._current_frames().get(main_id)
             stack = traceback.extract_stack(frame) if frame is not None else []
             own = [
@@ -62,7 +55,7 @@ def main() -> None:
     threading.Thread(target=poll, daemon=True).start()
     scoresim.Sim("article", n=2000, years=0.1, twin=False).run()
     gc.collect()
-    warm = rss()
+    warm = rss_gb()
     sim = scoresim.Sim("article", n=int(args.n), years=args.years, twin=False)
     est = S.estimate_bytes(sim.scenario, implicit=args.implicit or None)
     phase[0] = "build"
@@ -71,11 +64,11 @@ def main() -> None:
     sim.run()
     done.set()
     print(
-        f"N={int(args.n):,}: warm {warm / 1e9:.3f} GB (BASE_BYTES {S.BASE_BYTES / 1e9:.2f}), "
-        f"estimate {est / 1e9:.3f} GB, end of run {rss() / 1e9:.3f} GB"
+        f"N={int(args.n):,}: warm {warm:.3f} GB (BASE_BYTES {S.BASE_BYTES / 1e9:.2f}), "
+        f"estimate {est / 1e9:.3f} GB, end of run {rss_gb():.3f} GB"
     )
     for (ph, site), top in sorted(sites.items(), key=lambda kv: -kv[1])[: args.top]:
-        print(f"{top / 1e9:7.3f} GB  {ph:5s} {site}")
+        print(f"{top:7.3f} GB  {ph:5s} {site}")
     print(f"machine: {machine()}")
 
 

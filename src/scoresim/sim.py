@@ -603,8 +603,7 @@ class World:
         # 8. metrics
         if measure:
             self._measure(t, ev_agent, ev_act, recs, frecs, free_violations)
-        self.ledger.forget()
-        self.firm_ledger.forget()
+        self.firm_ledger.forget()  # (the persons' ledger forgot after the sanctions, above)
         self.seconds += time.perf_counter() - started
 
     def side(self) -> behaviour.Side:
