@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scoresim import Sim
 from scoresim.scenario import ScenarioError
@@ -259,3 +261,22 @@ def test_a_barred_representative_is_replaced_and_the_new_one_is_not_answerable()
         before = w.legal_rep.copy()
     assert len(losses) > 20 and max(losses.values()) == 1
     assert named > 20  # firms named new representatives
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 40), st.integers(0, 7), st.integers(0, 3)), max_size=60))
+def test_the_representatives_list_is_the_column_a_write_in_firm_order_would_leave(firms):
+    """A person who represents several firms on a list is on the sanction's list once, with
+    the context and gravity of the last of those firms: what writing a dense column in firm
+    order (numpy's fancy assignment, last write wins) left before the lists replaced it."""
+    from scoresim.sanctions import _representatives
+
+    reps = np.array([f[0] for f in firms], np.int32)
+    ctx = np.array([f[1] for f in firms], np.uint8)
+    grav = np.array([f[2] for f in firms], np.uint8)
+    member, col_ctx, col_grav = np.zeros(41, bool), np.zeros(41, np.uint8), np.zeros(41, np.uint8)
+    member[reps], col_ctx[reps], col_grav[reps] = True, ctx, grav
+    agents, got_ctx, got_grav = _representatives(reps, ctx, grav)
+    assert np.array_equal(agents, np.flatnonzero(member))
+    assert np.array_equal(got_ctx, col_ctx[member])
+    assert np.array_equal(got_grav, col_grav[member])

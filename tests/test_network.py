@@ -91,6 +91,15 @@ def test_a_rows_active_ties_are_counted_from_its_bits():
     assert (hi - lo > 128).any() and got[0] == flags.sum()
 
 
+def _both_ways(g, keep):
+    """The active bitset of ``keep`` with each entry dropped from the other end too."""
+    keep = keep.copy()
+    rows = np.repeat(np.arange(g.n), np.diff(g.indptr))
+    for e in np.flatnonzero(~keep):
+        keep[_reverse(g, rows[e], e)] = False
+    return pack_active(keep)
+
+
 def _nx(n, graph, active=None):
     g = nx.Graph()
     g.add_nodes_from(range(n))
@@ -137,10 +146,12 @@ def test_degrees_and_components_match_networkx(case):
     assert count == nx.number_connected_components(masked)
     assert ties_by_layer(g, active)[0] == masked.number_of_edges()
     # joined in ranges (in parallel, then the ties between ranges): the same components
-    largest = max(len(c) for c in nx.connected_components(masked)) / n
     for parts in (1, 2, 3, 7, n):
-        assert largest_component_share(g, active, parts) == largest
         np.testing.assert_array_equal(components(g, active, parts)[1], labels)
+    # the largest, searched with a queue of any room (one node: all but the start in bitsets)
+    largest = max(len(c) for c in nx.connected_components(masked)) / n
+    for room in (1, 2, 5, n):
+        assert largest_component_share(g, active, room) == largest
     first = {min(c): c for c in nx.connected_components(masked)}  # labels by first node
     for k, root in enumerate(sorted(first)):
         assert set(np.flatnonzero(labels == k)) == first[root]
@@ -382,6 +393,12 @@ def test_implicit_rows_are_the_rows_stored_whole(persons, regions, degree, rewir
         count, labels = components(g, active, parts)
         want_count, want_labels = components(whole, active, parts)
         assert count == want_count and np.array_equal(labels, want_labels)
+    # the largest, over a mask the engine could hold: a cut clears both directions
+    active = _both_ways(g, rng.random(g.entries) < 0.5)
+    largest = np.bincount(components(whole, active)[1]).max() / g.n
+    for room in (1, 64, g.n):
+        assert largest_component_share(g, active, room) == largest
+        assert largest_component_share(whole, active, room) == largest
     score = rng.random(g.n).astype(np.float32)
     assert score_assortativity(g, active, score) == score_assortativity(whole, active, score)
     np.testing.assert_array_equal(ties_by_layer(g, active), ties_by_layer(whole, active))

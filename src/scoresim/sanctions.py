@@ -444,9 +444,12 @@ class Rules(NamedTuple):
 class Standing(NamedTuple):
     """Where each agent stands this step, as the kernel reads it: its lists (membership,
     cause, data context, gravity), its grades (shown, on true records, on own records) and
-    grade onsets, what reaches it as a firm's representative (row ``rep_row[s]`` of the rep
-    columns for a sanction s that reaches through a firm, -1 for the others), and whether a
-    sanction can land on it at all (``scope``; empty: everyone)."""
+    grade onsets, what reaches it as a firm's representative, and whether a sanction can land
+    on it at all (``scope``; empty: everyone). The representatives are lists, not columns
+    (at 10^8 persons a column a sanction was 0.3 GB at the step's peak): a sanction s that
+    reaches through a firm has list ``rep_row[s]`` (-1 for the others), the persons
+    ``rep_agent[rep_start[r]:rep_start[r + 1]]`` ascending, each once, with the context and
+    gravity at the same places."""
 
     member: np.ndarray
     cause: np.ndarray
@@ -457,9 +460,10 @@ class Standing(NamedTuple):
     g_own: np.ndarray
     onset_ctx: np.ndarray
     onset_gravity: np.ndarray
-    rep_member: np.ndarray
+    rep_agent: np.ndarray
     rep_ctx: np.ndarray
     rep_gravity: np.ndarray
+    rep_start: np.ndarray
     rep_row: np.ndarray
     scope: np.ndarray
 
@@ -486,8 +490,9 @@ def _apply_kernel(rules, standing, landed, proportionality, context_bound, audit
     member, cause, ctx, gravity = standing.member, standing.cause, standing.ctx, standing.gravity
     grade, g_true, g_own = standing.grade, standing.g_true, standing.g_own
     onset_ctx, onset_gravity = standing.onset_ctx, standing.onset_gravity
-    rep_member, rep_ctx, rep_gravity = standing.rep_member, standing.rep_ctx, standing.rep_gravity
-    rep_row, scope = standing.rep_row, standing.scope
+    rep_agent, rep_ctx, rep_gravity = standing.rep_agent, standing.rep_ctx, standing.rep_gravity
+    rep_start, rep_row, scope = standing.rep_start, standing.rep_row, standing.scope
+    n_reps = len(rep_start) - 1
     bits, status, unrelated = landed.bits, landed.status, landed.unrelated
     disproportionate = landed.disproportionate
     n = len(bits)
@@ -507,7 +512,19 @@ def _apply_kernel(rules, standing, landed, proportionality, context_bound, audit
     for part in prange(slices):
         audit = audit_parts[part]
         audit[:, :] = 0
+        # each list's cursor: its first person at or after the agent (agents ascend)
+        cursor = np.empty(n_reps, np.int64)
+        for r in range(n_reps):
+            lo, hi = rep_start[r], rep_start[r + 1]
+            cursor[r] = lo + np.searchsorted(rep_agent[lo:hi], part * span)
+        here = np.empty(n_reps, np.int64)  # where the agent is on each list (-1: not on it)
         for i in range(part * span, min(n, (part + 1) * span)):
+            for r in range(n_reps):
+                at, hi = cursor[r], rep_start[r + 1]
+                while at < hi and rep_agent[at] < i:
+                    at += 1
+                cursor[r] = at
+                here[r] = at if at < hi and rep_agent[at] == i else -1
             b = 0
             any_true = False
             any_own = False
@@ -522,8 +539,8 @@ def _apply_kernel(rules, standing, landed, proportionality, context_bound, audit
                     standing_any = (grade_any >> np.uint64(grade[i])) & np.uint64(1) != 0
                 for k in range(len(member) if not standing_any else 0):
                     standing_any |= list_used[k] and member[k, i]
-                for r in range(len(rep_member) if not standing_any else 0):
-                    standing_any |= rep_member[r, i]
+                for r in range(n_reps if not standing_any else 0):
+                    standing_any |= here[r] >= 0
                 if not standing_any:
                     continue
             for s in range(n_s if reached else 0):
@@ -532,12 +549,12 @@ def _apply_kernel(rules, standing, landed, proportionality, context_bound, audit
                 cx = NO_CONTEXT
                 gv = 0
                 if via_firm[s]:
-                    r = rep_row[s]
-                    if rep_member[r, i]:
+                    at = here[rep_row[s]]
+                    if at >= 0:
                         hit = True
                         c = ASSOC
-                        cx = rep_ctx[r, i]
-                        gv = rep_gravity[r, i]
+                        cx = rep_ctx[at]
+                        gv = rep_gravity[at]
                 elif trigger[s] == ON_LIST:
                     k = index[s]
                     if member[k, i]:
@@ -593,6 +610,18 @@ def _apply_kernel(rules, standing, landed, proportionality, context_bound, audit
             disproportionate[i] = n_app > 0 and sev > proportionality * grav
 
 
+def _representatives(reps, ctx, gravity) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The persons a sanction reaches as representatives, ascending and each once, with
+    the context and gravity of the last of their firms in firm order (a person who
+    represents several firms on the list takes the last one's, as a column written in firm
+    order would)."""
+    order = np.argsort(reps, kind="stable")
+    reps, ctx, gravity = reps[order], ctx[order], gravity[order]
+    last = np.ones(len(reps), bool)
+    last[:-1] = reps[1:] != reps[:-1]
+    return reps[last].astype(np.int64), ctx[last], gravity[last]
+
+
 def apply(
     t: int,
     table: Table,
@@ -630,12 +659,10 @@ def apply(
         g_true, g_own = ledger.hypothetical_grades()
     else:
         g_true = g_own = ledger.grade
-    via = np.flatnonzero(table.via_firm)  # a row of the rep columns each
+    via = np.flatnonzero(table.via_firm)  # a list of representatives each
     rep_row = np.full(len(table), -1, np.int64)
     rep_row[via] = np.arange(len(via))
-    rep_member = np.zeros((len(via), n), bool)
-    rep_ctx = np.zeros(rep_member.shape, np.uint8)
-    rep_gravity = np.zeros(rep_member.shape, np.uint8)
+    lists = []
     for s in via:
         if table.trigger[s] == ON_LIST:
             lst = table.index[s]
@@ -651,11 +678,13 @@ def apply(
         answerable[s, fresh] = legal_rep[fresh]  # who represented the firm as it began
         reps = answerable[s, firms]
         has = reps >= 0  # nobody to reach when the firm had no representative then
-        reps, fctx, fgrav = reps[has], fctx[has], fgrav[has]
-        r = rep_row[s]
-        rep_member[r, reps] = True
-        rep_ctx[r, reps] = fctx
-        rep_gravity[r, reps] = fgrav
+        lists.append(_representatives(reps[has], fctx[has], fgrav[has]))
+    rep_agent, rep_ctx, rep_gravity = (
+        np.concatenate([x[k] for x in lists]) if lists else np.zeros(0, dt)
+        for k, dt in enumerate((np.int64, np.uint8, np.uint8))
+    )
+    rep_start = np.zeros(len(via) + 1, np.int64)
+    rep_start[1:] = np.cumsum([len(x[0]) for x in lists], dtype=np.int64)
     member = registry.member if len(registry.specs) else np.zeros((1, n), bool)
     cause = registry.cause if len(registry.specs) else np.zeros((1, n), np.uint8)
     ctx = registry.ctx if len(registry.specs) else np.zeros((1, n), np.uint8)
@@ -674,9 +703,10 @@ def apply(
         g_own,
         onset_ctx,
         onset_gravity,
-        rep_member,
+        rep_agent,
         rep_ctx,
         rep_gravity,
+        rep_start,
         rep_row,
         np.zeros(0, bool) if scope is None else scope,
     )

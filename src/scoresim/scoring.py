@@ -327,54 +327,71 @@ class Ledger:
     ) -> None:
         """Expire old points, add this step's records, update association and grades."""
         self._hypothetical = None
+        changed_parts = self._expire(t)  # (subjects, how far each record moved them)
+        deductions = self._add_records(t, records, fields, opaque_source, changed_parts)
+        if deductions:  # (before the scatter, which they do not touch: their subjects'
+            self._name_deductions(deductions)  # columns are then let go)
+            deductions.clear()
+        self._propagate(changed_parts, active)
+        self.refresh_association()
+        self.regrade()
+
+    def _expire(self, t: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Take back the points of the records that expire now: (subjects, deltas) a group."""
         changed_parts = []
         for due in self.expiry.pop(t, []):
             subj, true, opaque = due.records()
             changed_parts.append((subj, self._add(subj, true, opaque, due.points, due.made, True)))
-        deductions: list[tuple] = []  # (subjects, points, act) of this step's negative rules
-        if len(records) and self.rules:
-            count_into(self.prior, records.subject)
-            by_act, bounds = grouped(records.act, N_ACTS)  # each act's records, in order
-            for act, rules in self.rules.items():
-                idx = by_act[bounds[act] : bounds[act + 1]]
-                if len(idx) == 0:
+        return changed_parts
+
+    def _add_records(
+        self,
+        t: int,
+        records,
+        fields: Callable[[np.ndarray, np.ndarray], dict],
+        opaque_source: np.ndarray,
+        changed_parts: list,
+    ) -> list[tuple]:
+        """Add the points of this step's records, rule by rule, appending (subjects, deltas)
+        to ``changed_parts``; returns (subjects, points, act) of the negative rules. (A
+        method of its own so that its columns are let go on return, not held by the
+        caller's names through the scatter.)"""
+        deductions: list[tuple] = []
+        if not (len(records) and self.rules):
+            return deductions
+        count_into(self.prior, records.subject)
+        by_act, bounds = grouped(records.act, N_ACTS)  # each act's records, in order
+        for act, rules in self.rules.items():
+            idx = by_act[bounds[act] : bounds[act + 1]]
+            if len(idx) == 0:
+                continue
+            subj, tr = records.subject[idx], records.true[idx]
+            opq = opaque_source[records.source[idx]]
+            cols = None
+            for rule in rules:
+                if rule.tree is not None:
+                    if cols is None:
+                        cols = fields(subj, tr)
+                    m = expr.evaluate(rule.tree, cols, len(subj))
+                    s, tt, oo = subj[m], tr[m], opq[m]
+                else:
+                    s, tt, oo = subj, tr, opq
+                if len(s) == 0:
                     continue
-                subj, tr = records.subject[idx], records.true[idx]
-                opq = opaque_source[records.source[idx]]
-                cols = None
-                for rule in rules:
-                    if rule.tree is not None:
-                        if cols is None:
-                            cols = fields(subj, tr)
-                        m = expr.evaluate(rule.tree, cols, len(subj))
-                        s, tt, oo = subj[m], tr[m], opq[m]
-                    else:
-                        s, tt, oo = subj, tr, opq
-                    if len(s) == 0:
-                        continue
-                    pts = np.float32(rule.points)
-                    if rule.saturate:  # never expires (scenario.check)
-                        changed_parts.append((s, self._add_saturating(s, tt, oo, pts)))
-                        if rule.points < 0:
-                            deductions.append((s, rule.points, act))
-                        continue
-                    changed_parts.append((s, self._add(s, tt, oo, pts, t, False)))
-                    if rule.expiry_steps:
-                        self.expiry.setdefault(t + rule.expiry_steps, []).append(
-                            Pending.of(s, tt, oo, -pts, t)
-                        )
+                pts = np.float32(rule.points)
+                if rule.saturate:  # never expires (scenario.check)
+                    changed_parts.append((s, self._add_saturating(s, tt, oo, pts)))
                     if rule.points < 0:
                         deductions.append((s, rule.points, act))
-        if deductions:  # (before the scatter, which they do not touch: their subjects'
-            self._name_deductions(deductions)  # columns are then let go)
-            deductions.clear()
-        if changed_parts:
-            subj, delta = (np.concatenate(x) for x in zip(*changed_parts))
-            changed_parts.clear()  # (each rule's part, held twice otherwise)
-            self._propagate(subj, delta, active)
-            del subj, delta
-        self.refresh_association()
-        self.regrade()
+                    continue
+                changed_parts.append((s, self._add(s, tt, oo, pts, t, False)))
+                if rule.expiry_steps:
+                    self.expiry.setdefault(t + rule.expiry_steps, []).append(
+                        Pending.of(s, tt, oo, -pts, t)
+                    )
+                if rule.points < 0:
+                    deductions.append((s, rule.points, act))
+        return deductions
 
     def _name_deductions(self, deductions: list[tuple]) -> None:
         """Each subject with deductions this step: the context and gravity of its largest
@@ -433,15 +450,22 @@ class Ledger:
             self.refresh_association()
         self.regrade()
 
-    def _propagate(self, subj: np.ndarray, delta: np.ndarray, active: np.ndarray) -> None:
+    def _propagate(self, parts: list[tuple[np.ndarray, np.ndarray]], active: np.ndarray) -> None:
         """Tell the contacts of the agents whose own points moved how far they moved: each
-        agent's records' ``delta`` summed in record order (float64, as one column of sums
-        taking them one by one would), then scattered in the order of the agents."""
-        if not (self.associating and self.mean_weight > 0) or len(subj) == 0:
+        agent's records' deltas summed in record order (float64, as one column of sums
+        taking them one by one would), then scattered in the order of the agents. ``parts``:
+        (subjects, deltas) of the records in order, emptied here — each part let go once
+        copied, the records once summed, so the scatter holds two columns as long as the
+        agents that changed (at 10^8 persons the records and their parts, held through the
+        scatter, were ~0.3 GB of the step's peak)."""
+        if not (self.associating and self.mean_weight > 0) or not parts:
+            parts.clear()
             return
+        subj, delta = _joined(parts)
         changed, ranks = _ranked(subj, self._marks)
+        del subj
         sums = _sums_by_rank(ranks, delta, len(changed))
-        del ranks  # (a slot a record, not held through the scatter)
+        del ranks, delta
         g = self.graph
         _propagate_own(
             changed,
@@ -466,7 +490,7 @@ class Ledger:
         self.own_false[agents] = self.false_opaque[agents]
         self.score[agents] -= open_part
         self.struck_at[agents] = t
-        self._propagate(agents, -open_part, active)
+        self._propagate([(agents, -open_part)], active)
         self.refresh_association()
         self.regrade()
 
@@ -536,6 +560,25 @@ class Ledger:
     def forget(self) -> None:
         """Drop what was formed for this step only (kept out of memory between steps)."""
         self._hypothetical = None
+
+
+def _joined(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """The parts' subjects and deltas end to end (np.concatenate's answer), each part let
+    go as soon as it is copied, so a step's records are held once and a part at most, not
+    twice; ``parts`` is left empty."""
+    total = sum(len(p[0]) for p in parts)
+    subj = np.empty(total, np.result_type(*(p[0] for p in parts)))
+    delta = np.empty(total, np.result_type(*(p[1] for p in parts)))
+    at = 0
+    for k in range(len(parts)):
+        s, d = parts[k]
+        parts[k] = None  # type: ignore[call-overload]
+        subj[at : at + len(s)] = s
+        delta[at : at + len(s)] = d
+        at += len(s)
+        del s, d
+    parts.clear()
+    return subj, delta
 
 
 @njit(cache=True)
