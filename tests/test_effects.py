@@ -280,3 +280,28 @@ def test_the_representatives_list_is_the_column_a_write_in_firm_order_would_leav
     assert np.array_equal(agents, np.flatnonzero(member))
     assert np.array_equal(got_ctx, col_ctx[member])
     assert np.array_equal(got_grav, col_grav[member])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.sets(st.integers(0, 59)), min_size=1, max_size=3),
+    st.sets(st.integers(1, 59)),
+)
+def test_a_slice_finds_its_agents_on_the_representatives_lists(lists, cuts):
+    """Each slice of agents (any bounds) starts its cursors at its first agent and, asking
+    its agents in order, finds each on exactly the lists it is on, at its place there."""
+    from scoresim.sanctions import reps_at, reps_from
+
+    rows = [np.array(sorted(x), np.int64) for x in lists]
+    rep_agent = np.concatenate(rows)
+    rep_start = np.zeros(len(rows) + 1, np.int64)
+    rep_start[1:] = np.cumsum([len(x) for x in rows])
+    bounds = [0, *sorted(cuts), 60]
+    cursor, here = np.empty(len(rows), np.int64), np.empty(len(rows), np.int64)
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        reps_from(rep_agent, rep_start, lo, cursor)
+        for i in range(lo, hi):
+            reps_at(rep_agent, rep_start, i, cursor, here)
+            for r, row in enumerate(rows):
+                want = rep_start[r] + int(np.searchsorted(row, i)) if i in row else -1
+                assert here[r] == want

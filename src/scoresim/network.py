@@ -1061,16 +1061,19 @@ def _reach(t, active, i, r, row, seen, queue, frontier, state):
 
 @njit(cache=True)
 def _largest_component_size(t, active, queue_room):
-    """The nodes of the largest component over active entries, by breadth-first search
-    from each node not yet seen, in a bit a node and a queue of ``queue_room`` nodes: a
-    component that outgrows the queue goes on level by level in two frontier bitsets. At
-    10^8 persons that is 0.05 GB where union-find's column of roots was 0.4 GB, at the
-    measuring steps, when memory is fullest. It stops once no component left can be larger."""
+    """The nodes of the largest component over active entries (which a cut clears in both
+    directions), by a search from each node not yet seen, in a bit a node and a queue of
+    ``queue_room`` nodes. A component that outgrows the queue goes on in sweeps: each walks
+    the nodes still pending in ascending order, so rows are read in the order they are laid
+    out (at 10^7 persons 1.4x faster than union-find on 2 threads), and takes in the same
+    sweep what it reaches ahead of itself; what it reaches behind waits for the next. The
+    society's graph needs two sweeps. At 10^8 persons this holds 0.03 GB where union-find's
+    column of roots held 0.4 GB, at the measuring steps. It stops once no component left can
+    be larger."""
     n = len(t.indptr) - 1
     words = (n + 63) // 64
     seen = np.zeros(words, np.uint64)
-    frontier = np.zeros(words, np.uint64)
-    later = np.zeros(words, np.uint64)
+    pending = np.zeros(words, np.uint64)
     queue = np.empty(max(1, queue_room), np.int32)
     row = np.empty(row_room(t), t.adj.dtype)
     r = rows_in(t, row)
@@ -1087,21 +1090,31 @@ def _largest_component_size(t, active, queue_room):
         state[0], state[1], state[2], state[3] = 1, words, -1, 1
         head = 0
         while head < state[0]:
-            _reach(t, active, queue[head], r, row, seen, queue, frontier, state)
+            _reach(t, active, queue[head], r, row, seen, queue, pending, state)
             head += 1
         while state[1] <= state[2]:  # (the queue is full: it takes no more)
-            lo, hi = state[1], state[2]
+            w, end = state[1], state[2]
             state[1], state[2] = words, -1
-            for w in range(lo, hi + 1):
-                word = frontier[w]
-                frontier[w] = 0
-                while word:
-                    low = word & (~word + one)
-                    _reach(
-                        t, active, w * 64 + popcount(low - one), r, row, seen, queue, later, state
-                    )
-                    word ^= low
-            frontier, later = later, frontier
+            while w <= max(end, state[2]):
+                end = max(end, state[2])
+                while pending[w]:  # (what this word's nodes reach in it, too)
+                    word = pending[w]
+                    pending[w] = 0
+                    while word:
+                        low = word & (~word + one)
+                        _reach(
+                            t,
+                            active,
+                            w * 64 + popcount(low - one),
+                            r,
+                            row,
+                            seen,
+                            queue,
+                            pending,
+                            state,
+                        )
+                        word ^= low
+                w += 1  # (the next sweep: from the least word reached to the greatest)
         best = max(best, state[3])
         left -= state[3]
     return best
@@ -1121,16 +1134,22 @@ def components(
     return _labels_of(_roots(graph, active, parts))
 
 
+# a component searched on a queue up to this many nodes (its order), in sweeps beyond (the
+# order of the rows): a small one is not swept, a large one mostly is [measured: 10^7
+# persons, 2.69 s a search against 2.63 with no queue and 2.96 with a queue of N/32]
+QUEUE_ROOM = 1 << 16
+
+
 def largest_component_share(
     graph: Graph, active: np.ndarray | None = None, queue_room: int | None = None
 ) -> float:
     """The share of nodes in the largest component over active ties. ``queue_room``: nodes
-    a search holds on its queue before it goes on in bitsets (default: a 32nd of them; the
-    answer does not depend on it)."""
+    a search holds on its queue before it goes on in sweeps (default: QUEUE_ROOM; the answer
+    does not depend on it)."""
     if graph.n == 0:
         return 0.0
     mask = all_active(graph.entries) if active is None else check_active(active, graph.entries)
-    room = max(1024, graph.n // 32) if queue_room is None else queue_room
+    room = QUEUE_ROOM if queue_room is None else queue_room
     return float(_largest_component_size(graph.ties, mask, min(room, graph.n)) / graph.n)
 
 

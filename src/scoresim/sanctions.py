@@ -477,6 +477,32 @@ class Landed(NamedTuple):
     disproportionate: np.ndarray
 
 
+@helper
+def reps_from(rep_agent, rep_start, lo, cursor):
+    """Set each representatives' list's cursor (Standing) to its first person from ``lo``."""
+    for r in range(len(cursor)):
+        at, hi = rep_start[r], rep_start[r + 1]
+        while hi > at:  # (binary search)
+            mid = (at + hi) // 2
+            if rep_agent[mid] < lo:
+                at = mid + 1
+            else:
+                hi = mid
+        cursor[r] = at
+
+
+@helper
+def reps_at(rep_agent, rep_start, i, cursor, here):
+    """Where agent ``i`` is on each representatives' list (-1: not on it), moving the
+    cursors up to it: the agents of a slice are asked in ascending order."""
+    for r in range(len(cursor)):
+        at, hi = cursor[r], rep_start[r + 1]
+        while at < hi and rep_agent[at] < i:
+            at += 1
+        cursor[r] = at
+        here[r] = at if at < hi and rep_agent[at] == i else -1
+
+
 @njit(cache=True, parallel=True)
 def _apply_kernel(rules, standing, landed, proportionality, context_bound, audit_parts):
     """Every agent's sanctions this step, in slices (parallel.py); each slice counts its
@@ -512,19 +538,11 @@ def _apply_kernel(rules, standing, landed, proportionality, context_bound, audit
     for part in prange(slices):
         audit = audit_parts[part]
         audit[:, :] = 0
-        # each list's cursor: its first person at or after the agent (agents ascend)
         cursor = np.empty(n_reps, np.int64)
-        for r in range(n_reps):
-            lo, hi = rep_start[r], rep_start[r + 1]
-            cursor[r] = lo + np.searchsorted(rep_agent[lo:hi], part * span)
-        here = np.empty(n_reps, np.int64)  # where the agent is on each list (-1: not on it)
+        here = np.empty(n_reps, np.int64)
+        reps_from(rep_agent, rep_start, part * span, cursor)
         for i in range(part * span, min(n, (part + 1) * span)):
-            for r in range(n_reps):
-                at, hi = cursor[r], rep_start[r + 1]
-                while at < hi and rep_agent[at] < i:
-                    at += 1
-                cursor[r] = at
-                here[r] = at if at < hi and rep_agent[at] == i else -1
+            reps_at(rep_agent, rep_start, i, cursor, here)
             b = 0
             any_true = False
             any_own = False

@@ -420,6 +420,14 @@ class World:
 
     # ---------------------------------------------------------------- the step
     def step(self, t: int, measure: bool = True) -> None:
+        """Step ``t``; in a run of ``heap.GIVE_BACK_FROM`` persons or more, the heap's free
+        pages are then given back (heap.py) — after every step of every world, the
+        burn-in's and ``compare``'s included."""
+        self._step(t, measure)
+        if self.s.persons.n >= heap.GIVE_BACK_FROM:
+            heap.give_back()  # the step's freed temporaries, not kept between held blocks
+
+    def _step(self, t: int, measure: bool) -> None:
         started = time.perf_counter()
         s, sc, regime = self.s, self.sc, self.regime
         p, f = s.persons, s.firms
@@ -1298,7 +1306,6 @@ class Sim:
             now = [ph for ph in self.phases if ph.step < start]
             if any(ph.coverage_changed for ph in now):
                 set_coverage(self, now[-1].scenario)
-        large = self.society.persons.n >= heap.GIVE_BACK_FROM
         for t in range(start, steps):
             for ph in self.phases[1:]:
                 if ph.step == t:
@@ -1306,8 +1313,6 @@ class Sim:
             behave(self.worlds, t)
             for w in self.worlds:
                 w.step(t)
-            if large:  # the step's freed temporaries, not kept between held blocks (heap.py)
-                heap.give_back()
             if after_step is not None:
                 after_step(t)
             if progress is not None:
