@@ -1033,10 +1033,10 @@ def _labels_of(roots):
 
 
 @helper
-def _reach(t, active, i, r, row, seen, queue, frontier, state):
+def _reach(t, active, i, r, row, seen, queue, pending, state):
     """Mark node i's unseen neighbours over active ties seen and pending: on ``queue`` while
-    it has room, then in the bitset ``frontier``. ``state``: the queue's length, the least
-    and greatest words of the frontier set, the nodes seen."""
+    it has room, then in the bitset ``pending``. ``state``: the queue's length, the least
+    and greatest words set in ``pending``, the nodes seen."""
     o, k = row_span(t, i, row)
     first = row_start(t, i)
     one = np.uint64(1)
@@ -1054,7 +1054,7 @@ def _reach(t, active, i, r, row, seen, queue, frontier, state):
             queue[state[0]] = j
             state[0] += 1
         else:
-            frontier[w] |= bit
+            pending[w] |= bit
             state[1] = min(state[1], w)
             state[2] = max(state[2], w)
 

@@ -458,8 +458,8 @@ class Ledger:
         copied, the records once summed, so the scatter holds two columns as long as the
         agents that changed (at 10^8 persons the records and their parts, held through the
         scatter, were ~0.3 GB of the step's peak)."""
-        if not (self.associating and self.mean_weight > 0) or not parts:
-            parts.clear()
+        if not (self.associating and self.mean_weight > 0) or not any(len(x[0]) for x in parts):
+            parts.clear()  # (no association, or no records: nothing to scatter)
             return
         subj, delta = _joined(parts)
         changed, ranks = _ranked(subj, self._marks)
