@@ -129,8 +129,12 @@ def test_experience_moves_by_the_sizes_the_scenario_gives():
     everyone = np.zeros(0, bool)  # no pilot: the system's publicity reaches everybody
     own = Shifts(sp.sanctioned, sp.unjust, sp.rewarded)
     outcomes = Outcomes(status, rewarded, flags)
-    assert _news(outcomes).tolist() == [0, 1, 2]
+    heard = Shifts(sp.contact_sanctioned, sp.contact_unjust, sp.contact_rewarded)
+    news, told = _news(outcomes, heard)  # (read before the own pass moves the bits)
+    assert news.tolist() == [0, 1, 2]
     _own_kernel(np.uint64(1), outcomes, own, everyone, fade, drift, 0.0, exp)
+    unjust = sp.contact_sanctioned + sp.contact_unjust
+    np.testing.assert_allclose(told, [sp.contact_sanctioned, unjust, sp.contact_rewarded])
     want = np.array([0.1 + sp.sanctioned, 0.1 + sp.sanctioned + sp.unjust, 0.1 + sp.rewarded,
                      0.1 + 0.01, 0.1, 0.1])  # fmt: skip
     # (the newly sanctioned and rewarded become aware now, and drift from the next step)
@@ -140,11 +144,13 @@ def test_experience_moves_by_the_sizes_the_scenario_gives():
     _refusals_kernel(ev, np.array([acts.FLIGHT_BLOCKED, acts.FLIGHT_TAKEN, acts.LOAN_REFUSED],
                      np.uint8), approval_refused(), sp.refused, exp, flags)  # fmt: skip
     assert exp[5] == pytest.approx(0.1 + 2 * sp.refused) and aware()[5]
-    _remember(status, rewarded, flags)  # this step's, as last step's for the next
+    # this step's sanctions and rewards, kept as last step's for the next
     assert ((flags & WAS_SANCTIONED) != 0).tolist() == (status > 0).tolist()
     assert ((flags & WAS_REWARDED) != 0).tolist() == rewarded.tolist()
     assert aware() == [True, True, True, True, False, True]  # (awareness kept)
-    assert _news(outcomes).tolist() == []  # nothing new if the same again
+    assert _news(outcomes, heard)[0].tolist() == []  # nothing new if the same again
+    _remember(np.zeros(n, np.uint8), rewarded, flags)  # (a twin's step: the bits alone)
+    assert not (flags & WAS_SANCTIONED).any() and (flags & WAS_REWARDED).any()
     # contacts: 0-1, 0-2 (cut), 1-3; person 0 newly sanctioned (true), 1 newly (false)
     g = from_pairs(4, np.array([0, 0, 1]), np.array([1, 2, 3]), np.zeros(3, np.uint8))
     active = np.ones(g.entries, np.uint8)
@@ -156,10 +162,8 @@ def test_experience_moves_by_the_sizes_the_scenario_gives():
     x = np.zeros(4, np.float32)
     seen = np.zeros(4, np.uint8)
     st4, rw4 = np.array([1, 2, 0, 0], np.uint8), np.zeros(4, bool)
-    heard = Shifts(sp.contact_sanctioned, sp.contact_unjust, sp.contact_rewarded)
-    _contacts_kernel(np.uint64(3), 1.0, np.array([0, 1], np.int32), Outcomes(st4, rw4, seen),
-                     g.ties, pack_active(active), heard, x)  # fmt: skip
-    unjust = sp.contact_sanctioned + sp.contact_unjust
+    news, told = _news(Outcomes(st4, rw4, seen), heard)
+    _contacts_kernel(np.uint64(3), 1.0, news, told, g.ties, pack_active(active), x, seen)
     np.testing.assert_allclose(x, [unjust, sp.contact_sanctioned, 0.0, unjust], rtol=1e-6)
     assert (seen == AWARE).tolist() == [True, True, False, True]  # 2 is cut off: hears nothing
 
@@ -168,3 +172,48 @@ def approval_refused():
     from scoresim.approval import _REFUSED
 
     return _REFUSED
+
+
+def test_news_over_many_slices_equal_the_numpy_expression():
+    """``_news`` counts and writes the news slice by slice, in parallel (here 5 slices): the
+    persons newly sanctioned or rewarded, ascending, and each one's shift to its contacts,
+    as numpy forms them; the own pass then keeps this step's sanctions and rewards as last
+    step's, and leaves the other bits."""
+    from scoresim.approval import (
+        AWARE,
+        INFORMED,
+        WAS_REWARDED,
+        WAS_SANCTIONED,
+        Outcomes,
+        Shifts,
+        _news,
+        _own_kernel,
+    )
+    from scoresim.parallel import SLICE, slicing
+
+    n = 4 * SLICE + 123
+    assert slicing(n)[0] == 5
+    rng = np.random.default_rng(7)
+    status = np.where(rng.random(n) < 0.01, rng.integers(1, 4, n), 0).astype(np.uint8)
+    rewarded = rng.random(n) < 0.01
+    flags = rng.integers(0, 16, n).astype(np.uint8)
+    before = flags.copy()
+    heard = Shifts(-0.25, -0.5, 0.125)
+    news, told = _news(Outcomes(status, rewarded, flags), heard)
+    new_s = (status > 0) & ((before & WAS_SANCTIONED) == 0)
+    new_r = rewarded & ((before & WAS_REWARDED) == 0)
+    want = np.flatnonzero(new_s | new_r)
+    assert len(want) > 100 and news.tolist() == want.tolist()
+    shift = np.where(new_s, -0.25 + np.where(status >= 2, -0.5, 0.0), 0.0) + np.where(
+        new_r, 0.125, 0
+    )
+    np.testing.assert_array_equal(told, shift[want])
+    own = Shifts(-1.0, -0.5, 0.25)  # (no sum of them is zero)
+    exp = np.zeros(n, np.float32)
+    _own_kernel(np.uint64(5), Outcomes(status, rewarded, flags), own, np.zeros(0, bool),
+                np.float32(1), np.float32(0), 0.0, exp)  # fmt: skip
+    assert ((flags & WAS_SANCTIONED) != 0).tolist() == (status > 0).tolist()
+    assert ((flags & WAS_REWARDED) != 0).tolist() == rewarded.tolist()
+    assert ((flags & INFORMED) == (before & INFORMED)).all()
+    assert ((flags & AWARE) != 0)[want].all()  # news makes one aware
+    np.testing.assert_array_equal(exp != 0, new_s | new_r)

@@ -519,3 +519,43 @@ def test_a_loop_helper_that_would_miscount_an_array_does_not_compile():
         total(3)
     with pytest.raises(TypeError, match="through_plain calls .*plain, a plain njit"):
         through_plain(np.arange(3), 1)
+
+
+@pytest.mark.parametrize("n, groups", [(0, 3), (1, 1), (500, 4), (5000, 60)])
+def test_grouping_by_key_equals_a_stable_sort(n, groups):
+    """sources.grouped (a counting sort) gives np.argsort's stable order and each group's
+    start, on keys of the widths the engine groups (acts in uint8, delays in uint16), some
+    groups empty."""
+    from scoresim.sources import grouped
+
+    rng = np.random.default_rng(n)
+    for dtype in (np.uint8, np.uint16):
+        keys = rng.integers(0, max(1, groups - 1), n).astype(dtype)  # (the last group empty)
+        order, bounds = grouped(keys, groups)
+        want = np.argsort(keys, kind="stable")
+        assert order.tolist() == want.tolist()
+        starts = np.searchsorted(keys[want], np.arange(groups + 1), side="left")
+        assert bounds.tolist() == starts.tolist()
+
+
+def test_grades_are_the_first_band_a_score_reaches():
+    """grade_of (a count of the bands' minimums a score falls below) gives what walking down
+    the bands gives: the first band whose minimum the score reaches (a score equal to a
+    minimum is in that band), below every band the worst; bands with equal minimums too."""
+    from scoresim.scoring import grade_of
+
+    rng = np.random.default_rng(11)
+    for mins in ([1050.0, 1000.0, 950.0, 0.0], [700.0, 700.0, 500.0], [10.0], [5.0, -5.0]):
+        m = np.array(mins)
+        score = np.concatenate(
+            [rng.uniform(m.min() - 100, m.max() + 100, 2000), m, m - 1e-3, m + 1e-3]
+        ).astype(np.float32)
+
+        def walk(x):
+            for g, low in enumerate(mins):
+                if x >= low:
+                    return g
+            return len(mins) - 1
+
+        want = [walk(float(x)) for x in score]
+        assert grade_of(score, m).tolist() == want

@@ -39,6 +39,7 @@ from . import acts as A
 from . import expr
 from .jit import helper
 from .network import is_active, nbr_of, row_room, row_span, row_start, rows_in
+from .parallel import slicing
 from .population import INTERNET, flag_column, has_flag
 from .prefetch import prefetch_row
 from .rng import Stream, draws, stream_key, uniform, uniforms_at
@@ -152,18 +153,17 @@ class Approvals:
         drift = sp.publicity * publicity * self.dt
         outcomes = Outcomes(status, rewarded, st.flags)
         own = Shifts(sp.sanctioned, sp.unjust, sp.rewarded)
-        news = _news(outcomes)
+        heard = Shifts(sp.contact_sanctioned, sp.contact_unjust, sp.contact_rewarded)
+        news, told = _news(outcomes, heard)
         _own_kernel(
             key, outcomes, own, self.inside, self.fade, np.float32(drift), learn, st.experience,
         )  # fmt: skip
         if len(ev_agent):
             _refusals_kernel(ev_agent, ev_act, _REFUSED, sp.refused, st.experience, st.flags)
         if len(news):
-            heard = Shifts(sp.contact_sanctioned, sp.contact_unjust, sp.contact_rewarded)
             _contacts_kernel(
-                key, sp.contact_hears, news, outcomes, graph.ties, active, heard, st.experience,
-            )  # fmt: skip
-        _remember(status, rewarded, st.flags)
+                key, sp.contact_hears, news, told, graph.ties, active, st.experience, st.flags
+            )
 
     def _inform(self, key, fields) -> None:
         """Draw the informed among the eligible (the same draws in run and twin)."""
@@ -204,32 +204,34 @@ def _new_reward(rewarded, flags, i) -> bool:
 
 
 @helper
-def _shift(o, i, shifts) -> float:
-    """How far person i's new sanction (more if unjust) and new reward move approval."""
+def _is_news(status, rewarded, flags, i) -> int:
+    """1 if person i is newly sanctioned or newly rewarded this step (``_new_sanction`` or
+    ``_new_reward``), else 0: in bit operations, so that a count over everyone has no branch
+    to take."""
+    f = np.int64(flags[i])
+    sanctioned = np.int64(status[i] > 0) & ~(f >> 2)  # (WAS_SANCTIONED is bit 2,
+    rewarded_now = np.int64(rewarded[i]) & ~(f >> 3)  # WAS_REWARDED bit 3)
+    return (sanctioned | rewarded_now) & 1
+
+
+@helper
+def _count_news(status, rewarded, flags) -> int:
+    c = 0
+    for i in range(len(flags)):
+        c += _is_news(status, rewarded, flags, i)
+    return c
+
+
+@helper
+def _shift(status, rewarded, flags, i, sanctioned, unjust, reward) -> float:
+    """How far person i's new sanction (more if unjust) and new reward move approval: by
+    ``sanctioned`` (+ ``unjust``) and ``reward`` (a Shifts' fields)."""
     d = 0.0
-    if _new_sanction(o.status, o.flags, i):
-        d += shifts.sanctioned + (shifts.unjust if o.status[i] >= 2 else 0.0)
-    if _new_reward(o.rewarded, o.flags, i):
-        d += shifts.rewarded
+    if _new_sanction(status, flags, i):
+        d += sanctioned + (unjust if status[i] >= 2 else 0.0)
+    if _new_reward(rewarded, flags, i):
+        d += reward
     return d
-
-
-@njit(cache=True)
-def _news(o) -> np.ndarray:
-    """The persons newly sanctioned or rewarded this step (int32, ascending). (The arrays are
-    taken out of ``o`` before the loop, as every kernel does its bundles.)"""
-    status, rewarded, flags = o.status, o.rewarded, o.flags
-    k = 0
-    for i in range(len(status)):
-        if _new_sanction(status, flags, i) or _new_reward(rewarded, flags, i):
-            k += 1
-    out = np.empty(k, np.int32)
-    k = 0
-    for i in range(len(status)):
-        if _new_sanction(status, flags, i) or _new_reward(rewarded, flags, i):
-            out[k] = i
-            k += 1
-    return out
 
 
 @njit(cache=True, parallel=True)
@@ -254,28 +256,68 @@ class Shifts(NamedTuple):
 
 
 @njit(cache=True, parallel=True)
+def _news(outcomes, heard):
+    """The persons newly sanctioned or rewarded this step (int32, ascending) and how far
+    each moves a contact who hears of it (``heard``, a Shifts): counted by slice, then
+    written, in parallel (read before ``_own_kernel`` moves the WAS bits)."""
+    status, rewarded, flags = outcomes.status, outcomes.rewarded, outcomes.flags
+    h_sanctioned, h_unjust, h_reward = heard.sanctioned, heard.unjust, heard.rewarded
+    n = len(flags)
+    slices, size = slicing(n)
+    first = np.zeros(slices + 1, np.int64)  # where each slice's news start
+    for s in prange(slices):
+        lo, hi = s * size, min(n, (s + 1) * size)
+        # (views indexed from 0: an index numba knows is not negative, so the count is
+        # vectorised — indexed lo..hi, it was 5x slower)
+        first[s + 1] = _count_news(status[lo:hi], rewarded[lo:hi], flags[lo:hi])
+    for s in range(slices):
+        first[s + 1] += first[s]
+    news = np.empty(first[slices], np.int32)
+    told = np.empty(first[slices], np.float64)
+    for s in prange(slices):
+        lo, hi = s * size, min(n, (s + 1) * size)
+        st, rw, fl = status[lo:hi], rewarded[lo:hi], flags[lo:hi]
+        k = first[s]
+        for j in range(hi - lo):
+            if _is_news(st, rw, fl, j):
+                news[k] = lo + j
+                told[k] = _shift(st, rw, fl, j, h_sanctioned, h_unjust, h_reward)
+                k += 1
+    return news, told
+
+
+@njit(cache=True, parallel=True)
 def _own_kernel(key, outcomes, own, inside, fade, drift, learn, experience):
     """Fade, publicity's drift among the aware, learning of the system, and one's own new
-    sanction or reward (which also makes one aware). ``inside``: who the system's publicity
-    reaches (empty: everybody)."""
+    sanction or reward (which also makes one aware); then this step's sanctions and rewards
+    kept as last step's for the next (the WAS bits: a pass of their own before).
+    ``inside``: who the system's publicity reaches (empty: everybody)."""
     status, rewarded, flags = outcomes.status, outcomes.rewarded, outcomes.flags
+    o_sanctioned, o_unjust, o_reward = own.sanctioned, own.unjust, own.rewarded
     everywhere = len(inside) == 0
+    was = np.int64(WAS_SANCTIONED | WAS_REWARDED)
     for i in prange(len(experience)):
         x = experience[i] * fade
+        f = np.int64(flags[i])  # (int64 throughout: numba types uint64 | int64 as a float)
         reached = everywhere or inside[i]
-        aware = flags[i] & AWARE
+        aware = f & AWARE
         if reached and not aware and learn > 0.0 and uniform(key, 4 * np.int64(i) + 1) < learn:
             aware = AWARE
         if reached and aware:
             x += drift
         # added one at a time, not as _shift's sum: x + a + b and x + (a + b) round apart
         if _new_sanction(status, flags, i):
-            x += own.sanctioned + (own.unjust if status[i] >= 2 else 0.0)
+            x += o_sanctioned + (o_unjust if status[i] >= 2 else 0.0)
             aware = AWARE
         if _new_reward(rewarded, flags, i):
-            x += own.rewarded
+            x += o_reward
             aware = AWARE
-        flags[i] |= aware
+        f = (f & ~was) | aware
+        if status[i] > 0:
+            f |= WAS_SANCTIONED
+        if rewarded[i]:
+            f |= WAS_REWARDED
+        flags[i] = f
         experience[i] = x
 
 
@@ -289,18 +331,17 @@ def _refusals_kernel(ev_agent, ev_act, refused, d_refused, experience, flags):
 
 
 @njit(cache=True)
-def _contacts_kernel(key, hears, news, outcomes, ties, active, heard, experience):
-    """Each contact (over an active tie) of a person newly sanctioned or rewarded hears of it
-    with probability ``hears`` (a draw keyed by the tie entry). Serial in person order: a
-    contact's sum gets its additions in one fixed order. (Run before ``_remember``: the
-    news persons' last-step bits are still last step's.)"""
-    flags = outcomes.flags
+def _contacts_kernel(key, hears, news, told, ties, active, experience, flags):
+    """Each contact (over an active tie) of a person newly sanctioned or rewarded (``news``)
+    hears of it with probability ``hears`` (a draw keyed by the tie entry), which moves it
+    by ``told`` (``_own_kernel``'s shifts). Serial in person order: a contact's sum gets its
+    additions in one fixed order."""
     row = np.empty(row_room(ties), ties.adj.dtype)
     r = rows_in(ties, row)
     for x in range(len(news)):
         prefetch_row(ties, active, news, x)
         j = news[x]
-        d = _shift(outcomes, j, heard)
+        d = told[x]
         if d == 0.0:
             continue
         first = row_start(ties, j)

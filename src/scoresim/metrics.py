@@ -256,16 +256,17 @@ def _add_living(cell, earning, living, opinion, lo, hi, a, block=COUNT_BLOCK):
     everyone = len(reached) == 0  # a campaign reached everyone it informed
     counts = np.zeros((N_CELLS, 3), np.int64)
     for start in range(lo, hi, block):
-        for i in range(start, min(hi, start + block)):
-            c = cell[i]
+        for k in range(start, min(hi, start + block)):
+            i = np.uint64(k)  # (unsigned: every read skips numba's test for a negative index)
+            c = np.uint64(cell[i])
             a[c, _INCOME] += earned(earning, i)
-            ties = active_in(active, np.int64(indptr[i]), np.int64(indptr[i + 1]))
+            ties = active_in(active, np.int64(indptr[i]), np.int64(indptr[np.uint64(k + 1)]))
             a[c, _TIES] += ties
             a[c, _WATCHED] += watched[i]
             a[c, _SCORE] += score[i]
             a[c, _SCORE_SQ] += score[i] * score[i]
             if len(grade):
-                a[c, _GRADES + grade[i]] += 1.0
+                a[c, np.uint64(_GRADES + grade[i])] += 1.0
             inf = np.int64((flags[i] & INFORMED) != 0)
             aw = np.int64((flags[i] & AWARE) != 0)
             informs = inf & np.int64(everyone or reached[i])

@@ -536,7 +536,8 @@ def check_active(bits: np.ndarray, entries: int) -> np.ndarray:
 @helper
 def is_active(bits, e):
     """Whether entry ``e``'s tie is active."""
-    return ((bits[e >> 6] >> np.uint64(e & 63)) & np.uint64(1)) != 0
+    w = np.uint64(e)  # (an entry is never negative: unsigned, no wraparound test on the read)
+    return ((bits[w >> np.uint64(6)] >> (w & np.uint64(63))) & np.uint64(1)) != 0
 
 
 @helper
@@ -1043,8 +1044,8 @@ def _reach(t, active, i, r, row, seen, queue, pending, state):
     for q in range(k):
         if not is_active(active, first + q):
             continue
-        j = nbr_of(r[o + q])
-        w = j >> 6
+        j = nbr_of(r[np.uint64(o + q)])  # (unsigned indexes: no test for a negative one)
+        w = np.uint64(j) >> np.uint64(6)
         bit = one << np.uint64(j & 63)
         if seen[w] & bit:
             continue
@@ -1055,8 +1056,8 @@ def _reach(t, active, i, r, row, seen, queue, pending, state):
             state[0] += 1
         else:
             pending[w] |= bit
-            state[1] = min(state[1], w)
-            state[2] = max(state[2], w)
+            state[1] = min(state[1], np.int64(w))
+            state[2] = max(state[2], np.int64(w))
 
 
 @njit(cache=True)

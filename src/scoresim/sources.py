@@ -63,8 +63,25 @@ def grouped(keys: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
     """The positions of ``keys`` (small integers, 0 .. n_groups - 1) grouped by key, each
     group in its original order, and where each group starts: group g is
     ``order[bounds[g] : bounds[g + 1]]`` (a stable sort of small integers: linear in them)."""
-    order = np.argsort(keys, kind="stable")
-    return order, np.searchsorted(keys[order], np.arange(n_groups + 1), side="left")
+    order = np.empty(len(keys), np.intp)
+    bounds = np.zeros(n_groups + 1, np.intp)
+    _group_by_key(keys, order, bounds)
+    return order, bounds
+
+
+@njit(cache=True)
+def _group_by_key(keys, order, bounds):
+    """A counting sort: ``bounds`` (zeros, one longer than the groups) becomes where each
+    group starts, ``order`` the positions, each group's in their order (np.argsort's stable
+    order, without its comparisons: ~1.3 ms a step at 10^6 persons went to the sort)."""
+    for k in keys:
+        bounds[k + 1] += 1
+    for g in range(1, len(bounds)):
+        bounds[g] += bounds[g - 1]
+    at = bounds[:-1].copy()
+    for i in range(len(keys)):
+        order[at[keys[i]]] = i
+        at[keys[i]] += 1
 
 
 @dataclass
