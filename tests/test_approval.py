@@ -132,7 +132,7 @@ def test_experience_moves_by_the_sizes_the_scenario_gives():
     heard = Shifts(sp.contact_sanctioned, sp.contact_unjust, sp.contact_rewarded)
     news, told = _news(outcomes, heard)  # (read before the own pass moves the bits)
     assert news.tolist() == [0, 1, 2]
-    _own_kernel(np.uint64(1), outcomes, own, everyone, fade, drift, 0.0, exp)
+    _own_kernel(np.uint64(1), outcomes, own, everyone, fade, drift, 0.0, exp, flags)
     unjust = sp.contact_sanctioned + sp.contact_unjust
     np.testing.assert_allclose(told, [sp.contact_sanctioned, unjust, sp.contact_rewarded])
     want = np.array([0.1 + sp.sanctioned, 0.1 + sp.sanctioned + sp.unjust, 0.1 + sp.rewarded,
@@ -211,7 +211,7 @@ def test_news_over_many_slices_equal_the_numpy_expression():
     own = Shifts(-1.0, -0.5, 0.25)  # (no sum of them is zero)
     exp = np.zeros(n, np.float32)
     _own_kernel(np.uint64(5), Outcomes(status, rewarded, flags), own, np.zeros(0, bool),
-                np.float32(1), np.float32(0), 0.0, exp)  # fmt: skip
+                np.float32(1), np.float32(0), 0.0, exp, flags)  # fmt: skip
     assert ((flags & WAS_SANCTIONED) != 0).tolist() == (status > 0).tolist()
     assert ((flags & WAS_REWARDED) != 0).tolist() == rewarded.tolist()
     assert ((flags & INFORMED) == (before & INFORMED)).all()

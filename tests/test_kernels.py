@@ -551,11 +551,12 @@ def test_grades_are_the_first_band_a_score_reaches():
             [rng.uniform(m.min() - 100, m.max() + 100, 2000), m, m - 1e-3, m + 1e-3]
         ).astype(np.float32)
 
-        def walk(x):
-            for g, low in enumerate(mins):
-                if x >= low:
-                    return g
-            return len(mins) - 1
-
-        want = [walk(float(x)) for x in score]
+        want = [_first_band_reached(float(x), mins) for x in score]
         assert grade_of(score, m).tolist() == want
+
+
+def _first_band_reached(x: float, mins: list[float]) -> int:
+    for g, low in enumerate(mins):
+        if x >= low:
+            return g
+    return len(mins) - 1

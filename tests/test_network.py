@@ -148,10 +148,13 @@ def test_degrees_and_components_match_networkx(case):
     # joined in ranges (in parallel, then the ties between ranges): the same components
     for parts in (1, 2, 3, 7, n):
         np.testing.assert_array_equal(components(g, active, parts)[1], labels)
-    # the largest, searched with a queue of any room (one node: all but the start in bitsets)
+    # the largest, searched with a queue of any room (one node: all but the start in bitsets,
+    # swept in ranges of words on threads of their own: 64 nodes a word, so 3 parts of a few
+    # words, and more parts than words)
     largest = max(len(c) for c in nx.connected_components(masked)) / n
     for room in (1, 2, 5, n):
-        assert largest_component_share(g, active, room) == largest
+        for parts in (1, 2, 3, 64):
+            assert largest_component_share(g, active, room, parts) == largest
     first = {min(c): c for c in nx.connected_components(masked)}  # labels by first node
     for k, root in enumerate(sorted(first)):
         assert set(np.flatnonzero(labels == k)) == first[root]
@@ -397,8 +400,9 @@ def test_implicit_rows_are_the_rows_stored_whole(persons, regions, degree, rewir
     active = _both_ways(g, rng.random(g.entries) < 0.5)
     largest = np.bincount(components(whole, active)[1]).max() / g.n
     for room in (1, 64, g.n):
-        assert largest_component_share(g, active, room) == largest
-        assert largest_component_share(whole, active, room) == largest
+        for parts in (1, 2, 5):
+            assert largest_component_share(g, active, room, parts) == largest
+            assert largest_component_share(whole, active, room, parts) == largest
     score = rng.random(g.n).astype(np.float32)
     assert score_assortativity(g, active, score) == score_assortativity(whole, active, score)
     np.testing.assert_array_equal(ties_by_layer(g, active), ties_by_layer(whole, active))
@@ -455,3 +459,22 @@ def test_implicit_ties_refuse_a_household_across_two_cells():
     split = np.sort(np.r_[cells, starts[big] + 1])
     with pytest.raises(ValueError, match="straddles"):
         with_implicit(stored, people.home, split, 4, 8, bits)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_largest_component_swept_in_parallel_equals_union_find(seed):
+    """A graph of many words (2 x 10^4 nodes, sparse enough to fall apart into several large
+    components), searched from a queue of one node, so everything goes on in sweeps over
+    ranges of words on several threads: the largest is the size union-find counts, whatever
+    the number of ranges."""
+    rng = np.random.default_rng(seed)
+    n = 20_000
+    a = rng.integers(0, n, 11_000).astype(np.int32)
+    b = rng.integers(0, n, 11_000).astype(np.int32)
+    g = from_pairs(n, a, b, np.zeros(len(a), np.uint8))
+    active = _both_ways(g, rng.random(g.entries) < 0.9)
+    sizes = np.sort(np.bincount(components(g, active)[1]))
+    assert sizes[-2] > 50  # (more than one large component)
+    for parts in (1, 2, 3, 8):
+        for room in (1, 100):
+            assert largest_component_share(g, active, room, parts) == sizes[-1] / n

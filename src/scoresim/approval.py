@@ -157,6 +157,7 @@ class Approvals:
         news, told = _news(outcomes, heard)
         _own_kernel(
             key, outcomes, own, self.inside, self.fade, np.float32(drift), learn, st.experience,
+            st.flags,
         )  # fmt: skip
         if len(ev_agent):
             _refusals_kernel(ev_agent, ev_act, _REFUSED, sp.refused, st.experience, st.flags)
@@ -287,12 +288,15 @@ def _news(outcomes, heard):
 
 
 @njit(cache=True, parallel=True)
-def _own_kernel(key, outcomes, own, inside, fade, drift, learn, experience):
+def _own_kernel(key, outcomes, own, inside, fade, drift, learn, experience, flags):
     """Fade, publicity's drift among the aware, learning of the system, and one's own new
     sanction or reward (which also makes one aware); then this step's sanctions and rewards
     kept as last step's for the next (the WAS bits: a pass of their own before).
-    ``inside``: who the system's publicity reaches (empty: everybody)."""
-    status, rewarded, flags = outcomes.status, outcomes.rewarded, outcomes.flags
+    ``inside``: who the system's publicity reaches (empty: everybody). ``flags``:
+    ``outcomes.flags``, which it writes, as an argument of its own (docs/architecture.md,
+    "Parallel kernels, same numbers": a parallel kernel may lose writes to a bundle's
+    arrays)."""
+    status, rewarded = outcomes.status, outcomes.rewarded
     o_sanctioned, o_unjust, o_reward = own.sanctioned, own.unjust, own.rewarded
     everywhere = len(inside) == 0
     was = np.int64(WAS_SANCTIONED | WAS_REWARDED)

@@ -771,15 +771,16 @@ def _bounds(bound, own, i, p, tr, h_loan, h_decide, travel_on):
     ``own`` (0 for the others). Returns the sum of the shared bounds and how many clocks draw
     on their own. The loan clock ticks whatever the debt state (a tick counts only for
     someone without a loan), so the bounds read traits and the scenario only."""
-    law = trait(tr.law[i])
+    ix = np.uint64(i)  # (reads indexed with it skip numba's test for a negative index)
+    law = trait(tr.law[ix])
     lawless = 1.5 - law
     online = has_flag(tr.facts, i, INTERNET)
-    x = trait(tr.expressiveness[i])
-    civic = trait(tr.civic[i])
+    x = trait(tr.expressiveness[ix])
+    civic = trait(tr.civic[ix])
     bound[C_LOAN] = h_loan
     bound[C_VPN_DECIDE] = h_decide if online else 0.0
     bound[C_TRAFFIC] = p[P_TRAFFIC] * lawless
-    bound[C_LATE_UTILITY] = p[P_LATE_UTILITY] * (0.5 + trait(tr.fragility[i]))
+    bound[C_LATE_UTILITY] = p[P_LATE_UTILITY] * (0.5 + trait(tr.fragility[ix]))
     bound[C_LITTERING] = p[P_LITTERING] * lawless
     bound[C_MAJOR] = p[P_MAJOR] * 2.0 * (1.0 - law)
     bound[C_MISCONDUCT] = p[IX_MIS_SUM] * lawless
@@ -790,7 +791,7 @@ def _bounds(bound, own, i, p, tr, h_loan, h_decide, travel_on):
     bound[C_BLOOD] = p[P_BLOOD] * civic
     bound[C_HEROIC] = p[P_HEROIC]
     bound[C_COMMENDATION] = p[_COMMEND] * civic
-    travel = travel_weight(tr.income[i], tr.travel[T_MEAN_INCOME])
+    travel = travel_weight(tr.income[ix], tr.travel[T_MEAN_INCOME])
     bound[C_FLIGHTS] = p[_FLIGHTS] * (mode_weight(tr, i, travel, T_AIR) if travel_on else travel)
     bound[C_RAIL] = p[_RAIL] * (mode_weight(tr, i, travel, T_RAIL) if travel_on else travel)
     bound[C_LUXURY] = p[_LUXURY] * travel

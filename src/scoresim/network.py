@@ -22,6 +22,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import get_num_threads, njit, prange
 
+from .atomic_words import exchange, fetch_or
 from .jit import helper
 from .parallel import slicing
 from .population import Firms, Persons, group_starts, household_of
@@ -173,13 +174,13 @@ def narrow_starts(starts: np.ndarray) -> np.ndarray:
 @helper
 def row_start(t, i):
     """The graph's entry number of row i's first entry (entry q of the row is this + q)."""
-    return np.int64(t.indptr[i])
+    return np.int64(t.indptr[np.uint64(i)])  # (unsigned: no test for a negative index)
 
 
 @helper
 def stored_start(t, i):
     """Where row i's stored entries start in ``t.adj``."""
-    return np.int64(t.xptr[i])
+    return np.int64(t.xptr[np.uint64(i)])
 
 
 @njit(cache=True)
@@ -1060,17 +1061,74 @@ def _reach(t, active, i, r, row, seen, queue, pending, state):
             state[2] = max(state[2], np.int64(w))
 
 
+@helper
+def _mark_row(t, active, i, r, row, seen, pending):
+    """Mark node i's unseen neighbours over active ties seen and pending, each with one
+    atomic step (``_sweeps``: other threads mark in the same bitsets); how many were new."""
+    o, k = row_span(t, i, row)
+    first = row_start(t, i)
+    one = np.uint64(1)
+    new = 0
+    for q in range(k):
+        if not is_active(active, first + q):
+            continue
+        j = nbr_of(r[np.uint64(o + q)])
+        w = np.uint64(j) >> np.uint64(6)
+        bit = one << np.uint64(j & 63)
+        if seen[w] & bit:  # (seen already: bits are only ever set, so a stale read is safe)
+            continue
+        if fetch_or(seen, w, bit) & bit:  # (another thread saw it first)
+            continue
+        new += 1
+        fetch_or(pending, w, bit)
+    return new
+
+
+@njit(cache=True, parallel=True)
+def _sweeps(t, active, seen, pending, parts):
+    """Go on with a search in sweeps until no node is pending: in each, ``parts`` ranges of
+    words are walked in parallel, each in ascending order, every pending node's row read and
+    its unseen neighbours marked seen and pending (in the same sweep if ahead in the range,
+    else in the next). A pending word is taken whole by the range that holds it (an atomic
+    exchange), and a node marked seen by one thread only (``_mark_row``), so each node is
+    counted once whatever the threads; returns how many were newly seen."""
+    words = len(seen)
+    span = (words + parts - 1) // parts
+    total = 0
+    one = np.uint64(1)
+    while True:
+        found = np.zeros(parts, np.int64)
+        walked = np.zeros(parts, np.int64)
+        for part in prange(parts):
+            row = np.empty(row_room(t), t.adj.dtype)
+            r = rows_in(t, row)
+            f = wk = 0
+            for w in range(part * span, min(words, (part + 1) * span)):
+                while pending[np.uint64(w)]:  # (what this word's nodes reach in it, too)
+                    word = exchange(pending, np.uint64(w), np.uint64(0))
+                    while word:
+                        low = word & (~word + one)
+                        f += _mark_row(t, active, w * 64 + popcount(low - one), r, row, seen,
+                                       pending)  # fmt: skip
+                        wk += 1
+                        word ^= low
+            found[part], walked[part] = f, wk
+        total += found.sum()
+        if walked.sum() == 0:  # nothing walked, so nothing marked: none is pending
+            return total
+
+
 @njit(cache=True)
-def _largest_component_size(t, active, queue_room):
+def _largest_component_size(t, active, queue_room, parts):
     """The nodes of the largest component over active entries (which a cut clears in both
     directions), by a search from each node not yet seen, in a bit a node and a queue of
-    ``queue_room`` nodes. A component that outgrows the queue goes on in sweeps: each walks
-    the nodes still pending in ascending order, so rows are read in the order they are laid
-    out (at 10^7 persons 1.4x faster than union-find on 2 threads), and takes in the same
-    sweep what it reaches ahead of itself; what it reaches behind waits for the next. The
-    society's graph needs two sweeps. At 10^8 persons this holds 0.03 GB where union-find's
-    column of roots held 0.4 GB, at the measuring steps. It stops once no component left can
-    be larger."""
+    ``queue_room`` nodes. A component that outgrows the queue goes on in sweeps (``_sweeps``,
+    in ``parts`` ranges on threads of their own): each walks the nodes still pending in
+    ascending order, so rows are read in the order they are laid out, and takes in the same
+    sweep what it reaches ahead of itself; what it reaches behind waits for the next. At
+    10^8 persons this holds 0.03 GB where union-find's column of roots held 0.4 GB, at the
+    measuring steps. It stops once no component left can be larger. The answer is a count:
+    the same whatever the parts."""
     n = len(t.indptr) - 1
     words = (n + 63) // 64
     seen = np.zeros(words, np.uint64)
@@ -1093,29 +1151,8 @@ def _largest_component_size(t, active, queue_room):
         while head < state[0]:
             _reach(t, active, queue[head], r, row, seen, queue, pending, state)
             head += 1
-        while state[1] <= state[2]:  # (the queue is full: it takes no more)
-            w, end = state[1], state[2]
-            state[1], state[2] = words, -1
-            while w <= max(end, state[2]):
-                end = max(end, state[2])
-                while pending[w]:  # (what this word's nodes reach in it, too)
-                    word = pending[w]
-                    pending[w] = 0
-                    while word:
-                        low = word & (~word + one)
-                        _reach(
-                            t,
-                            active,
-                            w * 64 + popcount(low - one),
-                            r,
-                            row,
-                            seen,
-                            queue,
-                            pending,
-                            state,
-                        )
-                        word ^= low
-                w += 1  # (the next sweep: from the least word reached to the greatest)
+        if state[1] <= state[2]:  # the queue filled: the rest in sweeps, in parallel
+            state[3] += _sweeps(t, active, seen, pending, parts)
         best = max(best, state[3])
         left -= state[3]
     return best
@@ -1142,16 +1179,22 @@ QUEUE_ROOM = 1 << 16
 
 
 def largest_component_share(
-    graph: Graph, active: np.ndarray | None = None, queue_room: int | None = None
+    graph: Graph,
+    active: np.ndarray | None = None,
+    queue_room: int | None = None,
+    parts: int | None = None,
 ) -> float:
     """The share of nodes in the largest component over active ties. ``queue_room``: nodes
-    a search holds on its queue before it goes on in sweeps (default: QUEUE_ROOM; the answer
-    does not depend on it)."""
+    a search holds on its queue before it goes on in sweeps (default: QUEUE_ROOM); ``parts``:
+    ranges a sweep walks in parallel (default: the thread count). The answer depends on
+    neither."""
     if graph.n == 0:
         return 0.0
     mask = all_active(graph.entries) if active is None else check_active(active, graph.entries)
     room = QUEUE_ROOM if queue_room is None else queue_room
-    return float(_largest_component_size(graph.ties, mask, min(room, graph.n)) / graph.n)
+    parts = get_num_threads() if parts is None else parts
+    size = _largest_component_size(graph.ties, mask, min(room, graph.n), max(1, parts))
+    return float(size / graph.n)
 
 
 @njit(cache=True, parallel=True)
@@ -1182,13 +1225,13 @@ def _assortativity_kernel(t, active, score):
         row = np.empty(row_room(t), t.adj.dtype)
         r = rows_in(t, row)
         for i in range(s * span, min(n, (s + 1) * span)):
-            x = score[i] - mean
+            x = score[np.uint64(i)] - mean  # (unsigned indexes: no test for a negative one)
             row0 = row_start(t, i)
             o, k = row_span(t, i, row)
             for q in range(k):
                 if is_active(active, row0 + q):
                     xx += x * x
-                    xy += x * (score[nbr_of(r[o + q])] - mean)
+                    xy += x * (score[np.uint64(nbr_of(r[np.uint64(o + q)]))] - mean)
         second[s, 0], second[s, 1] = xx, xy
     sxx = sxy = 0.0
     for s in range(slices):

@@ -76,7 +76,7 @@ class Persons:
 @helper
 def household_of(home, i):
     """Person i's household, lo..hi-1 (households are runs of persons)."""
-    h = np.int64(home[i])
+    h = np.int64(home[np.uint64(i)])
     lo = np.int64(i) - (h >> 4)
     return lo, lo + (h & 15) + 1
 
@@ -123,7 +123,7 @@ LEARNER, SELF_EMPLOYED, REPRESENTATIVE, AWARE_AT_START = 1, 2, 4, 8
 @helper
 def has_flag(flags, i, bit) -> bool:
     """Whether person i has the static fact ``bit`` (LEARNER, ...) of Society.flags."""
-    return (flags[i] & bit) != 0
+    return (flags[np.uint64(i)] & bit) != 0  # (an unsigned index: no test for a negative one)
 
 
 def pack_bits(*columns) -> np.ndarray:

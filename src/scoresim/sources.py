@@ -116,9 +116,10 @@ class Seen(NamedTuple):
 @helper
 def seen_now(open_bits, hidden, vpn, i):
     """The sources that see agent ``i`` now (Seen's columns; ``vpn`` empty: no VPN)."""
-    if len(vpn) and vpn[i]:
-        return open_bits[i] & ~hidden[i]
-    return open_bits[i]
+    u = np.uint64(i)  # (unsigned: no test for a negative index)
+    if len(vpn) and vpn[u]:
+        return open_bits[u] & ~hidden[u]
+    return open_bits[u]
 
 
 def coverage_bits(sc: Scenario, persons, firms, seed: int) -> Coverage:
