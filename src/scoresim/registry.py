@@ -158,14 +158,16 @@ class Registry:
     def stock(self) -> np.ndarray:
         return self.member[:, self.on].sum(axis=1)  # (every member is in ``on``)
 
-    def appeal(self, t: int, key, pool: np.ndarray, active: np.ndarray | None) -> np.ndarray:
-        """Listed or sanctioned agents (``pool``) appeal; as many as capacity allows are heard,
-        in random order; an upheld appeal strikes the agent's false records (not those of
-        opaque sources). Returns the agents whose appeal was upheld."""
+    def appeal(self, t: int, key, sanctioned: np.ndarray, active: np.ndarray | None) -> np.ndarray:
+        """Listed or sanctioned agents (``listed``, ``sanctioned`` > 0) appeal; as many as
+        capacity allows are heard, in random order; an upheld appeal strikes the agent's false
+        records (not those of opaque sources). Returns the agents whose appeal was upheld."""
         self.appeals_heard = self.appeals_upheld = 0
-        if self.appeal_p <= 0 or not pool.any():
+        if self.appeal_p <= 0:
             return np.zeros(0, np.int64)
-        cand = np.flatnonzero(pool)
+        cand = _listed_or_sanctioned(self.listed, sanctioned)
+        if len(cand) == 0:
+            return np.zeros(0, np.int64)
         ask = cand[uniforms_at(key, 3 * cand) < self.appeal_p]
         self.budget = min(self.budget + self.capacity, self.capacity + 1.0)
         room = int(self.budget)
@@ -636,3 +638,19 @@ def _bump_contacts(changed, marks, ties, active, listed_contacts):
 
 
 __all__ = ["Registry", "TRUE", "FALSE", "ASSOC", "NO_CAUSE", "VISIBLE", "JOINED", "LEFT"]
+
+
+@njit(cache=True)
+def _listed_or_sanctioned(listed, sanctioned) -> np.ndarray:
+    """The agents listed or with ``sanctioned`` > 0, ascending (np.flatnonzero(listed |
+    (sanctioned > 0)) in one pass that forms no column: most agents are neither)."""
+    k = 0
+    for i in range(len(listed)):
+        k += listed[i] | (sanctioned[i] > 0)
+    out = np.empty(k, np.int64)
+    k = 0
+    for i in range(len(listed)):
+        if listed[i] or sanctioned[i] > 0:
+            out[k] = i
+            k += 1
+    return out

@@ -211,6 +211,22 @@ def grade_of(score: np.ndarray, mins: np.ndarray) -> np.ndarray:
     return out
 
 
+def grades_among(grade: np.ndarray, which: np.ndarray) -> np.ndarray:
+    """Whether each agent's grade is one of ``which`` (np.isin's answer, in one pass through
+    a table of the 256 grades, not a pass a grade)."""
+    table = np.zeros(256, np.bool_)
+    table[np.asarray(which, np.int64)] = True
+    out = np.empty(len(grade), np.bool_)
+    _look_up(grade, table, out)
+    return out
+
+
+@njit(cache=True, parallel=True)
+def _look_up(grade, table, out):
+    for i in prange(len(grade)):
+        out[i] = table[grade[i]]
+
+
 @helper
 def _band(score, mins):
     """The grade of ``score``: how many of the bands' minimums but the last it falls below

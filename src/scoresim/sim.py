@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from . import approval, behaviour, heap, lending, metrics, response, sanctions, screening
 from .acts import ACT_ID, CHILLED, CRITICAL_POST, VIOLATIONS
@@ -36,6 +36,7 @@ from .network import (
     score_assortativity,
     ties_by_layer,
 )
+from .parallel import slicing
 from .pilot import Scope, regions_inside
 from .policing import Policing, pressing
 from .population import (
@@ -59,7 +60,13 @@ from .registry import Registry
 from .rng import Stream, draws, stream_key
 from .scenario import Regime, Scenario, ScenarioError, association_on, load
 from .schedule import phases, rebuild, set_coverage
-from .scoring import Ledger, compile_rules, person_layer_weights, weight_sum_type
+from .scoring import (
+    Ledger,
+    compile_rules,
+    grades_among,
+    person_layer_weights,
+    weight_sum_type,
+)
 from .sources import Coverage, SourceSet, coverage_bits
 
 
@@ -493,15 +500,12 @@ class World:
         )
         # 4. registry: appeals, listing, notice, term expiry, repair, publication
         upheld = self.registry.appeal(
-            t,
-            stream_key(self.seed, Stream.APPEAL, t),
-            self.registry.listed | (out.status > 0),
-            self.active,
+            t, stream_key(self.seed, Stream.APPEAL, t), out.status, self.active
         )
         firm_upheld = self.firm_registry.appeal(
             t,
             stream_key(self.seed, Stream.APPEAL + Stream.FIRM_OFFSET, t),
-            self.firm_registry.listed | (self.firm_out.applied > 0),
+            self.firm_out.applied,
             self.firm_active,
         )
         self.registry.update(
@@ -564,7 +568,7 @@ class World:
         visible = self.registry.visible_ones()  # (ascending)
         flagged = self.registry.listed  # what employers screen on: any list, or a low grade
         if len(self.visible_low):  # (one column a person formed, not three: low, then
-            flagged = np.isin(self.ledger.grade, self.visible_low)  # low or listed, in place)
+            flagged = grades_among(self.ledger.grade, self.visible_low)  # or listed, in place)
             if scope is not None:
                 flagged &= scope.persons
             if regime.publicity > 0:
@@ -861,19 +865,51 @@ def _bit_counts(bits: np.ndarray, width: int) -> np.ndarray:
     return counts
 
 
-@njit(cache=True)
-def _household_spillover(home, bits, school, spill):
+def _household_spillover(home, bits, school, spill) -> None:
     """Household members of a person whose children are barred from private schools (into
     ``spill``): a person is barred if its sanctions' ``bits`` meet ``school`` (the bits of
     the sanctions that bar schools: 0, none does). Households are runs of persons
-    (``home``: Persons.home)."""
+    (``home``: Persons.home). The barred are few: found in parallel, then their households
+    marked in order."""
     spill[:] = False
-    for i in range(len(bits) if school else 0):
-        if bits[i] & school:
-            lo, hi = household_of(home, i)
-            for m in range(lo, hi):
-                if not bits[m] & school:
-                    spill[m] = True
+    if school:
+        _mark_households(home, bits, school, _having(bits, school), spill)
+
+
+@njit(cache=True, parallel=True)
+def _having(bits, school):
+    """The persons whose ``bits`` meet ``school``, ascending: counted, then written, slice by
+    slice in parallel, each slice read through views (indexes not negative: see
+    docs/architecture.md, "Parallel kernels, same numbers")."""
+    n = len(bits)
+    slices, size = slicing(n)
+    first = np.zeros(slices + 1, np.int64)
+    for s in prange(slices):
+        b = bits[s * size : min(n, (s + 1) * size)]
+        c = 0
+        for i in range(len(b)):
+            c += (b[i] & school) != 0
+        first[s + 1] = c
+    for s in range(slices):
+        first[s + 1] += first[s]
+    out = np.empty(first[slices], np.int64)
+    for s in prange(slices):
+        b = bits[s * size : min(n, (s + 1) * size)]
+        k = first[s]
+        for i in range(len(b)):
+            if b[i] & school:
+                out[k] = s * size + i
+                k += 1
+    return out
+
+
+@njit(cache=True)
+def _mark_households(home, bits, school, barred, spill):
+    for i in barred:
+        lo, hi = household_of(home, i)
+        for m in range(lo, hi):
+            if not bits[m] & school:
+                spill[m] = True
 
 
 def recorded_names(scenarios: list[Scenario]) -> tuple[list[str], list[str]]:
