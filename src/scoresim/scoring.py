@@ -718,7 +718,7 @@ def _add_points(
     only its opaque part."""
     zero = np.float32(0.0)
     for k in range(len(subj)):
-        i = subj[k]
+        i = np.uint64(subj[k])  # (unsigned: no test for a negative index at each read)
         d_true = pts if true[k] else zero
         d_false = zero if true[k] else pts
         d_opaque = d_false if opaque[k] else zero
