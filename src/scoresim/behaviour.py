@@ -771,16 +771,15 @@ def _bounds(bound, own, i, p, tr, h_loan, h_decide, travel_on):
     ``own`` (0 for the others). Returns the sum of the shared bounds and how many clocks draw
     on their own. The loan clock ticks whatever the debt state (a tick counts only for
     someone without a loan), so the bounds read traits and the scenario only."""
-    ix = np.uint64(i)  # (reads indexed with it skip numba's test for a negative index)
-    law = trait(tr.law[ix])
+    law = trait(tr.law[i])
     lawless = 1.5 - law
     online = has_flag(tr.facts, i, INTERNET)
-    x = trait(tr.expressiveness[ix])
-    civic = trait(tr.civic[ix])
+    x = trait(tr.expressiveness[i])
+    civic = trait(tr.civic[i])
     bound[C_LOAN] = h_loan
     bound[C_VPN_DECIDE] = h_decide if online else 0.0
     bound[C_TRAFFIC] = p[P_TRAFFIC] * lawless
-    bound[C_LATE_UTILITY] = p[P_LATE_UTILITY] * (0.5 + trait(tr.fragility[ix]))
+    bound[C_LATE_UTILITY] = p[P_LATE_UTILITY] * (0.5 + trait(tr.fragility[i]))
     bound[C_LITTERING] = p[P_LITTERING] * lawless
     bound[C_MAJOR] = p[P_MAJOR] * 2.0 * (1.0 - law)
     bound[C_MISCONDUCT] = p[IX_MIS_SUM] * lawless
@@ -791,7 +790,7 @@ def _bounds(bound, own, i, p, tr, h_loan, h_decide, travel_on):
     bound[C_BLOOD] = p[P_BLOOD] * civic
     bound[C_HEROIC] = p[P_HEROIC]
     bound[C_COMMENDATION] = p[_COMMEND] * civic
-    travel = travel_weight(tr.income[ix], tr.travel[T_MEAN_INCOME])
+    travel = travel_weight(tr.income[i], tr.travel[T_MEAN_INCOME])
     bound[C_FLIGHTS] = p[_FLIGHTS] * (mode_weight(tr, i, travel, T_AIR) if travel_on else travel)
     bound[C_RAIL] = p[_RAIL] * (mode_weight(tr, i, travel, T_RAIL) if travel_on else travel)
     bound[C_LUXURY] = p[_LUXURY] * travel
@@ -975,7 +974,6 @@ def _persons_range(lo, hi, k, limit, t, keys, s, drawn, reading):
     if not reading:  # room for one person's ticks
         clock, rest = np.empty(MAX_TICKS, np.int64), np.empty(MAX_TICKS)
     for i in range(lo, hi):
-        ix = np.uint64(i)  # (reads indexed with it skip numba's test for a negative index)
         evaluated = due == 0  # the person's workplace evaluation is due this step
         if due >= 0:
             due = due + 1 if due + 1 < eval_every else 0
@@ -988,17 +986,17 @@ def _persons_range(lo, hi, k, limit, t, keys, s, drawn, reading):
         else:
             at = 0
             u = uniform(ka, TICK_SLOTS * i)
-            if capped and ceiling[ix] < ALWAYS and u * CEILING_SCALE >= ceiling[ix]:
+            if capped and ceiling[i] < ALWAYS and u * CEILING_SCALE >= ceiling[i]:
                 alone, ticks = 0, 0  # u >= the bounds' sum: none is needed
             else:
                 total, alone = _bounds(bound, own, i, p, tr, h_loan, h_decide, travel_on)
                 ticks = _ticks(u, total, ka, i, bound, clock, rest, 0) if u < total else 0
         if adapting:  # how watched one feels: risk aversion x publicity x what one sees
-            feel = awareness + contact_weight * contacts[ix] + own_weight * (status[ix] > 0)
-            watched[ix] = trait(risk_aversion[ix]) * publicity * min(1.0, feel)
-            if piloted and not inside[ix]:
-                watched[ix] = 0  # outside a pilot nobody is watched
-        w = watched[ix]
+            feel = awareness + contact_weight * contacts[i] + own_weight * (status[i] > 0)
+            watched[i] = trait(risk_aversion[i]) * publicity * min(1.0, feel)
+            if piloted and not inside[i]:
+                watched[i] = 0  # outside a pilot nobody is watched
+        w = watched[i]
         refused = 0  # purchases and loans refused this step (the pressure of a refusal)
         acting = ticks > 0 or alone > 0
         # --- VPN use, reconsidered when its clock ticks (before acting: it hides today's posts)
@@ -1009,16 +1007,16 @@ def _persons_range(lo, hi, k, limit, t, keys, s, drawn, reading):
             slot = TICK_SLOTS * i + OWN_SLOT + C_VPN_DECIDE
             decides = uniform(ka, slot) < -np.expm1(-own[C_VPN_DECIDE])
         if decides:
-            felt = w * _exposure(post_mask, open_coverage[ix], recorded)
-            with_vpn = open_coverage[ix] & ~vpn_hidden[ix]  # the sources that see a VPN user
+            felt = w * _exposure(post_mask, open_coverage[i], recorded)
+            with_vpn = open_coverage[i] & ~vpn_hidden[i]  # the sources that see a VPN user
             x = (
                 rp[RP_VPN_C]
                 + rp[RP_VPN_WATCHED] * felt
-                + rp[RP_VPN_EXPRESSIVE] * trait(expressiveness[ix])
-                + rp[RP_VPN_HIDING] * (1.0 - trait(law[ix]))
+                + rp[RP_VPN_EXPRESSIVE] * trait(expressiveness[i])
+                + rp[RP_VPN_HIDING] * (1.0 - trait(law[i]))
                 - rp[RP_VPN_PENALTY] * _exposure(vpn_mask, with_vpn, recorded)
             )
-            vpn[ix] = uniform(kvpn, 4 * i + 1) < 1.0 / (1.0 + np.exp(-x))
+            vpn[i] = uniform(kvpn, 4 * i + 1) < 1.0 / (1.0 + np.exp(-x))
         if acting:
             chill = 1.0 - chill_max * w
             chill_post, chill_shop = chill, chill
@@ -1027,94 +1025,94 @@ def _persons_range(lo, hi, k, limit, t, keys, s, drawn, reading):
                 chill_post = 1.0 - chill_max * w * _exposure(post_mask, seen, recorded)
                 chill_shop = 1.0 - chill_max * w * _exposure(shop_mask, seen, recorded)
             deter = 1.0 - deter_max * w
-            if pressured[ix]:  # policing by contacts who share the person's penalties
+            if pressured[i]:  # policing by contacts who share the person's penalties
                 deter *= 1.0 - rp[RP_COMPLY]
             _keep(clock, rest, at, ticks, own, alone, ka, i, kept, deter, chill_post, chill_shop)
-            if counting and since[ix] < t:  # what no system would have left: every tick
+            if counting and since[i] < t:  # what no system would have left: every tick
                 _keep(clock, rest, at, ticks, own, alone, ka, i, unwatched, 1.0, 1.0, 1.0)
                 for j in range(C_TRAFFIC, C_MISCONDUCT + 1):
                     free += unwatched[j]
         # --- what the person knows of their travel restrictions
         if travel_on:
-            restricted = (1 if sanctions[ix] & no_flight else 0) | (
-                2 if sanctions[ix] & no_rail else 0
+            restricted = (1 if sanctions[i] & no_flight else 0) | (
+                2 if sanctions[i] & no_rail else 0
             )
-            kn = knows[ix] & restricted
+            kn = knows[i] & restricted
             if restricted and has_flag(flags, i, LEARNER):
                 if kn != restricted and uniform(kch, 64 * i + 60) < rp[RP_NOTICE]:
                     kn = restricted  # notified of the listing and what it restricts
                 elif kn and uniform(kch, 64 * i + 61) < rp[RP_FORGET]:
                     kn = 0
-            knows[ix] = kn
+            knows[i] = kn
         # --- finance: loan -> missed payments -> default -> suit -> judgment -> paid/unpaid
-        s = debt[ix]
+        s = debt[i]
         if s == NONE:
             if acting and kept[C_LOAN] > 0:  # applies; a credit sanction refuses with its
                 # strength
-                credit = credit_block(sanctions[ix], effects, strength)
+                credit = credit_block(sanctions[i], effects, strength)
                 if credit > 0.0 and uniform(kf, 4 * i + 1) < credit:
                     k = _emit(ev_agent, ev_act, k, limit, i, A.LOAN_REFUSED)
                     refused += 1
                 else:
-                    debt[ix] = LOAN
-                    misses[ix] = 0
+                    debt[i] = LOAN
+                    misses[i] = 0
         else:
             # a loan, a default, a suit, a judgment, an unpaid debt: two draws
             u0 = uniform(kf, 4 * i)
             u1 = uniform(kf, 4 * i + 1)
             if s == LOAN:
-                pm = p[P_MISSED] * (0.2 + 1.6 * trait(fragility[ix]))
-                if not employed[ix]:
+                pm = p[P_MISSED] * (0.2 + 1.6 * trait(fragility[i]))
+                if not employed[i]:
                     pm *= 2.0  # [assume] no wage, twice the risk of missing
-                credit = credit_block(sanctions[ix], effects, strength)
+                credit = credit_block(sanctions[i], effects, strength)
                 if credit > 0.0:
                     pm *= 1.0 + credit  # credit cut: no refinancing (feedback)
-                if pressured[ix]:
+                if pressured[i]:
                     pm *= 1.0 - rp[RP_COMPLY]
                 if u0 < pm:
-                    misses[ix] += 1
+                    misses[i] += 1
                     k = _emit(ev_agent, ev_act, k, limit, i, A.MISSED_PAYMENT)
-                    if misses[ix] >= p[IX_MISSES]:
-                        debt[ix] = DEFAULT
-                        misses[ix] = 0
+                    if misses[i] >= p[IX_MISSES]:
+                        debt[i] = DEFAULT
+                        misses[i] = 0
                         k = _emit(ev_agent, ev_act, k, limit, i, A.LOAN_DEFAULT)
-                elif misses[ix] > 0 and u1 < p[P_CURE]:
-                    misses[ix] = 0
-                elif misses[ix] == 0 and u1 < p[P_PAYOFF]:
-                    debt[ix] = NONE
+                elif misses[i] > 0 and u1 < p[P_CURE]:
+                    misses[i] = 0
+                elif misses[i] == 0 and u1 < p[P_PAYOFF]:
+                    debt[i] = NONE
             elif s == DEFAULT:
                 if u0 < p[P_LAWSUIT]:
-                    debt[ix] = SUED
-                    timer[ix] = int(p[IX_JUDGMENT])
+                    debt[i] = SUED
+                    timer[i] = int(p[IX_JUDGMENT])
                     k = _emit(ev_agent, ev_act, k, limit, i, A.SUED)
             elif s == SUED:
-                timer[ix] -= 1
-                if timer[ix] <= 0:
-                    debt[ix] = JUDGMENT
-                    timer[ix] = int(p[IX_DEADLINE])
+                timer[i] -= 1
+                if timer[i] <= 0:
+                    debt[i] = JUDGMENT
+                    timer[i] = int(p[IX_DEADLINE])
                     k = _emit(ev_agent, ev_act, k, limit, i, A.LOST_SUIT)
             elif s == JUDGMENT:
-                timer[ix] -= 1
-                if timer[ix] <= 0:
-                    able = u0 < (1.0 - trait(fragility[ix])) * (1.0 if employed[ix] else 0.5)
-                    if able and u1 < p[IX_PAYS] * (0.5 + trait(law[ix])):
-                        debt[ix] = NONE
+                timer[i] -= 1
+                if timer[i] <= 0:
+                    able = u0 < (1.0 - trait(fragility[i])) * (1.0 if employed[i] else 0.5)
+                    if able and u1 < p[IX_PAYS] * (0.5 + trait(law[i])):
+                        debt[i] = NONE
                         k = _emit(ev_agent, ev_act, k, limit, i, A.DEBT_PAID)
                     elif able:
-                        debt[ix] = UNPAID_REFUSES
+                        debt[i] = UNPAID_REFUSES
                         k = _emit(ev_agent, ev_act, k, limit, i, A.UNPAID_REFUSES)
                     else:
-                        debt[ix] = UNPAID_UNABLE
+                        debt[i] = UNPAID_UNABLE
                         k = _emit(ev_agent, ev_act, k, limit, i, A.UNPAID_UNABLE)
             else:  # unpaid: pays later, faster under the pressure of a listing
                 hazard = p[P_UNPAID_PAY] * (0.5 if s == UNPAID_UNABLE else 1.0)
-                if listed[ix]:
+                if listed[i]:
                     hazard = 1.0 - (1.0 - hazard) * (1.0 - p[IX_PRESSURE])
                 if u0 < hazard:
-                    debt[ix] = NONE
+                    debt[i] = NONE
                     k = _emit(ev_agent, ev_act, k, limit, i, A.DEBT_PAID)
                 else:  # the court list's other grounds, more likely the less law-abiding
-                    lax = 1.5 - trait(law[ix])
+                    lax = 1.5 - trait(law[i])
                     for g in range(len(COURT_GROUNDS)):
                         if p[_COURT + g] > 0.0:
                             u = uniform(kcourt, 4 * i + g)
@@ -1122,7 +1120,7 @@ def _persons_range(lo, hi, k, limit, t, keys, s, drawn, reading):
                             if u < lam:
                                 act = COURT_GROUNDS[g]
                                 k = _emit_count(ev_agent, ev_act, k, limit, i, act, u, lam)
-        if debt[ix] >= DEFAULT and p[_OVERDUE] > 0.0:  # a defaulted loan overdue each cycle
+        if debt[i] >= DEFAULT and p[_OVERDUE] > 0.0:  # a defaulted loan overdue each cycle
             u = uniform(kf, 4 * i + 2)
             lam = p[_OVERDUE]
             if u < lam:
@@ -1159,15 +1157,15 @@ def _persons_range(lo, hi, k, limit, t, keys, s, drawn, reading):
             # travel: an attempt is refused if the person is restricted (the refusal counted)
             if kept[C_FLIGHTS] > 0:
                 k, r = _trips(
-                    ev_agent, ev_act, k, limit, i, kept[C_FLIGHTS],
-                    (sanctions[ix] & no_flight) != 0, travel_on,
+                    ev_agent, ev_act, k, limit, i, kept[C_FLIGHTS], (sanctions[i] & no_flight) != 0,
+                    travel_on,
                     A.FLIGHT_TAKEN, A.FLIGHT_BLOCKED, 1, knows, has_flag(flags, i, LEARNER), kch,
                     64 * i, rp,
                 )  # fmt: skip
                 refused += r
             if kept[C_RAIL] > 0:
                 k, r = _trips(
-                    ev_agent, ev_act, k, limit, i, kept[C_RAIL], (sanctions[ix] & no_rail) != 0,
+                    ev_agent, ev_act, k, limit, i, kept[C_RAIL], (sanctions[i] & no_rail) != 0,
                     travel_on,
                     A.RAIL_TAKEN, A.RAIL_BLOCKED, 2, knows, has_flag(flags, i, LEARNER), kch,
                     64 * i + 30, rp,
@@ -1179,7 +1177,7 @@ def _persons_range(lo, hi, k, limit, t, keys, s, drawn, reading):
             if times > 0:
                 act = A.LUXURY_TAKEN
                 breach = False
-                if sanctions[ix] & no_luxury:  # refused, unless the person gets round it
+                if sanctions[i] & no_luxury:  # refused, unless the person gets round it
                     breach = uniform(klux, 2 * i + 1) < p[IX_BREACH]
                     act = A.LUXURY_TAKEN if breach else A.LUXURY_BLOCKED
                     refused += 0 if breach else times
@@ -1187,22 +1185,22 @@ def _persons_range(lo, hi, k, limit, t, keys, s, drawn, reading):
                 if breach:
                     k = _emit(ev_agent, ev_act, k, limit, i, A.SPENDING)
         # --- workplace evaluation, staggered through the year
-        if evaluated and employed[ix]:
-            q = 0.7 * uniform(kw, i) + 0.3 * (1.0 - trait(law[ix]))  # noisy around performance
+        if evaluated and employed[i]:
+            q = 0.7 * uniform(kw, i) + 0.3 * (1.0 - trait(law[i]))  # noisy around performance
             if q > 1.0 - p[IX_POOR] * 1.0:
                 k = _emit(ev_agent, ev_act, k, limit, i, A.POOR_EVAL)
             elif q < p[IX_GOOD]:
                 k = _emit(ev_agent, ev_act, k, limit, i, A.GOOD_EVAL)
         # --- VPN use, recorded where a source of the regime sees it (were it not hidden)
-        if vpn[ix] and rp[RP_VPN_USES] > 0.0 and (open_coverage[ix] & vpn_mask) != 0:
+        if vpn[i] and rp[RP_VPN_USES] > 0.0 and (open_coverage[i] & vpn_mask) != 0:
             u = uniform(kvpn, 4 * i + 2)
             lam = rp[RP_VPN_USES]
             if u < lam:
                 k = _emit_count(ev_agent, ev_act, k, limit, i, A.VPN_USE, u, lam)
         # --- the pressure of a refusal: a listed debtor able to pay may pay now
-        if refused > 0 and rp[RP_REFUSAL] > 0.0 and listed[ix] and debt[ix] == UNPAID_REFUSES:
+        if refused > 0 and rp[RP_REFUSAL] > 0.0 and listed[i] and debt[i] == UNPAID_REFUSES:
             if uniform(kf, 4 * i + 3) < 1.0 - (1.0 - rp[RP_PAY]) ** refused:
-                debt[ix] = NONE
+                debt[i] = NONE
                 k = _emit(ev_agent, ev_act, k, limit, i, A.DEBT_PAID)
                 k = _emit(ev_agent, ev_act, k, limit, i, A.PAID_AFTER_REFUSAL)
     return k, free

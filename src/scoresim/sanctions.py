@@ -542,7 +542,6 @@ def _apply_kernel(rules, standing, landed, proportionality, context_bound, audit
         here = np.empty(n_reps, np.int64)
         reps_from(rep_agent, rep_start, part * span, cursor)
         for i in range(part * span, min(n, (part + 1) * span)):
-            ix = np.uint64(i)  # (reads indexed with it skip the test for a negative index)
             reps_at(rep_agent, rep_start, i, cursor, here)
             b = 0
             any_true = False
@@ -551,13 +550,13 @@ def _apply_kernel(rules, standing, landed, proportionality, context_bound, audit
             n_unrel = 0
             sev = 0
             grav = 0
-            reached = len(scope) == 0 or scope[ix]  # outside a pilot: nothing lands
-            if reached and bits[ix] == 0:  # anything that could land on it?
+            reached = len(scope) == 0 or scope[i]  # outside a pilot: nothing lands
+            if reached and bits[i] == 0:  # anything that could land on it?
                 standing_any = False
                 if grade_any != 0:
-                    standing_any = (grade_any >> np.uint64(grade[ix])) & np.uint64(1) != 0
+                    standing_any = (grade_any >> np.uint64(grade[i])) & np.uint64(1) != 0
                 for k in range(len(member) if not standing_any else 0):
-                    standing_any |= list_used[k] and member[k, ix]
+                    standing_any |= list_used[k] and member[k, i]
                 for r in range(n_reps if not standing_any else 0):
                     standing_any |= here[r] >= 0
                 if not standing_any:
@@ -576,22 +575,22 @@ def _apply_kernel(rules, standing, landed, proportionality, context_bound, audit
                         gv = rep_gravity[at]
                 elif trigger[s] == ON_LIST:
                     k = index[s]
-                    if member[k, ix]:
+                    if member[k, i]:
                         hit = True
-                        c = cause[k, ix]
-                        cx = ctx[k, ix]
-                        gv = gravity[k, ix]
+                        c = cause[k, i]
+                        cx = ctx[k, i]
+                        gv = gravity[k, i]
                 else:
-                    if (grades[s] >> np.uint64(grade[ix])) & np.uint64(1):
+                    if (grades[s] >> np.uint64(grade[i])) & np.uint64(1):
                         hit = True
-                        if (grades[s] >> np.uint64(g_true[ix])) & np.uint64(1):
+                        if (grades[s] >> np.uint64(g_true[i])) & np.uint64(1):
                             c = 1
-                        elif (grades[s] >> np.uint64(g_own[ix])) & np.uint64(1):
+                        elif (grades[s] >> np.uint64(g_own[i])) & np.uint64(1):
                             c = 2
                         else:
                             c = ASSOC
-                        cx = onset_ctx[grade_set[s], ix]
-                        gv = onset_gravity[grade_set[s], ix]
+                        cx = onset_ctx[grade_set[s], i]
+                        gv = onset_gravity[grade_set[s], i]
                 if not hit:
                     continue
                 if cx >= N_DATA_CONTEXTS:
@@ -614,19 +613,19 @@ def _apply_kernel(rules, standing, landed, proportionality, context_bound, audit
                 sev += severity[s]
                 if gv > grav:
                     grav = gv
-            if b == 0 and bits[ix] == 0:
+            if b == 0 and bits[i] == 0:
                 continue  # nothing now, nothing last step: every output is at its default
-            bits[ix] = b  # (what the sanctions do follows from it: Outcome)
-            unrelated[ix] = min(n_unrel, 255)
+            bits[i] = b  # (what the sanctions do follows from it: Outcome)
+            unrelated[i] = min(n_unrel, 255)
             if n_app == 0:
-                status[ix] = 0
+                status[i] = 0
             elif any_true:
-                status[ix] = 1
+                status[i] = 1
             elif any_own:
-                status[ix] = 2
+                status[i] = 2
             else:
-                status[ix] = 3
-            disproportionate[ix] = n_app > 0 and sev > proportionality * grav
+                status[i] = 3
+            disproportionate[i] = n_app > 0 and sev > proportionality * grav
 
 
 def _representatives(reps, ctx, gravity) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -229,14 +229,10 @@ def _look_up(grade, table, out):
 
 @helper
 def _band(score, mins):
-    """The grade of ``score``: how many of the bands' minimums but the last it falls below
-    (sorted from best to worst, it falls below a first run of them: counted without a
-    branch, the answer of walking down until one is reached; 2.6 -> 0.7 ms a pass over
-    10^6 scores spread over the bands)."""
     x = np.float64(score)
-    g = 0
-    for k in range(len(mins) - 1):
-        g += x < mins[k]
+    g, last = 0, len(mins) - 1
+    while g < last and x < mins[g]:
+        g += 1
     return g
 
 

@@ -873,11 +873,11 @@ def _household_spillover(home, bits, school, spill) -> None:
     marked in order."""
     spill[:] = False
     if school:
-        _mark_households(home, bits, school, _having(bits, school), spill)
+        _mark_households(home, bits, school, _meeting(bits, school), spill)
 
 
 @njit(cache=True, parallel=True)
-def _having(bits, school):
+def _meeting(bits, school):
     """The persons whose ``bits`` meet ``school``, ascending: counted, then written, slice by
     slice in parallel, each slice read through views (indexes not negative: see
     docs/architecture.md, "Parallel kernels, same numbers")."""
