@@ -209,10 +209,10 @@ def _is_news(status, rewarded, flags, i) -> int:
     """1 if person i is newly sanctioned or newly rewarded this step (``_new_sanction`` or
     ``_new_reward``), else 0: in bit operations, so that a count over everyone has no branch
     to take."""
-    f = np.int64(flags[i])
-    sanctioned = np.int64(status[i] > 0) & ~(f >> 2)  # (WAS_SANCTIONED is bit 2,
-    rewarded_now = np.int64(rewarded[i]) & ~(f >> 3)  # WAS_REWARDED bit 3)
-    return (sanctioned | rewarded_now) & 1
+    f = flags[i]
+    sanctioned = np.int64(status[i] > 0) & np.int64((f & WAS_SANCTIONED) == 0)
+    rewarded_now = np.int64(rewarded[i]) & np.int64((f & WAS_REWARDED) == 0)
+    return sanctioned | rewarded_now
 
 
 @helper
@@ -338,7 +338,7 @@ def _refusals_kernel(ev_agent, ev_act, refused, d_refused, experience, flags):
 def _contacts_kernel(key, hears, news, told, ties, active, experience, flags):
     """Each contact (over an active tie) of a person newly sanctioned or rewarded (``news``)
     hears of it with probability ``hears`` (a draw keyed by the tie entry), which moves it
-    by ``told`` (``_own_kernel``'s shifts). Serial in person order: a contact's sum gets its
+    by ``told`` (``_news``' shifts). Serial in person order: a contact's sum gets its
     additions in one fixed order."""
     row = np.empty(row_room(ties), ties.adj.dtype)
     r = rows_in(ties, row)

@@ -637,13 +637,10 @@ def _bump_contacts(changed, marks, ties, active, listed_contacts):
                 listed_contacts[nbr_of(r[o + q])] += d
 
 
-__all__ = ["Registry", "TRUE", "FALSE", "ASSOC", "NO_CAUSE", "VISIBLE", "JOINED", "LEFT"]
-
-
 @njit(cache=True)
 def _listed_or_sanctioned(listed, sanctioned) -> np.ndarray:
     """The agents listed or with ``sanctioned`` > 0, ascending (np.flatnonzero(listed |
-    (sanctioned > 0)) in one pass that forms no column: most agents are neither)."""
+    (sanctioned > 0)), counted then written, forming no column: most agents are neither)."""
     k = 0
     for i in range(len(listed)):
         k += listed[i] | (sanctioned[i] > 0)
@@ -654,3 +651,6 @@ def _listed_or_sanctioned(listed, sanctioned) -> np.ndarray:
             out[k] = i
             k += 1
     return out
+
+
+__all__ = ["Registry", "TRUE", "FALSE", "ASSOC", "NO_CAUSE", "VISIBLE", "JOINED", "LEFT"]
