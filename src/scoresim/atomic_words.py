@@ -11,8 +11,9 @@ threads at the end of each parallel loop, which orders the rest).
 from __future__ import annotations
 
 from numba import types
-from numba.core import cgutils
 from numba.extending import intrinsic
+
+from .jit import element_pointer
 
 
 def _rmw(op: str, array, index, value):
@@ -25,11 +26,7 @@ def _rmw(op: str, array, index, value):
         return None
 
     def codegen(context, builder, signature, args):
-        array_type = signature.args[0]
-        arr = context.make_array(array_type)(context, builder, args[0])
-        ptr = cgutils.get_item_pointer(
-            context, builder, array_type, arr, [args[1]], wraparound=False
-        )
+        ptr = element_pointer(context, builder, signature.args[0], args[0], args[1])
         return builder.atomic_rmw(op, ptr, args[2], "monotonic")
 
     return types.uint64(array, index, value), codegen

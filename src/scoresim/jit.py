@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from numba import njit, types
+from numba.core import cgutils
 from numba.core.compiler import CompilerBase, DefaultPassBuilder
 from numba.core.compiler_machinery import FunctionPass, register_pass
 from numba.core.registry import CPUDispatcher
@@ -75,3 +76,11 @@ class HelperCompiler(CompilerBase):
 def helper(fn: Callable) -> CPUDispatcher:
     """Compile ``fn`` as a loop helper: cached, without reference counting."""
     return njit(cache=True, _nrt=False, pipeline_class=HelperCompiler)(fn)
+
+
+def element_pointer(context, builder, array_type, array, index):
+    """In an intrinsic's generated code (prefetch.py, atomic_words.py): the address of
+    ``array[index]``, for an index the caller knows in bounds and not negative (no
+    wraparound, no check)."""
+    arr = context.make_array(array_type)(context, builder, array)
+    return cgutils.get_item_pointer(context, builder, array_type, arr, [index], wraparound=False)

@@ -1037,8 +1037,8 @@ def _labels_of(roots):
 @helper
 def _reach(t, active, i, r, row, seen, queue, pending, state):
     """Mark node i's unseen neighbours over active ties seen and pending: on ``queue`` while
-    it has room, then in the bitset ``pending``. ``state``: the queue's length, the least
-    and greatest words set in ``pending``, the nodes seen."""
+    it has room, then in the bitset ``pending``. ``state``: the queue's length, whether any
+    went to ``pending`` (1), the nodes seen."""
     o, k = row_span(t, i, row)
     first = row_start(t, i)
     one = np.uint64(1)
@@ -1051,14 +1051,13 @@ def _reach(t, active, i, r, row, seen, queue, pending, state):
         if seen[w] & bit:
             continue
         seen[w] |= bit
-        state[3] += 1
+        state[2] += 1
         if state[0] < len(queue):
             queue[state[0]] = j
             state[0] += 1
         else:
             pending[w] |= bit
-            state[1] = min(state[1], np.int64(w))
-            state[2] = max(state[2], np.int64(w))
+            state[1] = 1
 
 
 @helper
@@ -1136,7 +1135,7 @@ def _largest_component_size(t, active, queue_room, parts):
     queue = np.empty(max(1, queue_room), np.int32)
     row = np.empty(row_room(t), t.adj.dtype)
     r = rows_in(t, row)
-    state = np.zeros(4, np.int64)
+    state = np.zeros(3, np.int64)
     one = np.uint64(1)
     best, left = 0, n
     for s in range(n):
@@ -1146,15 +1145,15 @@ def _largest_component_size(t, active, queue_room, parts):
             continue
         seen[s >> 6] |= one << np.uint64(s & 63)
         queue[0] = s
-        state[0], state[1], state[2], state[3] = 1, words, -1, 1
+        state[0], state[1], state[2] = 1, 0, 1
         head = 0
         while head < state[0]:
             _reach(t, active, queue[head], r, row, seen, queue, pending, state)
             head += 1
-        if state[1] <= state[2]:  # the queue filled: the rest in sweeps, in parallel
-            state[3] += _sweeps(t, active, seen, pending, parts)
-        best = max(best, state[3])
-        left -= state[3]
+        if state[1]:  # the queue filled: the rest in sweeps, in parallel
+            state[2] += _sweeps(t, active, seen, pending, parts)
+        best = max(best, state[2])
+        left -= state[2]
     return best
 
 

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from llvmlite import ir
 from numba import types
-from numba.core import cgutils
 from numba.extending import intrinsic
 
-from .jit import helper
+from .jit import element_pointer, helper
 from .network import row_start, stored_start
 
 AHEAD = 8  # agents ahead whose rows are asked for (4-32 measured alike on W1)
@@ -29,11 +28,7 @@ def prefetch(typingctx, array, index):
         return None
 
     def codegen(context, builder, signature, args):
-        array_type = signature.args[0]
-        arr = context.make_array(array_type)(context, builder, args[0])
-        ptr = cgutils.get_item_pointer(
-            context, builder, array_type, arr, [args[1]], wraparound=False
-        )
+        ptr = element_pointer(context, builder, signature.args[0], args[0], args[1])
         byte_ptr = ir.IntType(8).as_pointer()
         i32 = ir.IntType(32)
         fn = builder.module.declare_intrinsic(
