@@ -189,6 +189,7 @@ def test_two_pass_tie_cutting_equals_one_serial_pass():
     from scoresim.network import active_flags, from_pairs, pack_active, reverse_entry, row_room
     from scoresim.response import _apply_cuts, _draw_cuts
     from scoresim.rng import uniform
+    from scoresim.tally import ISOLATED, TALLIED, TIES, Counts
 
     rng = np.random.default_rng(3)
     n = 400
@@ -205,6 +206,12 @@ def test_two_pass_tie_cutting_equals_one_serial_pass():
     for e in range(g.entries):  # a consistent mask: both directions alike
         r = reverse_entry(t, np.searchsorted(g.indptr, e, "right") - 1, e, row)
         start[r] = start[e]
+    is_source = np.zeros(n, bool)
+    is_source[sources] = True
+    for i in np.flatnonzero(~is_source)[:80]:  # some keep only ties to sources: may lose all
+        for e in range(g.indptr[i], g.indptr[i + 1]):
+            if not is_source[nbr_[e]]:
+                start[e] = start[reverse_entry(t, i, e, row)] = 0
 
     # the oracle: one serial pass, drawing and cutting as it goes
     want = start.copy()
@@ -221,12 +228,23 @@ def test_two_pass_tie_cutting_equals_one_serial_pass():
     cuts = np.zeros(5, np.int64)
     z = np.zeros(n)
     src, ent = _draw_cuts(sources, t, got, rate, weight, key)
+    cell = (np.arange(n) % 5).astype(np.int16)  # the kept counts (tally.py), by a cell
+    kept = np.zeros((1, 5, len(TALLIED)), np.int64)
     _apply_cuts(
         src, ent, t, got, np.zeros(n, np.float32), np.zeros(n, np.float32),
         np.zeros(n, bool), np.ones(5), False, z, z.copy(), np.zeros(n, np.int32), cuts,
+        Counts(cell, kept),
     )  # fmt: skip
     assert np.array_equal(active_flags(got, g.entries), want.astype(bool))
     assert cuts.sum() == (start.sum() - want.sum()) // 2 > 50
+    # each end's loss, and whoever has no tie left, in its cell
+    rows = np.repeat(np.arange(n), np.diff(g.indptr.astype(np.int64)))
+    deg0 = np.bincount(rows, start.astype(int), n)
+    deg1 = np.bincount(rows, want.astype(int), n)
+    np.testing.assert_array_equal(kept[0, :, TIES], np.bincount(cell, deg1 - deg0, 5))
+    lost_all = (deg0 > 0) & (deg1 == 0)
+    assert lost_all.any()
+    np.testing.assert_array_equal(kept[0, :, ISOLATED], np.bincount(cell, lost_all, 5))
 
 
 def test_firm_events_grow_a_full_buffer_and_match():

@@ -272,11 +272,13 @@ def test_employers_decide_each_person_as_the_plain_chance_does():
     draws spread over every hazard and for draws within a few units in the last place of
     the chance, on both sides (response._below_chance). The plain formula is compiled as
     the kernel was: numpy's exponential may differ from it in the last place."""
+    import numba
     from numba import njit
 
     from scoresim.response import _below_chance, _employers_kernel
     from scoresim.rng import uniforms_at
     from scoresim.sanctions import JOB, Outcome, Sanctioned
+    from scoresim.tally import EMPLOYED, TALLIED
 
     @njit
     def plain(u, x):
@@ -308,8 +310,10 @@ def test_employers_decide_each_person_as_the_plain_chance_does():
     loss, firing, finding, screening = 0.1, 5.0, 30.0, 0.4
     after = employed.copy()
     sanctioned = Sanctioned.of(out)
+    cell = (np.arange(n) % 7).astype(np.int16)  # the kept counts (tally.py), by a cell
+    kept = np.zeros((numba.config.NUMBA_NUM_THREADS, 7, len(TALLIED)), np.int64)
     _employers_kernel(
-        key, employer, after, listed, sanctioned, loss, firing, finding, screening, dt
+        key, employer, after, listed, sanctioned, loss, firing, finding, screening, dt, cell, kept
     )
     u = uniforms_at(key, np.arange(n, dtype=np.int64))
     h_loss = loss + hazard.astype(np.float64) + np.where(listed, firing, 0.0)
@@ -318,6 +322,10 @@ def test_employers_decide_each_person_as_the_plain_chance_does():
     flips = (employer >= 0) & plain(u, h * dt)
     assert 0 < flips.sum() < n / 2
     np.testing.assert_array_equal(after, employed ^ flips)
+    moved = np.bincount(cell, (after & (employer >= 0)).astype(int), 7) - np.bincount(
+        cell, (employed & (employer >= 0)).astype(int), 7
+    )
+    np.testing.assert_array_equal(kept.sum(axis=0)[:, EMPLOYED], moved)
 
 
 def test_records_wait_for_their_sources_latency_in_the_order_made():

@@ -25,6 +25,7 @@ from .population import Persons
 from .registry import JOINED, LEFT, LONG_LISTED, VISIBLE
 from .response import earned
 from .sanctions import REWARD, applied_of
+from .tally import TALLIED, Tally
 
 DIMENSIONS = (  # (name, values, column) in cell order
     ("urban", ("rural", "urban")),
@@ -123,9 +124,6 @@ LISTING = (
 )
 LIVING = (
     "income",
-    "employed",
-    "isolated",
-    "active_ties",
     "watched",
     "score_sum",
     "score_sq_sum",
@@ -152,17 +150,8 @@ _APPLIED, _UNRELATED, _DISPRO, _REWARDED, _SPILL = (
         "household_spillover",
     )
 )
-_INCOME, _EMPLOYED, _ISOLATED, _TIES, _WATCHED, _SCORE, _SCORE_SQ = (
-    _V[m]
-    for m in (
-        "income",
-        "employed",
-        "isolated",
-        "active_ties",
-        "watched",
-        "score_sum",
-        "score_sq_sum",
-    )
+_INCOME, _WATCHED, _SCORE, _SCORE_SQ = (
+    _V[m] for m in ("income", "watched", "score_sum", "score_sq_sum")
 )
 _APPROVAL, _AWARE, _APPROVING, _APPROVING_AWARE, _INFORMED, _APPROVING_INFORMED = (
     _V[m]
@@ -177,11 +166,15 @@ _APPROVAL, _AWARE, _APPROVING, _APPROVING_AWARE, _INFORMED, _APPROVING_INFORMED 
 )
 assert (_L["wrongly_sanctioned"], _L["association_sanctioned"]) == (_OWN_TRUE + 1, _OWN_TRUE + 2)
 _PERSONS = PM["persons"]  # not in the pass: Recorder.persons, by cell
-# every per-person column is the pass's, but those counted from events and records
-assert set(PERSON_METRICS) == {*LISTING, *LIVING, "persons", "records", "false_records"}
+# every per-person column is the pass's, but those counted from events and records and those
+# kept by change (tally.py)
+assert set(PERSON_METRICS) == {
+    *LISTING, *LIVING, *TALLIED, "persons", "records", "false_records"
+}  # fmt: skip
 _GRADES = len(LIVING)  # grade g of a world with grades counts in its LIVING table's _GRADES + g
 LISTING_COLS = np.array([PM[m] for m in LISTING], np.int64)
 LIVING_COLS = np.array([PM[m] for m in LIVING], np.int64)
+TALLIED_COLS = [PM[m] for m in TALLIED]
 # The pass counts the LIVING columns that are counts of persons (0 or 1 each) three to an
 # integer, in fields of 21 bits (the top one below the sign bit), and adds them to the table
 # every COUNT_BLOCK persons: one addition for three (the sums are whole numbers, the same in
@@ -241,27 +234,18 @@ def _add_living(cell, earning, living, opinion, lo, hi, a, block=COUNT_BLOCK):
     (at most 2^21 - 1). Written without branches on a person's values: a mispredicted branch
     per person cost more than the rest (measured: 9.2 -> 7.2 ms a pass at 10^6, with the
     packing)."""
-    employed, employer = earning.employed, earning.employer
-    indptr, active, watched, score, grade = (
-        living.indptr,
-        living.active,
-        living.watched,
-        living.score,
-        living.grade,
-    )
+    watched, score, grade = living.watched, living.score, living.grade
     approval_base, experience, flags = opinion.base, opinion.experience, opinion.flags
     reached, info_effect = opinion.reached, opinion.info_effect
     if block > FIELD:
         raise ValueError("more persons a block than a count's field holds")
     everyone = len(reached) == 0  # a campaign reached everyone it informed
-    counts = np.zeros((N_CELLS, 3), np.int64)
+    counts = np.zeros((N_CELLS, 2), np.int64)
     for start in range(lo, hi, block):
         for k in range(start, min(hi, start + block)):
             i = np.uint64(k)  # (unsigned: every read skips numba's test for a negative index)
             c = np.uint64(cell[i])
             a[c, _INCOME] += earned(earning, i)
-            ties = active_in(active, np.int64(indptr[i]), np.int64(indptr[np.uint64(k + 1)]))
-            a[c, _TIES] += ties
             a[c, _WATCHED] += watched[i]
             a[c, _SCORE] += score[i]
             a[c, _SCORE_SQ] += score[i] * score[i]
@@ -274,19 +258,15 @@ def _add_living(cell, earning, living, opinion, lo, hi, a, block=COUNT_BLOCK):
             x = x + info_effect * np.float32(informs)  # (+ 0: x itself)
             a[c, _APPROVAL] += 1.0 / (1.0 + np.exp(-x))
             yes = np.int64(x >= 0.0)
-            works = np.int64(employed[i]) & np.int64(employer[i] >= 0)
-            counts[c, 0] += works | (np.int64(ties == 0) << 21) | (aw << 42)
-            counts[c, 1] += yes | ((yes & aw) << 21) | (inf << 42)
-            counts[c, 2] += yes & inf
+            counts[c, 0] += aw | (yes << 21) | ((yes & aw) << 42)
+            counts[c, 1] += inf | ((yes & inf) << 21)
         for c in range(N_CELLS):
             w0, w1 = counts[c, 0], counts[c, 1]
-            a[c, _EMPLOYED] += w0 & FIELD
-            a[c, _ISOLATED] += (w0 >> 21) & FIELD
-            a[c, _AWARE] += w0 >> 42
-            a[c, _APPROVING] += w1 & FIELD
-            a[c, _APPROVING_AWARE] += (w1 >> 21) & FIELD
-            a[c, _INFORMED] += w1 >> 42
-            a[c, _APPROVING_INFORMED] += counts[c, 2]
+            a[c, _AWARE] += w0 & FIELD
+            a[c, _APPROVING] += (w0 >> 21) & FIELD
+            a[c, _APPROVING_AWARE] += w0 >> 42
+            a[c, _INFORMED] += w1 & FIELD
+            a[c, _APPROVING_INFORMED] += w1 >> 21
             counts[c, :] = 0
 
 
@@ -514,6 +494,7 @@ class Recorder:
         # 8 rewarded, 16 on own true records (results.sanction_classes reads them)
         self.ever = np.zeros(persons.n, np.uint8)
         self._tables: np.ndarray | None = None  # the pass's scratch, made on first use
+        self.tally = Tally(self.cell, N_CELLS)  # the columns kept by change
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_tables": None}  # scratch stays out of checkpoints
@@ -579,6 +560,9 @@ class Recorder:
             len(reg.on) > 0 or _any_of(out.bits, spill),  # (bits: applied or rewarded)
         )
         acc[:, _PERSONS] += self.persons
+        acc[:, TALLIED_COLS] = self.tally.read(
+            graph.indptr, active, earning.employed, earning.employer
+        )
         _count_acts_and_records(
             self.cell, ev_agent, ev_act, self._act_cols, rec_subject, rec_true, acc
         )

@@ -41,6 +41,7 @@ from .parallel import row_slicing
 from .rng import Stream, stream_key, uniform, uniforms_at
 from .scenario import Regime, Scenario, association_on
 from .scoring import ACT_GRAVITY
+from .tally import NOWHERE
 
 
 def sharing_layers(regime: Regime) -> np.ndarray:
@@ -124,9 +125,10 @@ class Policing:
         return self.first != self.never
 
     def respond(self, t, seed, recs, opaque, state, graph, active, risk_aversion, ledger,
-                listed, cuts) -> None:  # fmt: skip
-        """This step's offences: the pressed who offended anyway lose ties, the others may be
-        pressed; then pressure lapses for some of those pressed before."""
+                listed, cuts, counts=NOWHERE) -> None:  # fmt: skip
+        """This step's offences: the pressed who offended anyway lose ties (into the kept
+        ``counts``, tally.py), the others may be pressed; then pressure lapses for some of
+        those pressed before."""
         if not self.on:  # no policing (any more): those pressed before are let go in time
             if state.pressured.any():
                 self._lapse(state.pressured, np.flatnonzero(state.pressured),
@@ -150,6 +152,7 @@ class Policing:
                 ledger,
                 listed,
                 cuts,
+                counts,
             )
             self.cuts += int(cuts[:4].sum()) - total
         if len(first):

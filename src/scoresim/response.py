@@ -35,6 +35,7 @@ from .population import SELF_EMPLOYED, has_flag, trait
 from .prefetch import prefetch_row
 from .rng import uniform
 from .sanctions import income_factor_of, job_hazard_of
+from .tally import NOWHERE, job_changed, tie_cut
 
 
 def _weight_of(weight, j):
@@ -115,11 +116,13 @@ def _apply_cuts(
     sum_w,
     listed_contacts,
     cuts,
+    counts,
 ):
     """Pass 2, serial in the drawn order: cut the drawn ties (entry ``ent[k]`` of source
     ``src[k]``). A drawn entry whose tie was cut from the other end earlier in the order is
     inactive by then (both entries' bits are cleared), so the outcome is that of one serial
-    pass that draws and cuts as it goes."""
+    pass that draws and cuts as it goes. Each end's loss goes into the kept ``counts``
+    (tally.py)."""
     row = np.empty(row_room(ties), ties.adj.dtype)
     for k in range(len(ent)):
         e = ent[k]
@@ -131,8 +134,10 @@ def _apply_cuts(
         lay = layer_of(v)
         r = reverse_of(ties, j, v, row)
         deactivate(active, e)
+        tie_cut(counts, ties, active, j)
         if r >= 0:
             deactivate(active, r)
+            tie_cut(counts, ties, active, i)
         w = layer_w[lay]
         if track_own:  # own points, true and false, in float32
             sum_own[i] -= w * (own_true[j] + own_false[j])
@@ -146,17 +151,20 @@ def _apply_cuts(
         cuts[lay] += 1
 
 
-def cut_ties(sources: np.ndarray, graph, active, rate, weight, key, ledger, listed, cuts) -> None:
-    """Contacts of ``sources`` cut ties with them (see module doc)."""
+def cut_ties(
+    sources: np.ndarray, graph, active, rate, weight, key, ledger, listed, cuts, counts=NOWHERE
+) -> None:
+    """Contacts of ``sources`` cut ties with them (see module doc); ``counts``: where the
+    persons' kept tie counts go (tally.py; firms keep none)."""
     if len(sources) == 0 or not (rate > 0).any():
         return
     sources = sources.astype(np.int32)
     active = check_active(active, graph.entries)
     src, ent = _draw_cuts(sources, graph.ties, active, rate, weight, key)
-    cut_entries(src, ent, graph, active, ledger, listed, cuts)
+    cut_entries(src, ent, graph, active, ledger, listed, cuts, counts)
 
 
-def cut_entries(src, ent, graph, active, ledger, listed, cuts) -> None:
+def cut_entries(src, ent, graph, active, ledger, listed, cuts, counts=NOWHERE) -> None:
     """Cut the ties of entries ``ent`` (of sources ``src``) still active, in order (pass 2)."""
     if len(ent) == 0:
         return
@@ -175,12 +183,24 @@ def cut_entries(src, ent, graph, active, ledger, listed, cuts) -> None:
         ledger.sum_w,
         ledger.listed_contacts,
         cuts,
+        counts,
     )
 
 
 @njit(cache=True, parallel=True)
 def _employers_kernel(
-    key, employer, employed, listed, sanctioned, base_loss, firing, finding, screening, dt
+    key,
+    employer,
+    employed,
+    listed,
+    sanctioned,
+    base_loss,
+    firing,
+    finding,
+    screening,
+    dt,
+    cell,
+    by_thread,
 ):
     bits, effects, strength = sanctioned
     for i in prange(len(employed)):
@@ -192,10 +212,12 @@ def _employers_kernel(
             h += firing if listed[i] else 0.0
             if _below_chance(u, h * dt):
                 employed[i] = False
+                job_changed(cell, by_thread, i, False)
         else:
             h = finding * ((1.0 - screening) if listed[i] else 1.0)
             if _below_chance(u, h * dt):
                 employed[i] = True
+                job_changed(cell, by_thread, i, True)
 
 
 @njit(inline="always", cache=True)
@@ -210,10 +232,13 @@ def _below_chance(u, x):
     return u < 1.0 - np.exp(-x)
 
 
-def employers(key, employer, employed, listed, sanctioned, behaviour, response, dt) -> None:
+def employers(
+    key, employer, employed, listed, sanctioned, behaviour, response, dt, counts=NOWHERE
+) -> None:
     """Employers let staff go (more so if listed, low-graded or sanctioned: ``sanctioned``,
     sanctions.Sanctioned) and screen applicants by list and grade (``listed`` holds both).
-    A person who finds a job again returns to the same firm's payroll [assume]."""
+    A person who finds a job again returns to the same firm's payroll [assume]. Each change
+    goes into the kept ``counts`` (tally.py)."""
     _employers_kernel(
         key,
         employer,
@@ -225,6 +250,7 @@ def employers(key, employer, employed, listed, sanctioned, behaviour, response, 
         behaviour.job_finding,
         response.employer_screening,
         dt,
+        *counts,
     )
 
 

@@ -584,6 +584,7 @@ class World:
             self.ledger,
             self.registry.listed,
             self.cuts,
+            self.recorder.tally.counts,
         )
         self.policing.respond(
             t,
@@ -597,6 +598,7 @@ class World:
             self.ledger,
             self.registry.listed,
             self.cuts,
+            self.recorder.tally.counts,
         )
         self.policing.respond_firms(
             t, self.seed, frecs, self.firm_sources.opaque, self.legal_rep, st.watched
@@ -681,6 +683,7 @@ class World:
             sc.behaviour,
             regime.response,
             self.dt,
+            self.recorder.tally.counts,
         )
         # 7. approval: awareness, experience, information
         self.approval.step(
