@@ -3,7 +3,9 @@
 
 Each step, one pass over persons adds every per-person quantity into a small table of
 *cells* — the cross of urban x minority x income quintile x foreigner x sex x age band (320
-cells) — and the events and records of the step are counted into the same cells. Groups
+cells) — and the events and records of the step are counted into the same cells. The few
+columns that move for few persons a step (active ties, the isolated, the employed) are not
+in the pass: the kernels that change them keep them by cell (tally.py). Groups
 (urban, rural, minority, income_q1 ...) are sums of cells, formed once at the end, so the
 per-step cost does not grow with the number of groups. Sums run in a fixed order, so results
 are identical whatever the thread count. Totals that have no group (ties per layer, list
