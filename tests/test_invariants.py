@@ -7,12 +7,9 @@ import pytest
 
 from scoresim import Sim, load_scenario
 from scoresim.approval import AWARE, INFORMED
-from scoresim.network import active_flags, pack_active
-from scoresim.population import SELF_EMPLOYED
-from scoresim.response import Earning
+from scoresim.network import active_flags
 from scoresim.results import Results
-from scoresim.sanctions import N_EFFECTS
-from scoresim.tally import TALLIED
+from scoresim.tally import KEPT
 
 ARTICLE_SOURCES = tuple(load_scenario("article").sources)
 
@@ -236,7 +233,7 @@ def test_the_cells_recorded_equal_a_recount_by_cell():
     sim = Sim("article", n=4000, years=0.5, seed=9, twin=False).build()
     w = sim.worlds[0]
     rec = w.recorder
-    name = {m: M.ALL_PERSON_METRICS.index(m) for m in M.LIVING + TALLIED}
+    name = {m: M.ALL_PERSON_METRICS.index(m) for m in M.LIVING + KEPT}
     seen = []
 
     def check(t: int) -> None:
@@ -280,14 +277,7 @@ def test_the_cells_recorded_equal_a_recount_by_cell():
         return rng.random(n) < p
 
     cell = rng.integers(0, M.N_CELLS, n).astype(rec.cell.dtype)
-    none16, no_effects = np.zeros(n, np.uint16), np.zeros(N_EFFECTS, np.uint16)
-    payroll = np.where(flags(0.9), 1, -1).astype(np.int32)
-    own = flags(0.1).astype(np.uint8) * np.uint8(SELF_EMPLOYED)
-    earning = Earning(rng.random(n).astype(np.float32), payroll, flags(0.8), own,
-                      np.float32(0.4), none16, no_effects, np.zeros(16))  # fmt: skip
-    # rows of 7 ties (across words of the active bits), none active in a third of them
-    ties = (rng.random((n, 7)) < 0.6) & ~flags(0.3)[:, None]
-    living = M.Living(np.arange(n + 1, dtype=np.int64) * 7, pack_active(ties.ravel()),
+    living = M.Living(np.zeros(n + 1, np.int64), np.empty(0, np.uint64),  # (ties: tally.py)
                       rng.random(n).astype(np.float32), rng.normal(900, 50, n).astype(np.float32),
                       np.empty(0, np.uint8))  # fmt: skip
     aware, informed = flags(0.5), flags(0.4)
@@ -296,8 +286,8 @@ def test_the_cells_recorded_equal_a_recount_by_cell():
                         bits.astype(np.uint8), flags(0.5), np.float32(0.3))  # fmt: skip
     width = len(M.LIVING)
     once, often = np.zeros((M.N_CELLS, width)), np.zeros((M.N_CELLS, width))
-    M._add_living(cell, earning, living, opinion, 0, n, once)
-    M._add_living(cell, earning, living, opinion, 0, n, often, 7)
+    M._add_living(cell, living, opinion, 0, n, once)
+    M._add_living(cell, living, opinion, 0, n, often, 7)
     assert np.array_equal(once, often)
     x = opinion.base + informed * opinion.reached * np.float32(0.3)
     yes = x >= 0
@@ -308,21 +298,18 @@ def test_the_cells_recorded_equal_a_recount_by_cell():
     # one cell, every person counted in every field: as many as a field holds, in full blocks
     n = int(M.FIELD)
     yes = np.ones(n, bool)
-    zero, none = np.zeros(n, np.int32), np.zeros(n, np.float32)
-    own = np.full(n, SELF_EMPLOYED, np.uint8)
-    earning = Earning(none, zero, yes, own, np.float32(0.4), np.zeros(n, np.uint16), no_effects,
-                      np.zeros(16))  # fmt: skip
+    none = np.zeros(n, np.float32)
     living = M.Living(np.zeros(n + 1, np.int64), np.empty(0, np.uint64), none, none,
                       np.empty(0, np.uint8))  # fmt: skip
     opinion = M.Opinion(np.ones(n, np.float32), np.zeros(n, np.float32),
                         np.full(n, AWARE | INFORMED, np.uint8), np.empty(0, bool),
                         np.float32(0.0))  # fmt: skip
     full = np.zeros((M.N_CELLS, width))
-    M._add_living(np.zeros(n, np.int32), earning, living, opinion, 0, n, full)
+    M._add_living(np.zeros(n, np.int32), living, opinion, 0, n, full)
     for m in counted:
         assert full[0, M.LIVING.index(m)] == n, m
     with pytest.raises(ValueError, match="field"):
-        M._add_living(np.zeros(n, np.int32), earning, living, opinion, 0, n, full, n + 1)
+        M._add_living(np.zeros(n, np.int32), living, opinion, 0, n, full, n + 1)
 
 
 def test_acts_and_records_are_counted_in_their_persons_cells():

@@ -189,7 +189,7 @@ def test_two_pass_tie_cutting_equals_one_serial_pass():
     from scoresim.network import active_flags, from_pairs, pack_active, reverse_entry, row_room
     from scoresim.response import _apply_cuts, _draw_cuts
     from scoresim.rng import uniform
-    from scoresim.tally import ISOLATED, TALLIED, TIES, Counts
+    from scoresim.tally import INCOME_BINS, ISOLATED, TALLIED, TIES, Counts
 
     rng = np.random.default_rng(3)
     n = 400
@@ -230,10 +230,11 @@ def test_two_pass_tie_cutting_equals_one_serial_pass():
     src, ent = _draw_cuts(sources, t, got, rate, weight, key)
     cell = (np.arange(n) % 5).astype(np.int16)  # the kept counts (tally.py), by a cell
     kept = np.zeros((1, 5, len(TALLIED)), np.int64)
+    income = np.zeros((1, 5, INCOME_BINS), np.int64)
     _apply_cuts(
         src, ent, t, got, np.zeros(n, np.float32), np.zeros(n, np.float32),
         np.zeros(n, bool), np.ones(5), False, z, z.copy(), np.zeros(n, np.int32), cuts,
-        Counts(cell, kept),
+        Counts(cell, kept, income),
     )  # fmt: skip
     assert np.array_equal(active_flags(got, g.entries), want.astype(bool))
     assert cuts.sum() == (start.sum() - want.sum()) // 2 > 50
@@ -245,6 +246,7 @@ def test_two_pass_tie_cutting_equals_one_serial_pass():
     lost_all = (deg0 > 0) & (deg1 == 0)
     assert lost_all.any()
     np.testing.assert_array_equal(kept[0, :, ISOLATED], np.bincount(cell, lost_all, 5))
+    assert not income.any()  # a cut moves nobody's income
 
 
 def test_firm_events_grow_a_full_buffer_and_match():

@@ -275,10 +275,10 @@ def test_employers_decide_each_person_as_the_plain_chance_does():
     import numba
     from numba import njit
 
-    from scoresim.response import _below_chance, _employers_kernel
+    from scoresim.response import _below_chance, _employers_kernel, income
     from scoresim.rng import uniforms_at
-    from scoresim.sanctions import JOB, Outcome, Sanctioned
-    from scoresim.tally import EMPLOYED, TALLIED
+    from scoresim.sanctions import JOB, Earning, Outcome, Sanctioned
+    from scoresim.tally import EMPLOYED, INCOME_BINS, TALLIED, income_sums
 
     @njit
     def plain(u, x):
@@ -309,11 +309,16 @@ def test_employers_decide_each_person_as_the_plain_chance_does():
     assert hazard.min() < 5.0 and hazard.max() > 40.0
     loss, firing, finding, screening = 0.1, 5.0, 30.0, 0.4
     after = employed.copy()
-    sanctioned = Sanctioned.of(out)
-    cell = (np.arange(n) % 7).astype(np.int16)  # the kept counts (tally.py), by a cell
-    kept = np.zeros((numba.config.NUMBA_NUM_THREADS, 7, len(TALLIED)), np.int64)
+    base = rng.lognormal(10, 1, n).astype(np.float32)
+    paid = Earning(base, employer, after, np.zeros(n, np.uint8), np.float32(0.4),
+                   *Sanctioned.of(out))  # fmt: skip
+    before = income(paid._replace(employed=employed))
+    cell = (np.arange(n) % 7).astype(np.int16)  # the kept sums (tally.py), by a cell
+    threads = numba.config.NUMBA_NUM_THREADS
+    kept = np.zeros((threads, 7, len(TALLIED)), np.int64)
+    bins = np.zeros((threads, 7, INCOME_BINS), np.int64)
     _employers_kernel(
-        key, employer, after, listed, sanctioned, loss, firing, finding, screening, dt, cell, kept
+        key, paid, after, listed, loss, firing, finding, screening, dt, cell, kept, bins
     )
     u = uniforms_at(key, np.arange(n, dtype=np.int64))
     h_loss = loss + hazard.astype(np.float64) + np.where(listed, firing, 0.0)
@@ -326,6 +331,10 @@ def test_employers_decide_each_person_as_the_plain_chance_does():
         cell, (employed & (employer >= 0)).astype(int), 7
     )
     np.testing.assert_array_equal(kept.sum(axis=0)[:, EMPLOYED], moved)
+    gained = income(paid).astype(np.float64) - before  # (the new incomes, less the old)
+    np.testing.assert_allclose(
+        income_sums(bins.sum(axis=0)), np.bincount(cell, gained, 7), rtol=1e-12
+    )
 
 
 def test_records_wait_for_their_sources_latency_in_the_order_made():

@@ -4,8 +4,8 @@
 Each step, one pass over persons adds every per-person quantity into a small table of
 *cells* — the cross of urban x minority x income quintile x foreigner x sex x age band (320
 cells) — and the events and records of the step are counted into the same cells. The few
-columns that move for few persons a step (active ties, the isolated, the employed) are not
-in the pass: the kernels that change them keep them by cell (tally.py). Groups
+columns that move for few persons a step (active ties, the isolated, the employed, income)
+are not in the pass: the kernels that change them keep them by cell (tally.py). Groups
 (urban, rural, minority, income_q1 ...) are sums of cells, formed once at the end, so the
 per-step cost does not grow with the number of groups. Sums run in a fixed order, so results
 are identical whatever the thread count. Totals that have no group (ties per layer, list
@@ -27,7 +27,7 @@ from .population import Persons
 from .registry import JOINED, LEFT, LONG_LISTED, VISIBLE
 from .response import earned
 from .sanctions import REWARD, applied_of
-from .tally import TALLIED, Tally
+from .tally import EMPLOYED, INCOME_BINS, ISOLATED, KEPT, TALLIED, TIES, Tally, add_income
 
 DIMENSIONS = (  # (name, values, column) in cell order
     ("urban", ("rural", "urban")),
@@ -125,7 +125,6 @@ LISTING = (
     "household_spillover",
 )
 LIVING = (
-    "income",
     "watched",
     "score_sum",
     "score_sq_sum",
@@ -152,9 +151,7 @@ _APPLIED, _UNRELATED, _DISPRO, _REWARDED, _SPILL = (
         "household_spillover",
     )
 )
-_INCOME, _WATCHED, _SCORE, _SCORE_SQ = (
-    _V[m] for m in ("income", "watched", "score_sum", "score_sq_sum")
-)
+_WATCHED, _SCORE, _SCORE_SQ = (_V[m] for m in ("watched", "score_sum", "score_sq_sum"))
 _APPROVAL, _AWARE, _APPROVING, _APPROVING_AWARE, _INFORMED, _APPROVING_INFORMED = (
     _V[m]
     for m in (
@@ -171,12 +168,12 @@ _PERSONS = PM["persons"]  # not in the pass: Recorder.persons, by cell
 # every per-person column is the pass's, but those counted from events and records and those
 # kept by change (tally.py)
 assert set(PERSON_METRICS) == {
-    *LISTING, *LIVING, *TALLIED, "persons", "records", "false_records"
+    *LISTING, *LIVING, *KEPT, "persons", "records", "false_records"
 }  # fmt: skip
 _GRADES = len(LIVING)  # grade g of a world with grades counts in its LIVING table's _GRADES + g
 LISTING_COLS = np.array([PM[m] for m in LISTING], np.int64)
 LIVING_COLS = np.array([PM[m] for m in LIVING], np.int64)
-TALLIED_COLS = [PM[m] for m in TALLIED]
+TALLIED_COLS, INCOME_COL = [PM[m] for m in TALLIED], PM["income"]
 # The pass counts the LIVING columns that are counts of persons (0 or 1 each) three to an
 # integer, in fields of 21 bits (the top one below the sign bit), and adds them to the table
 # every COUNT_BLOCK persons: one addition for three (the sums are whole numbers, the same in
@@ -230,7 +227,7 @@ class Opinion(NamedTuple):
 
 
 @njit(cache=True)
-def _add_living(cell, earning, living, opinion, lo, hi, a, block=COUNT_BLOCK):
+def _add_living(cell, living, opinion, lo, hi, a, block=COUNT_BLOCK):
     """Persons lo..hi-1 into ``a`` (their cells' LIVING columns, then grades): the sums in
     person order, the counts of persons three to an integer, added every ``block`` persons
     (at most 2^21 - 1). Written without branches on a person's values: a mispredicted branch
@@ -247,7 +244,6 @@ def _add_living(cell, earning, living, opinion, lo, hi, a, block=COUNT_BLOCK):
         for k in range(start, min(hi, start + block)):
             i = np.uint64(k)  # (unsigned: every read skips numba's test for a negative index)
             c = np.uint64(cell[i])
-            a[c, _INCOME] += earned(earning, i)
             a[c, _WATCHED] += watched[i]
             a[c, _SCORE] += score[i]
             a[c, _SCORE_SQ] += score[i] * score[i]
@@ -274,7 +270,7 @@ def _add_living(cell, earning, living, opinion, lo, hi, a, block=COUNT_BLOCK):
 
 @njit(cache=True, parallel=True)
 def _person_pass(
-    cell, listing, sanctioning, earning, living, opinion, ever, tables, living_cols, acc, anyone
+    cell, listing, sanctioning, living, opinion, ever, tables, living_cols, acc, anyone
 ):
     """Add every person into its cell; each slice (parallel.py) sums into its own table and
     the tables are added in slice order. Within a slice, two tasks split the columns between
@@ -300,7 +296,7 @@ def _person_pass(
         a[:] = 0.0
         lo, hi = part * span, min(n, (part + 1) * span)
         if half == 1:
-            _add_living(cell, earning, living, opinion, lo, hi, a)
+            _add_living(cell, living, opinion, lo, hi, a)
             continue
         if not anyone:
             continue
@@ -353,6 +349,28 @@ def _count_acts_and_records(cell, ev_agent, ev_act, act_cols, rec_subject, rec_t
         acc[c, _RECORDS] += 1.0
         if not rec_true[r]:
             acc[c, _FALSE_RECORDS] += 1.0
+
+
+def recount_kept(cell, indptr, active, earning) -> tuple[np.ndarray, np.ndarray]:
+    """What tally.py keeps by change, counted afresh over everyone: ([cells, TALLIED] active
+    ties, isolated, employed; [cells, INCOME_BINS] the income's bins)."""
+    counted = np.zeros((N_CELLS, len(TALLIED)), np.int64)
+    income = np.zeros((1, N_CELLS, INCOME_BINS), np.int64)  # (one thread's table)
+    _recount_kept(cell, indptr, active, earning, counted, income)
+    return counted, income[0]
+
+
+@njit(cache=True)
+def _recount_kept(cell, indptr, active, earning, counted, income):
+    employed, employer = earning.employed, earning.employer
+    for k in range(len(cell)):
+        i = np.uint64(k)  # (unsigned: no test for a negative index)
+        c = np.uint64(cell[i])
+        ties = active_in(active, np.int64(indptr[i]), np.int64(indptr[np.uint64(k + 1)]))
+        counted[c, TIES] += ties
+        counted[c, ISOLATED] += np.int64(ties == 0)
+        counted[c, EMPLOYED] += np.int64(employed[i]) & np.int64(employer[i] >= 0)
+        add_income(income, 0, c, earned(earning, i), 1)
 
 
 def _any_of(*columns: np.ndarray) -> bool:
@@ -551,7 +569,6 @@ class Recorder:
                 out.effects,
                 spill,
             ),
-            earning,
             living,
             opinion,
             self.ever,
@@ -562,9 +579,9 @@ class Recorder:
             len(reg.on) > 0 or _any_of(out.bits, spill),  # (bits: applied or rewarded)
         )
         acc[:, _PERSONS] += self.persons
-        acc[:, TALLIED_COLS] = self.tally.read(
-            graph.indptr, active, earning.employed, earning.employer
-        )
+        if self.tally.stale:
+            self.tally.restart(*recount_kept(self.cell, graph.indptr, active, earning))
+        acc[:, TALLIED_COLS], acc[:, INCOME_COL] = self.tally.sums()
         _count_acts_and_records(
             self.cell, ev_agent, ev_act, self._act_cols, rec_subject, rec_true, acc
         )

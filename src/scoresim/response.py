@@ -10,8 +10,6 @@ The same kernel serves firms dropping listed partners (business layer, weight 1)
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 from numba import njit, prange, types
 from numba.extending import overload
@@ -31,11 +29,11 @@ from .network import (
     rows_in,
 )
 from .parallel import row_slicing
-from .population import SELF_EMPLOYED, has_flag, trait
+from .population import trait
 from .prefetch import prefetch_row
 from .rng import uniform
-from .sanctions import income_factor_of, job_hazard_of
-from .tally import NOWHERE, job_changed, tie_cut
+from .sanctions import Earning, income_of, job_hazard_of
+from .tally import NOWHERE, job_changed, move_income, tie_cut
 
 
 def _weight_of(weight, j):
@@ -190,10 +188,9 @@ def cut_entries(src, ent, graph, active, ledger, listed, cuts, counts=NOWHERE) -
 @njit(cache=True, parallel=True)
 def _employers_kernel(
     key,
-    employer,
+    paid,
     employed,
     listed,
-    sanctioned,
     base_loss,
     firing,
     finding,
@@ -201,23 +198,26 @@ def _employers_kernel(
     dt,
     cell,
     by_thread,
+    income,
 ):
-    bits, effects, strength = sanctioned
+    """``paid``: what income follows from (Earning; its ``employed`` is ``employed``, which
+    this writes: read and written through the argument of its own)."""
+    employer, bits, effects, strength = paid.employer, paid.bits, paid.effects, paid.strength
     for i in prange(len(employed)):
         if employer[i] < 0:
             continue  # outside the workforce (retired, self-employed, not working)
         u = uniform(key, i)
-        if employed[i]:
+        was = employed[i]
+        if was:
             h = base_loss + job_hazard_of(bits[i], effects, strength)
             h += firing if listed[i] else 0.0
-            if _below_chance(u, h * dt):
-                employed[i] = False
-                job_changed(cell, by_thread, i, False)
         else:
             h = finding * ((1.0 - screening) if listed[i] else 1.0)
-            if _below_chance(u, h * dt):
-                employed[i] = True
-                job_changed(cell, by_thread, i, True)
+        if _below_chance(u, h * dt):
+            employed[i] = not was
+            job_changed(cell, by_thread, i, not was)
+            move_income(cell, income, i, income_of(paid, i, was, bits[i]),
+                        income_of(paid, i, not was, bits[i]))  # fmt: skip
 
 
 @njit(inline="always", cache=True)
@@ -232,19 +232,16 @@ def _below_chance(u, x):
     return u < 1.0 - np.exp(-x)
 
 
-def employers(
-    key, employer, employed, listed, sanctioned, behaviour, response, dt, counts=NOWHERE
-) -> None:
-    """Employers let staff go (more so if listed, low-graded or sanctioned: ``sanctioned``,
-    sanctions.Sanctioned) and screen applicants by list and grade (``listed`` holds both).
-    A person who finds a job again returns to the same firm's payroll [assume]. Each change
-    goes into the kept ``counts`` (tally.py)."""
+def employers(key, paid: Earning, listed, behaviour, response, dt, counts=NOWHERE) -> None:
+    """Employers let staff go (more so if listed, low-graded or sanctioned: ``paid``'s
+    sanctions) and screen applicants by list and grade (``listed`` holds both). A person who
+    finds a job again returns to the same firm's payroll [assume]. Each change, and the
+    income it moves, goes into the kept ``counts`` (tally.py)."""
     _employers_kernel(
         key,
-        employer,
-        employed,
+        paid,
+        paid.employed,
         listed,
-        sanctioned,
         behaviour.job_loss,
         response.employer_firing,
         behaviour.job_finding,
@@ -254,30 +251,11 @@ def employers(
     )
 
 
-class Earning(NamedTuple):
-    """What a person's income follows from: base income, payroll (``employer``; -1: none),
-    job, whose a denied licence cuts (``flags``: Society.flags, SELF_EMPLOYED), the share of
-    income an unemployed person keeps (a np.float32) and their sanctions (sanctions.Sanctioned's
-    columns: flat, as a parallel loop takes a bundle)."""
-
-    base_income: np.ndarray
-    employer: np.ndarray
-    employed: np.ndarray
-    flags: np.ndarray
-    unemployed_share: np.float32
-    bits: np.ndarray
-    effects: np.ndarray
-    strength: np.ndarray
-
-
 @helper
 def earned(e, i):
     """Person i's income after job status, sanctions and rewards (float32; formed where it
-    is read — the metrics pass — not held in a column)."""
-    work = np.float32(1.0) if e.employer[i] < 0 or e.employed[i] else e.unemployed_share
-    own = has_flag(e.flags, i, SELF_EMPLOYED)
-    factor = income_factor_of(e.bits[i], own, e.effects, e.strength)
-    return e.base_income[i] * work * factor
+    is read, not held in a column: sanctions.income_of)."""
+    return income_of(e, i, e.employed[i], e.bits[i])
 
 
 def income(earning: Earning) -> np.ndarray:

@@ -30,9 +30,11 @@ from .effects import EFFECT_ID, EFFECTS
 from .jit import helper
 from .network import popcount
 from .parallel import slicing
+from .population import SELF_EMPLOYED, has_flag
 from .registry import ASSOC, ASSOC_CONTEXT, NO_CAUSE, Registry
 from .scenario import Regime, association_on
 from .scoring import NO_CONTEXT, Ledger
+from .tally import NOWHERE, Counts, move_income
 
 ON_LIST, ON_GRADE = 0, 1
 LUXURY = EFFECT_ID["block_luxury"]
@@ -392,6 +394,39 @@ def income_factor_of(b, self_employed, effects, strength):
     return np.float32(max(0.0, 1.0 - min(loss, 1.0) + gain))
 
 
+class Earning(NamedTuple):
+    """What a person's income follows from: base income, payroll (``employer``; -1: none),
+    job, whose a denied licence cuts (``flags``: Society.flags, SELF_EMPLOYED), the share of
+    income an unemployed person keeps (a np.float32) and their sanctions (sanctions.Sanctioned's
+    columns: flat, as a parallel loop takes a bundle)."""
+
+    base_income: np.ndarray
+    employer: np.ndarray
+    employed: np.ndarray
+    flags: np.ndarray
+    unemployed_share: np.float32
+    bits: np.ndarray
+    effects: np.ndarray
+    strength: np.ndarray
+
+
+_UNPAID = Earning(  # what no agent's income follows from (firms: nothing kept)
+    np.zeros(0, np.float32), np.zeros(0, np.int32), np.zeros(0, bool), np.zeros(0, np.uint8),
+    np.float32(0.0), np.zeros(0, np.uint16), np.zeros(N_EFFECTS, np.uint16),
+    np.zeros(MAX_SANCTIONS, np.float64),
+)  # fmt: skip
+
+
+@helper
+def income_of(e, i, employed, b):
+    """float32: person i's income were it ``employed`` (if on a payroll) with sanctions
+    ``b``: its base income, the share an unemployed person keeps, and what its sanctions and
+    rewards do (``income_factor_of``). ``e``: what income follows from (response.Earning)."""
+    work = np.float32(1.0) if e.employer[i] < 0 or employed else e.unemployed_share
+    own = has_flag(e.flags, i, SELF_EMPLOYED)
+    return e.base_income[i] * work * income_factor_of(b, own, e.effects, e.strength)
+
+
 @helper
 def inspection_of(b, effects, strength):
     """float32: the multiplier on the inspections of a firm with bits ``b``."""
@@ -504,12 +539,16 @@ def reps_at(rep_agent, rep_start, i, cursor, here):
 
 
 @njit(cache=True, parallel=True)
-def _apply_kernel(rules, standing, landed, proportionality, context_bound, audit_parts):
+def _apply_kernel(
+    rules, standing, landed, proportionality, context_bound, audit_parts, paid, cell, income
+):
     """Every agent's sanctions this step, in slices (parallel.py); each slice counts its
     applications into its own audit matrix (integer counts: the sum is the same in any
     order). An agent on no list, in no sanctioned grade, answerable for no firm and with no
     sanction last step is passed over after a look at those few columns: nothing lands on it
-    and its outputs are at their defaults — most agents, most steps."""
+    and its outputs are at their defaults — most agents, most steps. A person whose
+    sanctions change moves its income in the kept sums (tally.py: ``cell``, ``income``;
+    ``paid``, what income follows from; ``cell`` empty for firms)."""
     trigger, index, grades, via_firm = rules.trigger, rules.index, rules.grades, rules.via_firm
     effect, related, severity = rules.effect, rules.related, rules.severity
     sanction_ctx, grade_set = rules.context, rules.grade_set
@@ -615,6 +654,10 @@ def _apply_kernel(rules, standing, landed, proportionality, context_bound, audit
                     grav = gv
             if b == 0 and bits[i] == 0:
                 continue  # nothing now, nothing last step: every output is at its default
+            if len(cell) and b != bits[i]:
+                job = paid.employed[i]
+                move_income(cell, income, i, income_of(paid, i, job, bits[i]),
+                            income_of(paid, i, job, b))  # fmt: skip
             bits[i] = b  # (what the sanctions do follows from it: Outcome)
             unrelated[i] = min(n_unrel, 255)
             if n_app == 0:
@@ -655,14 +698,18 @@ def apply(
     legal_rep: np.ndarray | None = None,
     answerable: np.ndarray | None = None,
     scope: np.ndarray | None = None,
+    paid: tuple | None = None,
+    counts: Counts = NOWHERE,
 ) -> None:
-    """Fill ``out`` with this step's sanctions for every agent of one kind (which each has and what
-    each does: Outcome). ``onsets`` and ``firm_onsets`` hold the causes of grade sanctions.
+    """Fill ``out`` with this step's sanctions for every agent of one kind (which each has and
+    what each does: Outcome). ``onsets`` and ``firm_onsets`` hold the causes of grade sanctions.
     A firm's sanction that reaches its representative lands on the person who represented it
     when the listing (or grade) began — ``answerable[row, firm]``, taken from ``legal_rep``
     (-1: nobody) in that step — for as long as it lasts, even after they stop representing
     it; a representative named later is not answerable for it. ``scope``: a pilot's agents,
-    the only ones a sanction (or reward) can land on (None: all)."""
+    the only ones a sanction (or reward) can land on (None: all). For persons, ``paid``
+    (Earning, over ``out``'s columns) and ``counts`` keep the income's sums as the sanctions
+    change it (tally.py)."""
     n = len(out.bits)
     if len(table) == 0:
         if out.bits.any():  # sanctions (or rewards) ended: a schedule's change
@@ -730,7 +777,12 @@ def apply(
     )
     landed = Landed(*(getattr(out, f) for f in Landed._fields))
     out.record(table)  # the table that writes the bits is the one that reads them
-    _apply_kernel(rules, standing, landed, proportionality, context_bound, parts)
+    if paid is None:  # (firms: nothing kept, and a bundle of the same types)
+        paid, counts = _UNPAID, NOWHERE
+    _apply_kernel(
+        rules, standing, landed, proportionality, context_bound, parts, paid, counts.cell,
+        counts.income,
+    )  # fmt: skip
     out.audit[:] = parts.sum(axis=0)
 
 

@@ -330,6 +330,9 @@ def rebuild(old: World, sc: Scenario, regime, t: int) -> World:
     new = World(old.s, sc, regime, old.recorder.total_names, grades, recorder=old.recorder)
     for name in CARRIED["World"]:
         setattr(new, name, getattr(old, name))
+    # the new phase's sanctions table or unemployed share may move incomes no kernel touches:
+    # the sums kept by change are counted afresh at the next measure (tally.py)
+    new.recorder.tally.stale = True
     new.boost = new.firm_out.inspection
     new.use_coverage(new.s.coverage)  # the new regime's reach (a pilot widened, or ended)
     cap = _cap_steps(regime, sc.step_years)

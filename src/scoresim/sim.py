@@ -547,6 +547,8 @@ class World:
             self.legal_rep,
             self.answerable,
             scope=None if scope is None else scope.persons,
+            paid=self.earning(),
+            counts=self.recorder.tally.counts,
         )
         # the lists and sanctions were the last to ask for the persons' hypothetical grades:
         # dropped now, not held through the rest of the step (2 B a person at the peak)
@@ -673,13 +675,11 @@ class World:
     def _live(self, t: int, ev_agent, ev_act, flagged: np.ndarray | None = None) -> None:
         """6 and 7, what a step does with or without a system: employers (screening on
         ``flagged``: by default, the listed), approval (income follows: World.income)."""
-        s, sc, regime, st, out = self.s, self.sc, self.regime, self.state, self.out
+        s, sc, regime, out = self.s, self.sc, self.regime, self.out
         response.employers(
             stream_key(self.seed, Stream.EMPLOYER, t),
-            s.persons.employer,
-            st.employed,
+            self.earning(),
             self.registry.listed if flagged is None else flagged,
-            sanctions.Sanctioned.of(out),
             sc.behaviour,
             regime.response,
             self.dt,

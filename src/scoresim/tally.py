@@ -1,23 +1,29 @@
-"""Per-cell counts kept by change, not recounted over everyone each step (docs/model.md
-§7.9; docs/architecture.md, "Measured by change").
+"""Per-cell sums kept by change, not recounted over everyone each step (docs/model.md §7.9;
+docs/architecture.md, "8. Metrics").
 
 A few of the metrics' columns move for a few persons a step: a person's active ties and
 whether it has none left move only when a tie of its is cut; whether it is employed, only
-when an employer lets it go or takes it back. Counting them over every person every step
-cost the metrics pass more than anything else it does (the active bits of 23 entries a
-person: 4 of 16 ms a serial pass at 10^6). So whoever cuts a tie or changes a job adds the
-change into its person's cell here (``tie_cut``, ``job_changed``), and the step's measure
-reads the counts (``Tally.read``).
+when an employer lets it go or takes it back; its income, only then or when its sanctions
+change. Counting them over every person every step cost the metrics pass more than anything
+else it did (at 10^6 persons, of 16 ms a serial pass: the active bits of 23 entries a
+person 4 ms, the income 4 ms). So whoever cuts a tie, changes a job or changes a person's
+sanctions adds the change into its person's cell here (``tie_cut``, ``job_changed``,
+``move_income``), and the step's measure reads the sums (metrics.Recorder).
 
-The counts are whole numbers, added into a table per thread and summed over the tables when
-read: the same counts in any order and with any number of threads. A count is formed afresh
-(``recount``, one pass over everyone) when it is *stale*: at the first measure of a world,
-whose state came from its build or its burn-in. Checkpoints and a rollout's change of phase
-carry the counts with the state they count (the recorder is carried whole).
+Everything kept is a whole number, added into a table a thread and summed over the tables
+when read: the same sums in any order and with any number of threads. The income is kept
+exactly too: each income (a float32) is split into its 24-bit mantissa, a whole number,
+added into the bin of its exponent (``INCOME_BINS``); ``income_sums`` forms each cell's
+total from its bins. The tables are formed afresh (metrics.recount_kept, one pass over
+everyone) when *stale*: at the first measure of a world, whose state came from its build or
+its burn-in, and after a rollout's change of phase (a new sanctions table or unemployed
+share moves incomes no kernel touched). Checkpoints carry the tables with the state they
+count (the recorder is pickled whole).
 """
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numba
@@ -29,65 +35,96 @@ from .network import active_in, row_start
 
 TALLIED = ("active_ties", "isolated", "employed")  # metrics' columns, in this order
 TIES, ISOLATED, EMPLOYED = range(len(TALLIED))
+KEPT = (*TALLIED, "income")  # every metrics column kept here
+# a float32's exponent as math.frexp gives it runs from -148 to 128: its bin is e + SHIFT
+SHIFT = 149
+INCOME_BINS = 278
+MANTISSA = 16777216.0  # 2^24: frexp's fraction of a float32, times this, is a whole number
 
 
 class Counts(NamedTuple):
-    """What a kernel that changes a person's ties or job adds its change to: each person's
-    cell (empty: nothing is counted, as for firms) and a table a thread [threads, cells,
-    TALLIED]."""
+    """What a kernel that changes a person's ties, job or sanctions adds its change to: each
+    person's cell (empty: nothing is kept, as for firms), a table a thread of TALLIED
+    [threads, cells, TALLIED] and one of the income's bins [threads, cells, INCOME_BINS]."""
 
     cell: np.ndarray
     by_thread: np.ndarray
+    income: np.ndarray
 
 
-NOWHERE = Counts(np.empty(0, np.int16), np.zeros((1, 1, len(TALLIED)), np.int64))
+NOWHERE = Counts(
+    np.empty(0, np.int16),
+    np.zeros((1, 1, len(TALLIED)), np.int64),
+    np.zeros((1, 1, INCOME_BINS), np.int64),
+)
 
 
 class Tally:
-    """The kept counts of one world's persons by cell (metrics.Recorder holds it)."""
+    """The kept sums of one world's persons by cell (metrics.Recorder holds it)."""
 
     def __init__(self, cell: np.ndarray, cells: int):
         self.cell = cell  # the recorder's column: no copy
-        self.by_thread = np.zeros((numba.config.NUMBA_NUM_THREADS, cells, len(TALLIED)), np.int64)
+        threads = numba.config.NUMBA_NUM_THREADS
+        self.by_thread = np.zeros((threads, cells, len(TALLIED)), np.int64)
+        self.income = np.zeros((threads, cells, INCOME_BINS), np.int64)
         self.stale = True  # counted by nobody yet
 
     @property
     def counts(self) -> Counts:
-        """For the kernels that change ties or jobs: a table for every thread numba may run
-        (more than when counted, if a checkpoint is resumed where numba has more)."""
+        """For the kernels that change ties, jobs or sanctions: a table for every thread
+        numba may run (more than when counted, if a checkpoint is resumed where numba has
+        more)."""
         more = numba.config.NUMBA_NUM_THREADS - len(self.by_thread)
         if more > 0:
-            self.by_thread = np.concatenate(
-                [self.by_thread, np.zeros_like(self.by_thread[:1]).repeat(more, 0)]
+            self.by_thread, self.income = (
+                np.concatenate([t, np.zeros((more, *t.shape[1:]), t.dtype)])
+                for t in (self.by_thread, self.income)
             )
-        return Counts(self.cell, self.by_thread)
+        return Counts(self.cell, self.by_thread, self.income)
 
-    def read(self, indptr, active, employed, employer) -> np.ndarray:
-        """[cells, TALLIED]: the counts now, formed afresh if stale."""
-        if self.stale:
-            self.by_thread[:] = 0
-            self.by_thread[0] = recount(self.cell, len(self.by_thread[0]), indptr, active,
-                                        employed, employer)  # fmt: skip
-            self.stale = False
-        return self.by_thread.sum(axis=0)
+    def restart(self, counted: np.ndarray, income: np.ndarray) -> None:
+        """Keep from now the tables ``counted`` [cells, TALLIED] and ``income`` [cells,
+        INCOME_BINS], formed afresh over everyone."""
+        self.by_thread[:] = 0
+        self.income[:] = 0
+        self.by_thread[0] = counted
+        self.income[0] = income
+        self.stale = False
 
-
-def recount(cell, cells: int, indptr, active, employed, employer) -> np.ndarray:
-    """[cells, TALLIED]: the counts formed over everyone, as a step's changes keep them."""
-    out = np.zeros((cells, len(TALLIED)), np.int64)
-    _recount(cell, indptr, active, employed, employer, out)
-    return out
+    def sums(self) -> tuple[np.ndarray, np.ndarray]:
+        """([cells, TALLIED] whole numbers, [cells] income) now."""
+        return self.by_thread.sum(axis=0), income_sums(self.income.sum(axis=0))
 
 
 @njit(cache=True)
-def _recount(cell, indptr, active, employed, employer, out):
-    for k in range(len(cell)):
-        i = np.uint64(k)  # (unsigned: no test for a negative index)
-        c = np.uint64(cell[i])
-        ties = active_in(active, np.int64(indptr[i]), np.int64(indptr[np.uint64(k + 1)]))
-        out[c, TIES] += ties
-        out[c, ISOLATED] += np.int64(ties == 0)
-        out[c, EMPLOYED] += np.int64(employed[i]) & np.int64(employer[i] >= 0)
+def income_sums(bins):
+    """Each cell's income from its bins: the whole-number mantissas times the power of two
+    of their bin, added from the smallest bin up (the same order always)."""
+    out = np.zeros(len(bins))
+    for c in range(len(bins)):
+        total = 0.0
+        for b in range(INCOME_BINS):
+            if bins[c, b] != 0:
+                total += math.ldexp(np.float64(bins[c, b]), b - SHIFT - 24)
+        out[c] = total
+    return out
+
+
+@njit(inline="always", cache=True)
+def add_income(income, row, c, x, sign):
+    """Add (``sign`` 1) or take away (-1) a float32 income ``x`` in cell ``c``'s bins."""
+    m, e = math.frexp(np.float64(x))
+    income[row, c, e + SHIFT] += sign * np.int64(m * MANTISSA)
+
+
+@njit(inline="always", cache=True)
+def move_income(cell, income, i, was, now):
+    """Person i's income went from ``was`` to ``now`` (float32 each). Safe in a parallel
+    loop: each thread adds into its own table."""
+    if len(cell) and was != now:
+        row = numba.get_thread_id()
+        add_income(income, row, cell[i], was, -1)
+        add_income(income, row, cell[i], now, 1)
 
 
 @helper
@@ -111,4 +148,7 @@ def job_changed(cell, by_thread, i, now_employed):
         by_thread[numba.get_thread_id(), cell[i], EMPLOYED] += d
 
 
-__all__ = ["NOWHERE", "TALLIED", "Counts", "Tally", "job_changed", "recount", "tie_cut"]
+__all__ = [
+    "KEPT", "NOWHERE", "TALLIED", "Counts", "Tally", "add_income", "income_sums", "job_changed",
+    "move_income", "tie_cut",
+]  # fmt: skip
