@@ -13,8 +13,9 @@ sanctions adds the change into its person's cell here (``tie_cut``, ``job_change
 Everything kept is a whole number, added into a table a thread and summed over the tables
 when read: the same sums in any order and with any number of threads. The income is kept
 exactly too: each income (a float32) is split into its 24-bit mantissa, a whole number,
-added into the bin of its exponent (``INCOME_BINS``); ``income_sums`` forms each cell's
-total from its bins. The tables are formed afresh (metrics.recount_kept, one pass over
+shifted by its exponent's place within a group of eight exponents and added into the bin of
+that group (``INCOME_BINS``; a bin holds under 2^31 a person, so 2^32 persons a cell);
+``income_sums`` forms each cell's total from its bins. The tables are formed afresh (metrics.recount_kept, one pass over
 everyone) when *stale*: at the first measure of a world, whose state came from its build or
 its burn-in, and after a rollout's change of phase (a new sanctions table or unemployed
 share moves incomes no kernel touched). Checkpoints carry the tables with the state they
@@ -36,9 +37,11 @@ from .network import active_in, row_start
 TALLIED = ("active_ties", "isolated", "employed")  # metrics' columns, in this order
 TIES, ISOLATED, EMPLOYED = range(len(TALLIED))
 KEPT = (*TALLIED, "income")  # every metrics column kept here
-# a float32's exponent as math.frexp gives it runs from -148 to 128: its bin is e + SHIFT
+# a float32's exponent as math.frexp gives it runs from -148 to 128: e + SHIFT from 1 to 277,
+# in bins of GROUP exponents (8: 35 bins, few enough to read every step at no cost)
 SHIFT = 149
-INCOME_BINS = 278
+GROUP_BITS = 3
+INCOME_BINS = (277 >> GROUP_BITS) + 1
 MANTISSA = 16777216.0  # 2^24: frexp's fraction of a float32, times this, is a whole number
 
 
@@ -93,19 +96,33 @@ class Tally:
 
     def sums(self) -> tuple[np.ndarray, np.ndarray]:
         """([cells, TALLIED] whole numbers, [cells] income) now."""
-        return self.by_thread.sum(axis=0), income_sums(self.income.sum(axis=0))
+        cells = self.by_thread.shape[1]
+        counted, income = np.zeros((cells, len(TALLIED)), np.int64), np.zeros(cells)
+        _sums(self.by_thread, self.income, counted, income)
+        return counted, income
+
+
+@njit(cache=True)
+def _sums(by_thread, bins, counted, income):
+    """The tables added over the threads; each cell's income from its bins."""
+    cells = by_thread.shape[1]
+    total = np.zeros((cells, INCOME_BINS), np.int64)
+    for r in range(len(by_thread)):
+        counted += by_thread[r]
+        total += bins[r]
+    income[:] = income_sums(total)
 
 
 @njit(cache=True)
 def income_sums(bins):
-    """Each cell's income from its bins: the whole-number mantissas times the power of two
-    of their bin, added from the smallest bin up (the same order always)."""
+    """Each cell's income from its bins [cells, INCOME_BINS]: the whole numbers times the
+    power of two of their bin, added from the smallest bin up (the same order always)."""
     out = np.zeros(len(bins))
     for c in range(len(bins)):
         total = 0.0
         for b in range(INCOME_BINS):
             if bins[c, b] != 0:
-                total += math.ldexp(np.float64(bins[c, b]), b - SHIFT - 24)
+                total += math.ldexp(np.float64(bins[c, b]), (b << GROUP_BITS) - SHIFT - 24)
         out[c] = total
     return out
 
@@ -114,7 +131,9 @@ def income_sums(bins):
 def add_income(income, row, c, x, sign):
     """Add (``sign`` 1) or take away (-1) a float32 income ``x`` in cell ``c``'s bins."""
     m, e = math.frexp(np.float64(x))
-    income[row, c, e + SHIFT] += sign * np.int64(m * MANTISSA)
+    k = e + SHIFT
+    q = np.int64(m * MANTISSA) << (k & ((1 << GROUP_BITS) - 1))
+    income[row, c, k >> GROUP_BITS] += sign * q
 
 
 @njit(inline="always", cache=True)
