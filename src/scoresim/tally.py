@@ -18,8 +18,8 @@ that group (``INCOME_BINS``; a bin holds under 2^31 a person, so 2^32 persons a 
 ``income_sums`` forms each cell's total from its bins. The tables are formed afresh
 (metrics.recount_kept, one pass over everyone) when *stale*: at the first measure of a
 world, whose state came from its build or its burn-in, and after a rollout's change of
-phase (a new sanctions table or unemployed share moves incomes no kernel touched). Checkpoints carry the tables with the state they
-count (the recorder is pickled whole).
+phase (a new sanctions table or unemployed share moves incomes no kernel touched).
+Checkpoints carry the tables with the state they count (the recorder is pickled whole).
 """
 
 from __future__ import annotations
