@@ -447,8 +447,9 @@ _R_ISOLATED, _R_TIES, _R_WATCHED, _R_APPROVING = (
 def _panel_pass(region, listed, status, earning, living, opinion, v):
     """Each person into its region's row of ``v``: persons, listed, sanctioned, income,
     employed, isolated, active ties, watched and approving, added in person order as
-    np.bincount adds them (so the same sums), with each person's income, active degree and
-    approval formed where counted, as the metrics pass forms them (``_add_living``)."""
+    np.bincount adds them (so the same sums), with each person's income (``earned``), active
+    degree (``active_in``) and approval formed where counted: the panel keeps nothing by
+    change (tally.py), since a person's region is not its cell."""
     indptr, active, watched = living.indptr, living.active, living.watched
     base, experience, flags = opinion.base, opinion.experience, opinion.flags
     reached, info_effect = opinion.reached, opinion.info_effect

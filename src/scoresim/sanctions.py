@@ -421,7 +421,7 @@ _UNPAID = Earning(  # what no agent's income follows from (firms: nothing kept)
 def income_of(e, i, employed, b):
     """float32: person i's income were it ``employed`` (if on a payroll) with sanctions
     ``b``: its base income, the share an unemployed person keeps, and what its sanctions and
-    rewards do (``income_factor_of``). ``e``: what income follows from (response.Earning)."""
+    rewards do (``income_factor_of``). ``e``: what income follows from (``Earning``)."""
     work = np.float32(1.0) if e.employer[i] < 0 or employed else e.unemployed_share
     own = has_flag(e.flags, i, SELF_EMPLOYED)
     return e.base_income[i] * work * income_factor_of(b, own, e.effects, e.strength)
