@@ -227,7 +227,7 @@ def test_the_cells_recorded_equal_a_recount_by_cell():
     approving and aware, informed, approving and informed) and of active ties equal a recount
     over every person, and its sums (income, watched, scores, approval) one within float
     rounding; counted in blocks of a few persons (the pass's packed counts) the same table
-    comes out. (Ties and jobs are kept by change: tally.py, tests/test_tally.py.)"""
+    comes out. (Ties, jobs and income are kept by change: tally.py, tests/test_tally.py.)"""
     from scoresim import metrics as M
 
     sim = Sim("article", n=4000, years=0.5, seed=9, twin=False).build()
