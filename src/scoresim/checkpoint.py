@@ -36,7 +36,7 @@ OLD_FILES = ("state.pkl", "state.sha256")  # left by earlier versions: removed w
 STATUS = "status"
 STATES = ("running", "interrupted", "failed", "complete")
 OUTPUTS = ("scenario.toml", "timeseries.parquet", "summary.json")
-FORMAT = 18  # raise when the stored worlds change shape (2: compact pending expiries;
+FORMAT = 19  # raise when the stored worlds change shape (2: compact pending expiries;
 #            3: approval, grade-sanction onsets, representatives, the audit matrix;
 #            4: the responses: travel knowledge, VPN use, policing, screening;
 #            5: JSON and arrays instead of pickle, with a checksum;
@@ -57,7 +57,8 @@ FORMAT = 18  # raise when the stored worlds change shape (2: compact pending exp
 #            15: a world's result of a persons' pass shared with the twin, World.behaved;
 #            16: approval's yes/no columns a bit each of one byte, ApprovalState.flags;
 #            17: pending records' gaps 7 bits a byte, with their count;
-#            18: no gap stored for a group's first subject)
+#            18: no gap stored for a group's first subject;
+#            19: the recorder's sums kept by change, tally.Tally)
 
 
 def set_status(out: Path, state: str, **extra) -> None:
