@@ -139,7 +139,7 @@ class PersonState:
     debt: np.ndarray  # uint8 debt state
     debt_timer: np.ndarray  # int16 steps left in SUED/JUDGMENT
     misses: np.ndarray  # uint8 missed payments on the current loan
-    employed: np.ndarray  # bool (income follows from it: response.earned, World.income)
+    employed: np.ndarray  # bool (income follows from it: sanctions.income_of, World.income)
     watched: np.ndarray  # float32 in [0, 1]: how watched the person feels
     knows: np.ndarray  # uint8 bits: knows of a restriction on flights (1), high-speed rail (2)
     vpn: np.ndarray  # bool: uses a VPN now (what the sources see follows: sources.Seen)

@@ -206,7 +206,7 @@ class Sanctioning(NamedTuple):
 
 
 class Living(NamedTuple):
-    """Each person's ties, sense of being watched, score and grade (with response.Earning:
+    """Each person's ties, sense of being watched, score and grade (with sanctions.Earning:
     income and work)."""
 
     indptr: np.ndarray  # each person's row of ties (network.Graph)

@@ -698,7 +698,7 @@ def apply(
     legal_rep: np.ndarray | None = None,
     answerable: np.ndarray | None = None,
     scope: np.ndarray | None = None,
-    paid: tuple | None = None,
+    paid: Earning | None = None,
     counts: Counts = NOWHERE,
 ) -> None:
     """Fill ``out`` with this step's sanctions for every agent of one kind (which each has and

@@ -229,6 +229,9 @@ def _look_up(grade, table, out):
 
 @helper
 def _band(score, mins):
+    """The grade of ``score``: walk down the bands' minimums (best first) until it is not
+    below one. (A branchless count measured 3.7x faster over random scores but 15 % slower
+    in a run, where grades hold still and the walk's branch is predicted.)"""
     x = np.float64(score)
     g, last = 0, len(mins) - 1
     while g < last and x < mins[g]:

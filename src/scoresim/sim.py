@@ -649,10 +649,10 @@ class World:
             self.events,
         )
 
-    def earning(self) -> response.Earning:
-        """What each person's income follows from (response.earned)."""
+    def earning(self) -> sanctions.Earning:
+        """What each person's income follows from (sanctions.income_of)."""
         p = self.s.persons
-        return response.Earning(
+        return sanctions.Earning(
             p.base_income,
             p.employer,
             self.state.employed,
